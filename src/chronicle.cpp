@@ -1,0 +1,24 @@
+/*
+ * chronicle.cpp: the module's entry: magic block, load-time setup, version().
+ */
+#include "pg/boundary.h"
+
+extern "C" {
+#include "utils/builtins.h"
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+PG_FUNCTION_INFO_V1(chronicle_version);
+}
+
+/* Called once per backend when the library is loaded.  Modules that define
+ * GUCs or register cache callbacks add their init call here. */
+void _PG_init(void)
+{
+}
+
+Datum chronicle_version(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&] { return CStringGetTextDatum(CHRONICLE_VERSION); });
+}

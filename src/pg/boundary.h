@@ -1,0 +1,204 @@
+/*
+ * boundary.h: where C++ meets PostgreSQL.
+ *
+ * PostgreSQL reports errors with ereport(ERROR), which longjmp()s to the
+ * nearest sigsetjmp(); C++ reports errors with exceptions, which unwind the
+ * stack and run destructors.  Mixed carelessly, a longjmp skips destructors
+ * (leaks, locks left held, corrupted containers) and an exception that reaches
+ * PostgreSQL's C frames terminates the backend.  The rules for every file in
+ * chronicle:
+ *
+ *  1. Every SQL-callable function is extern "C", declared with
+ *     PG_FUNCTION_INFO_V1, and its whole body is `return pg::entry([&] {...});`.
+ *     entry() catches every C++ exception and raises the matching ereport only
+ *     after the catch block has ended (messages are copied into static storage
+ *     first), so the exception object is destroyed before the longjmp.
+ *
+ *  2. A PostgreSQL call that can ereport(ERROR) must not jump over a C++ frame
+ *     that owns an object with a non-trivial destructor (std::string,
+ *     std::vector, smart pointers, ...).  Either keep such frames free of those
+ *     objects (plain palloc'd data, as in C), or make the call through
+ *     pg::guard(), which runs it under PG_TRY, restores the memory context,
+ *     copies the error and rethrows it as pg::PgError so the stack unwinds
+ *     normally.  entry() rethrows the original error (same SQLSTATE, message,
+ *     detail) once the C++ frames are gone.
+ *
+ *  3. A caught pg::PgError must always propagate to entry(); never swallow it.
+ *     The transaction is in an error state until the error is rethrown and
+ *     PostgreSQL aborts it (that is what releases locks, buffers and SPI).
+ *
+ *  4. Domain errors raised from C++ code use `throw pg::Error(code, ...)`,
+ *     never ereport(), so they unwind like any other exception.  Code in frames
+ *     without destructors (rule 2) may use ereport() directly.
+ *
+ *  5. Memory that outlives a call lives in a PostgreSQL memory context;
+ *     never delete what palloc gave, never pfree what new gave.
+ *
+ * This header includes nothing else of chronicle.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/elog.h"
+#include "utils/memutils.h"
+}
+
+#include <cstdarg>
+#include <exception>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace pg {
+
+/* A PostgreSQL error caught by guard(), carried through C++ frames. */
+class PgError : public std::exception
+{
+public:
+    explicit PgError(ErrorData *edata) : edata_(edata) {}
+    const char *what() const noexcept override
+    {
+        return edata_ && edata_->message ? edata_->message : "PostgreSQL error";
+    }
+    ErrorData *data() const noexcept { return edata_; }
+
+private:
+    ErrorData *edata_; /* palloc'd in the caller's memory context */
+};
+
+/* A chronicle domain error: a SQLSTATE and a message (detail and hint optional). */
+class Error : public std::exception
+{
+public:
+    Error(int sqlerrcode, std::string message, std::string detail = {}, std::string hint = {})
+        : code_(sqlerrcode), message_(std::move(message)), detail_(std::move(detail)),
+          hint_(std::move(hint))
+    {
+    }
+    const char *what() const noexcept override { return message_.c_str(); }
+    int code() const noexcept { return code_; }
+    const std::string &detail() const noexcept { return detail_; }
+    const std::string &hint() const noexcept { return hint_; }
+
+private:
+    int code_;
+    std::string message_;
+    std::string detail_;
+    std::string hint_;
+};
+
+/* printf-style formatting into a std::string, for building Error messages. */
+std::string format(const char *fmt, ...) pg_attribute_printf(1, 2);
+
+/*
+ * Run fn, which calls PostgreSQL and may ereport(ERROR), so that an error
+ * becomes a C++ PgError instead of a longjmp over C++ frames.  A C++
+ * exception thrown by fn itself is carried out of the PG_TRY block first, so
+ * PostgreSQL's exception stack is restored before anything unwinds.  fn itself
+ * must not own C++ objects with destructors (a PostgreSQL error longjmps out of
+ * it); keep it to a few calls on plain values.
+ */
+template <typename Fn>
+auto guard(Fn &&fn) -> decltype(fn())
+{
+    using Result = decltype(fn());
+    static_assert(std::is_void_v<Result> || std::is_scalar_v<Result>,
+                  "guard() returns plain values (Datum, pointers, numbers)");
+    MemoryContext caller_context = CurrentMemoryContext;
+    ErrorData *volatile edata = nullptr;
+    std::exception_ptr cxx_error;
+    /* volatile: assigned between sigsetjmp and a possible longjmp. */
+    volatile std::conditional_t<std::is_void_v<Result>, int, Result> result{};
+
+    PG_TRY();
+    {
+        try
+        {
+            if constexpr (std::is_void_v<Result>)
+                fn();
+            else
+                result = fn();
+        }
+        catch (...)
+        {
+            cxx_error = std::current_exception();
+        }
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        edata = CopyErrorData();
+        FlushErrorState();
+    }
+    PG_END_TRY();
+
+    if (edata)
+        throw PgError(edata);
+    if (cxx_error)
+        std::rethrow_exception(cxx_error);
+    if constexpr (!std::is_void_v<Result>)
+        return result;
+}
+
+/* What entry() caught, reported once the catch block is left. */
+struct CaughtError
+{
+    enum Kind
+    {
+        None,
+        Postgres,
+        Domain,
+        OutOfMemory,
+        Unexpected
+    } kind = None;
+    ErrorData *edata = nullptr;
+    int code = 0;
+};
+
+/* Copies e's text into static buffers; raises nothing. */
+void remember(CaughtError &caught, const Error &e) noexcept;
+void remember(CaughtError &caught, const char *what) noexcept;
+
+/* Raise the ereport for what entry() caught.  Never returns. */
+pg_attribute_noreturn() void raise(const CaughtError &caught);
+
+/*
+ * The wrapper around every SQL-callable function body (rule 1).  The body
+ * returns a Datum; exceptions become ereport(ERROR) after unwinding.
+ */
+template <typename Body>
+Datum entry(Body &&body)
+{
+    CaughtError caught;
+    try
+    {
+        return body();
+    }
+    catch (const PgError &e)
+    {
+        caught.kind = CaughtError::Postgres;
+        caught.edata = e.data();
+    }
+    catch (const Error &e)
+    {
+        remember(caught, e);
+    }
+    catch (const std::bad_alloc &)
+    {
+        caught.kind = CaughtError::OutOfMemory;
+    }
+    catch (const std::exception &e)
+    {
+        remember(caught, e.what());
+    }
+    catch (...)
+    {
+        remember(caught, "unknown C++ exception");
+    }
+    raise(caught);
+}
+
+} // namespace pg

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs with apt-get what building and testing chronicle needs, and only
+# what is missing: one `apt-get update` first, nothing at all when complete.
+set -euo pipefail
+
+PG_MAJOR=${PG_MAJOR:-15}
+wanted=(make g++ "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-client-$PG_MAJOR")
+missing=()
+for pkg in "${wanted[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [[ $status == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+    echo "chronicle needs these packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
