@@ -1,0 +1,26 @@
+/*
+ * types.h: event-type integrity rules and upcasters (SPEC section 4), as the
+ * events and replay modules see them.  Both functions may raise PostgreSQL
+ * errors; call them from frames without C++ destructors, or through pg::guard().
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "utils/jsonb.h"
+}
+
+/*
+ * Check an event's data against the schema defined for (type, type_version)
+ * before it is appended.  Raises SE003 (with the JSON path and the failed
+ * rule) when the data breaks the schema, or when chronicle.strict_types is on
+ * and the type has no schema.  Returns normally otherwise.
+ */
+void types_check_event(const char *type, int32 type_version, Jsonb *data);
+
+/*
+ * Bring stored data of (type, *type_version) up to the newest version through
+ * the chain of upcasters, updating *type_version.  Returns data itself when no
+ * upcaster applies (the common case, which costs one hash lookup).
+ */
+Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data);
