@@ -11,6 +11,12 @@ extern "C" {
 }
 
 /*
+ * Called once from _PG_init: defines the chronicle.strict_types setting and
+ * registers the cache invalidation callbacks.
+ */
+void types_init(void);
+
+/*
  * Check an event's data against the schema defined for (type, type_version)
  * before it is appended.  Raises SE003 (with the JSON path and the failed
  * rule) when the data breaks the schema, or when chronicle.strict_types is on
