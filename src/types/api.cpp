@@ -11,15 +11,17 @@
 #include <string>
 
 extern "C" {
+#include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 
-PG_FUNCTION_INFO_V1(chronicle_validate_event_schema);
-PG_FUNCTION_INFO_V1(chronicle_validate_upcaster);
+PG_FUNCTION_INFO_V1(chronicle_define_event_type);
+PG_FUNCTION_INFO_V1(chronicle_define_upcaster);
 PG_FUNCTION_INFO_V1(chronicle_check_event);
 PG_FUNCTION_INFO_V1(chronicle_upcast);
 PG_FUNCTION_INFO_V1(chronicle_types_changed);
@@ -132,6 +134,35 @@ const char *type_argument(Datum d)
     return type;
 }
 
+/*
+ * Upsert a definition.  The define functions are SECURITY DEFINER, so this
+ * runs with the owner's rights: writers need no privilege on the tables.  An
+ * unchanged definition is not rewritten (and so invalidates no cache).
+ */
+void store(SPIPlanPtr *plan, const char *sql, Datum type, Datum version, Datum document)
+{
+    pg::guard([&] {
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "chronicle: SPI_connect failed");
+        if (!*plan)
+        {
+            Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
+            *plan = SPI_prepare(sql, 3, argtypes);
+            if (!*plan)
+                elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+            SPI_keepplan(*plan);
+        }
+        Datum values[3] = {type, version, document};
+        int rc = SPI_execute_plan(*plan, values, nullptr, false, 0);
+        if (rc != SPI_OK_INSERT)
+            elog(ERROR, "chronicle: storing the definition failed: %s", SPI_result_code_string(rc));
+        SPI_finish();
+    });
+}
+
+SPIPlanPtr store_type_plan = nullptr;
+SPIPlanPtr store_upcaster_plan = nullptr;
+
 } // namespace
 
 /* ------------------------------------------------------------- types.h */
@@ -162,8 +193,8 @@ Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data)
 
 /* ------------------------------------------------------ SQL-callable */
 
-/* chronicle._validate_event_schema(type text, schema jsonb, type_version int) */
-Datum chronicle_validate_event_schema(PG_FUNCTION_ARGS)
+/* chronicle.define_event_type(type text, schema jsonb, type_version int DEFAULT 1) */
+Datum chronicle_define_event_type(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         check_no_nulls(fcinfo, "chronicle.define_event_type");
@@ -176,12 +207,19 @@ Datum chronicle_validate_event_schema(PG_FUNCTION_ARGS)
         std::string what = pg::format("event type \"%s\" (type_version %d)", type, version);
         types::CompiledSchema compiled = types::compile_schema(schema, what.c_str());
         types::free_regexes(compiled.regexes);
+        store(&store_type_plan,
+              "INSERT INTO chronicle.event_types AS t (type, type_version, schema, defined_at) "
+              "VALUES ($1, $2, $3, pg_catalog.now()) "
+              "ON CONFLICT ON CONSTRAINT event_types_pkey DO UPDATE "
+              "SET schema = excluded.schema, defined_at = excluded.defined_at "
+              "WHERE NOT (t.schema OPERATOR(pg_catalog.=) excluded.schema)",
+              PG_GETARG_DATUM(0), Int32GetDatum(version), JsonbPGetDatum(schema));
         PG_RETURN_VOID();
     });
 }
 
-/* chronicle._validate_upcaster(type text, from_version int, rules jsonb) */
-Datum chronicle_validate_upcaster(PG_FUNCTION_ARGS)
+/* chronicle.define_upcaster(type text, from_version int, rules jsonb) */
+Datum chronicle_define_upcaster(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         check_no_nulls(fcinfo, "chronicle.define_upcaster");
@@ -193,6 +231,13 @@ Datum chronicle_validate_upcaster(PG_FUNCTION_ARGS)
                             pg::format("from_version must be between 1 and %d, not %d", PG_INT32_MAX - 1, from));
         std::string what = pg::format("\"%s\" from type_version %d", type, from);
         types::compile_upcaster(rules, what.c_str());
+        store(&store_upcaster_plan,
+              "INSERT INTO chronicle.upcasters AS u (type, from_version, rules, defined_at) "
+              "VALUES ($1, $2, $3, pg_catalog.now()) "
+              "ON CONFLICT ON CONSTRAINT upcasters_pkey DO UPDATE "
+              "SET rules = excluded.rules, defined_at = excluded.defined_at "
+              "WHERE NOT (u.rules OPERATOR(pg_catalog.=) excluded.rules)",
+              PG_GETARG_DATUM(0), Int32GetDatum(from), JsonbPGetDatum(rules));
         PG_RETURN_VOID();
     });
 }

@@ -189,7 +189,7 @@ SchemaNode *compile_child(Compiler &c, const JsonbValue &v, int depth, const cha
     int saved = c.path->len;
     if (key)
         append_key(c.path, key, keylen);
-    else
+    else if (index >= 0)
         appendStringInfo(c.path, "[%d]", index);
     SchemaNode *child = compile_node(c, v, depth + 1);
     c.path->len = saved;
@@ -451,16 +451,16 @@ void check_string(Checker &c, const SchemaNode *n, const char *s, int len)
     if (n->min_length >= 0 || n->max_length >= 0)
     {
         int chars = pg_mbstrlen_with_len(s, len);
-        char limit[16];
+        char limit[32];
         if (n->min_length >= 0 && chars < n->min_length)
         {
-            snprintf(limit, sizeof(limit), "%d", n->min_length);
-            data_error(c, "minLength", "must be at least %s characters long", limit);
+            snprintf(limit, sizeof(limit), "%d character%s", n->min_length, n->min_length == 1 ? "" : "s");
+            data_error(c, "minLength", "must be at least %s long", limit);
         }
         if (n->max_length >= 0 && chars > n->max_length)
         {
-            snprintf(limit, sizeof(limit), "%d", n->max_length);
-            data_error(c, "maxLength", "must be at most %s characters long", limit);
+            snprintf(limit, sizeof(limit), "%d character%s", n->max_length, n->max_length == 1 ? "" : "s");
+            data_error(c, "maxLength", "must be at most %s long", limit);
         }
     }
     if (n->pattern)

@@ -43,55 +43,22 @@ CREATE TRIGGER upcasters_changed AFTER INSERT OR UPDATE OR DELETE ON chronicle.u
 CREATE TRIGGER upcasters_truncated AFTER TRUNCATE ON chronicle.upcasters
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._types_changed();
 
--- Internal: the checks of define_event_type / define_upcaster, in C++.
-CREATE FUNCTION chronicle._validate_event_schema(type text, schema jsonb, type_version int)
-    RETURNS void
-    LANGUAGE c VOLATILE
-    AS 'MODULE_PATHNAME', 'chronicle_validate_event_schema';
-COMMENT ON FUNCTION chronicle._validate_event_schema(text, jsonb, int) IS
-    'Internal: compiles a schema as define_event_type would, raising SE003 when it is malformed.';
-
-CREATE FUNCTION chronicle._validate_upcaster(type text, from_version int, rules jsonb)
-    RETURNS void
-    LANGUAGE c VOLATILE
-    AS 'MODULE_PATHNAME', 'chronicle_validate_upcaster';
-COMMENT ON FUNCTION chronicle._validate_upcaster(text, int, jsonb) IS
-    'Internal: compiles upcaster rules as define_upcaster would, raising 22023 when they are malformed.';
-
+-- SECURITY DEFINER: writers store definitions without any privilege on the
+-- tables.  The C code runs one fixed, fully qualified upsert (src/types/api.cpp).
 CREATE FUNCTION chronicle.define_event_type(type text, schema jsonb, type_version int DEFAULT 1)
     RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE c VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM chronicle._validate_event_schema($1, $2, $3);
-    INSERT INTO chronicle.event_types AS t (type, type_version, schema, defined_at)
-    VALUES ($1, $3, $2, pg_catalog.now())
-    ON CONFLICT ON CONSTRAINT event_types_pkey DO UPDATE
-        SET schema = excluded.schema, defined_at = excluded.defined_at
-        WHERE t.schema IS DISTINCT FROM excluded.schema;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'chronicle_define_event_type';
 COMMENT ON FUNCTION chronicle.define_event_type(text, jsonb, int) IS
     'Define (or replace) the JSON schema that every appended event of this type and type_version must satisfy.';
 GRANT EXECUTE ON FUNCTION chronicle.define_event_type(text, jsonb, int) TO chronicle_writer;
 
 CREATE FUNCTION chronicle.define_upcaster(type text, from_version int, rules jsonb)
     RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE c VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM chronicle._validate_upcaster($1, $2, $3);
-    INSERT INTO chronicle.upcasters AS u (type, from_version, rules, defined_at)
-    VALUES ($1, $2, $3, pg_catalog.now())
-    ON CONFLICT ON CONSTRAINT upcasters_pkey DO UPDATE
-        SET rules = excluded.rules, defined_at = excluded.defined_at
-        WHERE u.rules IS DISTINCT FROM excluded.rules;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'chronicle_define_upcaster';
 COMMENT ON FUNCTION chronicle.define_upcaster(text, int, jsonb) IS
     'Define (or replace) the rules (rename, set, unset) that turn data of type at from_version into from_version + 1 when read.';
 GRANT EXECUTE ON FUNCTION chronicle.define_upcaster(text, int, jsonb) TO chronicle_writer;
