@@ -408,6 +408,14 @@ uint16 value_bit(const JsonbValue &v)
     }
 }
 
+/* Does v have one of the types in mask?  (Integrality is only computed when it matters.) */
+bool type_matches(uint16 mask, const JsonbValue &v)
+{
+    if (v.type == jbvNumeric)
+        return (mask & T_NUMBER) || ((mask & T_INTEGER) && numeric_integral(v.val.numeric));
+    return (mask & value_bit(v)) != 0;
+}
+
 const char *type_list(uint16 mask)
 {
     static const char *names[] = {"null", "boolean", "object", "array", "number", "integer", "string"};
@@ -558,10 +566,12 @@ void check_node(Checker &c, const SchemaNode *n, const JsonbValue &v)
     if (n->reject_all)
         data_error(c, "false", "no value is allowed here");
 
-    uint16 bit = value_bit(v);
-    if (n->type_mask && !(n->type_mask & bit))
+    if (n->type_mask && !type_matches(n->type_mask, v))
+    {
+        uint16 bit = value_bit(v);
         data_error(c, "type", "expected %s", psprintf("%s, got %s", type_list(n->type_mask),
                                                       type_list(bit & ~T_NUMBER ? bit & ~T_NUMBER : bit)));
+    }
 
     if (n->nenum)
     {
