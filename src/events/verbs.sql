@@ -50,3 +50,11 @@ CREATE FUNCTION chronicle.read_all(after_tx xid8 DEFAULT '0', after_position big
 COMMENT ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) IS
     'The global log (upcast) in (tx_id, global_position) order, strictly after the given pair and only from transactions below the snapshot xmin, so paging never skips an event.';
 GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO chronicle_reader;
+
+CREATE FUNCTION chronicle.verify(stream_id text DEFAULT NULL)
+    RETURNS TABLE(stream_id text, version bigint, problem text)
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'chronicle_verify';
+COMMENT ON FUNCTION chronicle.verify(text) IS
+    'Recompute the SHA-256 hash chain of one stream (or all when NULL); one row per problem (altered row, missing version, duplicate, stream row disagreeing with its events). No rows: intact.';
+GRANT EXECUTE ON FUNCTION chronicle.verify(text) TO chronicle_reader;
