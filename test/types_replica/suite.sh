@@ -23,8 +23,10 @@ primary_host=$PGHOST
 
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 CREATE EXTENSION chronicle;
-SELECT chronicle.define_event_type('Shipped', '{"required": ["parcel"], "properties": {"parcel": {"type": "string", "pattern": "^P[0-9]+$"}}}');
+SELECT chronicle.define_event_type('Shipped', '{"required": ["parcel"], "properties": {"parcel": {"type": "string", "pattern": "^P[0-9]+$"}}}', 2);
 SELECT chronicle.define_upcaster('Shipped', 1, '{"rename": {"box": "parcel"}}');
+-- Stored before the upcaster's rename: read back renamed.
+SELECT chronicle.append_batch('shipment-1', '[{"type": "Shipped", "data": {"box": "P1"}, "type_version": 1}]');
 SQL
 
 # The standby: a base backup of the primary, streaming from it.
@@ -63,10 +65,11 @@ export PRIMARY_HOST=$primary_host
 out=$(psql -X -q -A -t -h "$standby_host" -v ON_ERROR_STOP=1 <<'SQL'
 SELECT pg_is_in_recovery();
 SELECT row(u.*)::text FROM chronicle._upcast('Shipped', 1, '{"box": "P1"}') u;
-SELECT chronicle._check_event('Shipped', 1, '{"parcel": "P7"}');
+SELECT type_version || ' ' || data FROM chronicle.read_stream('shipment-1');
+SELECT chronicle._check_event('Shipped', 2, '{"parcel": "P7"}');
 DO $$
 BEGIN
-    PERFORM chronicle._check_event('Shipped', 1, '{"parcel": "X"}');
+    PERFORM chronicle._check_event('Shipped', 2, '{"parcel": "X"}');
     RAISE EXCEPTION 'the standby accepted data that breaks the schema';
 EXCEPTION WHEN SQLSTATE 'SE003' THEN
     NULL;
@@ -81,13 +84,16 @@ BEGIN
     END LOOP;
 END $$;
 SELECT row(u.*)::text FROM chronicle._upcast('Shipped', 1, '{"box": "P1"}') u;
+SELECT type_version || ' ' || data FROM chronicle.read_all(category => 'shipment');
 SQL
 )
 echo "$out"; echo
 expected='t
 (2,"{""parcel"": ""P1""}")
+2 {"parcel": "P1"}
 t
-(3,"{""parcel"": ""P1"", ""carrier"": ""post""}")'
+(3,"{""parcel"": ""P1"", ""carrier"": ""post""}")
+3 {"parcel": "P1", "carrier": "post"}'
 if [[ "$out" != "$expected" ]]; then
     echo "unexpected output from the standby; expected:" >&2
     echo "$expected" >&2
