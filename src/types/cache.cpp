@@ -18,6 +18,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -109,13 +110,32 @@ void run(SPIPlanPtr plan)
         elog(ERROR, "chronicle: reading event types failed: %s", SPI_result_code_string(rc));
 }
 
+/*
+ * The hash key is a pointer to the type name: entries stay small whatever the
+ * length of names (up to 255 characters), and lookups hash the name itself.
+ */
+uint32 key_hash(const void *key, Size)
+{
+    const char *name = *static_cast<const char *const *>(key);
+    return hash_bytes(reinterpret_cast<const unsigned char *>(name), strlen(name));
+}
+
+int key_match(const void *a, const void *b, Size)
+{
+    return strcmp(*static_cast<const char *const *>(a), *static_cast<const char *const *>(b));
+}
+
+void *key_copy(void *dest, const void *src, Size)
+{
+    *static_cast<const char **>(dest) = MemoryContextStrdup(cache_context, *static_cast<const char *const *>(src));
+    return dest;
+}
+
 TypeEntry *entry_for(Datum type_datum)
 {
     const char *type = TextDatumGetCString(type_datum);
-    if (strlen(type) >= static_cast<size_t>(type_key_size))
-        return nullptr; /* never matches an event type anyway (at most 255 characters) */
     bool found;
-    TypeEntry *e = static_cast<TypeEntry *>(hash_search(cache_table, type, HASH_ENTER, &found));
+    TypeEntry *e = static_cast<TypeEntry *>(hash_search(cache_table, &type, HASH_ENTER, &found));
     if (!found)
     {
         e->schemas = nullptr;
@@ -135,10 +155,14 @@ void load()
 
     HASHCTL ctl;
     memset(&ctl, 0, sizeof(ctl));
-    ctl.keysize = type_key_size;
+    ctl.keysize = sizeof(const char *);
     ctl.entrysize = sizeof(TypeEntry);
+    ctl.hash = key_hash;
+    ctl.match = key_match;
+    ctl.keycopy = key_copy;
     ctl.hcxt = cache_context;
-    cache_table = hash_create("chronicle event types", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+    cache_table = hash_create("chronicle event types", 64, &ctl,
+                              HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_KEYCOPY | HASH_CONTEXT);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -162,8 +186,6 @@ void load()
             int32 version = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
             Jsonb *doc = DatumGetJsonbPCopy(SPI_getbinval(tuple, desc, 3, &isnull));
             TypeEntry *e = entry_for(type);
-            if (!e)
-                continue;
             /* Rows arrive in version order, so each array stays sorted. */
             if (table == 0)
             {
@@ -270,9 +292,7 @@ bool cache_has_upcasters()
 
 TypeEntry *cache_find(const char *type)
 {
-    if (strlen(type) >= static_cast<size_t>(type_key_size))
-        return nullptr;
-    return static_cast<TypeEntry *>(hash_search(cache_table, type, HASH_FIND, nullptr));
+    return static_cast<TypeEntry *>(hash_search(cache_table, &type, HASH_FIND, nullptr));
 }
 
 const SchemaNode *cache_schema(TypeEntry *entry, int32 version)

@@ -17,9 +17,6 @@
 
 namespace types {
 
-/* Event types are 1..255 characters, so at most 1020 bytes in UTF-8. */
-constexpr int type_key_size = 1024;
-
 struct SchemaSlot
 {
     int32 version;
@@ -38,7 +35,7 @@ struct UpcasterSlot
 
 struct TypeEntry
 {
-    char type[type_key_size]; /* hash key */
+    const char *type; /* hash key: the name, copied into the cache's context */
     SchemaSlot *schemas;      /* sorted by version */
     int nschemas;
     UpcasterSlot *upcasters; /* sorted by from_version */
