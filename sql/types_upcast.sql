@@ -90,7 +90,7 @@ SELECT count(*) FROM chronicle.upcasters WHERE type = 'u_bad';
 SELECT pg_temp.define('u_bad', 0, '{}'), pg_temp.define('u_bad', -1, '{}'),
        pg_temp.define('u_bad', 2147483647, '{}'), pg_temp.define('u_bad', 2147483646, '{}') AS max_from;
 SELECT pg_temp.define(NULL, 1, '{}'), pg_temp.define('u_bad', NULL, '{}'), pg_temp.define('u_bad', 1, NULL);
-SELECT pg_temp.define('', 1, '{}'), pg_temp.define(repeat('x', 256), 1, '{}'), pg_temp.define(E'a\tb', 1, '{}');
+SELECT pg_temp.define('', 1, '{}'), pg_temp.define(repeat('x', 256), 1, '{}');
 
 -- Rules edited by hand into something malformed fail the reads of that type
 -- (and version) only.

@@ -121,6 +121,7 @@ void check_no_nulls(FunctionCallInfo fcinfo, const char *function)
                             pg::format("argument %d of %s must not be NULL", i + 1, function));
 }
 
+/* A type name as append accepts it (src/events/validate.cpp): 1..255 characters. */
 const char *type_argument(Datum d)
 {
     const char *type = pg::guard([&] { return TextDatumGetCString(d); });
@@ -128,9 +129,6 @@ const char *type_argument(Datum d)
     if (chars < 1 || chars > 255)
         throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                         pg::format("event type must be 1 to 255 characters long, not %d", chars));
-    for (const char *p = type; *p; p++)
-        if (static_cast<unsigned char>(*p) < 0x20 || *p == 0x7f)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "event type must not contain control characters");
     return type;
 }
 
