@@ -140,6 +140,12 @@ uint16 type_bit(const JsonbValue &v)
     return 0;
 }
 
+int enum_order(const void *a, const void *b)
+{
+    return compareJsonbContainers(&(*static_cast<Jsonb *const *>(a))->root,
+                                  &(*static_cast<Jsonb *const *>(b))->root);
+}
+
 Numeric number_keyword(Compiler &c, const JsonbValue &v)
 {
     if (v.type != jbvNumeric)
@@ -291,6 +297,8 @@ void compile_keyword(Compiler &c, SchemaNode *node, const JsonbValue &key, const
             JsonbValue copy = e;
             node->enum_values[node->nenum++] = JsonbValueToJsonb(&copy);
         });
+        /* jsonb's own total order (the one its btree uses), so a check is a binary search. */
+        qsort(node->enum_values, node->nenum, sizeof(Jsonb *), enum_order);
     }
     else if (is("minimum"))
         node->minimum = number_keyword(c, v);
@@ -578,8 +586,17 @@ void check_node(Checker &c, const SchemaNode *n, const JsonbValue &v)
         JsonbValue copy = v;
         Jsonb *value = JsonbValueToJsonb(&copy);
         bool matched = false;
-        for (int i = 0; i < n->nenum && !matched; i++)
-            matched = compareJsonbContainers(&value->root, &n->enum_values[i]->root) == 0;
+        int lo = 0, hi = n->nenum - 1;
+        while (lo <= hi && !matched)
+        {
+            int mid = (lo + hi) / 2;
+            int cmp = compareJsonbContainers(&value->root, &n->enum_values[mid]->root);
+            matched = cmp == 0;
+            if (cmp < 0)
+                hi = mid - 1;
+            else
+                lo = mid + 1;
+        }
         if (!matched)
             data_error(c, "enum", "value is not one of the allowed values");
     }
