@@ -169,7 +169,8 @@ void compile_pattern(Compiler &c, SchemaNode *node, const JsonbValue &v)
     if (!is_string(v))
         schema_error(c, "must be a string");
     const char *src = pnstrdup(v.val.string.val, v.val.string.len);
-    pg_wchar *wide = static_cast<pg_wchar *>(palloc((v.val.string.len + 1) * sizeof(pg_wchar)));
+    pg_wchar *wide = static_cast<pg_wchar *>(MemoryContextAllocHuge(
+        CurrentMemoryContext, (static_cast<Size>(v.val.string.len) + 1) * sizeof(pg_wchar)));
     int wlen = pg_mb2wchar_with_len(src, wide, v.val.string.len);
 
     RegexHolder *holder = static_cast<RegexHolder *>(palloc0(sizeof(RegexHolder)));
@@ -481,7 +482,9 @@ void check_string(Checker &c, const SchemaNode *n, const char *s, int len)
     }
     if (n->pattern)
     {
-        pg_wchar *wide = static_cast<pg_wchar *>(palloc((len + 1) * sizeof(pg_wchar)));
+        /* A jsonb string may be 256 MB: its wide form can pass palloc's 1 GB limit. */
+        pg_wchar *wide = static_cast<pg_wchar *>(
+            MemoryContextAllocHuge(CurrentMemoryContext, (static_cast<Size>(len) + 1) * sizeof(pg_wchar)));
         int wlen = pg_mb2wchar_with_len(s, wide, len);
         int rc = pg_regexec(const_cast<regex_t *>(n->pattern), wide, wlen, 0, nullptr, 0, nullptr, 0);
         pfree(wide);
