@@ -27,6 +27,8 @@ void types_check_event(const char *type, int32 type_version, Jsonb *data);
 /*
  * Bring stored data of (type, *type_version) up to the newest version through
  * the chain of upcasters, updating *type_version.  Returns data itself when no
- * upcaster applies (the common case, which costs one hash lookup).
+ * upcaster applies (the common case, which costs one hash lookup, or none when
+ * no upcaster exists at all); otherwise a new document palloc'd in
+ * CurrentMemoryContext.  Never writes anything, so it works on a hot standby.
  */
 Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data);
