@@ -74,6 +74,16 @@ SELECT chronicle.define_event_type('s_by_reader', '{}');
 SET ROLE types_test_nobody;
 SELECT chronicle.define_upcaster('s_by_nobody', 1, '{}');
 RESET ROLE;
+-- The cache is read with the tables' owner's rights: a role that may run a
+-- function checking events needs no privilege on the definitions.
+GRANT EXECUTE ON FUNCTION chronicle._check_event(text, int, jsonb) TO types_test_nobody;
+SELECT chronicle.define_event_type('s_by_writer', '{"type": "object", "required": ["id"]}');
+SET ROLE types_test_nobody;
+SELECT has_table_privilege('chronicle.event_types', 'SELECT') AS may_select;
+SELECT chronicle._check_event('s_by_writer', 1, '{"id": 1}');
+SELECT chronicle._check_event('s_by_writer', 1, '{}');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION chronicle._check_event(text, int, jsonb) FROM types_test_nobody;
 -- The definitions belong to the extension owner's tables, whoever made them.
 SELECT has_table_privilege('chronicle_writer', 'chronicle.event_types', 'INSERT') AS writer_may_insert,
        has_table_privilege('chronicle_reader', 'chronicle.event_types', 'SELECT') AS reader_may_select,

@@ -14,7 +14,9 @@
 #include <string>
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -24,6 +26,8 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "miscadmin.h"
 }
 
 namespace types {
@@ -146,12 +150,19 @@ TypeEntry *entry_for(Datum type_datum)
     return e;
 }
 
+Oid table_owner(Oid relid)
+{
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        elog(ERROR, "chronicle: cache lookup failed for relation %u", relid);
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
 /* Read both tables into cache_table (in cache_context).  Plain C-style frame. */
 void load()
 {
-    Oid ns = get_namespace_oid("chronicle", false);
-    event_types_relid = get_relname_relid("event_types", ns);
-    upcasters_relid = get_relname_relid("upcasters", ns);
 
     HASHCTL ctl;
     memset(&ctl, 0, sizeof(ctl));
@@ -276,12 +287,33 @@ void cache_ensure()
     if (cache_table && loaded_generation == generation)
         return;
     uint64 reading = generation;
-    pg::guard([&] {
-        drop_cache();
-        cache_context = AllocSetContextCreate(CacheMemoryContext, "chronicle event types",
-                                              ALLOCSET_SMALL_SIZES);
-        load();
-    });
+    /*
+     * The tables are read as their owner: the cache serves every role of the
+     * session alike, so what it holds must not depend on who filled it.
+     */
+    Oid caller;
+    int caller_context;
+    GetUserIdAndSecContext(&caller, &caller_context);
+    try
+    {
+        pg::guard([&] {
+            drop_cache();
+            cache_context = AllocSetContextCreate(CacheMemoryContext, "chronicle event types",
+                                                  ALLOCSET_SMALL_SIZES);
+            Oid ns = get_namespace_oid("chronicle", false);
+            event_types_relid = get_relname_relid("event_types", ns);
+            upcasters_relid = get_relname_relid("upcasters", ns);
+            SetUserIdAndSecContext(table_owner(event_types_relid),
+                                   caller_context | SECURITY_LOCAL_USERID_CHANGE);
+            load();
+        });
+    }
+    catch (...)
+    {
+        SetUserIdAndSecContext(caller, caller_context);
+        throw;
+    }
+    SetUserIdAndSecContext(caller, caller_context);
     loaded_generation = reading;
 }
 
