@@ -50,6 +50,21 @@ SELECT pg_temp.check('s_tx', '{"a": 1}') AS after_rollback_to_savepoint;
 COMMIT;
 SELECT pg_temp.check('s_tx', '{}') AS committed;
 
+-- A prepared definition is not in force until COMMIT PREPARED, and never
+-- after ROLLBACK PREPARED.
+BEGIN;
+SELECT chronicle.define_event_type('s_tx', '{"required": ["p"]}');
+SELECT pg_temp.check('s_tx', '{"a": 1}') AS before_prepare;
+PREPARE TRANSACTION 'types_strict_p1';
+SELECT pg_temp.check('s_tx', '{"a": 1}') AS prepared;
+ROLLBACK PREPARED 'types_strict_p1';
+SELECT pg_temp.check('s_tx', '{"a": 1}') AS rolled_back;
+BEGIN;
+SELECT chronicle.define_event_type('s_tx', '{"required": ["p"]}');
+PREPARE TRANSACTION 'types_strict_p2';
+COMMIT PREPARED 'types_strict_p2';
+SELECT pg_temp.check('s_tx', '{"a": 1}') AS committed_prepared;
+
 -- The owner editing the table directly is noticed as well (a trigger on the
 -- tables invalidates every session's cache).
 DELETE FROM chronicle.event_types WHERE type = 's_tx';

@@ -57,17 +57,18 @@ void relcache_callback(Datum, Oid relid)
 /*
  * A rolled-back definition may have been read into the cache already (in the
  * same command, before PostgreSQL's own invalidation processing): forget it.
+ * So with a prepared one: it is not committed yet, and may never be (COMMIT
+ * PREPARED sends the invalidations that bring it back).
  */
 void xact_callback(XactEvent event, void *)
 {
-    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
     {
         if (changed_in_xact)
             generation++;
         changed_in_xact = false;
     }
-    else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-             event == XACT_EVENT_PREPARE)
+    else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
         changed_in_xact = false;
 }
 
