@@ -67,6 +67,9 @@ void run_sql(const char *sql)
     int nest = NewGUCNestLevel();
     set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                       GUC_ACTION_SAVE, true, 0, false);
+    /* "already exists, skipping" is expected when attaching again. */
+    set_config_option("client_min_messages", "warning", PGC_USERSET, PGC_S_SESSION,
+                      GUC_ACTION_SAVE, true, 0, false);
     int rc = SPI_execute(sql, false, 0);
     AtEOXact_GUC(true, nest);
     if (rc < 0)

@@ -167,8 +167,12 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
     {
         if (!tree_fetch_node(ti, target_id, &target) || !same_scope(ti, &node, &target))
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
-                            pg::format("target %s does not exist in tree table %s",
-                                       id_str(ti, target_id), ti->qtable),
+                            set_parent ? pg::format("target %s does not exist in tree table %s",
+                                                    id_str(ti, target_id), ti->qtable)
+                                       : pg::format("parent %s of node %s does not exist in tree "
+                                                    "table %s",
+                                                    id_str(ti, target_id), id_str(ti, node_id),
+                                                    ti->qtable),
                             ti->scope_att ? "The target must be in the node's scope." : "");
         if (target.lft_null)
             throw pg::Error(CHRONICLE_TREE_CORRUPT,

@@ -32,7 +32,7 @@ COMMENT ON FUNCTION chronicle.tree_detach(regclass) IS
     'Remove the tree triggers and the attachment of a table; its columns, indexes and rows stay.';
 GRANT EXECUTE ON FUNCTION chronicle.tree_detach(regclass) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.tree_insert(tbl regclass, node jsonb, target anyelement DEFAULT NULL,
+CREATE FUNCTION chronicle.tree_insert(tbl regclass, node jsonb, target anyelement DEFAULT NULL::integer,
                                       placement text DEFAULT 'last_child') RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_insert';
 COMMENT ON FUNCTION chronicle.tree_insert(regclass, jsonb, anyelement, text) IS

@@ -271,10 +271,11 @@ Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
         TriggerData *td = trigger_data(fcinfo);
         if (tree_busy())
             return PointerGetDatum(td->tg_newtuple);
+        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
         throw pg::Error(CHRONICLE_MANAGED_COLUMN,
                         pg::format("columns lft, rgt and depth of tree table %s are managed by "
                                    "chronicle",
-                                   RelationGetRelationName(td->tg_relation)),
+                                   ti ? ti->qtable : RelationGetRelationName(td->tg_relation)),
                         "", "Change the parent column, or use chronicle.tree_move().");
     });
 }
