@@ -265,10 +265,6 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         const char *lead = S ? psprintf("%s, ", S) : "";
         run_sql(psprintf("CREATE INDEX IF NOT EXISTS chronicle_tree_%u_lft ON %s (%slft)", relid, T,
                          lead));
-        run_sql(psprintf("CREATE INDEX IF NOT EXISTS chronicle_tree_%u_rgt ON %s (%srgt)", relid, T,
-                         lead));
-        run_sql(psprintf("CREATE INDEX IF NOT EXISTS chronicle_tree_%u_depth ON %s (%sdepth, lft)",
-                         relid, T, lead));
         run_sql(psprintf("CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE "
                          "ON %s FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_lock_trigger()",
                          T));

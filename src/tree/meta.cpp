@@ -365,29 +365,38 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         add(i4), add(i4), add(sc), add(sc);
         break;
     case P_SUBTREE:
-        sql = psprintf("SELECT t FROM %s n JOIN %s t ON t.lft BETWEEN n.lft AND n.rgt%s%s%s "
+        sql = psprintf("SELECT t.* FROM %s n JOIN %s t ON t.lft BETWEEN n.lft AND n.rgt%s%s%s "
                        "WHERE n.%s = $1 AND ($2 IS NULL OR t.depth <= n.depth + $2) ORDER BY t.lft",
                        T, T, S ? " AND t." : "", S ? ti->qscope : "",
                        S ? psprintf(" = n.%s", ti->qscope) : "", I);
         add(id), add(i4);
         break;
     case P_ANCESTORS:
-        /* The ancestor at depth d is the row of depth d with the greatest lft below
-         * the node's: depth probes of an index on (scope, depth, lft), O(depth log n). */
-        sql = psprintf("SELECT x.a FROM %s n "
-                       "CROSS JOIN LATERAL pg_catalog.generate_series(0, n.depth - 1) AS g(d) "
-                       "CROSS JOIN LATERAL (SELECT a FROM %s a WHERE a.depth = g.d AND a.lft < n.lft%s%s%s "
-                       "ORDER BY a.lft DESC LIMIT 1) AS x "
-                       "WHERE n.%s = $1 ORDER BY g.d",
-                       T, T, S ? " AND a." : "", S ? ti->qscope : "",
-                       S ? psprintf(" = n.%s", ti->qscope) : "", I);
+        /* Up the parent column through the primary key: O(depth log n), bounded
+         * by the node's depth even if the parent column had a cycle. */
+        sql = psprintf("WITH RECURSIVE up(r, pid, k, lim) AS ("
+                       "SELECT NULL::%s, n.%s, 0, n.depth FROM %s n WHERE n.%s = $1 "
+                       "UNION ALL "
+                       "SELECT p, p.%s, up.k + 1, up.lim FROM up JOIN %s p ON p.%s = up.pid "
+                       "WHERE up.k < up.lim) "
+                       "SELECT (up.r).* FROM up WHERE up.k > 0 ORDER BY up.k DESC",
+                       T, P, T, I, P, T, I);
         add(id);
         break;
     case P_CHILDREN:
-        sql = psprintf("SELECT t FROM %s n JOIN %s t ON t.depth = n.depth + 1 "
-                       "AND t.lft > n.lft AND t.lft < n.rgt%s%s%s WHERE n.%s = $1 ORDER BY t.lft",
-                       T, T, S ? " AND t." : "", S ? ti->qscope : "",
-                       S ? psprintf(" = n.%s", ti->qscope) : "", I);
+        /* Hop from sibling to sibling on the lft index: the first child starts at
+         * lft + 1, each next one right after the previous one's rgt.  O(k log n). */
+        sql = psprintf("WITH RECURSIVE c(r, nxt, stop%s) AS ("
+                       "SELECT t, t.rgt, n.rgt%s FROM %s n JOIN %s t ON t.lft = n.lft + 1%s "
+                       "WHERE n.%s = $1 AND t.lft < n.rgt "
+                       "UNION ALL "
+                       "SELECT t, t.rgt, c.stop%s FROM c JOIN %s t ON t.lft = c.nxt + 1%s "
+                       "WHERE t.lft < c.stop) "
+                       "SELECT (c.r).* FROM c ORDER BY (c.r).lft",
+                       S ? ", sc" : "", S ? psprintf(", n.%s", ti->qscope) : "", T, T,
+                       S ? psprintf(" AND t.%s = n.%s", ti->qscope, ti->qscope) : "", I,
+                       S ? ", c.sc" : "", T,
+                       S ? psprintf(" AND t.%s = c.sc", ti->qscope) : "");
         add(id);
         break;
     case P_COUNT_CHILDREN:

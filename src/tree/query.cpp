@@ -16,6 +16,10 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
+#include "catalog/pg_type.h"
+#include "executor/tstoreReceiver.h"
+#include "nodes/params.h"
+#include "tcop/dest.h"
 
 PG_FUNCTION_INFO_V1(chronicle_tree_subtree);
 PG_FUNCTION_INFO_V1(chronicle_tree_ancestors);
@@ -49,26 +53,32 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
     SPI_connect();
     TreeInfo *ti = tree_of_rowtype(fcinfo);
     Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
-    Datum args[2] = {id, with_depth && !PG_ARGISNULL(2) ? PG_GETARG_DATUM(2) : (Datum) 0};
-    char nulls[2] = {' ', with_depth && !PG_ARGISNULL(2) ? ' ' : 'n'};
-    if (SPI_execute_plan(tree_plan(ti, which), args, nulls, true, 0) != SPI_OK_SELECT)
+    /* Rows go straight from the executor into the result tuplestore, converted
+     * to the table's row type (which may have dropped columns). */
+    ParamListInfo params = makeParamList(2);
+    params->params[0].value = id;
+    params->params[0].isnull = false;
+    params->params[0].pflags = PARAM_FLAG_CONST;
+    params->params[0].ptype = ti->id_type;
+    bool depth_given = with_depth && !PG_ARGISNULL(2);
+    params->params[1].value = depth_given ? PG_GETARG_DATUM(2) : (Datum) 0;
+    params->params[1].isnull = !depth_given;
+    params->params[1].pflags = PARAM_FLAG_CONST;
+    params->params[1].ptype = INT4OID;
+    params->numParams = which == P_SUBTREE ? 2 : 1;
+    DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+    SetTuplestoreDestReceiverParams(dest, rsi->setResult, rsi->econtext->ecxt_per_query_memory,
+                                    false, rsi->setDesc,
+                                    "the tree table's row type changed during the query");
+    SPIExecuteOptions opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.params = params;
+    opts.read_only = true;
+    opts.dest = dest;
+    if (SPI_execute_plan_extended(tree_plan(ti, which), &opts) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: tree query failed");
     uint64 n = SPI_processed;
-    SPITupleTable *tt = SPI_tuptable;
-    for (uint64 i = 0; i < n; i++)
-    {
-        bool isnull;
-        Datum row = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-        if (isnull)
-            continue;
-        HeapTupleHeader h = DatumGetHeapTupleHeader(row);
-        HeapTupleData tup;
-        tup.t_len = HeapTupleHeaderGetDatumLength(h);
-        ItemPointerSetInvalid(&tup.t_self);
-        tup.t_tableOid = InvalidOid;
-        tup.t_data = h;
-        tuplestore_puttuple(rsi->setResult, &tup);
-    }
+    dest->rDestroy(dest);
     if (n == 0)
     {
         TreeNode node;
