@@ -280,3 +280,9 @@ SELECT chronicle.tree_detach('existing');
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'existing'::regclass AND tgname LIKE 'chronicle_tree_%';
 SELECT count(*) AS attachments FROM chronicle._tree_tables WHERE tbl = 'existing'::regclass;
 SELECT try($$SELECT chronicle.tree_detach('existing')$$) AS detached_twice;
+
+-- Dropping an attached table removes its attachment.
+SELECT chronicle.tree_attach('existing');
+DROP TABLE existing;
+SELECT count(*) AS stale_attachments FROM chronicle._tree_tables t
+WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.tbl);

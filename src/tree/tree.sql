@@ -115,3 +115,18 @@ COMMENT ON FUNCTION chronicle._tree_delete_trigger() IS
 GRANT EXECUTE ON FUNCTION chronicle._tree_lock_trigger(), chronicle._tree_guard_trigger(),
     chronicle._tree_insert_trigger(), chronicle._tree_moved_trigger(),
     chronicle._tree_update_trigger(), chronicle._tree_delete_trigger() TO chronicle_writer;
+
+-- A dropped table leaves no attachment behind (its oid could be reused).
+CREATE FUNCTION chronicle._tree_forget_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM chronicle._tree_tables t
+     WHERE t.tbl OPERATOR(pg_catalog.=) ANY (
+           SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+              AND d.objsubid OPERATOR(pg_catalog.=) 0);
+END $$;
+COMMENT ON FUNCTION chronicle._tree_forget_dropped() IS
+    'Internal: event trigger removing the attachment of dropped tree tables.';
+CREATE EVENT TRIGGER chronicle_tree_forget_dropped ON sql_drop
+    EXECUTE FUNCTION chronicle._tree_forget_dropped();
