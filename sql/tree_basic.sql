@@ -174,6 +174,19 @@ SELECT try($$INSERT INTO cat_cascade VALUES (50, 99, 'x')$$) AS unknown_parent;
 SELECT try($$INSERT INTO cat_cascade VALUES (50, 1, 'x'), (51, 99, 'y')$$) AS unknown_parent;
 SELECT try($$UPDATE cat_cascade SET parent_id = 99 WHERE id = 1$$) AS unknown_parent;
 
+-- The numbering is kept as the table's owner (as foreign keys are checked):
+-- a role allowed to INSERT and DELETE, but not to UPDATE, keeps the tree right,
+-- and still cannot write the managed columns itself.
+GRANT INSERT, DELETE, SELECT ON cat_cascade TO tree_stranger;
+SET ROLE tree_stranger;
+INSERT INTO cat_cascade VALUES (30, 1, 'by stranger'), (31, 30, 'by stranger');
+INSERT INTO cat_cascade VALUES (32, NULL, 'by stranger');
+DELETE FROM cat_cascade WHERE id = 30;
+SELECT try($$INSERT INTO cat_cascade (id, name, depth) VALUES (33, 'x', 0)$$) AS insert_depth;
+RESET ROLE;
+SELECT id, name, lft, rgt, depth FROM cat_cascade ORDER BY lft;
+SELECT * FROM chronicle.tree_validate('cat_cascade');
+
 -- Multi-row INSERT, COPY and UPDATE are handled once per statement.
 CREATE TABLE bulk (id int PRIMARY KEY, parent_id int, name text);
 SELECT chronicle.tree_attach('bulk');

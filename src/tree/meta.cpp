@@ -165,6 +165,14 @@ static bool load(TreeInfo *ti, Oid relid)
     ti->rgt_att = column(relid, "rgt", &typ, NULL);
     ti->depth_att = column(relid, "depth", &typ, NULL);
     cmp_proc(ti->id_type, &ti->id_cmp, "id");
+    {
+        TypeCacheEntry *tc = lookup_type_cache(ti->id_type, TYPECACHE_LT_OPR);
+        memset(&ti->id_sort, 0, sizeof(ti->id_sort));
+        ti->id_sort.ssup_cxt = CacheMemoryContext;
+        ti->id_sort.ssup_collation = ti->id_coll;
+        ti->id_sort.ssup_nulls_first = false;
+        PrepareSortSupportFromOrderingOp(tc->lt_opr, &ti->id_sort);
+    }
     if (ti->order_att)
         cmp_proc(ti->order_type, &ti->order_cmp, "order");
     if (ti->scope_att)
@@ -468,7 +476,7 @@ Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type)
 
 int tree_cmp_id(TreeInfo *ti, Datum a, Datum b)
 {
-    return DatumGetInt32(FunctionCall2Coll(&ti->id_cmp, ti->id_coll, a, b));
+    return ApplySortComparator(a, false, b, false, &ti->id_sort);
 }
 
 /* Order values compare NULLS LAST, as ORDER BY does. */

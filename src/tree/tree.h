@@ -23,6 +23,7 @@
 extern "C" {
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/sortsupport.h"
 }
 
 /* Every plan a tree table uses, prepared once per backend and table. */
@@ -71,6 +72,7 @@ struct TreeInfo
     Oid id_coll, scope_coll, order_coll;
     char on_delete;
     FmgrInfo id_cmp, order_cmp, scope_hash; /* btree comparison, hash */
+    SortSupportData id_sort;                /* fast id comparison (int ids skip fmgr) */
     char *qtable;                           /* quoted schema.table */
     char *qid, *qparent, *qscope, *qorder;  /* quoted column names (qscope, qorder may be NULL) */
     SPIPlanPtr plans[N_TREE_PLANS];
