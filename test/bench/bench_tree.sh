@@ -42,6 +42,8 @@ CREATE INDEX ON lt USING gist (path);
 ANALYZE lt;
 SELECT count(*) AS problems FROM chronicle.tree_validate('ns');
 SQL
+# Steady state for every contender: no dead rows from the loads, fresh statistics.
+sql -c "VACUUM ANALYZE ns" -c "VACUUM ANALYZE ns10k" -c "VACUUM ANALYZE adj" -c "VACUUM ANALYZE adj10k" -c "VACUUM ANALYZE lt"
 
 # Subtree of node 10 (depth 2, 4,681 nodes) and ancestors of node 60000 (depth 5).
 # The recursive CTE runs on the same rows with an index on parent_id (adj) and,
