@@ -215,6 +215,18 @@ UPDATE menu SET site = 'a', parent_id = 2 WHERE id = 3;
 SELECT site, id, name, lft, rgt, depth FROM menu ORDER BY site, lft;
 SELECT * FROM chronicle.tree_validate('menu');
 
+-- Attach numbers existing rows of every scope, each tree from 1.
+CREATE TABLE sites (id text PRIMARY KEY, parent_id text, site text NOT NULL);
+INSERT INTO sites VALUES ('a', NULL, 'x'), ('b', 'a', 'x'), ('c', NULL, 'y'), ('e', 'c', 'y'), ('d', 'c', 'y');
+SELECT chronicle.tree_attach('sites', scope_column => 'site');
+SELECT site, id, lft, rgt, depth FROM sites ORDER BY site, lft;
+-- validate names the scope of each problem.
+ALTER TABLE sites DISABLE TRIGGER USER;
+UPDATE sites SET depth = 5 WHERE id = 'e';
+ALTER TABLE sites ENABLE TRIGGER USER;
+SELECT * FROM chronicle.tree_validate('sites');
+SELECT chronicle.tree_rebuild('sites') AS renumbered;
+
 -- Ids of type uuid and text.
 CREATE TABLE doc_uuid (id uuid PRIMARY KEY, parent_id uuid, title text);
 SELECT chronicle.tree_attach('doc_uuid');

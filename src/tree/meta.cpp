@@ -431,7 +431,7 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         add(id);
         break;
     case P_SCOPES:
-        sql = S ? psprintf("SELECT DISTINCT t.%s FROM %s t", ti->qscope, T)
+        sql = S ? psprintf("SELECT DISTINCT t.%s FROM %s t ORDER BY 1", ti->qscope, T)
                 : pstrdup("SELECT NULL::int4");
         break;
     case N_TREE_PLANS:
