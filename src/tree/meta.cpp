@@ -373,11 +373,14 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         add(i4), add(i4), add(sc), add(sc);
         break;
     case P_SUBTREE:
-        sql = psprintf("SELECT t.* FROM %s n JOIN %s t ON t.lft BETWEEN n.lft AND n.rgt%s%s%s "
-                       "WHERE n.%s = $1 AND ($2 IS NULL OR t.depth <= n.depth + $2) ORDER BY t.lft",
-                       T, T, S ? " AND t." : "", S ? ti->qscope : "",
-                       S ? psprintf(" = n.%s", ti->qscope) : "", I);
-        add(id), add(i4);
+        /* The node's range, read in lft order straight off the lft index
+         * (executed with bitmap and sequential scans off: see query.cpp). */
+        sql = psprintf("SELECT t.* FROM %s t WHERE t.lft BETWEEN $1 AND $2 "
+                       "AND ($3 IS NULL OR t.depth <= $3)%s ORDER BY t.lft",
+                       T, scope_clause(ti, "t", 4));
+        add(i4), add(i4), add(i4);
+        if (S)
+            add(sc);
         break;
     case P_ANCESTORS:
         /* Up the parent column through the primary key: O(depth log n), bounded

@@ -29,10 +29,13 @@ static Datum copy_datum(Datum d, Oid type)
     return datumCopy(d, byval, len);
 }
 
-bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out)
+static bool fetch_node(TreeInfo *ti, Datum id, TreeNode *out, bool latest)
 {
     Datum args[1] = {id};
-    tree_run(tree_plan(ti, P_NODE), args, NULL, false);
+    if (latest)
+        tree_run(tree_plan(ti, P_NODE), args, NULL, false);
+    else if (SPI_execute_plan(tree_plan(ti, P_NODE), args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: tree query failed");
     if (SPI_processed == 0)
         return false;
     HeapTuple tup = SPI_tuptable->vals[0];
@@ -51,6 +54,17 @@ bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out)
     if (ti->order_att && !out->ord_null)
         out->ord = copy_datum(out->ord, ti->order_type);
     return true;
+}
+
+bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out)
+{
+    return fetch_node(ti, id, out, true);
+}
+
+/* The same, in the calling statement's snapshot (read functions). */
+bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, TreeNode *out)
+{
+    return fetch_node(ti, id, out, false);
 }
 
 static bool same_scope(TreeInfo *ti, TreeNode *a, TreeNode *b)

@@ -14,6 +14,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 #include "catalog/pg_type.h"
@@ -55,17 +56,37 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
     Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
     /* Rows go straight from the executor into the result tuplestore, converted
      * to the table's row type (which may have dropped columns). */
-    ParamListInfo params = makeParamList(2);
-    params->params[0].value = id;
-    params->params[0].isnull = false;
-    params->params[0].pflags = PARAM_FLAG_CONST;
-    params->params[0].ptype = ti->id_type;
-    bool depth_given = with_depth && !PG_ARGISNULL(2);
-    params->params[1].value = depth_given ? PG_GETARG_DATUM(2) : (Datum) 0;
-    params->params[1].isnull = !depth_given;
-    params->params[1].pflags = PARAM_FLAG_CONST;
-    params->params[1].ptype = INT4OID;
-    params->numParams = which == P_SUBTREE ? 2 : 1;
+    int nparams = 1;
+    ParamListInfo params = makeParamList(4);
+    auto set_param = [&](int i, Datum value, bool isnull, Oid type) {
+        params->params[i].value = value;
+        params->params[i].isnull = isnull;
+        params->params[i].pflags = PARAM_FLAG_CONST;
+        params->params[i].ptype = type;
+    };
+    set_param(0, id, false, ti->id_type);
+    if (which == P_SUBTREE)
+    {
+        /* Subtree: the node's numbers first, then its range. */
+        TreeNode node;
+        if (!tree_fetch_node_snapshot(ti, id, &node))
+            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                            pg::format("node %s does not exist in tree table %s",
+                                       tree_id_text(ti, id), ti->qtable));
+        if (node.lft_null)
+            throw pg::Error(CHRONICLE_TREE_CORRUPT,
+                            pg::format("node %s in tree table %s has no numbers",
+                                       tree_id_text(ti, id), ti->qtable),
+                            "", "Run chronicle.tree_rebuild().");
+        bool depth_given = with_depth && !PG_ARGISNULL(2);
+        set_param(0, Int32GetDatum(node.lft), false, INT4OID);
+        set_param(1, Int32GetDatum(node.rgt), false, INT4OID);
+        set_param(2, depth_given ? Int32GetDatum(node.depth + PG_GETARG_INT32(2)) : (Datum) 0,
+                  !depth_given, INT4OID);
+        set_param(3, node.scope, node.scope_null, ti->scope_att ? ti->scope_type : INT4OID);
+        nparams = ti->scope_att ? 4 : 3;
+    }
+    params->numParams = nparams;
     DestReceiver *dest = CreateDestReceiver(DestTuplestore);
     SetTuplestoreDestReceiverParams(dest, rsi->setResult, rsi->econtext->ecxt_per_query_memory,
                                     false, rsi->setDesc,
@@ -75,14 +96,30 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
     opts.params = params;
     opts.read_only = true;
     opts.dest = dest;
-    if (SPI_execute_plan_extended(tree_plan(ti, which), &opts) != SPI_OK_SELECT)
+    /*
+     * A subtree is one range of the lft index, wanted in lft order: an index
+     * scan delivers it sorted, where the planner (which cannot know how small
+     * the range is) would often pick a bitmap scan and sort.  Plans are made
+     * at execution, so the preference is set around it.
+     */
+    int nest = NewGUCNestLevel();
+    if (which == P_SUBTREE)
+    {
+        set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+                          GUC_ACTION_SAVE, true, 0, false);
+        set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                          true, 0, false);
+    }
+    int rc = SPI_execute_plan_extended(tree_plan(ti, which), &opts);
+    AtEOXact_GUC(true, nest);
+    if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: tree query failed");
     uint64 n = SPI_processed;
     dest->rDestroy(dest);
     if (n == 0)
     {
         TreeNode node;
-        if (!tree_fetch_node(ti, id, &node))
+        if (!tree_fetch_node_snapshot(ti, id, &node))
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                             pg::format("node %s does not exist in tree table %s",
                                        tree_id_text(ti, id), ti->qtable));

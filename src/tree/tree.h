@@ -114,6 +114,7 @@ struct TreeNode
     bool parent_null, scope_null, ord_null;
 };
 bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out);
+bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, TreeNode *out);
 void tree_place_new_leaf(TreeInfo *ti, Datum id);
 /* placement: 'f'irst_child, 'l'ast_child, 'b'efore, 'a'fter, 'o'rdered child (triggers) */
 void tree_move_node(TreeInfo *ti, Datum node, Datum target, bool target_null, char placement,
