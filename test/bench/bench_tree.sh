@@ -66,36 +66,49 @@ anc=$(median_ms "SELECT * FROM chronicle.tree_ancestors(NULL::ns, 60000)" 25)
 ltanc=$(median_ms "SELECT * FROM lt WHERE path @> (SELECT path FROM lt WHERE id = 60000) AND id <> 60000" 25)
 report "ancestors (depth 5) vs ltree @> GiST" "$anc" "$ltanc" ms "<=1.25"
 
-# Bulk loads: median of 3 runs each, the table emptied between runs.
+# Bulk loads: the contenders alternate, 5 rounds, medians (the shared machine
+# drifts; alternating keeps the ratio fair).  The table is emptied before each run.
 sql <<'SQL'
 CREATE TABLE load_ns (id int PRIMARY KEY, parent_id int, name text);
 SELECT chronicle.tree_attach('load_ns');
 CREATE TABLE load_plain (id int PRIMARY KEY, parent_id int, name text);
-CREATE FUNCTION load_ms(tbl text, n int) RETURNS numeric LANGUAGE plpgsql AS $$
+CREATE FUNCTION load_once(tbl text, n int) RETURNS numeric LANGUAGE plpgsql AS $$
 DECLARE
     t0 timestamptz;
-    times numeric[] := '{}';
 BEGIN
-    FOR i IN 1..3 LOOP
-        EXECUTE format('TRUNCATE %I', tbl);
-        t0 := clock_timestamp();
-        EXECUTE format('INSERT INTO %I SELECT g, CASE WHEN g > 1 THEN (g + 6) / 8 END, ''n'' || g
-                        FROM generate_series(1, %s) g', tbl, n);
-        times := times || (extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric;
-    END LOOP;
-    RETURN (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 3) FROM unnest(times) x);
+    EXECUTE format('TRUNCATE %I', tbl);
+    t0 := clock_timestamp();
+    EXECUTE format('INSERT INTO %I SELECT g, CASE WHEN g > 1 THEN (g + 6) / 8 END, ''n'' || g
+                    FROM generate_series(1, %s) g', tbl, n);
+    RETURN (extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric;
 END $$;
+CREATE TABLE load_times (what text, ms numeric);
+CREATE PROCEDURE load_rounds() LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..5 LOOP
+        INSERT INTO load_times VALUES ('plain40', load_once('load_plain', 40000));
+        INSERT INTO load_times VALUES ('ns40', load_once('load_ns', 40000));
+        INSERT INTO load_times VALUES ('ns20', load_once('load_ns', 20000));
+        COMMIT;
+    END LOOP;
+END $$;
+CALL load_rounds();
 SQL
-load40=$(sql -t -A -c "SELECT load_ms('load_ns', 40000)")
-plain40=$(sql -t -A -c "SELECT load_ms('load_plain', 40000)")
-load20=$(sql -t -A -c "SELECT load_ms('load_ns', 20000)")
+median() {
+    sql -t -A -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3) FROM load_times WHERE what = '$1'"
+}
+load40=$(median ns40)
+plain40=$(median plain40)
+load20=$(median ns20)
 report "bulk load 40k, attached vs plain INSERT" "$load40" "$plain40" ms "<=4"
 report "bulk load 40k vs 20k (attached)" "$load40" "$load20" ms "<=2.6"
+sql -c "SELECT load_once('load_ns', 40000)" >/dev/null
 sql -c "SELECT count(*) AS problems FROM chronicle.tree_validate('load_ns')" -t -A | sed 's/^/   load_ns problems after bulk load: /'
 
 # Latency of one structural write (each repeated, median): a leaf inserted
 # under a node in the middle of the tree (half the rows shift: the nested-set
-# trade-off), and a subtree of 73 nodes moved across the tree and back.
+# trade-off), and the subtree of node 20 moved
+# under its next sibling and back (a local move: rows between them shift).
 sql <<'SQL'
 CREATE SEQUENCE leaf_ids START 1000000;
 SQL
@@ -108,8 +121,8 @@ for size in 10k 100k; do
     plain=$(median_ms "INSERT INTO $a VALUES (nextval('leaf_ids'), $mid, 'leaf')" 5)
     sql -c "VACUUM ANALYZE $t"
     report "insert leaf at $size nodes vs plain INSERT" "$ins" "$plain" ms ""
-    mv=$(median_ms "SELECT chronicle.tree_move('$t', 20, 3, 'last_child'); SELECT chronicle.tree_move('$t', 20, 2, 'first_child')" 5)
-    upd=$(median_ms "UPDATE $a SET parent_id = 3 WHERE id = 20; UPDATE $a SET parent_id = 2 WHERE id = 20" 5)
-    report "move subtree x2 at $size nodes vs plain UPDATE" "$mv" "$upd" ms ""
+    mv=$(median_ms "SELECT chronicle.tree_move('$t', 20, 21, 'last_child'); SELECT chronicle.tree_move('$t', 20, 21, 'before')" 5)
+    upd=$(median_ms "UPDATE $a SET parent_id = 21 WHERE id = 20; UPDATE $a SET parent_id = 2 WHERE id = 20" 5)
+    report "move subtree (local) x2 at $size nodes vs plain UPDATE" "$mv" "$upd" ms ""
 done
 sql -t -A -c "SELECT count(*) FROM chronicle.tree_validate('ns')" | sed 's/^/   ns problems after the writes: /'
