@@ -169,8 +169,7 @@ uint64 rebuild_all(TreeInfo *ti)
     bool *nulls = (bool *) palloc(sizeof(bool) * (nscopes + 1));
     for (uint64 i = 0; i < nscopes; i++)
         scopes[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[i]);
-    SPITupleTable *keep = SPI_tuptable; /* scope values stay valid until SPI_finish */
-    (void) keep;
+    /* The scope values point into SPI's tuple table, kept until SPI_finish. */
     uint64 total = 0;
     for (uint64 i = 0; i < nscopes; i++)
     {

@@ -326,7 +326,6 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         if (S)
             add(sc);
         break;
-    case P_CLOSE_GAP:
     case P_DELETE_DESC:
         sql = psprintf("DELETE FROM %s t WHERE t.lft > $1 AND t.rgt < $2%s", T,
                        scope_clause(ti, "t", 3));

@@ -211,14 +211,12 @@ void validate_scope(TreeInfo *ti, Problems *p, Datum scope, bool scope_null)
     for (int v = 1; v <= 2 * n; v++)
         if (!used[v])
         {
-            Datum args2[1] = {Int32GetDatum(v)};
-            (void) args2;
-            Problems q = *p;
+            /* One gap report per tree is enough; it belongs to no node. */
             Datum values[3] = {CStringGetTextDatum(p->scope), (Datum) 0,
                                CStringGetTextDatum(psprintf("number %d unused (gap)", v))};
             bool vn[3] = {!ti->scope_att, true, false};
-            tuplestore_putvalues(q.store, q.desc, values, vn);
-            break; /* one gap report per tree is enough */
+            tuplestore_putvalues(p->store, p->desc, values, vn);
+            break;
         }
 
     /* Nesting: walk in lft order with a stack of open ranges. */

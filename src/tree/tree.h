@@ -32,10 +32,9 @@ enum TreePlan
     P_NODE,         /* lft, rgt, depth, parent, scope, ord of one id */
     P_SCOPE_ROWS,   /* id, parent, lft, rgt, depth, ord of one tree */
     P_MAX_RGT,      /* max(rgt) of one tree */
-    P_SHIFT_INSERT, /* open a gap of 2 at position p */
+    P_SHIFT_INSERT, /* positions >= p move by d: open a gap (insert) or close one (delete) */
     P_SET_NODE,     /* lft, rgt, depth of one id */
     P_MOVE,         /* the bounded CASE update of a move */
-    P_CLOSE_GAP,    /* close the gap [a, b] after a delete (cascade) */
     P_PROMOTE_GAP,  /* close positions a and b, lift (a, b) one level (promote) */
     P_DELETE_DESC,  /* delete the rows strictly inside (a, b) */
     P_REPARENT,     /* parent := $2 where parent = $1 */
