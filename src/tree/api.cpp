@@ -87,7 +87,11 @@ void meta_write(const char *sql, int nargs, Oid *types, Datum *values, const cha
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+    int nest = NewGUCNestLevel();
+    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                      GUC_ACTION_SAVE, true, 0, false);
     int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+    AtEOXact_GUC(true, nest);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc < 0)
         elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));

@@ -120,10 +120,14 @@ static bool load(TreeInfo *ti, Oid relid)
     if (plan == NULL)
     {
         Oid argtypes[1] = {REGCLASSOID};
+        int nest = NewGUCNestLevel();
+        set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                          GUC_ACTION_SAVE, true, 0, false);
         plan = SPI_prepare("SELECT id_column::text, parent_column::text, scope_column::text, "
                            "order_column::text, on_delete FROM chronicle._tree_tables "
                            "WHERE tbl OPERATOR(pg_catalog.=) $1",
                            1, argtypes);
+        AtEOXact_GUC(true, nest);
         if (plan == NULL)
             elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
         SPI_keepplan(plan);
