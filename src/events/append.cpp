@@ -84,7 +84,9 @@ const char *const UPSERT_SQL =
     "ON CONFLICT (stream_id) DO UPDATE "
     "SET version = s.version OPERATOR(pg_catalog.+) excluded.version, "
     "updated_at = excluded.updated_at "
-    "RETURNING s.version";
+    "RETURNING s.version, (SELECT e.hash FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
+    "AND e.version OPERATOR(pg_catalog.=) (s.version OPERATOR(pg_catalog.-) $3))";
 
 const char *const PREV_HASH_SQL =
     "SELECT e.hash FROM chronicle.events e "
@@ -240,6 +242,19 @@ void check_expected(const AppendRequest *req, int64 actual)
                                        : "");
 }
 
+/* Copy a stored hash into out, refusing a malformed one. */
+size_t copy_hash(Datum value, text *stream, int64 version, uint8 *out)
+{
+    bytea *h = DatumGetByteaPP(value);
+    if (VARSIZE_ANY_EXHDR(h) != EVENTS_HASH_LEN)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("stream \"%s\" event %lld has a malformed hash",
+                               text_to_cstring(stream), (long long)version),
+                        errhint("Run chronicle.verify() to see the damage.")));
+    memcpy(out, VARDATA_ANY(h), EVENTS_HASH_LEN);
+    return EVENTS_HASH_LEN;
+}
+
 bytea *hash_datum(const uint8 *hash)
 {
     bytea *out = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
@@ -364,18 +379,28 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
         SPI_processed != 1)
         elog(ERROR, "chronicle: stream upsert failed");
+    /*
+     * The previous event's hash comes with the upsert.  It is missing only
+     * when this append waited for the stream lock and the event it waited for
+     * committed after the statement's snapshot (READ COMMITTED): then it is
+     * read again below with a new snapshot, which sees it.
+     */
     bool isnull;
     int64 new_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     int64 old_version = new_version - nfresh;
+    uint8 prev[EVENTS_HASH_LEN];
+    size_t prev_len = 0;
+    bool prev_null;
+    Datum prev_datum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &prev_null);
+    if (old_version > 0 && !prev_null)
+        prev_len = copy_hash(prev_datum, stream, old_version, prev);
     check_expected(req, old_version);
 
     /* In READ COMMITTED each statement sees what committed while we waited. */
     if (any_given && !IsolationUsesXactSnapshot())
         mark_stored(req, true);
 
-    uint8 prev[EVENTS_HASH_LEN];
-    size_t prev_len = 0;
-    if (old_version > 0)
+    if (old_version > 0 && prev_null)
     {
         static const Oid prev_types[2] = {TEXTOID, INT8OID};
         SPIPlanPtr plan = events_plan(&prev_hash_plan, PREV_HASH_SQL, 2, prev_types);
@@ -388,13 +413,8 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
                                    text_to_cstring(stream), (long long)old_version,
                                    (long long)old_version),
                             errhint("Run chronicle.verify() to see the damage.")));
-        bytea *h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-        if (VARSIZE_ANY_EXHDR(h) != EVENTS_HASH_LEN)
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                            errmsg("stream \"%s\" event %lld has a malformed hash",
-                                   text_to_cstring(stream), (long long)old_version)));
-        memcpy(prev, VARDATA_ANY(h), EVENTS_HASH_LEN);
-        prev_len = EVENTS_HASH_LEN;
+        prev_len = copy_hash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+                             stream, old_version, prev);
     }
 
     uint8 *hashes = (uint8 *)palloc((Size)nfresh * EVENTS_HASH_LEN);
