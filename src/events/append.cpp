@@ -73,6 +73,8 @@ SPIPlanPtr upsert_plan;
 SPIPlanPtr prev_hash_plan;
 SPIPlanPtr insert_one_plan;
 SPIPlanPtr insert_many_plan;
+SPIPlanPtr insert_one_given_plan;
+SPIPlanPtr insert_many_given_plan;
 
 const char *const FIND_IDS_SQL =
     "SELECT e.event_id, e.stream_id, e.version, e.type, e.data FROM chronicle.events e "
@@ -92,21 +94,31 @@ const char *const PREV_HASH_SQL =
     "SELECT e.hash FROM chronicle.events e "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";
 
-const char *const INSERT_ONE_SQL =
-    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, "
-    "type_version, data, metadata, recorded_at, tx_id, hash) "
-    "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), "
-    "$3, $4, $5, $6, $7, $8, $9, $10)";
+#define INSERT_ONE_SQL_TEXT \
+    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
+    "type_version, data, metadata, recorded_at, tx_id, hash) " \
+    "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), " \
+    "$3, $4, $5, $6, $7, $8, $9, $10)"
 
-const char *const INSERT_MANY_SQL =
-    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, "
-    "type_version, data, metadata, recorded_at, tx_id, hash) "
-    "SELECT $1, u.version, "
-    "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, "
-    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash "
-    "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)) "
-    "AS u(version, event_id, type, type_version, data, metadata, hash)";
+#define INSERT_MANY_SQL_TEXT \
+    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
+    "type_version, data, metadata, recorded_at, tx_id, hash) " \
+    "SELECT $1, u.version, " \
+    "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, " \
+    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash " \
+    "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
+    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)) " \
+    "AS u(version, event_id, type, type_version, data, metadata, hash)"
+
+const char *const INSERT_ONE_SQL = INSERT_ONE_SQL_TEXT;
+const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT;
+/*
+ * With caller-chosen event_ids, another stream's append may take one of them
+ * concurrently (the stream lock does not cover it): skip instead of failing
+ * with a unique violation, and report SE005 when a row was skipped.
+ */
+const char *const INSERT_ONE_GIVEN_SQL = INSERT_ONE_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING";
+const char *const INSERT_MANY_GIVEN_SQL = INSERT_MANY_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING";
 
 /* The owner of the called function (the extension owner), cached per call site. */
 Oid function_owner(FunctionCallInfo fcinfo)
@@ -145,29 +157,48 @@ bool same_content(const NewEvent *a, const char *type, int type_len, Jsonb *data
            compareJsonbContainers(&a->data->root, &data->root) == 0;
 }
 
-/* Repeats of an event_id inside the batch: the later copy is a no-op. */
+/* Order of batch elements by (event_id, position), for finding repeats. */
+struct IdOrder
+{
+    const NewEvent *events;
+};
+IdOrder id_order;
+
+int compare_ids(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    int c = memcmp(id_order.events[i].event_id.data, id_order.events[j].event_id.data, UUID_LEN);
+    return c != 0 ? c : (i > j) - (i < j);
+}
+
+/*
+ * Repeats of an event_id inside the batch: the later copy is a no-op, or SE005
+ * if its type or data differ.  Sorting keeps this O(n log n) for any batch.
+ */
 void mark_batch_repeats(AppendRequest *req)
 {
-    for (int i = 1; i < req->count; i++)
+    int *order = (int *)palloc(sizeof(int) * req->count);
+    int n = 0;
+    for (int i = 0; i < req->count; i++)
+        if (req->events[i].given_id)
+            order[n++] = i;
+    id_order.events = req->events;
+    qsort(order, n, sizeof(int), compare_ids);
+    for (int k = 1; k < n; k++)
     {
-        NewEvent *e = &req->events[i];
-        if (!e->given_id)
+        NewEvent *e = &req->events[order[k]];
+        int first = order[k - 1];
+        if (memcmp(req->events[first].event_id.data, e->event_id.data, UUID_LEN) != 0)
             continue;
-        for (int j = 0; j < i; j++)
-        {
-            NewEvent *earlier = &req->events[j];
-            if (!earlier->given_id || earlier->dup_of >= 0 ||
-                memcmp(earlier->event_id.data, e->event_id.data, UUID_LEN) != 0)
-                continue;
-            if (!same_content(earlier, e->type, e->type_len, e->data))
-                throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
-                                pg::format("event_id %s appears twice in the batch with different content",
-                                           uuid_text(&e->event_id)),
-                                pg::format("Elements %d and %d differ in type or data.", j, i));
-            e->duplicate = true;
-            e->dup_of = j;
-            break;
-        }
+        if (req->events[first].dup_of >= 0)
+            first = req->events[first].dup_of;
+        if (!same_content(&req->events[first], e->type, e->type_len, e->data))
+            throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
+                            pg::format("event_id %s appears twice in the batch with different content",
+                                       uuid_text(&e->event_id)),
+                            pg::format("Elements %d and %d differ in type or data.", first, order[k]));
+        e->duplicate = true;
+        e->dup_of = first;
     }
 }
 
@@ -255,6 +286,17 @@ size_t copy_hash(Datum value, text *stream, int64 version, uint8 *out)
     return EVENTS_HASH_LEN;
 }
 
+/* After an ON CONFLICT (event_id) DO NOTHING insert: were all rows written? */
+void check_all_inserted(const AppendRequest *req, int expected)
+{
+    if (SPI_processed == (uint64)expected)
+        return;
+    throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
+                    pg::format("an event_id appended to stream \"%.*s\" was stored concurrently in another stream",
+                               req->stream_len, req->stream_id),
+                    "An event_id identifies one event of one stream.");
+}
+
 bytea *hash_datum(const uint8 *hash)
 {
     bytea *out = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
@@ -264,14 +306,15 @@ bytea *hash_datum(const uint8 *hash)
 }
 
 void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int nfresh, uint8 *hashes,
-                   TimestampTz now)
+                   TimestampTz now, bool any_given)
 {
     Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
     if (nfresh == 1)
     {
         static const Oid argtypes[10] = {TEXTOID, INT8OID,  UUIDOID,        TEXTOID, INT4OID,
                                          JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
-        SPIPlanPtr plan = events_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
+        SPIPlanPtr plan = any_given ? events_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 10, argtypes)
+                                    : events_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
         NewEvent *e = fresh[0];
         Datum args[10] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
@@ -283,15 +326,17 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
                           TimestampTzGetDatum(now),
                           xid,
                           PointerGetDatum(hash_datum(hashes))};
-        if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT || SPI_processed != 1)
+        if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
             elog(ERROR, "chronicle: inserting the event failed");
+        check_all_inserted(req, 1);
         return;
     }
 
     static const Oid argtypes[10] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
                                      JSONBARRAYOID, BYTEAARRAYOID};
-    SPIPlanPtr plan = events_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
+    SPIPlanPtr plan = any_given ? events_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 10, argtypes)
+                                : events_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -321,9 +366,9 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT))};
-    if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT ||
-        SPI_processed != (uint64)nfresh)
+    if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
         elog(ERROR, "chronicle: inserting the events failed");
+    check_all_inserted(req, nfresh);
 }
 
 /* Steps 1..6 of the header comment; returns the version the caller reports. */
@@ -430,7 +475,7 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     }
 
     events_pending_set(req->stream_id, req->stream_len, old_version + 1, nfresh, hashes);
-    insert_events(req, stream, fresh, nfresh, hashes, now);
+    insert_events(req, stream, fresh, nfresh, hashes, now, any_given);
     events_pending_clear();
 
     SetUserIdAndSecContext(saved_user, saved_context);
