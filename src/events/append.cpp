@@ -5,10 +5,11 @@
  *   1. validate every event and run types_check_event on it;
  *   2. when event_ids were given, look them up: identical events are no-ops
  *      (idempotency), different content is SE005;
- *   3. upsert the stream's row, adding the number of new events to its version.
- *      INSERT ... ON CONFLICT DO UPDATE takes the row lock that serialises the
- *      writers of this one stream (and nothing else) and returns the new
- *      version, so the old one is known in the same statement;
+ *   3. add the number of new events to the stream row's version: an UPDATE
+ *      (or, for a new stream, INSERT ... ON CONFLICT DO UPDATE) takes the row
+ *      lock that serialises the writers of this one stream (and nothing else)
+ *      and returns the new version, so the old one is known in the same
+ *      statement;
  *   4. check expected_version against the old version (SE001);
  *   5. read the previous event's hash, chain the new events, insert them;
  *   6. queue NOTIFY chronicle_events (payload: the category), sent at commit.
@@ -69,6 +70,7 @@ struct AppendRequest
 };
 
 SPIPlanPtr find_ids_plan;
+SPIPlanPtr update_plan;
 SPIPlanPtr upsert_plan;
 SPIPlanPtr prev_hash_plan;
 SPIPlanPtr insert_one_plan;
@@ -80,6 +82,20 @@ const char *const FIND_IDS_SQL =
     "SELECT e.event_id, e.stream_id, e.version, e.type, e.data FROM chronicle.events e "
     "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1)";
 
+/*
+ * The common case, an existing stream.  A plain UPDATE locks the row as part
+ * of the update; ON CONFLICT DO UPDATE would first lock it separately (one
+ * more WAL record per append).  $2, the category, is used by UPSERT_SQL only.
+ */
+const char *const UPDATE_SQL =
+    "UPDATE chronicle.streams AS s "
+    "SET version = s.version OPERATOR(pg_catalog.+) $3, updated_at = $4 "
+    "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
+    "RETURNING s.version, (SELECT e.hash FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
+    "AND e.version OPERATOR(pg_catalog.=) (s.version OPERATOR(pg_catalog.-) $3))";
+
+/* A stream that did not exist a moment ago: create it, or join a concurrent creator. */
 const char *const UPSERT_SQL =
     "INSERT INTO chronicle.streams AS s (stream_id, category, version, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $4) "
@@ -417,13 +433,20 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
 
     static const Oid upsert_types[4] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
-    SPIPlanPtr upsert = events_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
     Datum upsert_args[4] = {PointerGetDatum(stream),
                             PointerGetDatum(cstring_to_text_with_len(req->stream_id, category_len)),
                             Int64GetDatum(nfresh), TimestampTzGetDatum(now)};
-    if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
-        SPI_processed != 1)
-        elog(ERROR, "chronicle: stream upsert failed");
+    SPIPlanPtr update = events_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
+    if (SPI_execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+        elog(ERROR, "chronicle: stream update failed");
+    if (SPI_processed == 0)
+    {
+        SPIPlanPtr upsert = events_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
+        if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+            elog(ERROR, "chronicle: stream upsert failed");
+    }
+    if (SPI_processed != 1)
+        elog(ERROR, "chronicle: stream row of \"%s\" not written", text_to_cstring(stream));
     /*
      * The previous event's hash comes with the upsert.  It is missing only
      * when this append waited for the stream lock and the event it waited for
