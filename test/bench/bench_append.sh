@@ -6,7 +6,7 @@
 #   2. chronicle.append_batch of 100 events vs INSERT ... SELECT of the same
 #      rows from the same JSON array;                            target >= 0.7x
 #   3. chronicle.read_all pages of 1000 vs the plain ordered index scan it
-#      wraps;                                                    target <= 1.5x
+#      wraps, inside the server and as fetched by a client;     target <= 1.5x
 #   4. (design note) append declared SECURITY DEFINER with SET search_path vs
 #      the shipped append, which switches user in C instead.
 # Throughputs are the best of three interleaved runs, to damp the noise of a
@@ -69,12 +69,12 @@ EOF2
 
 best() { printf '%s\n' "$@" | sort -g | tail -1; }
 
-# pair A B: A and B interleaved three times; prints "bestA bestB".
+# pair A B [CLIENTS]: A and B interleaved three times; prints "bestA bestB".
 pair() {
-    local a=() b=() i
+    local a=() b=() i clients=${3:-2}
     for i in 1 2 3; do
-        a+=("$(tps "$1" 2 "$seconds")")
-        b+=("$(tps "$2" 2 "$seconds")")
+        a+=("$(tps "$1" "$clients" "$seconds")")
+        b+=("$(tps "$2" "$clients" "$seconds")")
     done
     echo "$(best "${a[@]}") $(best "${b[@]}")"
 }
@@ -101,3 +101,12 @@ scan_cat=$(median_ms "SELECT * FROM chronicle.events e WHERE (e.tx_id, e.global_
     AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) AND split_part(e.stream_id, '-', 1) = 'account'
     ORDER BY e.tx_id, e.global_position LIMIT 1000" 25)
 report "read_all: category page of 1000" "$page_cat" "$scan_cat" ms "<=1.5" "ordered index scan, LIMIT 1000"
+
+# The same page as a client sees it: fetched over the connection (1 client).
+echo "SELECT * FROM chronicle.read_all('$tx', $pos, 1000);" >"$tmp/page.sql"
+echo "SELECT * FROM chronicle.events e WHERE (e.tx_id, e.global_position) > ('$tx'::xid8, $pos::bigint)
+    AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.tx_id, e.global_position LIMIT 1000;" >"$tmp/scan.sql"
+read -r page_tps scan_tps < <(pair "$tmp/page.sql" "$tmp/scan.sql" 1)
+per_page() { awk -v t="$1" 'BEGIN { printf "%.4f", 1000 / t }'; }
+report "read_all: page of 1000, fetched by a client" "$(per_page "$page_tps")" "$(per_page "$scan_tps")" \
+    ms "<=1.5" "same scan sent to the client; ms per page"
