@@ -448,7 +448,7 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     if (SPI_processed != 1)
         elog(ERROR, "chronicle: stream row of \"%s\" not written", text_to_cstring(stream));
     /*
-     * The previous event's hash comes with the upsert.  It is missing only
+     * The previous event's hash comes with the stream row.  It is missing only
      * when this append waited for the stream lock and the event it waited for
      * committed after the statement's snapshot (READ COMMITTED): then it is
      * read again below with a new snapshot, which sees it.
