@@ -226,13 +226,19 @@ void mark_batch_repeats(AppendRequest *req)
  */
 void mark_stored(AppendRequest *req, bool after_lock)
 {
-    Datum *ids = (Datum *)palloc(sizeof(Datum) * req->count);
+    /* The candidates sorted by event_id (unique after mark_batch_repeats). */
+    int *order = (int *)palloc(sizeof(int) * req->count);
     int nids = 0;
     for (int i = 0; i < req->count; i++)
         if (req->events[i].given_id && !req->events[i].duplicate)
-            ids[nids++] = UUIDPGetDatum(&req->events[i].event_id);
+            order[nids++] = i;
     if (nids == 0)
         return;
+    id_order.events = req->events;
+    qsort(order, nids, sizeof(int), compare_ids);
+    Datum *ids = (Datum *)palloc(sizeof(Datum) * nids);
+    for (int k = 0; k < nids; k++)
+        ids[k] = UUIDPGetDatum(&req->events[order[k]].event_id);
 
     static const Oid argtypes[1] = {UUIDARRAYOID};
     SPIPlanPtr plan = events_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
@@ -251,10 +257,19 @@ void mark_stored(AppendRequest *req, bool after_lock)
         text *type = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 4, &isnull));
         Jsonb *data = DatumGetJsonbP(SPI_getbinval(row, table->tupdesc, 5, &isnull));
 
-        for (int i = 0; i < req->count; i++)
+        int lo = 0, hi = nids;
+        while (lo < hi)
         {
-            NewEvent *e = &req->events[i];
-            if (!e->given_id || e->duplicate || memcmp(e->event_id.data, id->data, UUID_LEN) != 0)
+            int mid = (lo + hi) / 2;
+            if (memcmp(req->events[order[mid]].event_id.data, id->data, UUID_LEN) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < nids)
+        {
+            NewEvent *e = &req->events[order[lo]];
+            if (e->duplicate || memcmp(e->event_id.data, id->data, UUID_LEN) != 0)
                 continue;
             bool same_stream = (int)VARSIZE_ANY_EXHDR(stream) == req->stream_len &&
                                memcmp(VARDATA_ANY(stream), req->stream_id, req->stream_len) == 0;
