@@ -24,6 +24,15 @@ SELECT pg_temp.error_of($$INSERT INTO chronicle.streams VALUES ('acl-2', 'acl', 
 SELECT pg_temp.error_of($$UPDATE chronicle.streams SET version = 99$$);
 SELECT pg_temp.error_of($$DELETE FROM chronicle.events$$);
 SELECT pg_temp.error_of($$SELECT pg_catalog.nextval('chronicle.global_position_seq')$$);
+-- An append that fails after switching to the owner's rights (here SE001,
+-- caught by an exception block) leaves the session as the writer.
+DO $$
+BEGIN
+    PERFORM chronicle.append('acl-1', 'Late', '{}', expected_version => 0);
+EXCEPTION WHEN SQLSTATE 'SE001' THEN
+    RAISE NOTICE 'caught %: now running as %', SQLSTATE, current_user;
+END $$;
+SELECT current_user, pg_temp.error_of($$DELETE FROM chronicle.streams$$) AS still_no_rights;
 RESET ROLE;
 
 SET ROLE regress_events_reader;

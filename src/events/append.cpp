@@ -5,10 +5,11 @@
  *   1. validate every event and run types_check_event on it;
  *   2. when event_ids were given, look them up: identical events are no-ops
  *      (idempotency), different content is SE005;
- *   3. upsert the stream's row, adding the number of new events to its version.
- *      INSERT ... ON CONFLICT DO UPDATE takes the row lock that serialises the
- *      writers of this one stream (and nothing else) and returns the new
- *      version, so the old one is known in the same statement;
+ *   3. add the number of new events to the stream row's version: an UPDATE
+ *      (or, for a new stream, INSERT ... ON CONFLICT DO UPDATE) takes the row
+ *      lock that serialises the writers of this one stream (and nothing else)
+ *      and returns the new version, so the old one is known in the same
+ *      statement;
  *   4. check expected_version against the old version (SE001);
  *   5. read the previous event's hash, chain the new events, insert them;
  *   6. queue NOTIFY chronicle_events (payload: the category), sent at commit.
@@ -69,42 +70,71 @@ struct AppendRequest
 };
 
 SPIPlanPtr find_ids_plan;
+SPIPlanPtr update_plan;
 SPIPlanPtr upsert_plan;
 SPIPlanPtr prev_hash_plan;
 SPIPlanPtr insert_one_plan;
 SPIPlanPtr insert_many_plan;
+SPIPlanPtr insert_one_given_plan;
+SPIPlanPtr insert_many_given_plan;
 
 const char *const FIND_IDS_SQL =
     "SELECT e.event_id, e.stream_id, e.version, e.type, e.data FROM chronicle.events e "
     "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1)";
 
+/*
+ * The common case, an existing stream.  A plain UPDATE locks the row as part
+ * of the update; ON CONFLICT DO UPDATE would first lock it separately (one
+ * more WAL record per append).  $2, the category, is used by UPSERT_SQL only.
+ */
+const char *const UPDATE_SQL =
+    "UPDATE chronicle.streams AS s "
+    "SET version = s.version OPERATOR(pg_catalog.+) $3, updated_at = $4 "
+    "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
+    "RETURNING s.version, (SELECT e.hash FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
+    "AND e.version OPERATOR(pg_catalog.=) (s.version OPERATOR(pg_catalog.-) $3))";
+
+/* A stream that did not exist a moment ago: create it, or join a concurrent creator. */
 const char *const UPSERT_SQL =
     "INSERT INTO chronicle.streams AS s (stream_id, category, version, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $4) "
     "ON CONFLICT (stream_id) DO UPDATE "
     "SET version = s.version OPERATOR(pg_catalog.+) excluded.version, "
     "updated_at = excluded.updated_at "
-    "RETURNING s.version";
+    "RETURNING s.version, (SELECT e.hash FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
+    "AND e.version OPERATOR(pg_catalog.=) (s.version OPERATOR(pg_catalog.-) $3))";
 
 const char *const PREV_HASH_SQL =
     "SELECT e.hash FROM chronicle.events e "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";
 
-const char *const INSERT_ONE_SQL =
-    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, "
-    "type_version, data, metadata, recorded_at, tx_id, hash) "
-    "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), "
-    "$3, $4, $5, $6, $7, $8, $9, $10)";
+#define INSERT_ONE_SQL_TEXT \
+    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
+    "type_version, data, metadata, recorded_at, tx_id, hash) " \
+    "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), " \
+    "$3, $4, $5, $6, $7, $8, $9, $10)"
 
-const char *const INSERT_MANY_SQL =
-    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, "
-    "type_version, data, metadata, recorded_at, tx_id, hash) "
-    "SELECT $1, u.version, "
-    "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, "
-    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash "
-    "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)) "
-    "AS u(version, event_id, type, type_version, data, metadata, hash)";
+#define INSERT_MANY_SQL_TEXT \
+    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
+    "type_version, data, metadata, recorded_at, tx_id, hash) " \
+    "SELECT $1, u.version, " \
+    "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, " \
+    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash " \
+    "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
+    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)) " \
+    "AS u(version, event_id, type, type_version, data, metadata, hash)"
+
+const char *const INSERT_ONE_SQL = INSERT_ONE_SQL_TEXT;
+const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT;
+/*
+ * With caller-chosen event_ids, another stream's append may take one of them
+ * concurrently (the stream lock does not cover it): skip instead of failing
+ * with a unique violation, and report SE005 when a row was skipped.
+ */
+const char *const INSERT_ONE_GIVEN_SQL = INSERT_ONE_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING";
+const char *const INSERT_MANY_GIVEN_SQL = INSERT_MANY_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING";
 
 /* The owner of the called function (the extension owner), cached per call site. */
 Oid function_owner(FunctionCallInfo fcinfo)
@@ -143,29 +173,48 @@ bool same_content(const NewEvent *a, const char *type, int type_len, Jsonb *data
            compareJsonbContainers(&a->data->root, &data->root) == 0;
 }
 
-/* Repeats of an event_id inside the batch: the later copy is a no-op. */
+/* Order of batch elements by (event_id, position), for finding repeats. */
+struct IdOrder
+{
+    const NewEvent *events;
+};
+IdOrder id_order;
+
+int compare_ids(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    int c = memcmp(id_order.events[i].event_id.data, id_order.events[j].event_id.data, UUID_LEN);
+    return c != 0 ? c : (i > j) - (i < j);
+}
+
+/*
+ * Repeats of an event_id inside the batch: the later copy is a no-op, or SE005
+ * if its type or data differ.  Sorting keeps this O(n log n) for any batch.
+ */
 void mark_batch_repeats(AppendRequest *req)
 {
-    for (int i = 1; i < req->count; i++)
+    int *order = (int *)palloc(sizeof(int) * req->count);
+    int n = 0;
+    for (int i = 0; i < req->count; i++)
+        if (req->events[i].given_id)
+            order[n++] = i;
+    id_order.events = req->events;
+    qsort(order, n, sizeof(int), compare_ids);
+    for (int k = 1; k < n; k++)
     {
-        NewEvent *e = &req->events[i];
-        if (!e->given_id)
+        NewEvent *e = &req->events[order[k]];
+        int first = order[k - 1];
+        if (memcmp(req->events[first].event_id.data, e->event_id.data, UUID_LEN) != 0)
             continue;
-        for (int j = 0; j < i; j++)
-        {
-            NewEvent *earlier = &req->events[j];
-            if (!earlier->given_id || earlier->dup_of >= 0 ||
-                memcmp(earlier->event_id.data, e->event_id.data, UUID_LEN) != 0)
-                continue;
-            if (!same_content(earlier, e->type, e->type_len, e->data))
-                throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
-                                pg::format("event_id %s appears twice in the batch with different content",
-                                           uuid_text(&e->event_id)),
-                                pg::format("Elements %d and %d differ in type or data.", j, i));
-            e->duplicate = true;
-            e->dup_of = j;
-            break;
-        }
+        if (req->events[first].dup_of >= 0)
+            first = req->events[first].dup_of;
+        if (!same_content(&req->events[first], e->type, e->type_len, e->data))
+            throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
+                            pg::format("event_id %s appears twice in the batch with different content",
+                                       uuid_text(&e->event_id)),
+                            pg::format("Elements %d and %d differ in type or data.", first, order[k]));
+        e->duplicate = true;
+        e->dup_of = first;
     }
 }
 
@@ -177,13 +226,19 @@ void mark_batch_repeats(AppendRequest *req)
  */
 void mark_stored(AppendRequest *req, bool after_lock)
 {
-    Datum *ids = (Datum *)palloc(sizeof(Datum) * req->count);
+    /* The candidates sorted by event_id (unique after mark_batch_repeats). */
+    int *order = (int *)palloc(sizeof(int) * req->count);
     int nids = 0;
     for (int i = 0; i < req->count; i++)
         if (req->events[i].given_id && !req->events[i].duplicate)
-            ids[nids++] = UUIDPGetDatum(&req->events[i].event_id);
+            order[nids++] = i;
     if (nids == 0)
         return;
+    id_order.events = req->events;
+    qsort(order, nids, sizeof(int), compare_ids);
+    Datum *ids = (Datum *)palloc(sizeof(Datum) * nids);
+    for (int k = 0; k < nids; k++)
+        ids[k] = UUIDPGetDatum(&req->events[order[k]].event_id);
 
     static const Oid argtypes[1] = {UUIDARRAYOID};
     SPIPlanPtr plan = events_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
@@ -202,10 +257,19 @@ void mark_stored(AppendRequest *req, bool after_lock)
         text *type = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 4, &isnull));
         Jsonb *data = DatumGetJsonbP(SPI_getbinval(row, table->tupdesc, 5, &isnull));
 
-        for (int i = 0; i < req->count; i++)
+        int lo = 0, hi = nids;
+        while (lo < hi)
         {
-            NewEvent *e = &req->events[i];
-            if (!e->given_id || e->duplicate || memcmp(e->event_id.data, id->data, UUID_LEN) != 0)
+            int mid = (lo + hi) / 2;
+            if (memcmp(req->events[order[mid]].event_id.data, id->data, UUID_LEN) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < nids)
+        {
+            NewEvent *e = &req->events[order[lo]];
+            if (e->duplicate || memcmp(e->event_id.data, id->data, UUID_LEN) != 0)
                 continue;
             bool same_stream = (int)VARSIZE_ANY_EXHDR(stream) == req->stream_len &&
                                memcmp(VARDATA_ANY(stream), req->stream_id, req->stream_len) == 0;
@@ -240,6 +304,30 @@ void check_expected(const AppendRequest *req, int64 actual)
                                        : "");
 }
 
+/* Copy a stored hash into out, refusing a malformed one. */
+size_t copy_hash(Datum value, text *stream, int64 version, uint8 *out)
+{
+    bytea *h = DatumGetByteaPP(value);
+    if (VARSIZE_ANY_EXHDR(h) != EVENTS_HASH_LEN)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("stream \"%s\" event %lld has a malformed hash",
+                               text_to_cstring(stream), (long long)version),
+                        errhint("Run chronicle.verify() to see the damage.")));
+    memcpy(out, VARDATA_ANY(h), EVENTS_HASH_LEN);
+    return EVENTS_HASH_LEN;
+}
+
+/* After an ON CONFLICT (event_id) DO NOTHING insert: were all rows written? */
+void check_all_inserted(const AppendRequest *req, int expected)
+{
+    if (SPI_processed == (uint64)expected)
+        return;
+    throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
+                    pg::format("an event_id appended to stream \"%.*s\" was stored concurrently in another stream",
+                               req->stream_len, req->stream_id),
+                    "An event_id identifies one event of one stream.");
+}
+
 bytea *hash_datum(const uint8 *hash)
 {
     bytea *out = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
@@ -249,14 +337,15 @@ bytea *hash_datum(const uint8 *hash)
 }
 
 void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int nfresh, uint8 *hashes,
-                   TimestampTz now)
+                   TimestampTz now, bool any_given)
 {
     Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
     if (nfresh == 1)
     {
         static const Oid argtypes[10] = {TEXTOID, INT8OID,  UUIDOID,        TEXTOID, INT4OID,
                                          JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
-        SPIPlanPtr plan = events_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
+        SPIPlanPtr plan = any_given ? events_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 10, argtypes)
+                                    : events_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
         NewEvent *e = fresh[0];
         Datum args[10] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
@@ -268,15 +357,17 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
                           TimestampTzGetDatum(now),
                           xid,
                           PointerGetDatum(hash_datum(hashes))};
-        if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT || SPI_processed != 1)
+        if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
             elog(ERROR, "chronicle: inserting the event failed");
+        check_all_inserted(req, 1);
         return;
     }
 
     static const Oid argtypes[10] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
                                      JSONBARRAYOID, BYTEAARRAYOID};
-    SPIPlanPtr plan = events_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
+    SPIPlanPtr plan = any_given ? events_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 10, argtypes)
+                                : events_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -306,9 +397,9 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT))};
-    if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT ||
-        SPI_processed != (uint64)nfresh)
+    if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
         elog(ERROR, "chronicle: inserting the events failed");
+    check_all_inserted(req, nfresh);
 }
 
 /* Steps 1..6 of the header comment; returns the version the caller reports. */
@@ -357,25 +448,42 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
 
     static const Oid upsert_types[4] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
-    SPIPlanPtr upsert = events_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
     Datum upsert_args[4] = {PointerGetDatum(stream),
                             PointerGetDatum(cstring_to_text_with_len(req->stream_id, category_len)),
                             Int64GetDatum(nfresh), TimestampTzGetDatum(now)};
-    if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
-        SPI_processed != 1)
-        elog(ERROR, "chronicle: stream upsert failed");
+    SPIPlanPtr update = events_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
+    if (SPI_execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+        elog(ERROR, "chronicle: stream update failed");
+    if (SPI_processed == 0)
+    {
+        SPIPlanPtr upsert = events_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
+        if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+            elog(ERROR, "chronicle: stream upsert failed");
+    }
+    if (SPI_processed != 1)
+        elog(ERROR, "chronicle: stream row of \"%s\" not written", text_to_cstring(stream));
+    /*
+     * The previous event's hash comes with the stream row.  It is missing only
+     * when this append waited for the stream lock and the event it waited for
+     * committed after the statement's snapshot (READ COMMITTED): then it is
+     * read again below with a new snapshot, which sees it.
+     */
     bool isnull;
     int64 new_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     int64 old_version = new_version - nfresh;
+    uint8 prev[EVENTS_HASH_LEN];
+    size_t prev_len = 0;
+    bool prev_null;
+    Datum prev_datum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &prev_null);
+    if (old_version > 0 && !prev_null)
+        prev_len = copy_hash(prev_datum, stream, old_version, prev);
     check_expected(req, old_version);
 
     /* In READ COMMITTED each statement sees what committed while we waited. */
     if (any_given && !IsolationUsesXactSnapshot())
         mark_stored(req, true);
 
-    uint8 prev[EVENTS_HASH_LEN];
-    size_t prev_len = 0;
-    if (old_version > 0)
+    if (old_version > 0 && prev_null)
     {
         static const Oid prev_types[2] = {TEXTOID, INT8OID};
         SPIPlanPtr plan = events_plan(&prev_hash_plan, PREV_HASH_SQL, 2, prev_types);
@@ -388,13 +496,8 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
                                    text_to_cstring(stream), (long long)old_version,
                                    (long long)old_version),
                             errhint("Run chronicle.verify() to see the damage.")));
-        bytea *h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-        if (VARSIZE_ANY_EXHDR(h) != EVENTS_HASH_LEN)
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                            errmsg("stream \"%s\" event %lld has a malformed hash",
-                                   text_to_cstring(stream), (long long)old_version)));
-        memcpy(prev, VARDATA_ANY(h), EVENTS_HASH_LEN);
-        prev_len = EVENTS_HASH_LEN;
+        prev_len = copy_hash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+                             stream, old_version, prev);
     }
 
     uint8 *hashes = (uint8 *)palloc((Size)nfresh * EVENTS_HASH_LEN);
@@ -410,7 +513,7 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     }
 
     events_pending_set(req->stream_id, req->stream_len, old_version + 1, nfresh, hashes);
-    insert_events(req, stream, fresh, nfresh, hashes, now);
+    insert_events(req, stream, fresh, nfresh, hashes, now, any_given);
     events_pending_clear();
 
     SetUserIdAndSecContext(saved_user, saved_context);
