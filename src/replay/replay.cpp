@@ -1,0 +1,250 @@
+/*
+ * replay.cpp: chronicle.replay(stream_id, reducer, as_of_version, as_of_time).
+ *
+ * Events are read in version order through a kept SPI plan and a cursor
+ * fetched in batches, so memory holds one batch of rows plus the state, never
+ * the stream.  Each event's scratch memory is reset after it is applied, and
+ * the state is serialised to jsonb once, at the end.
+ */
+#include "replay/replay.h"
+
+#include "errors.h"
+#include "pg/boundary.h"
+#include "replay/reducer.h"
+#include "types/types.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/typcache.h"
+
+PG_FUNCTION_INFO_V1(chronicle_replay);
+}
+
+replay_start_hook_type replay_start_hook = nullptr;
+
+/* Columns of chronicle.events, in table order (the row type's order). */
+enum
+{
+    COL_STREAM_ID = 1,
+    COL_VERSION,
+    COL_GLOBAL_POSITION,
+    COL_EVENT_ID,
+    COL_TYPE,
+    COL_TYPE_VERSION,
+    COL_DATA,
+    COL_METADATA,
+    COL_RECORDED_AT,
+    COL_TX_ID,
+    COL_HASH,
+    NCOLS = COL_HASH
+};
+
+static const int BATCH = 1000;
+
+static SPIPlanPtr events_plan()
+{
+    static SPIPlanPtr plan = nullptr;
+    if (!plan)
+    {
+        Oid types[3] = {TEXTOID, INT8OID, INT8OID};
+        plan = SPI_prepare("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
+                           " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash"
+                           " FROM chronicle.events e"
+                           " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+                           "   AND e.version OPERATOR(pg_catalog.>) $2"
+                           "   AND e.version OPERATOR(pg_catalog.<=) $3"
+                           " ORDER BY e.version",
+                           3, types);
+        if (!plan)
+            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        SPI_keepplan(plan);
+    }
+    return plan;
+}
+
+/* The state of one replay: rules state or function state. */
+struct Run
+{
+    Reducer *r;
+    MemoryContext cxt; /* the state lives here */
+    JNode *state;       /* rules reducers */
+    Jsonb *fnstate;    /* function reducers; NULL is SQL NULL */
+    TupleDesc rowdesc; /* chronicle.events, for function reducers */
+};
+
+static Jsonb *copy_jsonb(Jsonb *j, MemoryContext cxt)
+{
+    Jsonb *c = static_cast<Jsonb *>(MemoryContextAlloc(cxt, VARSIZE(j)));
+    memcpy(c, j, VARSIZE(j));
+    return c;
+}
+
+/* Call fn(state, event) with the caller's rights; keep the result in run->cxt. */
+static void call_function(Run *run, Datum row)
+{
+    LOCAL_FCINFO(fc, 2);
+    InitFunctionCallInfoData(*fc, &run->r->flinfo, 2, InvalidOid, nullptr, nullptr);
+    fc->args[0].value = PointerGetDatum(run->fnstate);
+    fc->args[0].isnull = run->fnstate == nullptr;
+    fc->args[1].value = row;
+    fc->args[1].isnull = false;
+    Datum result = FunctionCallInvoke(fc);
+    Jsonb *next = fc->isnull ? nullptr : copy_jsonb(DatumGetJsonbP(result), run->cxt);
+    if (run->fnstate)
+        pfree(run->fnstate);
+    run->fnstate = next;
+}
+
+/*
+ * Apply one fetched row.  Returns false when the row lies past the time
+ * bound, which ends the replay (the state is always a prefix of the stream).
+ */
+static bool apply_row(Run *run, HeapTuple tuple, TupleDesc desc, const ReplayBounds *bounds)
+{
+    bool isnull;
+    TimestampTz recorded_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, COL_RECORDED_AT, &isnull));
+    if (bounds->has_time && recorded_at > bounds->as_of_time)
+        return false;
+
+    text *type = DatumGetTextPP(SPI_getbinval(tuple, desc, COL_TYPE, &isnull));
+    char *type_name = text_to_cstring(type);
+    int32 type_version = DatumGetInt32(SPI_getbinval(tuple, desc, COL_TYPE_VERSION, &isnull));
+    Datum data_datum = SPI_getbinval(tuple, desc, COL_DATA, &isnull);
+    Jsonb *stored = DatumGetJsonbP(data_datum);
+    int32 upcast_version = type_version;
+    Jsonb *data = types_upcast(type_name, &upcast_version, stored);
+
+    if (run->r->compiled)
+    {
+        EventView ev;
+        ev.reducer = run->r->name;
+        ev.stream_id = DatumGetTextPP(SPI_getbinval(tuple, desc, COL_STREAM_ID, &isnull));
+        ev.has_version = true;
+        ev.version = DatumGetInt64(SPI_getbinval(tuple, desc, COL_VERSION, &isnull));
+        ev.type = VARDATA_ANY(type);
+        ev.typelen = VARSIZE_ANY_EXHDR(type);
+        ev.data = data;
+        ev.event_id = DatumGetUUIDP(SPI_getbinval(tuple, desc, COL_EVENT_ID, &isnull));
+        ev.has_recorded_at = true;
+        ev.recorded_at = recorded_at;
+        rules_apply(run->r->compiled, &run->state, &ev, run->cxt);
+        return true;
+    }
+
+    Datum values[NCOLS];
+    bool nulls[NCOLS];
+    heap_deform_tuple(tuple, desc, values, nulls);
+    values[COL_TYPE_VERSION - 1] = Int32GetDatum(upcast_version);
+    values[COL_DATA - 1] = JsonbPGetDatum(data);
+    HeapTuple row = heap_form_tuple(run->rowdesc, values, nulls);
+    call_function(run, HeapTupleGetDatum(row));
+    return true;
+}
+
+void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bounds,
+                   ReplayResult *result)
+{
+    MemoryContext caller = CurrentMemoryContext;
+    Run run{};
+    run.cxt = AllocSetContextCreate(caller, "chronicle replay", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext per_event = AllocSetContextCreate(run.cxt, "chronicle replay event", ALLOCSET_DEFAULT_SIZES);
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    run.r = reducer_get(reducer);
+    reducer_pin(run.r, run.cxt);
+    result->revision = run.r->revision;
+    if (!run.r->compiled)
+    {
+        reducer_check_function(run.r);
+        TupleDesc desc = lookup_rowtype_tupdesc(events_rowtype(), -1);
+        run.rowdesc = CreateTupleDescCopy(desc);
+        ReleaseTupleDesc(desc);
+    }
+
+    bool found = false;
+    int64 after = 0;
+    Jsonb *start = nullptr;
+    if (replay_start_hook && replay_start_hook(stream_id, reducer, run.r->revision, bounds, &start, &after))
+        found = true;
+    if (run.r->compiled)
+        run.state = found ? node_from_jsonb(start, run.cxt) : rules_initial_state(run.r->compiled, run.cxt);
+    else if (found && start)
+        run.fnstate = copy_jsonb(start, run.cxt);
+
+    Datum args[3] = {PointerGetDatum(stream_id), Int64GetDatum(after),
+                     Int64GetDatum(bounds->has_version ? bounds->as_of_version : PG_INT64_MAX)};
+    Portal portal = SPI_cursor_open(nullptr, events_plan(), args, nullptr, true);
+    int64 last = after;
+    bool more = true;
+    while (more)
+    {
+        SPI_cursor_fetch(portal, true, BATCH);
+        if (SPI_processed == 0)
+            break;
+        SPITupleTable *batch = SPI_tuptable;
+        for (uint64 i = 0; i < SPI_processed && more; i++)
+        {
+            CHECK_FOR_INTERRUPTS();
+            MemoryContext spi = MemoryContextSwitchTo(per_event);
+            more = apply_row(&run, batch->vals[i], batch->tupdesc, bounds);
+            if (more)
+            {
+                bool isnull;
+                last = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, COL_VERSION, &isnull));
+                found = true;
+            }
+            MemoryContextSwitchTo(spi);
+            MemoryContextReset(per_event);
+        }
+        SPI_freetuptable(batch);
+    }
+    SPI_cursor_close(portal);
+    SPI_finish();
+
+    /* Back in the caller's context: the result outlives the replay's memory. */
+    result->version = last;
+    result->state = nullptr;
+    if (found)
+    {
+        if (run.r->compiled)
+            result->state = node_to_jsonb(run.state);
+        else if (run.fnstate)
+            result->state = copy_jsonb(run.fnstate, caller);
+    }
+    MemoryContextDelete(run.cxt);
+}
+
+Datum chronicle_replay(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+            PG_RETURN_NULL();
+        ReplayBounds bounds{};
+        if (!PG_ARGISNULL(2))
+        {
+            bounds.has_version = true;
+            bounds.as_of_version = PG_GETARG_INT64(2);
+            if (bounds.as_of_version < 0)
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                pg::format("as_of_version must not be negative, not " INT64_FORMAT,
+                                           bounds.as_of_version));
+        }
+        if (!PG_ARGISNULL(3))
+        {
+            bounds.has_time = true;
+            bounds.as_of_time = PG_GETARG_TIMESTAMPTZ(3);
+        }
+        char *reducer = text_to_cstring(PG_GETARG_TEXT_PP(1));
+        ReplayResult result;
+        replay_stream(PG_GETARG_TEXT_PP(0), reducer, &bounds, &result);
+        if (!result.state)
+            PG_RETURN_NULL();
+        PG_RETURN_JSONB_P(result.state);
+    });
+}
