@@ -207,7 +207,7 @@ Datum chronicle_fold_final(PG_FUNCTION_ARGS)
     });
 }
 
-/* merge_agg's state: the merged document; NULL until the first patch. */
+/* merge_agg's state: the merged document; NULL until the first value. */
 struct MergeState
 {
     JNode *root;
@@ -237,7 +237,8 @@ Datum chronicle_merge_step(PG_FUNCTION_ARGS)
             v.val.binary.data = &patch->root;
             v.val.binary.len = VARSIZE(patch) - VARHDRSZ;
         }
-        st->root = node_merge(st->root, &v, aggcxt);
+        /* The first value is the starting document, taken as it is (its nulls stay). */
+        st->root = st->root ? node_merge(st->root, &v, aggcxt) : node_from_jbv(&v, aggcxt);
         PG_RETURN_POINTER(st);
     });
 }

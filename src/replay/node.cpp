@@ -389,17 +389,17 @@ const char *node_kind_name(NodeKind kind)
     case NODE_NULL:
         return "null";
     case NODE_BOOL:
-        return "boolean";
+        return "a boolean";
     case NODE_NUMERIC:
-        return "number";
+        return "a number";
     case NODE_STRING:
-        return "string";
+        return "a string";
     case NODE_ARRAY:
-        return "array";
+        return "an array";
     case NODE_OBJECT:
-        return "object";
+        return "an object";
     }
-    return "value";
+    return "a value";
 }
 
 const char *jbv_kind_name(const JsonbValue *v)
@@ -409,18 +409,18 @@ const char *jbv_kind_name(const JsonbValue *v)
     case jbvNull:
         return "null";
     case jbvBool:
-        return "boolean";
+        return "a boolean";
     case jbvNumeric:
-        return "number";
+        return "a number";
     case jbvString:
-        return "string";
+        return "a string";
     case jbvArray:
-        return "array";
+        return "an array";
     case jbvObject:
-        return "object";
+        return "an object";
     case jbvBinary:
-        return JsonContainerIsObject(v->val.binary.data) ? "object" : "array";
+        return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
     default:
-        return "value";
+        return "a value";
     }
 }

@@ -79,6 +79,6 @@ JNode *node_merge(JNode *target, const JsonbValue *patch, MemoryContext cxt);
 /* Serialise into CurrentMemoryContext. */
 Jsonb *node_to_jsonb(const JNode *n);
 
-/* "object", "array", "string", ... for messages. */
+/* "an object", "an array", "a string", ... for messages. */
 const char *node_kind_name(NodeKind kind);
 const char *jbv_kind_name(const JsonbValue *v);

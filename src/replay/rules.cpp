@@ -153,17 +153,17 @@ static void parse_value(const Compiler *cc, Rule *r, const char *where, const Js
     case OP_MIN:
     case OP_MAX:
         if (v->type != jbvNumeric)
-            malformed(cc, psprintf("%s: %s of \"%s\" needs a number, got a %s literal", where,
+            malformed(cc, psprintf("%s: %s of \"%s\" needs a number, got %s", where,
                                      op_names[r->op], r->target.text, jbv_kind_name(v)));
         break;
     case OP_MERGE:
         if (!jbv_object(v))
-            malformed(cc, psprintf("%s: merge into \"%s\" needs an object, got a %s literal",
+            malformed(cc, psprintf("%s: merge into \"%s\" needs an object, got %s",
                                      where, r->target.text, jbv_kind_name(v)));
         break;
     case OP_SET:
         if (r->target.n == 0 && !jbv_object(v))
-            malformed(cc, psprintf("%s: set of the whole state needs an object, got a %s literal",
+            malformed(cc, psprintf("%s: set of the whole state needs an object, got %s",
                                      where, jbv_kind_name(v)));
         break;
     default:
@@ -226,7 +226,7 @@ static void compile_object(const Compiler *cc, const char *type, JsonbContainer 
         if (op == OP_UNSET)
         {
             if (!jbv_array(body))
-                malformed(cc, psprintf("%s must be an array of targets, not a %s", where_copy,
+                malformed(cc, psprintf("%s must be an array of targets, not %s", where_copy,
                                          jbv_kind_name(body)));
             JsonbIterator *ai = JsonbIteratorInit(body->val.binary.data);
             while ((tok = JsonbIteratorNext(&ai, &v, true)) != WJB_DONE)
@@ -234,7 +234,7 @@ static void compile_object(const Compiler *cc, const char *type, JsonbContainer 
                 if (tok != WJB_ELEM)
                     continue;
                 if (v.type != jbvString)
-                    malformed(cc, psprintf("%s: every target must be a string, not a %s",
+                    malformed(cc, psprintf("%s: every target must be a string, not %s",
                                              where_copy, jbv_kind_name(&v)));
                 Rule *r = grow(cc, list, 1);
                 r->op = OP_UNSET;
@@ -247,7 +247,7 @@ static void compile_object(const Compiler *cc, const char *type, JsonbContainer 
             continue;
         }
         if (!jbv_object(body))
-            malformed(cc, psprintf("%s must be an object of target: value, not a %s", where_copy,
+            malformed(cc, psprintf("%s must be an object of target: value, not %s", where_copy,
                                      jbv_kind_name(body)));
         JsonbIterator *oi = JsonbIteratorInit(body->val.binary.data);
         Rule *r = nullptr;
@@ -274,7 +274,7 @@ static void compile_list(const Compiler *cc, const char *type, const JsonbValue 
         return;
     }
     if (!jbv_array(v))
-        malformed(cc, psprintf("\"%s\" must map to an operation object or an array of them, not a %s",
+        malformed(cc, psprintf("\"%s\" must map to an operation object or an array of them, not %s",
                                  type, jbv_kind_name(v)));
     JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
     JsonbValue e;
@@ -284,7 +284,7 @@ static void compile_list(const Compiler *cc, const char *type, const JsonbValue 
         if (tok != WJB_ELEM)
             continue;
         if (!jbv_object(&e))
-            malformed(cc, psprintf("\"%s\": every element of the array must be an operation object, not a %s",
+            malformed(cc, psprintf("\"%s\": every element of the array must be an operation object, not %s",
                                      type, jbv_kind_name(&e)));
         compile_object(cc, type, e.val.binary.data, list);
     }
@@ -323,7 +323,7 @@ CompiledRules *rules_compile(const char *reducer, Jsonb *rules, MemoryContext cx
         if (strcmp(name, "$init") == 0)
         {
             if (!jbv_object(&v))
-                malformed(&cc, psprintf("\"$init\" must be a JSON object, not a %s", jbv_kind_name(&v)));
+                malformed(&cc, psprintf("\"$init\" must be a JSON object, not %s", jbv_kind_name(&v)));
             c->has_init = true;
             c->init = v;
         }
@@ -466,8 +466,12 @@ static bool resolve(const Rule *r, const EventView *ev, JsonbValue *out)
             break;
         case ATTR_RECORDED_AT:
             if (ev->has_recorded_at)
+            {
+                /* In UTC, so that a state never depends on the session's TimeZone. */
+                int utc = 0;
                 string_value(out, JsonEncodeDateTime(nullptr, TimestampTzGetDatum(ev->recorded_at),
-                                                     TIMESTAMPTZOID, nullptr));
+                                                     TIMESTAMPTZOID, &utc));
+            }
             break;
         }
         return true;
@@ -485,7 +489,7 @@ static JNode **target_slot(JNode *state, const Rule *r, const EventView *ev, Mem
     {
         if (cur->kind != NODE_OBJECT)
             cannot_apply(ev, r,
-                         psprintf("\"%s\" holds a %s, not an object", pnstrdup(p->text, prefix),
+                         psprintf("\"%s\" holds %s, not an object", pnstrdup(p->text, prefix),
                                   node_kind_name(cur->kind)));
         JNode **slot = node_slot(cur, p->segs[i], p->lens[i], cxt);
         if (i == p->n - 1)
@@ -501,10 +505,10 @@ static void numeric_op(const Rule *r, const EventView *ev, JNode **slot, const J
                        MemoryContext cxt)
 {
     if (v->type != jbvNumeric)
-        cannot_apply(ev, r, psprintf("the value is a %s, not a number", jbv_kind_name(v)));
+        cannot_apply(ev, r, psprintf("the value is %s, not a number", jbv_kind_name(v)));
     JNode *cur = *slot;
     if (cur && cur->kind != NODE_NUMERIC)
-        cannot_apply(ev, r, psprintf("the target holds a %s, not a number", node_kind_name(cur->kind)));
+        cannot_apply(ev, r, psprintf("the target holds %s, not a number", node_kind_name(cur->kind)));
 
     Numeric result;
     if (r->op == OP_ADD || r->op == OP_SUB)
@@ -555,7 +559,7 @@ static void apply_rule(const Rule *r, JNode **state, const EventView *ev, Memory
     {
         /* The root: only set and merge, and it stays an object. */
         if (!(v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data)))
-            cannot_apply(ev, r, psprintf("the whole state must stay an object, the value is a %s",
+            cannot_apply(ev, r, psprintf("the whole state must stay an object, the value is %s",
                                            jbv_kind_name(&v)));
         if (r->op == OP_SET)
         {
@@ -580,7 +584,7 @@ static void apply_rule(const Rule *r, JNode **state, const EventView *ev, Memory
         {
             if (!*slot)
                 *slot = node_new_object(cxt);
-            cannot_apply(ev, r, psprintf("merge needs an object, the value is a %s", jbv_kind_name(&v)));
+            cannot_apply(ev, r, psprintf("merge needs an object, the value is %s", jbv_kind_name(&v)));
         }
         *slot = node_merge(*slot, &v, cxt);
         break;
@@ -588,7 +592,7 @@ static void apply_rule(const Rule *r, JNode **state, const EventView *ev, Memory
         if (!*slot)
             *slot = node_new_array(cxt);
         else if ((*slot)->kind != NODE_ARRAY)
-            cannot_apply(ev, r, psprintf("the target holds a %s, not an array", node_kind_name((*slot)->kind)));
+            cannot_apply(ev, r, psprintf("the target holds %s, not an array", node_kind_name((*slot)->kind)));
         node_push(*slot, node_from_jbv(&v, cxt), cxt);
         break;
     default:
