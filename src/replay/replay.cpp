@@ -1,10 +1,10 @@
 /*
  * replay.cpp: chronicle.replay(stream_id, reducer, as_of_version, as_of_time).
  *
- * Events are read in version order through a kept SPI plan and a cursor
- * fetched in batches, so memory holds one batch of rows plus the state, never
- * the stream.  Each event's scratch memory is reset after it is applied, and
- * the state is serialised to jsonb once, at the end.
+ * Events are read in version order through a kept SPI plan whose rows go to
+ * a DestReceiver of ours, one at a time, so memory holds one row plus the
+ * state, never the stream.  Each event's scratch memory is reset after it is
+ * applied, and the state is serialised to jsonb once, at the end.
  */
 #include "replay/replay.h"
 
@@ -18,6 +18,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "nodes/params.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/typcache.h"
@@ -43,8 +44,6 @@ enum
     COL_HASH,
     NCOLS = COL_HASH
 };
-
-static const int BATCH = 1000;
 
 static SPIPlanPtr events_plan()
 {
@@ -101,50 +100,89 @@ static void call_function(Run *run, Datum row)
 }
 
 /*
- * Apply one fetched row.  Returns false when the row lies past the time
- * bound, which ends the replay (the state is always a prefix of the stream).
+ * Apply one row.  Returns false when the row lies past the time bound, which
+ * ends the replay (the state is always a prefix of the stream).
  */
-static bool apply_row(Run *run, HeapTuple tuple, TupleDesc desc, const ReplayBounds *bounds)
+static bool apply_row(Run *run, Datum *values, bool *nulls, const ReplayBounds *bounds)
 {
-    bool isnull;
-    TimestampTz recorded_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, COL_RECORDED_AT, &isnull));
+    TimestampTz recorded_at = DatumGetTimestampTz(values[COL_RECORDED_AT - 1]);
     if (bounds->has_time && recorded_at > bounds->as_of_time)
         return false;
 
-    text *type = DatumGetTextPP(SPI_getbinval(tuple, desc, COL_TYPE, &isnull));
-    char *type_name = text_to_cstring(type);
-    int32 type_version = DatumGetInt32(SPI_getbinval(tuple, desc, COL_TYPE_VERSION, &isnull));
-    Datum data_datum = SPI_getbinval(tuple, desc, COL_DATA, &isnull);
-    Jsonb *stored = DatumGetJsonbP(data_datum);
+    text *type = DatumGetTextPP(values[COL_TYPE - 1]);
+    int32 type_version = DatumGetInt32(values[COL_TYPE_VERSION - 1]);
+    Jsonb *stored = DatumGetJsonbP(values[COL_DATA - 1]);
     int32 upcast_version = type_version;
-    Jsonb *data = types_upcast(type_name, &upcast_version, stored);
+    Jsonb *data = types_upcast(text_to_cstring(type), &upcast_version, stored);
 
     if (run->r->compiled)
     {
         EventView ev;
         ev.reducer = run->r->name;
-        ev.stream_id = DatumGetTextPP(SPI_getbinval(tuple, desc, COL_STREAM_ID, &isnull));
+        ev.stream_id = DatumGetTextPP(values[COL_STREAM_ID - 1]);
         ev.has_version = true;
-        ev.version = DatumGetInt64(SPI_getbinval(tuple, desc, COL_VERSION, &isnull));
+        ev.version = DatumGetInt64(values[COL_VERSION - 1]);
         ev.type = VARDATA_ANY(type);
         ev.typelen = VARSIZE_ANY_EXHDR(type);
         ev.data = data;
-        ev.event_id = DatumGetUUIDP(SPI_getbinval(tuple, desc, COL_EVENT_ID, &isnull));
+        ev.event_id = DatumGetUUIDP(values[COL_EVENT_ID - 1]);
         ev.has_recorded_at = true;
         ev.recorded_at = recorded_at;
         rules_apply(run->r->compiled, &run->state, &ev, run->cxt);
         return true;
     }
 
-    Datum values[NCOLS];
-    bool nulls[NCOLS];
-    heap_deform_tuple(tuple, desc, values, nulls);
-    values[COL_TYPE_VERSION - 1] = Int32GetDatum(upcast_version);
-    values[COL_DATA - 1] = JsonbPGetDatum(data);
-    HeapTuple row = heap_form_tuple(run->rowdesc, values, nulls);
+    Datum row_values[NCOLS];
+    memcpy(row_values, values, sizeof(row_values));
+    row_values[COL_TYPE_VERSION - 1] = Int32GetDatum(upcast_version);
+    row_values[COL_DATA - 1] = JsonbPGetDatum(data);
+    HeapTuple row = heap_form_tuple(run->rowdesc, row_values, nulls);
     call_function(run, HeapTupleGetDatum(row));
     return true;
 }
+
+/*
+ * Rows stream from the executor straight into the reducer: no tuple is
+ * copied or kept, so memory stays at the state plus one row however long the
+ * stream, and the time bound stops the scan at the first row past it.
+ */
+struct Receiver
+{
+    DestReceiver pub;
+    Run *run;
+    const ReplayBounds *bounds;
+    MemoryContext per_event;
+    int64 last;
+    bool found;
+};
+
+static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
+{
+    Receiver *rc = reinterpret_cast<Receiver *>(self);
+    CHECK_FOR_INTERRUPTS();
+    int natts = rc->run->r->compiled ? COL_RECORDED_AT : NCOLS;
+    slot_getsomeattrs(slot, natts);
+
+    MemoryContext old = MemoryContextSwitchTo(rc->per_event);
+    bool more = false;
+    /* The executor's frames are C: a C++ exception must become an ereport here. */
+    pg::entry([&]() -> Datum {
+        more = apply_row(rc->run, slot->tts_values, slot->tts_isnull, rc->bounds);
+        return (Datum) 0;
+    });
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(rc->per_event);
+    if (more)
+    {
+        rc->last = DatumGetInt64(slot->tts_values[COL_VERSION - 1]);
+        rc->found = true;
+    }
+    return more;
+}
+
+static void receiver_startup(DestReceiver *, int, TupleDesc) {}
+static void receiver_shutdown(DestReceiver *) {}
+static void receiver_destroy(DestReceiver *) {}
 
 void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bounds,
                    ReplayResult *result)
@@ -152,7 +190,6 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     MemoryContext caller = CurrentMemoryContext;
     Run run{};
     run.cxt = AllocSetContextCreate(caller, "chronicle replay", ALLOCSET_DEFAULT_SIZES);
-    MemoryContext per_event = AllocSetContextCreate(run.cxt, "chronicle replay event", ALLOCSET_DEFAULT_SIZES);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -163,7 +200,9 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     {
         reducer_check_function(run.r);
         TupleDesc desc = lookup_rowtype_tupdesc(events_rowtype(), -1);
+        MemoryContext old = MemoryContextSwitchTo(run.cxt);
         run.rowdesc = CreateTupleDescCopy(desc);
+        MemoryContextSwitchTo(old);
         ReleaseTupleDesc(desc);
     }
 
@@ -177,40 +216,43 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     else if (found && start)
         run.fnstate = copy_jsonb(start, run.cxt);
 
+    Receiver rc{};
+    rc.pub.receiveSlot = receive_row;
+    rc.pub.rStartup = receiver_startup;
+    rc.pub.rShutdown = receiver_shutdown;
+    rc.pub.rDestroy = receiver_destroy;
+    rc.pub.mydest = DestNone;
+    rc.run = &run;
+    rc.bounds = bounds;
+    rc.per_event = AllocSetContextCreate(run.cxt, "chronicle replay event", ALLOCSET_DEFAULT_SIZES);
+    rc.last = after;
+    rc.found = found;
+
+    ParamListInfo params = makeParamList(3);
     Datum args[3] = {PointerGetDatum(stream_id), Int64GetDatum(after),
                      Int64GetDatum(bounds->has_version ? bounds->as_of_version : PG_INT64_MAX)};
-    Portal portal = SPI_cursor_open(nullptr, events_plan(), args, nullptr, true);
-    int64 last = after;
-    bool more = true;
-    while (more)
+    Oid types[3] = {TEXTOID, INT8OID, INT8OID};
+    for (int i = 0; i < 3; i++)
     {
-        SPI_cursor_fetch(portal, true, BATCH);
-        if (SPI_processed == 0)
-            break;
-        SPITupleTable *batch = SPI_tuptable;
-        for (uint64 i = 0; i < SPI_processed && more; i++)
-        {
-            CHECK_FOR_INTERRUPTS();
-            MemoryContext spi = MemoryContextSwitchTo(per_event);
-            more = apply_row(&run, batch->vals[i], batch->tupdesc, bounds);
-            if (more)
-            {
-                bool isnull;
-                last = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, COL_VERSION, &isnull));
-                found = true;
-            }
-            MemoryContextSwitchTo(spi);
-            MemoryContextReset(per_event);
-        }
-        SPI_freetuptable(batch);
+        params->params[i].value = args[i];
+        params->params[i].isnull = false;
+        params->params[i].pflags = PARAM_FLAG_CONST;
+        params->params[i].ptype = types[i];
     }
-    SPI_cursor_close(portal);
+    SPIExecuteOptions options{};
+    options.params = params;
+    options.read_only = true;
+    options.dest = &rc.pub;
+    int rcode = SPI_execute_plan_extended(events_plan(), &options);
+    /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
+    if (rcode < 0)
+        elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));
     SPI_finish();
 
     /* Back in the caller's context: the result outlives the replay's memory. */
-    result->version = last;
+    result->version = rc.last;
     result->state = nullptr;
-    if (found)
+    if (rc.found)
     {
         if (run.r->compiled)
             result->state = node_to_jsonb(run.state);
