@@ -32,3 +32,23 @@ COMMENT ON TABLE chronicle.events IS
 CREATE SEQUENCE chronicle.global_position_seq AS bigint OWNED BY chronicle.events.global_position;
 COMMENT ON SEQUENCE chronicle.global_position_seq IS
     'Source of chronicle.events.global_position (unique, increasing, may have gaps).';
+
+-- Indexes (SPEC "Indexes must serve"): a stream read by version is the
+-- primary key; the global log in (tx_id, global_position) order; a category
+-- in log order.  The category is the part of stream_id before the first '-',
+-- exactly pg_catalog.split_part(stream_id, '-', 1); read_all's category filter
+-- uses that same expression so the planner matches this index.
+CREATE INDEX events_log_idx ON chronicle.events (tx_id, global_position);
+CREATE INDEX events_category_log_idx
+    ON chronicle.events (pg_catalog.split_part(stream_id, '-', 1), tx_id, global_position);
+CREATE INDEX streams_category_idx ON chronicle.streams (category);
+
+-- pg_dump skips the contents of an extension's tables unless told otherwise;
+-- the log is user data, so it is dumped.
+SELECT pg_catalog.pg_extension_config_dump('chronicle.streams', '');
+SELECT pg_catalog.pg_extension_config_dump('chronicle.events', '');
+SELECT pg_catalog.pg_extension_config_dump('chronicle.global_position_seq', '');
+
+-- Readers see the log; nobody but the owner writes it (appends run with the
+-- owner's rights inside chronicle.append / append_batch).
+GRANT SELECT ON chronicle.streams, chronicle.events TO chronicle_reader;

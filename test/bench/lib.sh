@@ -16,7 +16,7 @@ tps() {
     local script=$1 clients=$2 seconds=$3
     shift 3
     pgbench -n -f "$script" -c "$clients" -j "$clients" -T "$seconds" "$@" 2>&1 |
-        sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
+        sed -n 's/^tps = \([0-9]*\)\.[0-9]* (without initial connection time)/\1/p'
 }
 
 # median_ms SQL REPEATS: median server-side execution time of SQL, in ms,

@@ -26,7 +26,7 @@ for script in test/bench/bench_*.sh; do
     name=${name%.sh}
     [[ -n ${BENCH:-} && $BENCH != "$name" ]] && continue
     echo "== $name"
-    psql -X -q -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench" >/dev/null
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench" >/dev/null
     PGDATABASE=bench bash "$script" || echo "   (benchmark $name stopped with an error; its figures are missing)"
 done
 

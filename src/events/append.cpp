@@ -1,0 +1,640 @@
+/*
+ * append.cpp: chronicle.append and chronicle.append_batch (SPEC section 2).
+ *
+ * One append is, inside one backend call:
+ *   1. validate every event and run types_check_event on it;
+ *   2. when event_ids were given, look them up: identical events are no-ops
+ *      (idempotency), different content is SE005;
+ *   3. upsert the stream's row, adding the number of new events to its version.
+ *      INSERT ... ON CONFLICT DO UPDATE takes the row lock that serialises the
+ *      writers of this one stream (and nothing else) and returns the new
+ *      version, so the old one is known in the same statement;
+ *   4. check expected_version against the old version (SE001);
+ *   5. read the previous event's hash, chain the new events, insert them;
+ *   6. queue NOTIFY chronicle_events (payload: the category), sent at commit.
+ * Writes run with the rights of the function's owner (the extension owner),
+ * like SECURITY DEFINER but without its per-call GUC machinery: writers have
+ * no privileges on the tables themselves.
+ *
+ * Every frame here is C-style (no C++ objects with destructors), so the
+ * PostgreSQL calls may ereport directly (boundary.h, rule 2).
+ */
+#include "events/events.h"
+#include "errors.h"
+#include "pg/boundary.h"
+#include "types/types.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+PG_FUNCTION_INFO_V1(chronicle_append);
+PG_FUNCTION_INFO_V1(chronicle_append_batch);
+}
+
+namespace {
+
+struct NewEvent
+{
+    char *type; /* NUL-terminated */
+    int type_len;
+    int32 type_version;
+    Jsonb *data;
+    Jsonb *metadata;
+    pg_uuid_t event_id;
+    bool given_id;  /* the caller chose the event_id: idempotency applies */
+    bool duplicate; /* already stored, or earlier in this batch: not written */
+    int dup_of;     /* index of the earlier batch element it repeats, or -1 */
+    int64 version;  /* assigned, or the stored one for a duplicate */
+};
+
+struct AppendRequest
+{
+    char *stream_id;
+    int stream_len;
+    NewEvent *events;
+    int count;
+    bool has_expected;
+    int64 expected;
+};
+
+SPIPlanPtr find_ids_plan;
+SPIPlanPtr upsert_plan;
+SPIPlanPtr prev_hash_plan;
+SPIPlanPtr insert_one_plan;
+SPIPlanPtr insert_many_plan;
+
+const char *const FIND_IDS_SQL =
+    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data FROM chronicle.events e "
+    "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1)";
+
+const char *const UPSERT_SQL =
+    "INSERT INTO chronicle.streams AS s (stream_id, category, version, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $4) "
+    "ON CONFLICT (stream_id) DO UPDATE "
+    "SET version = s.version OPERATOR(pg_catalog.+) excluded.version, "
+    "updated_at = excluded.updated_at "
+    "RETURNING s.version";
+
+const char *const PREV_HASH_SQL =
+    "SELECT e.hash FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";
+
+const char *const INSERT_ONE_SQL =
+    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, "
+    "type_version, data, metadata, recorded_at, tx_id, hash) "
+    "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), "
+    "$3, $4, $5, $6, $7, $8, $9, $10)";
+
+const char *const INSERT_MANY_SQL =
+    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, "
+    "type_version, data, metadata, recorded_at, tx_id, hash) "
+    "SELECT $1, u.version, "
+    "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, "
+    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash "
+    "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)) "
+    "AS u(version, event_id, type, type_version, data, metadata, hash)";
+
+/* The owner of the called function (the extension owner), cached per call site. */
+Oid function_owner(FunctionCallInfo fcinfo)
+{
+    Oid *cached = (Oid *)fcinfo->flinfo->fn_extra;
+    if (cached == NULL)
+    {
+        HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+        if (!HeapTupleIsValid(tuple))
+            elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+        Oid owner = ((Form_pg_proc)GETSTRUCT(tuple))->proowner;
+        ReleaseSysCache(tuple);
+        cached = (Oid *)MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Oid));
+        *cached = owner;
+        fcinfo->flinfo->fn_extra = cached;
+    }
+    return *cached;
+}
+
+void random_uuid(pg_uuid_t *uuid)
+{
+    if (!pg_strong_random(uuid->data, UUID_LEN))
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not generate a random uuid")));
+    uuid->data[6] = (uuid->data[6] & 0x0f) | 0x40; /* version 4 */
+    uuid->data[8] = (uuid->data[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+}
+
+char *uuid_text(const pg_uuid_t *uuid)
+{
+    return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(uuid)));
+}
+
+bool same_content(const NewEvent *a, const char *type, int type_len, Jsonb *data)
+{
+    return a->type_len == type_len && memcmp(a->type, type, type_len) == 0 &&
+           compareJsonbContainers(&a->data->root, &data->root) == 0;
+}
+
+/* Repeats of an event_id inside the batch: the later copy is a no-op. */
+void mark_batch_repeats(AppendRequest *req)
+{
+    for (int i = 1; i < req->count; i++)
+    {
+        NewEvent *e = &req->events[i];
+        if (!e->given_id)
+            continue;
+        for (int j = 0; j < i; j++)
+        {
+            NewEvent *earlier = &req->events[j];
+            if (!earlier->given_id || earlier->dup_of >= 0 ||
+                memcmp(earlier->event_id.data, e->event_id.data, UUID_LEN) != 0)
+                continue;
+            if (!same_content(earlier, e->type, e->type_len, e->data))
+                throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
+                                pg::format("event_id %s appears twice in the batch with different content",
+                                           uuid_text(&e->event_id)),
+                                pg::format("Elements %d and %d differ in type or data.", j, i));
+            e->duplicate = true;
+            e->dup_of = j;
+            break;
+        }
+    }
+}
+
+/*
+ * Look the caller's event_ids up in the log.  Before the stream lock, a
+ * stored identical event makes the element a no-op.  After the lock
+ * (after_lock), a hit is an append of the same event_id that committed while
+ * this one waited: the caller must retry, and the retry will be a no-op.
+ */
+void mark_stored(AppendRequest *req, bool after_lock)
+{
+    Datum *ids = (Datum *)palloc(sizeof(Datum) * req->count);
+    int nids = 0;
+    for (int i = 0; i < req->count; i++)
+        if (req->events[i].given_id && !req->events[i].duplicate)
+            ids[nids++] = UUIDPGetDatum(&req->events[i].event_id);
+    if (nids == 0)
+        return;
+
+    static const Oid argtypes[1] = {UUIDARRAYOID};
+    SPIPlanPtr plan = events_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
+    Datum args[1] = {PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR))};
+    if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: event_id lookup failed");
+
+    SPITupleTable *table = SPI_tuptable;
+    for (uint64 r = 0; r < SPI_processed; r++)
+    {
+        HeapTuple row = table->vals[r];
+        bool isnull;
+        pg_uuid_t *id = DatumGetUUIDP(SPI_getbinval(row, table->tupdesc, 1, &isnull));
+        text *stream = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 2, &isnull));
+        int64 version = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 3, &isnull));
+        text *type = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 4, &isnull));
+        Jsonb *data = DatumGetJsonbP(SPI_getbinval(row, table->tupdesc, 5, &isnull));
+
+        for (int i = 0; i < req->count; i++)
+        {
+            NewEvent *e = &req->events[i];
+            if (!e->given_id || e->duplicate || memcmp(e->event_id.data, id->data, UUID_LEN) != 0)
+                continue;
+            bool same_stream = (int)VARSIZE_ANY_EXHDR(stream) == req->stream_len &&
+                               memcmp(VARDATA_ANY(stream), req->stream_id, req->stream_len) == 0;
+            if (!same_stream ||
+                !same_content(e, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), data))
+                throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
+                                pg::format("event_id %s already exists with different content",
+                                           uuid_text(&e->event_id)),
+                                pg::format("It is stored as version %lld of stream \"%s\" with type \"%s\".",
+                                           (long long)version, text_to_cstring(stream),
+                                           text_to_cstring(type)));
+            if (after_lock)
+                throw pg::Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                                pg::format("event_id %s was appended by a concurrent transaction",
+                                           uuid_text(&e->event_id)),
+                                {}, "Retry the append: it will find the stored event and do nothing.");
+            e->duplicate = true;
+            e->version = version;
+        }
+    }
+}
+
+void check_expected(const AppendRequest *req, int64 actual)
+{
+    if (!req->has_expected || req->expected == actual)
+        return;
+    throw pg::Error(CHRONICLE_WRONG_EXPECTED_VERSION,
+                    pg::format("wrong expected version for stream \"%.*s\": expected %lld, actual %lld",
+                               req->stream_len, req->stream_id, (long long)req->expected,
+                               (long long)actual),
+                    req->expected == 0 ? "Expected version 0 means the stream must not exist yet."
+                                       : "");
+}
+
+bytea *hash_datum(const uint8 *hash)
+{
+    bytea *out = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
+    SET_VARSIZE(out, VARHDRSZ + EVENTS_HASH_LEN);
+    memcpy(VARDATA(out), hash, EVENTS_HASH_LEN);
+    return out;
+}
+
+void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int nfresh, uint8 *hashes,
+                   TimestampTz now)
+{
+    Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
+    if (nfresh == 1)
+    {
+        static const Oid argtypes[10] = {TEXTOID, INT8OID,  UUIDOID,        TEXTOID, INT4OID,
+                                         JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
+        SPIPlanPtr plan = events_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
+        NewEvent *e = fresh[0];
+        Datum args[10] = {PointerGetDatum(stream),
+                          Int64GetDatum(e->version),
+                          UUIDPGetDatum(&e->event_id),
+                          PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len)),
+                          Int32GetDatum(e->type_version),
+                          JsonbPGetDatum(e->data),
+                          JsonbPGetDatum(e->metadata),
+                          TimestampTzGetDatum(now),
+                          xid,
+                          PointerGetDatum(hash_datum(hashes))};
+        if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT || SPI_processed != 1)
+            elog(ERROR, "chronicle: inserting the event failed");
+        return;
+    }
+
+    static const Oid argtypes[10] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
+                                     UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
+                                     JSONBARRAYOID, BYTEAARRAYOID};
+    SPIPlanPtr plan = events_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
+    Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *type_versions = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *datas = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *metas = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *hash_values = (Datum *)palloc(sizeof(Datum) * nfresh);
+    for (int i = 0; i < nfresh; i++)
+    {
+        NewEvent *e = fresh[i];
+        versions[i] = Int64GetDatum(e->version);
+        ids[i] = UUIDPGetDatum(&e->event_id);
+        types[i] = PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len));
+        type_versions[i] = Int32GetDatum(e->type_version);
+        datas[i] = JsonbPGetDatum(e->data);
+        metas[i] = JsonbPGetDatum(e->metadata);
+        hash_values[i] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
+    }
+    Datum args[10] = {
+        PointerGetDatum(stream),
+        TimestampTzGetDatum(now),
+        xid,
+        PointerGetDatum(construct_array(versions, nfresh, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+        PointerGetDatum(construct_array(ids, nfresh, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR)),
+        PointerGetDatum(construct_array(types, nfresh, TEXTOID, -1, false, TYPALIGN_INT)),
+        PointerGetDatum(construct_array(type_versions, nfresh, INT4OID, 4, true, TYPALIGN_INT)),
+        PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
+        PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
+        PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT))};
+    if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT ||
+        SPI_processed != (uint64)nfresh)
+        elog(ERROR, "chronicle: inserting the events failed");
+}
+
+/* Steps 1..6 of the header comment; returns the version the caller reports. */
+int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
+{
+    PreventCommandIfReadOnly("chronicle.append()");
+    PreventCommandIfParallelMode("chronicle.append()");
+
+    bool any_given = false;
+    for (int i = 0; i < req->count; i++)
+    {
+        NewEvent *e = &req->events[i];
+        types_check_event(e->type, e->type_version, e->data);
+        any_given |= e->given_id;
+    }
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+
+    if (any_given)
+    {
+        mark_batch_repeats(req);
+        mark_stored(req, false);
+    }
+    NewEvent **fresh = (NewEvent **)palloc(sizeof(NewEvent *) * req->count);
+    int nfresh = 0;
+    for (int i = 0; i < req->count; i++)
+        if (!req->events[i].duplicate)
+            fresh[nfresh++] = &req->events[i];
+    if (nfresh == 0)
+    {
+        /* Everything is stored already: an idempotent retry, a no-op. */
+        const NewEvent *last = &req->events[req->count - 1];
+        int64 version = last->dup_of >= 0 ? req->events[last->dup_of].version : last->version;
+        SPI_finish();
+        return version;
+    }
+
+    int category_len = events_category_len(req->stream_id, req->stream_len);
+    text *stream = cstring_to_text_with_len(req->stream_id, req->stream_len);
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
+
+    static const Oid upsert_types[4] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+    SPIPlanPtr upsert = events_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
+    Datum upsert_args[4] = {PointerGetDatum(stream),
+                            PointerGetDatum(cstring_to_text_with_len(req->stream_id, category_len)),
+                            Int64GetDatum(nfresh), TimestampTzGetDatum(now)};
+    if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
+        SPI_processed != 1)
+        elog(ERROR, "chronicle: stream upsert failed");
+    bool isnull;
+    int64 new_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    int64 old_version = new_version - nfresh;
+    check_expected(req, old_version);
+
+    /* In READ COMMITTED each statement sees what committed while we waited. */
+    if (any_given && !IsolationUsesXactSnapshot())
+        mark_stored(req, true);
+
+    uint8 prev[EVENTS_HASH_LEN];
+    size_t prev_len = 0;
+    if (old_version > 0)
+    {
+        static const Oid prev_types[2] = {TEXTOID, INT8OID};
+        SPIPlanPtr plan = events_plan(&prev_hash_plan, PREV_HASH_SQL, 2, prev_types);
+        Datum args[2] = {PointerGetDatum(stream), Int64GetDatum(old_version)};
+        if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+            elog(ERROR, "chronicle: previous hash lookup failed");
+        if (SPI_processed != 1)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("stream \"%s\" has version %lld but its event %lld is missing",
+                                   text_to_cstring(stream), (long long)old_version,
+                                   (long long)old_version),
+                            errhint("Run chronicle.verify() to see the damage.")));
+        bytea *h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        if (VARSIZE_ANY_EXHDR(h) != EVENTS_HASH_LEN)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("stream \"%s\" event %lld has a malformed hash",
+                                   text_to_cstring(stream), (long long)old_version)));
+        memcpy(prev, VARDATA_ANY(h), EVENTS_HASH_LEN);
+        prev_len = EVENTS_HASH_LEN;
+    }
+
+    uint8 *hashes = (uint8 *)palloc((Size)nfresh * EVENTS_HASH_LEN);
+    for (int i = 0; i < nfresh; i++)
+    {
+        NewEvent *e = fresh[i];
+        e->version = old_version + 1 + i;
+        uint8 *out = hashes + (Size)i * EVENTS_HASH_LEN;
+        events_hash(prev, prev_len, req->stream_id, req->stream_len, e->version, &e->event_id,
+                    e->type, e->type_len, e->type_version, e->data, e->metadata, now, out);
+        memcpy(prev, out, EVENTS_HASH_LEN);
+        prev_len = EVENTS_HASH_LEN;
+    }
+
+    events_pending_set(req->stream_id, req->stream_len, old_version + 1, nfresh, hashes);
+    insert_events(req, stream, fresh, nfresh, hashes, now);
+    events_pending_clear();
+
+    SetUserIdAndSecContext(saved_user, saved_context);
+    SPI_finish();
+
+    /* Deduplicated per transaction by PostgreSQL; delivered at commit. */
+    char *category = pnstrdup(req->stream_id, category_len);
+    Async_Notify(EVENTS_NOTIFY_CHANNEL, category);
+    return new_version;
+}
+
+/* Arguments common to both functions. */
+void read_stream_and_expected(FunctionCallInfo fcinfo, int expected_arg, AppendRequest *req)
+{
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "stream_id must not be NULL");
+    text *stream = PG_GETARG_TEXT_PP(0);
+    req->stream_len = VARSIZE_ANY_EXHDR(stream);
+    req->stream_id = text_to_cstring(stream);
+    events_check_stream_id(req->stream_id, req->stream_len);
+
+    req->has_expected = !PG_ARGISNULL(expected_arg);
+    if (req->has_expected)
+    {
+        req->expected = PG_GETARG_INT64(expected_arg);
+        if (req->expected < 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("expected_version must not be negative (got %lld)",
+                                       (long long)req->expected),
+                            {}, "Use NULL for any version, 0 for a new stream, N for exactly N.");
+    }
+}
+
+Jsonb *empty_object()
+{
+    return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+}
+
+void init_event(NewEvent *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->type_version = 1;
+    e->dup_of = -1;
+}
+
+/* event_id strings: 32 hex digits, hyphens allowed between groups, as uuid_in reads them. */
+bool parse_uuid(const char *s, int len, pg_uuid_t *out)
+{
+    int digits = 0;
+    for (int i = 0; i < len; i++)
+    {
+        char c = s[i];
+        if (c == '-' && digits > 0 && digits < 32 && digits % 4 == 0 && s[i - 1] != '-')
+            continue;
+        int v = (c >= '0' && c <= '9')   ? c - '0'
+                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                         : -1;
+        if (v < 0 || digits >= 32)
+            return false;
+        if (digits % 2 == 0)
+            out->data[digits / 2] = (unsigned char)(v << 4);
+        else
+            out->data[digits / 2] |= (unsigned char)v;
+        digits++;
+    }
+    return digits == 32;
+}
+
+/* One element of append_batch's array; errors name the element. */
+void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
+{
+    init_event(e);
+    if (element->type != jbvBinary || !JsonContainerIsObject(element->val.binary.data))
+        throw pg::Error(CHRONICLE_INVALID_EVENT,
+                        pg::format("events[%d] must be a JSON object with \"type\" and \"data\"", index));
+
+    JsonbIterator *it = JsonbIteratorInit(element->val.binary.data);
+    JsonbValue key, value;
+    JsonbIteratorToken token;
+    bool have_type = false, have_data = false;
+    while ((token = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+    {
+        if (token != WJB_KEY)
+            continue;
+        token = JsonbIteratorNext(&it, &value, true);
+        const char *k = key.val.string.val;
+        int klen = key.val.string.len;
+#define KEY_IS(name) (klen == (int)strlen(name) && memcmp(k, name, klen) == 0)
+        if (KEY_IS("type"))
+        {
+            if (value.type != jbvString)
+                throw pg::Error(CHRONICLE_INVALID_EVENT,
+                                pg::format("events[%d].type must be a string", index));
+            e->type = pnstrdup(value.val.string.val, value.val.string.len);
+            e->type_len = value.val.string.len;
+            events_check_type(e->type, e->type_len);
+            have_type = true;
+        }
+        else if (KEY_IS("data") || KEY_IS("metadata"))
+        {
+            bool is_data = KEY_IS("data");
+            if (value.type != jbvBinary || !JsonContainerIsObject(value.val.binary.data))
+                throw pg::Error(CHRONICLE_INVALID_EVENT,
+                                pg::format("events[%d].%s must be a JSON object", index,
+                                           is_data ? "data" : "metadata"));
+            Jsonb *object = JsonbValueToJsonb(&value);
+            if (is_data)
+            {
+                e->data = object;
+                have_data = true;
+            }
+            else
+                e->metadata = object;
+        }
+        else if (KEY_IS("event_id"))
+        {
+            if (value.type == jbvNull)
+                continue;
+            if (value.type != jbvString ||
+                !parse_uuid(value.val.string.val, value.val.string.len, &e->event_id))
+                throw pg::Error(CHRONICLE_INVALID_EVENT,
+                                pg::format("events[%d].event_id must be a uuid string", index));
+            e->given_id = true;
+        }
+        else if (KEY_IS("type_version"))
+        {
+            bool bad = value.type != jbvNumeric;
+            int32 n = 0;
+            if (!bad)
+            {
+                n = numeric_int4_opt_error(value.val.numeric, &bad);
+                bad = bad || n < 1 ||
+                      !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(value.val.numeric),
+                                                        DirectFunctionCall1(int4_numeric, Int32GetDatum(n))));
+            }
+            if (bad)
+                throw pg::Error(CHRONICLE_INVALID_EVENT,
+                                pg::format("events[%d].type_version must be a positive integer", index));
+            e->type_version = n;
+        }
+        else
+            throw pg::Error(CHRONICLE_INVALID_EVENT,
+                            pg::format("events[%d] has an unknown key \"%.*s\"", index, klen, k),
+                            "Allowed keys: type, data, metadata, event_id, type_version.");
+#undef KEY_IS
+    }
+    if (!have_type || !have_data)
+        throw pg::Error(CHRONICLE_INVALID_EVENT,
+                        pg::format("events[%d] lacks \"%s\"", index, have_type ? "data" : "type"));
+}
+
+} // namespace
+
+/* chronicle.append(stream_id, type, data, metadata, expected_version, event_id) */
+Datum chronicle_append(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        AppendRequest req;
+        read_stream_and_expected(fcinfo, 4, &req);
+        if (PG_ARGISNULL(1))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "type must not be NULL");
+        if (PG_ARGISNULL(2))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "data must not be NULL");
+
+        NewEvent event;
+        init_event(&event);
+        text *type = PG_GETARG_TEXT_PP(1);
+        event.type_len = VARSIZE_ANY_EXHDR(type);
+        event.type = text_to_cstring(type);
+        events_check_type(event.type, event.type_len);
+        event.data = PG_GETARG_JSONB_P(2);
+        events_check_object(event.data, "data");
+        if (PG_ARGISNULL(3))
+            event.metadata = empty_object();
+        else
+        {
+            event.metadata = PG_GETARG_JSONB_P(3);
+            events_check_object(event.metadata, "metadata");
+        }
+        event.given_id = !PG_ARGISNULL(5);
+        if (event.given_id)
+            event.event_id = *PG_GETARG_UUID_P(5);
+        else
+            random_uuid(&event.event_id);
+
+        req.events = &event;
+        req.count = 1;
+        return Int64GetDatum(append_events(fcinfo, &req));
+    });
+}
+
+/* chronicle.append_batch(stream_id, events, expected_version) */
+Datum chronicle_append_batch(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        AppendRequest req;
+        read_stream_and_expected(fcinfo, 2, &req);
+        if (PG_ARGISNULL(1))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "events must not be NULL");
+        Jsonb *events = PG_GETARG_JSONB_P(1);
+        if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "events must be a JSON array of event objects");
+        int count = (int)JB_ROOT_COUNT(events);
+        if (count == 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
+                            {}, "A batch appends at least one event.");
+
+        req.events = (NewEvent *)palloc(sizeof(NewEvent) * count);
+        req.count = count;
+        Jsonb *empty = NULL;
+        for (int i = 0; i < count; i++)
+        {
+            NewEvent *e = &req.events[i];
+            JsonbValue *element = getIthJsonbValueFromContainer(&events->root, i);
+            parse_batch_element(element, i, e);
+            if (e->metadata == NULL)
+                e->metadata = empty ? empty : (empty = empty_object());
+            if (!e->given_id)
+                random_uuid(&e->event_id);
+            if ((i & 1023) == 0)
+                CHECK_FOR_INTERRUPTS();
+        }
+        return Int64GetDatum(append_events(fcinfo, &req));
+    });
+}

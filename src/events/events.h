@@ -1,0 +1,67 @@
+/*
+ * events.h: what the files of the events module share (not a public API).
+ *
+ * The C-style helpers here may ereport(ERROR): call them from frames that own
+ * no C++ objects with destructors (boundary.h, rule 2).  All of them do.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+}
+
+#define EVENTS_HASH_LEN 32 /* SHA-256 */
+#define EVENTS_NOTIFY_CHANNEL "chronicle_events"
+
+/* Column numbers of chronicle.events (1-based, the contract's order). */
+enum EventsColumn
+{
+    EV_STREAM_ID = 1,
+    EV_VERSION,
+    EV_GLOBAL_POSITION,
+    EV_EVENT_ID,
+    EV_TYPE,
+    EV_TYPE_VERSION,
+    EV_DATA,
+    EV_METADATA,
+    EV_RECORDED_AT,
+    EV_TX_ID,
+    EV_HASH,
+    EV_NCOLUMNS = EV_HASH
+};
+
+/* The select list that yields rows of type chronicle.events from alias e. */
+#define EVENTS_COLUMNS                                                                     \
+    "e.stream_id, e.version, e.global_position, e.event_id, e.type, e.type_version, e.data, " \
+    "e.metadata, e.recorded_at, e.tx_id, e.hash"
+
+/* An SPI plan prepared on first use and kept for the backend's lifetime. */
+SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
+
+/* hash.cpp: one link of the chain (see doc/events.md, "Hash chain"). */
+void events_hash(const uint8 *prev_hash, size_t prev_len, const char *stream_id,
+                 size_t stream_len, int64 version, const pg_uuid_t *event_id, const char *type,
+                 size_t type_len, int32 type_version, Jsonb *data, Jsonb *metadata,
+                 TimestampTz recorded_at, uint8 *out);
+
+/* validate.cpp: argument rules shared by append and the insert trigger. */
+void events_check_stream_id(const char *stream_id, int len); /* 22023 */
+void events_check_type(const char *type, int len);           /* SE003 */
+void events_check_object(Jsonb *value, const char *what);    /* SE003 */
+int events_category_len(const char *stream_id, int len);     /* bytes before the first '-' */
+
+/*
+ * pending.cpp: the rows append is inserting right now, with the hashes it
+ * computed, so that the insert trigger can accept them without recomputing;
+ * any other INSERT is checked in full.  Valid only inside the (sub)transaction
+ * that set it.
+ */
+void events_pending_set(const char *stream_id, int stream_len, int64 first_version, int count,
+                        const uint8 *hashes);
+void events_pending_clear(void);
+bool events_pending_match(const char *stream_id, int stream_len, int64 version,
+                          const uint8 *hash);

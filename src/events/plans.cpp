@@ -1,0 +1,21 @@
+/*
+ * plans.cpp: SPI plans prepared once per backend.  A kept plan survives DDL:
+ * the plan cache re-analyses its query text when a table it uses changes
+ * (even after DROP and CREATE EXTENSION), so caching them forever is safe.
+ */
+#include "events/events.h"
+
+SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+    if (*slot == NULL)
+    {
+        SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(argtypes));
+        if (plan == NULL)
+            elog(ERROR, "chronicle: SPI_prepare failed (%s): %s",
+                 SPI_result_code_string(SPI_result), sql);
+        if (SPI_keepplan(plan) != 0)
+            elog(ERROR, "chronicle: SPI_keepplan failed");
+        *slot = plan;
+    }
+    return *slot;
+}

@@ -1,0 +1,254 @@
+/*
+ * read.cpp: chronicle.stream_version, read_stream and read_all (SPEC section 2).
+ *
+ * Reads run one cached plan through SPI with a DestReceiver that writes each
+ * row straight into the function's result tuplestore, passing it through
+ * types_upcast on the way (SPEC section 4).  They write nothing, so they work
+ * on a hot standby.  They run with the caller's rights (chronicle_reader has
+ * SELECT on the tables).
+ */
+#include "events/events.h"
+#include "errors.h"
+#include "pg/boundary.h"
+#include "types/types.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+#include "utils/xid8.h"
+
+PG_FUNCTION_INFO_V1(chronicle_stream_version);
+PG_FUNCTION_INFO_V1(chronicle_read_stream);
+PG_FUNCTION_INFO_V1(chronicle_read_all);
+}
+
+namespace {
+
+SPIPlanPtr version_plan;
+SPIPlanPtr forward_plan;
+SPIPlanPtr backward_plan;
+SPIPlanPtr all_plans[4]; /* [has category][has types] */
+
+const char *const VERSION_SQL =
+    "SELECT s.version FROM chronicle.streams s WHERE s.stream_id OPERATOR(pg_catalog.=) $1";
+
+const char *const FORWARD_SQL =
+    "SELECT " EVENTS_COLUMNS " FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.>=) $2 "
+    "ORDER BY e.version LIMIT $3";
+
+const char *const BACKWARD_SQL =
+    "SELECT " EVENTS_COLUMNS " FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.<=) $2 "
+    "ORDER BY e.version DESC LIMIT $3";
+
+/*
+ * The global log, strictly after ($1, $2) in (tx_id, global_position) order and
+ * only below the snapshot's xmin: every transaction under it has ended, so no
+ * event can still appear there (see doc/events.md, "Why read_all never skips").
+ * The category test is the expression of index events_category_log_idx.
+ */
+const char *const ALL_SQL_HEAD =
+    "SELECT " EVENTS_COLUMNS " FROM chronicle.events e "
+    "WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>) ($1, $2) "
+    "AND e.tx_id OPERATOR(pg_catalog.<) "
+    "pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) ";
+const char *const ALL_SQL_CATEGORY =
+    "AND pg_catalog.split_part(e.stream_id, '-', 1) OPERATOR(pg_catalog.=) $4 ";
+const char *const ALL_SQL_TYPES = "AND e.type OPERATOR(pg_catalog.=) ANY ($5) ";
+const char *const ALL_SQL_TAIL = "ORDER BY e.tx_id, e.global_position LIMIT $3";
+
+/* Receives the rows of a read plan and stores them, upcast, in the result. */
+struct EventSink
+{
+    DestReceiver pub;
+    Tuplestorestate *store;
+    MemoryContext scratch;
+};
+
+bool sink_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+    EventSink *sink = (EventSink *)self;
+    MemoryContext old = MemoryContextSwitchTo(sink->scratch);
+
+    slot_getsomeattrs(slot, EV_DATA);
+    int32 stored_version = DatumGetInt32(slot->tts_values[EV_TYPE_VERSION - 1]);
+    int32 type_version = stored_version;
+    text *type = DatumGetTextPP(slot->tts_values[EV_TYPE - 1]);
+    int type_len = VARSIZE_ANY_EXHDR(type);
+    char small[1024];
+    char *type_str = type_len < (int)sizeof(small) ? small : (char *)palloc(type_len + 1);
+    memcpy(type_str, VARDATA_ANY(type), type_len);
+    type_str[type_len] = '\0';
+    Jsonb *data = DatumGetJsonbP(slot->tts_values[EV_DATA - 1]);
+
+    Jsonb *upcast = types_upcast(type_str, &type_version, data);
+    if (upcast == data && type_version == stored_version)
+        tuplestore_puttupleslot(sink->store, slot);
+    else
+    {
+        slot_getallattrs(slot);
+        Datum values[EV_NCOLUMNS];
+        bool nulls[EV_NCOLUMNS];
+        memcpy(values, slot->tts_values, sizeof(values));
+        memcpy(nulls, slot->tts_isnull, sizeof(nulls));
+        values[EV_TYPE_VERSION - 1] = Int32GetDatum(type_version);
+        values[EV_DATA - 1] = JsonbPGetDatum(upcast);
+        tuplestore_putvalues(sink->store, slot->tts_tupleDescriptor, values, nulls);
+    }
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(sink->scratch);
+    return true;
+}
+
+void sink_startup(DestReceiver *, int, TupleDesc) {}
+void sink_shutdown(DestReceiver *) {}
+void sink_destroy(DestReceiver *) {}
+
+/* Run a read plan into the function's materialized result set. */
+void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql, int nargs,
+                      const Oid *argtypes, Datum *args, const char *nulls)
+{
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    SPIPlanPtr plan = events_plan(slot, sql, nargs, argtypes);
+
+    EventSink sink;
+    memset(&sink, 0, sizeof(sink));
+    sink.pub.receiveSlot = sink_receive;
+    sink.pub.rStartup = sink_startup;
+    sink.pub.rShutdown = sink_shutdown;
+    sink.pub.rDestroy = sink_destroy;
+    sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
+    sink.store = rsinfo->setResult;
+    sink.scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle read row",
+                                         ALLOCSET_SMALL_SIZES);
+
+    ParamListInfo params = makeParamList(nargs);
+    for (int i = 0; i < nargs; i++)
+    {
+        ParamExternData *p = &params->params[i];
+        p->value = args[i];
+        p->isnull = nulls[i] == 'n';
+        p->pflags = PARAM_FLAG_CONST;
+        p->ptype = argtypes[i];
+    }
+    SPIExecuteOptions options;
+    memset(&options, 0, sizeof(options));
+    options.params = params;
+    options.read_only = true;
+    options.dest = &sink.pub;
+    int rc = SPI_execute_plan_extended(plan, &options);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: read failed: %s", SPI_result_code_string(rc));
+    SPI_finish();
+}
+
+text *stream_arg(FunctionCallInfo fcinfo)
+{
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "stream_id must not be NULL");
+    return PG_GETARG_TEXT_PP(0);
+}
+
+} // namespace
+
+/* chronicle.stream_version(stream_id) */
+Datum chronicle_stream_version(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        text *stream = stream_arg(fcinfo);
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "chronicle: SPI_connect failed");
+        static const Oid argtypes[1] = {TEXTOID};
+        SPIPlanPtr plan = events_plan(&version_plan, VERSION_SQL, 1, argtypes);
+        Datum args[1] = {PointerGetDatum(stream)};
+        if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+            elog(ERROR, "chronicle: stream_version failed");
+        int64 version = 0;
+        if (SPI_processed == 1)
+        {
+            bool isnull;
+            version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        }
+        SPI_finish();
+        return Int64GetDatum(version);
+    });
+}
+
+/* chronicle.read_stream(stream_id, from_version, max_count, backward) */
+Datum chronicle_read_stream(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        text *stream = stream_arg(fcinfo);
+        bool backward = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+        int64 from = backward ? PG_INT64_MAX : 1;
+        if (!PG_ARGISNULL(1))
+        {
+            from = PG_GETARG_INT64(1);
+            if (from < 0)
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                pg::format("from_version must not be negative (got %lld)", (long long)from));
+        }
+        char nulls[3] = {' ', ' ', 'n'};
+        Datum limit = 0;
+        if (!PG_ARGISNULL(2))
+        {
+            int32 max_count = PG_GETARG_INT32(2);
+            if (max_count < 0)
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                pg::format("max_count must not be negative (got %d)", max_count));
+            limit = Int64GetDatum(max_count);
+            nulls[2] = ' ';
+        }
+        static const Oid argtypes[3] = {TEXTOID, INT8OID, INT8OID};
+        Datum args[3] = {PointerGetDatum(stream), Int64GetDatum(from), limit};
+        if (backward)
+            read_into_result(fcinfo, &backward_plan, BACKWARD_SQL, 3, argtypes, args, nulls);
+        else
+            read_into_result(fcinfo, &forward_plan, FORWARD_SQL, 3, argtypes, args, nulls);
+        return (Datum)0;
+    });
+}
+
+/* chronicle.read_all(after_tx, after_position, max_count, category, types) */
+Datum chronicle_read_all(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        Datum after_tx = PG_ARGISNULL(0) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0))
+                                         : PG_GETARG_DATUM(0);
+        int64 after_position = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
+        int32 max_count = PG_ARGISNULL(2) ? 1000 : PG_GETARG_INT32(2);
+        if (max_count < 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("max_count must not be negative (got %d)", max_count));
+        bool by_category = !PG_ARGISNULL(3);
+        bool by_types = !PG_ARGISNULL(4);
+
+        static const Oid argtypes[5] = {XID8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID};
+        Datum args[5] = {after_tx, Int64GetDatum(after_position), Int64GetDatum(max_count),
+                         by_category ? PG_GETARG_DATUM(3) : (Datum)0,
+                         by_types ? PG_GETARG_DATUM(4) : (Datum)0};
+        char nulls[5] = {' ', ' ', ' ', by_category ? ' ' : 'n', by_types ? ' ' : 'n'};
+
+        int variant = (by_category ? 2 : 0) + (by_types ? 1 : 0);
+        static char *sql[4];
+        if (sql[variant] == NULL)
+            sql[variant] = MemoryContextStrdup(
+                TopMemoryContext,
+                psprintf("%s%s%s%s", ALL_SQL_HEAD, by_category ? ALL_SQL_CATEGORY : "",
+                         by_types ? ALL_SQL_TYPES : "", ALL_SQL_TAIL));
+        read_into_result(fcinfo, &all_plans[variant], sql[variant], 5, argtypes, args, nulls);
+        return (Datum)0;
+    });
+}

@@ -1,0 +1,201 @@
+/*
+ * triggers.cpp: the database enforces the log's history (SPEC section 2,
+ * "Immutability").
+ *
+ *  - chronicle._events_immutable(): UPDATE and DELETE (row level) and
+ *    TRUNCATE (statement level) on chronicle.events raise SE002, whoever runs
+ *    them, the owner included.
+ *  - chronicle._events_insert_check(): an INSERT into chronicle.events is
+ *    accepted when it is a row chronicle.append is writing right now (same
+ *    stream, version and the hash append computed: see pending.cpp), or when
+ *    it passes the full check: valid stream id, type and JSON objects, the next
+ *    version of its stream, and the hash that continues the chain.  So even the
+ *    owner cannot insert a row that breaks the version or hash rules.
+ *  - chronicle._streams_version_grows(): a stream row keeps its id and
+ *    category and its version never goes down.
+ */
+#include "events/events.h"
+#include "errors.h"
+#include "pg/boundary.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(chronicle_events_immutable);
+PG_FUNCTION_INFO_V1(chronicle_events_insert_check);
+PG_FUNCTION_INFO_V1(chronicle_streams_version_grows);
+}
+
+namespace {
+
+SPIPlanPtr last_event_plan;
+
+const char *const LAST_EVENT_SQL =
+    "SELECT e.version, e.hash FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 ORDER BY e.version DESC LIMIT 1";
+
+TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *name)
+{
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                        pg::format("%s() must be called as a trigger", name));
+    return (TriggerData *)fcinfo->context;
+}
+
+Datum attr(HeapTuple row, TupleDesc desc, int column)
+{
+    bool isnull;
+    Datum value = heap_getattr(row, column, desc, &isnull);
+    if (isnull)
+        throw pg::Error(ERRCODE_NOT_NULL_VIOLATION, "chronicle.events columns must not be NULL");
+    return value;
+}
+
+/* The full check of a row that chronicle.append did not write. */
+void check_direct_insert(HeapTuple row, TupleDesc desc)
+{
+    text *stream = DatumGetTextPP(attr(row, desc, EV_STREAM_ID));
+    char *stream_id = text_to_cstring(stream);
+    int stream_len = VARSIZE_ANY_EXHDR(stream);
+    int64 version = DatumGetInt64(attr(row, desc, EV_VERSION));
+    pg_uuid_t *event_id = DatumGetUUIDP(attr(row, desc, EV_EVENT_ID));
+    text *type_text = DatumGetTextPP(attr(row, desc, EV_TYPE));
+    char *type = text_to_cstring(type_text);
+    int type_len = VARSIZE_ANY_EXHDR(type_text);
+    int32 type_version = DatumGetInt32(attr(row, desc, EV_TYPE_VERSION));
+    Jsonb *data = DatumGetJsonbP(attr(row, desc, EV_DATA));
+    Jsonb *metadata = DatumGetJsonbP(attr(row, desc, EV_METADATA));
+    TimestampTz recorded_at = DatumGetTimestampTz(attr(row, desc, EV_RECORDED_AT));
+    bytea *hash = DatumGetByteaPP(attr(row, desc, EV_HASH));
+
+    events_check_stream_id(stream_id, stream_len);
+    events_check_type(type, type_len);
+    events_check_object(data, "data");
+    events_check_object(metadata, "metadata");
+    if (type_version < 1)
+        throw pg::Error(CHRONICLE_INVALID_EVENT, "type_version must be at least 1");
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[1] = {TEXTOID};
+    SPIPlanPtr plan = events_plan(&last_event_plan, LAST_EVENT_SQL, 1, argtypes);
+    Datum args[1] = {PointerGetDatum(stream)};
+    if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: last event lookup failed");
+    int64 last = 0;
+    uint8 prev[EVENTS_HASH_LEN];
+    size_t prev_len = 0;
+    if (SPI_processed == 1)
+    {
+        bool isnull;
+        last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        bytea *h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+        prev_len = Min(VARSIZE_ANY_EXHDR(h), EVENTS_HASH_LEN);
+        memcpy(prev, VARDATA_ANY(h), prev_len);
+    }
+    SPI_finish();
+
+    if (version != last + 1)
+        throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
+                        pg::format("an event inserted into stream \"%s\" must have version %lld, not %lld",
+                                   stream_id, (long long)(last + 1), (long long)version),
+                        "Versions are contiguous per stream.", "Append with chronicle.append().");
+
+    uint8 expected[EVENTS_HASH_LEN];
+    events_hash(prev, prev_len, stream_id, stream_len, version, event_id, type, type_len,
+                type_version, data, metadata, recorded_at, expected);
+    if (VARSIZE_ANY_EXHDR(hash) != EVENTS_HASH_LEN ||
+        memcmp(VARDATA_ANY(hash), expected, EVENTS_HASH_LEN) != 0)
+        throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
+                        pg::format("the hash of event %lld of stream \"%s\" does not continue the chain",
+                                   (long long)version, stream_id),
+                        "hash must be sha256(previous hash || canonical row), see chronicle.verify().",
+                        "Append with chronicle.append().");
+}
+
+} // namespace
+
+Datum chronicle_events_immutable(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo, "chronicle._events_immutable");
+        const char *what = TRIGGER_FIRED_BY_UPDATE(td->tg_event)   ? "UPDATE"
+                           : TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE"
+                                                                   : "TRUNCATE";
+        const char *table = RelationGetRelationName(td->tg_relation);
+        if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
+        {
+            TupleDesc desc = td->tg_relation->rd_att;
+            char *stream = TextDatumGetCString(attr(td->tg_trigtuple, desc, EV_STREAM_ID));
+            int64 version = DatumGetInt64(attr(td->tg_trigtuple, desc, EV_VERSION));
+            throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
+                            pg::format("%s of chronicle.%s is not allowed: the event log is append-only",
+                                       what, table),
+                            pg::format("Event %lld of stream \"%s\".", (long long)version, stream),
+                            "Record a correcting event instead.");
+        }
+        throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
+                        pg::format("%s of chronicle.%s is not allowed: the event log is append-only",
+                                   what, table));
+        return (Datum)0;
+    });
+}
+
+Datum chronicle_events_insert_check(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo, "chronicle._events_insert_check");
+        if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+            !TRIGGER_FIRED_BEFORE(td->tg_event))
+            throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                            "chronicle._events_insert_check() must be a BEFORE INSERT row trigger");
+        HeapTuple row = td->tg_trigtuple;
+        TupleDesc desc = td->tg_relation->rd_att;
+
+        text *stream = DatumGetTextPP(attr(row, desc, EV_STREAM_ID));
+        int64 version = DatumGetInt64(attr(row, desc, EV_VERSION));
+        bytea *hash = DatumGetByteaPP(attr(row, desc, EV_HASH));
+        if (VARSIZE_ANY_EXHDR(hash) == EVENTS_HASH_LEN &&
+            events_pending_match(VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream), version,
+                                 (const uint8 *)VARDATA_ANY(hash)))
+            return PointerGetDatum(row);
+        check_direct_insert(row, desc);
+        return PointerGetDatum(row);
+    });
+}
+
+Datum chronicle_streams_version_grows(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo, "chronicle._streams_version_grows");
+        if (!TRIGGER_FIRED_BY_UPDATE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+            throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                            "chronicle._streams_version_grows() must be an UPDATE row trigger");
+        TupleDesc desc = td->tg_relation->rd_att;
+        HeapTuple old_row = td->tg_trigtuple;
+        HeapTuple new_row = td->tg_newtuple;
+        /* streams: stream_id 1, category 2, version 3 */
+        int64 old_version = DatumGetInt64(attr(old_row, desc, 3));
+        int64 new_version = DatumGetInt64(attr(new_row, desc, 3));
+        text *old_id = DatumGetTextPP(attr(old_row, desc, 1));
+        text *new_id = DatumGetTextPP(attr(new_row, desc, 1));
+        text *old_category = DatumGetTextPP(attr(old_row, desc, 2));
+        text *new_category = DatumGetTextPP(attr(new_row, desc, 2));
+        auto same = [](text *a, text *b) {
+            return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+                   memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+        };
+        if (new_version < old_version || !same(old_id, new_id) || !same(old_category, new_category))
+            throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
+                            pg::format("stream \"%s\": a stream keeps its id and category and its version only grows",
+                                       text_to_cstring(old_id)),
+                            pg::format("Version %lld would become %lld.", (long long)old_version,
+                                       (long long)new_version));
+        return PointerGetDatum(new_row);
+    });
+}

@@ -1,0 +1,33 @@
+-- chronicle events: triggers that keep the log's history intact (SPEC section
+-- 2, "Immutability"); see src/events/triggers.cpp.  Triggers of one timing
+-- fire in name order: modules that add BEFORE INSERT triggers to
+-- chronicle.events should name them so that events_insert_check comes first.
+
+CREATE FUNCTION chronicle._events_immutable() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'chronicle_events_immutable';
+COMMENT ON FUNCTION chronicle._events_immutable() IS
+    'Trigger: UPDATE, DELETE and TRUNCATE of chronicle.events raise SE002 (immutable_history).';
+
+CREATE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON chronicle.events
+    FOR EACH ROW EXECUTE FUNCTION chronicle._events_immutable();
+CREATE TRIGGER events_immutable_truncate BEFORE TRUNCATE ON chronicle.events
+    FOR EACH STATEMENT EXECUTE FUNCTION chronicle._events_immutable();
+
+CREATE FUNCTION chronicle._events_insert_check() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'chronicle_events_insert_check';
+COMMENT ON FUNCTION chronicle._events_insert_check() IS
+    'Trigger: a row inserted into chronicle.events other than by chronicle.append must be the stream''s next version and continue its hash chain (else SE002).';
+
+CREATE TRIGGER events_insert_check BEFORE INSERT ON chronicle.events
+    FOR EACH ROW EXECUTE FUNCTION chronicle._events_insert_check();
+
+CREATE FUNCTION chronicle._streams_version_grows() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'chronicle_streams_version_grows';
+COMMENT ON FUNCTION chronicle._streams_version_grows() IS
+    'Trigger: a chronicle.streams row keeps its stream_id and category, and its version never decreases (else SE002).';
+
+CREATE TRIGGER streams_version_grows BEFORE UPDATE ON chronicle.streams
+    FOR EACH ROW EXECUTE FUNCTION chronicle._streams_version_grows();

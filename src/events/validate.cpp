@@ -1,0 +1,68 @@
+/*
+ * validate.cpp: the argument rules of SPEC section 2, in one place, for
+ * append, append_batch and the INSERT trigger.
+ */
+#include "events/events.h"
+#include "errors.h"
+#include "pg/boundary.h"
+
+extern "C" {
+#include "mb/pg_wchar.h"
+}
+
+#define STREAM_ID_MAX_CHARS 512
+#define TYPE_MAX_CHARS 255
+
+void events_check_stream_id(const char *stream_id, int len)
+{
+    if (len == 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "stream_id must not be empty");
+    int chars = pg_mbstrlen_with_len(stream_id, len);
+    if (chars > STREAM_ID_MAX_CHARS)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("stream_id is too long (%d characters)", chars),
+                        pg::format("A stream_id has at most %d characters.", STREAM_ID_MAX_CHARS));
+    bool utf8 = GetDatabaseEncoding() == PG_UTF8;
+    for (int i = 0; i < len; i++)
+    {
+        unsigned char c = (unsigned char)stream_id[i];
+        /* C0 controls and DEL; in UTF-8 also the C1 controls U+0080..U+009F. */
+        bool control = c < 0x20 || c == 0x7f ||
+                       (utf8 && c == 0xc2 && i + 1 < len &&
+                        (unsigned char)stream_id[i + 1] >= 0x80 &&
+                        (unsigned char)stream_id[i + 1] <= 0x9f);
+        if (control)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "stream_id must not contain control characters",
+                            pg::format("Control character at byte %d.", i + 1));
+    }
+}
+
+void events_check_type(const char *type, int len)
+{
+    if (len == 0)
+        throw pg::Error(CHRONICLE_INVALID_EVENT, "event type must not be empty");
+    int chars = pg_mbstrlen_with_len(type, len);
+    if (chars > TYPE_MAX_CHARS)
+        throw pg::Error(CHRONICLE_INVALID_EVENT,
+                        pg::format("event type is too long (%d characters)", chars),
+                        pg::format("An event type has at most %d characters.", TYPE_MAX_CHARS));
+}
+
+void events_check_object(Jsonb *value, const char *what)
+{
+    if (!JB_ROOT_IS_OBJECT(value) || JB_ROOT_IS_SCALAR(value))
+    {
+        const char *kind = JB_ROOT_IS_SCALAR(value) ? "a scalar"
+                           : JB_ROOT_IS_ARRAY(value) ? "an array"
+                                                     : "not an object";
+        throw pg::Error(CHRONICLE_INVALID_EVENT,
+                        pg::format("event %s must be a JSON object, not %s", what, kind));
+    }
+}
+
+int events_category_len(const char *stream_id, int len)
+{
+    const char *dash = (const char *)memchr(stream_id, '-', len);
+    return dash ? (int)(dash - stream_id) : len;
+}

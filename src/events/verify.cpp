@@ -1,0 +1,217 @@
+/*
+ * verify.cpp: chronicle.verify(stream_id) recomputes the hash chain of one
+ * stream or of all, and reports one row per problem (SPEC section 2):
+ *
+ *   hash mismatch      the row's stored hash is not sha256(previous stored
+ *                      hash || canonical row): the row was edited (or its
+ *                      predecessor's hash was); the next rows are checked
+ *                      against the stored hash, so one edit is one problem
+ *   missing version(s) a gap in the versions (reported once per gap, at the
+ *                      first missing version); the row after a gap cannot be
+ *                      linked and is not hash-checked
+ *   duplicate version  the same (stream, version) twice
+ *   stream version     chronicle.streams disagrees with the stream's last
+ *                      event, or a stream row or its events are missing
+ *
+ * It reads through a cursor in pages, so memory stays flat on any log size,
+ * and writes nothing (it runs on a hot standby).
+ */
+#include "events/events.h"
+#include "pg/boundary.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(chronicle_verify);
+}
+
+namespace {
+
+SPIPlanPtr scan_all_plan;
+SPIPlanPtr scan_one_plan;
+SPIPlanPtr streams_all_plan;
+SPIPlanPtr streams_one_plan;
+
+#define SCAN_COLUMNS                                                                        \
+    "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
+    "e.recorded_at, e.hash FROM chronicle.events e "
+
+const char *const SCAN_ALL_SQL = SCAN_COLUMNS "ORDER BY e.stream_id, e.version";
+const char *const SCAN_ONE_SQL =
+    SCAN_COLUMNS "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 ORDER BY e.stream_id, e.version";
+
+/* (stream_id, version in chronicle.streams, last event's version), mismatches only. */
+const char *const STREAMS_ALL_SQL =
+    "SELECT coalesce(s.stream_id, e.stream_id), s.version, e.last "
+    "FROM chronicle.streams s FULL JOIN "
+    "(SELECT e.stream_id, max(e.version) AS last FROM chronicle.events e GROUP BY e.stream_id) e "
+    "ON e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
+    "WHERE s.stream_id IS NULL OR e.stream_id IS NULL OR s.version OPERATOR(pg_catalog.<>) e.last "
+    "ORDER BY 1";
+const char *const STREAMS_ONE_SQL =
+    "SELECT $1, (SELECT s.version FROM chronicle.streams s WHERE s.stream_id OPERATOR(pg_catalog.=) $1), "
+    "(SELECT max(e.version) FROM chronicle.events e WHERE e.stream_id OPERATOR(pg_catalog.=) $1)";
+
+struct Report
+{
+    Tuplestorestate *store;
+    TupleDesc desc;
+};
+
+void report(Report *out, const char *stream, int stream_len, int64 version, const char *problem)
+{
+    Datum values[3] = {PointerGetDatum(cstring_to_text_with_len(stream, stream_len)),
+                       Int64GetDatum(version), CStringGetTextDatum(problem)};
+    bool nulls[3] = {false, false, false};
+    tuplestore_putvalues(out->store, out->desc, values, nulls);
+}
+
+/* The chain walk over rows ordered by (stream_id, version). */
+struct Walk
+{
+    char *stream; /* current stream, in the function's memory */
+    int stream_len;
+    int stream_cap;
+    int64 last_version; /* 0 before the stream's first row */
+    uint8 prev[EVENTS_HASH_LEN];
+    size_t prev_len;
+};
+
+void walk_row(Walk *w, Report *out, HeapTuple row, TupleDesc desc, MemoryContext keep)
+{
+    bool isnull;
+    text *stream = DatumGetTextPP(SPI_getbinval(row, desc, 1, &isnull));
+    const char *sid = VARDATA_ANY(stream);
+    int slen = VARSIZE_ANY_EXHDR(stream);
+    if (w->stream == NULL || slen != w->stream_len || memcmp(sid, w->stream, slen) != 0)
+    {
+        if (w->stream_cap < slen + 1)
+        {
+            w->stream = (char *)MemoryContextAlloc(keep, slen + 1);
+            w->stream_cap = slen + 1;
+        }
+        memcpy(w->stream, sid, slen);
+        w->stream_len = slen;
+        w->last_version = 0;
+        w->prev_len = 0;
+    }
+
+    int64 version = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
+    bytea *hash = DatumGetByteaPP(SPI_getbinval(row, desc, 9, &isnull));
+    bool hash_ok_size = VARSIZE_ANY_EXHDR(hash) == EVENTS_HASH_LEN;
+
+    if (version <= w->last_version)
+    {
+        report(out, sid, slen, version,
+               version == w->last_version ? "duplicate version" : "version out of order");
+        return;
+    }
+    if (version > w->last_version + 1)
+    {
+        char *problem = version == w->last_version + 2
+                            ? psprintf("missing version %lld", (long long)(w->last_version + 1))
+                            : psprintf("missing versions %lld..%lld", (long long)(w->last_version + 1),
+                                       (long long)(version - 1));
+        report(out, sid, slen, w->last_version + 1, problem);
+    }
+    else
+    {
+        text *type = DatumGetTextPP(SPI_getbinval(row, desc, 4, &isnull));
+        uint8 expected[EVENTS_HASH_LEN];
+        events_hash(w->prev, w->prev_len, sid, slen, version,
+                    DatumGetUUIDP(SPI_getbinval(row, desc, 3, &isnull)), VARDATA_ANY(type),
+                    VARSIZE_ANY_EXHDR(type), DatumGetInt32(SPI_getbinval(row, desc, 5, &isnull)),
+                    DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
+                    DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)),
+                    DatumGetTimestampTz(SPI_getbinval(row, desc, 8, &isnull)), expected);
+        if (!hash_ok_size || memcmp(VARDATA_ANY(hash), expected, EVENTS_HASH_LEN) != 0)
+            report(out, sid, slen, version, "hash mismatch: the row or the chain before it was altered");
+    }
+    w->last_version = version;
+    w->prev_len = hash_ok_size ? EVENTS_HASH_LEN : 0;
+    if (hash_ok_size)
+        memcpy(w->prev, VARDATA_ANY(hash), EVENTS_HASH_LEN);
+}
+
+void check_stream_rows(Report *out, SPIPlanPtr plan, Datum *args)
+{
+    if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: verify of chronicle.streams failed");
+    SPITupleTable *table = SPI_tuptable;
+    for (uint64 i = 0; i < SPI_processed; i++)
+    {
+        bool id_null, version_null, last_null;
+        HeapTuple row = table->vals[i];
+        text *stream = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 1, &id_null));
+        Datum version = SPI_getbinval(row, table->tupdesc, 2, &version_null);
+        Datum last = SPI_getbinval(row, table->tupdesc, 3, &last_null);
+        if (version_null && last_null)
+            continue; /* neither a stream row nor events: nothing to check */
+        if (!version_null && !last_null && DatumGetInt64(version) == DatumGetInt64(last))
+            continue;
+        char *problem =
+            version_null ? psprintf("events without a chronicle.streams row")
+            : last_null  ? psprintf("chronicle.streams says version %lld but the stream has no events",
+                                    (long long)DatumGetInt64(version))
+                         : psprintf("chronicle.streams says version %lld but the last event is %lld",
+                                    (long long)DatumGetInt64(version), (long long)DatumGetInt64(last));
+        report(out, VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream),
+               version_null ? DatumGetInt64(last) : DatumGetInt64(version), problem);
+    }
+}
+
+} // namespace
+
+Datum chronicle_verify(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+        ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+        Report out = {rsinfo->setResult, rsinfo->setDesc};
+        MemoryContext keep = CurrentMemoryContext;
+        bool one = !PG_ARGISNULL(0);
+        Datum args[1] = {one ? PG_GETARG_DATUM(0) : (Datum)0};
+        static const Oid argtypes[1] = {TEXTOID};
+
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "chronicle: SPI_connect failed");
+        SPIPlanPtr scan = one ? events_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
+                              : events_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
+        Portal cursor = SPI_cursor_open(NULL, scan, args, NULL, true);
+        Walk walk;
+        memset(&walk, 0, sizeof(walk));
+        MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "chronicle verify rows",
+                                                   ALLOCSET_DEFAULT_SIZES);
+        for (;;)
+        {
+            CHECK_FOR_INTERRUPTS();
+            SPI_cursor_fetch(cursor, true, 1000);
+            if (SPI_processed == 0)
+                break;
+            SPITupleTable *table = SPI_tuptable;
+            MemoryContext old = MemoryContextSwitchTo(rows);
+            for (uint64 i = 0; i < SPI_processed; i++)
+            {
+                walk_row(&walk, &out, table->vals[i], table->tupdesc, keep);
+                MemoryContextReset(rows);
+            }
+            MemoryContextSwitchTo(old);
+            SPI_freetuptable(table);
+        }
+        SPI_cursor_close(cursor);
+
+        if (one)
+            check_stream_rows(&out, events_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
+        else
+            check_stream_rows(&out, events_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
+        SPI_finish();
+        return (Datum)0;
+    });
+}
