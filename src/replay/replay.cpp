@@ -156,6 +156,20 @@ struct Receiver
     bool found;
 };
 
+/*
+ * A domain error raised while the executor is running our receiver: kept
+ * here (static storage: copying raises nothing) while the scan is stopped,
+ * and thrown once SPI is done, so the message carries no internal query text.
+ */
+static struct
+{
+    bool set;
+    int code;
+    char message[1024];
+    char detail[1024];
+    char hint[512];
+} deferred;
+
 static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
 {
     Receiver *rc = reinterpret_cast<Receiver *>(self);
@@ -165,11 +179,33 @@ static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
 
     MemoryContext old = MemoryContextSwitchTo(rc->per_event);
     bool more = false;
-    /* The executor's frames are C: a C++ exception must become an ereport here. */
-    pg::entry([&]() -> Datum {
+    /* The executor's frames are C: no C++ exception may leave this function. */
+    try
+    {
         more = apply_row(rc->run, slot->tts_values, slot->tts_isnull, rc->bounds);
-        return (Datum) 0;
-    });
+    }
+    catch (const pg::Error &e)
+    {
+        deferred.set = true;
+        deferred.code = e.code();
+        strlcpy(deferred.message, e.what(), sizeof(deferred.message));
+        strlcpy(deferred.detail, e.detail().c_str(), sizeof(deferred.detail));
+        strlcpy(deferred.hint, e.hint().c_str(), sizeof(deferred.hint));
+    }
+    catch (const std::bad_alloc &)
+    {
+        deferred.set = true;
+        deferred.code = ERRCODE_OUT_OF_MEMORY;
+        strlcpy(deferred.message, "out of memory in chronicle replay", sizeof(deferred.message));
+        deferred.detail[0] = deferred.hint[0] = '\0';
+    }
+    catch (...)
+    {
+        deferred.set = true;
+        deferred.code = ERRCODE_INTERNAL_ERROR;
+        strlcpy(deferred.message, "unexpected C++ exception during replay", sizeof(deferred.message));
+        deferred.detail[0] = deferred.hint[0] = '\0';
+    }
     MemoryContextSwitchTo(old);
     MemoryContextReset(rc->per_event);
     if (more)
@@ -243,11 +279,18 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     options.params = params;
     options.read_only = true;
     options.dest = &rc.pub;
+    deferred.set = false;
     int rcode = SPI_execute_plan_extended(events_plan(), &options);
     /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
     if (rcode < 0)
         elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));
     SPI_finish();
+    if (deferred.set)
+    {
+        MemoryContextDelete(run.cxt);
+        deferred.set = false;
+        throw pg::Error(deferred.code, deferred.message, deferred.detail, deferred.hint);
+    }
 
     /* Back in the caller's context: the result outlives the replay's memory. */
     result->version = rc.last;
