@@ -35,10 +35,22 @@ JNode *node_new_array(MemoryContext cxt)
 JNode *node_new_numeric(Numeric num, MemoryContext cxt)
 {
     JNode *n = node_alloc(NODE_NUMERIC, cxt);
-    Size size = VARSIZE(num);
-    n->numeric = static_cast<Numeric>(MemoryContextAlloc(cxt, size));
-    memcpy(n->numeric, num, size);
+    node_set_numeric(n, num, cxt);
     return n;
+}
+
+void node_set_numeric(JNode *n, Numeric num, MemoryContext cxt)
+{
+    Size size = VARSIZE(num);
+    if (!n->numeric || static_cast<Size>(n->cap) < size)
+    {
+        if (n->numeric)
+            pfree(n->numeric);
+        /* Room to grow a little: running totals change length slowly. */
+        n->cap = static_cast<int>(size + 8);
+        n->numeric = static_cast<Numeric>(MemoryContextAlloc(cxt, n->cap));
+    }
+    memcpy(n->numeric, num, size);
 }
 
 static JNode *node_scalar(const JsonbValue *v, MemoryContext cxt)

@@ -43,7 +43,7 @@ struct JNode
     NodeKind kind;
     bool boolean;
     int len;          /* string length, or number of elements / pairs */
-    int cap;          /* allocated elements / pairs */
+    int cap;          /* allocated elements / pairs, or bytes of numeric */
     union {
         Numeric numeric;
         char *string; /* not NUL-terminated */
@@ -58,6 +58,8 @@ JNode *node_from_jsonb(Jsonb *jb, MemoryContext cxt);
 JNode *node_new_object(MemoryContext cxt);
 JNode *node_new_array(MemoryContext cxt);
 JNode *node_new_numeric(Numeric n, MemoryContext cxt);
+/* Replace a numeric node's value, reusing its buffer when the value fits. */
+void node_set_numeric(JNode *n, Numeric num, MemoryContext cxt);
 
 /* pfree n and everything below it. */
 void node_free(JNode *n);

@@ -74,6 +74,8 @@ struct Run
     JNode *state;       /* rules reducers */
     Jsonb *fnstate;    /* function reducers; NULL is SQL NULL */
     TupleDesc rowdesc; /* chronicle.events, for function reducers */
+    Jsonb *buf;        /* row_jsonb()'s buffer */
+    Size buf_size;
 };
 
 static Jsonb *copy_jsonb(Jsonb *j, MemoryContext cxt)
@@ -100,6 +102,30 @@ static void call_function(Run *run, Datum row)
 }
 
 /*
+ * The row's data as a Jsonb.  Small values are stored with a 1-byte header,
+ * which jsonb code cannot read in place (it needs the 4-byte header and its
+ * alignment): they are copied into a buffer reused from row to row instead
+ * of a fresh palloc each time.  Anything toasted is detoasted as usual.
+ */
+static Jsonb *row_jsonb(Run *run, Datum d)
+{
+    struct varlena *v = reinterpret_cast<struct varlena *>(DatumGetPointer(d));
+    if (!VARATT_IS_1B(v) || VARATT_IS_1B_E(v))
+        return DatumGetJsonbP(d);
+    Size len = VARSIZE_1B(v) - VARHDRSZ_SHORT;
+    if (len + VARHDRSZ > run->buf_size)
+    {
+        if (run->buf)
+            pfree(run->buf);
+        run->buf_size = Max(len + VARHDRSZ, 256);
+        run->buf = static_cast<Jsonb *>(MemoryContextAlloc(run->cxt, run->buf_size));
+    }
+    SET_VARSIZE(run->buf, len + VARHDRSZ);
+    memcpy(VARDATA(run->buf), VARDATA_1B(v), len);
+    return run->buf;
+}
+
+/*
  * Apply one row.  Returns false when the row lies past the time bound, which
  * ends the replay (the state is always a prefix of the stream).
  */
@@ -110,10 +136,21 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, const ReplayBounds *
         return false;
 
     text *type = DatumGetTextPP(values[COL_TYPE - 1]);
+    int typelen = VARSIZE_ANY_EXHDR(type);
+    /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
+    char type_buf[256];
+    char *type_name = type_buf;
+    if (typelen < static_cast<int>(sizeof(type_buf)))
+    {
+        memcpy(type_buf, VARDATA_ANY(type), typelen);
+        type_buf[typelen] = '\0';
+    }
+    else
+        type_name = text_to_cstring(type);
     int32 type_version = DatumGetInt32(values[COL_TYPE_VERSION - 1]);
-    Jsonb *stored = DatumGetJsonbP(values[COL_DATA - 1]);
+    Jsonb *stored = row_jsonb(run, values[COL_DATA - 1]);
     int32 upcast_version = type_version;
-    Jsonb *data = types_upcast(text_to_cstring(type), &upcast_version, stored);
+    Jsonb *data = types_upcast(type_name, &upcast_version, stored);
 
     if (run->r->compiled)
     {
@@ -123,7 +160,7 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, const ReplayBounds *
         ev.has_version = true;
         ev.version = DatumGetInt64(values[COL_VERSION - 1]);
         ev.type = VARDATA_ANY(type);
-        ev.typelen = VARSIZE_ANY_EXHDR(type);
+        ev.typelen = typelen;
         ev.data = data;
         ev.event_id = DatumGetUUIDP(values[COL_EVENT_ID - 1]);
         ev.has_recorded_at = true;

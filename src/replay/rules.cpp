@@ -531,8 +531,10 @@ static void numeric_op(const Rule *r, const EventView *ev, JNode **slot, const J
                 return;
         }
     }
-    node_free(cur);
-    *slot = node_new_numeric(result, cxt);
+    if (cur)
+        node_set_numeric(cur, result, cxt);
+    else
+        *slot = node_new_numeric(result, cxt);
 }
 
 static void apply_rule(const Rule *r, JNode **state, const EventView *ev, MemoryContext cxt)
