@@ -42,6 +42,11 @@ SELECT chronicle.replay('account-123456', 'account', as_of_version => 1, as_of_t
 SELECT chronicle.fold('account', e ORDER BY e.version) = chronicle.replay('account-123456', 'account') AS same
 FROM chronicle.read_stream('account-123456') e;
 
+-- As window functions, fold and merge_agg give the state after each event.
+SELECT version, type, chronicle.fold('account', e) OVER (ORDER BY version) AS state_after,
+       chronicle.merge_agg(data) OVER (ORDER BY version) AS merged_data
+FROM chronicle.read_stream('account-123456') e;
+
 -- Attributes come from the stored event.
 SELECT chronicle.define_reducer('audit', '{"*": {"set": {"last_type": "@type", "last_version": "@version",
     "stream": "@stream_id"}, "push": {"ids": "@event_id"}}}');

@@ -543,7 +543,7 @@ static void apply_rule(const Rule *r, JNode **state, const EventView *ev, Memory
     if (r->op == OP_UNSET)
     {
         /* Nothing to remove when any part of the path is missing. */
-        JNode *parent = *state;
+        JNode *parent = (*state)->kind == NODE_OBJECT ? *state : nullptr;
         for (int i = 0; parent && i < r->target.n - 1; i++)
         {
             parent = node_get(parent, r->target.segs[i], r->target.lens[i]);
