@@ -127,7 +127,8 @@ Datum chronicle_fold_step(PG_FUNCTION_ARGS)
         bool nulls[11];
         int natts = fc->rowdesc->natts;
         if (natts != 11)
-            elog(ERROR, "chronicle: chronicle.events has %d columns, expected 11", natts);
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            pg::format("chronicle.events has %d columns, chronicle.fold expects 11", natts));
         heap_deform_tuple(&tuple, fc->rowdesc, values, nulls);
 
         /* Upcast as every read does (a row that was upcast already stays as it is). */
