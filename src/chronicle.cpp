@@ -12,10 +12,13 @@ void _PG_init(void);
 PG_FUNCTION_INFO_V1(chronicle_version);
 }
 
+void types_init(void);
+
 /* Called once per backend when the library is loaded.  Modules that define
  * GUCs or register cache callbacks add their init call here. */
 void _PG_init(void)
 {
+    types_init();
 }
 
 Datum chronicle_version(PG_FUNCTION_ARGS)

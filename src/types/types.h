@@ -11,6 +11,12 @@ extern "C" {
 }
 
 /*
+ * Called once from _PG_init: defines the chronicle.strict_types setting and
+ * registers the cache invalidation callbacks.
+ */
+void types_init(void);
+
+/*
  * Check an event's data against the schema defined for (type, type_version)
  * before it is appended.  Raises SE003 (with the JSON path and the failed
  * rule) when the data breaks the schema, or when chronicle.strict_types is on
@@ -21,6 +27,8 @@ void types_check_event(const char *type, int32 type_version, Jsonb *data);
 /*
  * Bring stored data of (type, *type_version) up to the newest version through
  * the chain of upcasters, updating *type_version.  Returns data itself when no
- * upcaster applies (the common case, which costs one hash lookup).
+ * upcaster applies (the common case, which costs one hash lookup, or none when
+ * no upcaster exists at all); otherwise a new document palloc'd in
+ * CurrentMemoryContext.  Never writes anything, so it works on a hot standby.
  */
 Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data);

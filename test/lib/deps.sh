@@ -11,6 +11,9 @@ for pkg in "${wanted[@]}"; do
     [[ $status == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# Test drivers (fuzzers, randomized tests) are Python scripts.
+command -v python3 >/dev/null || missing+=(python3)
+
 if ((${#missing[@]} == 0)); then
     exit 0
 fi

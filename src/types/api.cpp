@@ -1,0 +1,293 @@
+/*
+ * api.cpp: what the rest of chronicle and SQL see of event types: the
+ * types.h functions, the chronicle.strict_types setting, and the C functions
+ * behind define_event_type / define_upcaster and their test helpers.
+ */
+#include "types/types.h"
+
+#include "errors.h"
+#include "types/cache.h"
+
+#include <string>
+
+extern "C" {
+#include "catalog/pg_type_d.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+
+PG_FUNCTION_INFO_V1(chronicle_define_event_type);
+PG_FUNCTION_INFO_V1(chronicle_define_upcaster);
+PG_FUNCTION_INFO_V1(chronicle_check_event);
+PG_FUNCTION_INFO_V1(chronicle_upcast);
+PG_FUNCTION_INFO_V1(chronicle_types_changed);
+}
+
+namespace {
+
+bool strict_types = false;
+
+/*
+ * Per-call scratch memory of the checker and the upcaster (iterators, parse
+ * states, intermediate documents of a chain), reset on every call so that a
+ * read of a million upcasted rows does not grow the caller's context.
+ */
+MemoryContext scratch_context = nullptr;
+
+MemoryContext enter_scratch()
+{
+    if (!scratch_context)
+        scratch_context = AllocSetContextCreate(TopMemoryContext, "chronicle types scratch",
+                                                ALLOCSET_DEFAULT_SIZES);
+    else
+        MemoryContextReset(scratch_context);
+    return MemoryContextSwitchTo(scratch_context);
+}
+
+/* Switches back to the caller's memory context however the scope is left. */
+struct ScratchScope
+{
+    MemoryContext caller;
+    ScratchScope() : caller(pg::guard([] { return enter_scratch(); })) {}
+    ~ScratchScope() { MemoryContextSwitchTo(caller); }
+    ScratchScope(const ScratchScope &) = delete;
+    ScratchScope &operator=(const ScratchScope &) = delete;
+};
+
+void check_event(const char *type, int32 type_version, Jsonb *data)
+{
+    types::cache_ensure();
+    types::TypeEntry *entry = types::cache_find(type);
+    const types::SchemaNode *schema = entry ? types::cache_schema(entry, type_version) : nullptr;
+    if (!schema)
+    {
+        if (strict_types)
+            throw pg::Error(CHRONICLE_INVALID_EVENT,
+                            pg::format("event type \"%s\" has no schema for type_version %d", type,
+                                       type_version),
+                            "chronicle.strict_types is on, so every event needs a schema.",
+                            "Define one with chronicle.define_event_type(), or SET chronicle.strict_types = off.");
+        return;
+    }
+    ScratchScope scratch;
+    std::string what = pg::format("\"%s\" (type_version %d)", type, type_version);
+    types::check_data(schema, data, what.c_str());
+}
+
+/* The upcasted data in the caller's context, or data itself when nothing applies. */
+Jsonb *upcast(const char *type, int32 *type_version, Jsonb *data)
+{
+    types::cache_ensure();
+    if (!types::cache_has_upcasters())
+        return data;
+    types::TypeEntry *entry = types::cache_find(type);
+    if (!entry || entry->nupcasters == 0)
+        return data;
+    const types::Upcaster *step = types::cache_upcaster(entry, *type_version);
+    if (!step)
+        return data;
+
+    Jsonb *current = data;
+    int32 version = *type_version;
+    {
+        ScratchScope scratch;
+        while (step)
+        {
+            current = types::apply_upcaster(step, current);
+            /* define_upcaster keeps from_version below INT_MAX, so this cannot overflow. */
+            version++;
+            step = types::cache_upcaster(entry, version);
+        }
+    }
+    Jsonb *result = pg::guard([&] {
+        Jsonb *copy = static_cast<Jsonb *>(palloc(VARSIZE(current)));
+        memcpy(copy, current, VARSIZE(current));
+        return copy;
+    });
+    *type_version = version;
+    return result;
+}
+
+/* The define functions take no NULLs (they are not STRICT, so that a NULL is an error). */
+void check_no_nulls(FunctionCallInfo fcinfo, const char *function)
+{
+    for (int i = 0; i < PG_NARGS(); i++)
+        if (PG_ARGISNULL(i))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                            pg::format("argument %d of %s must not be NULL", i + 1, function));
+}
+
+/* A type name as append accepts it (src/events/validate.cpp): 1..255 characters. */
+const char *type_argument(Datum d)
+{
+    const char *type = pg::guard([&] { return TextDatumGetCString(d); });
+    int chars = pg::guard([&] { return pg_mbstrlen(type); });
+    if (chars < 1 || chars > 255)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("event type must be 1 to 255 characters long, not %d", chars));
+    return type;
+}
+
+/*
+ * Upsert a definition.  The define functions are SECURITY DEFINER, so this
+ * runs with the owner's rights: writers need no privilege on the tables.  An
+ * unchanged definition is not rewritten (and so invalidates no cache).
+ */
+void store(SPIPlanPtr *plan, const char *sql, Datum type, Datum version, Datum document)
+{
+    pg::guard([&] {
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "chronicle: SPI_connect failed");
+        if (!*plan)
+        {
+            Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
+            *plan = SPI_prepare(sql, 3, argtypes);
+            if (!*plan)
+                elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+            SPI_keepplan(*plan);
+        }
+        Datum values[3] = {type, version, document};
+        int rc = SPI_execute_plan(*plan, values, nullptr, false, 0);
+        if (rc != SPI_OK_INSERT)
+            elog(ERROR, "chronicle: storing the definition failed: %s", SPI_result_code_string(rc));
+        SPI_finish();
+    });
+}
+
+SPIPlanPtr store_type_plan = nullptr;
+SPIPlanPtr store_upcaster_plan = nullptr;
+
+} // namespace
+
+/* ------------------------------------------------------------- types.h */
+
+void types_init(void)
+{
+    DefineCustomBoolVariable("chronicle.strict_types",
+                             "Reject events whose type has no schema for their type_version.",
+                             "When off (the default), events of types without a schema are "
+                             "appended unchecked.",
+                             &strict_types, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    types::cache_init();
+}
+
+void types_check_event(const char *type, int32 type_version, Jsonb *data)
+{
+    pg::entry([&]() -> Datum {
+        check_event(type, type_version, data);
+        return (Datum) 0;
+    });
+}
+
+Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data)
+{
+    return reinterpret_cast<Jsonb *>(
+        DatumGetPointer(pg::entry([&]() -> Datum { return PointerGetDatum(upcast(type, type_version, data)); })));
+}
+
+/* ------------------------------------------------------ SQL-callable */
+
+/* chronicle.define_event_type(type text, schema jsonb, type_version int DEFAULT 1) */
+Datum chronicle_define_event_type(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        check_no_nulls(fcinfo, "chronicle.define_event_type");
+        const char *type = type_argument(PG_GETARG_DATUM(0));
+        Jsonb *schema = pg::guard([&] { return PG_GETARG_JSONB_P(1); });
+        int32 version = PG_GETARG_INT32(2);
+        if (version < 1)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("type_version must be 1 or more, not %d", version));
+        std::string what = pg::format("event type \"%s\" (type_version %d)", type, version);
+        types::CompiledSchema compiled = types::compile_schema(schema, what.c_str());
+        types::free_regexes(compiled.regexes);
+        store(&store_type_plan,
+              "INSERT INTO chronicle.event_types AS t (type, type_version, schema, defined_at) "
+              "VALUES ($1, $2, $3, pg_catalog.now()) "
+              "ON CONFLICT ON CONSTRAINT event_types_pkey DO UPDATE "
+              "SET schema = excluded.schema, defined_at = excluded.defined_at "
+              "WHERE NOT (t.schema OPERATOR(pg_catalog.=) excluded.schema)",
+              PG_GETARG_DATUM(0), Int32GetDatum(version), JsonbPGetDatum(schema));
+        PG_RETURN_VOID();
+    });
+}
+
+/* chronicle.define_upcaster(type text, from_version int, rules jsonb) */
+Datum chronicle_define_upcaster(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        check_no_nulls(fcinfo, "chronicle.define_upcaster");
+        const char *type = type_argument(PG_GETARG_DATUM(0));
+        int32 from = PG_GETARG_INT32(1);
+        Jsonb *rules = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
+        if (from < 1 || from == PG_INT32_MAX)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("from_version must be between 1 and %d, not %d", PG_INT32_MAX - 1, from));
+        std::string what = pg::format("\"%s\" from type_version %d", type, from);
+        types::compile_upcaster(rules, what.c_str());
+        store(&store_upcaster_plan,
+              "INSERT INTO chronicle.upcasters AS u (type, from_version, rules, defined_at) "
+              "VALUES ($1, $2, $3, pg_catalog.now()) "
+              "ON CONFLICT ON CONSTRAINT upcasters_pkey DO UPDATE "
+              "SET rules = excluded.rules, defined_at = excluded.defined_at "
+              "WHERE NOT (u.rules OPERATOR(pg_catalog.=) excluded.rules)",
+              PG_GETARG_DATUM(0), Int32GetDatum(from), JsonbPGetDatum(rules));
+        PG_RETURN_VOID();
+    });
+}
+
+/* chronicle._check_event(type text, type_version int, data jsonb): true, or SE003. */
+Datum chronicle_check_event(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        check_no_nulls(fcinfo, "chronicle._check_event");
+        const char *type = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+        Jsonb *data = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
+        check_event(type, PG_GETARG_INT32(1), data);
+        PG_RETURN_BOOL(true);
+    });
+}
+
+/* chronicle._upcast(type text, type_version int, data jsonb, OUT type_version int, OUT data jsonb) */
+Datum chronicle_upcast(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        check_no_nulls(fcinfo, "chronicle._upcast");
+        const char *type = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+        int32 version = PG_GETARG_INT32(1);
+        Jsonb *data = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
+        Jsonb *result = upcast(type, &version, data);
+        return pg::guard([&] {
+            TupleDesc desc;
+            if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+                elog(ERROR, "chronicle._upcast must return a record");
+            desc = BlessTupleDesc(desc);
+            Datum values[2] = {Int32GetDatum(version), JsonbPGetDatum(result)};
+            bool nulls[2] = {false, false};
+            return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+        });
+    });
+}
+
+/*
+ * Trigger on chronicle.event_types and chronicle.upcasters: every change
+ * (define functions, or the owner editing the tables) invalidates the caches
+ * of all backends at commit, and this backend's at once.
+ */
+Datum chronicle_types_changed(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        if (!CALLED_AS_TRIGGER(fcinfo))
+            throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                            "chronicle._types_changed() must be called as a trigger");
+        TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+        Oid relid = RelationGetRelid(trigger->tg_relation);
+        pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
+        types::cache_changed_here();
+        return PointerGetDatum(nullptr);
+    });
+}

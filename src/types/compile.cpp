@@ -1,0 +1,351 @@
+/*
+ * compile.cpp: compiling a JSON-Schema subset into SchemaNode trees
+ * (schema.h).  compile_schema() runs the work under one pg::guard(): below
+ * it, frames hold only plain values and palloc'd memory, so a PostgreSQL
+ * error may longjmp across them, and domain errors are thrown as pg::Error
+ * built from a palloc'd message.
+ */
+#include "types/schema_util.h"
+
+#include "errors.h"
+
+extern "C" {
+#include "catalog/pg_collation_d.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+}
+
+namespace types {
+
+using namespace detail;
+
+namespace {
+
+struct Compiler
+{
+    const char *what;
+    StringInfo path; /* JSON path into the schema, for error messages */
+    RegexHolder *regexes;
+};
+
+[[noreturn]] void schema_error(Compiler &c, const char *fmt, const char *arg = nullptr)
+{
+    StringInfoData msg;
+    initStringInfo(&msg);
+    appendStringInfo(&msg, "invalid schema for %s at %s: ", c.what, c.path->data);
+    appendStringInfo(&msg, fmt, arg);
+    throw_invalid(msg.data);
+}
+
+bool is_string(const JsonbValue &v)
+{
+    return v.type == jbvString;
+}
+
+bool is_container(const JsonbValue &v, bool object)
+{
+    return v.type == jbvBinary &&
+           (object ? JsonContainerIsObject(v.val.binary.data) : JsonContainerIsArray(v.val.binary.data));
+}
+
+/* Walk the elements of an array value, calling fn(element, index). */
+template <typename Fn>
+void each_element(const JsonbValue &array, Fn &&fn)
+{
+    JsonbIterator *it = JsonbIteratorInit(array.val.binary.data);
+    JsonbValue v;
+    JsonbIteratorToken tok;
+    int index = 0;
+    while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+        if (tok == WJB_ELEM)
+            fn(v, index++);
+}
+
+uint16 type_bit(const JsonbValue &v)
+{
+    static const struct
+    {
+        const char *name;
+        uint16 bit;
+    } names[] = {{"null", T_NULL},     {"boolean", T_BOOLEAN}, {"object", T_OBJECT},
+                 {"array", T_ARRAY},   {"number", T_NUMBER},   {"integer", T_INTEGER},
+                 {"string", T_STRING}};
+    for (const auto &n : names)
+        if (key_compare(v.val.string.val, v.val.string.len, n.name, strlen(n.name)) == 0)
+            return n.bit;
+    return 0;
+}
+
+int enum_order(const void *a, const void *b)
+{
+    return compareJsonbContainers(&(*static_cast<Jsonb *const *>(a))->root,
+                                  &(*static_cast<Jsonb *const *>(b))->root);
+}
+
+Numeric number_keyword(Compiler &c, const JsonbValue &v)
+{
+    if (v.type != jbvNumeric)
+        schema_error(c, "must be a number");
+    return numeric_copy(v.val.numeric);
+}
+
+int32 length_keyword(Compiler &c, const JsonbValue &v)
+{
+    bool overflow = false;
+    if (v.type != jbvNumeric || !numeric_integral(v.val.numeric))
+        schema_error(c, "must be a non-negative integer");
+    int32 n = numeric_int4_opt_error(v.val.numeric, &overflow);
+    if (overflow || n < 0)
+        schema_error(c, "must be a non-negative integer no greater than 2147483647");
+    return n;
+}
+
+void compile_pattern(Compiler &c, SchemaNode *node, const JsonbValue &v)
+{
+    if (!is_string(v))
+        schema_error(c, "must be a string");
+    const char *src = pnstrdup(v.val.string.val, v.val.string.len);
+    pg_wchar *wide = static_cast<pg_wchar *>(MemoryContextAllocHuge(
+        CurrentMemoryContext, (static_cast<Size>(v.val.string.len) + 1) * sizeof(pg_wchar)));
+    int wlen = pg_mb2wchar_with_len(src, wide, v.val.string.len);
+
+    RegexHolder *holder = static_cast<RegexHolder *>(palloc0(sizeof(RegexHolder)));
+    int rc = pg_regcomp(&holder->re, wide, wlen, REG_ADVANCED, DEFAULT_COLLATION_OID);
+    if (rc != REG_OKAY)
+    {
+        char reason[256];
+        pg_regerror(rc, &holder->re, reason, sizeof(reason));
+        schema_error(c, "invalid regular expression: %s", reason);
+    }
+    holder->next = c.regexes;
+    c.regexes = holder;
+    node->pattern = &holder->re;
+    node->pattern_source = src;
+}
+
+SchemaNode *compile_node(Compiler &c, const JsonbValue &v, int depth);
+
+/* Compile sub-schema v found under path suffix (key, or index when key is NULL). */
+SchemaNode *compile_child(Compiler &c, const JsonbValue &v, int depth, const char *key, int keylen,
+                          int index = -1)
+{
+    int saved = c.path->len;
+    if (key)
+        append_key(c.path, key, keylen);
+    else if (index >= 0)
+        appendStringInfo(c.path, "[%d]", index);
+    SchemaNode *child = compile_node(c, v, depth + 1);
+    c.path->len = saved;
+    c.path->data[saved] = '\0';
+    return child;
+}
+
+void compile_keyword(Compiler &c, SchemaNode *node, const JsonbValue &key, const JsonbValue &v,
+                     int depth)
+{
+    const char *k = key.val.string.val;
+    int klen = key.val.string.len;
+    auto is = [&](const char *name) { return key_compare(k, klen, name, strlen(name)) == 0; };
+
+    if (is("type"))
+    {
+        if (is_string(v))
+        {
+            node->type_mask = type_bit(v);
+            if (!node->type_mask)
+                schema_error(c, "unknown type \"%s\"", pnstrdup(v.val.string.val, v.val.string.len));
+        }
+        else if (is_container(v, false))
+        {
+            each_element(v, [&](const JsonbValue &e, int) {
+                uint16 bit = is_string(e) ? type_bit(e) : 0;
+                if (!bit)
+                    schema_error(c, "must be a type name or an array of type names");
+                if (node->type_mask & bit)
+                    schema_error(c, "names type \"%s\" twice", pnstrdup(e.val.string.val, e.val.string.len));
+                node->type_mask |= bit;
+            });
+            if (!node->type_mask)
+                schema_error(c, "must not be an empty array");
+        }
+        else
+            schema_error(c, "must be a type name or an array of type names");
+    }
+    else if (is("properties"))
+    {
+        if (!is_container(v, true))
+            schema_error(c, "must be an object of schemas");
+        JsonbContainer *obj = v.val.binary.data;
+        int n = JsonContainerSize(obj);
+        node->properties = static_cast<Property *>(palloc0(sizeof(Property) * Max(n, 1)));
+        JsonbIterator *it = JsonbIteratorInit(obj);
+        JsonbValue pk, pv;
+        JsonbIteratorToken tok;
+        /* Jsonb yields keys in its own sorted order, which lookups rely on. */
+        while ((tok = JsonbIteratorNext(&it, &pk, true)) != WJB_DONE)
+        {
+            if (tok != WJB_KEY)
+                continue;
+            Property &p = node->properties[node->nproperties++];
+            p.name = pnstrdup(pk.val.string.val, pk.val.string.len);
+            p.name_len = pk.val.string.len;
+            JsonbIteratorNext(&it, &pv, true);
+            p.schema = compile_child(c, pv, depth, p.name, p.name_len);
+        }
+    }
+    else if (is("required"))
+    {
+        if (!is_container(v, false))
+            schema_error(c, "must be an array of property names");
+        int n = JsonContainerSize(v.val.binary.data);
+        node->required = static_cast<Property *>(palloc0(sizeof(Property) * Max(n, 1)));
+        each_element(v, [&](const JsonbValue &e, int) {
+            if (!is_string(e))
+                schema_error(c, "must be an array of property names");
+            for (int i = 0; i < node->nrequired; i++)
+                if (key_compare(node->required[i].name, node->required[i].name_len, e.val.string.val,
+                                e.val.string.len) == 0)
+                    schema_error(c, "names property \"%s\" twice",
+                                 pnstrdup(e.val.string.val, e.val.string.len));
+            Property &p = node->required[node->nrequired++];
+            p.name = pnstrdup(e.val.string.val, e.val.string.len);
+            p.name_len = e.val.string.len;
+        });
+    }
+    else if (is("additionalProperties"))
+    {
+        if (v.type != jbvBool)
+            schema_error(c, "only true or false are supported");
+        node->no_additional = !v.val.boolean;
+    }
+    else if (is("items"))
+    {
+        if (is_container(v, false))
+            schema_error(c, "must be a single schema (arrays of schemas are not supported)");
+        node->items = compile_child(c, v, depth, nullptr, 0, -1);
+    }
+    else if (is("enum"))
+    {
+        if (!is_container(v, false) || JsonContainerSize(v.val.binary.data) == 0)
+            schema_error(c, "must be a non-empty array");
+        node->enum_values =
+            static_cast<Jsonb **>(palloc(sizeof(Jsonb *) * JsonContainerSize(v.val.binary.data)));
+        each_element(v, [&](const JsonbValue &e, int) {
+            JsonbValue copy = e;
+            node->enum_values[node->nenum++] = JsonbValueToJsonb(&copy);
+        });
+        /* jsonb's own total order (the one its btree uses), so a check is a binary search. */
+        qsort(node->enum_values, node->nenum, sizeof(Jsonb *), enum_order);
+    }
+    else if (is("minimum"))
+        node->minimum = number_keyword(c, v);
+    else if (is("maximum"))
+        node->maximum = number_keyword(c, v);
+    else if (is("exclusiveMinimum"))
+        node->exclusive_minimum = number_keyword(c, v);
+    else if (is("exclusiveMaximum"))
+        node->exclusive_maximum = number_keyword(c, v);
+    else if (is("minLength"))
+        node->min_length = length_keyword(c, v);
+    else if (is("maxLength"))
+        node->max_length = length_keyword(c, v);
+    else if (is("pattern"))
+        compile_pattern(c, node, v);
+    else if (is("format"))
+    {
+        if (!is_string(v))
+            schema_error(c, "must be a string");
+        const char *f = pnstrdup(v.val.string.val, v.val.string.len);
+        if (strcmp(f, "date") == 0)
+            node->format = F_DATE;
+        else if (strcmp(f, "date-time") == 0)
+            node->format = F_DATE_TIME;
+        else if (strcmp(f, "uuid") == 0)
+            node->format = F_UUID;
+        else if (strcmp(f, "email") == 0)
+            node->format = F_EMAIL;
+        else
+            schema_error(c, "unknown format \"%s\" (supported: date, date-time, uuid, email)", f);
+    }
+    else if (is("title") || is("description") || is("$schema") || is("$id") || is("$comment") ||
+             is("default") || is("examples") || is("deprecated") || is("readOnly") || is("writeOnly"))
+    {
+        /* Annotations: accepted and ignored, as JSON Schema does. */
+    }
+    else
+    {
+        /* An unknown validation keyword ignored silently would let a typo
+         * ("minimun") or an unsupported rule ("oneOf") accept anything. */
+        schema_error(c, "unsupported keyword \"%s\"", pnstrdup(k, klen));
+    }
+}
+
+SchemaNode *compile_node(Compiler &c, const JsonbValue &v, int depth)
+{
+    check_stack_depth();
+    SchemaNode *node = static_cast<SchemaNode *>(palloc0(sizeof(SchemaNode)));
+    node->min_length = node->max_length = -1;
+    if (v.type == jbvBool)
+    {
+        node->reject_all = !v.val.boolean;
+        return node;
+    }
+    if (!is_container(v, true))
+        schema_error(c, "a schema must be a JSON object or a boolean");
+    if (depth > max_schema_depth)
+    {
+        char limit[16];
+        snprintf(limit, sizeof(limit), "%d", max_schema_depth);
+        schema_error(c, "schemas nest deeper than %s levels", limit);
+    }
+
+    JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
+    JsonbValue key, value;
+    JsonbIteratorToken tok;
+    while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+    {
+        if (tok != WJB_KEY)
+            continue;
+        JsonbIteratorNext(&it, &value, true);
+        int saved = c.path->len;
+        append_key(c.path, key.val.string.val, key.val.string.len);
+        compile_keyword(c, node, key, value, depth);
+        c.path->len = saved;
+        c.path->data[saved] = '\0';
+    }
+    return node;
+}
+
+} // namespace
+
+CompiledSchema compile_schema(Jsonb *schema, const char *what)
+{
+    Compiler c{what, nullptr, nullptr};
+    SchemaNode *root = nullptr;
+    try
+    {
+        root = pg::guard([&] {
+            c.path = makeStringInfo();
+            appendStringInfoChar(c.path, '$');
+            return compile_node(c, root_value(schema), 0);
+        });
+    }
+    catch (...)
+    {
+        /* c.regexes lives in this frame, updated by reference: current after a longjmp. */
+        free_regexes(c.regexes);
+        throw;
+    }
+    return CompiledSchema{root, c.regexes};
+}
+
+void free_regexes(RegexHolder *list)
+{
+    for (RegexHolder *h = list; h; h = h->next)
+        pg_regfree(&h->re);
+}
+
+} // namespace types

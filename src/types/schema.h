@@ -1,0 +1,118 @@
+/*
+ * schema.h: the JSON-Schema subset of SPEC section 4, compiled once into a
+ * tree of plain structs and checked against event data.
+ *
+ * Compiled schemas live in a PostgreSQL memory context (the types cache); the
+ * only memory outside it is the regex engine's (malloc'd by pg_regcomp), which
+ * CompiledSchema::regexes lists so that it can be released with the context.
+ *
+ * compile_schema() and check_data() report every error as a C++ exception:
+ * pg::Error (SE003) for domain errors, pg::PgError for PostgreSQL's own (they
+ * run their PostgreSQL calls under pg::guard()).
+ */
+#pragma once
+
+#include "pg/boundary.h"
+
+extern "C" {
+#include "regex/regex.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+}
+
+namespace types {
+
+/* Sub-schemas nest at most this deep (hostile input: a 10,000-level schema). */
+constexpr int max_schema_depth = 64;
+
+/* Bits of SchemaNode::type_mask; 0 means "any type". */
+enum TypeBit : uint16
+{
+    T_NULL = 1 << 0,
+    T_BOOLEAN = 1 << 1,
+    T_OBJECT = 1 << 2,
+    T_ARRAY = 1 << 3,
+    T_NUMBER = 1 << 4,
+    T_INTEGER = 1 << 5, /* a number without a fractional part */
+    T_STRING = 1 << 6,
+};
+
+enum Format : uint8
+{
+    F_NONE,
+    F_DATE,
+    F_DATE_TIME,
+    F_UUID,
+    F_EMAIL
+};
+
+struct RegexHolder
+{
+    regex_t re;
+    RegexHolder *next;
+};
+
+struct SchemaNode;
+
+struct Property
+{
+    const char *name; /* not NUL-terminated inside jsonb; name_len counts bytes */
+    int name_len;
+    SchemaNode *schema;
+};
+
+struct SchemaNode
+{
+    bool reject_all; /* the boolean schema false */
+    uint16 type_mask;
+
+    Property *properties; /* sorted like jsonb keys: by length, then bytes */
+    int nproperties;
+    Property *required; /* schema unused */
+    int nrequired;
+    bool no_additional; /* additionalProperties: false */
+
+    SchemaNode *items;
+
+    Jsonb **enum_values;
+    int nenum;
+
+    Numeric minimum, maximum, exclusive_minimum, exclusive_maximum; /* NULL: absent */
+    int32 min_length, max_length;                                   /* -1: absent */
+
+    regex_t *pattern;
+    const char *pattern_source;
+    Format format;
+};
+
+struct CompiledSchema
+{
+    SchemaNode *root;
+    RegexHolder *regexes;
+};
+
+/*
+ * Compile schema (a jsonb document) into memory of CurrentMemoryContext.
+ * Throws SE003 naming `what` (e.g. `event type "X" (type_version 1)`) and the
+ * schema path of the first malformed keyword.  On error, the regexes compiled
+ * so far are released before the exception leaves.
+ */
+CompiledSchema compile_schema(Jsonb *schema, const char *what);
+
+/* Release what compile_schema allocated outside memory contexts. */
+void free_regexes(RegexHolder *list);
+
+/*
+ * Check data against a compiled schema.  Throws SE003 whose message names
+ * `what`, the JSON path in data and the failed rule.
+ */
+void check_data(const SchemaNode *root, Jsonb *data, const char *what);
+
+/* Format checkers (RFC 3339 full-date / date-time, RFC 4122 text form, an
+ * address per RFC 5321 without quoted local parts or address literals). */
+bool is_date(const char *s, int len);
+bool is_date_time(const char *s, int len);
+bool is_uuid(const char *s, int len);
+bool is_email(const char *s, int len);
+
+} // namespace types
