@@ -71,6 +71,12 @@ SELECT chronicle.define_reducer('balance_fn', 'balance_fn(jsonb, chronicle.event
 SELECT chronicle.replay('account-123456', 'balance_fn');
 SELECT chronicle.replay('account-123456', 'balance_fn', as_of_version => 2);
 
+-- (Used by the upcasting example below: records the type_version and data
+-- each event reaches the function with.)
+CREATE FUNCTION paid_versions(state jsonb, e chronicle.events) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT coalesce(state, '[]') || jsonb_build_array(jsonb_build_object('v', e.type_version, 'data', e.data))
+$$;
+
 -- Exact decimals through append and replay: 0.1 + 0.2 is 0.3, and 40-digit
 -- amounts keep every digit.
 SELECT chronicle.define_reducer('ledger', '{"Posted": {"add": {"sum": "$.amount"}, "max": {"largest": "$.amount"}}}');
@@ -89,6 +95,23 @@ SELECT chronicle.replay('ledger-1', 'ledger');
 SELECT chronicle.replay('ledger-1', 'ledger', as_of_version => 3);
 SELECT chronicle.replay('ledger-1', 'no_such_reducer');
 \set VERBOSITY sqlstate
+
+-- Every event is upcast (SPEC section 4) before the rules see it: stored
+-- rows of version 1 and 2 replay as version 3, through a two-step chain.
+SELECT chronicle.define_upcaster('ReplayPaid', 1, '{"rename": {"amt": "amount"}}');
+SELECT chronicle.define_upcaster('ReplayPaid', 2, '{"set": {"currency": "EUR"}}');
+SELECT chronicle.append_batch('upcast-1', '[
+    {"type": "ReplayPaid", "type_version": 1, "data": {"amt": 5}},
+    {"type": "ReplayPaid", "type_version": 2, "data": {"amount": 7}},
+    {"type": "ReplayPaid", "type_version": 3, "data": {"amount": 9, "currency": "USD"}}]');
+SELECT chronicle.define_reducer('paid', '{"ReplayPaid": {"add": {"total": "$.amount"},
+    "push": {"currencies": "$.currency"}}}');
+SELECT chronicle.define_reducer('paid_fn', 'paid_versions(jsonb, chronicle.events)'::regprocedure);
+SELECT chronicle.replay('upcast-1', 'paid');
+SELECT chronicle.fold('paid', e ORDER BY e.version) FROM chronicle.events e WHERE stream_id = 'upcast-1';
+SELECT chronicle.replay('upcast-1', 'paid_fn');
+-- The stored rows are unchanged.
+SELECT version, type_version, data FROM chronicle.events WHERE stream_id = 'upcast-1' ORDER BY version;
 
 -- A long stream replays in one pass (and is cancellable: see doc/replay.md).
 SELECT chronicle.append_batch('ledger-2', (SELECT jsonb_agg(jsonb_build_object('type', 'Posted',
@@ -111,4 +134,4 @@ RESET search_path;
 SET client_min_messages = warning;
 DROP SCHEMA replay_stream CASCADE;
 RESET client_min_messages;
-DELETE FROM chronicle.reducers WHERE name IN ('account', 'audit', 'balance_fn', 'ledger');
+DELETE FROM chronicle.reducers WHERE name IN ('account', 'audit', 'balance_fn', 'ledger', 'paid', 'paid_fn');
