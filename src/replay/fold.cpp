@@ -138,7 +138,19 @@ Datum chronicle_fold_step(PG_FUNCTION_ARGS)
         if (data && !nulls[4])
         {
             int32 upcast_version = type_version;
-            Jsonb *up = types_upcast(TextDatumGetCString(values[4]), &upcast_version, data);
+            /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
+            text *t = DatumGetTextPP(values[4]);
+            int len = VARSIZE_ANY_EXHDR(t);
+            char buf[256];
+            char *name = buf;
+            if (len < static_cast<int>(sizeof(buf)))
+            {
+                memcpy(buf, VARDATA_ANY(t), len);
+                buf[len] = '\0';
+            }
+            else
+                name = text_to_cstring(t);
+            Jsonb *up = types_upcast(name, &upcast_version, data);
             changed = up != data || upcast_version != type_version;
             data = up;
             type_version = upcast_version;
