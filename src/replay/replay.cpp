@@ -285,7 +285,8 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     if (replay_start_hook && replay_start_hook(stream_id, reducer, run.r->revision, bounds, &start, &after))
         found = true;
     if (run.r->compiled)
-        run.state = found ? node_from_jsonb(start, run.cxt) : rules_initial_state(run.r->compiled, run.cxt);
+        run.state = found && start ? node_from_jsonb(start, run.cxt)
+                                   : rules_initial_state(run.r->compiled, run.cxt);
     else if (found && start)
         run.fnstate = copy_jsonb(start, run.cxt);
 
