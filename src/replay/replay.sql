@@ -12,6 +12,8 @@ CREATE TABLE chronicle.reducers (
 );
 COMMENT ON TABLE chronicle.reducers IS
     'Reducers by name: the current revision and either its rules (jsonb) or its function; written only by chronicle.define_reducer.';
+-- User data: pg_dump keeps the definitions (fn is dumped as its signature).
+SELECT pg_catalog.pg_extension_config_dump('chronicle.reducers', '');
 GRANT SELECT ON chronicle.reducers TO chronicle_reader;
 
 CREATE FUNCTION chronicle.define_reducer(name text, rules jsonb, category text DEFAULT NULL,
