@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
@@ -12,13 +13,17 @@ void _PG_init(void);
 PG_FUNCTION_INFO_V1(chronicle_version);
 }
 
-void types_init(void);
+void types_init(void); /* src/types: the strict_types GUC, schema cache callbacks */
+void tree_init(void);  /* src/tree: relcache and transaction callbacks */
 
 /* Called once per backend when the library is loaded.  Modules that define
  * GUCs or register cache callbacks add their init call here. */
 void _PG_init(void)
 {
     types_init();
+    tree_init();
+    /* After every module has defined its settings: a misspelt chronicle.* is an error. */
+    MarkGUCPrefixReserved("chronicle");
 }
 
 Datum chronicle_version(PG_FUNCTION_ARGS)

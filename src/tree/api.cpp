@@ -1,0 +1,534 @@
+/*
+ * api.cpp: tree_attach, tree_detach, tree_insert, tree_move, tree_delete,
+ * tree_rebuild.
+ *
+ * Structural functions run as the caller (their writes need the caller's
+ * privileges on the table), take the tree lock before reading any number,
+ * and keep the numbering themselves while the triggers stand aside.
+ */
+#include "tree/tree.h"
+#include "errors.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "utils/relcache.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(chronicle_tree_attach);
+PG_FUNCTION_INFO_V1(chronicle_tree_detach);
+PG_FUNCTION_INFO_V1(chronicle_tree_insert);
+PG_FUNCTION_INFO_V1(chronicle_tree_move);
+PG_FUNCTION_INFO_V1(chronicle_tree_delete);
+PG_FUNCTION_INFO_V1(chronicle_tree_rebuild);
+}
+
+namespace {
+
+void require(FunctionCallInfo fcinfo, int arg, const char *name)
+{
+    if (PG_ARGISNULL(arg))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                        pg::format("argument %s must not be NULL", name));
+}
+
+/* The table behind a regclass argument, owned by the caller (for attach/detach). */
+void check_owned_table(Oid relid)
+{
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tup))
+        throw pg::Error(ERRCODE_UNDEFINED_TABLE, pg::format("relation %u does not exist", relid));
+    char kind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
+    ReleaseSysCache(tup);
+    if (kind != RELKIND_RELATION)
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("\"%s\" is not a table", get_rel_name(relid)),
+                        "Only ordinary tables can be attached as trees.");
+    if (!pg_class_ownercheck(relid, GetUserId()))
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        pg::format("must be owner of table %s", get_rel_name(relid)));
+}
+
+/* Run DDL or a one-off statement under a pinned search path. */
+void run_sql(const char *sql)
+{
+    int nest = NewGUCNestLevel();
+    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                      GUC_ACTION_SAVE, true, 0, false);
+    /* "already exists, skipping" is expected when attaching again. */
+    set_config_option("client_min_messages", "warning", PGC_USERSET, PGC_S_SESSION,
+                      GUC_ACTION_SAVE, true, 0, false);
+    int rc = SPI_execute(sql, false, 0);
+    AtEOXact_GUC(true, nest);
+    if (rc < 0)
+        elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));
+}
+
+/* Write chronicle._tree_tables as its owner: writers have no direct access. */
+void meta_write(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+    Oid meta = get_relname_relid("_tree_tables", get_namespace_oid("chronicle", false));
+    HeapTuple ct = SearchSysCache1(RELOID, ObjectIdGetDatum(meta));
+    Oid owner = ((Form_pg_class) GETSTRUCT(ct))->relowner;
+    ReleaseSysCache(ct);
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+    int nest = NewGUCNestLevel();
+    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                      GUC_ACTION_SAVE, true, 0, false);
+    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+    AtEOXact_GUC(true, nest);
+    SetUserIdAndSecContext(save_user, save_sec);
+    if (rc < 0)
+        elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));
+}
+
+AttrNumber user_column(Oid relid, const char *name, const char *role, Oid *type)
+{
+    AttrNumber att = get_attnum(relid, name);
+    if (att <= 0)
+        throw pg::Error(ERRCODE_UNDEFINED_COLUMN,
+                        pg::format("%s column \"%s\" of table %s does not exist", role, name,
+                                   get_rel_name(relid)));
+    if (strcmp(name, "lft") == 0 || strcmp(name, "rgt") == 0 || strcmp(name, "depth") == 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("column \"%s\" cannot be the %s column: lft, rgt and depth are "
+                                   "managed by chronicle",
+                                   name, role));
+    *type = get_atttype(relid, att);
+    return att;
+}
+
+/* A unique, non-partial, immediate index on exactly the id column. */
+bool id_is_unique(Oid relid, AttrNumber att)
+{
+    bool found = false;
+    Relation rel = relation_open(relid, AccessShareLock);
+    List *indexes = RelationGetIndexList(rel);
+    ListCell *lc;
+    foreach (lc, indexes)
+    {
+        HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+        if (!HeapTupleIsValid(tup))
+            continue;
+        Form_pg_index idx = (Form_pg_index) GETSTRUCT(tup);
+        if (idx->indisunique && idx->indimmediate && idx->indnkeyatts == 1 &&
+            idx->indkey.values[0] == att && heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+            found = true;
+        ReleaseSysCache(tup);
+    }
+    relation_close(rel, AccessShareLock);
+    return found;
+}
+
+char placement_code(FunctionCallInfo fcinfo, int arg)
+{
+    require(fcinfo, arg, "placement");
+    char *p = text_to_cstring(PG_GETARG_TEXT_PP(arg));
+    if (strcmp(p, "first_child") == 0)
+        return 'f';
+    if (strcmp(p, "last_child") == 0)
+        return 'l';
+    if (strcmp(p, "before") == 0)
+        return 'b';
+    if (strcmp(p, "after") == 0)
+        return 'a';
+    throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, pg::format("unknown placement \"%s\"", p), "",
+                    "Use first_child, last_child, before or after.");
+}
+
+char mode_code(const char *m)
+{
+    if (strcmp(m, "cascade") == 0)
+        return DEL_CASCADE;
+    if (strcmp(m, "promote") == 0)
+        return DEL_PROMOTE;
+    if (strcmp(m, "restrict") == 0)
+        return DEL_RESTRICT;
+    throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, pg::format("unknown delete mode \"%s\"", m), "",
+                    "Use cascade, promote or restrict.");
+}
+
+/* Renumber every tree of the table from its parent column (attach, rebuild). */
+uint64 rebuild_all(TreeInfo *ti)
+{
+    tree_lock_table(ti, true);
+    tree_run(tree_plan(ti, P_SCOPES), NULL, NULL, false);
+    uint64 nscopes = SPI_processed;
+    Datum *scopes = (Datum *) palloc(sizeof(Datum) * (nscopes + 1));
+    bool *nulls = (bool *) palloc(sizeof(bool) * (nscopes + 1));
+    for (uint64 i = 0; i < nscopes; i++)
+        scopes[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[i]);
+    /* The scope values point into SPI's tuple table, kept until SPI_finish. */
+    uint64 total = 0;
+    for (uint64 i = 0; i < nscopes; i++)
+    {
+        if (ti->scope_att && nulls[i])
+            throw pg::Error(ERRCODE_NOT_NULL_VIOLATION,
+                            pg::format("the scope column of tree table %s has NULL values",
+                                       ti->qtable));
+        tree_lock_scope(ti, scopes[i], nulls[i]);
+        total += tree_renumber(ti, scopes[i], nulls[i], true, NULL, 0);
+    }
+    return total;
+}
+
+} // namespace
+
+Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        require(fcinfo, 0, "tbl");
+        require(fcinfo, 1, "id_column");
+        require(fcinfo, 2, "parent_column");
+        require(fcinfo, 5, "on_delete");
+        Oid relid = PG_GETARG_OID(0);
+        const char *idc = NameStr(*PG_GETARG_NAME(1));
+        const char *parc = NameStr(*PG_GETARG_NAME(2));
+        const char *scopec = PG_ARGISNULL(3) ? NULL : NameStr(*PG_GETARG_NAME(3));
+        const char *ordc = PG_ARGISNULL(4) ? NULL : NameStr(*PG_GETARG_NAME(4));
+        char *on_delete = text_to_cstring(PG_GETARG_TEXT_PP(5));
+        mode_code(on_delete);
+        check_owned_table(relid);
+
+        Oid idtype, ptype, stype, otype;
+        AttrNumber idatt = user_column(relid, idc, "id", &idtype);
+        user_column(relid, parc, "parent", &ptype);
+        if (scopec)
+            user_column(relid, scopec, "scope", &stype);
+        if (ordc)
+            user_column(relid, ordc, "order", &otype);
+        if (strcmp(idc, parc) == 0 || (scopec && (strcmp(scopec, idc) == 0 || strcmp(scopec, parc) == 0)))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "the id, parent and scope columns must be distinct");
+        if (ptype != idtype)
+            throw pg::Error(ERRCODE_DATATYPE_MISMATCH,
+                            pg::format("parent column \"%s\" is of type %s but id column \"%s\" is "
+                                       "of type %s",
+                                       parc, format_type_be(ptype), idc, format_type_be(idtype)));
+        if (!id_is_unique(relid, idatt))
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("id column \"%s\" of table %s is not unique", idc,
+                                       get_rel_name(relid)),
+                            "", "Add a primary key or unique constraint on it.");
+        if (!OidIsValid(get_array_type(idtype)))
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("id type %s has no array type", format_type_be(idtype)));
+        for (const char *col : {"lft", "rgt", "depth"})
+        {
+            AttrNumber a = get_attnum(relid, col);
+            if (a > 0 && get_atttype(relid, a) != INT4OID)
+                throw pg::Error(CHRONICLE_NOT_A_TREE,
+                                pg::format("column \"%s\" of table %s exists and is not an integer",
+                                           col, get_rel_name(relid)));
+        }
+
+        SPI_connect();
+        Oid types[6] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, TEXTOID};
+        Datum values[6] = {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
+                           PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
+                           PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+                           CStringGetTextDatum(on_delete)};
+        char nulls[6] = {' ', ' ', ' ', scopec ? ' ' : 'n', ordc ? ' ' : 'n', ' '};
+        meta_write("INSERT INTO chronicle._tree_tables (tbl, id_column, parent_column, "
+                   "scope_column, order_column, on_delete) VALUES ($1, $2, $3, $4, $5, $6) "
+                   "ON CONFLICT (tbl) DO NOTHING",
+                   6, types, values, nulls);
+        if (SPI_processed == 0)
+            throw pg::Error(ERRCODE_DUPLICATE_OBJECT,
+                            pg::format("table %s is already attached as a tree",
+                                       get_rel_name(relid)),
+                            "", "Detach it first with chronicle.tree_detach().");
+
+        char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                             get_rel_name(relid));
+        const char *P = quote_identifier(parc);
+        const char *S = scopec ? quote_identifier(scopec) : NULL;
+        run_sql(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS lft integer, "
+                         "ADD COLUMN IF NOT EXISTS rgt integer, "
+                         "ADD COLUMN IF NOT EXISTS depth integer",
+                         T));
+        run_sql(psprintf("ALTER TABLE %s ALTER COLUMN lft DROP DEFAULT, "
+                         "ALTER COLUMN rgt DROP DEFAULT, ALTER COLUMN depth DROP DEFAULT",
+                         T));
+        const char *lead = S ? psprintf("%s, ", S) : "";
+        run_sql(psprintf("CREATE INDEX IF NOT EXISTS chronicle_tree_%u_lft ON %s (%slft)", relid, T,
+                         lead));
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE "
+                         "ON %s FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_lock_trigger()",
+                         T));
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_2_guard BEFORE UPDATE OF lft, rgt, depth "
+                         "ON %s FOR EACH ROW WHEN (OLD.lft IS DISTINCT FROM NEW.lft OR OLD.rgt IS "
+                         "DISTINCT FROM NEW.rgt OR OLD.depth IS DISTINCT FROM NEW.depth) "
+                         "EXECUTE FUNCTION chronicle._tree_guard_trigger()",
+                         T));
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON %s "
+                         "REFERENCING NEW TABLE AS chronicle_new FOR EACH STATEMENT "
+                         "EXECUTE FUNCTION chronicle._tree_insert_trigger()",
+                         T));
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_4_moved AFTER UPDATE OF %s%s%s ON %s "
+                         "FOR EACH ROW WHEN (OLD.%s IS DISTINCT FROM NEW.%s%s%s%s%s) "
+                         "EXECUTE FUNCTION chronicle._tree_moved_trigger()",
+                         P, S ? ", " : "", S ? S : "", T, P, P, S ? " OR OLD." : "", S ? S : "",
+                         S ? " IS DISTINCT FROM NEW." : "", S ? S : ""));
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_5_update AFTER UPDATE ON %s "
+                         "FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_update_trigger()",
+                         T));
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_6_delete AFTER DELETE ON %s "
+                         "REFERENCING OLD TABLE AS chronicle_old FOR EACH STATEMENT "
+                         "EXECUTE FUNCTION chronicle._tree_delete_trigger()",
+                         T));
+        CacheInvalidateRelcacheByRelid(relid);
+        CommandCounterIncrement();
+        TreeInfo *ti = tree_info(relid, false);
+        rebuild_all(ti);
+        SPI_finish();
+        PG_RETURN_VOID();
+    });
+}
+
+Datum chronicle_tree_detach(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        require(fcinfo, 0, "tbl");
+        Oid relid = PG_GETARG_OID(0);
+        check_owned_table(relid);
+        TreeInfo *ti = tree_info(relid, false);
+        SPI_connect();
+        tree_lock_table(ti, true);
+        const char *T = pstrdup(ti->qtable);
+        for (const char *trig : {"chronicle_tree_1_lock", "chronicle_tree_2_guard",
+                                 "chronicle_tree_3_insert", "chronicle_tree_4_moved",
+                                 "chronicle_tree_5_update", "chronicle_tree_6_delete"})
+            run_sql(psprintf("DROP TRIGGER IF EXISTS %s ON %s", trig, T));
+        Oid types[1] = {REGCLASSOID};
+        Datum values[1] = {ObjectIdGetDatum(relid)};
+        meta_write("DELETE FROM chronicle._tree_tables WHERE tbl OPERATOR(pg_catalog.=) $1", 1,
+                   types, values, NULL);
+        CacheInvalidateRelcacheByRelid(relid);
+        SPI_finish();
+        PG_RETURN_VOID();
+    });
+}
+
+/* A structural function's table and its lock, taken before any numbers are read. */
+static TreeInfo *lock_tree_of(Oid relid, Datum id, TreeNode *node, bool must_exist)
+{
+    TreeInfo *ti = tree_info(relid, false);
+    if (!tree_fetch_node(ti, id, node))
+    {
+        if (must_exist)
+            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                            pg::format("node %s does not exist in tree table %s",
+                                       tree_id_text(ti, id), ti->qtable));
+        return ti;
+    }
+    tree_lock_for_write(ti, node->scope, node->scope_null);
+    if (!tree_fetch_node(ti, id, node)) /* deleted while we waited */
+        throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                        pg::format("node %s does not exist in tree table %s",
+                                   tree_id_text(ti, id), ti->qtable));
+    return ti;
+}
+
+Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        require(fcinfo, 0, "tbl");
+        require(fcinfo, 1, "node");
+        Oid relid = PG_GETARG_OID(0);
+        Jsonb *node = PG_GETARG_JSONB_P(1);
+        char placement = placement_code(fcinfo, 3);
+        if (!JB_ROOT_IS_OBJECT(node) || JB_ROOT_IS_SCALAR(node))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "node must be a JSON object");
+        SPI_connect();
+        TreeInfo *ti = tree_info(relid, false);
+        bool has_target = !PG_ARGISNULL(2);
+        TreeNode target;
+        Datum target_id = (Datum) 0;
+        if (has_target)
+        {
+            target_id = tree_cast_id(ti, PG_GETARG_DATUM(2), get_fn_expr_argtype(fcinfo->flinfo, 2));
+            ti = lock_tree_of(relid, target_id, &target, true);
+        }
+
+        /* INSERT the object's keys (column defaults apply to the others). */
+        Datum keyarg[1] = {PG_GETARG_DATUM(1)};
+        Oid keytype[1] = {JSONBOID};
+        if (SPI_execute_with_args("SELECT pg_catalog.jsonb_object_keys($1)", 1, keytype, keyarg,
+                                  NULL, true, 0) != SPI_OK_SELECT)
+            elog(ERROR, "jsonb_object_keys failed");
+        uint64 nkeys = SPI_processed;
+        SPITupleTable *keys = SPI_tuptable;
+        char *cols = pstrdup(""), *vals = pstrdup("");
+        char *parent_name = get_attname(relid, ti->parent_att, false);
+        char *scope_name = ti->scope_att ? get_attname(relid, ti->scope_att, false) : NULL;
+        for (uint64 i = 0; i < nkeys; i++)
+        {
+            char *key = SPI_getvalue(keys->vals[i], keys->tupdesc, 1);
+            if (strcmp(key, "lft") == 0 || strcmp(key, "rgt") == 0 || strcmp(key, "depth") == 0)
+                throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                                pg::format("column \"%s\" of tree table %s is managed by chronicle",
+                                           key, ti->qtable));
+            AttrNumber att = get_attnum(relid, key);
+            if (att <= 0)
+                throw pg::Error(ERRCODE_UNDEFINED_COLUMN,
+                                pg::format("column \"%s\" of tree table %s does not exist", key,
+                                           ti->qtable));
+            if (has_target && (att == ti->parent_att || att == ti->scope_att))
+                continue; /* the target decides */
+            const char *q = quote_identifier(key);
+            cols = psprintf("%s%s%s", cols, *cols ? ", " : "", q);
+            vals = psprintf("%s%sr.%s", vals, *vals ? ", " : "", q);
+        }
+        Datum args[3] = {PG_GETARG_DATUM(1), (Datum) 0, (Datum) 0};
+        char nulls[3] = {' ', 'n', 'n'};
+        Oid types[3] = {JSONBOID, ti->id_type, ti->scope_att ? ti->scope_type : INT4OID};
+        if (has_target)
+        {
+            bool child = placement == 'f' || placement == 'l';
+            args[1] = child ? target.id : target.parent;
+            nulls[1] = (child ? false : target.parent_null) ? 'n' : ' ';
+            cols = psprintf("%s%s%s", cols, *cols ? ", " : "", quote_identifier(parent_name));
+            vals = psprintf("%s%s$2", vals, *vals ? ", " : "");
+            if (scope_name)
+            {
+                args[2] = target.scope;
+                nulls[2] = target.scope_null ? 'n' : ' ';
+                cols = psprintf("%s, %s", cols, quote_identifier(scope_name));
+                vals = psprintf("%s, $3", vals);
+            }
+        }
+        char *sql = *cols ? psprintf("INSERT INTO %s AS t (%s) SELECT %s FROM "
+                                     "pg_catalog.jsonb_populate_record(NULL::%s, $1) AS r "
+                                     "RETURNING t.%s",
+                                     ti->qtable, cols, vals, ti->qtable, ti->qid)
+                          : psprintf("INSERT INTO %s AS t DEFAULT VALUES RETURNING t.%s",
+                                     ti->qtable, ti->qid);
+        int nest = NewGUCNestLevel();
+        set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                          GUC_ACTION_SAVE, true, 0, false);
+        int rc = SPI_execute_with_args(sql, 3, types, args, nulls, false, 0);
+        AtEOXact_GUC(true, nest);
+        if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+            elog(ERROR, "chronicle: tree_insert failed: %s", SPI_result_code_string(rc));
+        bool isnull;
+        Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        TreeNode fresh;
+        tree_fetch_node(ti, id, &fresh);
+        id = fresh.id;
+        /* The trigger made it the last child (or placed it by the order column). */
+        if (has_target && placement != 'l')
+            tree_move_node(ti, id, target_id, false, placement, true);
+        Datum rowarg[1] = {id};
+        tree_run(tree_plan(ti, P_ROW_JSON), rowarg, NULL, false);
+        Datum result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        result = SPI_datumTransfer(result, false, -1);
+        SPI_finish();
+        return result;
+    });
+}
+
+Datum chronicle_tree_move(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        require(fcinfo, 0, "tbl");
+        require(fcinfo, 1, "node");
+        char placement = placement_code(fcinfo, 3);
+        Oid relid = PG_GETARG_OID(0);
+        SPI_connect();
+        TreeInfo *ti = tree_info(relid, false);
+        Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+        Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), argtype);
+        Datum target = PG_ARGISNULL(2) ? (Datum) 0 : tree_cast_id(ti, PG_GETARG_DATUM(2), argtype);
+        TreeNode node;
+        ti = lock_tree_of(relid, id, &node, true);
+        tree_move_node(ti, id, target, PG_ARGISNULL(2), placement, true);
+        SPI_finish();
+        PG_RETURN_VOID();
+    });
+}
+
+Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        require(fcinfo, 0, "tbl");
+        require(fcinfo, 1, "node");
+        require(fcinfo, 2, "mode");
+        char mode = mode_code(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+        Oid relid = PG_GETARG_OID(0);
+        SPI_connect();
+        TreeInfo *ti = tree_info(relid, false);
+        Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
+        TreeNode node;
+        ti = lock_tree_of(relid, id, &node, true);
+        if (node.lft_null)
+            throw pg::Error(CHRONICLE_TREE_CORRUPT,
+                            pg::format("node %s in tree table %s has no numbers",
+                                       tree_id_text(ti, id), ti->qtable),
+                            "", "Run chronicle.tree_rebuild().");
+        int32 a = node.lft, b = node.rgt;
+        Datum sc = node.scope;
+        char sn = node.scope_null ? 'n' : ' ';
+        int64 deleted = 0;
+        /* Children are dealt with before the node goes, so that a foreign key
+         * from the parent column sees no orphan at the end of any statement. */
+        if (mode == DEL_RESTRICT && b - a > 1)
+            throw pg::Error(ERRCODE_RESTRICT_VIOLATION,
+                            pg::format("node %s of tree table %s has children",
+                                       tree_id_text(ti, id), ti->qtable),
+                            "", "Use mode cascade or promote.");
+        if (mode == DEL_CASCADE)
+        {
+            Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};
+            char nulls[3] = {' ', ' ', sn};
+            tree_run(tree_plan(ti, P_DELETE_RANGE), args, nulls, true);
+            deleted = (int64) SPI_processed;
+            Datum shift[3] = {Int32GetDatum(b + 1), Int32GetDatum(-(b - a + 1)), sc};
+            tree_run(tree_plan(ti, P_SHIFT_INSERT), shift, nulls, true);
+        }
+        else
+        {
+            if (mode == DEL_PROMOTE && b - a > 1)
+            {
+                Datum rp[2] = {id, node.parent};
+                char rn[2] = {' ', node.parent_null ? 'n' : ' '};
+                tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
+            }
+            Datum one[1] = {id};
+            tree_run(tree_plan(ti, P_DELETE_ONE), one, NULL, true);
+            deleted = (int64) SPI_processed;
+            Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};
+            char nulls[3] = {' ', ' ', sn};
+            tree_run(tree_plan(ti, P_PROMOTE_GAP), args, nulls, true);
+        }
+        SPI_finish();
+        PG_RETURN_INT64(deleted);
+    });
+}
+
+Datum chronicle_tree_rebuild(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        require(fcinfo, 0, "tbl");
+        SPI_connect();
+        TreeInfo *ti = tree_info(PG_GETARG_OID(0), false);
+        uint64 n = rebuild_all(ti);
+        SPI_finish();
+        PG_RETURN_INT64((int64) n);
+    });
+}

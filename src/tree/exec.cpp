@@ -1,0 +1,171 @@
+/*
+ * exec.cpp: running maintenance statements, and the tree locks.
+ *
+ * Locks (advisory, transaction scope, in chronicle's own key space: field4 of
+ * the advisory lock tag is 0x5401 for a table, 0x5402 for a tree):
+ *   - every structural write takes the tree lock (table, hash of scope)
+ *     exclusively before it reads any numbering;
+ *   - on a table with a scope column, writers also hold the table lock shared;
+ *     a plain UPDATE or DELETE takes it exclusively in its BEFORE STATEMENT
+ *     trigger, before it locks any row, because it cannot know its scopes yet
+ *     and must not hold a row that a tree-lock holder is about to shift;
+ *   - on a table without scope, the table lock alone is the tree lock.
+ * Readers take no lock.  Locks are always taken table first, then scopes in
+ * ascending key order, so writers cannot wait on each other in a cycle.
+ *
+ * Maintenance statements run with the latest snapshot (taken after the lock,
+ * so they see every earlier writer's commit).  Under REPEATABLE READ or
+ * SERIALIZABLE the transaction snapshot is the crosscheck: touching a row that
+ * a concurrent transaction changed raises a serialization failure (40001)
+ * instead of computing numbers from a stale view.  This is what the foreign
+ * key triggers do.
+ */
+#include "tree/tree.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/snapmgr.h"
+}
+
+static int busy_level = 0;
+static uint64 generation = 0;
+
+bool tree_busy(void)
+{
+    return busy_level > 0;
+}
+
+uint64 tree_generation(void)
+{
+    return generation;
+}
+
+/*
+ * Execute a prepared maintenance statement.  While it runs, the tree triggers
+ * of every table stand aside (the statement itself keeps the numbering); the
+ * level is restored however the statement ends.
+ */
+int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
+{
+    volatile int rc = 0;
+    if (write)
+    {
+        generation++;
+        busy_level++;
+    }
+    PG_TRY();
+    {
+        CommandCounterIncrement();
+        Snapshot latest = GetLatestSnapshot();
+        Snapshot cross = IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : InvalidSnapshot;
+        rc = SPI_execute_snapshot(plan, values, nulls, latest, cross, !write, true, 0);
+    }
+    PG_CATCH();
+    {
+        if (write)
+            busy_level--;
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    if (write)
+        busy_level--;
+    if (rc < 0)
+        elog(ERROR, "chronicle: tree statement failed: %s", SPI_result_code_string(rc));
+    return rc;
+}
+
+static void advisory(Oid relid, uint32 key, uint16 kind, LOCKMODE mode)
+{
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) relid, key, kind);
+    (void) LockAcquire(&tag, mode, false, false);
+}
+
+void tree_lock_table(TreeInfo *ti, bool exclusive)
+{
+    advisory(ti->relid, 0, 0x5401, exclusive ? ExclusiveLock : ShareLock);
+}
+
+static uint32 scope_key(TreeInfo *ti, Datum scope, bool isnull)
+{
+    if (isnull)
+        return 0;
+    return DatumGetUInt32(FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, scope));
+}
+
+void tree_lock_scope(TreeInfo *ti, Datum scope, bool isnull)
+{
+    if (!ti->scope_att)
+    {
+        tree_lock_table(ti, true);
+        return;
+    }
+    advisory(ti->relid, scope_key(ti, scope, isnull), 0x5402, ExclusiveLock);
+}
+
+void tree_lock_for_write(TreeInfo *ti, Datum scope, bool isnull)
+{
+    if (ti->scope_att)
+        tree_lock_table(ti, false);
+    tree_lock_scope(ti, scope, isnull);
+}
+
+/* Maintenance run by a trigger runs as the table's owner (as foreign key
+ * checks do), so a role that may insert a row need not be able to update the
+ * numbering of its neighbours.  Restored on error by transaction abort. */
+Oid tree_switch_to_owner(TreeInfo *ti, int *save_sec)
+{
+    Oid save_user;
+    GetUserIdAndSecContext(&save_user, save_sec);
+    SetUserIdAndSecContext(ti->owner,
+                           *save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    return save_user;
+}
+
+void tree_switch_back(Oid user, int sec)
+{
+    SetUserIdAndSecContext(user, sec);
+}
+
+int32 tree_get_int(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
+{
+    bool n;
+    Datum d = SPI_getbinval(tup, desc, col, &n);
+    if (isnull)
+        *isnull = n;
+    return n ? 0 : DatumGetInt32(d);
+}
+
+extern "C" {
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+}
+
+/* pg_trigger_depth(): statements nested in triggers have a greater depth. */
+int tree_trigger_depth(void)
+{
+    LOCAL_FCINFO(fc, 0);
+    InitFunctionCallInfoData(*fc, NULL, 0, InvalidOid, NULL, NULL);
+    return DatumGetInt32(pg_trigger_depth(fc));
+}
+
+char *tree_id_text(TreeInfo *ti, Datum id)
+{
+    Oid out;
+    bool varlena;
+    getTypeOutputInfo(ti->id_type, &out, &varlena);
+    return OidOutputFunctionCall(out, id);
+}
+
+/* The scope value as text (how scopes are told apart and reported). */
+char *tree_scope_text(TreeInfo *ti, Datum scope, bool isnull)
+{
+    if (!ti->scope_att || isnull)
+        return pstrdup("");
+    Oid out;
+    bool varlena;
+    getTypeOutputInfo(ti->scope_type, &out, &varlena);
+    return OidOutputFunctionCall(out, scope);
+}

@@ -1,0 +1,494 @@
+/*
+ * meta.cpp: what chronicle knows about an attached table.
+ *
+ * The attachment (column names, on_delete) lives in chronicle._tree_tables.
+ * Each backend caches it per table, with the attribute numbers, types,
+ * comparison functions and every prepared plan, in CacheMemoryContext.  A
+ * relcache invalidation of the table (ALTER TABLE, attach, detach: attach and
+ * detach send one explicitly) marks the entry stale; the next use rebuilds it.
+ * Plans are prepared under search_path = pg_catalog, pg_temp, which the plan
+ * cache keeps for re-planning, so no user object can shadow an operator.
+ */
+#include "tree/tree.h"
+#include "errors.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+}
+
+static HTAB *tree_cache = NULL;
+
+static void tree_relcache_callback(Datum arg, Oid relid)
+{
+    if (tree_cache == NULL)
+        return;
+    if (!OidIsValid(relid))
+    {
+        HASH_SEQ_STATUS status;
+        TreeInfo *ti;
+        hash_seq_init(&status, tree_cache);
+        while ((ti = (TreeInfo *) hash_seq_search(&status)) != NULL)
+            ti->valid = false;
+        return;
+    }
+    TreeInfo *ti = (TreeInfo *) hash_search(tree_cache, &relid, HASH_FIND, NULL);
+    if (ti)
+        ti->valid = false;
+}
+
+void tree_init(void)
+{
+    CacheRegisterRelcacheCallback(tree_relcache_callback, (Datum) 0);
+    tree_triggers_init();
+}
+
+static char *cache_strdup(const char *s)
+{
+    return s ? MemoryContextStrdup(CacheMemoryContext, s) : NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Does the reloaded attachment match the cached one, so its plans still apply? */
+static bool same_shape(const TreeInfo *a, const TreeInfo *b)
+{
+    return a->owner == b->owner && a->id_att == b->id_att && a->parent_att == b->parent_att &&
+           a->scope_att == b->scope_att && a->order_att == b->order_att &&
+           a->lft_att == b->lft_att && a->rgt_att == b->rgt_att && a->depth_att == b->depth_att &&
+           a->id_type == b->id_type && a->scope_type == b->scope_type &&
+           a->order_type == b->order_type && a->on_delete == b->on_delete &&
+           same_str(a->qtable, b->qtable) && same_str(a->qid, b->qid) &&
+           same_str(a->qparent, b->qparent) && same_str(a->qscope, b->qscope) &&
+           same_str(a->qorder, b->qorder);
+}
+
+/* The attribute number of a column that must exist; its type and collation. */
+static AttrNumber column(Oid relid, const char *name, Oid *type, Oid *coll)
+{
+    AttrNumber att = get_attnum(relid, name);
+    if (att == InvalidAttrNumber)
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("column \"%s\" of tree table %s does not exist", name,
+                                   get_rel_name(relid)),
+                        "", "Re-attach the table with chronicle.tree_attach().");
+    int32 typmod;
+    Oid c;
+    get_atttypetypmodcoll(relid, att, type, &typmod, &c);
+    if (coll)
+        *coll = c;
+    return att;
+}
+
+static void cmp_proc(Oid type, FmgrInfo *out, const char *what)
+{
+    TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_CMP_PROC_FINFO);
+    if (!OidIsValid(tc->cmp_proc_finfo.fn_oid))
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("the %s column's type %s has no btree ordering", what,
+                                   format_type_be(type)));
+    fmgr_info_copy(out, &tc->cmp_proc_finfo, CacheMemoryContext);
+}
+
+/* Read the attachment row as the owner of chronicle._tree_tables, so that any
+ * role writing an attached table can keep it numbered. */
+static bool load(TreeInfo *ti, Oid relid)
+{
+    static SPIPlanPtr plan = NULL;
+    Oid meta = get_relname_relid("_tree_tables", get_namespace_oid("chronicle", false));
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    HeapTuple ct = SearchSysCache1(RELOID, ObjectIdGetDatum(meta));
+    Oid meta_owner = ((Form_pg_class) GETSTRUCT(ct))->relowner;
+    ReleaseSysCache(ct);
+
+    SPI_connect();
+    SetUserIdAndSecContext(meta_owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+    if (plan == NULL)
+    {
+        Oid argtypes[1] = {REGCLASSOID};
+        int nest = NewGUCNestLevel();
+        set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                          GUC_ACTION_SAVE, true, 0, false);
+        plan = SPI_prepare("SELECT id_column::text, parent_column::text, scope_column::text, "
+                           "order_column::text, on_delete FROM chronicle._tree_tables "
+                           "WHERE tbl OPERATOR(pg_catalog.=) $1",
+                           1, argtypes);
+        AtEOXact_GUC(true, nest);
+        if (plan == NULL)
+            elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        SPI_keepplan(plan);
+    }
+    Datum args[1] = {ObjectIdGetDatum(relid)};
+    SPI_execute_plan(plan, args, NULL, false, 1); /* sees an attach made earlier in this transaction */
+    SetUserIdAndSecContext(save_user, save_sec);
+    if (SPI_processed == 0)
+    {
+        SPI_finish();
+        return false;
+    }
+    HeapTuple tup = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    char *idc = SPI_getvalue(tup, desc, 1), *parc = SPI_getvalue(tup, desc, 2),
+         *scopec = SPI_getvalue(tup, desc, 3), *ordc = SPI_getvalue(tup, desc, 4),
+         *del = SPI_getvalue(tup, desc, 5);
+    /* Keep the strings past SPI_finish. */
+    MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+    char *names[4] = {pstrdup(idc), pstrdup(parc), scopec ? pstrdup(scopec) : NULL,
+                      ordc ? pstrdup(ordc) : NULL};
+    MemoryContextSwitchTo(old);
+    ti->on_delete = del[0] == 'c' ? DEL_CASCADE : del[0] == 'p' ? DEL_PROMOTE : DEL_RESTRICT;
+    SPI_finish();
+
+    Oid typ, coll;
+    ti->relid = relid;
+    ti->owner = InvalidOid;
+    HeapTuple rt = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(rt))
+        throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("relation %u does not exist", relid));
+    ti->owner = ((Form_pg_class) GETSTRUCT(rt))->relowner;
+    ReleaseSysCache(rt);
+    ti->id_att = column(relid, names[0], &ti->id_type, &ti->id_coll);
+    ti->parent_att = column(relid, names[1], &typ, &coll);
+    ti->scope_att = names[2] ? column(relid, names[2], &ti->scope_type, &ti->scope_coll) : 0;
+    ti->order_att = names[3] ? column(relid, names[3], &ti->order_type, &ti->order_coll) : 0;
+    ti->lft_att = column(relid, "lft", &typ, NULL);
+    ti->rgt_att = column(relid, "rgt", &typ, NULL);
+    ti->depth_att = column(relid, "depth", &typ, NULL);
+    cmp_proc(ti->id_type, &ti->id_cmp, "id");
+    {
+        TypeCacheEntry *tc = lookup_type_cache(ti->id_type, TYPECACHE_LT_OPR);
+        memset(&ti->id_sort, 0, sizeof(ti->id_sort));
+        ti->id_sort.ssup_cxt = CacheMemoryContext;
+        ti->id_sort.ssup_collation = ti->id_coll;
+        ti->id_sort.ssup_nulls_first = false;
+        PrepareSortSupportFromOrderingOp(tc->lt_opr, &ti->id_sort);
+    }
+    if (ti->order_att)
+        cmp_proc(ti->order_type, &ti->order_cmp, "order");
+    if (ti->scope_att)
+    {
+        TypeCacheEntry *tc = lookup_type_cache(ti->scope_type, TYPECACHE_HASH_PROC_FINFO);
+        if (!OidIsValid(tc->hash_proc_finfo.fn_oid))
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("the scope column's type %s has no hash function",
+                                       format_type_be(ti->scope_type)));
+        fmgr_info_copy(&ti->scope_hash, &tc->hash_proc_finfo, CacheMemoryContext);
+    }
+    ti->qtable = cache_strdup(quote_qualified_identifier(
+        get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
+    ti->qid = cache_strdup(quote_identifier(names[0]));
+    ti->qparent = cache_strdup(quote_identifier(names[1]));
+    ti->qscope = names[2] ? cache_strdup(quote_identifier(names[2])) : NULL;
+    ti->qorder = names[3] ? cache_strdup(quote_identifier(names[3])) : NULL;
+    for (int i = 0; i < 4; i++)
+        if (names[i])
+            pfree(names[i]);
+    return true;
+}
+
+TreeInfo *tree_info(Oid relid, bool missing_ok)
+{
+    if (tree_cache == NULL)
+    {
+        HASHCTL ctl;
+        memset(&ctl, 0, sizeof(ctl));
+        ctl.keysize = sizeof(Oid);
+        ctl.entrysize = sizeof(TreeInfo);
+        ctl.hcxt = CacheMemoryContext;
+        tree_cache = hash_create("chronicle tree tables", 32, &ctl,
+                                 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    }
+    bool found;
+    TreeInfo *ti = (TreeInfo *) hash_search(tree_cache, &relid, HASH_ENTER, &found);
+    if (!found)
+    {
+        memset(((char *) ti) + sizeof(Oid), 0, sizeof(TreeInfo) - sizeof(Oid));
+        ti->valid = false;
+    }
+    if (ti->valid)
+        return ti;
+    /*
+     * Reload into a scratch entry.  An invalidation can arrive while an outer
+     * call is still executing one of this entry's plans (an ANALYZE of the
+     * table sends one), so plans are never freed here: unchanged, they are
+     * kept (the plan cache re-plans them itself); changed (DDL), the old ones
+     * are abandoned to CacheMemoryContext.
+     */
+    TreeInfo fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.relid = relid;
+    bool ok;
+    try
+    {
+        ok = load(&fresh, relid);
+    }
+    catch (...)
+    {
+        hash_search(tree_cache, &relid, HASH_REMOVE, NULL);
+        throw;
+    }
+    if (!ok)
+    {
+        hash_search(tree_cache, &relid, HASH_REMOVE, NULL);
+        if (missing_ok)
+            return NULL;
+        char *name = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("table %s is not attached as a tree",
+                                   name ? name : "(dropped)"),
+                        "", "Attach it with chronicle.tree_attach().");
+    }
+    if (found && same_shape(ti, &fresh))
+        memcpy(fresh.plans, ti->plans, sizeof(fresh.plans));
+    *ti = fresh;
+    ti->valid = true;
+    return ti;
+}
+
+/* " AND t.scope = $n", or nothing for a table without scope. */
+static const char *scope_clause(TreeInfo *ti, const char *alias, int n)
+{
+    if (!ti->qscope)
+        return "";
+    return psprintf(" AND %s.%s = $%d", alias, ti->qscope, n);
+}
+
+static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
+{
+    const char *T = ti->qtable, *I = ti->qid, *P = ti->qparent;
+    Oid id = ti->id_type, sc = ti->scope_type, i4 = INT4OID;
+    Oid idarr = get_array_type(id);
+    bool S = ti->qscope != NULL;
+    char *sql = NULL;
+    Oid types[12];
+    int n = 0;
+    auto add = [&](Oid t) { types[n++] = t; };
+
+    switch (which)
+    {
+    case P_NODE:
+        sql = psprintf("SELECT t.lft, t.rgt, t.depth, t.%s, %s%s, %s%s FROM %s t WHERE t.%s = $1",
+                       P, S ? "t." : "NULL::int4", S ? ti->qscope : "",
+                       ti->qorder ? "t." : "NULL::int4", ti->qorder ? ti->qorder : "", T, I);
+        add(id);
+        break;
+    case P_SCOPE_ROWS:
+        sql = psprintf("SELECT t.%s, t.%s, t.lft, t.rgt, t.depth%s%s FROM %s t WHERE true%s", I, P,
+                       ti->qorder ? ", t." : "", ti->qorder ? ti->qorder : "", T,
+                       scope_clause(ti, "t", 1));
+        if (S)
+            add(sc);
+        break;
+    case P_MAX_RGT:
+        sql = psprintf("SELECT pg_catalog.max(t.rgt) FROM %s t WHERE true%s", T,
+                       scope_clause(ti, "t", 1));
+        if (S)
+            add(sc);
+        break;
+    case P_SHIFT_INSERT:
+        /* Positions >= $1 move by $2: open a gap (insert) or close one (delete). */
+        sql = psprintf("UPDATE %s t SET lft = CASE WHEN t.lft >= $1 THEN t.lft + $2 ELSE t.lft END, "
+                       "rgt = t.rgt + $2 WHERE t.rgt >= $1%s",
+                       T, scope_clause(ti, "t", 3));
+        add(i4), add(i4);
+        if (S)
+            add(sc);
+        break;
+    case P_SET_NODE:
+        sql = psprintf("UPDATE %s t SET lft = $2, rgt = $3, depth = $4 WHERE t.%s = $1", T, I);
+        add(id), add(i4), add(i4), add(i4);
+        break;
+    case P_MOVE:
+        /* awesome_nested_set's bounded update: the node's range [$1,$2] moves by $5,
+         * the rows between it and the destination ([$3,$4] minus the node) by $6. */
+        sql = psprintf(
+            "UPDATE %s t SET "
+            "lft = CASE WHEN t.lft BETWEEN $1 AND $2 THEN t.lft + $5 "
+            "WHEN t.lft BETWEEN $3 AND $4 THEN t.lft + $6 ELSE t.lft END, "
+            "rgt = CASE WHEN t.rgt BETWEEN $1 AND $2 THEN t.rgt + $5 "
+            "WHEN t.rgt BETWEEN $3 AND $4 THEN t.rgt + $6 ELSE t.rgt END, "
+            "depth = CASE WHEN t.lft BETWEEN $1 AND $2 THEN t.depth + $7 ELSE t.depth END, "
+            "%s = CASE WHEN $9 AND t.%s = $8 THEN $10 ELSE t.%s END "
+            "WHERE (t.lft BETWEEN $3 AND $4 OR t.rgt BETWEEN $3 AND $4)%s",
+            T, P, I, P, scope_clause(ti, "t", 11));
+        add(i4), add(i4), add(i4), add(i4), add(i4), add(i4), add(i4), add(id), add(BOOLOID),
+            add(id);
+        if (S)
+            add(sc);
+        break;
+    case P_DELETE_DESC:
+        sql = psprintf("DELETE FROM %s t WHERE t.lft > $1 AND t.rgt < $2%s", T,
+                       scope_clause(ti, "t", 3));
+        add(i4), add(i4);
+        if (S)
+            add(sc);
+        break;
+    case P_PROMOTE_GAP:
+        sql = psprintf("UPDATE %s t SET "
+                       "lft = CASE WHEN t.lft > $2 THEN t.lft - 2 WHEN t.lft > $1 THEN t.lft - 1 "
+                       "ELSE t.lft END, "
+                       "rgt = CASE WHEN t.rgt > $2 THEN t.rgt - 2 WHEN t.rgt > $1 THEN t.rgt - 1 "
+                       "ELSE t.rgt END, "
+                       "depth = CASE WHEN t.lft > $1 AND t.rgt < $2 THEN t.depth - 1 "
+                       "ELSE t.depth END WHERE t.rgt > $1%s",
+                       T, scope_clause(ti, "t", 3));
+        add(i4), add(i4);
+        if (S)
+            add(sc);
+        break;
+    case P_REPARENT:
+        sql = psprintf("UPDATE %s t SET %s = $2 WHERE t.%s = $1", T, P, P);
+        add(id), add(id);
+        break;
+    case P_WRITE_BACK:
+        sql = psprintf("UPDATE %s t SET lft = v.l, rgt = v.r, depth = v.d "
+                       "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+                       "pg_catalog.unnest($4)) AS v(i, l, r, d) WHERE t.%s = v.i",
+                       T, I);
+        add(idarr), add(INT4ARRAYOID), add(INT4ARRAYOID), add(INT4ARRAYOID);
+        break;
+    case P_SIBLINGS:
+        sql = psprintf("SELECT t.%s%s%s, t.lft FROM %s t WHERE t.depth = $1 AND t.lft > $2 "
+                       "AND t.lft < $3%s ORDER BY t.lft",
+                       I, ti->qorder ? ", t." : ", NULL::int4", ti->qorder ? ti->qorder : "", T,
+                       scope_clause(ti, "t", 4));
+        add(i4), add(i4), add(i4);
+        if (S)
+            add(sc);
+        break;
+    case P_SET_SCOPE:
+        sql = psprintf("UPDATE %s t SET %s = $3 WHERE t.lft >= $1 AND t.rgt <= $2 AND t.%s = $4",
+                       T, ti->qscope, ti->qscope);
+        add(i4), add(i4), add(sc), add(sc);
+        break;
+    case P_SUBTREE:
+        /* The node's range, read in lft order straight off the lft index
+         * (executed with bitmap and sequential scans off: see query.cpp). */
+        sql = psprintf("SELECT t.* FROM %s t WHERE t.lft BETWEEN $1 AND $2 "
+                       "AND ($3 IS NULL OR t.depth <= $3)%s ORDER BY t.lft",
+                       T, scope_clause(ti, "t", 4));
+        add(i4), add(i4), add(i4);
+        if (S)
+            add(sc);
+        break;
+    case P_ANCESTORS:
+        /* Up the parent column through the primary key: O(depth log n), bounded
+         * by the node's depth even if the parent column had a cycle. */
+        sql = psprintf("WITH RECURSIVE up(r, pid, k, lim) AS ("
+                       "SELECT NULL::%s, n.%s, 0, n.depth FROM %s n WHERE n.%s = $1 "
+                       "UNION ALL "
+                       "SELECT p, p.%s, up.k + 1, up.lim FROM up JOIN %s p ON p.%s = up.pid "
+                       "WHERE up.k < up.lim) "
+                       "SELECT (up.r).* FROM up WHERE up.k > 0 ORDER BY up.k DESC",
+                       T, P, T, I, P, T, I);
+        add(id);
+        break;
+    case P_CHILDREN:
+        /* Hop from sibling to sibling on the lft index: the first child starts at
+         * lft + 1, each next one right after the previous one's rgt.  O(k log n). */
+        sql = psprintf("WITH RECURSIVE c(r, nxt, stop%s) AS ("
+                       "SELECT t, t.rgt, n.rgt%s FROM %s n JOIN %s t ON t.lft = n.lft + 1%s "
+                       "WHERE n.%s = $1 AND t.lft < n.rgt "
+                       "UNION ALL "
+                       "SELECT t, t.rgt, c.stop%s FROM c JOIN %s t ON t.lft = c.nxt + 1%s "
+                       "WHERE t.lft < c.stop) "
+                       "SELECT (c.r).* FROM c ORDER BY (c.r).lft",
+                       S ? ", sc" : "", S ? psprintf(", n.%s", ti->qscope) : "", T, T,
+                       S ? psprintf(" AND t.%s = n.%s", ti->qscope, ti->qscope) : "", I,
+                       S ? ", c.sc" : "", T,
+                       S ? psprintf(" AND t.%s = c.sc", ti->qscope) : "");
+        add(id);
+        break;
+    case P_COUNT_CHILDREN:
+        sql = psprintf("SELECT t.%s FROM %s t WHERE t.%s = ANY ($1) LIMIT 1", I, T, P);
+        add(idarr);
+        break;
+    case P_ROW_JSON:
+        sql = psprintf("SELECT pg_catalog.to_jsonb(t) FROM %s t WHERE t.%s = $1", T, I);
+        add(id);
+        break;
+    case P_DELETE_CHILDREN:
+        sql = psprintf("DELETE FROM %s t WHERE t.%s = ANY ($1) RETURNING t.%s", T, P, I);
+        add(idarr);
+        break;
+    case P_DELETE_RANGE:
+        sql = psprintf("DELETE FROM %s t WHERE t.lft >= $1 AND t.rgt <= $2%s", T,
+                       scope_clause(ti, "t", 3));
+        add(i4), add(i4);
+        if (S)
+            add(sc);
+        break;
+    case P_DELETE_ONE:
+        sql = psprintf("DELETE FROM %s t WHERE t.%s = $1", T, I);
+        add(id);
+        break;
+    case P_SCOPES:
+        sql = S ? psprintf("SELECT DISTINCT t.%s FROM %s t ORDER BY 1", ti->qscope, T)
+                : pstrdup("SELECT NULL::int4");
+        break;
+    case N_TREE_PLANS:
+        break;
+    }
+
+    /* Pin the search path while the statement is analysed; the plan cache
+     * re-plans under the same path. */
+    int nest = NewGUCNestLevel();
+    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                      GUC_ACTION_SAVE, true, 0, false);
+    SPIPlanPtr plan = SPI_prepare(sql, n, types);
+    AtEOXact_GUC(true, nest);
+    if (plan == NULL)
+        elog(ERROR, "chronicle: could not prepare tree statement: %s",
+             SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    return plan;
+}
+
+SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which)
+{
+    if (ti->plans[which] == NULL)
+        ti->plans[which] = prepare(ti, which);
+    return ti->plans[which];
+}
+
+/* A node argument of any type as a value of the id column's type: the same
+ * type as is, anything else through its text form (so 5 finds a bigint id
+ * and '…'::text a uuid id). */
+Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type)
+{
+    if (type == ti->id_type)
+        return value;
+    Oid out, in, ioparam;
+    bool varlena;
+    getTypeOutputInfo(type, &out, &varlena);
+    char *text = OidOutputFunctionCall(out, value);
+    getTypeInputInfo(ti->id_type, &in, &ioparam);
+    return OidInputFunctionCall(in, text, ioparam, -1);
+}
+
+int tree_cmp_id(TreeInfo *ti, Datum a, Datum b)
+{
+    return ApplySortComparator(a, false, b, false, &ti->id_sort);
+}
+
+/* Order values compare NULLS LAST, as ORDER BY does. */
+int tree_cmp_order(TreeInfo *ti, Datum a, bool a_null, Datum b, bool b_null)
+{
+    if (a_null || b_null)
+        return a_null == b_null ? 0 : a_null ? 1 : -1;
+    return DatumGetInt32(FunctionCall2Coll(&ti->order_cmp, ti->order_coll, a, b));
+}

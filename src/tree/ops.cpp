@@ -1,0 +1,298 @@
+/*
+ * ops.cpp: operations on one node, each a bounded set-based statement.
+ *
+ * The caller holds the tree lock and an SPI connection.  Numbers are read
+ * after the lock, with the latest snapshot (exec.cpp).
+ */
+#include "tree/tree.h"
+#include "errors.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+}
+
+static char *id_str(TreeInfo *ti, Datum id)
+{
+    Oid out;
+    bool varlena;
+    getTypeOutputInfo(ti->id_type, &out, &varlena);
+    return OidOutputFunctionCall(out, id);
+}
+
+static Datum copy_datum(Datum d, Oid type)
+{
+    int16 len;
+    bool byval;
+    get_typlenbyval(type, &len, &byval);
+    return datumCopy(d, byval, len);
+}
+
+static bool fetch_node(TreeInfo *ti, Datum id, TreeNode *out, bool latest)
+{
+    Datum args[1] = {id};
+    if (latest)
+        tree_run(tree_plan(ti, P_NODE), args, NULL, false);
+    else if (SPI_execute_plan(tree_plan(ti, P_NODE), args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: tree query failed");
+    if (SPI_processed == 0)
+        return false;
+    HeapTuple tup = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    out->id = copy_datum(id, ti->id_type);
+    out->lft = tree_get_int(tup, desc, 1, &out->lft_null);
+    out->rgt = tree_get_int(tup, desc, 2, NULL);
+    out->depth = tree_get_int(tup, desc, 3, NULL);
+    out->parent = SPI_getbinval(tup, desc, 4, &out->parent_null);
+    if (!out->parent_null)
+        out->parent = copy_datum(out->parent, ti->id_type);
+    out->scope = SPI_getbinval(tup, desc, 5, &out->scope_null);
+    if (ti->scope_att && !out->scope_null)
+        out->scope = copy_datum(out->scope, ti->scope_type);
+    out->ord = SPI_getbinval(tup, desc, 6, &out->ord_null);
+    if (ti->order_att && !out->ord_null)
+        out->ord = copy_datum(out->ord, ti->order_type);
+    return true;
+}
+
+bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out)
+{
+    return fetch_node(ti, id, out, true);
+}
+
+/* The same, in the calling statement's snapshot (read functions). */
+bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, TreeNode *out)
+{
+    return fetch_node(ti, id, out, false);
+}
+
+static bool same_scope(TreeInfo *ti, TreeNode *a, TreeNode *b)
+{
+    if (!ti->scope_att)
+        return true;
+    if (a->scope_null || b->scope_null)
+        return a->scope_null && b->scope_null;
+    return strcmp(tree_scope_text(ti, a->scope, false), tree_scope_text(ti, b->scope, false)) == 0;
+}
+
+/* One past the last number of the tree: where a last root goes. */
+int32 tree_end_position(TreeInfo *ti, Datum scope, bool scope_null)
+{
+    Datum args[1] = {scope};
+    char nulls[1] = {scope_null ? 'n' : ' '};
+    tree_run(tree_plan(ti, P_MAX_RGT), args, nulls, false);
+    bool isnull;
+    int32 max = tree_get_int(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    return isnull ? 1 : max + 1;
+}
+
+/*
+ * Where node goes among the children of parent (NULL: among the roots): with
+ * an order column, before the first sibling (in lft order) whose (order, id)
+ * sorts after the node's; else, and when there is none, last.
+ */
+int32 tree_ordered_position(TreeInfo *ti, TreeNode *parent, TreeNode *node)
+{
+    int32 end = parent ? parent->rgt : tree_end_position(ti, node->scope, node->scope_null);
+    if (!ti->order_att)
+        return end;
+    Datum args[4] = {Int32GetDatum(parent ? parent->depth + 1 : 0),
+                     Int32GetDatum(parent ? parent->lft : 0),
+                     Int32GetDatum(parent ? parent->rgt : end), node->scope};
+    char nulls[4] = {' ', ' ', ' ', node->scope_null ? 'n' : ' '};
+    tree_run(tree_plan(ti, P_SIBLINGS), args, nulls, false);
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    for (uint64 i = 0; i < SPI_processed; i++)
+    {
+        HeapTuple tup = SPI_tuptable->vals[i];
+        bool n1, n2, n3;
+        Datum sid = SPI_getbinval(tup, desc, 1, &n1);
+        Datum sord = SPI_getbinval(tup, desc, 2, &n2);
+        int32 slft = DatumGetInt32(SPI_getbinval(tup, desc, 3, &n3));
+        if (tree_cmp_id(ti, sid, node->id) == 0)
+            continue;
+        int c = tree_cmp_order(ti, sord, n2, node->ord, node->ord_null);
+        if (c > 0 || (c == 0 && tree_cmp_id(ti, sid, node->id) > 0))
+            return slft;
+    }
+    return end;
+}
+
+/* Number a row that a single-row INSERT just added (lft still NULL). */
+void tree_place_new_leaf(TreeInfo *ti, Datum id)
+{
+    TreeNode node, parent;
+    if (!tree_fetch_node(ti, id, &node) || !node.lft_null)
+        return;
+    TreeNode *pp = NULL;
+    if (!node.parent_null)
+    {
+        if (tree_cmp_id(ti, node.parent, id) == 0)
+            throw pg::Error(CHRONICLE_INVALID_MOVE,
+                            pg::format("node %s cannot be its own parent in tree table %s",
+                                       id_str(ti, id), ti->qtable));
+        if (!tree_fetch_node(ti, node.parent, &parent) || !same_scope(ti, &node, &parent))
+            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                            pg::format("parent %s of node %s does not exist in tree table %s",
+                                       id_str(ti, node.parent), id_str(ti, id), ti->qtable),
+                            ti->scope_att ? "The parent must be in the same scope." : "");
+        if (parent.lft_null)
+            throw pg::Error(CHRONICLE_TREE_CORRUPT,
+                            pg::format("parent %s in tree table %s has no numbers",
+                                       id_str(ti, node.parent), ti->qtable),
+                            "", "Run chronicle.tree_rebuild().");
+        pp = &parent;
+    }
+    int32 p = tree_ordered_position(ti, pp, &node);
+    Datum shift[3] = {Int32GetDatum(p), Int32GetDatum(2), node.scope};
+    char nulls[3] = {' ', ' ', node.scope_null ? 'n' : ' '};
+    tree_run(tree_plan(ti, P_SHIFT_INSERT), shift, nulls, true);
+    Datum set[4] = {id, Int32GetDatum(p), Int32GetDatum(p + 1),
+                    Int32GetDatum(pp ? pp->depth + 1 : 0)};
+    tree_run(tree_plan(ti, P_SET_NODE), set, NULL, true);
+}
+
+void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_null, char placement,
+                    bool set_parent)
+{
+    TreeNode node, target;
+    if (!tree_fetch_node(ti, node_id, &node))
+        throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                        pg::format("node %s does not exist in tree table %s",
+                                   id_str(ti, node_id), ti->qtable));
+    if (node.lft_null)
+        throw pg::Error(CHRONICLE_TREE_CORRUPT,
+                        pg::format("node %s in tree table %s has no numbers",
+                                   id_str(ti, node_id), ti->qtable),
+                        "", "Run chronicle.tree_rebuild().");
+    int32 dest, new_depth;
+    Datum new_parent = (Datum) 0;
+    bool new_parent_null = true;
+    if (target_null)
+    {
+        if (!set_parent && node.depth == 0)
+            return; /* already a root: a parent set to NULL again moves nothing */
+        dest = placement == 'o' ? tree_ordered_position(ti, NULL, &node)
+                                : tree_end_position(ti, node.scope, node.scope_null);
+        new_depth = 0;
+    }
+    else
+    {
+        if (!tree_fetch_node(ti, target_id, &target) || !same_scope(ti, &node, &target))
+            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                            set_parent ? pg::format("target %s does not exist in tree table %s",
+                                                    id_str(ti, target_id), ti->qtable)
+                                       : pg::format("parent %s of node %s does not exist in tree "
+                                                    "table %s",
+                                                    id_str(ti, target_id), id_str(ti, node_id),
+                                                    ti->qtable),
+                            ti->scope_att ? "The target must be in the node's scope." : "");
+        if (target.lft_null)
+            throw pg::Error(CHRONICLE_TREE_CORRUPT,
+                            pg::format("node %s in tree table %s has no numbers",
+                                       id_str(ti, target_id), ti->qtable),
+                            "", "Run chronicle.tree_rebuild().");
+        if (tree_cmp_id(ti, node_id, target_id) == 0)
+            throw pg::Error(CHRONICLE_INVALID_MOVE,
+                            pg::format("node %s cannot be moved relative to itself",
+                                       id_str(ti, node_id)));
+        if (target.lft > node.lft && target.rgt < node.rgt)
+            throw pg::Error(CHRONICLE_INVALID_MOVE,
+                            pg::format("node %s cannot be moved into its own subtree (target %s)",
+                                       id_str(ti, node_id), id_str(ti, target_id)));
+        bool child = placement == 'f' || placement == 'l' || placement == 'o';
+        if (!set_parent && child && node.depth == target.depth + 1 && node.lft > target.lft &&
+            node.rgt < target.rgt)
+            return; /* already a child of the new parent: nothing moves */
+        switch (placement)
+        {
+        case 'f':
+            dest = target.lft + 1;
+            break;
+        case 'l':
+            dest = target.rgt;
+            break;
+        case 'o':
+            dest = tree_ordered_position(ti, &target, &node);
+            break;
+        case 'b':
+            dest = target.lft;
+            break;
+        default:
+            dest = target.rgt + 1;
+            break;
+        }
+        new_depth = child ? target.depth + 1 : target.depth;
+        if (child)
+        {
+            new_parent = target.id;
+            new_parent_null = false;
+        }
+        else
+        {
+            new_parent = target.parent;
+            new_parent_null = target.parent_null;
+        }
+    }
+    int32 a = node.lft, b = node.rgt, w = b - a + 1;
+    if (dest > a && dest <= b)
+        throw pg::Error(CHRONICLE_INVALID_MOVE,
+                        pg::format("node %s cannot be moved into its own subtree",
+                                   id_str(ti, node_id)));
+    int32 lo, hi, shift_node, shift_other;
+    if (dest == a || dest == b + 1)
+        lo = 1, hi = 0, shift_node = 0, shift_other = 0; /* same place: only depth/parent */
+    else if (dest > b)
+        lo = a, hi = dest - 1, shift_node = dest - 1 - b, shift_other = -w;
+    else
+        lo = dest, hi = b, shift_node = dest - a, shift_other = w;
+    if (lo > hi)
+    {
+        if (!set_parent)
+            return;
+        lo = hi = a; /* touch the node's row only, to set its parent */
+    }
+    Datum args[11] = {Int32GetDatum(a),           Int32GetDatum(b),
+                      Int32GetDatum(lo),          Int32GetDatum(hi),
+                      Int32GetDatum(shift_node),  Int32GetDatum(shift_other),
+                      Int32GetDatum(new_depth - node.depth), node_id,
+                      BoolGetDatum(set_parent),   new_parent,
+                      node.scope};
+    char nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', new_parent_null ? 'n' : ' ',
+                      node.scope_null ? 'n' : ' '};
+    tree_run(tree_plan(ti, P_MOVE), args, nulls, true);
+}
+
+/* Close the numbers of one deleted node (its row already gone), by mode. */
+void tree_close_deleted(TreeInfo *ti, TreeNode *gone, char mode)
+{
+    int32 a = gone->lft, b = gone->rgt;
+    char sn = gone->scope_null ? 'n' : ' ';
+    if (mode == DEL_RESTRICT && b - a > 1)
+        throw pg::Error(ERRCODE_RESTRICT_VIOLATION,
+                        pg::format("node %s of tree table %s has children",
+                                   id_str(ti, gone->id), ti->qtable),
+                        "The table's on_delete mode is restrict.",
+                        "Delete or move the children first, or use chronicle.tree_delete() with "
+                        "mode cascade or promote.");
+    if (mode == DEL_PROMOTE)
+    {
+        Datum rp[2] = {gone->id, gone->parent};
+        char rn[2] = {' ', gone->parent_null ? 'n' : ' '};
+        tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
+        Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), gone->scope};
+        char nulls[3] = {' ', ' ', sn};
+        tree_run(tree_plan(ti, P_PROMOTE_GAP), args, nulls, true);
+        return;
+    }
+    if (b - a > 1)
+    {
+        Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), gone->scope};
+        char nulls[3] = {' ', ' ', sn};
+        tree_run(tree_plan(ti, P_DELETE_DESC), args, nulls, true);
+    }
+    Datum args[3] = {Int32GetDatum(b + 1), Int32GetDatum(-(b - a + 1)), gone->scope};
+    char nulls[3] = {' ', ' ', sn};
+    tree_run(tree_plan(ti, P_SHIFT_INSERT), args, nulls, true);
+}

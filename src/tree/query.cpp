@@ -1,0 +1,294 @@
+/*
+ * query.cpp: tree_subtree, tree_ancestors, tree_children (rows of the user's
+ * own type), and tree_validate.
+ *
+ * Reads take no lock and use the calling statement's snapshot, so they never
+ * wait for writers and always see one committed numbering.
+ */
+#include "tree/tree.h"
+#include "errors.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+#include "catalog/pg_type.h"
+#include "executor/tstoreReceiver.h"
+#include "nodes/params.h"
+#include "tcop/dest.h"
+
+PG_FUNCTION_INFO_V1(chronicle_tree_subtree);
+PG_FUNCTION_INFO_V1(chronicle_tree_ancestors);
+PG_FUNCTION_INFO_V1(chronicle_tree_children);
+PG_FUNCTION_INFO_V1(chronicle_tree_validate);
+}
+
+namespace {
+
+/* The tree table whose row type the first argument has. */
+TreeInfo *tree_of_rowtype(FunctionCallInfo fcinfo)
+{
+    Oid type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+    Oid relid = OidIsValid(type) ? typeidTypeRelid(type) : InvalidOid;
+    if (!OidIsValid(relid))
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("%s is not the row type of a table",
+                                   OidIsValid(type) ? format_type_be(type) : "unknown"),
+                        "", "Pass NULL::your_table as the first argument.");
+    return tree_info(relid, false);
+}
+
+Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
+{
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+    if (PG_ARGISNULL(1))
+        return (Datum) 0;
+    if (with_depth && !PG_ARGISNULL(2) && PG_GETARG_INT32(2) < 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "max_depth must not be negative");
+    SPI_connect();
+    TreeInfo *ti = tree_of_rowtype(fcinfo);
+    Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
+    /* Rows go straight from the executor into the result tuplestore, converted
+     * to the table's row type (which may have dropped columns). */
+    int nparams = 1;
+    ParamListInfo params = makeParamList(4);
+    auto set_param = [&](int i, Datum value, bool isnull, Oid type) {
+        params->params[i].value = value;
+        params->params[i].isnull = isnull;
+        params->params[i].pflags = PARAM_FLAG_CONST;
+        params->params[i].ptype = type;
+    };
+    set_param(0, id, false, ti->id_type);
+    if (which == P_SUBTREE)
+    {
+        /* Subtree: the node's numbers first, then its range. */
+        TreeNode node;
+        if (!tree_fetch_node_snapshot(ti, id, &node))
+            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                            pg::format("node %s does not exist in tree table %s",
+                                       tree_id_text(ti, id), ti->qtable));
+        if (node.lft_null)
+            throw pg::Error(CHRONICLE_TREE_CORRUPT,
+                            pg::format("node %s in tree table %s has no numbers",
+                                       tree_id_text(ti, id), ti->qtable),
+                            "", "Run chronicle.tree_rebuild().");
+        bool depth_given = with_depth && !PG_ARGISNULL(2);
+        set_param(0, Int32GetDatum(node.lft), false, INT4OID);
+        set_param(1, Int32GetDatum(node.rgt), false, INT4OID);
+        set_param(2, depth_given ? Int32GetDatum(node.depth + PG_GETARG_INT32(2)) : (Datum) 0,
+                  !depth_given, INT4OID);
+        set_param(3, node.scope, node.scope_null, ti->scope_att ? ti->scope_type : INT4OID);
+        nparams = ti->scope_att ? 4 : 3;
+    }
+    params->numParams = nparams;
+    DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+    SetTuplestoreDestReceiverParams(dest, rsi->setResult, rsi->econtext->ecxt_per_query_memory,
+                                    false, rsi->setDesc,
+                                    "the tree table's row type changed during the query");
+    SPIExecuteOptions opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.params = params;
+    opts.read_only = true;
+    opts.dest = dest;
+    /*
+     * A subtree is one range of the lft index, wanted in lft order: an index
+     * scan delivers it sorted, where the planner (which cannot know how small
+     * the range is) would often pick a bitmap scan and sort.  Plans are made
+     * at execution, so the preference is set around it.
+     */
+    int nest = NewGUCNestLevel();
+    if (which == P_SUBTREE)
+    {
+        set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+                          GUC_ACTION_SAVE, true, 0, false);
+        set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                          true, 0, false);
+    }
+    int rc = SPI_execute_plan_extended(tree_plan(ti, which), &opts);
+    AtEOXact_GUC(true, nest);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: tree query failed");
+    uint64 n = SPI_processed;
+    dest->rDestroy(dest);
+    if (n == 0)
+    {
+        TreeNode node;
+        if (!tree_fetch_node_snapshot(ti, id, &node))
+            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                            pg::format("node %s does not exist in tree table %s",
+                                       tree_id_text(ti, id), ti->qtable));
+    }
+    SPI_finish();
+    return (Datum) 0;
+}
+
+struct VRow
+{
+    Datum id, parent;
+    bool parent_null, lft_null;
+    int32 lft, rgt, depth;
+};
+
+struct Problems
+{
+    Tuplestorestate *store;
+    TupleDesc desc;
+    const char *scope;
+};
+
+void problem(Problems *p, TreeInfo *ti, Datum id, const char *fmt, ...) pg_attribute_printf(4, 5);
+void problem(Problems *p, TreeInfo *ti, Datum id, const char *fmt, ...)
+{
+    char buf[512];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, args);
+    va_end(args);
+    Datum values[3] = {CStringGetTextDatum(p->scope), CStringGetTextDatum(tree_id_text(ti, id)),
+                       CStringGetTextDatum(buf)};
+    bool nulls[3] = {!ti->scope_att, false, false};
+    tuplestore_putvalues(p->store, p->desc, values, nulls);
+}
+
+int by_lft(const void *a, const void *b)
+{
+    const VRow *x = (const VRow *) a, *y = (const VRow *) b;
+    if (x->lft_null != y->lft_null)
+        return x->lft_null ? 1 : -1;
+    return x->lft < y->lft ? -1 : x->lft > y->lft;
+}
+
+/* Check one tree: numbers 1..2n each used once, ranges nest, and parent and
+ * depth agree with the nesting. */
+void validate_scope(TreeInfo *ti, Problems *p, Datum scope, bool scope_null)
+{
+    Datum args[1] = {scope};
+    char nulls[1] = {scope_null ? 'n' : ' '};
+    if (SPI_execute_plan(tree_plan(ti, P_SCOPE_ROWS), args, nulls, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: tree query failed");
+    int n = (int) SPI_processed;
+    VRow *rows = (VRow *) palloc0(sizeof(VRow) * (n + 1));
+    for (int i = 0; i < n; i++)
+    {
+        HeapTuple t = SPI_tuptable->vals[i];
+        TupleDesc d = SPI_tuptable->tupdesc;
+        bool isnull, rn, dn;
+        rows[i].id = SPI_getbinval(t, d, 1, &isnull);
+        rows[i].parent = SPI_getbinval(t, d, 2, &rows[i].parent_null);
+        rows[i].lft = tree_get_int(t, d, 3, &rows[i].lft_null);
+        rows[i].rgt = tree_get_int(t, d, 4, &rn);
+        rows[i].depth = tree_get_int(t, d, 5, &dn);
+        rows[i].lft_null = rows[i].lft_null || rn || dn;
+    }
+    qsort(rows, n, sizeof(VRow), by_lft);
+
+    /* Every number 1..2n exactly once. */
+    char *used = (char *) palloc0(2 * n + 2);
+    for (int i = 0; i < n; i++)
+    {
+        VRow *r = &rows[i];
+        if (r->lft_null)
+        {
+            problem(p, ti, r->id, "not numbered (lft, rgt or depth is NULL)");
+            continue;
+        }
+        if (r->lft >= r->rgt)
+            problem(p, ti, r->id, "lft %d >= rgt %d", r->lft, r->rgt);
+        for (int32 v : {r->lft, r->rgt})
+        {
+            if (v < 1 || v > 2 * n)
+                problem(p, ti, r->id, "number %d outside 1..%d (gap)", v, 2 * n);
+            else if (used[v]++)
+                problem(p, ti, r->id, "number %d used twice (overlap)", v);
+        }
+    }
+    for (int v = 1; v <= 2 * n; v++)
+        if (!used[v])
+        {
+            /* One gap report per tree is enough; it belongs to no node. */
+            Datum values[3] = {CStringGetTextDatum(p->scope), (Datum) 0,
+                               CStringGetTextDatum(psprintf("number %d unused (gap)", v))};
+            bool vn[3] = {!ti->scope_att, true, false};
+            tuplestore_putvalues(p->store, p->desc, values, vn);
+            break;
+        }
+
+    /* Nesting: walk in lft order with a stack of open ranges. */
+    int *stack = (int *) palloc(sizeof(int) * (n + 1));
+    int top = 0;
+    for (int i = 0; i < n; i++)
+    {
+        VRow *r = &rows[i];
+        if (r->lft_null)
+            break;
+        while (top > 0 && rows[stack[top - 1]].rgt < r->lft)
+            top--;
+        if (top > 0 && rows[stack[top - 1]].rgt < r->rgt)
+            problem(p, ti, r->id, "range %d..%d overlaps the range of node %s", r->lft, r->rgt,
+                    tree_id_text(ti, rows[stack[top - 1]].id));
+        VRow *enclosing = top > 0 ? &rows[stack[top - 1]] : NULL;
+        if (!enclosing && !r->parent_null)
+            problem(p, ti, r->id, "parent column says %s, numbering says root",
+                    tree_id_text(ti, r->parent));
+        else if (enclosing && (r->parent_null || tree_cmp_id(ti, r->parent, enclosing->id) != 0))
+            problem(p, ti, r->id, "parent column says %s, numbering says %s",
+                    r->parent_null ? "root" : tree_id_text(ti, r->parent),
+                    tree_id_text(ti, enclosing->id));
+        if (r->depth != top)
+            problem(p, ti, r->id, "depth %d, numbering says %d", r->depth, top);
+        stack[top++] = i;
+        if ((i & 4095) == 0)
+            CHECK_FOR_INTERRUPTS();
+    }
+}
+
+} // namespace
+
+Datum chronicle_tree_subtree(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum { return rows_of(fcinfo, P_SUBTREE, true); });
+}
+
+Datum chronicle_tree_ancestors(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum { return rows_of(fcinfo, P_ANCESTORS, false); });
+}
+
+Datum chronicle_tree_children(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum { return rows_of(fcinfo, P_CHILDREN, false); });
+}
+
+Datum chronicle_tree_validate(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        if (PG_ARGISNULL(0))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "argument tbl must not be NULL");
+        InitMaterializedSRF(fcinfo, 0);
+        ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+        SPI_connect();
+        TreeInfo *ti = tree_info(PG_GETARG_OID(0), false);
+        if (SPI_execute_plan(tree_plan(ti, P_SCOPES), NULL, NULL, true, 0) != SPI_OK_SELECT)
+            elog(ERROR, "chronicle: tree query failed");
+        uint64 ns = SPI_processed;
+        SPITupleTable *scopes = SPI_tuptable;
+        Problems p = {rsi->setResult, rsi->setDesc, ""};
+        for (uint64 i = 0; i < ns; i++)
+        {
+            bool isnull;
+            Datum s = SPI_getbinval(scopes->vals[i], scopes->tupdesc, 1, &isnull);
+            p.scope = tree_scope_text(ti, s, isnull);
+            if (ti->scope_att && isnull)
+                continue; /* rows without a scope belong to no tree */
+            validate_scope(ti, &p, s, isnull);
+        }
+        SPI_finish();
+        return (Datum) 0;
+    });
+}

@@ -1,0 +1,317 @@
+/*
+ * renumber.cpp: number one whole tree (table + scope) from its parent column.
+ *
+ * Used where a statement changes many nodes at once (multi-row INSERT, COPY,
+ * UPDATE or DELETE, nested statements) and by attach and rebuild: one read of
+ * the tree, an O(n log n) computation in memory, and one UPDATE of the rows
+ * whose numbers changed.  Siblings keep their current order (by lft); new or
+ * moved nodes go last among their siblings in statement order, or, with an
+ * order column, before the first sibling that sorts after them.  A rebuild
+ * orders all siblings by the order column, then id.
+ */
+#include "tree/tree.h"
+#include "errors.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+}
+
+namespace {
+
+struct Row
+{
+    Datum id, parent, ord;
+    bool parent_null, ord_null, lft_null, fresh; /* fresh: new or moved */
+    int32 lft, rgt, depth;
+    int64 seq;
+    int parent_ix, first_child, next, nl, nr, nd;
+};
+
+struct SortCtx
+{
+    TreeInfo *ti;
+    Row *rows;
+};
+
+int by_id(const void *a, const void *b, void *arg)
+{
+    SortCtx *c = (SortCtx *) arg;
+    return tree_cmp_id(c->ti, c->rows[*(const int *) a].id, c->rows[*(const int *) b].id);
+}
+
+/* Rebuild order, and the order of new siblings among themselves with an order column. */
+int by_order_id(const void *a, const void *b, void *arg)
+{
+    SortCtx *c = (SortCtx *) arg;
+    Row *x = &c->rows[*(const int *) a], *y = &c->rows[*(const int *) b];
+    if (c->ti->order_att)
+    {
+        int r = tree_cmp_order(c->ti, x->ord, x->ord_null, y->ord, y->ord_null);
+        if (r)
+            return r;
+    }
+    return tree_cmp_id(c->ti, x->id, y->id);
+}
+
+/* Existing siblings by lft, then new ones in statement order. */
+int by_position(const void *a, const void *b, void *arg)
+{
+    SortCtx *c = (SortCtx *) arg;
+    Row *x = &c->rows[*(const int *) a], *y = &c->rows[*(const int *) b];
+    if (x->fresh != y->fresh)
+        return x->fresh ? 1 : -1;
+    int64 kx = x->fresh ? x->seq : x->lft, ky = y->fresh ? y->seq : y->lft;
+    return kx < ky ? -1 : kx > ky ? 1 : 0;
+}
+
+/* Index of the row with this id in rows sorted by idx, or -1. */
+int find(TreeInfo *ti, Row *rows, int *idx, int n, Datum id)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi)
+    {
+        int mid = (lo + hi) / 2;
+        int r = tree_cmp_id(ti, rows[idx[mid]].id, id);
+        if (r == 0)
+            return idx[mid];
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+char *id_text(TreeInfo *ti, Datum id)
+{
+    Oid out;
+    bool varlena;
+    getTypeOutputInfo(ti->id_type, &out, &varlena);
+    return OidOutputFunctionCall(out, id);
+}
+
+/* Order one sibling list in place (ids are row indexes). */
+void order_siblings(TreeInfo *ti, Row *rows, int *list, int k, bool rebuild)
+{
+    SortCtx ctx = {ti, rows};
+    if (k < 2)
+        return;
+    if (rebuild)
+    {
+        qsort_arg(list, k, sizeof(int), by_order_id, &ctx);
+        return;
+    }
+    qsort_arg(list, k, sizeof(int), by_position, &ctx);
+    if (!ti->order_att)
+        return;
+    /* Merge the new siblings, sorted by (order, id), into the existing ones:
+     * each goes before the first existing sibling that sorts after it. */
+    int e = 0;
+    while (e < k && !rows[list[e]].fresh)
+        e++;
+    if (e == k || e == 0)
+    {
+        if (e == 0)
+            qsort_arg(list, k, sizeof(int), by_order_id, &ctx);
+        return;
+    }
+    int nnew = k - e;
+    int *fresh = (int *) palloc(sizeof(int) * nnew);
+    int *old = (int *) palloc(sizeof(int) * e);
+    memcpy(old, list, sizeof(int) * e);
+    memcpy(fresh, list + e, sizeof(int) * nnew);
+    qsort_arg(fresh, nnew, sizeof(int), by_order_id, &ctx);
+    int o = 0, out = 0;
+    for (int f = 0; f < nnew; f++)
+    {
+        while (o < e && by_order_id(&old[o], &fresh[f], &ctx) <= 0)
+            list[out++] = old[o++];
+        list[out++] = fresh[f];
+    }
+    while (o < e)
+        list[out++] = old[o++];
+    pfree(fresh);
+    pfree(old);
+}
+
+} // namespace
+
+uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
+                     int nmoved)
+{
+    Datum args[1] = {scope};
+    char nulls[1] = {scope_null ? 'n' : ' '};
+    tree_run(tree_plan(ti, P_SCOPE_ROWS), args, nulls, false);
+
+    int n = (int) SPI_processed;
+    if (n == 0)
+        return 0;
+    int16 idlen;
+    bool idbyval;
+    get_typlenbyval(ti->id_type, &idlen, &idbyval);
+    int16 ordlen = 0;
+    bool ordbyval = true;
+    if (ti->order_att)
+        get_typlenbyval(ti->order_type, &ordlen, &ordbyval);
+
+    Row *rows = (Row *) palloc0(sizeof(Row) * n);
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    for (int i = 0; i < n; i++)
+    {
+        HeapTuple tup = SPI_tuptable->vals[i];
+        Row *r = &rows[i];
+        bool isnull;
+        r->id = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), idbyval, idlen);
+        r->parent = SPI_getbinval(tup, desc, 2, &r->parent_null);
+        if (!r->parent_null)
+            r->parent = datumCopy(r->parent, idbyval, idlen);
+        r->lft = tree_get_int(tup, desc, 3, &r->lft_null);
+        r->rgt = tree_get_int(tup, desc, 4, NULL);
+        r->depth = tree_get_int(tup, desc, 5, NULL);
+        if (ti->order_att)
+        {
+            r->ord = SPI_getbinval(tup, desc, 6, &r->ord_null);
+            if (!r->ord_null)
+                r->ord = datumCopy(r->ord, ordbyval, ordlen);
+        }
+        else
+            r->ord_null = true;
+        r->fresh = r->lft_null;
+        r->seq = INT64_MAX;
+        r->first_child = r->next = -1;
+    }
+
+    SortCtx ctx = {ti, rows};
+    int *idx = (int *) palloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++)
+        idx[i] = i;
+    qsort_arg(idx, n, sizeof(int), by_id, &ctx);
+    for (int i = 1; i < n; i++)
+        if (tree_cmp_id(ti, rows[idx[i - 1]].id, rows[idx[i]].id) == 0)
+            throw pg::Error(CHRONICLE_TREE_CORRUPT,
+                            pg::format("id %s occurs twice in tree table %s",
+                                       id_text(ti, rows[idx[i]].id), ti->qtable),
+                            "", "The id column must be unique.");
+
+    for (int m = 0; m < nmoved; m++)
+    {
+        int at = find(ti, rows, idx, n, moved[m]);
+        if (at >= 0)
+        {
+            rows[at].fresh = true;
+            rows[at].seq = m;
+        }
+    }
+    /* New rows not named by the caller: after the named ones, by id. */
+    {
+        int64 next = nmoved;
+        for (int i = 0; i < n; i++)
+            if (rows[idx[i]].fresh && rows[idx[i]].seq == INT64_MAX)
+                rows[idx[i]].seq = next++;
+    }
+
+    /* Children lists (CSR): parent index of every row, then bucket them. */
+    int *count = (int *) palloc0(sizeof(int) * (n + 1)); /* slot n: the roots */
+    for (int i = 0; i < n; i++)
+    {
+        Row *r = &rows[i];
+        if (r->parent_null)
+            r->parent_ix = n;
+        else
+        {
+            r->parent_ix = find(ti, rows, idx, n, r->parent);
+            if (r->parent_ix < 0)
+                throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                                pg::format("parent %s of node %s does not exist in tree table %s",
+                                           id_text(ti, r->parent), id_text(ti, r->id), ti->qtable),
+                                ti->scope_att ? "The parent must be in the same scope." : "");
+        }
+        count[r->parent_ix]++;
+        if ((i & 4095) == 0)
+            CHECK_FOR_INTERRUPTS();
+    }
+    int *start = (int *) palloc(sizeof(int) * (n + 2));
+    start[0] = 0;
+    for (int i = 0; i <= n; i++)
+        start[i + 1] = start[i] + count[i];
+    int *fill = (int *) palloc(sizeof(int) * (n + 1));
+    memcpy(fill, start, sizeof(int) * (n + 1));
+    int *kids = (int *) palloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++)
+        kids[fill[rows[i].parent_ix]++] = i;
+    for (int p = 0; p <= n; p++)
+        if (count[p] > 1)
+            order_siblings(ti, rows, kids + start[p], count[p], rebuild);
+
+    /* Depth-first numbering without recursion: stack of (parent, next child). */
+    int *stack_node = (int *) palloc(sizeof(int) * (n + 1));
+    int *stack_pos = (int *) palloc(sizeof(int) * (n + 1));
+    int top = 0, counter = 1, visited = 0;
+    stack_node[0] = n;
+    stack_pos[0] = start[n];
+    while (top >= 0)
+    {
+        int p = stack_node[top];
+        if (stack_pos[top] < start[p + 1])
+        {
+            int c = kids[stack_pos[top]++];
+            rows[c].nl = counter++;
+            rows[c].nd = top;
+            visited++;
+            top++;
+            stack_node[top] = c;
+            stack_pos[top] = start[c];
+        }
+        else
+        {
+            if (p != n)
+                rows[p].nr = counter++;
+            top--;
+        }
+        if ((counter & 8191) == 0)
+            CHECK_FOR_INTERRUPTS();
+    }
+    if (visited < n)
+    {
+        for (int i = 0; i < n; i++)
+            if (rows[i].nl == 0)
+                throw pg::Error(CHRONICLE_INVALID_MOVE,
+                                pg::format("node %s would be its own ancestor in tree table %s",
+                                           id_text(ti, rows[i].id), ti->qtable),
+                                "The parent column contains a cycle.");
+    }
+
+    /* Write back only what changed. */
+    int changed = 0;
+    Datum *ids = (Datum *) palloc(sizeof(Datum) * n);
+    Datum *l = (Datum *) palloc(sizeof(Datum) * n), *rr = (Datum *) palloc(sizeof(Datum) * n),
+          *d = (Datum *) palloc(sizeof(Datum) * n);
+    for (int i = 0; i < n; i++)
+    {
+        Row *r = &rows[i];
+        if (!r->lft_null && r->lft == r->nl && r->rgt == r->nr && r->depth == r->nd)
+            continue;
+        ids[changed] = r->id;
+        l[changed] = Int32GetDatum(r->nl);
+        rr[changed] = Int32GetDatum(r->nr);
+        d[changed] = Int32GetDatum(r->nd);
+        changed++;
+    }
+    if (changed > 0)
+    {
+        char align;
+        get_typlenbyvalalign(ti->id_type, &idlen, &idbyval, &align);
+        Datum wb[4] = {
+            PointerGetDatum(construct_array(ids, changed, ti->id_type, idlen, idbyval, align)),
+            PointerGetDatum(construct_array(l, changed, INT4OID, 4, true, TYPALIGN_INT)),
+            PointerGetDatum(construct_array(rr, changed, INT4OID, 4, true, TYPALIGN_INT)),
+            PointerGetDatum(construct_array(d, changed, INT4OID, 4, true, TYPALIGN_INT))};
+        tree_run(tree_plan(ti, P_WRITE_BACK), wb, NULL, true);
+    }
+    return (uint64) changed;
+}

@@ -1,0 +1,127 @@
+/*
+ * tree.h: nested sets on the user's own tables (SPEC section 7).
+ *
+ * The module is written in C style (palloc'd arrays, no C++ containers) so
+ * that a PostgreSQL error may longjmp through any of its frames (boundary.h
+ * rule 2); domain errors are thrown as pg::Error only from frames that are
+ * reached from an entry() body through chronicle code alone.
+ *
+ * Layers:
+ *   meta.cpp      the attachment of a table (chronicle._tree_tables), cached per
+ *                 backend with its prepared plans, invalidated by relcache events
+ *   exec.cpp      SPI execution of maintenance statements, tree locks
+ *   renumber.cpp  numbering a whole tree (table + scope) from its parent column
+ *   ops.cpp       bounded single-node operations: insert a leaf, move, delete
+ *   triggers.cpp  the triggers that keep the numbering right under plain SQL
+ *   api.cpp       tree_attach, tree_detach, tree_insert/move/delete/rebuild
+ *   query.cpp     tree_subtree/ancestors/children, tree_validate
+ */
+#pragma once
+
+#include "pg/boundary.h"
+
+extern "C" {
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/sortsupport.h"
+}
+
+/* Every plan a tree table uses, prepared once per backend and table. */
+enum TreePlan
+{
+    P_NODE,         /* lft, rgt, depth, parent, scope, ord of one id */
+    P_SCOPE_ROWS,   /* id, parent, lft, rgt, depth, ord of one tree */
+    P_MAX_RGT,      /* max(rgt) of one tree */
+    P_SHIFT_INSERT, /* positions >= p move by d: open a gap (insert) or close one (delete) */
+    P_SET_NODE,     /* lft, rgt, depth of one id */
+    P_MOVE,         /* the bounded CASE update of a move */
+    P_PROMOTE_GAP,  /* close positions a and b, lift (a, b) one level (promote) */
+    P_DELETE_DESC,  /* delete the rows strictly inside (a, b) */
+    P_REPARENT,     /* parent := $2 where parent = $1 */
+    P_WRITE_BACK,   /* lft, rgt, depth from arrays, joined on id */
+    P_SIBLINGS,     /* id, ord, lft of the children of a range at a depth */
+    P_SET_SCOPE,    /* scope := $ of the rows inside [a, b] of a tree */
+    P_SUBTREE,
+    P_ANCESTORS,
+    P_CHILDREN,
+    P_COUNT_CHILDREN, /* rows whose parent is $1 */
+    P_ROW_JSON,       /* to_jsonb of one row */
+    P_DELETE_CHILDREN, /* delete the rows whose parent is in $1, returning their ids */
+    P_DELETE_RANGE,    /* delete the rows inside [a, b] */
+    P_DELETE_ONE,      /* delete one row by id */
+    P_SCOPES,          /* the distinct scopes of the table */
+    N_TREE_PLANS
+};
+
+enum OnDelete
+{
+    DEL_CASCADE = 'c',
+    DEL_PROMOTE = 'p',
+    DEL_RESTRICT = 'r'
+};
+
+/* The attachment of one table, cached in CacheMemoryContext. */
+struct TreeInfo
+{
+    Oid relid; /* hash key */
+    bool valid;
+    Oid owner;
+    AttrNumber id_att, parent_att, scope_att, order_att, lft_att, rgt_att, depth_att;
+    Oid id_type, scope_type, order_type;
+    Oid id_coll, scope_coll, order_coll;
+    char on_delete;
+    FmgrInfo id_cmp, order_cmp, scope_hash; /* btree comparison, hash */
+    SortSupportData id_sort;                /* fast id comparison (int ids skip fmgr) */
+    char *qtable;                           /* quoted schema.table */
+    char *qid, *qparent, *qscope, *qorder;  /* quoted column names (qscope, qorder may be NULL) */
+    SPIPlanPtr plans[N_TREE_PLANS];
+};
+
+/* meta.cpp */
+TreeInfo *tree_info(Oid relid, bool missing_ok);
+void tree_init(void); /* from _PG_init */
+void tree_triggers_init(void);
+SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which);
+Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
+
+/* exec.cpp */
+int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write);
+bool tree_busy(void);
+uint64 tree_generation(void);
+void tree_lock_table(TreeInfo *ti, bool exclusive);
+void tree_lock_scope(TreeInfo *ti, Datum scope, bool isnull);
+void tree_lock_for_write(TreeInfo *ti, Datum scope, bool isnull);
+Oid tree_switch_to_owner(TreeInfo *ti, int *save_sec);
+void tree_switch_back(Oid user, int sec);
+int32 tree_get_int(HeapTuple tup, TupleDesc desc, int col, bool *isnull);
+int tree_trigger_depth(void);
+char *tree_id_text(TreeInfo *ti, Datum id);
+char *tree_scope_text(TreeInfo *ti, Datum scope, bool isnull);
+
+/* renumber.cpp: renumber one tree; the rows with lft NULL or listed in
+ * moved[] (in that order) are placed as last children (or by order column). */
+uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
+                     int nmoved);
+
+/* ops.cpp */
+struct TreeNode
+{
+    Datum id;
+    int32 lft, rgt, depth;
+    bool lft_null;
+    Datum parent, scope, ord;
+    bool parent_null, scope_null, ord_null;
+};
+bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out);
+bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, TreeNode *out);
+void tree_place_new_leaf(TreeInfo *ti, Datum id);
+/* placement: 'f'irst_child, 'l'ast_child, 'b'efore, 'a'fter, 'o'rdered child (triggers) */
+void tree_move_node(TreeInfo *ti, Datum node, Datum target, bool target_null, char placement,
+                    bool set_parent);
+void tree_close_deleted(TreeInfo *ti, TreeNode *gone, char mode);
+int32 tree_ordered_position(TreeInfo *ti, TreeNode *parent, TreeNode *node);
+int32 tree_end_position(TreeInfo *ti, Datum scope, bool scope_null);
+
+/* The btree comparison of two ids / order values. */
+int tree_cmp_id(TreeInfo *ti, Datum a, Datum b);
+int tree_cmp_order(TreeInfo *ti, Datum a, bool a_null, Datum b, bool b_null);

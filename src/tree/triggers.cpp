@@ -1,0 +1,566 @@
+/*
+ * triggers.cpp: the triggers tree_attach installs, keeping the numbering right
+ * under plain INSERT, UPDATE, DELETE and COPY.
+ *
+ *   chronicle_tree_1_lock    BEFORE INSERT OR UPDATE OR DELETE, per statement:
+ *                            takes the table lock (exec.cpp) before any row is
+ *                            touched, and notes the maintenance generation
+ *   chronicle_tree_2_guard   BEFORE UPDATE OF lft, rgt, depth, per row, WHEN one
+ *                            of them changes: TR005 unless chronicle is writing
+ *   chronicle_tree_3_insert  AFTER INSERT, per statement, with the new rows
+ *   chronicle_tree_4_moved   AFTER UPDATE OF parent [, scope], per row, WHEN one
+ *                            of them changes: remembers the row
+ *   chronicle_tree_5_update  AFTER UPDATE, per statement: moves what was remembered
+ *   chronicle_tree_6_delete  AFTER DELETE, per statement, with the old rows
+ *
+ * A statement that changes one node, with no other tree maintenance since it
+ * began, gets the bounded single-node operation of ops.cpp.  Anything else (a
+ * multi-row statement, or one whose captured numbers another statement has
+ * since shifted: foreign-key cascades, user triggers) renumbers the trees it
+ * touched once, in O(n log n) (renumber.cpp).  Maintenance statements run as
+ * the table owner; while they run, every tree trigger stands aside.
+ */
+#include "tree/tree.h"
+#include "errors.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "access/htup_details.h"
+#include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(chronicle_tree_lock_trigger);
+PG_FUNCTION_INFO_V1(chronicle_tree_guard_trigger);
+PG_FUNCTION_INFO_V1(chronicle_tree_insert_trigger);
+PG_FUNCTION_INFO_V1(chronicle_tree_moved_trigger);
+PG_FUNCTION_INFO_V1(chronicle_tree_update_trigger);
+PG_FUNCTION_INFO_V1(chronicle_tree_delete_trigger);
+}
+
+namespace {
+
+constexpr int MAX_DEPTH = 64;
+uint64 generation_at[MAX_DEPTH];
+
+/* Rows an UPDATE statement re-parented, kept until its AFTER STATEMENT trigger. */
+struct Pending
+{
+    Oid relid;
+    int depth;
+    int n, cap;
+    Datum *ids, *old_scope, *new_scope;
+    bool *old_scope_null, *new_scope_null;
+    Pending *next;
+};
+Pending *pending = NULL; /* in TopTransactionContext */
+
+void xact_callback(XactEvent event, void *arg)
+{
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+        event == XACT_EVENT_PREPARE)
+        pending = NULL;
+}
+
+Pending *find_pending(Oid relid, int depth, bool create)
+{
+    for (Pending *p = pending; p; p = p->next)
+        if (p->relid == relid && p->depth == depth)
+            return p;
+    if (!create)
+        return NULL;
+    Pending *p = (Pending *) MemoryContextAllocZero(TopTransactionContext, sizeof(Pending));
+    p->relid = relid;
+    p->depth = depth;
+    p->next = pending;
+    pending = p;
+    return p;
+}
+
+TriggerData *trigger_data(FunctionCallInfo fcinfo)
+{
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                        "chronicle tree trigger functions can only be called as triggers");
+    return (TriggerData *) fcinfo->context;
+}
+
+/* Still at the generation noted when the statement began? */
+bool undisturbed(void)
+{
+    int d = tree_trigger_depth();
+    return d < MAX_DEPTH && generation_at[d] == tree_generation();
+}
+
+/* One row of a transition table, by attribute. */
+struct Captured
+{
+    Datum id, parent, scope;
+    bool parent_null, scope_null, lft_null;
+    int32 lft, rgt, depth;
+    int seq;
+    char *scope_text;
+    uint32 key;
+};
+
+Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count, bool insert)
+{
+    int cap = 64, n = 0;
+    Captured *rows = (Captured *) palloc(sizeof(Captured) * cap);
+    TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+    int16 idlen, sclen = 0;
+    bool idbyval, scbyval = true;
+    get_typlenbyval(ti->id_type, &idlen, &idbyval);
+    if (ti->scope_att)
+        get_typlenbyval(ti->scope_type, &sclen, &scbyval);
+    tuplestore_rescan(store);
+    while (tuplestore_gettupleslot(store, true, false, slot))
+    {
+        if (n == cap)
+        {
+            cap *= 2;
+            rows = (Captured *) repalloc_huge(rows, sizeof(Captured) * cap);
+        }
+        Captured *c = &rows[n];
+        bool isnull, rn, dn;
+        c->seq = n;
+        c->id = datumCopy(slot_getattr(slot, ti->id_att, &isnull), idbyval, idlen);
+        c->parent = slot_getattr(slot, ti->parent_att, &c->parent_null);
+        if (!c->parent_null)
+            c->parent = datumCopy(c->parent, idbyval, idlen);
+        Datum l = slot_getattr(slot, ti->lft_att, &c->lft_null);
+        Datum r = slot_getattr(slot, ti->rgt_att, &rn);
+        Datum d = slot_getattr(slot, ti->depth_att, &dn);
+        if (insert && (!c->lft_null || !rn || !dn))
+            throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                            pg::format("columns lft, rgt and depth of tree table %s are managed "
+                                       "by chronicle",
+                                       ti->qtable),
+                            "An INSERT must leave them NULL.",
+                            "Use chronicle.tree_insert() to place a node.");
+        c->lft = c->lft_null ? 0 : DatumGetInt32(l);
+        c->rgt = rn ? 0 : DatumGetInt32(r);
+        c->depth = dn ? 0 : DatumGetInt32(d);
+        c->scope_null = true;
+        c->scope = (Datum) 0;
+        c->key = 0;
+        if (ti->scope_att)
+        {
+            c->scope = slot_getattr(slot, ti->scope_att, &c->scope_null);
+            if (c->scope_null)
+                throw pg::Error(ERRCODE_NOT_NULL_VIOLATION,
+                                pg::format("the scope column of tree table %s must not be NULL",
+                                           ti->qtable));
+            c->scope = datumCopy(c->scope, scbyval, sclen);
+            c->key = DatumGetUInt32(FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, c->scope));
+        }
+        c->scope_text = tree_scope_text(ti, c->scope, c->scope_null);
+        n++;
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    *count = n;
+    return rows;
+}
+
+/* Lock order: by lock key, then scope text, then statement order. */
+int by_scope(const void *a, const void *b)
+{
+    const Captured *x = (const Captured *) a, *y = (const Captured *) b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    int r = strcmp(x->scope_text, y->scope_text);
+    if (r)
+        return r;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sort rows by scope and lock every scope they touch, in lock order. */
+void lock_scopes(TreeInfo *ti, Captured *rows, int n)
+{
+    qsort(rows, n, sizeof(Captured), by_scope);
+    for (int i = 0; i < n; i++)
+        if (i == 0 || by_scope(&rows[i - 1], &rows[i]) != 0)
+            if (i == 0 || rows[i - 1].key != rows[i].key ||
+                strcmp(rows[i - 1].scope_text, rows[i].scope_text) != 0)
+                tree_lock_for_write(ti, rows[i].scope, rows[i].scope_null);
+}
+
+/* Calls fn(scope, ids of that scope in statement order) for each scope of rows. */
+template <typename Fn>
+void per_scope(Captured *rows, int n, Fn fn)
+{
+    Datum *ids = (Datum *) palloc(sizeof(Datum) * (n > 0 ? n : 1));
+    int i = 0;
+    while (i < n)
+    {
+        int j = i;
+        while (j < n && rows[j].key == rows[i].key &&
+               strcmp(rows[j].scope_text, rows[i].scope_text) == 0)
+        {
+            ids[j - i] = rows[j].id;
+            j++;
+        }
+        fn(&rows[i], ids, j - i);
+        i = j;
+    }
+}
+
+struct AsOwner
+{
+    Oid user;
+    int sec;
+};
+
+AsOwner begin_maintenance(TreeInfo *ti)
+{
+    AsOwner o;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    o.user = tree_switch_to_owner(ti, &o.sec);
+    return o;
+}
+
+void end_maintenance(AsOwner o)
+{
+    tree_switch_back(o.user, o.sec);
+    SPI_finish();
+}
+
+} // namespace
+
+void tree_triggers_init(void)
+{
+    RegisterXactCallback(xact_callback, NULL);
+}
+
+Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo);
+        if (tree_busy())
+            return PointerGetDatum(NULL);
+        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        if (!ti)
+            return PointerGetDatum(NULL);
+        /* A scoped INSERT only shares the table; everything else holds it. */
+        tree_lock_table(ti, !(ti->scope_att && TRIGGER_FIRED_BY_INSERT(td->tg_event)));
+        int d = tree_trigger_depth();
+        if (d < MAX_DEPTH)
+            generation_at[d] = tree_generation();
+        if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+        {
+            Pending *p = find_pending(ti->relid, d, false);
+            if (p)
+                p->n = 0;
+        }
+        return PointerGetDatum(NULL);
+    });
+}
+
+Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo);
+        if (tree_busy())
+            return PointerGetDatum(td->tg_newtuple);
+        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                        pg::format("columns lft, rgt and depth of tree table %s are managed by "
+                                   "chronicle",
+                                   ti ? ti->qtable : RelationGetRelationName(td->tg_relation)),
+                        "", "Change the parent column, or use chronicle.tree_move().");
+    });
+}
+
+Datum chronicle_tree_insert_trigger(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo);
+        if (tree_busy())
+            return PointerGetDatum(NULL);
+        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        if (!ti || !td->tg_newtable)
+            return PointerGetDatum(NULL);
+        int n;
+        Captured *rows = capture(ti, td->tg_relation, td->tg_newtable, &n, true);
+        if (n == 0)
+            return PointerGetDatum(NULL);
+        bool single = n == 1 && undisturbed();
+        AsOwner o = begin_maintenance(ti);
+        lock_scopes(ti, rows, n);
+        if (single)
+            tree_place_new_leaf(ti, rows[0].id);
+        else
+            per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
+                tree_renumber(ti, first->scope, first->scope_null, false, ids, k);
+            });
+        end_maintenance(o);
+        return PointerGetDatum(NULL);
+    });
+}
+
+Datum chronicle_tree_moved_trigger(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo);
+        if (tree_busy())
+            return PointerGetDatum(NULL);
+        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        if (!ti)
+            return PointerGetDatum(NULL);
+        TupleDesc desc = RelationGetDescr(td->tg_relation);
+        Pending *p = find_pending(ti->relid, tree_trigger_depth(), true);
+        MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+        if (p->n == p->cap)
+        {
+            int cap = p->cap ? p->cap * 2 : 16;
+            auto grow = [&](void *ptr, size_t size) {
+                return ptr ? repalloc_huge(ptr, size * cap) : palloc(size * cap);
+            };
+            p->ids = (Datum *) grow(p->ids, sizeof(Datum));
+            p->old_scope = (Datum *) grow(p->old_scope, sizeof(Datum));
+            p->new_scope = (Datum *) grow(p->new_scope, sizeof(Datum));
+            p->old_scope_null = (bool *) grow(p->old_scope_null, sizeof(bool));
+            p->new_scope_null = (bool *) grow(p->new_scope_null, sizeof(bool));
+            p->cap = cap;
+        }
+        int16 len;
+        bool byval;
+        bool isnull;
+        get_typlenbyval(ti->id_type, &len, &byval);
+        p->ids[p->n] =
+            datumCopy(heap_getattr(td->tg_newtuple, ti->id_att, desc, &isnull), byval, len);
+        p->old_scope_null[p->n] = p->new_scope_null[p->n] = true;
+        p->old_scope[p->n] = p->new_scope[p->n] = (Datum) 0;
+        if (ti->scope_att)
+        {
+            get_typlenbyval(ti->scope_type, &len, &byval);
+            Datum os = heap_getattr(td->tg_trigtuple, ti->scope_att, desc, &p->old_scope_null[p->n]);
+            Datum ns = heap_getattr(td->tg_newtuple, ti->scope_att, desc, &p->new_scope_null[p->n]);
+            if (p->new_scope_null[p->n])
+            {
+                MemoryContextSwitchTo(old);
+                throw pg::Error(ERRCODE_NOT_NULL_VIOLATION,
+                                pg::format("the scope column of tree table %s must not be NULL",
+                                           ti->qtable));
+            }
+            p->old_scope[p->n] = p->old_scope_null[p->n] ? (Datum) 0 : datumCopy(os, byval, len);
+            p->new_scope[p->n] = datumCopy(ns, byval, len);
+        }
+        p->n++;
+        MemoryContextSwitchTo(old);
+        return PointerGetDatum(NULL);
+    });
+}
+
+Datum chronicle_tree_update_trigger(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo);
+        if (tree_busy())
+            return PointerGetDatum(NULL);
+        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        if (!ti)
+            return PointerGetDatum(NULL);
+        Pending *p = find_pending(ti->relid, tree_trigger_depth(), false);
+        if (!p || p->n == 0)
+            return PointerGetDatum(NULL);
+        int n = p->n;
+        p->n = 0;
+        /* Each moved row once per scope it leaves and once per scope it joins. */
+        Captured *rows = (Captured *) palloc0(sizeof(Captured) * n * 2);
+        int k = 0;
+        bool scope_moves = false;
+        for (int i = 0; i < n; i++)
+        {
+            Captured *c = &rows[k++];
+            c->id = p->ids[i];
+            c->seq = i;
+            c->scope = p->new_scope[i];
+            c->scope_null = p->new_scope_null[i];
+            c->lft = 1; /* marks a moved row */
+            if (ti->scope_att)
+            {
+                c->scope_text = tree_scope_text(ti, c->scope, c->scope_null);
+                c->key = DatumGetUInt32(
+                    FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, c->scope));
+                char *old_text = tree_scope_text(ti, p->old_scope[i], p->old_scope_null[i]);
+                if (strcmp(old_text, c->scope_text) != 0)
+                {
+                    scope_moves = true;
+                    Captured *o = &rows[k++];
+                    o->id = p->ids[i];
+                    o->seq = n + i;
+                    o->scope = p->old_scope[i];
+                    o->scope_null = p->old_scope_null[i];
+                    o->scope_text = old_text;
+                    o->key = o->scope_null ? 0
+                                           : DatumGetUInt32(FunctionCall1Coll(
+                                                 &ti->scope_hash, ti->scope_coll, o->scope));
+                    o->lft = 0; /* left this scope */
+                }
+            }
+            else
+                c->scope_text = pstrdup("");
+        }
+        bool single = n == 1 && !scope_moves && undisturbed();
+        AsOwner o = begin_maintenance(ti);
+        lock_scopes(ti, rows, k);
+        if (single)
+        {
+            TreeNode node;
+            if (tree_fetch_node(ti, rows[0].id, &node))
+                tree_move_node(ti, node.id, node.parent, node.parent_null,
+                               ti->order_att ? 'o' : 'l', false);
+        }
+        else
+        {
+            if (scope_moves)
+            {
+                /* A node changing scope takes its descendants along. */
+                for (int i = 0; i < k; i++)
+                {
+                    if (rows[i].lft != 0)
+                        continue;
+                    TreeNode node;
+                    if (!tree_fetch_node(ti, rows[i].id, &node) || node.lft_null)
+                        continue;
+                    Datum args[4] = {Int32GetDatum(node.lft), Int32GetDatum(node.rgt), node.scope,
+                                     rows[i].scope};
+                    tree_run(tree_plan(ti, P_SET_SCOPE), args, NULL, true);
+                }
+            }
+            per_scope(rows, k, [&](Captured *first, Datum *ids, int m) {
+                /* Only rows that joined this scope (or moved within it) are placed anew. */
+                Datum *moved = (Datum *) palloc(sizeof(Datum) * (m > 0 ? m : 1));
+                int nm = 0;
+                for (int i = 0; i < m; i++)
+                    if (first[i].lft != 0)
+                        moved[nm++] = ids[i];
+                tree_renumber(ti, first->scope, first->scope_null, false, moved, nm);
+            });
+        }
+        end_maintenance(o);
+        return PointerGetDatum(NULL);
+    });
+}
+
+/* The nearest ancestor of a deleted row that was not deleted (for promote). */
+static int find_captured(TreeInfo *ti, Captured *rows, int n, Datum id)
+{
+    for (int i = 0; i < n; i++)
+        if (tree_cmp_id(ti, rows[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+Datum chronicle_tree_delete_trigger(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        TriggerData *td = trigger_data(fcinfo);
+        if (tree_busy())
+            return PointerGetDatum(NULL);
+        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        if (!ti || !td->tg_oldtable)
+            return PointerGetDatum(NULL);
+        int n;
+        Captured *rows = capture(ti, td->tg_relation, td->tg_oldtable, &n, false);
+        if (n == 0)
+            return PointerGetDatum(NULL);
+        bool single = n == 1 && undisturbed() && !rows[0].lft_null;
+        AsOwner o = begin_maintenance(ti);
+        lock_scopes(ti, rows, n);
+        if (single)
+        {
+            TreeNode gone;
+            gone.id = rows[0].id;
+            gone.lft = rows[0].lft;
+            gone.rgt = rows[0].rgt;
+            gone.depth = rows[0].depth;
+            gone.parent = rows[0].parent;
+            gone.parent_null = rows[0].parent_null;
+            gone.scope = rows[0].scope;
+            gone.scope_null = rows[0].scope_null;
+            tree_close_deleted(ti, &gone, ti->on_delete);
+        }
+        else
+        {
+            int16 idlen;
+            bool idbyval;
+            char align;
+            get_typlenbyvalalign(ti->id_type, &idlen, &idbyval, &align);
+            per_scope(rows, n, [&](Captured *first, Datum *ids, int m) {
+                ArrayType *arr = construct_array(ids, m, ti->id_type, idlen, idbyval, align);
+                Datum args[1] = {PointerGetDatum(arr)};
+                if (ti->on_delete == DEL_RESTRICT)
+                {
+                    tree_run(tree_plan(ti, P_COUNT_CHILDREN), args, NULL, false);
+                    if (SPI_processed > 0)
+                        throw pg::Error(
+                            ERRCODE_RESTRICT_VIOLATION,
+                            pg::format("a deleted node of tree table %s has children",
+                                       ti->qtable),
+                            pg::format("Node %s would lose its parent; the table's on_delete "
+                                       "mode is restrict.",
+                                       tree_id_text(ti, SPI_getbinval(SPI_tuptable->vals[0],
+                                                                      SPI_tuptable->tupdesc, 1,
+                                                                      &first->lft_null))));
+                }
+                else if (ti->on_delete == DEL_PROMOTE)
+                {
+                    for (int i = 0; i < m; i++)
+                    {
+                        /* Children go to the nearest ancestor that survives. */
+                        Captured *c = &first[i];
+                        Datum up = c->parent;
+                        bool up_null = c->parent_null;
+                        for (int guard = 0; !up_null && guard <= m; guard++)
+                        {
+                            int at = find_captured(ti, first, m, up);
+                            if (at < 0)
+                                break;
+                            up = first[at].parent;
+                            up_null = first[at].parent_null;
+                        }
+                        Datum rp[2] = {c->id, up};
+                        char rn[2] = {' ', up_null ? 'n' : ' '};
+                        tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
+                    }
+                }
+                else
+                {
+                    /* Cascade, level by level down the parent column. */
+                    while (true)
+                    {
+                        CHECK_FOR_INTERRUPTS();
+                        tree_run(tree_plan(ti, P_DELETE_CHILDREN), args, NULL, true);
+                        uint64 got = SPI_processed;
+                        if (got == 0)
+                            break;
+                        Datum *next = (Datum *) palloc(sizeof(Datum) * got);
+                        for (uint64 i = 0; i < got; i++)
+                        {
+                            bool isnull;
+                            next[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[i],
+                                                              SPI_tuptable->tupdesc, 1, &isnull),
+                                                idbyval, idlen);
+                        }
+                        args[0] = PointerGetDatum(
+                            construct_array(next, (int) got, ti->id_type, idlen, idbyval, align));
+                    }
+                }
+                tree_renumber(ti, first->scope, first->scope_null, false, NULL, 0);
+            });
+        }
+        end_maintenance(o);
+        return PointerGetDatum(NULL);
+    });
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Nested sets (SPEC section 7) on a 100,000-node tree, against the usual
+# alternatives measured in the same run:
+#   subtree     chronicle.tree_subtree vs a recursive CTE on the parent column
+#               (target >= 10x faster) and vs contrib ltree <@ with a GiST index
+#               (target >= 0.8x ltree's speed, i.e. time <= 1.25x)
+#   ancestors   chronicle.tree_ancestors vs ltree @> (same target)
+#   bulk load   40,000 rows in one INSERT ... SELECT into an attached table vs a
+#               plain INSERT into an unattached one (<= 4x), and 40k vs 20k (<= 2.6x)
+#   latency     insert a leaf / move a subtree at 10k and 100k nodes (reported)
+# The tree: node 1 is the root, node i > 1 has parent (i + 6) / 8 (8 children
+# per node, depth 6 at 100k).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+sql <<'SQL'
+CREATE EXTENSION chronicle;
+CREATE EXTENSION ltree;
+CREATE FUNCTION build(n int, attached boolean, name text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, parent_id int, name text)', name);
+    IF attached THEN PERFORM chronicle.tree_attach(name::regclass); END IF;
+    EXECUTE format('INSERT INTO %I SELECT g, CASE WHEN g > 1 THEN (g + 6) / 8 END, ''n'' || g
+                    FROM generate_series(1, %s) g', name, n);
+    EXECUTE format('ANALYZE %I', name);
+END $$;
+SELECT build(100000, true, 'ns');
+SELECT build(10000, true, 'ns10k');
+SELECT build(100000, false, 'adj');
+SELECT build(10000, false, 'adj10k');
+CREATE INDEX ON adj (parent_id);
+CREATE INDEX ON adj10k (parent_id);
+-- ltree paths from the same tree.
+CREATE TABLE lt (id int PRIMARY KEY, path ltree NOT NULL, name text);
+INSERT INTO lt
+WITH RECURSIVE p AS (
+    SELECT id, id::text::ltree AS path, name FROM adj WHERE parent_id IS NULL
+    UNION ALL
+    SELECT a.id, p.path || a.id::text, a.name FROM adj a JOIN p ON a.parent_id = p.id
+) SELECT * FROM p;
+CREATE INDEX ON lt USING gist (path);
+ANALYZE lt;
+SELECT count(*) AS problems FROM chronicle.tree_validate('ns');
+SQL
+# Steady state for every contender: no dead rows from the loads, fresh statistics.
+sql -c "VACUUM ANALYZE ns" -c "VACUUM ANALYZE ns10k" -c "VACUUM ANALYZE adj" -c "VACUUM ANALYZE adj10k" -c "VACUUM ANALYZE lt"
+
+# Subtree of node 10 (depth 2, 4,681 nodes) and ancestors of node 60000 (depth 5).
+# The recursive CTE runs on the same rows with an index on parent_id (adj) and,
+# as django-mptt users often have it, without one (adj_noidx).
+sql -c "CREATE TABLE adj_noidx AS SELECT * FROM adj; ALTER TABLE adj_noidx ADD PRIMARY KEY (id); ANALYZE adj_noidx" >/dev/null
+sub=$(median_ms "SELECT * FROM chronicle.tree_subtree(NULL::ns, 10)" 15)
+cte=$(median_ms "WITH RECURSIVE s AS (SELECT * FROM adj WHERE id = 10 UNION ALL SELECT a.* FROM adj a JOIN s ON a.parent_id = s.id) SELECT * FROM s" 15)
+cte_noidx=$(median_ms "WITH RECURSIVE s AS (SELECT * FROM adj_noidx WHERE id = 10 UNION ALL SELECT a.* FROM adj_noidx a JOIN s ON a.parent_id = s.id) SELECT * FROM s" 5)
+ltsub=$(median_ms "SELECT * FROM lt WHERE path <@ (SELECT path FROM lt WHERE id = 10)" 15)
+report "subtree (4,681 rows) vs recursive CTE, parent indexed" "$sub" "$cte" ms "<=0.1"
+report "subtree (4,681 rows) vs recursive CTE, no parent index" "$sub" "$cte_noidx" ms "<=0.1"
+report "subtree (4,681 rows) vs ltree <@ GiST" "$sub" "$ltsub" ms "<=1.25"
+sub2=$(median_ms "SELECT * FROM chronicle.tree_subtree(NULL::ns, 82)" 25)
+cte2=$(median_ms "WITH RECURSIVE s AS (SELECT * FROM adj WHERE id = 82 UNION ALL SELECT a.* FROM adj a JOIN s ON a.parent_id = s.id) SELECT * FROM s" 25)
+ltsub2=$(median_ms "SELECT * FROM lt WHERE path <@ (SELECT path FROM lt WHERE id = 82)" 25)
+report "subtree (585 rows) vs recursive CTE, parent indexed" "$sub2" "$cte2" ms "<=0.1"
+report "subtree (585 rows) vs ltree <@ GiST" "$sub2" "$ltsub2" ms "<=1.25"
+
+anc=$(median_ms "SELECT * FROM chronicle.tree_ancestors(NULL::ns, 60000)" 25)
+ltanc=$(median_ms "SELECT * FROM lt WHERE path @> (SELECT path FROM lt WHERE id = 60000) AND id <> 60000" 25)
+report "ancestors (depth 5) vs ltree @> GiST" "$anc" "$ltanc" ms "<=1.25"
+
+# Bulk loads: the contenders alternate, 5 rounds, medians (the shared machine
+# drifts; alternating keeps the ratio fair).  The table is emptied before each run.
+sql <<'SQL'
+CREATE TABLE load_ns (id int PRIMARY KEY, parent_id int, name text);
+SELECT chronicle.tree_attach('load_ns');
+CREATE TABLE load_plain (id int PRIMARY KEY, parent_id int, name text);
+CREATE FUNCTION load_once(tbl text, n int) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+BEGIN
+    EXECUTE format('TRUNCATE %I', tbl);
+    t0 := clock_timestamp();
+    EXECUTE format('INSERT INTO %I SELECT g, CASE WHEN g > 1 THEN (g + 6) / 8 END, ''n'' || g
+                    FROM generate_series(1, %s) g', tbl, n);
+    RETURN (extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric;
+END $$;
+CREATE TABLE load_times (what text, ms numeric);
+CREATE PROCEDURE load_rounds() LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..5 LOOP
+        INSERT INTO load_times VALUES ('plain40', load_once('load_plain', 40000));
+        INSERT INTO load_times VALUES ('ns40', load_once('load_ns', 40000));
+        INSERT INTO load_times VALUES ('ns20', load_once('load_ns', 20000));
+        COMMIT;
+    END LOOP;
+END $$;
+CALL load_rounds();
+SQL
+median() {
+    sql -t -A -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3) FROM load_times WHERE what = '$1'"
+}
+load40=$(median ns40)
+plain40=$(median plain40)
+load20=$(median ns20)
+report "bulk load 40k, attached vs plain INSERT" "$load40" "$plain40" ms "<=4"
+report "bulk load 40k vs 20k (attached)" "$load40" "$load20" ms "<=2.6"
+sql -c "SELECT load_once('load_ns', 40000)" >/dev/null
+sql -c "SELECT count(*) AS problems FROM chronicle.tree_validate('load_ns')" -t -A | sed 's/^/   load_ns problems after bulk load: /'
+
+# Latency of one structural write (each repeated, median): a leaf inserted
+# under the node in the middle of the numbering (half the rows shift: the
+# nested-set trade-off), and the subtree of node 20 moved
+# under its next sibling and back (a local move: rows between them shift).
+sql <<'SQL'
+CREATE SEQUENCE leaf_ids START 1000000;
+SQL
+for size in 10k 100k; do
+    t=ns; a=adj
+    [[ $size == 10k ]] && t=ns10k && a=adj10k
+    sql -c "VACUUM ANALYZE $t" -c "VACUUM ANALYZE $a"
+    # The node whose lft is the median: a leaf under it shifts half the rows.
+    mid=$(sql -t -A -c "SELECT id FROM $t WHERE lft >= (SELECT max(rgt) / 2 FROM $t) ORDER BY lft LIMIT 1")
+    ins=$(median_ms "INSERT INTO $t VALUES (nextval('leaf_ids'), $mid, 'leaf')" 5)
+    plain=$(median_ms "INSERT INTO $a VALUES (nextval('leaf_ids'), $mid, 'leaf')" 5)
+    sql -c "VACUUM ANALYZE $t"
+    report "insert leaf at $size nodes vs plain INSERT" "$ins" "$plain" ms ""
+    mv=$(median_ms "SELECT chronicle.tree_move('$t', 20, 21, 'last_child'); SELECT chronicle.tree_move('$t', 20, 21, 'before')" 5)
+    upd=$(median_ms "UPDATE $a SET parent_id = 21 WHERE id = 20; UPDATE $a SET parent_id = 2 WHERE id = 20" 5)
+    report "move subtree (local) x2 at $size nodes vs plain UPDATE" "$mv" "$upd" ms ""
+done
+sql -t -A -c "SELECT count(*) FROM chronicle.tree_validate('ns')" | sed 's/^/   ns problems after the writes: /'
