@@ -1,0 +1,268 @@
+/*
+ * fold.cpp: the aggregates chronicle.fold(reducer, e) and chronicle.merge_agg(data).
+ *
+ * Both keep their state as a node.h tree in the aggregate's memory context
+ * between rows and serialise it once per group, in the final function.  The
+ * reducer is looked up once per query (and again only if a row names another
+ * one); rows are upcast like every read.
+ */
+#include "errors.h"
+#include "pg/boundary.h"
+#include "replay/reducer.h"
+#include "types/types.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/typcache.h"
+
+PG_FUNCTION_INFO_V1(chronicle_fold_step);
+PG_FUNCTION_INFO_V1(chronicle_fold_final);
+PG_FUNCTION_INFO_V1(chronicle_merge_step);
+PG_FUNCTION_INFO_V1(chronicle_merge_final);
+}
+
+/* Per query (flinfo->fn_extra): the reducer last named and the row layout. */
+struct FoldCache
+{
+    text *name;
+    Reducer *r;
+    Oid rowtype;
+    TupleDesc rowdesc;
+};
+
+/* Per group. */
+struct FoldState
+{
+    Reducer *r;
+    JNode *state;    /* rules reducers */
+    Jsonb *fnstate; /* function reducers */
+};
+
+static MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char *name)
+{
+    MemoryContext cxt;
+    if (!AggCheckCallContext(fcinfo, &cxt))
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        pg::format("%s can only be called as an aggregate", name));
+    return cxt;
+}
+
+static bool same_text(text *a, text *b)
+{
+    return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+           memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+static FoldCache *fold_cache(FunctionCallInfo fcinfo, text *name, HeapTupleHeader row)
+{
+    FmgrInfo *fl = fcinfo->flinfo;
+    FoldCache *fc = static_cast<FoldCache *>(fl->fn_extra);
+    if (!fc)
+    {
+        fc = static_cast<FoldCache *>(MemoryContextAllocZero(fl->fn_mcxt, sizeof(FoldCache)));
+        fl->fn_extra = fc;
+    }
+    if (fc->rowtype != HeapTupleHeaderGetTypeId(row) || !fc->rowdesc)
+    {
+        TupleDesc desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+        MemoryContext old = MemoryContextSwitchTo(fl->fn_mcxt);
+        fc->rowdesc = CreateTupleDescCopy(desc);
+        MemoryContextSwitchTo(old);
+        ReleaseTupleDesc(desc);
+        fc->rowtype = HeapTupleHeaderGetTypeId(row);
+    }
+    if (!fc->name || !same_text(fc->name, name))
+    {
+        char *cname = text_to_cstring(name);
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "chronicle: SPI_connect failed");
+        Reducer *r = reducer_get(cname);
+        SPI_finish();
+        if (!r->compiled)
+            reducer_check_function(r);
+        reducer_pin(r, fl->fn_mcxt);
+        fc->r = r;
+        fc->name = static_cast<text *>(MemoryContextAlloc(fl->fn_mcxt, VARSIZE_ANY(name)));
+        memcpy(fc->name, name, VARSIZE_ANY(name));
+    }
+    return fc;
+}
+
+/* _fold_step(state internal, reducer text, e chronicle.events) */
+Datum chronicle_fold_step(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        MemoryContext aggcxt = aggregate_context(fcinfo, "chronicle.fold");
+        FoldState *st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<FoldState *>(PG_GETARG_POINTER(0));
+        /* Rows with a NULL reducer or event are skipped, as strict aggregates do. */
+        if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+        {
+            if (!st)
+                PG_RETURN_NULL();
+            PG_RETURN_POINTER(st);
+        }
+        HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(2);
+        FoldCache *fc = fold_cache(fcinfo, PG_GETARG_TEXT_PP(1), th);
+        if (!st)
+        {
+            st = static_cast<FoldState *>(MemoryContextAllocZero(aggcxt, sizeof(FoldState)));
+            st->r = fc->r;
+            if (fc->r->compiled)
+                st->state = rules_initial_state(fc->r->compiled, aggcxt);
+        }
+        else if (st->r != fc->r)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "chronicle.fold needs the same reducer for every row of a group");
+
+        HeapTupleData tuple;
+        tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+        ItemPointerSetInvalid(&tuple.t_self);
+        tuple.t_tableOid = InvalidOid;
+        tuple.t_data = th;
+
+        Datum values[11];
+        bool nulls[11];
+        int natts = fc->rowdesc->natts;
+        if (natts != 11)
+            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            pg::format("chronicle.events has %d columns, chronicle.fold expects 11", natts));
+        heap_deform_tuple(&tuple, fc->rowdesc, values, nulls);
+
+        /* Upcast as every read does (a row that was upcast already stays as it is). */
+        Jsonb *data = nulls[6] ? nullptr : DatumGetJsonbP(values[6]);
+        int32 type_version = nulls[5] ? 1 : DatumGetInt32(values[5]);
+        bool changed = false;
+        if (data && !nulls[4])
+        {
+            int32 upcast_version = type_version;
+            /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
+            text *t = DatumGetTextPP(values[4]);
+            int len = VARSIZE_ANY_EXHDR(t);
+            char buf[256];
+            char *name = buf;
+            if (len < static_cast<int>(sizeof(buf)))
+            {
+                memcpy(buf, VARDATA_ANY(t), len);
+                buf[len] = '\0';
+            }
+            else
+                name = text_to_cstring(t);
+            Jsonb *up = types_upcast(name, &upcast_version, data);
+            changed = up != data || upcast_version != type_version;
+            data = up;
+            type_version = upcast_version;
+        }
+
+        if (st->r->compiled)
+        {
+            EventView ev;
+            text *type = nulls[4] ? nullptr : DatumGetTextPP(values[4]);
+            ev.reducer = st->r->name;
+            ev.stream_id = nulls[0] ? nullptr : DatumGetTextPP(values[0]);
+            ev.has_version = !nulls[1];
+            ev.version = nulls[1] ? 0 : DatumGetInt64(values[1]);
+            ev.type = type ? VARDATA_ANY(type) : nullptr;
+            ev.typelen = type ? VARSIZE_ANY_EXHDR(type) : 0;
+            ev.data = data;
+            ev.event_id = nulls[3] ? nullptr : DatumGetUUIDP(values[3]);
+            ev.has_recorded_at = !nulls[8];
+            ev.recorded_at = nulls[8] ? 0 : DatumGetTimestampTz(values[8]);
+            rules_apply(st->r->compiled, &st->state, &ev, aggcxt);
+            PG_RETURN_POINTER(st);
+        }
+
+        Datum row = PG_GETARG_DATUM(2);
+        if (changed)
+        {
+            values[5] = Int32GetDatum(type_version);
+            values[6] = JsonbPGetDatum(data);
+            row = HeapTupleGetDatum(heap_form_tuple(fc->rowdesc, values, nulls));
+        }
+        LOCAL_FCINFO(call, 2);
+        InitFunctionCallInfoData(*call, &st->r->flinfo, 2, InvalidOid, nullptr, nullptr);
+        call->args[0].value = PointerGetDatum(st->fnstate);
+        call->args[0].isnull = st->fnstate == nullptr;
+        call->args[1].value = row;
+        call->args[1].isnull = false;
+        Datum result = FunctionCallInvoke(call);
+        Jsonb *next = nullptr;
+        if (!call->isnull)
+        {
+            Jsonb *j = DatumGetJsonbP(result);
+            next = static_cast<Jsonb *>(MemoryContextAlloc(aggcxt, VARSIZE(j)));
+            memcpy(next, j, VARSIZE(j));
+        }
+        if (st->fnstate)
+            pfree(st->fnstate);
+        st->fnstate = next;
+        PG_RETURN_POINTER(st);
+    });
+}
+
+/* _fold_final(state internal): read-only, so window use is safe. */
+Datum chronicle_fold_final(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        aggregate_context(fcinfo, "chronicle.fold");
+        if (PG_ARGISNULL(0))
+            PG_RETURN_NULL();
+        FoldState *st = reinterpret_cast<FoldState *>(PG_GETARG_POINTER(0));
+        if (st->r->compiled)
+            PG_RETURN_JSONB_P(node_to_jsonb(st->state));
+        if (!st->fnstate)
+            PG_RETURN_NULL();
+        Jsonb *copy = static_cast<Jsonb *>(palloc(VARSIZE(st->fnstate)));
+        memcpy(copy, st->fnstate, VARSIZE(st->fnstate));
+        PG_RETURN_JSONB_P(copy);
+    });
+}
+
+/* merge_agg's state: the merged document; NULL until the first value. */
+struct MergeState
+{
+    JNode *root;
+};
+
+/* _merge_step(state internal, data jsonb): RFC 7396, patch by patch. */
+Datum chronicle_merge_step(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        MemoryContext aggcxt = aggregate_context(fcinfo, "chronicle.merge_agg");
+        MergeState *st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<MergeState *>(PG_GETARG_POINTER(0));
+        if (PG_ARGISNULL(1))
+        {
+            if (!st)
+                PG_RETURN_NULL();
+            PG_RETURN_POINTER(st);
+        }
+        if (!st)
+            st = static_cast<MergeState *>(MemoryContextAllocZero(aggcxt, sizeof(MergeState)));
+        Jsonb *patch = PG_GETARG_JSONB_P(1);
+        JsonbValue v;
+        if (JB_ROOT_IS_SCALAR(patch))
+            JsonbExtractScalar(&patch->root, &v);
+        else
+        {
+            v.type = jbvBinary;
+            v.val.binary.data = &patch->root;
+            v.val.binary.len = VARSIZE(patch) - VARHDRSZ;
+        }
+        /* The first value is the starting document, taken as it is (its nulls stay). */
+        st->root = st->root ? node_merge(st->root, &v, aggcxt) : node_from_jbv(&v, aggcxt);
+        PG_RETURN_POINTER(st);
+    });
+}
+
+Datum chronicle_merge_final(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        aggregate_context(fcinfo, "chronicle.merge_agg");
+        if (PG_ARGISNULL(0))
+            PG_RETURN_NULL();
+        MergeState *st = reinterpret_cast<MergeState *>(PG_GETARG_POINTER(0));
+        PG_RETURN_JSONB_P(node_to_jsonb(st->root));
+    });
+}

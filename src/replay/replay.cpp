@@ -1,0 +1,373 @@
+/*
+ * replay.cpp: chronicle.replay(stream_id, reducer, as_of_version, as_of_time).
+ *
+ * Events are read in version order through a kept SPI plan whose rows go to
+ * a DestReceiver of ours, one at a time, so memory holds one row plus the
+ * state, never the stream.  Each event's scratch memory is reset after it is
+ * applied, and the state is serialised to jsonb once, at the end.
+ */
+#include "replay/replay.h"
+
+#include "errors.h"
+#include "pg/boundary.h"
+#include "replay/reducer.h"
+#include "types/types.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "nodes/params.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/typcache.h"
+
+PG_FUNCTION_INFO_V1(chronicle_replay);
+}
+
+replay_start_hook_type replay_start_hook = nullptr;
+
+/* Columns of chronicle.events, in table order (the row type's order). */
+enum
+{
+    COL_STREAM_ID = 1,
+    COL_VERSION,
+    COL_GLOBAL_POSITION,
+    COL_EVENT_ID,
+    COL_TYPE,
+    COL_TYPE_VERSION,
+    COL_DATA,
+    COL_METADATA,
+    COL_RECORDED_AT,
+    COL_TX_ID,
+    COL_HASH,
+    NCOLS = COL_HASH
+};
+
+static SPIPlanPtr events_plan()
+{
+    static SPIPlanPtr plan = nullptr;
+    if (!plan)
+    {
+        Oid types[3] = {TEXTOID, INT8OID, INT8OID};
+        plan = SPI_prepare("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
+                           " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash"
+                           " FROM chronicle.events e"
+                           " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+                           "   AND e.version OPERATOR(pg_catalog.>) $2"
+                           "   AND e.version OPERATOR(pg_catalog.<=) $3"
+                           " ORDER BY e.version",
+                           3, types);
+        if (!plan)
+            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        SPI_keepplan(plan);
+    }
+    return plan;
+}
+
+/* The state of one replay: rules state or function state. */
+struct Run
+{
+    Reducer *r;
+    MemoryContext cxt; /* the state lives here */
+    JNode *state;       /* rules reducers */
+    Jsonb *fnstate;    /* function reducers; NULL is SQL NULL */
+    TupleDesc rowdesc; /* chronicle.events, for function reducers */
+    Jsonb *buf;        /* row_jsonb()'s buffer */
+    Size buf_size;
+};
+
+static Jsonb *copy_jsonb(Jsonb *j, MemoryContext cxt)
+{
+    Jsonb *c = static_cast<Jsonb *>(MemoryContextAlloc(cxt, VARSIZE(j)));
+    memcpy(c, j, VARSIZE(j));
+    return c;
+}
+
+/* Call fn(state, event) with the caller's rights; keep the result in run->cxt. */
+static void call_function(Run *run, Datum row)
+{
+    LOCAL_FCINFO(fc, 2);
+    InitFunctionCallInfoData(*fc, &run->r->flinfo, 2, InvalidOid, nullptr, nullptr);
+    fc->args[0].value = PointerGetDatum(run->fnstate);
+    fc->args[0].isnull = run->fnstate == nullptr;
+    fc->args[1].value = row;
+    fc->args[1].isnull = false;
+    Datum result = FunctionCallInvoke(fc);
+    Jsonb *next = fc->isnull ? nullptr : copy_jsonb(DatumGetJsonbP(result), run->cxt);
+    if (run->fnstate)
+        pfree(run->fnstate);
+    run->fnstate = next;
+}
+
+/*
+ * The row's data as a Jsonb.  Small values are stored with a 1-byte header,
+ * which jsonb code cannot read in place (it needs the 4-byte header and its
+ * alignment): they are copied into a buffer reused from row to row instead
+ * of a fresh palloc each time.  Anything toasted is detoasted as usual.
+ */
+static Jsonb *row_jsonb(Run *run, Datum d)
+{
+    struct varlena *v = reinterpret_cast<struct varlena *>(DatumGetPointer(d));
+    if (!VARATT_IS_1B(v) || VARATT_IS_1B_E(v))
+        return DatumGetJsonbP(d);
+    Size len = VARSIZE_1B(v) - VARHDRSZ_SHORT;
+    if (len + VARHDRSZ > run->buf_size)
+    {
+        if (run->buf)
+            pfree(run->buf);
+        run->buf_size = Max(len + VARHDRSZ, 256);
+        run->buf = static_cast<Jsonb *>(MemoryContextAlloc(run->cxt, run->buf_size));
+    }
+    SET_VARSIZE(run->buf, len + VARHDRSZ);
+    memcpy(VARDATA(run->buf), VARDATA_1B(v), len);
+    return run->buf;
+}
+
+/*
+ * Apply one row.  Returns false when the row lies past the time bound, which
+ * ends the replay (the state is always a prefix of the stream).
+ */
+static bool apply_row(Run *run, Datum *values, bool *nulls, const ReplayBounds *bounds)
+{
+    TimestampTz recorded_at = DatumGetTimestampTz(values[COL_RECORDED_AT - 1]);
+    if (bounds->has_time && recorded_at > bounds->as_of_time)
+        return false;
+
+    text *type = DatumGetTextPP(values[COL_TYPE - 1]);
+    int typelen = VARSIZE_ANY_EXHDR(type);
+    /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
+    char type_buf[256];
+    char *type_name = type_buf;
+    if (typelen < static_cast<int>(sizeof(type_buf)))
+    {
+        memcpy(type_buf, VARDATA_ANY(type), typelen);
+        type_buf[typelen] = '\0';
+    }
+    else
+        type_name = text_to_cstring(type);
+    int32 type_version = DatumGetInt32(values[COL_TYPE_VERSION - 1]);
+    Jsonb *stored = row_jsonb(run, values[COL_DATA - 1]);
+    int32 upcast_version = type_version;
+    Jsonb *data = types_upcast(type_name, &upcast_version, stored);
+
+    if (run->r->compiled)
+    {
+        EventView ev;
+        ev.reducer = run->r->name;
+        ev.stream_id = DatumGetTextPP(values[COL_STREAM_ID - 1]);
+        ev.has_version = true;
+        ev.version = DatumGetInt64(values[COL_VERSION - 1]);
+        ev.type = VARDATA_ANY(type);
+        ev.typelen = typelen;
+        ev.data = data;
+        ev.event_id = DatumGetUUIDP(values[COL_EVENT_ID - 1]);
+        ev.has_recorded_at = true;
+        ev.recorded_at = recorded_at;
+        rules_apply(run->r->compiled, &run->state, &ev, run->cxt);
+        return true;
+    }
+
+    Datum row_values[NCOLS];
+    memcpy(row_values, values, sizeof(row_values));
+    row_values[COL_TYPE_VERSION - 1] = Int32GetDatum(upcast_version);
+    row_values[COL_DATA - 1] = JsonbPGetDatum(data);
+    HeapTuple row = heap_form_tuple(run->rowdesc, row_values, nulls);
+    call_function(run, HeapTupleGetDatum(row));
+    return true;
+}
+
+/*
+ * Rows stream from the executor straight into the reducer: no tuple is
+ * copied or kept, so memory stays at the state plus one row however long the
+ * stream, and the time bound stops the scan at the first row past it.
+ */
+struct Receiver
+{
+    DestReceiver pub;
+    Run *run;
+    const ReplayBounds *bounds;
+    MemoryContext per_event;
+    int64 last;
+    bool found;
+};
+
+/*
+ * A domain error raised while the executor is running our receiver: kept
+ * here (static storage: copying raises nothing) while the scan is stopped,
+ * and thrown once SPI is done, so the message carries no internal query text.
+ */
+static struct
+{
+    bool set;
+    int code;
+    char message[1024];
+    char detail[1024];
+    char hint[512];
+} deferred;
+
+static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
+{
+    Receiver *rc = reinterpret_cast<Receiver *>(self);
+    CHECK_FOR_INTERRUPTS();
+    int natts = rc->run->r->compiled ? COL_RECORDED_AT : NCOLS;
+    slot_getsomeattrs(slot, natts);
+
+    MemoryContext old = MemoryContextSwitchTo(rc->per_event);
+    bool more = false;
+    /* The executor's frames are C: no C++ exception may leave this function. */
+    try
+    {
+        more = apply_row(rc->run, slot->tts_values, slot->tts_isnull, rc->bounds);
+    }
+    catch (const pg::Error &e)
+    {
+        deferred.set = true;
+        deferred.code = e.code();
+        strlcpy(deferred.message, e.what(), sizeof(deferred.message));
+        strlcpy(deferred.detail, e.detail().c_str(), sizeof(deferred.detail));
+        strlcpy(deferred.hint, e.hint().c_str(), sizeof(deferred.hint));
+    }
+    catch (const std::bad_alloc &)
+    {
+        deferred.set = true;
+        deferred.code = ERRCODE_OUT_OF_MEMORY;
+        strlcpy(deferred.message, "out of memory in chronicle replay", sizeof(deferred.message));
+        deferred.detail[0] = deferred.hint[0] = '\0';
+    }
+    catch (...)
+    {
+        deferred.set = true;
+        deferred.code = ERRCODE_INTERNAL_ERROR;
+        strlcpy(deferred.message, "unexpected C++ exception during replay", sizeof(deferred.message));
+        deferred.detail[0] = deferred.hint[0] = '\0';
+    }
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(rc->per_event);
+    if (more)
+    {
+        rc->last = DatumGetInt64(slot->tts_values[COL_VERSION - 1]);
+        rc->found = true;
+    }
+    return more;
+}
+
+static void receiver_startup(DestReceiver *, int, TupleDesc) {}
+static void receiver_shutdown(DestReceiver *) {}
+static void receiver_destroy(DestReceiver *) {}
+
+void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bounds,
+                   ReplayResult *result)
+{
+    MemoryContext caller = CurrentMemoryContext;
+    Run run{};
+    run.cxt = AllocSetContextCreate(caller, "chronicle replay", ALLOCSET_DEFAULT_SIZES);
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    run.r = reducer_get(reducer);
+    reducer_pin(run.r, run.cxt);
+    result->revision = run.r->revision;
+    if (!run.r->compiled)
+    {
+        reducer_check_function(run.r);
+        TupleDesc desc = lookup_rowtype_tupdesc(events_rowtype(), -1);
+        MemoryContext old = MemoryContextSwitchTo(run.cxt);
+        run.rowdesc = CreateTupleDescCopy(desc);
+        MemoryContextSwitchTo(old);
+        ReleaseTupleDesc(desc);
+    }
+
+    bool found = false;
+    int64 after = 0;
+    Jsonb *start = nullptr;
+    if (replay_start_hook && replay_start_hook(stream_id, reducer, run.r->revision, bounds, &start, &after))
+        found = true;
+    if (run.r->compiled)
+        run.state = found && start ? node_from_jsonb(start, run.cxt)
+                                   : rules_initial_state(run.r->compiled, run.cxt);
+    else if (found && start)
+        run.fnstate = copy_jsonb(start, run.cxt);
+
+    Receiver rc{};
+    rc.pub.receiveSlot = receive_row;
+    rc.pub.rStartup = receiver_startup;
+    rc.pub.rShutdown = receiver_shutdown;
+    rc.pub.rDestroy = receiver_destroy;
+    rc.pub.mydest = DestNone;
+    rc.run = &run;
+    rc.bounds = bounds;
+    rc.per_event = AllocSetContextCreate(run.cxt, "chronicle replay event", ALLOCSET_DEFAULT_SIZES);
+    rc.last = after;
+    rc.found = found;
+
+    ParamListInfo params = makeParamList(3);
+    Datum args[3] = {PointerGetDatum(stream_id), Int64GetDatum(after),
+                     Int64GetDatum(bounds->has_version ? bounds->as_of_version : PG_INT64_MAX)};
+    Oid types[3] = {TEXTOID, INT8OID, INT8OID};
+    for (int i = 0; i < 3; i++)
+    {
+        params->params[i].value = args[i];
+        params->params[i].isnull = false;
+        params->params[i].pflags = PARAM_FLAG_CONST;
+        params->params[i].ptype = types[i];
+    }
+    SPIExecuteOptions options{};
+    options.params = params;
+    options.read_only = true;
+    options.dest = &rc.pub;
+    deferred.set = false;
+    int rcode = SPI_execute_plan_extended(events_plan(), &options);
+    /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
+    if (rcode < 0)
+        elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));
+    SPI_finish();
+    if (deferred.set)
+    {
+        MemoryContextDelete(run.cxt);
+        deferred.set = false;
+        throw pg::Error(deferred.code, deferred.message, deferred.detail, deferred.hint);
+    }
+
+    /* Back in the caller's context: the result outlives the replay's memory. */
+    result->version = rc.last;
+    result->state = nullptr;
+    if (rc.found)
+    {
+        if (run.r->compiled)
+            result->state = node_to_jsonb(run.state);
+        else if (run.fnstate)
+            result->state = copy_jsonb(run.fnstate, caller);
+    }
+    MemoryContextDelete(run.cxt);
+}
+
+Datum chronicle_replay(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+            PG_RETURN_NULL();
+        ReplayBounds bounds{};
+        if (!PG_ARGISNULL(2))
+        {
+            bounds.has_version = true;
+            bounds.as_of_version = PG_GETARG_INT64(2);
+            if (bounds.as_of_version < 0)
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                pg::format("as_of_version must not be negative, not " INT64_FORMAT,
+                                           bounds.as_of_version));
+        }
+        if (!PG_ARGISNULL(3))
+        {
+            bounds.has_time = true;
+            bounds.as_of_time = PG_GETARG_TIMESTAMPTZ(3);
+        }
+        char *reducer = text_to_cstring(PG_GETARG_TEXT_PP(1));
+        ReplayResult result;
+        replay_stream(PG_GETARG_TEXT_PP(0), reducer, &bounds, &result);
+        if (!result.state)
+            PG_RETURN_NULL();
+        PG_RETURN_JSONB_P(result.state);
+    });
+}
