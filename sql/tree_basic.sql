@@ -81,6 +81,11 @@ SELECT try($$SELECT * FROM chronicle.tree_ancestors(NULL::nested_set, 99)$$) AS 
 SELECT try($$INSERT INTO nested_set (id, name, lft) VALUES (20, 'x', 1)$$) AS insert_lft;
 SELECT try($$UPDATE nested_set SET rgt = rgt + 1 WHERE id = 1$$) AS update_rgt;
 SELECT try($$UPDATE nested_set SET depth = 3$$) AS update_depth;
+-- The guard stands aside only for chronicle's own writes, which it recognises
+-- by the read-only setting chronicle.tree_maintenance: SQL cannot switch it on.
+SELECT try($$SET chronicle.tree_maintenance = on$$) AS set_maintenance;
+SELECT try($$SELECT pg_catalog.set_config('chronicle.tree_maintenance', 'on', true)$$) AS set_config;
+SELECT current_setting('chronicle.tree_maintenance') AS maintenance;
 SELECT try($$SELECT chronicle.tree_insert('nested_set', '{"id": 20, "lft": 1}')$$) AS insert_lft;
 SELECT try($$SELECT chronicle.tree_insert('nested_set', '{"id": 20, "nosuch": 1}')$$) AS unknown_column;
 SELECT try($$SELECT chronicle.tree_insert('nested_set', '[1]')$$) AS not_an_object;

@@ -271,9 +271,14 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         run_sql(psprintf("CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE "
                          "ON %s FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_lock_trigger()",
                          T));
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_2_guard BEFORE UPDATE OF lft, rgt, depth "
-                         "ON %s FOR EACH ROW WHEN (OLD.lft IS DISTINCT FROM NEW.lft OR OLD.rgt IS "
-                         "DISTINCT FROM NEW.rgt OR OLD.depth IS DISTINCT FROM NEW.depth) "
+        /* AFTER, not BEFORE: a BEFORE ROW trigger makes PostgreSQL lock (and
+         * WAL-log the lock of) every row an UPDATE touches, including each row
+         * chronicle renumbers; the WHEN clause lets those skip it entirely. */
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_2_guard AFTER UPDATE OF lft, rgt, depth "
+                         "ON %s FOR EACH ROW WHEN (pg_catalog.current_setting("
+                         "'chronicle.tree_maintenance', true) IS DISTINCT FROM 'on' AND "
+                         "(OLD.lft IS DISTINCT FROM NEW.lft OR OLD.rgt IS "
+                         "DISTINCT FROM NEW.rgt OR OLD.depth IS DISTINCT FROM NEW.depth)) "
                          "EXECUTE FUNCTION chronicle._tree_guard_trigger()",
                          T));
         run_sql(psprintf("CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON %s "

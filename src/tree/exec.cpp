@@ -32,6 +32,19 @@ extern "C" {
 static int busy_level = 0;
 static uint64 generation = 0;
 
+/*
+ * Mirrors busy_level > 0 as the read-only setting chronicle.tree_maintenance,
+ * which the WHEN clause of the guard trigger reads: rows chronicle renumbers
+ * then skip the trigger altogether (one comparison per row, no trigger call).
+ */
+bool tree_maintenance_setting = false;
+
+static void set_busy(int level)
+{
+    busy_level = level;
+    tree_maintenance_setting = level > 0;
+}
+
 bool tree_busy(void)
 {
     return busy_level > 0;
@@ -53,7 +66,7 @@ int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
     if (write)
     {
         generation++;
-        busy_level++;
+        set_busy(busy_level + 1);
     }
     PG_TRY();
     {
@@ -65,12 +78,12 @@ int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
     PG_CATCH();
     {
         if (write)
-            busy_level--;
+            set_busy(busy_level - 1);
         PG_RE_THROW();
     }
     PG_END_TRY();
     if (write)
-        busy_level--;
+        set_busy(busy_level - 1);
     if (rc < 0)
         elog(ERROR, "chronicle: tree statement failed: %s", SPI_result_code_string(rc));
     return rc;

@@ -48,6 +48,14 @@ static void tree_relcache_callback(Datum arg, Oid relid)
 
 void tree_init(void)
 {
+    /* PGC_INTERNAL: nobody can SET it; only tree_run() changes it. */
+    DefineCustomBoolVariable("chronicle.tree_maintenance",
+                             "Whether chronicle is renumbering a tree table in this session.",
+                             "Read by the guard trigger of tree tables; cannot be set.",
+                             &tree_maintenance_setting, false, PGC_INTERNAL,
+                             GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE |
+                                 GUC_NO_RESET_ALL,
+                             NULL, NULL, NULL);
     CacheRegisterRelcacheCallback(tree_relcache_callback, (Datum) 0);
     tree_triggers_init();
 }
@@ -355,9 +363,13 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         add(id), add(id);
         break;
     case P_WRITE_BACK:
+        /* The arrays are unnested in the target list (ProjectSet, rows
+         * streamed in lockstep) rather than by ROWS FROM, whose function scan
+         * first copies every row into a tuplestore. */
         sql = psprintf("UPDATE %s t SET lft = v.l, rgt = v.r, depth = v.d "
-                       "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-                       "pg_catalog.unnest($4)) AS v(i, l, r, d) WHERE t.%s = v.i",
+                       "FROM (SELECT pg_catalog.unnest($1) AS i, pg_catalog.unnest($2) AS l, "
+                       "pg_catalog.unnest($3) AS r, pg_catalog.unnest($4) AS d) AS v "
+                       "WHERE t.%s = v.i",
                        T, I);
         add(idarr), add(INT4ARRAYOID), add(INT4ARRAYOID), add(INT4ARRAYOID);
         break;
@@ -449,7 +461,11 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
     int nest = NewGUCNestLevel();
     set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                       GUC_ACTION_SAVE, true, 0, false);
-    SPIPlanPtr plan = SPI_prepare(sql, n, types);
+    /* The write-back is planned for each call: its arrays hold a few rows or
+     * a whole bulk load, and only a plan that sees their length picks the
+     * right join (a generic plan assumes a few rows: one id probe per row). */
+    SPIPlanPtr plan = SPI_prepare_cursor(sql, n, types,
+                                         which == P_WRITE_BACK ? CURSOR_OPT_CUSTOM_PLAN : 0);
     AtEOXact_GUC(true, nest);
     if (plan == NULL)
         elog(ERROR, "chronicle: could not prepare tree statement: %s",

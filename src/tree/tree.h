@@ -87,6 +87,7 @@ Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
 /* exec.cpp */
 int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write);
 bool tree_busy(void);
+extern bool tree_maintenance_setting; /* the GUC chronicle.tree_maintenance */
 uint64 tree_generation(void);
 void tree_lock_table(TreeInfo *ti, bool exclusive);
 void tree_lock_scope(TreeInfo *ti, Datum scope, bool isnull);

@@ -5,8 +5,9 @@
  *   chronicle_tree_1_lock    BEFORE INSERT OR UPDATE OR DELETE, per statement:
  *                            takes the table lock (exec.cpp) before any row is
  *                            touched, and notes the maintenance generation
- *   chronicle_tree_2_guard   BEFORE UPDATE OF lft, rgt, depth, per row, WHEN one
- *                            of them changes: TR005 unless chronicle is writing
+ *   chronicle_tree_2_guard   AFTER UPDATE OF lft, rgt, depth, per row, WHEN one
+ *                            of them changes and chronicle is not writing
+ *                            (chronicle.tree_maintenance): TR005
  *   chronicle_tree_3_insert  AFTER INSERT, per statement, with the new rows
  *   chronicle_tree_4_moved   AFTER UPDATE OF parent [, scope], per row, WHEN one
  *                            of them changes: remembers the row
@@ -162,7 +163,8 @@ Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count
             c->scope = datumCopy(c->scope, scbyval, sclen);
             c->key = DatumGetUInt32(FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, c->scope));
         }
-        c->scope_text = tree_scope_text(ti, c->scope, c->scope_null);
+        c->scope_text = ti->scope_att ? tree_scope_text(ti, c->scope, c->scope_null)
+                                      : (char *) "";
         n++;
     }
     ExecDropSingleTupleTableSlot(slot);
@@ -185,6 +187,13 @@ int by_scope(const void *a, const void *b)
 /* Sort rows by scope and lock every scope they touch, in lock order. */
 void lock_scopes(TreeInfo *ti, Captured *rows, int n)
 {
+    if (!ti->scope_att)
+    {
+        /* One tree, and the rows are already in statement order. */
+        if (n > 0)
+            tree_lock_for_write(ti, rows[0].scope, rows[0].scope_null);
+        return;
+    }
     qsort(rows, n, sizeof(Captured), by_scope);
     for (int i = 0; i < n; i++)
         if (i == 0 || by_scope(&rows[i - 1], &rows[i]) != 0)
@@ -270,7 +279,7 @@ Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         if (tree_busy())
-            return PointerGetDatum(td->tg_newtuple);
+            return PointerGetDatum(NULL);
         TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
         throw pg::Error(CHRONICLE_MANAGED_COLUMN,
                         pg::format("columns lft, rgt and depth of tree table %s are managed by "
