@@ -26,6 +26,7 @@ extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "nodes/params.h"
 #include "utils/snapmgr.h"
 }
 
@@ -87,6 +88,38 @@ int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
     if (rc < 0)
         elog(ERROR, "chronicle: tree statement failed: %s", SPI_result_code_string(rc));
     return rc;
+}
+
+/*
+ * Run a read-only maintenance query with the latest snapshot (as tree_run
+ * does), handing each row to dest as it is produced instead of collecting
+ * them all in SPI_tuptable.
+ */
+void tree_read(SPIPlanPtr plan, Datum *values, const char *nulls, DestReceiver *dest)
+{
+    int nargs = SPI_getargcount(plan);
+    ParamListInfo params = makeParamList(nargs);
+    for (int i = 0; i < nargs; i++)
+    {
+        params->params[i].value = values[i];
+        params->params[i].isnull = nulls && nulls[i] == 'n';
+        params->params[i].pflags = PARAM_FLAG_CONST;
+        params->params[i].ptype = SPI_getargtypeid(plan, i);
+    }
+    params->numParams = nargs;
+    CommandCounterIncrement();
+    /* A read-only SPI execution runs with the active snapshot; an error pops
+     * it with the (sub)transaction. */
+    PushActiveSnapshot(GetLatestSnapshot());
+    SPIExecuteOptions opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.params = params;
+    opts.read_only = true;
+    opts.dest = dest;
+    int rc = SPI_execute_plan_extended(plan, &opts);
+    PopActiveSnapshot();
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: tree query failed: %s", SPI_result_code_string(rc));
 }
 
 static void advisory(Oid relid, uint32 key, uint16 kind, LOCKMODE mode)

@@ -19,6 +19,8 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "executor/tuptable.h"
+#include "tcop/dest.h"
 }
 
 namespace {
@@ -139,6 +141,70 @@ void order_siblings(TreeInfo *ti, Row *rows, int *list, int k, bool rebuild)
     pfree(old);
 }
 
+/*
+ * Collects the rows of P_SCOPE_ROWS (id, parent, lft, rgt, depth [, ord]) into
+ * Row structs as the executor produces them: no copy of every row as a tuple
+ * in SPI_tuptable first.  Values are copied into cxt, which outlives the query.
+ */
+struct RowReader
+{
+    DestReceiver pub; /* first: the executor sees a DestReceiver */
+    MemoryContext cxt;
+    Row *rows;
+    int n, cap;
+    bool ordered, idbyval, ordbyval;
+    int16 idlen, ordlen;
+};
+
+bool read_row(TupleTableSlot *slot, DestReceiver *self)
+{
+    RowReader *rd = (RowReader *) self;
+    MemoryContext old = MemoryContextSwitchTo(rd->cxt);
+    if (rd->n == rd->cap)
+    {
+        int cap = rd->cap ? rd->cap * 2 : 1024;
+        rd->rows = (Row *) (rd->rows ? repalloc_huge(rd->rows, sizeof(Row) * cap)
+                                     : MemoryContextAllocHuge(rd->cxt, sizeof(Row) * cap));
+        rd->cap = cap;
+    }
+    slot_getallattrs(slot);
+    Row *r = &rd->rows[rd->n++];
+    memset(r, 0, sizeof(Row));
+    Datum *v = slot->tts_values;
+    bool *isnull = slot->tts_isnull;
+    r->id = datumCopy(v[0], rd->idbyval, rd->idlen);
+    r->parent_null = isnull[1];
+    if (!r->parent_null)
+        r->parent = datumCopy(v[1], rd->idbyval, rd->idlen);
+    r->lft_null = isnull[2];
+    r->lft = isnull[2] ? 0 : DatumGetInt32(v[2]);
+    r->rgt = isnull[3] ? 0 : DatumGetInt32(v[3]);
+    r->depth = isnull[4] ? 0 : DatumGetInt32(v[4]);
+    r->ord_null = true;
+    if (rd->ordered)
+    {
+        r->ord_null = isnull[5];
+        if (!r->ord_null)
+            r->ord = datumCopy(v[5], rd->ordbyval, rd->ordlen);
+    }
+    r->fresh = r->lft_null;
+    r->seq = INT64_MAX;
+    r->first_child = r->next = -1;
+    MemoryContextSwitchTo(old);
+    if ((rd->n & 4095) == 0)
+        CHECK_FOR_INTERRUPTS();
+    return true;
+}
+
+void read_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+    RowReader *rd = (RowReader *) self;
+    if (desc->natts < (rd->ordered ? 6 : 5))
+        elog(ERROR, "chronicle: unexpected shape of the tree read");
+}
+
+void read_nothing(DestReceiver *self) {}
+
 } // namespace
 
 uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
@@ -146,45 +212,28 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
 {
     Datum args[1] = {scope};
     char nulls[1] = {scope_null ? 'n' : ' '};
-    tree_run(tree_plan(ti, P_SCOPE_ROWS), args, nulls, false);
+    RowReader reader;
+    memset(&reader, 0, sizeof(reader));
+    reader.pub.receiveSlot = read_row;
+    reader.pub.rStartup = read_startup;
+    reader.pub.rShutdown = read_nothing;
+    reader.pub.rDestroy = read_nothing;
+    reader.pub.mydest = DestTuplestore; /* not DestNone: SPI would report no SELECT */
+    reader.cxt = CurrentMemoryContext;
+    reader.ordered = ti->order_att != 0;
+    get_typlenbyval(ti->id_type, &reader.idlen, &reader.idbyval);
+    reader.ordbyval = true;
+    if (ti->order_att)
+        get_typlenbyval(ti->order_type, &reader.ordlen, &reader.ordbyval);
+    tree_read(tree_plan(ti, P_SCOPE_ROWS), args, nulls, &reader.pub);
 
-    int n = (int) SPI_processed;
+    int n = reader.n;
     if (n == 0)
         return 0;
     int16 idlen;
     bool idbyval;
     get_typlenbyval(ti->id_type, &idlen, &idbyval);
-    int16 ordlen = 0;
-    bool ordbyval = true;
-    if (ti->order_att)
-        get_typlenbyval(ti->order_type, &ordlen, &ordbyval);
-
-    Row *rows = (Row *) palloc0(sizeof(Row) * n);
-    TupleDesc desc = SPI_tuptable->tupdesc;
-    for (int i = 0; i < n; i++)
-    {
-        HeapTuple tup = SPI_tuptable->vals[i];
-        Row *r = &rows[i];
-        bool isnull;
-        r->id = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), idbyval, idlen);
-        r->parent = SPI_getbinval(tup, desc, 2, &r->parent_null);
-        if (!r->parent_null)
-            r->parent = datumCopy(r->parent, idbyval, idlen);
-        r->lft = tree_get_int(tup, desc, 3, &r->lft_null);
-        r->rgt = tree_get_int(tup, desc, 4, NULL);
-        r->depth = tree_get_int(tup, desc, 5, NULL);
-        if (ti->order_att)
-        {
-            r->ord = SPI_getbinval(tup, desc, 6, &r->ord_null);
-            if (!r->ord_null)
-                r->ord = datumCopy(r->ord, ordbyval, ordlen);
-        }
-        else
-            r->ord_null = true;
-        r->fresh = r->lft_null;
-        r->seq = INT64_MAX;
-        r->first_child = r->next = -1;
-    }
+    Row *rows = reader.rows;
 
     SortCtx ctx = {ti, rows};
     int *idx = (int *) palloc(sizeof(int) * n);
