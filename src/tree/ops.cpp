@@ -41,9 +41,16 @@ static bool fetch_node(TreeInfo *ti, Datum id, TreeNode *out, bool latest)
     HeapTuple tup = SPI_tuptable->vals[0];
     TupleDesc desc = SPI_tuptable->tupdesc;
     out->id = copy_datum(id, ti->id_type);
+    /*
+     * A row missing any of its three numbers has no numbers: a NULL rgt or
+     * depth read as 0 would let a move or delete act on a made-up range
+     * instead of reporting the broken numbering (TR003).
+     */
+    bool rgt_null, depth_null;
     out->lft = tree_get_int(tup, desc, 1, &out->lft_null);
-    out->rgt = tree_get_int(tup, desc, 2, NULL);
-    out->depth = tree_get_int(tup, desc, 3, NULL);
+    out->rgt = tree_get_int(tup, desc, 2, &rgt_null);
+    out->depth = tree_get_int(tup, desc, 3, &depth_null);
+    out->lft_null = out->lft_null || rgt_null || depth_null;
     out->parent = SPI_getbinval(tup, desc, 4, &out->parent_null);
     if (!out->parent_null)
         out->parent = copy_datum(out->parent, ti->id_type);
