@@ -53,12 +53,17 @@ void check_owned_table(Oid relid)
     char kind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
     ReleaseSysCache(tup);
     if (kind != RELKIND_RELATION)
-        throw pg::Error(CHRONICLE_NOT_A_TREE,
-                        pg::format("\"%s\" is not a table", get_rel_name(relid)),
+    {
+        /* Catalog look-ups before the throw: none may longjmp over its strings (rule 2). */
+        const char *name = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("\"%s\" is not a table", name),
                         "Only ordinary tables can be attached as trees.");
+    }
     if (!pg_class_ownercheck(relid, GetUserId()))
-        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                        pg::format("must be owner of table %s", get_rel_name(relid)));
+    {
+        const char *name = get_rel_name(relid);
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, pg::format("must be owner of table %s", name));
+    }
 }
 
 /* Run DDL or a one-off statement under a pinned search path. */
@@ -221,13 +226,18 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
                                        "of type %s",
                                        parc, format_type_be(ptype), idc, format_type_be(idtype)));
         if (!id_is_unique(relid, idatt))
+        {
+            const char *name = get_rel_name(relid);
             throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("id column \"%s\" of table %s is not unique", idc,
-                                       get_rel_name(relid)),
+                            pg::format("id column \"%s\" of table %s is not unique", idc, name),
                             "", "Add a primary key or unique constraint on it.");
+        }
         if (!OidIsValid(get_array_type(idtype)))
+        {
+            const char *type_name = format_type_be(idtype);
             throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("id type %s has no array type", format_type_be(idtype)));
+                            pg::format("id type %s has no array type", type_name));
+        }
         for (const char *col : {"lft", "rgt", "depth"})
         {
             AttrNumber a = get_attnum(relid, col);
@@ -249,10 +259,12 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
                    "ON CONFLICT (tbl) DO NOTHING",
                    6, types, values, nulls);
         if (SPI_processed == 0)
+        {
+            const char *name = get_rel_name(relid);
             throw pg::Error(ERRCODE_DUPLICATE_OBJECT,
-                            pg::format("table %s is already attached as a tree",
-                                       get_rel_name(relid)),
+                            pg::format("table %s is already attached as a tree", name),
                             "", "Detach it first with chronicle.tree_detach().");
+        }
 
         char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                              get_rel_name(relid));
@@ -477,10 +489,13 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         TreeNode node;
         ti = lock_tree_of(relid, id, &node, true);
         if (node.lft_null)
+        {
+            const char *node_text = tree_id_text(ti, id);
             throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("node %s in tree table %s has no numbers",
-                                       tree_id_text(ti, id), ti->qtable),
+                            pg::format("node %s in tree table %s has no numbers", node_text,
+                                       ti->qtable),
                             "", "Run chronicle.tree_rebuild().");
+        }
         int32 a = node.lft, b = node.rgt;
         Datum sc = node.scope;
         char sn = node.scope_null ? 'n' : ' ';
@@ -488,10 +503,13 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         /* Children are dealt with before the node goes, so that a foreign key
          * from the parent column sees no orphan at the end of any statement. */
         if (mode == DEL_RESTRICT && b - a > 1)
+        {
+            const char *node_text = tree_id_text(ti, id);
             throw pg::Error(ERRCODE_RESTRICT_VIOLATION,
-                            pg::format("node %s of tree table %s has children",
-                                       tree_id_text(ti, id), ti->qtable),
+                            pg::format("node %s of tree table %s has children", node_text,
+                                       ti->qtable),
                             "", "Use mode cascade or promote.");
+        }
         if (mode == DEL_CASCADE)
         {
             Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};

@@ -80,10 +80,13 @@ static AttrNumber column(Oid relid, const char *name, Oid *type, Oid *coll)
 {
     AttrNumber att = get_attnum(relid, name);
     if (att == InvalidAttrNumber)
+    {
+        /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
+        const char *table = get_rel_name(relid);
         throw pg::Error(CHRONICLE_NOT_A_TREE,
-                        pg::format("column \"%s\" of tree table %s does not exist", name,
-                                   get_rel_name(relid)),
+                        pg::format("column \"%s\" of tree table %s does not exist", name, table),
                         "", "Re-attach the table with chronicle.tree_attach().");
+    }
     int32 typmod;
     Oid c;
     get_atttypetypmodcoll(relid, att, type, &typmod, &c);
