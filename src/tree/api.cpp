@@ -436,18 +436,33 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
                           GUC_ACTION_SAVE, true, 0, false);
         int rc = SPI_execute_with_args(sql, 3, types, args, nulls, false, 0);
         AtEOXact_GUC(true, nest);
-        if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+        if (rc != SPI_OK_INSERT_RETURNING || SPI_processed > 1)
             elog(ERROR, "chronicle: tree_insert failed: %s", SPI_result_code_string(rc));
-        bool isnull;
-        Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        /*
+         * No row stored: a BEFORE INSERT trigger of the user's skipped it, or
+         * one AFTER INSERT deleted it again.  Like an INSERT that inserts 0
+         * rows, that is not an error; there is no stored row to return.
+         */
         TreeNode fresh;
-        tree_fetch_node(ti, id, &fresh);
-        id = fresh.id;
+        bool isnull;
+        if (SPI_processed == 0 ||
+            !tree_fetch_node(ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+                             &fresh))
+        {
+            SPI_finish();
+            PG_RETURN_NULL();
+        }
+        Datum id = fresh.id;
         /* The trigger made it the last child (or placed it by the order column). */
         if (has_target && placement != 'l')
             tree_move_node(ti, id, target_id, false, placement, true);
         Datum rowarg[1] = {id};
         tree_run(tree_plan(ti, P_ROW_JSON), rowarg, NULL, false);
+        if (SPI_processed == 0)
+        {
+            SPI_finish();
+            PG_RETURN_NULL();
+        }
         Datum result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
         result = SPI_datumTransfer(result, false, -1);
         SPI_finish();
