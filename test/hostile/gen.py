@@ -372,6 +372,31 @@ case("internal.selftest_unknown", "SELECT chronicle._boundary_selftest('nope')")
 case("internal.check_event_null", "SELECT chronicle._check_event(NULL, NULL, NULL)")
 case("internal.upcast_null", "SELECT * FROM chronicle._upcast(NULL, NULL, NULL)")
 
+# User columns named t, p, n, c, up, r, v, sc: chronicle's aliases must not capture them.
+case("names.tree_insert", "SELECT check_that(chronicle.tree_insert('t_names', '{\"id\": 9, \"t\": 7}', 2, 'first_child') @> '{\"id\": 9, \"t\": 7, \"lft\": 3, \"depth\": 2}')")
+case("names.children", "SELECT check_that(array_agg(id) = '{2,4}') FROM chronicle.tree_children(NULL::t_names, 1)")
+case("names.ancestors", "SELECT check_that(array_agg(id) = '{1,2}') FROM chronicle.tree_ancestors(NULL::t_names, 3)")
+case("names.subtree", "SELECT check_that(array_agg(id) = '{1,2,9,3,4}') FROM chronicle.tree_subtree(NULL::t_names, 1)")
+case("names.validate", "SELECT check_that(count(*) = 0) FROM chronicle.tree_validate('t_names')")
+# Ids of unrelated types for an int tree: converted through text, or 22P02/22003.
+case("ids.move_array", "SELECT chronicle.tree_move('t_names', ARRAY[2], ARRAY[1])")
+case("ids.move_bool", "SELECT chronicle.tree_move('t_names', true, false)")
+case("ids.delete_record", "SELECT chronicle.tree_delete('t_names', ROW(1, 2))")
+case("ids.delete_fraction", "SELECT chronicle.tree_delete('t_names', 3.7::numeric)")
+case("ids.delete_numeric_overflow", "SELECT chronicle.tree_delete('t_names', 1e20::numeric)")
+case("ids.delete_nan", "SELECT chronicle.tree_delete('t_names', 'NaN'::numeric)")
+case("ids.subtree_uuid", "SELECT count(*) FROM chronicle.tree_subtree(NULL::t_names, '00000000-0000-0000-0000-000000000000'::uuid)")
+case("ids.subtree_timestamptz", "SELECT count(*) FROM chronicle.tree_subtree(NULL::t_names, now())")
+case("ids.insert_target_jsonb_object", "SELECT chronicle.tree_insert('t_names', '{\"id\": 71}', '{}'::jsonb)")
+case("ids.insert_own_parent", "SELECT chronicle.tree_insert('t_names', '{\"id\": 74, \"parent_id\": 74}')")
+case("ids.insert_system_column", "SELECT chronicle.tree_insert('t_names', '{\"id\": 75, \"xmin\": 1}')")
+case("ids.insert_empty_key", "SELECT chronicle.tree_insert('t_names', '{\"\": 1}')")
+
+# A user trigger skipped the row, or deleted it again: no stored row, NULL.
+case("skip.before_trigger_skips", "SELECT check_that(chronicle.tree_insert('t_skip', '{\"id\": 50}', 1) IS NULL)")
+case("skip.after_trigger_deletes", "SELECT check_that(chronicle.tree_insert('t_skip', '{\"id\": 51}', 1, 'first_child') IS NULL)")
+case("skip.validate", "SELECT check_that(count(*) = 0) FROM chronicle.tree_validate('t_skip')")
+
 # After all of the above: nothing half-written, every tree still valid.
 case("check.verify_clean", "SELECT check_that(count(*) = 0) FROM chronicle.verify()")
 case("check.streams_match_events", "SELECT check_that(bool_and(s.version = (SELECT count(*) FROM chronicle.events e WHERE e.stream_id = s.stream_id))) FROM chronicle.streams s")

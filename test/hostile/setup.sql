@@ -95,3 +95,19 @@ BEGIN
         RAISE EXCEPTION 'invariant broken' USING ERRCODE = 'HS001';
     END IF;
 END $$;
+
+-- User columns named like the aliases of chronicle's own queries.
+CREATE TABLE t_names (id int PRIMARY KEY, parent_id int, t int, p int, n int, c int, up int, r int, v int, sc int);
+SELECT chronicle.tree_attach('t_names');
+INSERT INTO t_names (id, parent_id) VALUES (1, NULL), (2, 1), (3, 2), (4, 1);
+
+-- User triggers that skip an inserted row, or delete it again.
+CREATE TABLE t_skip (id int PRIMARY KEY, parent_id int);
+SELECT chronicle.tree_attach('t_skip');
+INSERT INTO t_skip VALUES (1, NULL);
+CREATE FUNCTION skip_50() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN IF NEW.id = 50 THEN RETURN NULL; END IF; RETURN NEW; END $$;
+CREATE TRIGGER a_skip BEFORE INSERT ON t_skip FOR EACH ROW EXECUTE FUNCTION skip_50();
+CREATE FUNCTION delete_51() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN DELETE FROM public.t_skip WHERE id = 51; RETURN NULL; END $$;
+CREATE TRIGGER z_delete AFTER INSERT ON t_skip FOR EACH ROW EXECUTE FUNCTION delete_51();
