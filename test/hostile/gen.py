@@ -397,6 +397,11 @@ case("skip.before_trigger_skips", "SELECT check_that(chronicle.tree_insert('t_sk
 case("skip.after_trigger_deletes", "SELECT check_that(chronicle.tree_insert('t_skip', '{\"id\": 51}', 1, 'first_child') IS NULL)")
 case("skip.validate", "SELECT check_that(count(*) = 0) FROM chronicle.tree_validate('t_skip')")
 
+# Long messages naming multibyte user strings are cut at a character boundary.
+for k in range(3):
+    case(f"messages.long_reducer_name_{k}", f"SELECT message_is_valid($q$SELECT chronicle.replay('acct-1', repeat('a', {k}) || repeat(chr(233), 1100))$q$)")
+case("messages.long_stream_in_rule_error", "SELECT message_is_valid($q$SELECT chronicle.fold('acct', ROW('a' || repeat(chr(233), 600),1,1,gen_random_uuid(),'DepositMade',1,'{\"Amount\":\"x\"}','{}',now(),'1','')::chronicle.events)$q$)")
+
 # After all of the above: nothing half-written, every tree still valid.
 case("check.verify_clean", "SELECT check_that(count(*) = 0) FROM chronicle.verify()")
 case("check.streams_match_events", "SELECT check_that(bool_and(s.version = (SELECT count(*) FROM chronicle.events e WHERE e.stream_id = s.stream_id))) FROM chronicle.streams s")

@@ -111,3 +111,14 @@ CREATE TRIGGER a_skip BEFORE INSERT ON t_skip FOR EACH ROW EXECUTE FUNCTION skip
 CREATE FUNCTION delete_51() RETURNS trigger LANGUAGE plpgsql
     AS $$ BEGIN DELETE FROM public.t_skip WHERE id = 51; RETURN NULL; END $$;
 CREATE TRIGGER z_delete AFTER INSERT ON t_skip FOR EACH ROW EXECUTE FUNCTION delete_51();
+
+-- Raises 22021 when the error message of q is not valid text in the database encoding.
+CREATE FUNCTION message_is_valid(q text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    m text;
+BEGIN
+    EXECUTE q;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS m = MESSAGE_TEXT;
+    PERFORM pg_catalog.convert_from(pg_catalog.convert_to(m, 'UTF8'), 'UTF8');
+END $$;
