@@ -140,6 +140,14 @@ bool id_is_unique(Oid relid, AttrNumber att)
     return found;
 }
 
+static bool id_not_null(Oid relid, AttrNumber att)
+{
+    Relation rel = relation_open(relid, AccessShareLock);
+    bool not_null = TupleDescAttr(RelationGetDescr(rel), att - 1)->attnotnull;
+    relation_close(rel, AccessShareLock);
+    return not_null;
+}
+
 char placement_code(FunctionCallInfo fcinfo, int arg)
 {
     require(fcinfo, arg, "placement");
@@ -231,6 +239,15 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
             throw pg::Error(CHRONICLE_NOT_A_TREE,
                             pg::format("id column \"%s\" of table %s is not unique", idc, name),
                             "", "Add a primary key or unique constraint on it.");
+        }
+        /* A unique index admits any number of NULLs, and a NULL id names no node. */
+        if (!id_not_null(relid, idatt))
+        {
+            const char *name = get_rel_name(relid);
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("id column \"%s\" of table %s must be NOT NULL", idc, name),
+                            "A row with a NULL id could not be numbered or named.",
+                            "Declare it NOT NULL (a primary key is).");
         }
         if (!OidIsValid(get_array_type(idtype)))
         {
