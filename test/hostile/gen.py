@@ -215,6 +215,7 @@ case("attach.missing_order_column", f"SELECT {ta}('plain', order_column => 'nope
 case("attach.same_id_parent", f"SELECT {ta}('plain', 'id', 'id')")
 case("attach.scope_is_parent", f"SELECT {ta}('plain', scope_column => 'parent_id')")
 case("attach.id_not_unique", f"SELECT {ta}('nounique')")
+case("attach.id_nullable_unique", f"SELECT {ta}('nullable_id')")
 case("attach.type_mismatch", f"SELECT {ta}('mismatch')")
 case("attach.lft_text", f"SELECT {ta}('lft_text')")
 case("attach.twice", f"SELECT {ta}('t_int')")
