@@ -26,6 +26,7 @@ extern "C" {
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(chronicle_tree_attach);
 PG_FUNCTION_INFO_V1(chronicle_tree_detach);
@@ -228,6 +229,18 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         if (strcmp(idc, parc) == 0 || (scopec && (strcmp(scopec, idc) == 0 || strcmp(scopec, parc) == 0)))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             "the id, parent and scope columns must be distinct");
+        /* Checked before any DDL: the (scope, lft) index needs btree, the scope lock a hash. */
+        if (scopec)
+        {
+            TypeCacheEntry *tc = lookup_type_cache(stype, TYPECACHE_BTREE_OPFAMILY | TYPECACHE_HASH_PROC);
+            if (!OidIsValid(tc->btree_opf) || !OidIsValid(tc->hash_proc))
+            {
+                const char *type_name = format_type_be(stype);
+                throw pg::Error(CHRONICLE_NOT_A_TREE,
+                                pg::format("the scope column's type %s has no btree ordering or no hash function",
+                                           type_name));
+            }
+        }
         if (ptype != idtype)
             throw pg::Error(ERRCODE_DATATYPE_MISMATCH,
                             pg::format("parent column \"%s\" is of type %s but id column \"%s\" is "
