@@ -40,6 +40,7 @@ CREATE TABLE plain (id int PRIMARY KEY, parent_id int);
 INSERT INTO plain VALUES (1, NULL), (2, 1);
 CREATE TABLE nounique (id int, parent_id int);
 CREATE TABLE nullable_id (id int UNIQUE, parent_id int);
+CREATE TABLE odd_types (id int PRIMARY KEY, parent_id int, j json, p point);
 CREATE TABLE mismatch (id int PRIMARY KEY, parent_id text);
 CREATE TABLE lft_text (id int PRIMARY KEY, parent_id int, lft text);
 CREATE VIEW v_plain AS SELECT * FROM plain;
