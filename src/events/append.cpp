@@ -209,10 +209,13 @@ void mark_batch_repeats(AppendRequest *req)
         if (req->events[first].dup_of >= 0)
             first = req->events[first].dup_of;
         if (!same_content(&req->events[first], e->type, e->type_len, e->data))
+        {
+            /* PostgreSQL calls first: none may longjmp over the Error's strings (rule 2). */
+            const char *id = uuid_text(&e->event_id);
             throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
-                            pg::format("event_id %s appears twice in the batch with different content",
-                                       uuid_text(&e->event_id)),
+                            pg::format("event_id %s appears twice in the batch with different content", id),
                             pg::format("Elements %d and %d differ in type or data.", first, order[k]));
+        }
         e->duplicate = true;
         e->dup_of = first;
     }
@@ -275,17 +278,23 @@ void mark_stored(AppendRequest *req, bool after_lock)
                                memcmp(VARDATA_ANY(stream), req->stream_id, req->stream_len) == 0;
             if (!same_stream ||
                 !same_content(e, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), data))
+            {
+                /* PostgreSQL calls first: none may longjmp over the Error's strings (rule 2). */
+                const char *id = uuid_text(&e->event_id);
+                const char *stored_stream = text_to_cstring(stream);
+                const char *stored_type = text_to_cstring(type);
                 throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
-                                pg::format("event_id %s already exists with different content",
-                                           uuid_text(&e->event_id)),
+                                pg::format("event_id %s already exists with different content", id),
                                 pg::format("It is stored as version %lld of stream \"%s\" with type \"%s\".",
-                                           (long long)version, text_to_cstring(stream),
-                                           text_to_cstring(type)));
+                                           (long long)version, stored_stream, stored_type));
+            }
             if (after_lock)
+            {
+                const char *id = uuid_text(&e->event_id);
                 throw pg::Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
-                                pg::format("event_id %s was appended by a concurrent transaction",
-                                           uuid_text(&e->event_id)),
+                                pg::format("event_id %s was appended by a concurrent transaction", id),
                                 {}, "Retry the append: it will find the stored event and do nothing.");
+            }
             e->duplicate = true;
             e->version = version;
         }

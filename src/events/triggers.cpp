@@ -191,11 +191,15 @@ Datum chronicle_streams_version_grows(PG_FUNCTION_ARGS)
                    memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
         };
         if (new_version < old_version || !same(old_id, new_id) || !same(old_category, new_category))
+        {
+            /* PostgreSQL call first: it must not longjmp over the Error's strings (rule 2). */
+            const char *stream = text_to_cstring(old_id);
             throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
                             pg::format("stream \"%s\": a stream keeps its id and category and its version only grows",
-                                       text_to_cstring(old_id)),
+                                       stream),
                             pg::format("Version %lld would become %lld.", (long long)old_version,
                                        (long long)new_version));
+        }
         return PointerGetDatum(new_row);
     });
 }

@@ -41,15 +41,15 @@ void remember(CaughtError &caught, const Error &e) noexcept
 {
     caught.kind = CaughtError::Domain;
     caught.code = e.code();
-    strlcpy(caught_message, e.what(), sizeof(caught_message));
-    strlcpy(caught_detail, e.detail().c_str(), sizeof(caught_detail));
-    strlcpy(caught_hint, e.hint().c_str(), sizeof(caught_hint));
+    copy_clipped(caught_message, sizeof(caught_message), e.what());
+    copy_clipped(caught_detail, sizeof(caught_detail), e.detail().c_str());
+    copy_clipped(caught_hint, sizeof(caught_hint), e.hint().c_str());
 }
 
 void remember(CaughtError &caught, const char *what) noexcept
 {
     caught.kind = CaughtError::Unexpected;
-    strlcpy(caught_message, what ? what : "", sizeof(caught_message));
+    copy_clipped(caught_message, sizeof(caught_message), what ? what : "");
     caught_detail[0] = '\0';
     caught_hint[0] = '\0';
 }
@@ -81,3 +81,18 @@ void raise(const CaughtError &caught)
 }
 
 } // namespace pg
+
+/* Defined last so that the line numbers above (pinned by expected/boundary.out) stay put. */
+extern "C" {
+#include "mb/pg_wchar.h"
+}
+
+void pg::copy_clipped(char *dst, size_t size, const char *src) noexcept
+{
+    size_t len = strlen(src);
+    /* Cut at a character boundary: half a UTF-8 character is invalid text for the client. */
+    if (len >= size)
+        len = pg_mbcliplen(src, (int) Min(len, (size_t) PG_INT32_MAX), (int) size - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}

@@ -158,6 +158,12 @@ struct CaughtError
     int code = 0;
 };
 
+/*
+ * Copy src into dst (size bytes), cut at a character boundary if it is
+ * longer; raises nothing.
+ */
+void copy_clipped(char *dst, size_t size, const char *src) noexcept;
+
 /* Copies e's text into static buffers; raises nothing. */
 void remember(CaughtError &caught, const Error &e) noexcept;
 void remember(CaughtError &caught, const char *what) noexcept;

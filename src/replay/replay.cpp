@@ -225,9 +225,9 @@ static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
     {
         deferred.set = true;
         deferred.code = e.code();
-        strlcpy(deferred.message, e.what(), sizeof(deferred.message));
-        strlcpy(deferred.detail, e.detail().c_str(), sizeof(deferred.detail));
-        strlcpy(deferred.hint, e.hint().c_str(), sizeof(deferred.hint));
+        pg::copy_clipped(deferred.message, sizeof(deferred.message), e.what());
+        pg::copy_clipped(deferred.detail, sizeof(deferred.detail), e.detail().c_str());
+        pg::copy_clipped(deferred.hint, sizeof(deferred.hint), e.hint().c_str());
     }
     catch (const std::bad_alloc &)
     {

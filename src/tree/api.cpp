@@ -26,6 +26,7 @@ extern "C" {
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(chronicle_tree_attach);
 PG_FUNCTION_INFO_V1(chronicle_tree_detach);
@@ -53,12 +54,17 @@ void check_owned_table(Oid relid)
     char kind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
     ReleaseSysCache(tup);
     if (kind != RELKIND_RELATION)
-        throw pg::Error(CHRONICLE_NOT_A_TREE,
-                        pg::format("\"%s\" is not a table", get_rel_name(relid)),
+    {
+        /* Catalog look-ups before the throw: none may longjmp over its strings (rule 2). */
+        const char *name = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("\"%s\" is not a table", name),
                         "Only ordinary tables can be attached as trees.");
+    }
     if (!pg_class_ownercheck(relid, GetUserId()))
-        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                        pg::format("must be owner of table %s", get_rel_name(relid)));
+    {
+        const char *name = get_rel_name(relid);
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, pg::format("must be owner of table %s", name));
+    }
 }
 
 /* Run DDL or a one-off statement under a pinned search path. */
@@ -133,6 +139,14 @@ bool id_is_unique(Oid relid, AttrNumber att)
     }
     relation_close(rel, AccessShareLock);
     return found;
+}
+
+static bool id_not_null(Oid relid, AttrNumber att)
+{
+    Relation rel = relation_open(relid, AccessShareLock);
+    bool not_null = TupleDescAttr(RelationGetDescr(rel), att - 1)->attnotnull;
+    relation_close(rel, AccessShareLock);
+    return not_null;
 }
 
 char placement_code(FunctionCallInfo fcinfo, int arg)
@@ -215,19 +229,45 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         if (strcmp(idc, parc) == 0 || (scopec && (strcmp(scopec, idc) == 0 || strcmp(scopec, parc) == 0)))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             "the id, parent and scope columns must be distinct");
+        /* Checked before any DDL: the (scope, lft) index needs btree, the scope lock a hash. */
+        if (scopec)
+        {
+            TypeCacheEntry *tc = lookup_type_cache(stype, TYPECACHE_BTREE_OPFAMILY | TYPECACHE_HASH_PROC);
+            if (!OidIsValid(tc->btree_opf) || !OidIsValid(tc->hash_proc))
+            {
+                const char *type_name = format_type_be(stype);
+                throw pg::Error(CHRONICLE_NOT_A_TREE,
+                                pg::format("the scope column's type %s has no btree ordering or no hash function",
+                                           type_name));
+            }
+        }
         if (ptype != idtype)
             throw pg::Error(ERRCODE_DATATYPE_MISMATCH,
                             pg::format("parent column \"%s\" is of type %s but id column \"%s\" is "
                                        "of type %s",
                                        parc, format_type_be(ptype), idc, format_type_be(idtype)));
         if (!id_is_unique(relid, idatt))
+        {
+            const char *name = get_rel_name(relid);
             throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("id column \"%s\" of table %s is not unique", idc,
-                                       get_rel_name(relid)),
+                            pg::format("id column \"%s\" of table %s is not unique", idc, name),
                             "", "Add a primary key or unique constraint on it.");
-        if (!OidIsValid(get_array_type(idtype)))
+        }
+        /* A unique index admits any number of NULLs, and a NULL id names no node. */
+        if (!id_not_null(relid, idatt))
+        {
+            const char *name = get_rel_name(relid);
             throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("id type %s has no array type", format_type_be(idtype)));
+                            pg::format("id column \"%s\" of table %s must be NOT NULL", idc, name),
+                            "A row with a NULL id could not be numbered or named.",
+                            "Declare it NOT NULL (a primary key is).");
+        }
+        if (!OidIsValid(get_array_type(idtype)))
+        {
+            const char *type_name = format_type_be(idtype);
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("id type %s has no array type", type_name));
+        }
         for (const char *col : {"lft", "rgt", "depth"})
         {
             AttrNumber a = get_attnum(relid, col);
@@ -249,10 +289,12 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
                    "ON CONFLICT (tbl) DO NOTHING",
                    6, types, values, nulls);
         if (SPI_processed == 0)
+        {
+            const char *name = get_rel_name(relid);
             throw pg::Error(ERRCODE_DUPLICATE_OBJECT,
-                            pg::format("table %s is already attached as a tree",
-                                       get_rel_name(relid)),
+                            pg::format("table %s is already attached as a tree", name),
                             "", "Detach it first with chronicle.tree_detach().");
+        }
 
         char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                              get_rel_name(relid));
@@ -429,18 +471,33 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
                           GUC_ACTION_SAVE, true, 0, false);
         int rc = SPI_execute_with_args(sql, 3, types, args, nulls, false, 0);
         AtEOXact_GUC(true, nest);
-        if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+        if (rc != SPI_OK_INSERT_RETURNING || SPI_processed > 1)
             elog(ERROR, "chronicle: tree_insert failed: %s", SPI_result_code_string(rc));
-        bool isnull;
-        Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        /*
+         * No row stored: a BEFORE INSERT trigger of the user's skipped it, or
+         * one AFTER INSERT deleted it again.  Like an INSERT that inserts 0
+         * rows, that is not an error; there is no stored row to return.
+         */
         TreeNode fresh;
-        tree_fetch_node(ti, id, &fresh);
-        id = fresh.id;
+        bool isnull;
+        if (SPI_processed == 0 ||
+            !tree_fetch_node(ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+                             &fresh))
+        {
+            SPI_finish();
+            PG_RETURN_NULL();
+        }
+        Datum id = fresh.id;
         /* The trigger made it the last child (or placed it by the order column). */
         if (has_target && placement != 'l')
             tree_move_node(ti, id, target_id, false, placement, true);
         Datum rowarg[1] = {id};
         tree_run(tree_plan(ti, P_ROW_JSON), rowarg, NULL, false);
+        if (SPI_processed == 0)
+        {
+            SPI_finish();
+            PG_RETURN_NULL();
+        }
         Datum result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
         result = SPI_datumTransfer(result, false, -1);
         SPI_finish();
@@ -482,10 +539,13 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         TreeNode node;
         ti = lock_tree_of(relid, id, &node, true);
         if (node.lft_null)
+        {
+            const char *node_text = tree_id_text(ti, id);
             throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("node %s in tree table %s has no numbers",
-                                       tree_id_text(ti, id), ti->qtable),
+                            pg::format("node %s in tree table %s has no numbers", node_text,
+                                       ti->qtable),
                             "", "Run chronicle.tree_rebuild().");
+        }
         int32 a = node.lft, b = node.rgt;
         Datum sc = node.scope;
         char sn = node.scope_null ? 'n' : ' ';
@@ -493,10 +553,13 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         /* Children are dealt with before the node goes, so that a foreign key
          * from the parent column sees no orphan at the end of any statement. */
         if (mode == DEL_RESTRICT && b - a > 1)
+        {
+            const char *node_text = tree_id_text(ti, id);
             throw pg::Error(ERRCODE_RESTRICT_VIOLATION,
-                            pg::format("node %s of tree table %s has children",
-                                       tree_id_text(ti, id), ti->qtable),
+                            pg::format("node %s of tree table %s has children", node_text,
+                                       ti->qtable),
                             "", "Use mode cascade or promote.");
+        }
         if (mode == DEL_CASCADE)
         {
             Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};

@@ -88,10 +88,13 @@ static AttrNumber column(Oid relid, const char *name, Oid *type, Oid *coll)
 {
     AttrNumber att = get_attnum(relid, name);
     if (att == InvalidAttrNumber)
+    {
+        /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
+        const char *table = get_rel_name(relid);
         throw pg::Error(CHRONICLE_NOT_A_TREE,
-                        pg::format("column \"%s\" of tree table %s does not exist", name,
-                                   get_rel_name(relid)),
+                        pg::format("column \"%s\" of tree table %s does not exist", name, table),
                         "", "Re-attach the table with chronicle.tree_attach().");
+    }
     int32 typmod;
     Oid c;
     get_atttypetypmodcoll(relid, att, type, &typmod, &c);
@@ -403,25 +406,25 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         sql = psprintf("WITH RECURSIVE up(r, pid, k, lim) AS ("
                        "SELECT NULL::%s, n.%s, 0, n.depth FROM %s n WHERE n.%s = $1 "
                        "UNION ALL "
-                       "SELECT p, p.%s, up.k + 1, up.lim FROM up JOIN %s p ON p.%s = up.pid "
+                       "SELECT p.*::%s, p.%s, up.k + 1, up.lim FROM up JOIN %s p ON p.%s = up.pid "
                        "WHERE up.k < up.lim) "
                        "SELECT (up.r).* FROM up WHERE up.k > 0 ORDER BY up.k DESC",
-                       T, P, T, I, P, T, I);
+                       T, P, T, I, T, P, T, I);
         add(id);
         break;
     case P_CHILDREN:
         /* Hop from sibling to sibling on the lft index: the first child starts at
          * lft + 1, each next one right after the previous one's rgt.  O(k log n). */
         sql = psprintf("WITH RECURSIVE c(r, nxt, stop%s) AS ("
-                       "SELECT t, t.rgt, n.rgt%s FROM %s n JOIN %s t ON t.lft = n.lft + 1%s "
+                       "SELECT t.*::%s, t.rgt, n.rgt%s FROM %s n JOIN %s t ON t.lft = n.lft + 1%s "
                        "WHERE n.%s = $1 AND t.lft < n.rgt "
                        "UNION ALL "
-                       "SELECT t, t.rgt, c.stop%s FROM c JOIN %s t ON t.lft = c.nxt + 1%s "
+                       "SELECT t.*::%s, t.rgt, c.stop%s FROM c JOIN %s t ON t.lft = c.nxt + 1%s "
                        "WHERE t.lft < c.stop) "
                        "SELECT (c.r).* FROM c ORDER BY (c.r).lft",
-                       S ? ", sc" : "", S ? psprintf(", n.%s", ti->qscope) : "", T, T,
+                       S ? ", sc" : "", T, S ? psprintf(", n.%s", ti->qscope) : "", T, T,
                        S ? psprintf(" AND t.%s = n.%s", ti->qscope, ti->qscope) : "", I,
-                       S ? ", c.sc" : "", T,
+                       T, S ? ", c.sc" : "", T,
                        S ? psprintf(" AND t.%s = c.sc", ti->qscope) : "");
         add(id);
         break;
@@ -430,7 +433,7 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         add(idarr);
         break;
     case P_ROW_JSON:
-        sql = psprintf("SELECT pg_catalog.to_jsonb(t) FROM %s t WHERE t.%s = $1", T, I);
+        sql = psprintf("SELECT pg_catalog.to_jsonb(t.*) FROM %s t WHERE t.%s = $1", T, I);
         add(id);
         break;
     case P_DELETE_CHILDREN:

@@ -41,9 +41,16 @@ static bool fetch_node(TreeInfo *ti, Datum id, TreeNode *out, bool latest)
     HeapTuple tup = SPI_tuptable->vals[0];
     TupleDesc desc = SPI_tuptable->tupdesc;
     out->id = copy_datum(id, ti->id_type);
+    /*
+     * A row missing any of its three numbers has no numbers: a NULL rgt or
+     * depth read as 0 would let a move or delete act on a made-up range
+     * instead of reporting the broken numbering (TR003).
+     */
+    bool rgt_null, depth_null;
     out->lft = tree_get_int(tup, desc, 1, &out->lft_null);
-    out->rgt = tree_get_int(tup, desc, 2, NULL);
-    out->depth = tree_get_int(tup, desc, 3, NULL);
+    out->rgt = tree_get_int(tup, desc, 2, &rgt_null);
+    out->depth = tree_get_int(tup, desc, 3, &depth_null);
+    out->lft_null = out->lft_null || rgt_null || depth_null;
     out->parent = SPI_getbinval(tup, desc, 4, &out->parent_null);
     if (!out->parent_null)
         out->parent = copy_datum(out->parent, ti->id_type);
@@ -133,15 +140,22 @@ void tree_place_new_leaf(TreeInfo *ti, Datum id)
                             pg::format("node %s cannot be its own parent in tree table %s",
                                        id_str(ti, id), ti->qtable));
         if (!tree_fetch_node(ti, node.parent, &parent) || !same_scope(ti, &node, &parent))
+        {
+            /* Output functions before the throw: none may longjmp over its strings (rule 2). */
+            const char *parent_text = id_str(ti, node.parent), *node_text = id_str(ti, id);
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                             pg::format("parent %s of node %s does not exist in tree table %s",
-                                       id_str(ti, node.parent), id_str(ti, id), ti->qtable),
+                                       parent_text, node_text, ti->qtable),
                             ti->scope_att ? "The parent must be in the same scope." : "");
+        }
         if (parent.lft_null)
+        {
+            const char *parent_text = id_str(ti, node.parent);
             throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("parent %s in tree table %s has no numbers",
-                                       id_str(ti, node.parent), ti->qtable),
+                            pg::format("parent %s in tree table %s has no numbers", parent_text,
+                                       ti->qtable),
                             "", "Run chronicle.tree_rebuild().");
+        }
         pp = &parent;
     }
     int32 p = tree_ordered_position(ti, pp, &node);
@@ -162,10 +176,12 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
                         pg::format("node %s does not exist in tree table %s",
                                    id_str(ti, node_id), ti->qtable));
     if (node.lft_null)
+    {
+        const char *node_text = id_str(ti, node_id);
         throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                        pg::format("node %s in tree table %s has no numbers",
-                                   id_str(ti, node_id), ti->qtable),
+                        pg::format("node %s in tree table %s has no numbers", node_text, ti->qtable),
                         "", "Run chronicle.tree_rebuild().");
+    }
     int32 dest, new_depth;
     Datum new_parent = (Datum) 0;
     bool new_parent_null = true;
@@ -180,27 +196,38 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
     else
     {
         if (!tree_fetch_node(ti, target_id, &target) || !same_scope(ti, &node, &target))
+        {
+            /* Output functions before the throw: none may longjmp over its strings (rule 2). */
+            const char *target_text = id_str(ti, target_id), *node_text = id_str(ti, node_id);
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                             set_parent ? pg::format("target %s does not exist in tree table %s",
-                                                    id_str(ti, target_id), ti->qtable)
+                                                    target_text, ti->qtable)
                                        : pg::format("parent %s of node %s does not exist in tree "
                                                     "table %s",
-                                                    id_str(ti, target_id), id_str(ti, node_id),
-                                                    ti->qtable),
+                                                    target_text, node_text, ti->qtable),
                             ti->scope_att ? "The target must be in the node's scope." : "");
+        }
         if (target.lft_null)
+        {
+            const char *target_text = id_str(ti, target_id);
             throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("node %s in tree table %s has no numbers",
-                                       id_str(ti, target_id), ti->qtable),
+                            pg::format("node %s in tree table %s has no numbers", target_text,
+                                       ti->qtable),
                             "", "Run chronicle.tree_rebuild().");
+        }
         if (tree_cmp_id(ti, node_id, target_id) == 0)
+        {
+            const char *node_text = id_str(ti, node_id);
             throw pg::Error(CHRONICLE_INVALID_MOVE,
-                            pg::format("node %s cannot be moved relative to itself",
-                                       id_str(ti, node_id)));
+                            pg::format("node %s cannot be moved relative to itself", node_text));
+        }
         if (target.lft > node.lft && target.rgt < node.rgt)
+        {
+            const char *node_text = id_str(ti, node_id), *target_text = id_str(ti, target_id);
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s cannot be moved into its own subtree (target %s)",
-                                       id_str(ti, node_id), id_str(ti, target_id)));
+                                       node_text, target_text));
+        }
         bool child = placement == 'f' || placement == 'l' || placement == 'o';
         if (!set_parent && child && node.depth == target.depth + 1 && node.lft > target.lft &&
             node.rgt < target.rgt)
@@ -270,12 +297,14 @@ void tree_close_deleted(TreeInfo *ti, TreeNode *gone, char mode)
     int32 a = gone->lft, b = gone->rgt;
     char sn = gone->scope_null ? 'n' : ' ';
     if (mode == DEL_RESTRICT && b - a > 1)
+    {
+        const char *node_text = id_str(ti, gone->id);
         throw pg::Error(ERRCODE_RESTRICT_VIOLATION,
-                        pg::format("node %s of tree table %s has children",
-                                   id_str(ti, gone->id), ti->qtable),
+                        pg::format("node %s of tree table %s has children", node_text, ti->qtable),
                         "The table's on_delete mode is restrict.",
                         "Delete or move the children first, or use chronicle.tree_delete() with "
                         "mode cascade or promote.");
+    }
     if (mode == DEL_PROMOTE)
     {
         Datum rp[2] = {gone->id, gone->parent};

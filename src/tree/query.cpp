@@ -36,10 +36,13 @@ TreeInfo *tree_of_rowtype(FunctionCallInfo fcinfo)
     Oid type = get_fn_expr_argtype(fcinfo->flinfo, 0);
     Oid relid = OidIsValid(type) ? typeidTypeRelid(type) : InvalidOid;
     if (!OidIsValid(relid))
+    {
+        /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
+        const char *type_name = OidIsValid(type) ? format_type_be(type) : "unknown";
         throw pg::Error(CHRONICLE_NOT_A_TREE,
-                        pg::format("%s is not the row type of a table",
-                                   OidIsValid(type) ? format_type_be(type) : "unknown"),
+                        pg::format("%s is not the row type of a table", type_name),
                         "", "Pass NULL::your_table as the first argument.");
+    }
     return tree_info(relid, false);
 }
 
@@ -74,10 +77,13 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
                             pg::format("node %s does not exist in tree table %s",
                                        tree_id_text(ti, id), ti->qtable));
         if (node.lft_null)
+        {
+            const char *node_text = tree_id_text(ti, id);
             throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("node %s in tree table %s has no numbers",
-                                       tree_id_text(ti, id), ti->qtable),
+                            pg::format("node %s in tree table %s has no numbers", node_text,
+                                       ti->qtable),
                             "", "Run chronicle.tree_rebuild().");
+        }
         bool depth_given = with_depth && !PG_ARGISNULL(2);
         set_param(0, Int32GetDatum(node.lft), false, INT4OID);
         set_param(1, Int32GetDatum(node.rgt), false, INT4OID);
