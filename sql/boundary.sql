@@ -20,9 +20,9 @@ SELECT live FROM chronicle._boundary_counters();
 
 -- A C++ domain error leaving an entry point becomes an ereport with its own
 -- SQLSTATE, message, detail and hint.
-\set VERBOSITY verbose
 SELECT chronicle._boundary_selftest('domain_error');
 \set VERBOSITY sqlstate
+SELECT chronicle._boundary_selftest('domain_error');
 SELECT chronicle._boundary_selftest('bad_alloc');
 SELECT chronicle._boundary_selftest(NULL);
 \set VERBOSITY default

@@ -242,10 +242,13 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
     qsort_arg(idx, n, sizeof(int), by_id, &ctx);
     for (int i = 1; i < n; i++)
         if (tree_cmp_id(ti, rows[idx[i - 1]].id, rows[idx[i]].id) == 0)
+        {
+            /* PostgreSQL calls before any std::string exists (boundary.h, rule 2). */
+            const char *id = id_text(ti, rows[idx[i]].id);
             throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("id %s occurs twice in tree table %s",
-                                       id_text(ti, rows[idx[i]].id), ti->qtable),
-                            "", "The id column must be unique.");
+                            pg::format("id %s occurs twice in tree table %s", id, ti->qtable), "",
+                            "The id column must be unique.");
+        }
 
     for (int m = 0; m < nmoved; m++)
     {
@@ -275,10 +278,14 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
         {
             r->parent_ix = find(ti, rows, idx, n, r->parent);
             if (r->parent_ix < 0)
+            {
+                const char *parent = id_text(ti, r->parent);
+                const char *node = id_text(ti, r->id);
                 throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                                 pg::format("parent %s of node %s does not exist in tree table %s",
-                                           id_text(ti, r->parent), id_text(ti, r->id), ti->qtable),
+                                           parent, node, ti->qtable),
                                 ti->scope_att ? "The parent must be in the same scope." : "");
+            }
         }
         count[r->parent_ix]++;
         if ((i & 4095) == 0)
@@ -329,10 +336,13 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
     {
         for (int i = 0; i < n; i++)
             if (rows[i].nl == 0)
+            {
+                const char *node = id_text(ti, rows[i].id);
                 throw pg::Error(CHRONICLE_INVALID_MOVE,
                                 pg::format("node %s would be its own ancestor in tree table %s",
-                                           id_text(ti, rows[i].id), ti->qtable),
+                                           node, ti->qtable),
                                 "The parent column contains a cycle.");
+            }
     }
 
     /* Write back only what changed. */

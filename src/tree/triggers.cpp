@@ -515,15 +515,19 @@ Datum chronicle_tree_delete_trigger(PG_FUNCTION_ARGS)
                 {
                     tree_run(tree_plan(ti, P_COUNT_CHILDREN), args, NULL, false);
                     if (SPI_processed > 0)
+                    {
+                        /* PostgreSQL calls before any std::string exists (boundary.h, rule 2). */
+                        const char *node = tree_id_text(
+                            ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+                                              &first->lft_null));
                         throw pg::Error(
                             ERRCODE_RESTRICT_VIOLATION,
                             pg::format("a deleted node of tree table %s has children",
                                        ti->qtable),
                             pg::format("Node %s would lose its parent; the table's on_delete "
                                        "mode is restrict.",
-                                       tree_id_text(ti, SPI_getbinval(SPI_tuptable->vals[0],
-                                                                      SPI_tuptable->tupdesc, 1,
-                                                                      &first->lft_null))));
+                                       node));
+                    }
                 }
                 else if (ti->on_delete == DEL_PROMOTE)
                 {
