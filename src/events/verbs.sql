@@ -59,7 +59,7 @@ GRANT EXECUTE ON FUNCTION chronicle._read_limit(int) TO chronicle_reader;
 
 CREATE FUNCTION chronicle._read_upcast(type text, type_version int, data jsonb,
                                        OUT type_version int, OUT data jsonb)
-    LANGUAGE c STABLE STRICT PARALLEL SAFE COST 100
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'chronicle_read_upcast';
 COMMENT ON FUNCTION chronicle._read_upcast(text, int, jsonb) IS
     'Internal: the (type_version, data) a read returns for a stored event, or NULL when no upcaster applies.';
@@ -72,9 +72,11 @@ GRANT EXECUTE ON FUNCTION chronicle._read_upcast(text, int, jsonb) TO chronicle_
 -- built for the parameters' values, as PL/pgSQL and prepared statements do
 -- first), the planner folds each to TRUE or to the bare test, so a category
 -- read is an index scan on events_category_log_idx, whose expression is
--- exactly pg_catalog.split_part(stream_id, '-', 1).  _read_upcast costs 100 so
--- that a plan which sorts calls it after the sort and LIMIT, once per row
--- returned, never on every row sorted.
+-- exactly pg_catalog.split_part(stream_id, '-', 1).  Upcasting happens a level
+-- above the page's LIMIT, once per row returned (never on rows a plan sorts
+-- or filters away), and does not weigh on the choice of the scan; OFFSET 0
+-- keeps that level a separate subquery, so that the two columns taken from
+-- its result do not become two calls.
 CREATE FUNCTION chronicle.read_all(after_tx xid8 DEFAULT '0', after_position bigint DEFAULT 0,
                                    max_count int DEFAULT 1000, category text DEFAULT NULL,
                                    types text[] DEFAULT NULL)
@@ -85,16 +87,20 @@ SELECT r.stream_id, r.version, r.global_position, r.event_id, r.type,
        COALESCE((r.upcast).type_version, r.type_version), COALESCE((r.upcast).data, r.data),
        r.metadata, r.recorded_at, r.tx_id, r.hash
 FROM (
-    SELECT e.*, chronicle._read_upcast(e.type, e.type_version, e.data) AS upcast
-    FROM chronicle.events e
-    WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>)
-          (COALESCE(read_all.after_tx, '0'::pg_catalog.xid8), COALESCE(read_all.after_position, 0))
-      AND e.tx_id OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
-      AND (read_all.category IS NULL
-           OR pg_catalog.split_part(e.stream_id, '-', 1) OPERATOR(pg_catalog.=) read_all.category)
-      AND (read_all.types IS NULL OR e.type OPERATOR(pg_catalog.=) ANY (read_all.types))
-    ORDER BY e.tx_id, e.global_position
-    LIMIT chronicle._read_limit(read_all.max_count)
+    SELECT l.*, chronicle._read_upcast(l.type, l.type_version, l.data) AS upcast
+    FROM (
+        SELECT e.*
+        FROM chronicle.events e
+        WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>)
+              (COALESCE(read_all.after_tx, '0'::pg_catalog.xid8), COALESCE(read_all.after_position, 0))
+          AND e.tx_id OPERATOR(pg_catalog.<) pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+          AND (read_all.category IS NULL
+               OR pg_catalog.split_part(e.stream_id, '-', 1) OPERATOR(pg_catalog.=) read_all.category)
+          AND (read_all.types IS NULL OR e.type OPERATOR(pg_catalog.=) ANY (read_all.types))
+        ORDER BY e.tx_id, e.global_position
+        LIMIT chronicle._read_limit(read_all.max_count)
+    ) l
+    OFFSET 0
 ) r
 $$;
 COMMENT ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) IS
