@@ -1,9 +1,11 @@
 /*
- * read.cpp: chronicle.stream_version, read_stream and read_all (SPEC section 2).
+ * read.cpp: chronicle.stream_version and read_stream (SPEC section 2), and
+ * the two C helpers of read_all, a SQL function that the planner inlines into
+ * the calling query (src/events/verbs.sql, doc/events-read.md).
  *
- * Reads run one cached plan through SPI with a DestReceiver that writes each
- * row straight into the function's result tuplestore, passing it through
- * types_upcast on the way (SPEC section 4).  They write nothing, so they work
+ * read_stream runs one cached plan through SPI with a DestReceiver that writes
+ * each row straight into the function's result tuplestore, passing it through
+ * types_upcast on the way (SPEC section 4).  Reads write nothing, so they work
  * on a hot standby.  They run with the caller's rights (chronicle_reader has
  * SELECT on the tables).
  */

@@ -1,7 +1,8 @@
 -- chronicle events: the public functions of the event store (SPEC section 2).
 -- (File order in the install script is alphabetical: tables, triggers, verbs.)
 -- They are written in C++ and never resolve unqualified names, so they need no
--- pinned search_path.  None is STRICT: a NULL where a value is required is
+-- pinned search_path; read_all, the one SQL function, qualifies every name
+-- instead (see below).  None is STRICT: a NULL where a value is required is
 -- 22004, not a silent NULL.
 
 CREATE FUNCTION chronicle.append(stream_id text, type text, data jsonb,
@@ -59,7 +60,7 @@ GRANT EXECUTE ON FUNCTION chronicle._read_limit(int) TO chronicle_reader;
 
 CREATE FUNCTION chronicle._read_upcast(type text, type_version int, data jsonb,
                                        OUT type_version int, OUT data jsonb)
-    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    LANGUAGE c STABLE STRICT
     AS 'MODULE_PATHNAME', 'chronicle_read_upcast';
 COMMENT ON FUNCTION chronicle._read_upcast(text, int, jsonb) IS
     'Internal: the (type_version, data) a read returns for a stored event, or NULL when no upcaster applies.';
