@@ -88,6 +88,61 @@ COMMIT;
 SELECT array_agg(stream_id || ' v' || version) AS visible_after_commit
 FROM chronicle.read_all(category => 'rcart');
 
+-- read_all is a SQL function that the planner inlines into the calling
+-- query: a page is one ordered index scan, with no function scan in between,
+-- and a category read uses events_category_log_idx.  (Sequential and bitmap
+-- scans are disabled so that the tiny test table still shows the index plans.)
+CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    nodes text[] := '{}';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        IF line ~ '(Scan|Limit)' THEN
+            nodes := nodes || regexp_replace(line, '^[ ->]*| on .*$', '', 'g');
+        END IF;
+    END LOOP;
+    RETURN array_to_string(nodes, ' / ');
+END $$;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT pg_temp.plan_of($$SELECT * FROM chronicle.read_all()$$) AS log_plan;
+SELECT pg_temp.plan_of($$SELECT * FROM chronicle.read_all(category => 'reader')$$) AS category_plan;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
+-- Inlining rules out a pinned search_path, so read_all qualifies every name
+-- and operator it uses: a caller whose search_path puts look-alike operators
+-- and functions ahead of pg_catalog still gets the real ones.
+CREATE SCHEMA shadow;
+CREATE FUNCTION shadow.trap(xid8, xid8) RETURNS boolean
+LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'shadowing operator called'; END $$;
+CREATE FUNCTION shadow.trap(bigint, bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'shadowing operator called'; END $$;
+CREATE FUNCTION shadow.trap(text, text) RETURNS boolean
+LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'shadowing operator called'; END $$;
+CREATE OPERATOR shadow.< (LEFTARG = xid8, RIGHTARG = xid8, FUNCTION = shadow.trap);
+CREATE OPERATOR shadow.> (LEFTARG = xid8, RIGHTARG = xid8, FUNCTION = shadow.trap);
+CREATE OPERATOR shadow.> (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = shadow.trap);
+CREATE OPERATOR shadow.= (LEFTARG = text, RIGHTARG = text, FUNCTION = shadow.trap);
+-- The same query written without qualification would call them:
+SET search_path = shadow, pg_catalog;
+SELECT pg_temp.error_of($$SELECT count(*) FROM chronicle.events e
+                          WHERE split_part(e.stream_id, '-', 1) = 'reader'$$) AS unqualified;
+RESET search_path;
+CREATE FUNCTION shadow.split_part(text, text, int) RETURNS text
+LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'shadowing split_part called'; END $$;
+CREATE FUNCTION shadow.pg_current_snapshot() RETURNS pg_snapshot
+LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'shadowing pg_current_snapshot called'; END $$;
+SET search_path = shadow, pg_catalog;
+SELECT count(*) AS shadowed_read
+FROM chronicle.read_all('0', 0, 10, category => 'reader', types => ARRAY['Deposited']);
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA shadow CASCADE;
+RESET client_min_messages;
+
 -- Bad arguments.
 SELECT q, pg_temp.error_of(q) FROM (VALUES
   ($$SELECT chronicle.stream_version(NULL)$$),
@@ -96,3 +151,6 @@ SELECT q, pg_temp.error_of(q) FROM (VALUES
   ($$SELECT * FROM chronicle.read_stream('reader-1', 1, -1)$$),
   ($$SELECT * FROM chronicle.read_all(max_count => -1)$$)
 ) AS t(q);
+-- NULL arguments mean the defaults: from the start, a page of 1000.
+SELECT (SELECT array_agg(global_position) FROM chronicle.read_all(NULL, NULL, NULL, NULL, NULL))
+     = (SELECT array_agg(global_position) FROM chronicle.read_all()) AS nulls_are_defaults;

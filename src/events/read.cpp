@@ -1,9 +1,11 @@
 /*
- * read.cpp: chronicle.stream_version, read_stream and read_all (SPEC section 2).
+ * read.cpp: chronicle.stream_version and read_stream (SPEC section 2), and
+ * the two C helpers of read_all, a SQL function that the planner inlines into
+ * the calling query (src/events/verbs.sql, doc/events-read.md).
  *
- * Reads run one cached plan through SPI with a DestReceiver that writes each
- * row straight into the function's result tuplestore, passing it through
- * types_upcast on the way (SPEC section 4).  They write nothing, so they work
+ * read_stream runs one cached plan through SPI with a DestReceiver that writes
+ * each row straight into the function's result tuplestore, passing it through
+ * types_upcast on the way (SPEC section 4).  Reads write nothing, so they work
  * on a hot standby.  They run with the caller's rights (chronicle_reader has
  * SELECT on the tables).
  */
@@ -26,7 +28,8 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(chronicle_stream_version);
 PG_FUNCTION_INFO_V1(chronicle_read_stream);
-PG_FUNCTION_INFO_V1(chronicle_read_all);
+PG_FUNCTION_INFO_V1(chronicle_read_limit);
+PG_FUNCTION_INFO_V1(chronicle_read_upcast);
 }
 
 namespace {
@@ -34,7 +37,6 @@ namespace {
 SPIPlanPtr version_plan;
 SPIPlanPtr forward_plan;
 SPIPlanPtr backward_plan;
-SPIPlanPtr all_plans[4]; /* [has category][has types] */
 
 const char *const VERSION_SQL =
     "SELECT s.version FROM chronicle.streams s WHERE s.stream_id OPERATOR(pg_catalog.=) $1";
@@ -48,22 +50,6 @@ const char *const BACKWARD_SQL =
     "SELECT " EVENTS_COLUMNS " FROM chronicle.events e "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.<=) $2 "
     "ORDER BY e.version DESC LIMIT $3";
-
-/*
- * The global log, strictly after ($1, $2) in (tx_id, global_position) order and
- * only below the snapshot's xmin: every transaction under it has ended, so no
- * event can still appear there (see doc/events.md, "Why read_all never skips").
- * The category test is the expression of index events_category_log_idx.
- */
-const char *const ALL_SQL_HEAD =
-    "SELECT " EVENTS_COLUMNS " FROM chronicle.events e "
-    "WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>) ($1, $2) "
-    "AND e.tx_id OPERATOR(pg_catalog.<) "
-    "pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) ";
-const char *const ALL_SQL_CATEGORY =
-    "AND pg_catalog.split_part(e.stream_id, '-', 1) OPERATOR(pg_catalog.=) $4 ";
-const char *const ALL_SQL_TYPES = "AND e.type OPERATOR(pg_catalog.=) ANY ($5) ";
-const char *const ALL_SQL_TAIL = "ORDER BY e.tx_id, e.global_position LIMIT $3";
 
 /* Receives the rows of a read plan and stores them, upcast, in the result. */
 struct EventSink
@@ -221,34 +207,61 @@ Datum chronicle_read_stream(PG_FUNCTION_ARGS)
     });
 }
 
-/* chronicle.read_all(after_tx, after_position, max_count, category, types) */
-Datum chronicle_read_all(PG_FUNCTION_ARGS)
+/*
+ * chronicle._read_limit(max_count): read_all's LIMIT.  NULL means the default
+ * page of 1000; a negative count is 22023, as it always was (a bare LIMIT -1
+ * would raise 2201W instead).
+ */
+Datum chronicle_read_limit(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
-        Datum after_tx = PG_ARGISNULL(0) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0))
-                                         : PG_GETARG_DATUM(0);
-        int64 after_position = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
-        int32 max_count = PG_ARGISNULL(2) ? 1000 : PG_GETARG_INT32(2);
+        if (PG_ARGISNULL(0))
+            return Int64GetDatum(1000);
+        int32 max_count = PG_GETARG_INT32(0);
         if (max_count < 0)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             pg::format("max_count must not be negative (got %d)", max_count));
-        bool by_category = !PG_ARGISNULL(3);
-        bool by_types = !PG_ARGISNULL(4);
+        return Int64GetDatum(max_count);
+    });
+}
 
-        static const Oid argtypes[5] = {XID8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID};
-        Datum args[5] = {after_tx, Int64GetDatum(after_position), Int64GetDatum(max_count),
-                         by_category ? PG_GETARG_DATUM(3) : (Datum)0,
-                         by_types ? PG_GETARG_DATUM(4) : (Datum)0};
-        char nulls[5] = {' ', ' ', ' ', by_category ? ' ' : 'n', by_types ? ' ' : 'n'};
+/*
+ * chronicle._read_upcast(type, type_version, data, OUT type_version, OUT data):
+ * the row's (type_version, data) after types_upcast, or NULL when no upcaster
+ * applies, so that the common case builds no tuple and copies no data.  The
+ * frame holds no C++ objects: the PostgreSQL calls here may ereport directly.
+ */
+Datum chronicle_read_upcast(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        text *type = PG_GETARG_TEXT_PP(0);
+        int32 stored_version = PG_GETARG_INT32(1);
+        Jsonb *data = PG_GETARG_JSONB_P(2);
 
-        int variant = (by_category ? 2 : 0) + (by_types ? 1 : 0);
-        static char *sql[4];
-        if (sql[variant] == NULL)
-            sql[variant] = MemoryContextStrdup(
-                TopMemoryContext,
-                psprintf("%s%s%s%s", ALL_SQL_HEAD, by_category ? ALL_SQL_CATEGORY : "",
-                         by_types ? ALL_SQL_TYPES : "", ALL_SQL_TAIL));
-        read_into_result(fcinfo, &all_plans[variant], sql[variant], 5, argtypes, args, nulls);
-        return (Datum)0;
+        int type_len = VARSIZE_ANY_EXHDR(type);
+        char small[256];
+        char *type_str = type_len < (int)sizeof(small) ? small : (char *)palloc(type_len + 1);
+        memcpy(type_str, VARDATA_ANY(type), type_len);
+        type_str[type_len] = '\0';
+
+        int32 type_version = stored_version;
+        Jsonb *upcast = types_upcast(type_str, &type_version, data);
+        if (upcast == data && type_version == stored_version)
+            PG_RETURN_NULL();
+
+        /* The result descriptor, built once per call site. */
+        TupleDesc desc = (TupleDesc)fcinfo->flinfo->fn_extra;
+        if (desc == NULL)
+        {
+            MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+            if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+                elog(ERROR, "chronicle._read_upcast must return a record");
+            desc = BlessTupleDesc(desc);
+            MemoryContextSwitchTo(old);
+            fcinfo->flinfo->fn_extra = desc;
+        }
+        Datum values[2] = {Int32GetDatum(type_version), JsonbPGetDatum(upcast)};
+        bool nulls[2] = {false, false};
+        return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     });
 }
