@@ -34,8 +34,8 @@ CREATE FUNCTION append_secdef(stream_id text, type text, data jsonb, metadata js
     RETURNS bigint LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS '$libdir/chronicle', 'chronicle_append';
 -- Streams exist before the runs: steady-state appends, not stream creation.
-SELECT chronicle.append('account-' || i, 'Opened', '{"owner": "x"}') FROM generate_series(1, 100) i;
-SELECT chronicle.append('batch-' || i, 'Opened', '{"owner": "x"}') FROM generate_series(1, 100) i;
+SELECT count(chronicle.append('account-' || i, 'Opened', '{"owner": "x"}')) FROM generate_series(1, 100) i;
+SELECT count(chronicle.append('batch-' || i, 'Opened', '{"owner": "x"}')) FROM generate_series(1, 100) i;
 SQL
 
 cat >"$tmp/raw.sql" <<'EOF2'
