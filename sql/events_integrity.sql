@@ -19,7 +19,7 @@ SELECT chronicle.append_batch('integrity-1', '[
 SELECT chronicle.append('integrity-2', 'Opened', '{"owner": "bob"}');
 
 -- The chain, recomputed in plain SQL from the documented canonical encoding
--- (doc/events.md): sha256(previous hash || length-prefixed fields).
+-- (README.md, "Hash chain"): sha256(previous hash || length-prefixed fields).
 CREATE FUNCTION pg_temp.link(prev bytea, e chronicle.events) RETURNS bytea
 LANGUAGE sql AS $$
 SELECT sha256(coalesce(prev, '')

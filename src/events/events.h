@@ -42,7 +42,7 @@ enum EventsColumn
 /* An SPI plan prepared on first use and kept for the backend's lifetime. */
 SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
 
-/* hash.cpp: one link of the chain (see doc/events.md, "Hash chain"). */
+/* hash.cpp: one link of the chain (see README.md, "Hash chain: canonical encoding"). */
 void events_hash(const uint8 *prev_hash, size_t prev_len, const char *stream_id,
                  size_t stream_len, int64 version, const pg_uuid_t *event_id, const char *type,
                  size_t type_len, int32 type_version, Jsonb *data, Jsonb *metadata,

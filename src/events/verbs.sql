@@ -68,7 +68,7 @@ GRANT EXECUTE ON FUNCTION chronicle._read_upcast(text, int, jsonb) TO chronicle_
 
 -- The log strictly after the given pair and only below the snapshot's xmin:
 -- every transaction under it has ended, so no event can still appear there
--- (doc/events.md, "Why read_all never skips").  The filters are written
+-- (README.md, "Why `read_all` never skips an event").  The filters are written
 -- "argument IS NULL OR test": when the caller passes constants (or a plan is
 -- built for the parameters' values, as PL/pgSQL and prepared statements do
 -- first), the planner folds each to TRUE or to the bare test, so a category
