@@ -278,10 +278,9 @@ Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
-        /* A table attached by an earlier build still has the guard as a
-         * BEFORE trigger: let chronicle's own rows through unchanged there. */
+        /* The trigger's WHEN clause already skips chronicle's own writes. */
         if (tree_busy())
-            return PointerGetDatum(TRIGGER_FIRED_BEFORE(td->tg_event) ? td->tg_newtuple : NULL);
+            return PointerGetDatum(NULL);
         TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
         throw pg::Error(CHRONICLE_MANAGED_COLUMN,
                         pg::format("columns lft, rgt and depth of tree table %s are managed by "
