@@ -27,7 +27,7 @@ COMMENT ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text
 GRANT EXECUTE ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text) TO chronicle_writer;
 
 CREATE FUNCTION chronicle.tree_detach(tbl regclass) RETURNS void
-    LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'chronicle_tree_detach';
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_detach';
 COMMENT ON FUNCTION chronicle.tree_detach(regclass) IS
     'Remove the tree triggers and the attachment of a table; its columns, indexes and rows stay.';
 GRANT EXECUTE ON FUNCTION chronicle.tree_detach(regclass) TO chronicle_writer;
