@@ -243,6 +243,16 @@ void end_maintenance(AsOwner o)
     SPI_finish();
 }
 
+/* The tree a trigger must maintain, or NULL when there is nothing to do:
+ * chronicle's own maintenance statements are running, or the table is no
+ * longer attached. */
+TreeInfo *tree_for_trigger(TriggerData *td)
+{
+    if (tree_busy())
+        return NULL;
+    return tree_info(RelationGetRelid(td->tg_relation), true);
+}
+
 } // namespace
 
 void tree_triggers_init(void)
@@ -254,9 +264,7 @@ Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
-        if (tree_busy())
-            return PointerGetDatum(NULL);
-        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        TreeInfo *ti = tree_for_trigger(td);
         if (!ti)
             return PointerGetDatum(NULL);
         /* A scoped INSERT only shares the table; everything else holds it. */
@@ -294,9 +302,7 @@ Datum chronicle_tree_insert_trigger(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
-        if (tree_busy())
-            return PointerGetDatum(NULL);
-        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        TreeInfo *ti = tree_for_trigger(td);
         if (!ti || !td->tg_newtable)
             return PointerGetDatum(NULL);
         int n;
@@ -321,9 +327,7 @@ Datum chronicle_tree_moved_trigger(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
-        if (tree_busy())
-            return PointerGetDatum(NULL);
-        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        TreeInfo *ti = tree_for_trigger(td);
         if (!ti)
             return PointerGetDatum(NULL);
         TupleDesc desc = RelationGetDescr(td->tg_relation);
@@ -375,9 +379,7 @@ Datum chronicle_tree_update_trigger(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
-        if (tree_busy())
-            return PointerGetDatum(NULL);
-        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        TreeInfo *ti = tree_for_trigger(td);
         if (!ti)
             return PointerGetDatum(NULL);
         Pending *p = find_pending(ti->relid, tree_trigger_depth(), false);
@@ -476,9 +478,7 @@ Datum chronicle_tree_delete_trigger(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
-        if (tree_busy())
-            return PointerGetDatum(NULL);
-        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+        TreeInfo *ti = tree_for_trigger(td);
         if (!ti || !td->tg_oldtable)
             return PointerGetDatum(NULL);
         int n;
