@@ -145,3 +145,28 @@ SELECT chronicle.append('multi-part-id', 'T', '{}');
 SELECT chronicle.append('-leading-dash', 'T', '{}');
 SELECT stream_id, category FROM chronicle.streams
 WHERE stream_id IN ('multi-part-id', '-leading-dash') ORDER BY stream_id;
+
+-- Append writes its rows through the table access method (no INSERT
+-- statement; README "How append writes"), which must not skip anything the
+-- owner added to chronicle.events: a CHECK constraint still applies, with no
+-- partial write ...
+ALTER TABLE chronicle.events ADD CONSTRAINT no_forbidden CHECK (type <> 'Forbidden');
+SELECT pg_temp.error_of($$SELECT chronicle.append('guarded-1', 'Forbidden', '{}')$$);
+SELECT chronicle.stream_version('guarded-1') AS guarded_version;
+ALTER TABLE chronicle.events DROP CONSTRAINT no_forbidden;
+-- ... and an audit trigger still fires (append then uses an INSERT statement).
+CREATE TABLE pg_temp.audit (stream_id text, version bigint);
+CREATE FUNCTION pg_temp.audit_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO pg_temp.audit VALUES (NEW.stream_id, NEW.version);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit_events AFTER INSERT ON chronicle.events
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.audit_event();
+SELECT chronicle.append('guarded-1', 'T', '{}');
+SELECT chronicle.append_batch('guarded-1', '[{"type": "T", "data": {}}, {"type": "T", "data": {}}]');
+SELECT * FROM pg_temp.audit ORDER BY version;
+DROP TRIGGER audit_events ON chronicle.events;
+SELECT chronicle.append('guarded-1', 'T', '{}');
+SELECT count(*) AS audited FROM pg_temp.audit;
+SELECT count(*) AS problems FROM chronicle.verify('guarded-1');

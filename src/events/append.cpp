@@ -345,6 +345,37 @@ bytea *hash_datum(const uint8 *hash)
     return out;
 }
 
+/*
+ * The common case: no caller-chosen event_id (no conflict to skip), rows
+ * written by store.cpp.  Returns false when that path is not possible.
+ */
+bool store_events(text *stream, NewEvent **fresh, int nfresh, uint8 *hashes, TimestampTz now)
+{
+    EventsStore *store = events_store_begin();
+    if (store == NULL)
+        return false;
+    Datum values[EV_NCOLUMNS];
+    values[EV_STREAM_ID - 1] = PointerGetDatum(stream);
+    values[EV_GLOBAL_POSITION - 1] = (Datum)0; /* assigned by events_store_put */
+    values[EV_RECORDED_AT - 1] = TimestampTzGetDatum(now);
+    values[EV_TX_ID - 1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+    for (int i = 0; i < nfresh; i++)
+    {
+        NewEvent *e = fresh[i];
+        values[EV_VERSION - 1] = Int64GetDatum(e->version);
+        values[EV_EVENT_ID - 1] = UUIDPGetDatum(&e->event_id);
+        values[EV_TYPE - 1] = PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len));
+        values[EV_TYPE_VERSION - 1] = Int32GetDatum(e->type_version);
+        values[EV_DATA - 1] = JsonbPGetDatum(e->data);
+        values[EV_METADATA - 1] = JsonbPGetDatum(e->metadata);
+        values[EV_HASH - 1] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
+        events_store_put(store, values);
+    }
+    events_store_end(store);
+    return true;
+}
+
+/* Through an INSERT statement: with event_ids to skip on conflict, or when store.cpp declines. */
 void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int nfresh, uint8 *hashes,
                    TimestampTz now, bool any_given)
 {
@@ -521,9 +552,12 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
         prev_len = EVENTS_HASH_LEN;
     }
 
-    events_pending_set(req->stream_id, req->stream_len, old_version + 1, nfresh, hashes);
-    insert_events(req, stream, fresh, nfresh, hashes, now, any_given);
-    events_pending_clear();
+    if (any_given || !store_events(stream, fresh, nfresh, hashes, now))
+    {
+        events_pending_set(req->stream_id, req->stream_len, old_version + 1, nfresh, hashes);
+        insert_events(req, stream, fresh, nfresh, hashes, now, any_given);
+        events_pending_clear();
+    }
 
     SetUserIdAndSecContext(saved_user, saved_context);
     SPI_finish();

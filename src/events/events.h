@@ -48,6 +48,17 @@ void events_hash(const uint8 *prev_hash, size_t prev_len, const char *stream_id,
                  size_t type_len, int32 type_version, Jsonb *data, Jsonb *metadata,
                  TimestampTz recorded_at, uint8 *out);
 
+/*
+ * store.cpp: new rows written through the table AM and the executor's index
+ * machinery (no INSERT statement).  begin() returns NULL when the table has
+ * something that path would skip (an extra trigger, a rule, ...): then use
+ * an INSERT.  put() assigns global_position; values[] holds every column.
+ */
+struct EventsStore;
+EventsStore *events_store_begin(void);
+void events_store_put(EventsStore *store, const Datum *values);
+void events_store_end(EventsStore *store);
+
 /* validate.cpp: argument rules shared by append and the insert trigger. */
 void events_check_stream_id(const char *stream_id, int len); /* 22023 */
 void events_check_type(const char *type, int len);           /* SE003 */
