@@ -170,3 +170,16 @@ DROP TRIGGER audit_events ON chronicle.events;
 SELECT chronicle.append('guarded-1', 'T', '{}');
 SELECT count(*) AS audited FROM pg_temp.audit;
 SELECT count(*) AS problems FROM chronicle.verify('guarded-1');
+-- A column added by the owner: append names its columns, the new one takes
+-- its default.  (In a transaction rolled back at the end, so that the tests
+-- after this one see the table as the extension made it.)
+BEGIN;
+ALTER TABLE chronicle.events ADD COLUMN note text DEFAULT 'none';
+SELECT chronicle.append('guarded-1', 'T', '{"n": 5}');
+SELECT version, data, note FROM chronicle.events WHERE stream_id = 'guarded-1' AND version = 5;
+ALTER TABLE chronicle.events DROP COLUMN note;
+-- ... and after dropping it again (a dropped column stays in the row layout).
+SELECT chronicle.append('guarded-1', 'T', '{"n": 6}');
+SELECT version, data FROM chronicle.events WHERE stream_id = 'guarded-1' AND version >= 5 ORDER BY version;
+SELECT count(*) AS problems FROM chronicle.verify('guarded-1');
+ROLLBACK;

@@ -22,7 +22,9 @@
  * INSERT statement instead: any INSERT trigger other than chronicle's own
  * check (which exists for rows append did not write) and the foreign key to
  * chronicle.streams, rules, row-level security, and deferrable unique or
- * exclusion constraints (their checks would have to be queued).  An owner who
+ * exclusion constraints (their checks would have to be queued).  A column
+ * added or dropped by the owner also sends append to the INSERT statement,
+ * which names its columns.  An owner who
  * adds an audit trigger to chronicle.events therefore still sees it fire.
  *
  * C-style frames only: everything here may ereport (boundary.h, rule 2).
@@ -36,6 +38,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -67,11 +70,25 @@ bool skippable_insert_trigger(const Trigger *t, Oid streams, Oid check_fn)
     return t->tgfoid == check_fn && TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype);
 }
 
+/* The columns put() fills, in the contract's order. */
+const Oid column_types[EV_NCOLUMNS] = {TEXTOID,  INT8OID,  INT8OID,        UUIDOID, TEXTOID, INT4OID,
+                                       JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
+
 bool direct_path_possible(Relation rel, ResultRelInfo *rri, Oid streams, Oid check_fn)
 {
     if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhasrules ||
         rel->rd_rel->relrowsecurity)
         return false;
+    /* Exactly the contract's columns: none added by the owner, none dropped. */
+    TupleDesc desc = RelationGetDescr(rel);
+    if (desc->natts != EV_NCOLUMNS)
+        return false;
+    for (int i = 0; i < EV_NCOLUMNS; i++)
+    {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (att->attisdropped || att->atttypid != column_types[i] || att->attgenerated)
+            return false;
+    }
     if (rel->trigdesc != NULL)
         for (int i = 0; i < rel->trigdesc->numtriggers; i++)
         {
