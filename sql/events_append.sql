@@ -149,7 +149,9 @@ WHERE stream_id IN ('multi-part-id', '-leading-dash') ORDER BY stream_id;
 -- Append writes its rows through the table access method (no INSERT
 -- statement; README "How append writes"), which must not skip anything the
 -- owner added to chronicle.events: a CHECK constraint still applies, with no
--- partial write ...
+-- partial write ...  (All of this in a transaction rolled back at the end, so
+-- that the tests after this file see the log and the table as before.)
+BEGIN;
 ALTER TABLE chronicle.events ADD CONSTRAINT no_forbidden CHECK (type <> 'Forbidden');
 SELECT pg_temp.error_of($$SELECT chronicle.append('guarded-1', 'Forbidden', '{}')$$);
 SELECT chronicle.stream_version('guarded-1') AS guarded_version;
@@ -171,9 +173,7 @@ SELECT chronicle.append('guarded-1', 'T', '{}');
 SELECT count(*) AS audited FROM pg_temp.audit;
 SELECT count(*) AS problems FROM chronicle.verify('guarded-1');
 -- A column added by the owner: append names its columns, the new one takes
--- its default.  (In a transaction rolled back at the end, so that the tests
--- after this one see the table as the extension made it.)
-BEGIN;
+-- its default.
 ALTER TABLE chronicle.events ADD COLUMN note text DEFAULT 'none';
 SELECT chronicle.append('guarded-1', 'T', '{"n": 5}');
 SELECT version, data, note FROM chronicle.events WHERE stream_id = 'guarded-1' AND version = 5;
