@@ -1,7 +1,7 @@
 # lib.sh: helpers for test/bench/bench_*.sh (sourced by them and by run.sh).
 # Every figure is reported next to a baseline measured in the same run:
 #   report NAME VALUE BASELINE UNIT TARGET [NOTE]
-# UNIT is tps (higher is better) or ms (lower is better); the ratio printed is
+# UNIT is tps (higher is better) or ms or Ir, instructions (lower is better); the ratio printed is
 # VALUE/BASELINE in that unit, and TARGET a comparison on it such as ">=0.75"
 # or "<=1.5" (informational: a miss is printed, never raised).
 

@@ -8,10 +8,11 @@ cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
 source test/bench/lib.sh
 
-test/lib/deps.sh || exit 1
+EXTRA_PACKAGES=valgrind test/lib/deps.sh || exit 1
 make -s >/dev/null || { echo "build failed" >&2; exit 1; }
 work=$(chronicle_workdir)
 private_install "$work/install" || exit 1
+export PGBIN
 cluster_init bench "shared_buffers = '512MB'" "max_wal_size = '4GB'" "checkpoint_timeout = '30min'" \
     "synchronous_commit = off" "autovacuum = off" || exit 1
 cluster_start bench || exit 1

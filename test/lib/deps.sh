@@ -11,6 +11,12 @@ for pkg in "${wanted[@]}"; do
     [[ $status == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# Packages only some commands need (make bench: valgrind), space-separated.
+for pkg in ${EXTRA_PACKAGES:-}; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [[ $status == "install ok installed" ]] || missing+=("$pkg")
+done
+
 # Test drivers (fuzzers, randomized tests) are Python scripts.
 command -v python3 >/dev/null || missing+=(python3)
 
