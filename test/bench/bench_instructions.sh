@@ -5,7 +5,9 @@
 # statements of each kind; the count of a run of 20 is subtracted, so
 # start-up and shut-down cancel out and what remains is the cost per statement.
 #   append of one event vs the raw INSERT of bench_append (same columns and
-#   indexes): the pgbench target >= 0.75x in throughput is <= 1.33x here.
+#   indexes): the pgbench target >= 0.75x in throughput is <= 1.33x here;
+#   a bulk load of 20,000 nodes in one INSERT ... SELECT into an attached
+#   table vs the same INSERT into a plain one (bench_tree's target <= 4x).
 # Skipped (with a note) when valgrind is missing; run.sh installs it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +38,9 @@ CREATE INDEX ON raw_events (split_part(stream_id, '-', 1), tx_id, global_positio
 CREATE SEQUENCE raw_version;
 CREATE SEQUENCE raw_position;
 SELECT count(chronicle.append('account-' || i, 'Opened', '{"owner": "x"}')) FROM generate_series(1, 100) i;
+CREATE TABLE load_ns (id int PRIMARY KEY, parent_id int, name text);
+SELECT chronicle.tree_attach('load_ns');
+CREATE TABLE load_plain (id int PRIMARY KEY, parent_id int, name text);
 SQL
 chmod a+r "$base/setup.sql"
 single "$base/setup.sql"
@@ -46,6 +51,10 @@ statements() {
     for ((i = 0; i < $2; i++)); do
         case $1 in
         append) echo "SELECT chronicle.append('account-$((i % 100 + 1))', 'Deposited', '{\"amount\": 10, \"currency\": \"EUR\"}')" ;;
+        load_ns | load_plain)
+            echo "TRUNCATE $1"
+            echo "INSERT INTO $1 SELECT g, CASE WHEN g > 1 THEN (g + 6) / 8 END, 'n' || g FROM generate_series(1, $2) g"
+            return ;;
         raw) echo "INSERT INTO raw_events VALUES ('account-$((i % 100 + 1))', nextval('raw_version'), nextval('raw_position'), gen_random_uuid(), 'Deposited', 1, '{\"amount\": 10, \"currency\": \"EUR\"}', '{}', now(), pg_current_xact_id(), '\\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff')" ;;
         esac
     done
@@ -70,3 +79,12 @@ append=$(per_statement append)
 raw=$(per_statement raw)
 report "append: instructions per event (callgrind)" "$append" "$raw" Ir "<=1.33" \
     "raw INSERT; single-user backend, $n statements"
+
+# One statement of 20,000 rows, less one of a single row.
+load() {
+    echo $(($(count "$1" 20000) - $(count "$1" 1)))
+}
+attached=$(load load_ns)
+plain=$(load load_plain)
+report "bulk load 20k: instructions, attached vs plain" "$attached" "$plain" Ir "<=4" \
+    "one INSERT ... SELECT; single-user backend"
