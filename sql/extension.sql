@@ -37,7 +37,9 @@ WHERE p.pronamespace = 'chronicle'::regnamespace
   AND NOT (p.oid = 'chronicle.read_all(xid8, bigint, int, text, text[])'::regprocedure
            AND l.lanname = 'sql' AND NOT p.prosecdef AND p.proconfig IS NULL);
 
--- PUBLIC may use the schema and nothing else in it.
+-- PUBLIC may use the schema and nothing else in it, but for one function:
+-- the WHEN clause of a tree table's guard trigger calls
+-- chronicle._tree_maintaining() as whoever updates that table.
 SELECT has_schema_privilege('public', 'chronicle', 'USAGE') AS public_usage;
 SELECT p.oid::regprocedure AS executable_by_public
 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a

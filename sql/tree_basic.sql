@@ -86,6 +86,17 @@ SELECT try($$UPDATE nested_set SET depth = 3$$) AS update_depth;
 SELECT try($$SET chronicle.tree_maintenance = on$$) AS set_maintenance;
 SELECT try($$SELECT pg_catalog.set_config('chronicle.tree_maintenance', 'on', true)$$) AS set_config;
 SELECT current_setting('chronicle.tree_maintenance') AS maintenance;
+SELECT chronicle._tree_maintaining() AS maintaining;
+-- A role with no chronicle role at all, allowed to update the table, gets the
+-- guard's TR005 (its WHEN clause runs as that role).
+CREATE ROLE tree_guarded_user;
+GRANT SELECT, UPDATE ON nested_set TO tree_guarded_user;
+SET ROLE tree_guarded_user;
+SELECT try($$UPDATE nested_set SET lft = lft WHERE id = 1$$) AS same_value;
+SELECT try($$UPDATE nested_set SET lft = 0 WHERE id = 1$$) AS update_lft_as_other_role;
+RESET ROLE;
+REVOKE ALL ON nested_set FROM tree_guarded_user;
+DROP ROLE tree_guarded_user;
 SELECT try($$SELECT chronicle.tree_insert('nested_set', '{"id": 20, "lft": 1}')$$) AS insert_lft;
 SELECT try($$SELECT chronicle.tree_insert('nested_set', '{"id": 20, "nosuch": 1}')$$) AS unknown_column;
 SELECT try($$SELECT chronicle.tree_insert('nested_set', '[1]')$$) AS not_an_object;

@@ -315,10 +315,12 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
                          T));
         /* AFTER, not BEFORE: a BEFORE ROW trigger makes PostgreSQL lock (and
          * WAL-log the lock of) every row an UPDATE touches, including each row
-         * chronicle renumbers; the WHEN clause lets those skip it entirely. */
+         * chronicle renumbers; the WHEN clause lets those skip it entirely.
+         * Its first test is a C function, not current_setting(): it runs for
+         * every renumbered row, and a custom setting's lookup by name cost
+         * 3.5% of a leaf insert into a 100,000-node tree (callgrind). */
         run_sql(psprintf("CREATE TRIGGER chronicle_tree_2_guard AFTER UPDATE OF lft, rgt, depth "
-                         "ON %s FOR EACH ROW WHEN (pg_catalog.current_setting("
-                         "'chronicle.tree_maintenance', true) IS DISTINCT FROM 'on' AND "
+                         "ON %s FOR EACH ROW WHEN (NOT chronicle._tree_maintaining() AND "
                          "(OLD.lft IS DISTINCT FROM NEW.lft OR OLD.rgt IS "
                          "DISTINCT FROM NEW.rgt OR OLD.depth IS DISTINCT FROM NEW.depth)) "
                          "EXECUTE FUNCTION chronicle._tree_guard_trigger()",

@@ -96,6 +96,14 @@ CREATE FUNCTION chronicle._tree_guard_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chronicle_tree_guard_trigger';
 COMMENT ON FUNCTION chronicle._tree_guard_trigger() IS
     'Internal: rejects direct writes to lft, rgt and depth of tree tables (TR005).';
+-- The guard's WHEN clause asks this first; it is evaluated as the user who
+-- runs the UPDATE, so PUBLIC may execute it (it only reports whether this
+-- session is inside chronicle's own renumbering, like the read-only setting
+-- chronicle.tree_maintenance).  Granted in src/privileges.sql.
+CREATE FUNCTION chronicle._tree_maintaining() RETURNS boolean
+    LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'chronicle_tree_maintaining';
+COMMENT ON FUNCTION chronicle._tree_maintaining() IS
+    'Internal: true while chronicle renumbers a tree table in this session (the guard trigger then stands aside).';
 CREATE FUNCTION chronicle._tree_insert_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chronicle_tree_insert_trigger';
 COMMENT ON FUNCTION chronicle._tree_insert_trigger() IS

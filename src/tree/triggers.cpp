@@ -41,6 +41,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(chronicle_tree_lock_trigger);
 PG_FUNCTION_INFO_V1(chronicle_tree_guard_trigger);
 PG_FUNCTION_INFO_V1(chronicle_tree_insert_trigger);
+PG_FUNCTION_INFO_V1(chronicle_tree_maintaining);
 PG_FUNCTION_INFO_V1(chronicle_tree_moved_trigger);
 PG_FUNCTION_INFO_V1(chronicle_tree_update_trigger);
 PG_FUNCTION_INFO_V1(chronicle_tree_delete_trigger);
@@ -280,6 +281,11 @@ Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
         }
         return PointerGetDatum(NULL);
     });
+}
+
+Datum chronicle_tree_maintaining(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum { return BoolGetDatum(tree_busy()); });
 }
 
 Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
