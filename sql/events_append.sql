@@ -152,6 +152,12 @@ WHERE stream_id IN ('multi-part-id', '-leading-dash') ORDER BY stream_id;
 -- partial write ...  (All of this in a transaction rolled back at the end, so
 -- that the tests after this file see the log and the table as before.)
 BEGIN;
+-- Which path ran is visible in the function statistics: the direct one does
+-- not fire chronicle's own BEFORE INSERT check, the INSERT statement does.
+SET LOCAL track_functions = 'all';
+SELECT chronicle.append('guarded-0', 'T', '{}');
+SELECT coalesce(sum(calls), 0) AS insert_check_calls FROM pg_stat_xact_user_functions
+WHERE schemaname = 'chronicle' AND funcname = '_events_insert_check';
 ALTER TABLE chronicle.events ADD CONSTRAINT no_forbidden CHECK (type <> 'Forbidden');
 SELECT pg_temp.error_of($$SELECT chronicle.append('guarded-1', 'Forbidden', '{}')$$);
 SELECT chronicle.stream_version('guarded-1') AS guarded_version;
@@ -168,9 +174,13 @@ CREATE TRIGGER audit_events AFTER INSERT ON chronicle.events
 SELECT chronicle.append('guarded-1', 'T', '{}');
 SELECT chronicle.append_batch('guarded-1', '[{"type": "T", "data": {}}, {"type": "T", "data": {}}]');
 SELECT * FROM pg_temp.audit ORDER BY version;
+SELECT coalesce(sum(calls), 0) AS insert_check_calls FROM pg_stat_xact_user_functions
+WHERE schemaname = 'chronicle' AND funcname = '_events_insert_check';
 DROP TRIGGER audit_events ON chronicle.events;
 SELECT chronicle.append('guarded-1', 'T', '{}');
 SELECT count(*) AS audited FROM pg_temp.audit;
+SELECT coalesce(sum(calls), 0) AS insert_check_calls FROM pg_stat_xact_user_functions
+WHERE schemaname = 'chronicle' AND funcname = '_events_insert_check';
 SELECT count(*) AS problems FROM chronicle.verify('guarded-1');
 -- A column added by the owner: append names its columns, the new one takes
 -- its default.
