@@ -170,23 +170,25 @@ SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *ar
 
 /*
  * The memory a result tuplestore lives in.  A page of 1000 events is a few
- * hundred kilobytes; allocated fresh in the caller's per-query context, as
+ * hundred kilobytes; allocated fresh in the caller's per-query memory, as
  * InitMaterializedSRF does, every call gets new pages from the kernel (malloc
- * hands freed memory back at once), and those page faults cost more than the
- * scan itself (README.md, "read_all: a C function with warm result memory").
- * So each call site gets a memory context of its own, with a large first
- * block, taken from a small pool of this backend: when the call site's
- * per-query memory goes away (its query ended, or was aborted), the context
- * is emptied down to that block and goes back to the pool, and the next read
- * writes its rows into memory that is already mapped.
+ * hands freed memory back at once), and on a virtual machine those page
+ * faults cost more than the scan itself (README.md, "read_all: a C function
+ * with warm result memory").  So each call site gets a memory context of its
+ * own from a small pool of this backend, and gives it back when its
+ * per-query memory goes away: the caller's scan has freed the rows by then,
+ * and the next read writes its rows into the same, already mapped, blocks.
  *
  * The tuplestore cannot outlive that per-query memory: it is where
  * InitMaterializedSRF itself would put it, and the caller's scan ends the
- * tuplestore before its query's memory is freed.  A lateral call that is
- * rescanned reuses its call site's context, whose freed chunks take the new
- * rows.  The pool holds at most RESULT_POOL contexts of RESULT_BLOCK bytes.
+ * tuplestore before its query's memory is freed.  A query that fails
+ * abandons its results instead; the executor then never calls its shutdown
+ * callbacks, so a result whose callback has not run marks the context for
+ * emptying.  So does a context grown past RESULT_KEEP (a huge page).  A
+ * lateral call that is rescanned reuses its call site's context, whose freed
+ * chunks take the new rows.  The pool keeps at most RESULT_POOL contexts.
  */
-constexpr Size RESULT_BLOCK = 1024 * 1024;
+constexpr Size RESULT_KEEP = 4 * 1024 * 1024;
 constexpr int RESULT_POOL = 2;
 MemoryContext result_pool[RESULT_POOL];
 int result_pooled;
@@ -195,21 +197,29 @@ struct ResultMemory
 {
     MemoryContextCallback on_free; /* of the call site's per-query memory */
     MemoryContext context;
+    int unfinished; /* results whose query has not shut down normally */
 };
 
 void release_result_memory(void *arg)
 {
     ResultMemory *memory = (ResultMemory *)arg;
-    if (result_pooled < RESULT_POOL)
+    if (result_pooled == RESULT_POOL)
     {
-        MemoryContextReset(memory->context);
-        result_pool[result_pooled++] = memory->context;
-    }
-    else
         MemoryContextDelete(memory->context);
+        return;
+    }
+    if (memory->unfinished > 0 || MemoryContextMemAllocated(memory->context, false) > RESULT_KEEP)
+        MemoryContextReset(memory->context);
+    result_pool[result_pooled++] = memory->context;
 }
 
-MemoryContext result_context(FunctionCallInfo fcinfo)
+void result_finished(Datum arg)
+{
+    ((ResultMemory *)DatumGetPointer(arg))->unfinished--;
+}
+
+/* The context for one more result of this call site. */
+MemoryContext result_context(FunctionCallInfo fcinfo, ExprContext *econtext)
 {
     ResultMemory *memory = (ResultMemory *)fcinfo->flinfo->fn_extra;
     if (memory == NULL)
@@ -219,12 +229,14 @@ MemoryContext result_context(FunctionCallInfo fcinfo)
             memory->context = result_pool[--result_pooled];
         else
             memory->context = AllocSetContextCreate(TopMemoryContext, "chronicle read results",
-                                                    RESULT_BLOCK, 64 * 1024, RESULT_BLOCK);
+                                                    ALLOCSET_DEFAULT_SIZES);
         memory->on_free.func = release_result_memory;
         memory->on_free.arg = memory;
         MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, &memory->on_free);
         fcinfo->flinfo->fn_extra = memory;
     }
+    memory->unfinished++;
+    RegisterExprContextCallback(econtext, result_finished, PointerGetDatum(memory));
     return memory->context;
 }
 
@@ -244,7 +256,7 @@ Tuplestorestate *begin_result(FunctionCallInfo fcinfo)
 
     MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
     TupleDesc desc = CreateTupleDescCopy(rsinfo->expectedDesc);
-    MemoryContextSwitchTo(result_context(fcinfo));
+    MemoryContextSwitchTo(result_context(fcinfo, rsinfo->econtext));
     Tuplestorestate *store =
         tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
     MemoryContextSwitchTo(old);
