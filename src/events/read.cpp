@@ -94,8 +94,9 @@ const char *const ALL_SQL[4] = {
  * depend on the value: a generic plan only knows the number of distinct
  * categories, and with few of them it scans the whole log and filters, which
  * is ruinous for a rare category; a plan for the actual value uses
- * events_category_log_idx.  So the category shapes are planned at each call
- * (about a tenth of a 1000-row page).
+ * events_category_log_idx (or, for a category that is most of the log, the
+ * log index and a filter, which then reads barely more rows).  So the
+ * category shapes are planned at each call (about a tenth of a 1000-row page).
  */
 const int ALL_CURSOR_OPTIONS[4] = {
     CURSOR_OPT_GENERIC_PLAN,
@@ -184,9 +185,10 @@ SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *ar
  * tuplestore before its query's memory is freed.  A query that fails
  * abandons its results instead; the executor then never calls its shutdown
  * callbacks, so a result whose callback has not run marks the context for
- * emptying.  So does a context grown past RESULT_KEEP (a huge page).  A
- * lateral call that is rescanned reuses its call site's context, whose freed
- * chunks take the new rows.  The pool keeps at most RESULT_POOL contexts.
+ * emptying.  So does a context grown past RESULT_KEEP (a huge page, or the
+ * rare abandoned result whose callback a rescan had already run).  A lateral
+ * call that is rescanned reuses its call site's context, whose freed chunks
+ * take the new rows.  The pool keeps at most RESULT_POOL contexts.
  */
 constexpr Size RESULT_KEEP = 4 * 1024 * 1024;
 constexpr int RESULT_POOL = 2;
