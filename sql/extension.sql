@@ -21,21 +21,13 @@ FROM pg_proc p
 WHERE p.pronamespace = 'chronicle'::regnamespace
   AND obj_description(p.oid, 'pg_proc') IS NULL;
 
--- Every function not written in C pins its search_path, except the SQL
--- functions listed here, which are meant to be inlined into the caller's query
--- (PostgreSQL never inlines a function with a SET clause).  Each of them must
--- qualify every name and operator in its body instead (documented in
--- doc/events-read.md; sql/events_read.sql calls them under a hostile
--- search_path), and must stay a plain LANGUAGE sql, non-SECURITY DEFINER
--- function, so that it only ever runs with the caller's own rights.
+-- Every function not written in C pins its search_path.
 SELECT p.oid::regprocedure AS function_without_search_path
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.pronamespace = 'chronicle'::regnamespace
   AND l.lanname NOT IN ('c', 'internal')
   AND p.prokind IN ('f', 'p')
-  AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
-  AND NOT (p.oid = 'chronicle.read_all(xid8, bigint, int, text, text[])'::regprocedure
-           AND l.lanname = 'sql' AND NOT p.prosecdef AND p.proconfig IS NULL);
+  AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
 
 -- PUBLIC may use the schema and nothing else in it, but for one function:
 -- the WHEN clause of a tree table's guard trigger calls

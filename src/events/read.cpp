@@ -1,13 +1,12 @@
 /*
- * read.cpp: chronicle.stream_version and read_stream (SPEC section 2), and
- * the two C helpers of read_all, a SQL function that the planner inlines into
- * the calling query (src/events/verbs.sql, doc/events-read.md).
+ * read.cpp: chronicle.stream_version, read_stream and read_all (SPEC section 2).
  *
- * read_stream runs one cached plan through SPI with a DestReceiver that writes
- * each row straight into the function's result tuplestore, passing it through
- * types_upcast on the way (SPEC section 4).  Reads write nothing, so they work
- * on a hot standby.  They run with the caller's rights (chronicle_reader has
- * SELECT on the tables).
+ * The two reads run a kept SPI plan with a DestReceiver that writes each row
+ * straight into the function's result tuplestore, passing it through
+ * types_upcast on the way (SPEC section 4); a row no upcaster changes is
+ * stored as it comes from the scan.  Reads write nothing, so they work on a
+ * hot standby.  They run with the caller's rights (chronicle_reader has
+ * SELECT on the tables; a role without it gets 42501 from the executor).
  */
 #include "events/events.h"
 #include "errors.h"
@@ -28,8 +27,7 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(chronicle_stream_version);
 PG_FUNCTION_INFO_V1(chronicle_read_stream);
-PG_FUNCTION_INFO_V1(chronicle_read_limit);
-PG_FUNCTION_INFO_V1(chronicle_read_upcast);
+PG_FUNCTION_INFO_V1(chronicle_read_all);
 }
 
 namespace {
@@ -37,6 +35,7 @@ namespace {
 SPIPlanPtr version_plan;
 SPIPlanPtr forward_plan;
 SPIPlanPtr backward_plan;
+SPIPlanPtr all_plans[4]; /* read_all, indexed by AllShape */
 
 const char *const VERSION_SQL =
     "SELECT s.version FROM chronicle.streams s WHERE s.stream_id OPERATOR(pg_catalog.=) $1";
@@ -50,6 +49,61 @@ const char *const BACKWARD_SQL =
     "SELECT " EVENTS_COLUMNS " FROM chronicle.events e "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.<=) $2 "
     "ORDER BY e.version DESC LIMIT $3";
+
+/*
+ * read_all: the log strictly after ($1, $2) in (tx_id, global_position)
+ * order, and only below the snapshot's xmin: every transaction under it has
+ * ended, so no event can still appear there (README.md, "Why `read_all` never
+ * skips an event").  One statement per filter shape, so that each is a plain
+ * indexed query: the category test is exactly the expression of
+ * events_category_log_idx, and a shape without a filter has no test at all.
+ * Parameters: $1 after_tx, $2 after_position, $3 the page size, $4 category,
+ * $5 types (a shape ignores those it does not use).
+ */
+#define ALL_HEAD                                                                          \
+    "SELECT " EVENTS_COLUMNS " FROM chronicle.events e "                                  \
+    "WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>) ($1, $2) "                 \
+    "AND e.tx_id OPERATOR(pg_catalog.<) "                                                 \
+    "pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) "
+#define ALL_CATEGORY "AND pg_catalog.split_part(e.stream_id, '-', 1) OPERATOR(pg_catalog.=) $4 "
+#define ALL_TYPES "AND e.type OPERATOR(pg_catalog.=) ANY ($5) "
+#define ALL_TAIL "ORDER BY e.tx_id, e.global_position LIMIT $3"
+
+enum AllShape
+{
+    ALL_LOG = 0,
+    ALL_BY_TYPES = 1,
+    ALL_BY_CATEGORY = 2,
+    ALL_BY_BOTH = 3
+};
+
+const char *const ALL_SQL[4] = {
+    ALL_HEAD ALL_TAIL,
+    ALL_HEAD ALL_TYPES ALL_TAIL,
+    ALL_HEAD ALL_CATEGORY ALL_TAIL,
+    ALL_HEAD ALL_CATEGORY ALL_TYPES ALL_TAIL,
+};
+
+/*
+ * How the plan cache plans each shape.  Left to itself it would plan every
+ * call afresh: a generic plan costs LIMIT $3 as 10% of the table, so it always
+ * looks dearer than a custom plan for the actual count.  The log and types
+ * shapes have one sensible plan whatever the values (Limit over an index scan
+ * of events_log_idx, the types test as a filter): one generic plan, built
+ * once and kept until the table's statistics change.  A category's plan does
+ * depend on the value: a generic plan only knows the number of distinct
+ * categories, and with few of them it scans the whole log and filters, which
+ * is ruinous for a rare category; a plan for the actual value uses
+ * events_category_log_idx (or, for a category that is most of the log, the
+ * log index and a filter, which then reads barely more rows).  So the
+ * category shapes are planned at each call (about a tenth of a 1000-row page).
+ */
+const int ALL_CURSOR_OPTIONS[4] = {
+    CURSOR_OPT_GENERIC_PLAN,
+    CURSOR_OPT_GENERIC_PLAN,
+    CURSOR_OPT_CUSTOM_PLAN,
+    CURSOR_OPT_CUSTOM_PLAN,
+};
 
 /* Receives the rows of a read plan and stores them, upcast, in the result. */
 struct EventSink
@@ -98,16 +152,133 @@ void sink_startup(DestReceiver *, int, TupleDesc) {}
 void sink_shutdown(DestReceiver *) {}
 void sink_destroy(DestReceiver *) {}
 
-/* Run a read plan into the function's materialized result set. */
-void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql, int nargs,
-                      const Oid *argtypes, Datum *args, const char *nulls)
+/* A plan prepared on first use with the given cursor options, then kept. */
+SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes,
+                     int cursor_options)
 {
-    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    if (*slot == NULL)
+    {
+        SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(argtypes), cursor_options);
+        if (plan == NULL)
+            elog(ERROR, "chronicle: SPI_prepare failed (%s): %s",
+                 SPI_result_code_string(SPI_result), sql);
+        if (SPI_keepplan(plan) != 0)
+            elog(ERROR, "chronicle: SPI_keepplan failed");
+        *slot = plan;
+    }
+    return *slot;
+}
+
+/*
+ * The memory a result tuplestore lives in.  A page of 1000 events is a few
+ * hundred kilobytes; allocated fresh in the caller's per-query memory, as
+ * InitMaterializedSRF does, every call gets new pages from the kernel (malloc
+ * hands freed memory back at once), and on a virtual machine those page
+ * faults cost more than the scan itself (README.md, "read_all: a C function
+ * with warm result memory").  So each call site gets a memory context of its
+ * own from a small pool of this backend, and gives it back when its
+ * per-query memory goes away: the caller's scan has freed the rows by then,
+ * and the next read writes its rows into the same, already mapped, blocks.
+ *
+ * The tuplestore cannot outlive that per-query memory: it is where
+ * InitMaterializedSRF itself would put it, and the caller's scan ends the
+ * tuplestore before its query's memory is freed.  A query that fails
+ * abandons its results instead; the executor then never calls its shutdown
+ * callbacks, so a result whose callback has not run marks the context for
+ * emptying.  So does a context grown past RESULT_KEEP (a huge page, or the
+ * rare abandoned result whose callback a rescan had already run).  A lateral
+ * call that is rescanned reuses its call site's context, whose freed chunks
+ * take the new rows.  The pool keeps at most RESULT_POOL contexts.
+ */
+constexpr Size RESULT_KEEP = 4 * 1024 * 1024;
+constexpr int RESULT_POOL = 2;
+MemoryContext result_pool[RESULT_POOL];
+int result_pooled;
+
+struct ResultMemory
+{
+    MemoryContextCallback on_free; /* of the call site's per-query memory */
+    MemoryContext context;
+    int unfinished; /* results whose query has not shut down normally */
+};
+
+void release_result_memory(void *arg)
+{
+    ResultMemory *memory = (ResultMemory *)arg;
+    if (result_pooled == RESULT_POOL)
+    {
+        MemoryContextDelete(memory->context);
+        return;
+    }
+    if (memory->unfinished > 0 || MemoryContextMemAllocated(memory->context, false) > RESULT_KEEP)
+        MemoryContextReset(memory->context);
+    result_pool[result_pooled++] = memory->context;
+}
+
+void result_finished(Datum arg)
+{
+    ((ResultMemory *)DatumGetPointer(arg))->unfinished--;
+}
+
+/* The context for one more result of this call site. */
+MemoryContext result_context(FunctionCallInfo fcinfo, ExprContext *econtext)
+{
+    ResultMemory *memory = (ResultMemory *)fcinfo->flinfo->fn_extra;
+    if (memory == NULL)
+    {
+        memory = (ResultMemory *)MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ResultMemory));
+        if (result_pooled > 0)
+            memory->context = result_pool[--result_pooled];
+        else
+            memory->context = AllocSetContextCreate(TopMemoryContext, "chronicle read results",
+                                                    ALLOCSET_DEFAULT_SIZES);
+        memory->on_free.func = release_result_memory;
+        memory->on_free.arg = memory;
+        MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, &memory->on_free);
+        fcinfo->flinfo->fn_extra = memory;
+    }
+    memory->unfinished++;
+    RegisterExprContextCallback(econtext, result_finished, PointerGetDatum(memory));
+    return memory->context;
+}
+
+/*
+ * InitMaterializedSRF, with the tuplestore in result_context(); the
+ * descriptor lives in the per-query memory as usual.
+ */
+Tuplestorestate *begin_result(FunctionCallInfo fcinfo)
+{
     ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("set-valued function called in context that cannot accept a set")));
+    if (!(rsinfo->allowedModes & SFRM_Materialize) || rsinfo->expectedDesc == NULL)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("materialize mode required, but it is not allowed in this context")));
+
+    MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+    TupleDesc desc = CreateTupleDescCopy(rsinfo->expectedDesc);
+    MemoryContextSwitchTo(result_context(fcinfo, rsinfo->econtext));
+    Tuplestorestate *store =
+        tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
+    MemoryContextSwitchTo(old);
+
+    rsinfo->returnMode = SFRM_Materialize;
+    rsinfo->setResult = store;
+    rsinfo->setDesc = desc;
+    return store;
+}
+
+/* Run a read plan into the function's materialized result set. */
+void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql,
+                      int cursor_options, int nargs, const Oid *argtypes, Datum *args,
+                      const char *nulls)
+{
+    Tuplestorestate *store = begin_result(fcinfo);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    SPIPlanPtr plan = events_plan(slot, sql, nargs, argtypes);
+    SPIPlanPtr plan = kept_plan(slot, sql, nargs, argtypes, cursor_options);
 
     EventSink sink;
     memset(&sink, 0, sizeof(sink));
@@ -116,7 +287,7 @@ void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql
     sink.pub.rShutdown = sink_shutdown;
     sink.pub.rDestroy = sink_destroy;
     sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
-    sink.store = rsinfo->setResult;
+    sink.store = store;
     sink.scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle read row",
                                          ALLOCSET_SMALL_SIZES);
 
@@ -200,68 +371,40 @@ Datum chronicle_read_stream(PG_FUNCTION_ARGS)
         static const Oid argtypes[3] = {TEXTOID, INT8OID, INT8OID};
         Datum args[3] = {PointerGetDatum(stream), Int64GetDatum(from), limit};
         if (backward)
-            read_into_result(fcinfo, &backward_plan, BACKWARD_SQL, 3, argtypes, args, nulls);
+            read_into_result(fcinfo, &backward_plan, BACKWARD_SQL, 0, 3, argtypes, args, nulls);
         else
-            read_into_result(fcinfo, &forward_plan, FORWARD_SQL, 3, argtypes, args, nulls);
+            read_into_result(fcinfo, &forward_plan, FORWARD_SQL, 0, 3, argtypes, args, nulls);
         return (Datum)0;
     });
 }
 
 /*
- * chronicle._read_limit(max_count): read_all's LIMIT.  NULL means the default
- * page of 1000; a negative count is 22023, as it always was (a bare LIMIT -1
- * would raise 2201W instead).
+ * chronicle.read_all(after_tx, after_position, max_count, category, types).
+ * NULL arguments mean the defaults ('0', 0, 1000, no filter); a negative
+ * max_count is 22023.
  */
-Datum chronicle_read_limit(PG_FUNCTION_ARGS)
+Datum chronicle_read_all(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            return Int64GetDatum(1000);
-        int32 max_count = PG_GETARG_INT32(0);
+        int32 max_count = PG_ARGISNULL(2) ? 1000 : PG_GETARG_INT32(2);
         if (max_count < 0)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             pg::format("max_count must not be negative (got %d)", max_count));
-        return Int64GetDatum(max_count);
-    });
-}
+        bool by_category = !PG_ARGISNULL(3);
+        bool by_types = !PG_ARGISNULL(4);
+        int shape = (by_category ? ALL_BY_CATEGORY : 0) | (by_types ? ALL_BY_TYPES : 0);
 
-/*
- * chronicle._read_upcast(type, type_version, data, OUT type_version, OUT data):
- * the row's (type_version, data) after types_upcast, or NULL when no upcaster
- * applies, so that the common case builds no tuple and copies no data.  The
- * frame holds no C++ objects: the PostgreSQL calls here may ereport directly.
- */
-Datum chronicle_read_upcast(PG_FUNCTION_ARGS)
-{
-    return pg::entry([&]() -> Datum {
-        text *type = PG_GETARG_TEXT_PP(0);
-        int32 stored_version = PG_GETARG_INT32(1);
-        Jsonb *data = PG_GETARG_JSONB_P(2);
-
-        int type_len = VARSIZE_ANY_EXHDR(type);
-        char small[256];
-        char *type_str = type_len < (int)sizeof(small) ? small : (char *)palloc(type_len + 1);
-        memcpy(type_str, VARDATA_ANY(type), type_len);
-        type_str[type_len] = '\0';
-
-        int32 type_version = stored_version;
-        Jsonb *upcast = types_upcast(type_str, &type_version, data);
-        if (upcast == data && type_version == stored_version)
-            PG_RETURN_NULL();
-
-        /* The result descriptor, built once per call site. */
-        TupleDesc desc = (TupleDesc)fcinfo->flinfo->fn_extra;
-        if (desc == NULL)
-        {
-            MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-            if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-                elog(ERROR, "chronicle._read_upcast must return a record");
-            desc = BlessTupleDesc(desc);
-            MemoryContextSwitchTo(old);
-            fcinfo->flinfo->fn_extra = desc;
-        }
-        Datum values[2] = {Int32GetDatum(type_version), JsonbPGetDatum(upcast)};
-        bool nulls[2] = {false, false};
-        return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+        static const Oid argtypes[5] = {XID8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID};
+        Datum args[5] = {
+            PG_ARGISNULL(0) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(0),
+            PG_ARGISNULL(1) ? Int64GetDatum(0) : PG_GETARG_DATUM(1),
+            Int64GetDatum(max_count),
+            by_category ? PG_GETARG_DATUM(3) : (Datum)0,
+            by_types ? PG_GETARG_DATUM(4) : (Datum)0,
+        };
+        const char nulls[5] = {' ', ' ', ' ', by_category ? ' ' : 'n', by_types ? ' ' : 'n'};
+        read_into_result(fcinfo, &all_plans[shape], ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5,
+                         argtypes, args, nulls);
+        return (Datum)0;
     });
 }
