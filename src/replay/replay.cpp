@@ -1,16 +1,19 @@
 /*
  * replay.cpp: chronicle.replay(stream_id, reducer, as_of_version, as_of_time).
  *
- * Events are read in version order through a kept SPI plan whose rows go to
- * a DestReceiver of ours, one at a time, so memory holds one row plus the
- * state, never the stream.  Each event's scratch memory is reset after it is
- * applied, and the state is serialised to jsonb once, at the end.
+ * Events are read in version order one at a time, so memory holds one row
+ * plus the state, never the stream.  A rules reducer reads them straight
+ * from the primary key index (scan.h); a function reducer, or a table the
+ * direct scan leaves to the executor, through a kept SPI plan whose rows go
+ * to a DestReceiver of ours.  Each event's scratch memory is reset after it
+ * is applied, and the state is serialised to jsonb once, at the end.
  */
 #include "replay/replay.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
 #include "replay/reducer.h"
+#include "replay/scan.h"
 #include "types/types.h"
 
 extern "C" {
@@ -107,6 +110,9 @@ static void call_function(Run *run, Datum row)
  * alignment): they are copied into a buffer reused from row to row instead
  * of a fresh palloc each time.  Anything toasted is detoasted as usual.
  */
+/* Scratch memory the direct reader lets accumulate before a reset. */
+static const Size SCRATCH_LIMIT = 64 * 1024;
+
 static Jsonb *row_jsonb(Run *run, Datum d)
 {
     struct varlena *v = reinterpret_cast<struct varlena *>(DatumGetPointer(d));
@@ -129,9 +135,10 @@ static Jsonb *row_jsonb(Run *run, Datum d)
  * Apply one row.  Returns false when the row lies past the time bound, which
  * ends the replay (the state is always a prefix of the stream).
  */
-static bool apply_row(Run *run, Datum *values, bool *nulls, const ReplayBounds *bounds)
+static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const ReplayBounds *bounds)
 {
-    TimestampTz recorded_at = DatumGetTimestampTz(values[COL_RECORDED_AT - 1]);
+    bool has_recorded_at = natts >= COL_RECORDED_AT;
+    TimestampTz recorded_at = has_recorded_at ? DatumGetTimestampTz(values[COL_RECORDED_AT - 1]) : 0;
     if (bounds->has_time && recorded_at > bounds->as_of_time)
         return false;
 
@@ -163,7 +170,7 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, const ReplayBounds *
         ev.typelen = typelen;
         ev.data = data;
         ev.event_id = DatumGetUUIDP(values[COL_EVENT_ID - 1]);
-        ev.has_recorded_at = true;
+        ev.has_recorded_at = has_recorded_at;
         ev.recorded_at = recorded_at;
         rules_apply(run->r->compiled, &run->state, &ev, run->cxt);
         return true;
@@ -219,7 +226,7 @@ static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
     /* The executor's frames are C: no C++ exception may leave this function. */
     try
     {
-        more = apply_row(rc->run, slot->tts_values, slot->tts_isnull, rc->bounds);
+        more = apply_row(rc->run, slot->tts_values, slot->tts_isnull, natts, rc->bounds);
     }
     catch (const pg::Error &e)
     {
@@ -256,6 +263,87 @@ static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
 static void receiver_startup(DestReceiver *, int, TupleDesc) {}
 static void receiver_shutdown(DestReceiver *) {}
 static void receiver_destroy(DestReceiver *) {}
+
+/*
+ * Read through the kept plan, rows to our receiver.  A domain error raised
+ * inside the executor was deferred by receive_row: thrown here, once the
+ * executor is done.
+ */
+static void read_spi(text *stream_id, int64 after, const ReplayBounds *bounds, Receiver *rc)
+{
+    ParamListInfo params = makeParamList(3);
+    Datum args[3] = {PointerGetDatum(stream_id), Int64GetDatum(after),
+                     Int64GetDatum(bounds->has_version ? bounds->as_of_version : PG_INT64_MAX)};
+    Oid types[3] = {TEXTOID, INT8OID, INT8OID};
+    for (int i = 0; i < 3; i++)
+    {
+        params->params[i].value = args[i];
+        params->params[i].isnull = false;
+        params->params[i].pflags = PARAM_FLAG_CONST;
+        params->params[i].ptype = types[i];
+    }
+    SPIExecuteOptions options{};
+    options.params = params;
+    options.read_only = true;
+    options.dest = &rc->pub;
+    deferred.set = false;
+    int rcode = SPI_execute_plan_extended(events_plan(), &options);
+    /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
+    if (rcode < 0)
+        elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));
+    if (deferred.set)
+    {
+        deferred.set = false;
+        throw pg::Error(deferred.code, deferred.message, deferred.detail, deferred.hint);
+    }
+}
+
+/*
+ * Read through the direct index scan; false when it is not usable here (the
+ * caller then reads through SPI).  A domain error from the rules ends the
+ * scan before it propagates: there is no executor frame to cross.
+ */
+static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, Receiver *rc)
+{
+    int64 upto = bounds->has_version ? bounds->as_of_version : PG_INT64_MAX;
+    EventScan *scan = event_scan_begin(stream_id, rc->last, upto);
+    if (!scan)
+        return false;
+
+    /* The attributes in table order up to the last one the rules read. */
+    int natts = bounds->has_time || run->r->compiled->uses_recorded_at ? COL_RECORDED_AT : COL_DATA;
+    MemoryContext old = CurrentMemoryContext;
+    try
+    {
+        TupleTableSlot *slot;
+        while ((slot = event_scan_next(scan)) != nullptr)
+        {
+            slot_getsomeattrs(slot, natts);
+            MemoryContextSwitchTo(rc->per_event);
+            bool more = apply_row(run, slot->tts_values, slot->tts_isnull, natts, bounds);
+            MemoryContextSwitchTo(old);
+            /*
+             * Most events leave a few bytes of scratch (numeric temporaries),
+             * freed in bulk: resetting after every event would cost more
+             * than the event itself, and memory stays bounded all the same.
+             */
+            if (MemoryContextMemAllocated(rc->per_event, false) > SCRATCH_LIMIT)
+                MemoryContextReset(rc->per_event);
+            if (!more)
+                break;
+            rc->last = DatumGetInt64(slot->tts_values[COL_VERSION - 1]);
+            rc->found = true;
+        }
+    }
+    catch (const pg::Error &)
+    {
+        MemoryContextSwitchTo(old);
+        event_scan_end(scan);
+        throw;
+    }
+    event_scan_end(scan);
+    return true;
+}
 
 void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bounds,
                    ReplayResult *result)
@@ -302,33 +390,18 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     rc.last = after;
     rc.found = found;
 
-    ParamListInfo params = makeParamList(3);
-    Datum args[3] = {PointerGetDatum(stream_id), Int64GetDatum(after),
-                     Int64GetDatum(bounds->has_version ? bounds->as_of_version : PG_INT64_MAX)};
-    Oid types[3] = {TEXTOID, INT8OID, INT8OID};
-    for (int i = 0; i < 3; i++)
+    try
     {
-        params->params[i].value = args[i];
-        params->params[i].isnull = false;
-        params->params[i].pflags = PARAM_FLAG_CONST;
-        params->params[i].ptype = types[i];
+        if (!run.r->compiled || !read_direct(&run, stream_id, bounds, &rc))
+            read_spi(stream_id, after, bounds, &rc);
     }
-    SPIExecuteOptions options{};
-    options.params = params;
-    options.read_only = true;
-    options.dest = &rc.pub;
-    deferred.set = false;
-    int rcode = SPI_execute_plan_extended(events_plan(), &options);
-    /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
-    if (rcode < 0)
-        elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));
-    SPI_finish();
-    if (deferred.set)
+    catch (const pg::Error &)
     {
+        SPI_finish();
         MemoryContextDelete(run.cxt);
-        deferred.set = false;
-        throw pg::Error(deferred.code, deferred.message, deferred.detail, deferred.hint);
+        throw;
     }
+    SPI_finish();
 
     /* Back in the caller's context: the result outlives the replay's memory. */
     result->version = rc.last;

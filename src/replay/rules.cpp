@@ -342,6 +342,14 @@ CompiledRules *rules_compile(const char *reducer, Jsonb *rules, MemoryContext cx
             compile_list(&cc, name, &v, &t->list);
         }
     }
+    /* Readers skip a column no rule reads. */
+    for (int i = 0; i <= c->ntypes; i++)
+    {
+        const RuleList *list = i < c->ntypes ? &c->types[i].list : &c->star;
+        for (int k = 0; k < list->n; k++)
+            if (list->rules[k].kind == VALUE_ATTRIBUTE && list->rules[k].attribute == ATTR_RECORDED_AT)
+                c->uses_recorded_at = true;
+    }
     return c;
 }
 

@@ -84,6 +84,7 @@ struct CompiledRules
     RuleList star;
     bool has_init;
     JsonbValue init;
+    bool uses_recorded_at; /* some rule reads "@recorded_at" */
 };
 
 /* One event as the rules see it; fields may be missing in hand-made fold rows. */

@@ -1,0 +1,218 @@
+/*
+ * scan.cpp: reading a stream's events straight from the primary key index
+ * (scan.h).
+ */
+#include "replay/scan.h"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_type_d.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/rls.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+}
+
+/* The columns of chronicle.events that SPEC section 2 defines. */
+static const int EVENT_COLUMNS = 11;
+
+/*
+ * The permission check of the executor for the same query, which selects
+ * every column: SELECT on the table, or on each of those columns; the error
+ * (42501, "permission denied for table events") and any check a security
+ * plugin adds through ExecutorCheckPerms_hook are the executor's own.
+ */
+static void check_select(Oid relid)
+{
+    RangeTblEntry *rte = makeNode(RangeTblEntry);
+    rte->rtekind = RTE_RELATION;
+    rte->relid = relid;
+    rte->relkind = RELKIND_RELATION;
+    rte->rellockmode = AccessShareLock;
+    rte->requiredPerms = ACL_SELECT;
+    for (int attno = 1; attno <= EVENT_COLUMNS; attno++)
+        rte->selectedCols = bms_add_member(rte->selectedCols, attno - FirstLowInvalidHeapAttributeNumber);
+    ExecCheckRTPerms(list_make1(rte), true);
+}
+
+struct EventScan
+{
+    Relation heap;
+    Relation index;
+    IndexScanDesc scan; /* only its TIDs are used */
+    Snapshot snapshot;
+    ScanKeyData keys[2];
+    int64 after; /* rows with version <= after are skipped */
+    int64 upto;  /* the scan ends at the first version > upto */
+
+    /* The batch: the visible tuples of one heap page, in index order. */
+    Buffer buffer; /* pinned while its tuples are in use */
+    HeapTupleData tuples[MaxHeapTuplesPerPage];
+    int ntuples;
+    int next;
+    ItemPointerData pending; /* an index entry read past the batch */
+    bool has_pending;
+    bool index_done;
+    TupleTableSlot *slot;
+};
+
+/* Is index the btree (stream_id, version) this scan's keys and order assume? */
+static bool usable_index(Relation index, Oid relid)
+{
+    Form_pg_index ix = index->rd_index;
+    return index->rd_rel->relam == BTREE_AM_OID && ix->indrelid == relid && ix->indisvalid &&
+           ix->indnkeyatts == 2 && ix->indkey.values[0] == 1 && ix->indkey.values[1] == 2 &&
+           index->rd_opcintype[0] == TEXTOID && index->rd_opcintype[1] == INT8OID &&
+           index->rd_indoption[0] == 0 && index->rd_indoption[1] == 0;
+}
+
+EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto)
+{
+    /* Replay runs inside a query, which always has one; without it, SPI decides. */
+    if (!ActiveSnapshotSet())
+        return nullptr;
+
+    /* Locks as the executor takes them: AccessShareLock on table and index, until commit. */
+    RangeVar *rv = makeRangeVar(const_cast<char *>("chronicle"), const_cast<char *>("events"), -1);
+    Oid relid = RangeVarGetRelid(rv, AccessShareLock, false);
+    /* Policies are applied by the planner: leave such a table to SPI. */
+    if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+        return nullptr;
+    check_select(relid);
+
+    Relation heap = table_open(relid, NoLock);
+    Oid pk = heap->rd_tableam == GetHeapamTableAmRoutine() ? RelationGetPrimaryKeyIndex(heap) : InvalidOid;
+    if (!OidIsValid(pk))
+    {
+        table_close(heap, NoLock);
+        return nullptr;
+    }
+    Relation index = index_open(pk, AccessShareLock);
+    if (!usable_index(index, relid))
+    {
+        index_close(index, NoLock);
+        table_close(heap, NoLock);
+        return nullptr;
+    }
+
+    EventScan *s = static_cast<EventScan *>(palloc0(sizeof(EventScan)));
+    s->heap = heap;
+    s->index = index;
+    s->snapshot = GetActiveSnapshot();
+    s->after = after;
+    s->upto = upto;
+    s->buffer = InvalidBuffer;
+
+    /*
+     * The stream is the only key btree must test on every entry (equality
+     * in the index's collation); the version bounds are checked on the rows
+     * fetched, except that a lower bound past the start positions the scan
+     * (a replay continuing from a snapshot).
+     */
+    int nkeys = 1;
+    ScanKeyEntryInitialize(&s->keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+                           index->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(stream_id));
+    if (after > 0)
+        ScanKeyEntryInitialize(&s->keys[nkeys++], 0, 2, BTGreaterStrategyNumber, InvalidOid,
+                               InvalidOid, F_INT8GT, Int64GetDatum(after));
+
+    s->slot = MakeSingleTupleTableSlot(RelationGetDescr(heap), &TTSOpsHeapTuple);
+    s->scan = index_beginscan(heap, index, s->snapshot, nkeys, 0);
+    index_rescan(s->scan, s->keys, nkeys, nullptr, 0);
+    return s;
+}
+
+/*
+ * The next batch: the index entries that point into one heap page, then the
+ * page's visible tuples among them, found under one share lock (with
+ * heap_hot_search_buffer, which follows HOT chains and takes the predicate
+ * locks of serializable transactions, as every index fetch does).  The
+ * tuples point into the page, which stays pinned until the next batch: a
+ * pinned page is never pruned or compacted.  False when the index is done.
+ */
+static bool next_batch(EventScan *s)
+{
+    ItemPointerData tids[MaxHeapTuplesPerPage];
+    int n = 0;
+    s->ntuples = s->next = 0;
+
+    if (s->has_pending)
+    {
+        tids[n++] = s->pending;
+        s->has_pending = false;
+    }
+    while (n < MaxHeapTuplesPerPage && !s->index_done)
+    {
+        ItemPointer tid = index_getnext_tid(s->scan, ForwardScanDirection);
+        if (!tid)
+            s->index_done = true;
+        else if (n > 0 && ItemPointerGetBlockNumber(tid) != ItemPointerGetBlockNumber(&tids[0]))
+        {
+            s->pending = *tid;
+            s->has_pending = true;
+            break;
+        }
+        else
+            tids[n++] = *tid;
+    }
+    if (n == 0)
+        return false;
+
+    Buffer previous = s->buffer;
+    s->buffer = ReleaseAndReadBuffer(s->buffer, s->heap, ItemPointerGetBlockNumber(&tids[0]));
+    if (s->buffer != previous)
+        heap_page_prune_opt(s->heap, s->buffer);
+    LockBuffer(s->buffer, BUFFER_LOCK_SHARE);
+    for (int i = 0; i < n; i++)
+    {
+        bool all_dead;
+        if (heap_hot_search_buffer(&tids[i], s->heap, s->buffer, s->snapshot, &s->tuples[s->ntuples],
+                                   &all_dead, true))
+            s->ntuples++;
+    }
+    LockBuffer(s->buffer, BUFFER_LOCK_UNLOCK);
+    return true;
+}
+
+TupleTableSlot *event_scan_next(EventScan *s)
+{
+    for (;;)
+    {
+        CHECK_FOR_INTERRUPTS();
+        if (s->next == s->ntuples)
+        {
+            if (!next_batch(s))
+                return nullptr;
+            continue;
+        }
+        ExecStoreHeapTuple(&s->tuples[s->next++], s->slot, false);
+        bool isnull;
+        int64 version = DatumGetInt64(slot_getattr(s->slot, 2, &isnull));
+        if (version <= s->after)
+            continue;
+        if (version > s->upto)
+            return nullptr;
+        return s->slot;
+    }
+}
+
+void event_scan_end(EventScan *s)
+{
+    ExecDropSingleTupleTableSlot(s->slot);
+    if (BufferIsValid(s->buffer))
+        ReleaseBuffer(s->buffer);
+    index_endscan(s->scan);
+    index_close(s->index, NoLock);
+    table_close(s->heap, NoLock);
+    pfree(s);
+}
