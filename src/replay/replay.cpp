@@ -73,6 +73,7 @@ static SPIPlanPtr events_plan()
 struct Run
 {
     Reducer *r;
+    text *stream_id;   /* every row's, byte for byte (= is deterministic) */
     MemoryContext cxt; /* the state lives here */
     JNode *state;       /* rules reducers */
     Jsonb *fnstate;    /* function reducers; NULL is SQL NULL */
@@ -142,7 +143,10 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
     if (bounds->has_time && recorded_at > bounds->as_of_time)
         return false;
 
-    text *type = DatumGetTextPP(values[COL_TYPE - 1]);
+    text *type = reinterpret_cast<text *>(DatumGetPointer(values[COL_TYPE - 1]));
+    /* What DatumGetTextPP does, without a call per row for the usual short type. */
+    if (VARATT_IS_COMPRESSED(type) || VARATT_IS_EXTERNAL(type))
+        type = DatumGetTextPP(values[COL_TYPE - 1]);
     int typelen = VARSIZE_ANY_EXHDR(type);
     /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
     char type_buf[256];
@@ -163,7 +167,7 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
     {
         EventView ev;
         ev.reducer = run->r->name;
-        ev.stream_id = DatumGetTextPP(values[COL_STREAM_ID - 1]);
+        ev.stream_id = run->stream_id;
         ev.has_version = true;
         ev.version = DatumGetInt64(values[COL_VERSION - 1]);
         ev.type = VARDATA_ANY(type);
@@ -306,19 +310,17 @@ static void read_spi(text *stream_id, int64 after, const ReplayBounds *bounds, R
 static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, Receiver *rc)
 {
     int64 upto = bounds->has_version ? bounds->as_of_version : PG_INT64_MAX;
-    EventScan *scan = event_scan_begin(stream_id, rc->last, upto);
-    if (!scan)
-        return false;
-
     /* The attributes in table order up to the last one the rules read. */
     int natts = bounds->has_time || run->r->compiled->uses_recorded_at ? COL_RECORDED_AT : COL_DATA;
+    EventScan *scan = event_scan_begin(stream_id, rc->last, upto, natts);
+    if (!scan)
+        return false;
     MemoryContext old = CurrentMemoryContext;
     try
     {
         TupleTableSlot *slot;
         while ((slot = event_scan_next(scan)) != nullptr)
         {
-            slot_getsomeattrs(slot, natts);
             MemoryContextSwitchTo(rc->per_event);
             bool more = apply_row(run, slot->tts_values, slot->tts_isnull, natts, bounds);
             MemoryContextSwitchTo(old);
@@ -327,7 +329,7 @@ static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, R
              * freed in bulk: resetting after every event would cost more
              * than the event itself, and memory stays bounded all the same.
              */
-            if (MemoryContextMemAllocated(rc->per_event, false) > SCRATCH_LIMIT)
+            if (rc->per_event->mem_allocated > SCRATCH_LIMIT)
                 MemoryContextReset(rc->per_event);
             if (!more)
                 break;
@@ -350,6 +352,7 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
 {
     MemoryContext caller = CurrentMemoryContext;
     Run run{};
+    run.stream_id = stream_id;
     run.cxt = AllocSetContextCreate(caller, "chronicle replay", ALLOCSET_DEFAULT_SIZES);
 
     if (SPI_connect() != SPI_OK_CONNECT)

@@ -627,7 +627,7 @@ void rules_apply(const CompiledRules *c, JNode **state, const EventView *ev, Mem
             int mid = lo + (hi - lo) / 2;
             const TypeRules *t = &c->types[mid];
             int cmp = t->typelen != ev->typelen ? (t->typelen < ev->typelen ? -1 : 1)
-                                                : memcmp(t->type, ev->type, ev->typelen);
+                                                : node_bytes_cmp(t->type, ev->type, ev->typelen);
             if (cmp == 0)
             {
                 apply_list(&t->list, state, ev, statecxt);

@@ -16,6 +16,7 @@ extern "C" {
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/rls.h"
@@ -54,6 +55,7 @@ struct EventScan
     ScanKeyData keys[2];
     int64 after; /* rows with version <= after are skipped */
     int64 upto;  /* the scan ends at the first version > upto */
+    int natts;   /* deformed for the caller */
 
     /* The batch: the visible tuples of one heap page, in index order. */
     Buffer buffer; /* pinned while its tuples are in use */
@@ -76,7 +78,7 @@ static bool usable_index(Relation index, Oid relid)
            index->rd_indoption[0] == 0 && index->rd_indoption[1] == 0;
 }
 
-EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto)
+EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto, int natts)
 {
     /* Replay runs inside a query, which always has one; without it, SPI decides. */
     if (!ActiveSnapshotSet())
@@ -108,9 +110,10 @@ EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto)
     EventScan *s = static_cast<EventScan *>(palloc0(sizeof(EventScan)));
     s->heap = heap;
     s->index = index;
-    s->snapshot = GetActiveSnapshot();
+    s->snapshot = RegisterSnapshot(GetActiveSnapshot());
     s->after = after;
     s->upto = upto;
+    s->natts = Max(natts, 2);
     s->buffer = InvalidBuffer;
 
     /*
@@ -178,7 +181,10 @@ static bool next_batch(EventScan *s)
         bool all_dead;
         if (heap_hot_search_buffer(&tids[i], s->heap, s->buffer, s->snapshot, &s->tuples[s->ntuples],
                                    &all_dead, true))
+        {
             s->ntuples++;
+            pgstat_count_heap_fetch(s->index);
+        }
     }
     LockBuffer(s->buffer, BUFFER_LOCK_UNLOCK);
     return true;
@@ -196,8 +202,8 @@ TupleTableSlot *event_scan_next(EventScan *s)
             continue;
         }
         ExecStoreHeapTuple(&s->tuples[s->next++], s->slot, false);
-        bool isnull;
-        int64 version = DatumGetInt64(slot_getattr(s->slot, 2, &isnull));
+        slot_getsomeattrs(s->slot, s->natts);
+        int64 version = DatumGetInt64(s->slot->tts_values[1]);
         if (version <= s->after)
             continue;
         if (version > s->upto)
@@ -212,6 +218,7 @@ void event_scan_end(EventScan *s)
     if (BufferIsValid(s->buffer))
         ReleaseBuffer(s->buffer);
     index_endscan(s->scan);
+    UnregisterSnapshot(s->snapshot);
     index_close(s->index, NoLock);
     table_close(s->heap, NoLock);
     pfree(s);

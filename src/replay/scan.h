@@ -30,12 +30,12 @@ struct EventScan;
  * or its primary key is not a btree on (stream_id, version); the caller then
  * reads through SPI.
  */
-EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto);
+EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto, int natts);
 
 /*
- * The next event (read its attributes with slot_getattr and friends; they
- * stay valid until the next call), or NULL after the last.  Checks for
- * interrupts.
+ * The next event, its first natts attributes (at least 2) deformed into
+ * tts_values/tts_isnull (the rest can be read with slot_getattr); they stay
+ * valid until the next call.  NULL after the last.  Checks for interrupts.
  */
 TupleTableSlot *event_scan_next(EventScan *s);
 
