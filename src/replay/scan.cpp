@@ -19,6 +19,7 @@ extern "C" {
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -67,6 +68,22 @@ struct EventScan
     bool index_done;
     TupleTableSlot *slot;
 };
+
+/*
+ * What texteq decides under a deterministic collation (equal strings are
+ * equal bytes), without looking the collation up again for every index
+ * entry the scan tests.
+ */
+static Datum same_bytes(PG_FUNCTION_ARGS)
+{
+    text *a = PG_GETARG_TEXT_PP(0);
+    text *b = PG_GETARG_TEXT_PP(1);
+    Size len = VARSIZE_ANY_EXHDR(a);
+    bool same = len == VARSIZE_ANY_EXHDR(b) && memcmp(VARDATA_ANY(a), VARDATA_ANY(b), len) == 0;
+    PG_FREE_IF_COPY(a, 0);
+    PG_FREE_IF_COPY(b, 1);
+    PG_RETURN_BOOL(same);
+}
 
 /* Is index the btree (stream_id, version) this scan's keys and order assume? */
 static bool usable_index(Relation index, Oid relid)
@@ -123,8 +140,23 @@ EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto, int natts)
      * (a replay continuing from a snapshot).
      */
     int nkeys = 1;
-    ScanKeyEntryInitialize(&s->keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
-                           index->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(stream_id));
+    Oid collation = index->rd_indcollation[0];
+    if (get_collation_isdeterministic(collation))
+    {
+        /* btree descends with the index's own comparison; this only tests entries. */
+        FmgrInfo eq{};
+        eq.fn_addr = same_bytes;
+        eq.fn_oid = InvalidOid;
+        eq.fn_nargs = 2;
+        eq.fn_strict = true;
+        eq.fn_stats = TRACK_FUNC_ALL;
+        eq.fn_mcxt = CurrentMemoryContext;
+        ScanKeyEntryInitializeWithInfo(&s->keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid, collation,
+                                       &eq, PointerGetDatum(stream_id));
+    }
+    else
+        ScanKeyEntryInitialize(&s->keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid, collation, F_TEXTEQ,
+                               PointerGetDatum(stream_id));
     if (after > 0)
         ScanKeyEntryInitialize(&s->keys[nkeys++], 0, 2, BTGreaterStrategyNumber, InvalidOid,
                                InvalidOid, F_INT8GT, Int64GetDatum(after));
