@@ -5,8 +5,9 @@
  * plus the state, never the stream.  A rules reducer reads them straight
  * from the primary key index (scan.h); a function reducer, or a table the
  * direct scan leaves to the executor, through a kept SPI plan whose rows go
- * to a DestReceiver of ours.  Each event's scratch memory is reset after it
- * is applied, and the state is serialised to jsonb once, at the end.
+ * to a DestReceiver of ours.  Events' scratch memory is freed as they go
+ * (in bulk on the direct path), and the state is serialised to jsonb once,
+ * at the end.
  */
 #include "replay/replay.h"
 
@@ -105,15 +106,15 @@ static void call_function(Run *run, Datum row)
     run->fnstate = next;
 }
 
+/* Scratch memory the direct reader lets accumulate before a reset. */
+static const Size SCRATCH_LIMIT = 64 * 1024;
+
 /*
  * The row's data as a Jsonb.  Small values are stored with a 1-byte header,
  * which jsonb code cannot read in place (it needs the 4-byte header and its
  * alignment): they are copied into a buffer reused from row to row instead
  * of a fresh palloc each time.  Anything toasted is detoasted as usual.
  */
-/* Scratch memory the direct reader lets accumulate before a reset. */
-static const Size SCRATCH_LIMIT = 64 * 1024;
-
 static Jsonb *row_jsonb(Run *run, Datum d)
 {
     struct varlena *v = reinterpret_cast<struct varlena *>(DatumGetPointer(d));
@@ -312,6 +313,7 @@ static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, R
     int64 upto = bounds->has_version ? bounds->as_of_version : PG_INT64_MAX;
     /* The attributes in table order up to the last one the rules read. */
     int natts = bounds->has_time || run->r->compiled->uses_recorded_at ? COL_RECORDED_AT : COL_DATA;
+    /* rc->last is where the replay starts: 0, or a snapshot's version. */
     EventScan *scan = event_scan_begin(stream_id, rc->last, upto, natts);
     if (!scan)
         return false;
