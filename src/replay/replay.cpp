@@ -81,6 +81,14 @@ struct Run
     TupleDesc rowdesc; /* chronicle.events, for function reducers */
     Jsonb *buf;        /* row_jsonb()'s buffer */
     Size buf_size;
+    /*
+     * The last event type, as a C string (types are at most 255 bytes,
+     * SPEC 2), and its rules: events of one type come in runs, and a byte
+     * comparison is cheaper than a copy and a search per event.
+     */
+    char type_name[256];
+    int typelen; /* -1 before the first event */
+    const RuleList *type_rules;
 };
 
 static Jsonb *copy_jsonb(Jsonb *j, MemoryContext cxt)
@@ -149,22 +157,31 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
     if (VARATT_IS_COMPRESSED(type) || VARATT_IS_EXTERNAL(type))
         type = DatumGetTextPP(values[COL_TYPE - 1]);
     int typelen = VARSIZE_ANY_EXHDR(type);
-    /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
-    char type_buf[256];
-    char *type_name = type_buf;
-    if (typelen < static_cast<int>(sizeof(type_buf)))
+    const CompiledRules *compiled = run->r->compiled;
+    const char *type_name = run->type_name;
+    const RuleList *type_rules = run->type_rules;
+    if (typelen != run->typelen || node_bytes_cmp(run->type_name, VARDATA_ANY(type), typelen) != 0)
     {
-        memcpy(type_buf, VARDATA_ANY(type), typelen);
-        type_buf[typelen] = '\0';
+        if (typelen < static_cast<int>(sizeof(run->type_name)))
+        {
+            memcpy(run->type_name, VARDATA_ANY(type), typelen);
+            run->type_name[typelen] = '\0';
+            run->typelen = typelen;
+            run->type_rules = compiled ? rules_of_type(compiled, run->type_name, typelen) : nullptr;
+            type_rules = run->type_rules;
+        }
+        else
+        {
+            type_name = text_to_cstring(type);
+            type_rules = compiled ? rules_of_type(compiled, type_name, typelen) : nullptr;
+        }
     }
-    else
-        type_name = text_to_cstring(type);
     int32 type_version = DatumGetInt32(values[COL_TYPE_VERSION - 1]);
     Jsonb *stored = row_jsonb(run, values[COL_DATA - 1]);
     int32 upcast_version = type_version;
     Jsonb *data = types_upcast(type_name, &upcast_version, stored);
 
-    if (run->r->compiled)
+    if (compiled)
     {
         EventView ev;
         ev.reducer = run->r->name;
@@ -177,7 +194,7 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
         ev.event_id = DatumGetUUIDP(values[COL_EVENT_ID - 1]);
         ev.has_recorded_at = has_recorded_at;
         ev.recorded_at = recorded_at;
-        rules_apply(run->r->compiled, &run->state, &ev, run->cxt);
+        rules_apply_list(compiled, type_rules, &run->state, &ev, run->cxt);
         return true;
     }
 
@@ -355,6 +372,7 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     MemoryContext caller = CurrentMemoryContext;
     Run run{};
     run.stream_id = stream_id;
+    run.typelen = -1;
     run.cxt = AllocSetContextCreate(caller, "chronicle replay", ALLOCSET_DEFAULT_SIZES);
 
     if (SPI_connect() != SPI_OK_CONNECT)

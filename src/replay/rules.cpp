@@ -617,27 +617,35 @@ static void apply_list(const RuleList *list, JNode **state, const EventView *ev,
         apply_rule(&list->rules[i], state, ev, cxt);
 }
 
+const RuleList *rules_of_type(const CompiledRules *c, const char *type, int typelen)
+{
+    int lo = 0, hi = c->ntypes - 1;
+    while (lo <= hi)
+    {
+        int mid = lo + (hi - lo) / 2;
+        const TypeRules *t = &c->types[mid];
+        int cmp = t->typelen != typelen ? (t->typelen < typelen ? -1 : 1)
+                                        : node_bytes_cmp(t->type, type, typelen);
+        if (cmp == 0)
+            return &t->list;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return nullptr;
+}
+
+void rules_apply_list(const CompiledRules *c, const RuleList *type_rules, JNode **state,
+                      const EventView *ev, MemoryContext statecxt)
+{
+    if (type_rules)
+        apply_list(type_rules, state, ev, statecxt);
+    apply_list(&c->star, state, ev, statecxt);
+}
+
 void rules_apply(const CompiledRules *c, JNode **state, const EventView *ev, MemoryContext statecxt)
 {
-    if (ev->type)
-    {
-        int lo = 0, hi = c->ntypes - 1;
-        while (lo <= hi)
-        {
-            int mid = lo + (hi - lo) / 2;
-            const TypeRules *t = &c->types[mid];
-            int cmp = t->typelen != ev->typelen ? (t->typelen < ev->typelen ? -1 : 1)
-                                                : node_bytes_cmp(t->type, ev->type, ev->typelen);
-            if (cmp == 0)
-            {
-                apply_list(&t->list, state, ev, statecxt);
-                break;
-            }
-            if (cmp < 0)
-                lo = mid + 1;
-            else
-                hi = mid - 1;
-        }
-    }
-    apply_list(&c->star, state, ev, statecxt);
+    const RuleList *type_rules = ev->type ? rules_of_type(c, ev->type, ev->typelen) : nullptr;
+    rules_apply_list(c, type_rules, state, ev, statecxt);
 }

@@ -115,5 +115,12 @@ JNode *rules_initial_state(const CompiledRules *c, MemoryContext cxt);
  */
 void rules_apply(const CompiledRules *c, JNode **state, const EventView *ev, MemoryContext statecxt);
 
+/* The rules of one event type, NULL if it has none (valid as long as c). */
+const RuleList *rules_of_type(const CompiledRules *c, const char *type, int typelen);
+
+/* rules_apply with the type's rules already found by rules_of_type. */
+void rules_apply_list(const CompiledRules *c, const RuleList *type_rules, JNode **state,
+                      const EventView *ev, MemoryContext statecxt);
+
 /* "stream \"s\" version n", for SE004 messages about one event. */
 char *event_where(const EventView *ev);
