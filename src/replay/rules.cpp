@@ -385,8 +385,9 @@ static bool lookup_path(const RulePath *p, Jsonb *data, JsonbValue *out)
     for (int i = 0; i < p->n; i++)
     {
         JsonbValue *cur = nullptr;
+        /* The last value is found straight into *out: no copy per event. */
         if (JsonContainerIsObject(c))
-            cur = getKeyJsonValueFromContainer(c, p->segs[i], p->lens[i], &buf);
+            cur = getKeyJsonValueFromContainer(c, p->segs[i], p->lens[i], i == p->n - 1 ? out : &buf);
         else if (JsonContainerIsArray(c))
         {
             /* A segment of digits indexes an array ("$.lines.0"). */
@@ -405,7 +406,8 @@ static bool lookup_path(const RulePath *p, Jsonb *data, JsonbValue *out)
             return false;
         if (i == p->n - 1)
         {
-            *out = *cur;
+            if (cur != out)
+                *out = *cur;
             return true;
         }
         if (cur->type != jbvBinary)
