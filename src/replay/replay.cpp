@@ -337,11 +337,11 @@ static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, R
     MemoryContext old = CurrentMemoryContext;
     try
     {
-        TupleTableSlot *slot;
-        while ((slot = event_scan_next(scan)) != nullptr)
+        EventRow row;
+        while (event_scan_next(scan, &row))
         {
             MemoryContextSwitchTo(rc->per_event);
-            bool more = apply_row(run, slot->tts_values, slot->tts_isnull, natts, bounds);
+            bool more = apply_row(run, row.values, row.isnull, natts, bounds);
             MemoryContextSwitchTo(old);
             /*
              * Most events leave a few bytes of scratch (numeric temporaries),
@@ -352,7 +352,7 @@ static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, R
                 MemoryContextReset(rc->per_event);
             if (!more)
                 break;
-            rc->last = DatumGetInt64(slot->tts_values[COL_VERSION - 1]);
+            rc->last = DatumGetInt64(row.values[COL_VERSION - 1]);
             rc->found = true;
         }
     }

@@ -26,17 +26,23 @@ struct EventScan;
  * CurrentMemoryContext.  Raises 42501 exactly as the executor would when the
  * current user may not read chronicle.events.  Returns NULL, having opened
  * nothing, when this scan could not return what the executor would:
- * row-level security is enabled on chronicle.events, it is not a heap table,
- * or its primary key is not a btree on (stream_id, version); the caller then
- * reads through SPI.
+ * row-level security is enabled on chronicle.events, it is not a heap table
+ * with the columns of SPEC section 2 in their order, or its primary key is
+ * not a btree on (stream_id, version); the caller then reads through SPI.
  */
 EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto, int natts);
 
+/* One event: its first natts attributes, in table order. */
+struct EventRow
+{
+    Datum *values;
+    bool *isnull;
+};
+
 /*
- * The next event, its first natts attributes (at least 2) deformed into
- * tts_values/tts_isnull (the rest can be read with slot_getattr); they stay
- * valid until the next call.  NULL after the last.  Checks for interrupts.
+ * The next event's first natts attributes (at least 2, at most 11), valid
+ * until the next call; false after the last.  Checks for interrupts.
  */
-TupleTableSlot *event_scan_next(EventScan *s);
+bool event_scan_next(EventScan *s, EventRow *row);
 
 void event_scan_end(EventScan *s);
