@@ -111,7 +111,8 @@ JNode *rules_initial_state(const CompiledRules *c, MemoryContext cxt);
 /*
  * Apply the event's type rules, then "*", to *state (an object in statecxt).
  * Scratch memory comes from CurrentMemoryContext, which the caller resets
- * between events.
+ * between events (or every few events: what is left there is never used
+ * again).
  */
 void rules_apply(const CompiledRules *c, JNode **state, const EventView *ev, MemoryContext statecxt);
 
