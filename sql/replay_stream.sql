@@ -47,12 +47,15 @@ SELECT version, type, chronicle.fold('account', e) OVER (ORDER BY version) AS st
        chronicle.merge_agg(data) OVER (ORDER BY version) AS merged_data
 FROM chronicle.read_stream('account-123456') e;
 
--- Attributes come from the stored event.
+-- Attributes come from the stored event (@recorded_at in UTC whatever the
+-- session's TimeZone).
 SELECT chronicle.define_reducer('audit', '{"*": {"set": {"last_type": "@type", "last_version": "@version",
-    "stream": "@stream_id"}, "push": {"ids": "@event_id"}}}');
+    "stream": "@stream_id", "at": "@recorded_at"}, "push": {"ids": "@event_id"}}}');
 SELECT r->'last_type' AS last_type, r->'last_version' AS last_version, r->'stream' AS stream,
        r->'ids' = (SELECT jsonb_agg(event_id ORDER BY version) FROM chronicle.events
-                   WHERE stream_id = 'account-123456') AS ids_match
+                   WHERE stream_id = 'account-123456') AS ids_match,
+       r->>'at' LIKE '%+00:00' AND (r->>'at')::timestamptz = (SELECT recorded_at FROM chronicle.events
+                   WHERE stream_id = 'account-123456' AND version = 3) AS at_match
 FROM chronicle.replay('account-123456', 'audit') r;
 
 -- A function reducer is called per event through the same path, with the
@@ -119,6 +122,17 @@ SELECT chronicle.append_batch('ledger-2', (SELECT jsonb_agg(jsonb_build_object('
 SELECT chronicle.replay('ledger-2', 'ledger');
 SELECT chronicle.replay('ledger-2', 'ledger', as_of_version => 10000);
 
+-- A replay sees what its query's snapshot sees: its own transaction's
+-- append before the commit, and never a rolled-back one (whose dead row
+-- stays in the table and its index until VACUUM).
+BEGIN;
+SELECT chronicle.append('ledger-3', 'Posted', '{"amount": 1}');
+SELECT chronicle.replay('ledger-3', 'ledger');
+ROLLBACK;
+SELECT chronicle.replay('ledger-3', 'ledger') IS NULL AS rolled_back;
+SELECT chronicle.append('ledger-3', 'Posted', '{"amount": 2}');
+SELECT chronicle.replay('ledger-3', 'ledger');
+
 -- Readers may replay; replay reads with the caller's rights.
 CREATE ROLE regress_replay_stream_reader IN ROLE chronicle_reader;
 CREATE ROLE regress_replay_stream_nobody;
@@ -127,7 +141,40 @@ SELECT chronicle.replay('account-123456', 'account');
 SET ROLE regress_replay_stream_nobody;
 SELECT chronicle.replay('account-123456', 'account');
 RESET ROLE;
-DROP ROLE regress_replay_stream_reader, regress_replay_stream_nobody;
+
+-- Reading the events needs what SELECT * FROM chronicle.events needs:
+-- SELECT on the table, or on every one of its columns.
+CREATE ROLE regress_replay_stream_cols;
+GRANT EXECUTE ON FUNCTION chronicle.replay(text, text, bigint, timestamptz) TO regress_replay_stream_cols;
+GRANT SELECT ON chronicle.reducers TO regress_replay_stream_cols;
+SET ROLE regress_replay_stream_cols;
+\set VERBOSITY default
+SELECT chronicle.replay('account-123456', 'account');
+\set VERBOSITY sqlstate
+RESET ROLE;
+GRANT SELECT (stream_id, version, global_position, event_id, type, type_version, data, metadata,
+              recorded_at, tx_id, hash) ON chronicle.events TO regress_replay_stream_cols;
+SET ROLE regress_replay_stream_cols;
+SELECT chronicle.replay('account-123456', 'account');
+RESET ROLE;
+REVOKE SELECT (hash) ON chronicle.events FROM regress_replay_stream_cols;
+SET ROLE regress_replay_stream_cols;
+SELECT chronicle.replay('account-123456', 'account');
+RESET ROLE;
+REVOKE ALL ON chronicle.events, chronicle.reducers FROM regress_replay_stream_cols;
+REVOKE ALL ON FUNCTION chronicle.replay(text, text, bigint, timestamptz) FROM regress_replay_stream_cols;
+
+-- Row-level security on chronicle.events applies to replay as to any query
+-- (replay leaves such a table to the executor): this reader sees the first
+-- two events only.
+ALTER TABLE chronicle.events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY regress_first_two ON chronicle.events FOR SELECT USING (version <= 2);
+SET ROLE regress_replay_stream_reader;
+SELECT chronicle.replay('account-123456', 'account');
+RESET ROLE;
+DROP POLICY regress_first_two ON chronicle.events;
+ALTER TABLE chronicle.events DISABLE ROW LEVEL SECURITY;
+DROP ROLE regress_replay_stream_reader, regress_replay_stream_nobody, regress_replay_stream_cols;
 
 -- Clean up: this file's helpers and reducers (events are immutable and stay).
 RESET search_path;

@@ -12,7 +12,7 @@ static int key_cmp(const char *a, int alen, const char *b, int blen)
 {
     if (alen != blen)
         return alen < blen ? -1 : 1;
-    return memcmp(a, b, alen);
+    return node_bytes_cmp(a, b, alen);
 }
 
 static JNode *node_alloc(NodeKind kind, MemoryContext cxt)

@@ -52,6 +52,21 @@ struct JNode
     };
 };
 
+/*
+ * memcmp's order for the short strings of keys and event types, inline: a
+ * call per comparison is most of what a lookup costs when keys are a few
+ * bytes long.
+ */
+static inline int node_bytes_cmp(const char *a, const char *b, int len)
+{
+    if (len > 16)
+        return memcmp(a, b, len);
+    for (int i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+    return 0;
+}
+
 /* A deep copy of a JSON value (scalar or container) into cxt. */
 JNode *node_from_jbv(const JsonbValue *v, MemoryContext cxt);
 JNode *node_from_jsonb(Jsonb *jb, MemoryContext cxt);

@@ -1,16 +1,20 @@
 /*
  * replay.cpp: chronicle.replay(stream_id, reducer, as_of_version, as_of_time).
  *
- * Events are read in version order through a kept SPI plan whose rows go to
- * a DestReceiver of ours, one at a time, so memory holds one row plus the
- * state, never the stream.  Each event's scratch memory is reset after it is
- * applied, and the state is serialised to jsonb once, at the end.
+ * Events are read in version order one at a time, so memory holds one row
+ * plus the state, never the stream.  A rules reducer reads them straight
+ * from the primary key index (scan.h); a function reducer, or a table the
+ * direct scan leaves to the executor, through a kept SPI plan whose rows go
+ * to a DestReceiver of ours.  Events' scratch memory is freed as they go
+ * (in bulk on the direct path), and the state is serialised to jsonb once,
+ * at the end.
  */
 #include "replay/replay.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
 #include "replay/reducer.h"
+#include "replay/scan.h"
 #include "types/types.h"
 
 extern "C" {
@@ -70,12 +74,21 @@ static SPIPlanPtr events_plan()
 struct Run
 {
     Reducer *r;
+    text *stream_id;   /* every row's, byte for byte (= is deterministic) */
     MemoryContext cxt; /* the state lives here */
     JNode *state;       /* rules reducers */
     Jsonb *fnstate;    /* function reducers; NULL is SQL NULL */
     TupleDesc rowdesc; /* chronicle.events, for function reducers */
     Jsonb *buf;        /* row_jsonb()'s buffer */
     Size buf_size;
+    /*
+     * The last event type, as a C string (types are at most 255 bytes,
+     * SPEC 2), and its rules: events of one type come in runs, and a byte
+     * comparison is cheaper than a copy and a search per event.
+     */
+    char type_name[256];
+    int typelen; /* -1 before the first event */
+    const RuleList *type_rules;
 };
 
 static Jsonb *copy_jsonb(Jsonb *j, MemoryContext cxt)
@@ -100,6 +113,9 @@ static void call_function(Run *run, Datum row)
         pfree(run->fnstate);
     run->fnstate = next;
 }
+
+/* Scratch memory the direct reader lets accumulate before a reset. */
+static const Size SCRATCH_LIMIT = 64 * 1024;
 
 /*
  * The row's data as a Jsonb.  Small values are stored with a 1-byte header,
@@ -129,43 +145,56 @@ static Jsonb *row_jsonb(Run *run, Datum d)
  * Apply one row.  Returns false when the row lies past the time bound, which
  * ends the replay (the state is always a prefix of the stream).
  */
-static bool apply_row(Run *run, Datum *values, bool *nulls, const ReplayBounds *bounds)
+static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const ReplayBounds *bounds)
 {
-    TimestampTz recorded_at = DatumGetTimestampTz(values[COL_RECORDED_AT - 1]);
+    bool has_recorded_at = natts >= COL_RECORDED_AT;
+    TimestampTz recorded_at = has_recorded_at ? DatumGetTimestampTz(values[COL_RECORDED_AT - 1]) : 0;
     if (bounds->has_time && recorded_at > bounds->as_of_time)
         return false;
 
-    text *type = DatumGetTextPP(values[COL_TYPE - 1]);
+    text *type = reinterpret_cast<text *>(DatumGetPointer(values[COL_TYPE - 1]));
+    /* What DatumGetTextPP does, without a call per row for the usual short type. */
+    if (VARATT_IS_COMPRESSED(type) || VARATT_IS_EXTERNAL(type))
+        type = DatumGetTextPP(values[COL_TYPE - 1]);
     int typelen = VARSIZE_ANY_EXHDR(type);
-    /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
-    char type_buf[256];
-    char *type_name = type_buf;
-    if (typelen < static_cast<int>(sizeof(type_buf)))
+    const CompiledRules *compiled = run->r->compiled;
+    const char *type_name = run->type_name;
+    const RuleList *type_rules = run->type_rules;
+    if (typelen != run->typelen || node_bytes_cmp(run->type_name, VARDATA_ANY(type), typelen) != 0)
     {
-        memcpy(type_buf, VARDATA_ANY(type), typelen);
-        type_buf[typelen] = '\0';
+        if (typelen < static_cast<int>(sizeof(run->type_name)))
+        {
+            memcpy(run->type_name, VARDATA_ANY(type), typelen);
+            run->type_name[typelen] = '\0';
+            run->typelen = typelen;
+            run->type_rules = compiled ? rules_of_type(compiled, run->type_name, typelen) : nullptr;
+            type_rules = run->type_rules;
+        }
+        else
+        {
+            type_name = text_to_cstring(type);
+            type_rules = compiled ? rules_of_type(compiled, type_name, typelen) : nullptr;
+        }
     }
-    else
-        type_name = text_to_cstring(type);
     int32 type_version = DatumGetInt32(values[COL_TYPE_VERSION - 1]);
     Jsonb *stored = row_jsonb(run, values[COL_DATA - 1]);
     int32 upcast_version = type_version;
     Jsonb *data = types_upcast(type_name, &upcast_version, stored);
 
-    if (run->r->compiled)
+    if (compiled)
     {
         EventView ev;
         ev.reducer = run->r->name;
-        ev.stream_id = DatumGetTextPP(values[COL_STREAM_ID - 1]);
+        ev.stream_id = run->stream_id;
         ev.has_version = true;
         ev.version = DatumGetInt64(values[COL_VERSION - 1]);
         ev.type = VARDATA_ANY(type);
         ev.typelen = typelen;
         ev.data = data;
         ev.event_id = DatumGetUUIDP(values[COL_EVENT_ID - 1]);
-        ev.has_recorded_at = true;
+        ev.has_recorded_at = has_recorded_at;
         ev.recorded_at = recorded_at;
-        rules_apply(run->r->compiled, &run->state, &ev, run->cxt);
+        rules_apply_list(compiled, type_rules, &run->state, &ev, run->cxt);
         return true;
     }
 
@@ -219,7 +248,7 @@ static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
     /* The executor's frames are C: no C++ exception may leave this function. */
     try
     {
-        more = apply_row(rc->run, slot->tts_values, slot->tts_isnull, rc->bounds);
+        more = apply_row(rc->run, slot->tts_values, slot->tts_isnull, natts, rc->bounds);
     }
     catch (const pg::Error &e)
     {
@@ -257,11 +286,93 @@ static void receiver_startup(DestReceiver *, int, TupleDesc) {}
 static void receiver_shutdown(DestReceiver *) {}
 static void receiver_destroy(DestReceiver *) {}
 
+/*
+ * Read through the kept plan, rows to our receiver.  A domain error raised
+ * inside the executor was deferred by receive_row: thrown here, once the
+ * executor is done.
+ */
+static void read_spi(text *stream_id, int64 after, const ReplayBounds *bounds, Receiver *rc)
+{
+    ParamListInfo params = makeParamList(3);
+    Datum args[3] = {PointerGetDatum(stream_id), Int64GetDatum(after),
+                     Int64GetDatum(bounds->has_version ? bounds->as_of_version : PG_INT64_MAX)};
+    Oid types[3] = {TEXTOID, INT8OID, INT8OID};
+    for (int i = 0; i < 3; i++)
+    {
+        params->params[i].value = args[i];
+        params->params[i].isnull = false;
+        params->params[i].pflags = PARAM_FLAG_CONST;
+        params->params[i].ptype = types[i];
+    }
+    SPIExecuteOptions options{};
+    options.params = params;
+    options.read_only = true;
+    options.dest = &rc->pub;
+    deferred.set = false;
+    int rcode = SPI_execute_plan_extended(events_plan(), &options);
+    /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
+    if (rcode < 0)
+        elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));
+    if (deferred.set)
+    {
+        deferred.set = false;
+        throw pg::Error(deferred.code, deferred.message, deferred.detail, deferred.hint);
+    }
+}
+
+/*
+ * Read through the direct index scan; false when it is not usable here (the
+ * caller then reads through SPI).  A domain error from the rules ends the
+ * scan before it propagates: there is no executor frame to cross.
+ */
+static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, Receiver *rc)
+{
+    int64 upto = bounds->has_version ? bounds->as_of_version : PG_INT64_MAX;
+    /* The attributes in table order up to the last one the rules read. */
+    int natts = bounds->has_time || run->r->compiled->uses_recorded_at ? COL_RECORDED_AT : COL_DATA;
+    /* rc->last is where the replay starts: 0, or a snapshot's version. */
+    EventScan *scan = event_scan_begin(stream_id, rc->last, upto, natts);
+    if (!scan)
+        return false;
+    MemoryContext old = CurrentMemoryContext;
+    try
+    {
+        EventRow row;
+        while (event_scan_next(scan, &row))
+        {
+            MemoryContextSwitchTo(rc->per_event);
+            bool more = apply_row(run, row.values, row.isnull, natts, bounds);
+            MemoryContextSwitchTo(old);
+            /*
+             * Most events leave a few bytes of scratch (numeric temporaries),
+             * freed in bulk: resetting after every event would cost more
+             * than the event itself, and memory stays bounded all the same.
+             */
+            if (rc->per_event->mem_allocated > SCRATCH_LIMIT)
+                MemoryContextReset(rc->per_event);
+            if (!more)
+                break;
+            rc->last = DatumGetInt64(row.values[COL_VERSION - 1]);
+            rc->found = true;
+        }
+    }
+    catch (const pg::Error &)
+    {
+        MemoryContextSwitchTo(old);
+        event_scan_end(scan);
+        throw;
+    }
+    event_scan_end(scan);
+    return true;
+}
+
 void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bounds,
                    ReplayResult *result)
 {
     MemoryContext caller = CurrentMemoryContext;
     Run run{};
+    run.stream_id = stream_id;
+    run.typelen = -1;
     run.cxt = AllocSetContextCreate(caller, "chronicle replay", ALLOCSET_DEFAULT_SIZES);
 
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -302,33 +413,18 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     rc.last = after;
     rc.found = found;
 
-    ParamListInfo params = makeParamList(3);
-    Datum args[3] = {PointerGetDatum(stream_id), Int64GetDatum(after),
-                     Int64GetDatum(bounds->has_version ? bounds->as_of_version : PG_INT64_MAX)};
-    Oid types[3] = {TEXTOID, INT8OID, INT8OID};
-    for (int i = 0; i < 3; i++)
+    try
     {
-        params->params[i].value = args[i];
-        params->params[i].isnull = false;
-        params->params[i].pflags = PARAM_FLAG_CONST;
-        params->params[i].ptype = types[i];
+        if (!run.r->compiled || !read_direct(&run, stream_id, bounds, &rc))
+            read_spi(stream_id, after, bounds, &rc);
     }
-    SPIExecuteOptions options{};
-    options.params = params;
-    options.read_only = true;
-    options.dest = &rc.pub;
-    deferred.set = false;
-    int rcode = SPI_execute_plan_extended(events_plan(), &options);
-    /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
-    if (rcode < 0)
-        elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));
-    SPI_finish();
-    if (deferred.set)
+    catch (const pg::Error &)
     {
+        SPI_finish();
         MemoryContextDelete(run.cxt);
-        deferred.set = false;
-        throw pg::Error(deferred.code, deferred.message, deferred.detail, deferred.hint);
+        throw;
     }
+    SPI_finish();
 
     /* Back in the caller's context: the result outlives the replay's memory. */
     result->version = rc.last;

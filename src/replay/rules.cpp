@@ -342,6 +342,14 @@ CompiledRules *rules_compile(const char *reducer, Jsonb *rules, MemoryContext cx
             compile_list(&cc, name, &v, &t->list);
         }
     }
+    /* Readers skip a column no rule reads. */
+    for (int i = 0; i <= c->ntypes; i++)
+    {
+        const RuleList *list = i < c->ntypes ? &c->types[i].list : &c->star;
+        for (int k = 0; k < list->n; k++)
+            if (list->rules[k].kind == VALUE_ATTRIBUTE && list->rules[k].attribute == ATTR_RECORDED_AT)
+                c->uses_recorded_at = true;
+    }
     return c;
 }
 
@@ -377,8 +385,9 @@ static bool lookup_path(const RulePath *p, Jsonb *data, JsonbValue *out)
     for (int i = 0; i < p->n; i++)
     {
         JsonbValue *cur = nullptr;
+        /* The last value is found straight into *out: no copy per event. */
         if (JsonContainerIsObject(c))
-            cur = getKeyJsonValueFromContainer(c, p->segs[i], p->lens[i], &buf);
+            cur = getKeyJsonValueFromContainer(c, p->segs[i], p->lens[i], i == p->n - 1 ? out : &buf);
         else if (JsonContainerIsArray(c))
         {
             /* A segment of digits indexes an array ("$.lines.0"). */
@@ -397,7 +406,8 @@ static bool lookup_path(const RulePath *p, Jsonb *data, JsonbValue *out)
             return false;
         if (i == p->n - 1)
         {
-            *out = *cur;
+            if (cur != out)
+                *out = *cur;
             return true;
         }
         if (cur->type != jbvBinary)
@@ -609,27 +619,35 @@ static void apply_list(const RuleList *list, JNode **state, const EventView *ev,
         apply_rule(&list->rules[i], state, ev, cxt);
 }
 
+const RuleList *rules_of_type(const CompiledRules *c, const char *type, int typelen)
+{
+    int lo = 0, hi = c->ntypes - 1;
+    while (lo <= hi)
+    {
+        int mid = lo + (hi - lo) / 2;
+        const TypeRules *t = &c->types[mid];
+        int cmp = t->typelen != typelen ? (t->typelen < typelen ? -1 : 1)
+                                        : node_bytes_cmp(t->type, type, typelen);
+        if (cmp == 0)
+            return &t->list;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return nullptr;
+}
+
+void rules_apply_list(const CompiledRules *c, const RuleList *type_rules, JNode **state,
+                      const EventView *ev, MemoryContext statecxt)
+{
+    if (type_rules)
+        apply_list(type_rules, state, ev, statecxt);
+    apply_list(&c->star, state, ev, statecxt);
+}
+
 void rules_apply(const CompiledRules *c, JNode **state, const EventView *ev, MemoryContext statecxt)
 {
-    if (ev->type)
-    {
-        int lo = 0, hi = c->ntypes - 1;
-        while (lo <= hi)
-        {
-            int mid = lo + (hi - lo) / 2;
-            const TypeRules *t = &c->types[mid];
-            int cmp = t->typelen != ev->typelen ? (t->typelen < ev->typelen ? -1 : 1)
-                                                : memcmp(t->type, ev->type, ev->typelen);
-            if (cmp == 0)
-            {
-                apply_list(&t->list, state, ev, statecxt);
-                break;
-            }
-            if (cmp < 0)
-                lo = mid + 1;
-            else
-                hi = mid - 1;
-        }
-    }
-    apply_list(&c->star, state, ev, statecxt);
+    const RuleList *type_rules = ev->type ? rules_of_type(c, ev->type, ev->typelen) : nullptr;
+    rules_apply_list(c, type_rules, state, ev, statecxt);
 }

@@ -84,6 +84,7 @@ struct CompiledRules
     RuleList star;
     bool has_init;
     JsonbValue init;
+    bool uses_recorded_at; /* some rule reads "@recorded_at" */
 };
 
 /* One event as the rules see it; fields may be missing in hand-made fold rows. */
@@ -110,9 +111,17 @@ JNode *rules_initial_state(const CompiledRules *c, MemoryContext cxt);
 /*
  * Apply the event's type rules, then "*", to *state (an object in statecxt).
  * Scratch memory comes from CurrentMemoryContext, which the caller resets
- * between events.
+ * between events (or every few events: what is left there is never used
+ * again).
  */
 void rules_apply(const CompiledRules *c, JNode **state, const EventView *ev, MemoryContext statecxt);
+
+/* The rules of one event type, NULL if it has none (valid as long as c). */
+const RuleList *rules_of_type(const CompiledRules *c, const char *type, int typelen);
+
+/* rules_apply with the type's rules already found by rules_of_type. */
+void rules_apply_list(const CompiledRules *c, const RuleList *type_rules, JNode **state,
+                      const EventView *ev, MemoryContext statecxt);
 
 /* "stream \"s\" version n", for SE004 messages about one event. */
 char *event_where(const EventView *ev);
