@@ -7,6 +7,7 @@
  */
 #include "tree/tree.h"
 #include "errors.h"
+#include "pg/result_memory.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -48,7 +49,8 @@ TreeInfo *tree_of_rowtype(FunctionCallInfo fcinfo)
 
 Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
 {
-    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    /* Warm result memory: a subtree of thousands of rows fills fresh pages otherwise. */
+    pg::begin_warm_result(fcinfo);
     ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
     if (PG_ARGISNULL(1))
         return (Datum) 0;
