@@ -197,7 +197,7 @@ BEGIN
 END $$;
 CREATE VIEW pg_temp.result_memory AS
 SELECT count(*) AS contexts, sum(total_bytes) AS bytes
-FROM pg_backend_memory_contexts WHERE name = 'chronicle read results';
+FROM pg_backend_memory_contexts WHERE name = 'chronicle results';
 BEGIN;
 DECLARE open_read CURSOR FOR SELECT global_position FROM chronicle.read_all();
 DECLARE held_read CURSOR WITH HOLD FOR SELECT global_position FROM chronicle.read_all();
