@@ -181,6 +181,23 @@ SELECT chronicle.append('guarded-1', 'T', '{}');
 SELECT count(*) AS audited FROM pg_temp.audit;
 SELECT coalesce(sum(calls), 0) AS insert_check_calls FROM pg_stat_xact_user_functions
 WHERE schemaname = 'chronicle' AND funcname = '_events_insert_check';
+-- The stream row is updated the same way (stream_row.cpp): its version check
+-- trigger, which cannot fire on append's own update, is not called ...
+SELECT coalesce(sum(calls), 0) AS version_check_calls FROM pg_stat_xact_user_functions
+WHERE schemaname = 'chronicle' AND funcname = '_streams_version_grows';
+-- ... unless a trigger of the owner's sends append to its UPDATE statement.
+CREATE FUNCTION pg_temp.audit_stream() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO pg_temp.audit VALUES (NEW.stream_id, -NEW.version);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit_streams AFTER UPDATE ON chronicle.streams
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.audit_stream();
+SELECT chronicle.append('guarded-1', 'T', '{}');
+SELECT * FROM pg_temp.audit WHERE version < 0;
+SELECT coalesce(sum(calls), 0) AS version_check_calls FROM pg_stat_xact_user_functions
+WHERE schemaname = 'chronicle' AND funcname = '_streams_version_grows';
+DROP TRIGGER audit_streams ON chronicle.streams;
 SELECT count(*) AS problems FROM chronicle.verify('guarded-1');
 -- A column added by the owner: append names its columns, the new one takes
 -- its default.

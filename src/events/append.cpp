@@ -5,13 +5,14 @@
  *   1. validate every event and run types_check_event on it;
  *   2. when event_ids were given, look them up: identical events are no-ops
  *      (idempotency), different content is SE005;
- *   3. add the number of new events to the stream row's version: an UPDATE
- *      (or, for a new stream, INSERT ... ON CONFLICT DO UPDATE) takes the row
- *      lock that serialises the writers of this one stream (and nothing else)
- *      and returns the new version, so the old one is known in the same
- *      statement;
+ *   3. add the number of new events to the stream row's version, which
+ *      takes the row lock that serialises the writers of this one stream (and
+ *      nothing else) and yields the old version: a heap update through the
+ *      table AM (stream_row.cpp), or an UPDATE statement when that path
+ *      declines, or for a new stream INSERT ... ON CONFLICT DO UPDATE;
  *   4. check expected_version against the old version (SE001);
- *   5. read the previous event's hash, chain the new events, insert them;
+ *   5. read the previous event's hash, chain the new events, write them
+ *      (store.cpp, or an INSERT statement);
  *   6. queue NOTIFY chronicle_events (payload: the category), sent at commit.
  * Writes run with the rights of the function's owner (the extension owner),
  * like SECURITY DEFINER but without its per-call GUC machinery: writers have
@@ -72,7 +73,6 @@ struct AppendRequest
 SPIPlanPtr find_ids_plan;
 SPIPlanPtr update_plan;
 SPIPlanPtr upsert_plan;
-SPIPlanPtr prev_hash_plan;
 SPIPlanPtr insert_one_plan;
 SPIPlanPtr insert_many_plan;
 SPIPlanPtr insert_one_given_plan;
@@ -105,10 +105,6 @@ const char *const UPSERT_SQL =
     "RETURNING s.version, (SELECT e.hash FROM chronicle.events e "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
     "AND e.version OPERATOR(pg_catalog.=) (s.version OPERATOR(pg_catalog.-) $3))";
-
-const char *const PREV_HASH_SQL =
-    "SELECT e.hash FROM chronicle.events e "
-    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";
 
 #define INSERT_ONE_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
@@ -442,6 +438,49 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     check_all_inserted(req, nfresh);
 }
 
+/*
+ * Step 3 through SQL: the UPDATE statement (when stream_row.cpp declines), or
+ * the INSERT ... ON CONFLICT DO UPDATE that creates a stream or joins a
+ * concurrent creator.  Returns the version before; the previous event's hash
+ * comes with the row when the statement's snapshot sees it (prev_known).
+ */
+int64 bump_with_sql(text *stream, const char *stream_id, int category_len, int count, TimestampTz now,
+                    bool create, uint8 *prev, bool *prev_known)
+{
+    static const Oid upsert_types[4] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+    Datum upsert_args[4] = {PointerGetDatum(stream),
+                            PointerGetDatum(cstring_to_text_with_len(stream_id, category_len)),
+                            Int64GetDatum(count), TimestampTzGetDatum(now)};
+    if (!create)
+    {
+        SPIPlanPtr update = events_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
+        if (SPI_execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+            elog(ERROR, "chronicle: stream update failed");
+    }
+    if (create || SPI_processed == 0)
+    {
+        SPIPlanPtr upsert = events_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
+        if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+            elog(ERROR, "chronicle: stream upsert failed");
+    }
+    if (SPI_processed != 1)
+        elog(ERROR, "chronicle: stream row of \"%s\" not written", text_to_cstring(stream));
+    /*
+     * The previous event's hash is missing only when this append waited for
+     * the stream lock and the event it waited for committed after the
+     * statement's snapshot (READ COMMITTED): the caller then reads it with a
+     * new snapshot, which sees it.
+     */
+    bool isnull;
+    int64 new_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    int64 old_version = new_version - count;
+    Datum prev_datum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+    *prev_known = old_version > 0 && !isnull;
+    if (*prev_known)
+        copy_hash(prev_datum, stream, old_version, prev);
+    return old_version;
+}
+
 /* Steps 1..6 of the header comment; returns the version the caller reports. */
 int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
 {
@@ -487,57 +526,30 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     GetUserIdAndSecContext(&saved_user, &saved_context);
     SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
 
-    static const Oid upsert_types[4] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
-    Datum upsert_args[4] = {PointerGetDatum(stream),
-                            PointerGetDatum(cstring_to_text_with_len(req->stream_id, category_len)),
-                            Int64GetDatum(nfresh), TimestampTzGetDatum(now)};
-    SPIPlanPtr update = events_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
-    if (SPI_execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-        elog(ERROR, "chronicle: stream update failed");
-    if (SPI_processed == 0)
-    {
-        SPIPlanPtr upsert = events_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
-        if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-            elog(ERROR, "chronicle: stream upsert failed");
-    }
-    if (SPI_processed != 1)
-        elog(ERROR, "chronicle: stream row of \"%s\" not written", text_to_cstring(stream));
-    /*
-     * The previous event's hash comes with the stream row.  It is missing only
-     * when this append waited for the stream lock and the event it waited for
-     * committed after the statement's snapshot (READ COMMITTED): then it is
-     * read again below with a new snapshot, which sees it.
-     */
-    bool isnull;
-    int64 new_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    int64 old_version = new_version - nfresh;
+    /* Step 3: the stream row, straight through the table AM when possible. */
     uint8 prev[EVENTS_HASH_LEN];
-    size_t prev_len = 0;
-    bool prev_null;
-    Datum prev_datum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &prev_null);
-    if (old_version > 0 && !prev_null)
-        prev_len = copy_hash(prev_datum, stream, old_version, prev);
+    bool prev_known = false;
+    int64 old_version = events_stream_bump(stream, nfresh, now);
+    if (old_version < 0)
+        old_version = bump_with_sql(stream, req->stream_id, category_len, nfresh, now,
+                                    old_version == EVENTS_BUMP_NO_ROW, prev, &prev_known);
+    int64 new_version = old_version + nfresh;
     check_expected(req, old_version);
 
     /* In READ COMMITTED each statement sees what committed while we waited. */
     if (any_given && !IsolationUsesXactSnapshot())
         mark_stored(req, true);
 
-    if (old_version > 0 && prev_null)
+    size_t prev_len = 0;
+    if (old_version > 0)
     {
-        static const Oid prev_types[2] = {TEXTOID, INT8OID};
-        SPIPlanPtr plan = events_plan(&prev_hash_plan, PREV_HASH_SQL, 2, prev_types);
-        Datum args[2] = {PointerGetDatum(stream), Int64GetDatum(old_version)};
-        if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
-            elog(ERROR, "chronicle: previous hash lookup failed");
-        if (SPI_processed != 1)
+        if (!prev_known && !events_prev_hash(stream, old_version, prev))
             ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                             errmsg("stream \"%s\" has version %lld but its event %lld is missing",
                                    text_to_cstring(stream), (long long)old_version,
                                    (long long)old_version),
                             errhint("Run chronicle.verify() to see the damage.")));
-        prev_len = copy_hash(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-                             stream, old_version, prev);
+        prev_len = EVENTS_HASH_LEN;
     }
 
     uint8 *hashes = (uint8 *)palloc((Size)nfresh * EVENTS_HASH_LEN);

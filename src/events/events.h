@@ -59,6 +59,20 @@ EventsStore *events_store_begin(void);
 void events_store_put(EventsStore *store, const Datum *values);
 void events_store_end(EventsStore *store);
 
+/*
+ * stream_row.cpp: an append's stream-row bump and previous-hash look-up
+ * without SQL statements.  bump() adds count to the stream's version and
+ * returns the version before; EVENTS_BUMP_NO_ROW when the stream has no row
+ * (create it with the INSERT ... ON CONFLICT statement), EVENTS_BUMP_USE_SQL
+ * when chronicle.streams has something the direct path would skip (use the
+ * UPDATE statement).  prev_hash() reads event `version`'s hash into out
+ * (EVENTS_HASH_LEN bytes); false when that event does not exist.
+ */
+#define EVENTS_BUMP_NO_ROW (-1)
+#define EVENTS_BUMP_USE_SQL (-2)
+int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now);
+bool events_prev_hash(text *stream_id, int64 version, uint8 *out);
+
 /* validate.cpp: argument rules shared by append and the insert trigger. */
 void events_check_stream_id(const char *stream_id, int len); /* 22023 */
 void events_check_type(const char *type, int len);           /* SE003 */
