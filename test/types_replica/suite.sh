@@ -74,7 +74,9 @@ BEGIN
 EXCEPTION WHEN SQLSTATE 'SE003' THEN
     NULL;
 END $$;
-\set lsn `psql -X -t -A -h "$PRIMARY_HOST" -c "SELECT chronicle.define_upcaster('Shipped', 2, '{\"set\": {\"carrier\": \"post\"}}'); SELECT pg_current_wal_lsn()" | tail -1`
+-- Two -c options, two transactions: the LSN must be read after the commit
+-- record of the new upcaster, or the standby may not have it yet.
+\set lsn `psql -X -t -A -h "$PRIMARY_HOST" -c "SELECT chronicle.define_upcaster('Shipped', 2, '{\"set\": {\"carrier\": \"post\"}}')" -c "SELECT pg_current_wal_lsn()" | tail -1`
 SELECT set_config('types_test.lsn', :'lsn', false) IS NOT NULL AS lsn_set \gset
 DO $$
 BEGIN
