@@ -10,6 +10,7 @@ extern "C" {
 #include "postgres.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
+#include "nodes/execnodes.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 }
@@ -39,14 +40,37 @@ enum EventsColumn
     "e.stream_id, e.version, e.global_position, e.event_id, e.type, e.type_version, e.data, " \
     "e.metadata, e.recorded_at, e.tx_id, e.hash"
 
-/* An SPI plan prepared on first use and kept for the backend's lifetime. */
-SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
+/*
+ * An SPI plan prepared on first use and kept for the backend's lifetime;
+ * cursor_options as SPI_prepare_cursor takes them (CURSOR_OPT_GENERIC_PLAN...).
+ */
+SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes,
+                       int cursor_options = 0);
 
 /* hash.cpp: one link of the chain (see README.md, "Hash chain: canonical encoding"). */
 void events_hash(const uint8 *prev_hash, size_t prev_len, const char *stream_id,
                  size_t stream_len, int64 version, const pg_uuid_t *event_id, const char *type,
                  size_t type_len, int32 type_version, Jsonb *data, Jsonb *metadata,
                  TimestampTz recorded_at, uint8 *out);
+
+/*
+ * direct.cpp: a table of chronicle's opened for a write through the table
+ * AM, with the executor state that index insertion and constraint checks
+ * need.  plain(): the table has exactly the given column types and nothing
+ * (rule, row-level security, deferrable or exclusion constraint) that such a
+ * write would skip; triggers are each caller's to judge.  catalog_oid(): an
+ * object of schema chronicle by name (a function: one without arguments).
+ */
+struct DirectTarget
+{
+    Relation rel;
+    EState *estate;
+    ResultRelInfo *rri;
+};
+void events_direct_open(DirectTarget *target, Oid relid, AclMode perms);
+void events_direct_close(DirectTarget *target);
+bool events_direct_plain(const DirectTarget *target, const Oid *column_types, int ncolumns);
+Oid events_catalog_oid(const char *name, bool function);
 
 /*
  * store.cpp: new rows written through the table AM and the executor's index

@@ -5,11 +5,11 @@
  */
 #include "events/events.h"
 
-SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
+SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes, int cursor_options)
 {
     if (*slot == NULL)
     {
-        SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(argtypes));
+        SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(argtypes), cursor_options);
         if (plan == NULL)
             elog(ERROR, "chronicle: SPI_prepare failed (%s): %s",
                  SPI_result_code_string(SPI_result), sql);

@@ -153,23 +153,6 @@ void sink_startup(DestReceiver *, int, TupleDesc) {}
 void sink_shutdown(DestReceiver *) {}
 void sink_destroy(DestReceiver *) {}
 
-/* A plan prepared on first use with the given cursor options, then kept. */
-SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes,
-                     int cursor_options)
-{
-    if (*slot == NULL)
-    {
-        SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(argtypes), cursor_options);
-        if (plan == NULL)
-            elog(ERROR, "chronicle: SPI_prepare failed (%s): %s",
-                 SPI_result_code_string(SPI_result), sql);
-        if (SPI_keepplan(plan) != 0)
-            elog(ERROR, "chronicle: SPI_keepplan failed");
-        *slot = plan;
-    }
-    return *slot;
-}
-
 /* Run a read plan into the function's materialized result set. */
 void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql,
                       int cursor_options, int nargs, const Oid *argtypes, Datum *args,
@@ -179,7 +162,7 @@ void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    SPIPlanPtr plan = kept_plan(slot, sql, nargs, argtypes, cursor_options);
+    SPIPlanPtr plan = events_plan(slot, sql, nargs, argtypes, cursor_options);
 
     EventSink sink;
     memset(&sink, 0, sizeof(sink));

@@ -32,35 +32,29 @@
 #include "events/events.h"
 
 extern "C" {
-#include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
-#include "nodes/makefuncs.h"
-#include "storage/lmgr.h"
-#include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 }
 
 struct EventsStore
 {
-    Relation rel;
-    EState *estate;
-    ResultRelInfo *rri;
+    DirectTarget target;
     TupleTableSlot *slot;
     Oid position_seq;
 };
 
 namespace {
+
+/* The columns put() fills, in the contract's order. */
+const Oid column_types[EV_NCOLUMNS] = {TEXTOID,  INT8OID,  INT8OID,        UUIDOID, TEXTOID, INT4OID,
+                                       JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
 
 /* An INSERT trigger that the direct path may leave out (see the header). */
 bool skippable_insert_trigger(const Trigger *t, Oid streams, Oid check_fn)
@@ -70,39 +64,19 @@ bool skippable_insert_trigger(const Trigger *t, Oid streams, Oid check_fn)
     return t->tgfoid == check_fn && TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype);
 }
 
-/* The columns put() fills, in the contract's order. */
-const Oid column_types[EV_NCOLUMNS] = {TEXTOID,  INT8OID,  INT8OID,        UUIDOID, TEXTOID, INT4OID,
-                                       JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
-
-bool direct_path_possible(Relation rel, ResultRelInfo *rri, Oid streams, Oid check_fn)
+bool direct_path_possible(const DirectTarget *target, Oid streams, Oid check_fn)
 {
-    if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhasrules ||
-        rel->rd_rel->relrowsecurity)
+    if (!events_direct_plain(target, column_types, EV_NCOLUMNS))
         return false;
-    /* Exactly the contract's columns: none added by the owner, none dropped. */
-    TupleDesc desc = RelationGetDescr(rel);
-    if (desc->natts != EV_NCOLUMNS)
-        return false;
-    for (int i = 0; i < EV_NCOLUMNS; i++)
-    {
-        Form_pg_attribute att = TupleDescAttr(desc, i);
-        if (att->attisdropped || att->atttypid != column_types[i] || att->attgenerated)
-            return false;
-    }
-    if (rel->trigdesc != NULL)
-        for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+    const TriggerDesc *triggers = target->rel->trigdesc;
+    if (triggers != NULL)
+        for (int i = 0; i < triggers->numtriggers; i++)
         {
-            const Trigger *t = &rel->trigdesc->triggers[i];
+            const Trigger *t = &triggers->triggers[i];
             if (TRIGGER_FOR_INSERT(t->tgtype) && t->tgenabled != TRIGGER_DISABLED &&
                 !skippable_insert_trigger(t, streams, check_fn))
                 return false;
         }
-    for (int i = 0; i < rri->ri_NumIndices; i++)
-    {
-        Form_pg_index index = rri->ri_IndexRelationDescs[i]->rd_index;
-        if (!index->indimmediate || rri->ri_IndexRelationInfo[i]->ii_ExclusionOps != NULL)
-            return false;
-    }
     return true;
 }
 
@@ -110,44 +84,22 @@ bool direct_path_possible(Relation rel, ResultRelInfo *rri, Oid streams, Oid che
 
 EventsStore *events_store_begin(void)
 {
-    /* Looked up on every call: a cached OID would outlive DROP/CREATE EXTENSION. */
-    Oid nsp = get_namespace_oid("chronicle", false);
-    Oid events = get_relname_relid("events", nsp);
-    Oid streams = get_relname_relid("streams", nsp);
-    Oid seq = get_relname_relid("global_position_seq", nsp);
-    Oid check_fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("_events_insert_check"),
-                                   PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
-    if (!OidIsValid(events) || !OidIsValid(streams) || !OidIsValid(seq))
-        elog(ERROR, "chronicle: the extension's tables are missing");
+    Oid events = events_catalog_oid("events", false);
+    Oid streams = events_catalog_oid("streams", false);
+    Oid seq = events_catalog_oid("global_position_seq", false);
+    Oid check_fn = events_catalog_oid("_events_insert_check", true);
 
-    Relation rel = table_open(events, RowExclusiveLock);
-    EState *estate = CreateExecutorState();
-    estate->es_output_cid = GetCurrentCommandId(true);
-    /* A range table of one entry, for the error paths of ExecConstraints. */
-    RangeTblEntry *rte = makeNode(RangeTblEntry);
-    rte->rtekind = RTE_RELATION;
-    rte->relid = events;
-    rte->relkind = RELKIND_RELATION;
-    rte->rellockmode = RowExclusiveLock;
-    rte->requiredPerms = ACL_INSERT;
-    ExecInitRangeTable(estate, list_make1(rte));
-    ResultRelInfo *rri = makeNode(ResultRelInfo);
-    InitResultRelInfo(rri, rel, 1, NULL, 0);
-    ExecOpenIndices(rri, false);
-
-    if (!direct_path_possible(rel, rri, streams, check_fn))
+    DirectTarget target;
+    events_direct_open(&target, events, ACL_INSERT);
+    if (!direct_path_possible(&target, streams, check_fn))
     {
-        ExecCloseIndices(rri);
-        FreeExecutorState(estate);
-        table_close(rel, NoLock);
+        events_direct_close(&target);
         return NULL;
     }
 
     EventsStore *store = (EventsStore *)palloc(sizeof(EventsStore));
-    store->rel = rel;
-    store->estate = estate;
-    store->rri = rri;
-    store->slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+    store->target = target;
+    store->slot = MakeSingleTupleTableSlot(RelationGetDescr(target.rel), &TTSOpsVirtual);
     store->position_seq = seq;
     return store;
 }
@@ -165,21 +117,20 @@ void events_store_put(EventsStore *store, const Datum *values)
     slot->tts_values[EV_GLOBAL_POSITION - 1] = Int64GetDatum(nextval_internal(store->position_seq, true));
     ExecStoreVirtualTuple(slot);
 
-    if (store->rel->rd_att->constr != NULL)
-        ExecConstraints(store->rri, slot, store->estate);
-    table_tuple_insert(store->rel, slot, store->estate->es_output_cid, 0, NULL);
-    List *recheck = ExecInsertIndexTuples(store->rri, slot, store->estate, false, false, NULL, NIL);
-    Assert(recheck == NIL); /* no deferrable index: direct_path_possible */
+    DirectTarget *t = &store->target;
+    if (t->rel->rd_att->constr != NULL)
+        ExecConstraints(t->rri, slot, t->estate);
+    table_tuple_insert(t->rel, slot, t->estate->es_output_cid, 0, NULL);
+    List *recheck = ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL);
+    Assert(recheck == NIL); /* no deferrable index: events_direct_plain */
     list_free(recheck);
-    ResetPerTupleExprContext(store->estate);
+    ResetPerTupleExprContext(t->estate);
 }
 
 void events_store_end(EventsStore *store)
 {
     ExecDropSingleTupleTableSlot(store->slot);
-    ExecCloseIndices(store->rri);
-    FreeExecutorState(store->estate);
-    table_close(store->rel, NoLock); /* the lock is kept until commit */
+    events_direct_close(&store->target);
     pfree(store);
     /* What the next statement of this transaction reads must see the rows. */
     CommandCounterIncrement();

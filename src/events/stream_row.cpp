@@ -36,20 +36,16 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
-#include "nodes/makefuncs.h"
-#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
+#include "utils/timestamp.h"
 }
 
 namespace {
@@ -73,24 +69,15 @@ bool is_pk_side_update_trigger(Oid fn)
            fn == F_RI_FKEY_SETNULL_UPD || fn == F_RI_FKEY_SETDEFAULT_UPD;
 }
 
-bool bump_possible(Relation rel, ResultRelInfo *rri, Oid grows_fn)
+bool bump_possible(const DirectTarget *target, Oid grows_fn)
 {
-    if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhasrules ||
-        rel->rd_rel->relrowsecurity)
+    if (!events_direct_plain(target, streams_types, ST_NCOLUMNS))
         return false;
-    TupleDesc desc = RelationGetDescr(rel);
-    if (desc->natts != ST_NCOLUMNS)
-        return false;
-    for (int i = 0; i < ST_NCOLUMNS; i++)
-    {
-        Form_pg_attribute att = TupleDescAttr(desc, i);
-        if (att->attisdropped || att->atttypid != streams_types[i] || att->attgenerated)
-            return false;
-    }
-    if (rel->trigdesc != NULL)
-        for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+    const TriggerDesc *triggers = target->rel->trigdesc;
+    if (triggers != NULL)
+        for (int i = 0; i < triggers->numtriggers; i++)
         {
-            const Trigger *t = &rel->trigdesc->triggers[i];
+            const Trigger *t = &triggers->triggers[i];
             if (!TRIGGER_FOR_UPDATE(t->tgtype) || t->tgenabled == TRIGGER_DISABLED)
                 continue;
             if (is_pk_side_update_trigger(t->tgfoid))
@@ -99,12 +86,6 @@ bool bump_possible(Relation rel, ResultRelInfo *rri, Oid grows_fn)
                 continue;
             return false;
         }
-    for (int i = 0; i < rri->ri_NumIndices; i++)
-    {
-        Form_pg_index index = rri->ri_IndexRelationDescs[i]->rd_index;
-        if (!index->indimmediate || rri->ri_IndexRelationInfo[i]->ii_ExclusionOps != NULL)
-            return false;
-    }
     return true;
 }
 
@@ -121,46 +102,22 @@ bool find_row(Relation rel, Relation index, Snapshot snapshot, text *stream_id, 
     return found;
 }
 
-Oid streams_primary_key(Relation rel)
-{
-    Oid pk = RelationGetPrimaryKeyIndex(rel);
-    if (!OidIsValid(pk))
-        return InvalidOid;
-    return pk;
-}
-
 } // namespace
 
 int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
 {
-    /* Looked up on every call: a cached OID would outlive DROP/CREATE EXTENSION. */
-    Oid nsp = get_namespace_oid("chronicle", false);
-    Oid streams = get_relname_relid("streams", nsp);
-    Oid grows_fn = GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum("_streams_version_grows"),
-                                   PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
-    if (!OidIsValid(streams))
-        elog(ERROR, "chronicle: the extension's tables are missing");
+    Oid streams = events_catalog_oid("streams", false);
+    Oid grows_fn = events_catalog_oid("_streams_version_grows", true);
 
-    Relation rel = table_open(streams, RowExclusiveLock);
-    EState *estate = CreateExecutorState();
-    estate->es_output_cid = GetCurrentCommandId(true);
-    RangeTblEntry *rte = makeNode(RangeTblEntry);
-    rte->rtekind = RTE_RELATION;
-    rte->relid = streams;
-    rte->relkind = RELKIND_RELATION;
-    rte->rellockmode = RowExclusiveLock;
-    rte->requiredPerms = ACL_UPDATE;
-    ExecInitRangeTable(estate, list_make1(rte));
-    ResultRelInfo *rri = makeNode(ResultRelInfo);
-    InitResultRelInfo(rri, rel, 1, NULL, 0);
-    ExecOpenIndices(rri, false);
-
-    Oid pk = streams_primary_key(rel);
-    if (!OidIsValid(pk) || !bump_possible(rel, rri, grows_fn))
+    DirectTarget target;
+    events_direct_open(&target, streams, ACL_UPDATE);
+    Relation rel = target.rel;
+    EState *estate = target.estate;
+    ResultRelInfo *rri = target.rri;
+    Oid pk = RelationGetPrimaryKeyIndex(rel);
+    if (!OidIsValid(pk) || !bump_possible(&target, grows_fn))
     {
-        ExecCloseIndices(rri);
-        FreeExecutorState(estate);
-        table_close(rel, NoLock);
+        events_direct_close(&target);
         return EVENTS_BUMP_USE_SQL;
     }
 
@@ -229,9 +186,7 @@ int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
     ExecDropSingleTupleTableSlot(old_slot);
     UnregisterSnapshot(snapshot);
     index_close(index, NoLock);
-    ExecCloseIndices(rri);
-    FreeExecutorState(estate);
-    table_close(rel, NoLock);
+    events_direct_close(&target);
     /* What the next look-up of this transaction reads must see the new version. */
     CommandCounterIncrement();
     return old_version;
@@ -239,11 +194,7 @@ int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
 
 bool events_prev_hash(text *stream_id, int64 version, uint8 *out)
 {
-    Oid nsp = get_namespace_oid("chronicle", false);
-    Oid events = get_relname_relid("events", nsp);
-    if (!OidIsValid(events))
-        elog(ERROR, "chronicle: the extension's tables are missing");
-    Relation rel = table_open(events, AccessShareLock);
+    Relation rel = table_open(events_catalog_oid("events", false), AccessShareLock);
     Oid pk = RelationGetPrimaryKeyIndex(rel);
     if (!OidIsValid(pk))
         elog(ERROR, "chronicle: chronicle.events has no primary key");

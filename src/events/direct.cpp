@@ -1,0 +1,88 @@
+/*
+ * direct.cpp: what store.cpp and stream_row.cpp share: opening one of
+ * chronicle's tables for a write through the table access method (the
+ * executor state that ExecInsertIndexTuples and ExecConstraints need), and
+ * the test that the table is still exactly what the extension made, so that
+ * such a write skips nothing an SQL statement would have done.
+ *
+ * C-style frames only: everything here may ereport (boundary.h, rule 2).
+ */
+#include "events/events.h"
+
+extern "C" {
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+}
+
+Oid events_catalog_oid(const char *name, bool function)
+{
+    /* Looked up on every call: a cached OID would outlive DROP/CREATE EXTENSION. */
+    Oid nsp = get_namespace_oid("chronicle", false);
+    if (function)
+        return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+                               PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
+    Oid relid = get_relname_relid(name, nsp);
+    if (!OidIsValid(relid))
+        elog(ERROR, "chronicle: relation chronicle.%s is missing", name);
+    return relid;
+}
+
+void events_direct_open(DirectTarget *target, Oid relid, AclMode perms)
+{
+    target->rel = table_open(relid, RowExclusiveLock);
+    target->estate = CreateExecutorState();
+    target->estate->es_output_cid = GetCurrentCommandId(true);
+    /* A range table of one entry, for the error paths of ExecConstraints. */
+    RangeTblEntry *rte = makeNode(RangeTblEntry);
+    rte->rtekind = RTE_RELATION;
+    rte->relid = relid;
+    rte->relkind = RELKIND_RELATION;
+    rte->rellockmode = RowExclusiveLock;
+    rte->requiredPerms = perms;
+    ExecInitRangeTable(target->estate, list_make1(rte));
+    target->rri = makeNode(ResultRelInfo);
+    InitResultRelInfo(target->rri, target->rel, 1, NULL, 0);
+    ExecOpenIndices(target->rri, false);
+}
+
+void events_direct_close(DirectTarget *target)
+{
+    ExecCloseIndices(target->rri);
+    FreeExecutorState(target->estate);
+    table_close(target->rel, NoLock); /* the lock is kept until commit */
+}
+
+bool events_direct_plain(const DirectTarget *target, const Oid *column_types, int ncolumns)
+{
+    Relation rel = target->rel;
+    if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhasrules ||
+        rel->rd_rel->relrowsecurity)
+        return false;
+    /* Exactly the contract's columns: none added by the owner, none dropped. */
+    TupleDesc desc = RelationGetDescr(rel);
+    if (desc->natts != ncolumns)
+        return false;
+    for (int i = 0; i < ncolumns; i++)
+    {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (att->attisdropped || att->atttypid != column_types[i] || att->attgenerated)
+            return false;
+    }
+    /* Checks that would have to be queued until the end of the statement or transaction. */
+    const ResultRelInfo *rri = target->rri;
+    for (int i = 0; i < rri->ri_NumIndices; i++)
+    {
+        Form_pg_index index = rri->ri_IndexRelationDescs[i]->rd_index;
+        if (!index->indimmediate || rri->ri_IndexRelationInfo[i]->ii_ExclusionOps != NULL)
+            return false;
+    }
+    return true;
+}
