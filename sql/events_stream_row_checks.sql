@@ -41,6 +41,17 @@ SELECT version FROM chronicle.streams WHERE stream_id = 'replicated-1';
 ALTER TABLE chronicle.streams REPLICA IDENTITY DEFAULT;
 SELECT chronicle.append('replicated-1', 'Happened', '{}');
 
+-- The stream row changed earlier in the same command: the owner's UPDATE of
+-- chronicle.streams whose RETURNING list, or a CTE, appends.  The append sees
+-- that version, as the UPDATE statement it replaces did, and adds to it.
+SELECT chronicle.append('self-1', 'Happened', '{}');
+UPDATE chronicle.streams SET updated_at = updated_at WHERE stream_id = 'self-1'
+RETURNING chronicle.append('self-1', 'Happened', '{}');
+WITH touched AS (UPDATE chronicle.streams SET updated_at = updated_at WHERE stream_id = 'self-1' RETURNING 1)
+SELECT chronicle.append('self-1', 'Happened', '{}') FROM touched;
+SELECT version FROM chronicle.streams WHERE stream_id = 'self-1';
+SELECT * FROM chronicle.verify('self-1');
+
 -- The owner may replace a primary key SPEC 2 defines.  The direct bump and
 -- the previous-hash look-up build their scan keys for (stream_id) and
 -- (stream_id, version); on any other key, append uses SQL statements, which

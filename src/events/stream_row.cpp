@@ -183,6 +183,14 @@ int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
     if (!OidIsValid(streams))
         elog(ERROR, "chronicle: the extension's tables are missing");
 
+    /*
+     * A new command, as SPI starts one before the UPDATE statement: the row
+     * may have been changed earlier in the calling command (an UPDATE of
+     * chronicle.streams whose RETURNING list or CTE appends), and only a
+     * later command sees that version and may update it.
+     */
+    CommandCounterIncrement();
+
     Relation rel = table_open(streams, RowExclusiveLock);
     EState *estate = CreateExecutorState();
     estate->es_output_cid = GetCurrentCommandId(true);
