@@ -366,6 +366,8 @@ bool store_events(text *stream, NewEvent **fresh, int nfresh, uint8 *hashes, Tim
         values[EV_METADATA - 1] = JsonbPGetDatum(e->metadata);
         values[EV_HASH - 1] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
         events_store_put(store, values);
+        if ((i & 1023) == 1023)
+            CHECK_FOR_INTERRUPTS();
     }
     events_store_end(store);
     return true;
@@ -493,6 +495,8 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
         NewEvent *e = &req->events[i];
         types_check_event(e->type, e->type_version, e->data);
         any_given |= e->given_id;
+        if ((i & 1023) == 1023)
+            CHECK_FOR_INTERRUPTS();
     }
 
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -562,6 +566,8 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
                     e->type, e->type_len, e->type_version, e->data, e->metadata, now, out);
         memcpy(prev, out, EVENTS_HASH_LEN);
         prev_len = EVENTS_HASH_LEN;
+        if ((i & 1023) == 1023)
+            CHECK_FOR_INTERRUPTS();
     }
 
     if (any_given || !store_events(stream, fresh, nfresh, hashes, now))

@@ -36,6 +36,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -102,12 +103,61 @@ bool find_row(Relation rel, Relation index, Snapshot snapshot, text *stream_id, 
     return found;
 }
 
+/*
+ * Does index lead with the table's first columns, of the types the scan keys
+ * compare?  The owner may have replaced a primary key; the scan keys built
+ * here name attribute numbers and comparison functions, so any other index
+ * is left to SQL.
+ */
+bool index_leads_with(Relation index, int nkeys, const Oid *types)
+{
+    Form_pg_index ix = index->rd_index;
+    if (index->rd_rel->relam != BTREE_AM_OID || ix->indnkeyatts < nkeys)
+        return false;
+    for (int i = 0; i < nkeys; i++)
+        if (ix->indkey.values[i] != i + 1 || index->rd_opcintype[i] != types[i])
+            return false;
+    return true;
+}
+
+const Oid stream_key_types[1] = {TEXTOID};
+const Oid event_key_types[2] = {TEXTOID, INT8OID};
+
+const char *const PREV_HASH_SQL = "SELECT e.hash FROM chronicle.events e "
+                                  "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
+                                  "AND e.version OPERATOR(pg_catalog.=) $2";
+SPIPlanPtr prev_hash_plan;
+
+/* events_prev_hash through SQL, for an events table whose primary key is not (stream_id, version). */
+bool prev_hash_with_sql(text *stream_id, int64 version, bytea **hash)
+{
+    static const Oid argtypes[2] = {TEXTOID, INT8OID};
+    SPIPlanPtr plan = events_plan(&prev_hash_plan, PREV_HASH_SQL, 2, argtypes);
+    Datum args[2] = {PointerGetDatum(stream_id), Int64GetDatum(version)};
+    if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading the previous hash failed");
+    if (SPI_processed == 0)
+        return false;
+    bool isnull;
+    Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    *hash = isnull ? NULL : DatumGetByteaPP(value);
+    return true;
+}
+
 } // namespace
 
 int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
 {
     Oid streams = events_catalog_oid("streams", false);
     Oid grows_fn = events_catalog_oid("_streams_version_grows", true);
+
+    /*
+     * A new command, as SPI starts one before the UPDATE statement: the row
+     * may have been changed earlier in the calling command (an UPDATE of
+     * chronicle.streams whose RETURNING list or CTE appends), and only a
+     * later command sees that version and may update it.
+     */
+    CommandCounterIncrement();
 
     DirectTarget target;
     events_direct_open(&target, streams, ACL_UPDATE);
@@ -121,7 +171,19 @@ int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
         return EVENTS_BUMP_USE_SQL;
     }
 
+    /*
+     * What the executor checks before any UPDATE: a table that publishes
+     * updates needs a replica identity, else subscribers could not apply them.
+     */
+    CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+
     Relation index = index_open(pk, AccessShareLock);
+    if (!index_leads_with(index, 1, stream_key_types))
+    {
+        index_close(index, NoLock);
+        events_direct_close(&target);
+        return EVENTS_BUMP_USE_SQL;
+    }
     Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
     TupleTableSlot *old_slot = table_slot_create(rel, NULL);
     TupleTableSlot *new_slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
@@ -145,6 +207,9 @@ int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
             new_slot->tts_values[ST_VERSION - 1] = Int64GetDatum(version + count);
             new_slot->tts_values[ST_UPDATED_AT - 1] = TimestampTzGetDatum(now);
             ExecStoreVirtualTuple(new_slot);
+            /* The table's CHECK constraints, which an UPDATE statement evaluates too. */
+            if (rel->rd_att->constr != NULL)
+                ExecConstraints(rri, new_slot, estate);
 
             TM_FailureData tmfd;
             LockTupleMode lockmode;
@@ -192,13 +257,34 @@ int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
     return old_version;
 }
 
+/* Copy a stored hash into out, refusing a malformed one. */
+static void copy_prev_hash(bytea *hash, text *stream_id, int64 version, uint8 *out)
+{
+    if (hash == NULL || VARSIZE_ANY_EXHDR(hash) != EVENTS_HASH_LEN)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("stream \"%s\" event %lld has a malformed hash",
+                               text_to_cstring(stream_id), (long long)version),
+                        errhint("Run chronicle.verify() to see the damage.")));
+    memcpy(out, VARDATA_ANY(hash), EVENTS_HASH_LEN);
+}
+
 bool events_prev_hash(text *stream_id, int64 version, uint8 *out)
 {
     Relation rel = table_open(events_catalog_oid("events", false), AccessShareLock);
     Oid pk = RelationGetPrimaryKeyIndex(rel);
-    if (!OidIsValid(pk))
-        elog(ERROR, "chronicle: chronicle.events has no primary key");
-    Relation index = index_open(pk, AccessShareLock);
+    Relation index = OidIsValid(pk) ? index_open(pk, AccessShareLock) : NULL;
+    if (index == NULL || !index_leads_with(index, 2, event_key_types))
+    {
+        /* Not the primary key SPEC 2 defines: a SELECT finds the row whatever the indexes. */
+        if (index != NULL)
+            index_close(index, NoLock);
+        table_close(rel, NoLock);
+        bytea *hash;
+        if (!prev_hash_with_sql(stream_id, version, &hash))
+            return false;
+        copy_prev_hash(hash, stream_id, version, out);
+        return true;
+    }
     Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
 
     ScanKeyData keys[2];
@@ -214,13 +300,7 @@ bool events_prev_hash(text *stream_id, int64 version, uint8 *out)
     {
         bool isnull;
         Datum value = slot_getattr(slot, EV_HASH, &isnull);
-        bytea *hash = isnull ? NULL : DatumGetByteaPP(value);
-        if (hash == NULL || VARSIZE_ANY_EXHDR(hash) != EVENTS_HASH_LEN)
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                            errmsg("stream \"%s\" event %lld has a malformed hash",
-                                   text_to_cstring(stream_id), (long long)version),
-                            errhint("Run chronicle.verify() to see the damage.")));
-        memcpy(out, VARDATA_ANY(hash), EVENTS_HASH_LEN);
+        copy_prev_hash(isnull ? NULL : DatumGetByteaPP(value), stream_id, version, out);
     }
     index_endscan(scan);
     ExecDropSingleTupleTableSlot(slot);
