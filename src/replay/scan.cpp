@@ -258,12 +258,41 @@ static bool next_batch(EventScan *s)
     if (s->buffer != previous)
         heap_page_prune_opt(s->heap, s->buffer);
     LockBuffer(s->buffer, BUFFER_LOCK_SHARE);
-    prefetch_tuples(BufferGetPage(s->buffer), tids, n);
+    Page page = BufferGetPage(s->buffer);
+    prefetch_tuples(page, tids, n);
+    /*
+     * On a page marked all-visible every tuple is visible to every snapshot,
+     * so an index entry's item is the row itself, as a sequential scan's
+     * heapgetpage() trusts the same flag: no visibility test and no HOT-chain
+     * walk (an index entry points at the chain's root, which on such a page
+     * is the only version).  Not for snapshots taken during recovery (the
+     * flag may be ahead of them), and not under SERIALIZABLE, whose
+     * predicate locks heap_hot_search_buffer takes.  An item that is not a
+     * normal tuple goes the general way.
+     */
+    bool all_visible = PageIsAllVisible(page) && !s->snapshot->takenDuringRecovery &&
+                       !IsolationIsSerializable();
+    OffsetNumber max_offset = PageGetMaxOffsetNumber(page);
     for (int i = 0; i < n; i++)
     {
+        HeapTuple tuple = &s->tuples[s->ntuples];
+        OffsetNumber offset = ItemPointerGetOffsetNumber(&tids[i]);
+        if (all_visible && offset >= FirstOffsetNumber && offset <= max_offset)
+        {
+            ItemId item = PageGetItemId(page, offset);
+            if (ItemIdIsNormal(item))
+            {
+                tuple->t_data = (HeapTupleHeader)PageGetItem(page, item);
+                tuple->t_len = ItemIdGetLength(item);
+                tuple->t_tableOid = RelationGetRelid(s->heap);
+                tuple->t_self = tids[i];
+                s->ntuples++;
+                pgstat_count_heap_fetch(s->index);
+                continue;
+            }
+        }
         bool all_dead;
-        if (heap_hot_search_buffer(&tids[i], s->heap, s->buffer, s->snapshot, &s->tuples[s->ntuples],
-                                   &all_dead, true))
+        if (heap_hot_search_buffer(&tids[i], s->heap, s->buffer, s->snapshot, tuple, &all_dead, true))
         {
             s->ntuples++;
             pgstat_count_heap_fetch(s->index);
