@@ -345,9 +345,10 @@ bytea *hash_datum(const uint8 *hash)
  * The common case: no caller-chosen event_id (no conflict to skip), rows
  * written by store.cpp.  Returns false when that path is not possible.
  */
-bool store_events(text *stream, NewEvent **fresh, int nfresh, uint8 *hashes, TimestampTz now)
+bool store_events(const EventsCatalog *catalog, text *stream, NewEvent **fresh, int nfresh, uint8 *hashes,
+                  TimestampTz now)
 {
-    EventsStore *store = events_store_begin();
+    EventsStore *store = events_store_begin(catalog);
     if (store == NULL)
         return false;
     Datum values[EV_NCOLUMNS];
@@ -533,7 +534,9 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     /* Step 3: the stream row, straight through the table AM when possible. */
     uint8 prev[EVENTS_HASH_LEN];
     bool prev_known = false;
-    int64 old_version = events_stream_bump(stream, nfresh, now);
+    EventsCatalog catalog;
+    events_catalog(&catalog);
+    int64 old_version = events_stream_bump(&catalog, stream, nfresh, now);
     if (old_version < 0)
         old_version = bump_with_sql(stream, req->stream_id, category_len, nfresh, now,
                                     old_version == EVENTS_BUMP_NO_ROW, prev, &prev_known);
@@ -547,7 +550,7 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     size_t prev_len = 0;
     if (old_version > 0)
     {
-        if (!prev_known && !events_prev_hash(stream, old_version, prev))
+        if (!prev_known && !events_prev_hash(&catalog, stream, old_version, prev))
             ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                             errmsg("stream \"%s\" has version %lld but its event %lld is missing",
                                    text_to_cstring(stream), (long long)old_version,
@@ -570,7 +573,7 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
             CHECK_FOR_INTERRUPTS();
     }
 
-    if (any_given || !store_events(stream, fresh, nfresh, hashes, now))
+    if (any_given || !store_events(&catalog, stream, fresh, nfresh, hashes, now))
     {
         events_pending_set(req->stream_id, req->stream_len, old_version + 1, nfresh, hashes);
         insert_events(req, stream, fresh, nfresh, hashes, now, any_given);

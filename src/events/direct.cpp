@@ -22,17 +22,30 @@ extern "C" {
 #include "utils/syscache.h"
 }
 
-Oid events_catalog_oid(const char *name, bool function)
+static Oid relation_oid(const char *name, Oid nsp)
 {
-    /* Looked up on every call: a cached OID would outlive DROP/CREATE EXTENSION. */
-    Oid nsp = get_namespace_oid("chronicle", false);
-    if (function)
-        return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
-                               PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
     Oid relid = get_relname_relid(name, nsp);
     if (!OidIsValid(relid))
         elog(ERROR, "chronicle: relation chronicle.%s is missing", name);
     return relid;
+}
+
+/* A function of schema chronicle without arguments (InvalidOid if none). */
+static Oid function_oid(const char *name, Oid nsp)
+{
+    return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+                           PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
+}
+
+void events_catalog(EventsCatalog *out)
+{
+    /* Looked up on every append: a cached OID would outlive DROP/CREATE EXTENSION. */
+    Oid nsp = get_namespace_oid("chronicle", false);
+    out->events = relation_oid("events", nsp);
+    out->streams = relation_oid("streams", nsp);
+    out->position_seq = relation_oid("global_position_seq", nsp);
+    out->insert_check_fn = function_oid("_events_insert_check", nsp);
+    out->version_grows_fn = function_oid("_streams_version_grows", nsp);
 }
 
 void events_direct_open(DirectTarget *target, Oid relid, AclMode perms)

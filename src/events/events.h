@@ -58,8 +58,7 @@ void events_hash(const uint8 *prev_hash, size_t prev_len, const char *stream_id,
  * AM, with the executor state that index insertion and constraint checks
  * need.  plain(): the table has exactly the given column types and nothing
  * (rule, row-level security, deferrable or exclusion constraint) that such a
- * write would skip; triggers are each caller's to judge.  catalog_oid(): an
- * object of schema chronicle by name (a function: one without arguments).
+ * write would skip; triggers are each caller's to judge.
  */
 struct DirectTarget
 {
@@ -70,7 +69,17 @@ struct DirectTarget
 void events_direct_open(DirectTarget *target, Oid relid, AclMode perms);
 void events_direct_close(DirectTarget *target);
 bool events_direct_plain(const DirectTarget *target, const Oid *column_types, int ncolumns);
-Oid events_catalog_oid(const char *name, bool function);
+
+/* The objects of schema chronicle that an append's direct writes use, looked up once per append. */
+struct EventsCatalog
+{
+    Oid events;
+    Oid streams;
+    Oid position_seq;
+    Oid insert_check_fn;  /* _events_insert_check() */
+    Oid version_grows_fn; /* _streams_version_grows() */
+};
+void events_catalog(EventsCatalog *out);
 
 /*
  * store.cpp: new rows written through the table AM and the executor's index
@@ -79,7 +88,7 @@ Oid events_catalog_oid(const char *name, bool function);
  * an INSERT.  put() assigns global_position; values[] holds every column.
  */
 struct EventsStore;
-EventsStore *events_store_begin(void);
+EventsStore *events_store_begin(const EventsCatalog *catalog);
 void events_store_put(EventsStore *store, const Datum *values);
 void events_store_end(EventsStore *store);
 
@@ -94,8 +103,8 @@ void events_store_end(EventsStore *store);
  */
 #define EVENTS_BUMP_NO_ROW (-1)
 #define EVENTS_BUMP_USE_SQL (-2)
-int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now);
-bool events_prev_hash(text *stream_id, int64 version, uint8 *out);
+int64 events_stream_bump(const EventsCatalog *catalog, text *stream_id, int64 count, TimestampTz now);
+bool events_prev_hash(const EventsCatalog *catalog, text *stream_id, int64 version, uint8 *out);
 
 /* validate.cpp: argument rules shared by append and the insert trigger. */
 void events_check_stream_id(const char *stream_id, int len); /* 22023 */

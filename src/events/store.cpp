@@ -82,16 +82,11 @@ bool direct_path_possible(const DirectTarget *target, Oid streams, Oid check_fn)
 
 } // namespace
 
-EventsStore *events_store_begin(void)
+EventsStore *events_store_begin(const EventsCatalog *catalog)
 {
-    Oid events = events_catalog_oid("events", false);
-    Oid streams = events_catalog_oid("streams", false);
-    Oid seq = events_catalog_oid("global_position_seq", false);
-    Oid check_fn = events_catalog_oid("_events_insert_check", true);
-
     DirectTarget target;
-    events_direct_open(&target, events, ACL_INSERT);
-    if (!direct_path_possible(&target, streams, check_fn))
+    events_direct_open(&target, catalog->events, ACL_INSERT);
+    if (!direct_path_possible(&target, catalog->streams, catalog->insert_check_fn))
     {
         events_direct_close(&target);
         return NULL;
@@ -100,7 +95,7 @@ EventsStore *events_store_begin(void)
     EventsStore *store = (EventsStore *)palloc(sizeof(EventsStore));
     store->target = target;
     store->slot = MakeSingleTupleTableSlot(RelationGetDescr(target.rel), &TTSOpsVirtual);
-    store->position_seq = seq;
+    store->position_seq = catalog->position_seq;
     return store;
 }
 

@@ -146,11 +146,8 @@ bool prev_hash_with_sql(text *stream_id, int64 version, bytea **hash)
 
 } // namespace
 
-int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
+int64 events_stream_bump(const EventsCatalog *catalog, text *stream_id, int64 count, TimestampTz now)
 {
-    Oid streams = events_catalog_oid("streams", false);
-    Oid grows_fn = events_catalog_oid("_streams_version_grows", true);
-
     /*
      * A new command, as SPI starts one before the UPDATE statement: the row
      * may have been changed earlier in the calling command (an UPDATE of
@@ -160,12 +157,12 @@ int64 events_stream_bump(text *stream_id, int64 count, TimestampTz now)
     CommandCounterIncrement();
 
     DirectTarget target;
-    events_direct_open(&target, streams, ACL_UPDATE);
+    events_direct_open(&target, catalog->streams, ACL_UPDATE);
     Relation rel = target.rel;
     EState *estate = target.estate;
     ResultRelInfo *rri = target.rri;
     Oid pk = RelationGetPrimaryKeyIndex(rel);
-    if (!OidIsValid(pk) || !bump_possible(&target, grows_fn))
+    if (!OidIsValid(pk) || !bump_possible(&target, catalog->version_grows_fn))
     {
         events_direct_close(&target);
         return EVENTS_BUMP_USE_SQL;
@@ -268,9 +265,9 @@ static void copy_prev_hash(bytea *hash, text *stream_id, int64 version, uint8 *o
     memcpy(out, VARDATA_ANY(hash), EVENTS_HASH_LEN);
 }
 
-bool events_prev_hash(text *stream_id, int64 version, uint8 *out)
+bool events_prev_hash(const EventsCatalog *catalog, text *stream_id, int64 version, uint8 *out)
 {
-    Relation rel = table_open(events_catalog_oid("events", false), AccessShareLock);
+    Relation rel = table_open(catalog->events, AccessShareLock);
     Oid pk = RelationGetPrimaryKeyIndex(rel);
     Relation index = OidIsValid(pk) ? index_open(pk, AccessShareLock) : NULL;
     if (index == NULL || !index_leads_with(index, 2, event_key_types))

@@ -8,6 +8,7 @@
  */
 #include "errors.h"
 #include "pg/boundary.h"
+#include "pg/jsonb_root.h"
 #include "replay/reducer.h"
 #include "types/types.h"
 
@@ -241,15 +242,7 @@ Datum chronicle_merge_step(PG_FUNCTION_ARGS)
         if (!st)
             st = static_cast<MergeState *>(MemoryContextAllocZero(aggcxt, sizeof(MergeState)));
         Jsonb *patch = PG_GETARG_JSONB_P(1);
-        JsonbValue v;
-        if (JB_ROOT_IS_SCALAR(patch))
-            JsonbExtractScalar(&patch->root, &v);
-        else
-        {
-            v.type = jbvBinary;
-            v.val.binary.data = &patch->root;
-            v.val.binary.len = VARSIZE(patch) - VARHDRSZ;
-        }
+        JsonbValue v = pg::jsonb_root_value(patch);
         /* The first value is the starting document, taken as it is (its nulls stay). */
         st->root = st->root ? node_merge(st->root, &v, aggcxt) : node_from_jbv(&v, aggcxt);
         PG_RETURN_POINTER(st);

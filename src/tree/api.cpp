@@ -540,14 +540,7 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
         TreeNode node;
         ti = lock_tree_of(relid, id, &node, true);
-        if (node.lft_null)
-        {
-            const char *node_text = tree_id_text(ti, id);
-            throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("node %s in tree table %s has no numbers", node_text,
-                                       ti->qtable),
-                            "", "Run chronicle.tree_rebuild().");
-        }
+        tree_require_numbers(ti, id, &node, "node");
         int32 a = node.lft, b = node.rgt;
         Datum sc = node.scope;
         char sn = node.scope_null ? 'n' : ' ';

@@ -13,12 +13,19 @@ extern "C" {
 #include "utils/lsyscache.h"
 }
 
-static char *id_str(TreeInfo *ti, Datum id)
+/*
+ * TR003 for a node (role "node", "parent") that has no numbers.  Its id's
+ * text is made before the throw: no PostgreSQL call may longjmp over the
+ * Error's strings (boundary.h, rule 2).
+ */
+void tree_require_numbers(TreeInfo *ti, Datum id, const TreeNode *node, const char *role)
 {
-    Oid out;
-    bool varlena;
-    getTypeOutputInfo(ti->id_type, &out, &varlena);
-    return OidOutputFunctionCall(out, id);
+    if (!node->lft_null)
+        return;
+    const char *text = tree_id_text(ti, id);
+    throw pg::Error(CHRONICLE_TREE_CORRUPT,
+                    pg::format("%s %s in tree table %s has no numbers", role, text, ti->qtable), "",
+                    "Run chronicle.tree_rebuild().");
 }
 
 static Datum copy_datum(Datum d, Oid type)
@@ -138,24 +145,17 @@ void tree_place_new_leaf(TreeInfo *ti, Datum id)
         if (tree_cmp_id(ti, node.parent, id) == 0)
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s cannot be its own parent in tree table %s",
-                                       id_str(ti, id), ti->qtable));
+                                       tree_id_text(ti, id), ti->qtable));
         if (!tree_fetch_node(ti, node.parent, &parent) || !same_scope(ti, &node, &parent))
         {
             /* Output functions before the throw: none may longjmp over its strings (rule 2). */
-            const char *parent_text = id_str(ti, node.parent), *node_text = id_str(ti, id);
+            const char *parent_text = tree_id_text(ti, node.parent), *node_text = tree_id_text(ti, id);
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                             pg::format("parent %s of node %s does not exist in tree table %s",
                                        parent_text, node_text, ti->qtable),
                             ti->scope_att ? "The parent must be in the same scope." : "");
         }
-        if (parent.lft_null)
-        {
-            const char *parent_text = id_str(ti, node.parent);
-            throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("parent %s in tree table %s has no numbers", parent_text,
-                                       ti->qtable),
-                            "", "Run chronicle.tree_rebuild().");
-        }
+        tree_require_numbers(ti, node.parent, &parent, "parent");
         pp = &parent;
     }
     int32 p = tree_ordered_position(ti, pp, &node);
@@ -174,14 +174,8 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
     if (!tree_fetch_node(ti, node_id, &node))
         throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                         pg::format("node %s does not exist in tree table %s",
-                                   id_str(ti, node_id), ti->qtable));
-    if (node.lft_null)
-    {
-        const char *node_text = id_str(ti, node_id);
-        throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                        pg::format("node %s in tree table %s has no numbers", node_text, ti->qtable),
-                        "", "Run chronicle.tree_rebuild().");
-    }
+                                   tree_id_text(ti, node_id), ti->qtable));
+    tree_require_numbers(ti, node_id, &node, "node");
     int32 dest, new_depth;
     Datum new_parent = (Datum) 0;
     bool new_parent_null = true;
@@ -198,7 +192,7 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
         if (!tree_fetch_node(ti, target_id, &target) || !same_scope(ti, &node, &target))
         {
             /* Output functions before the throw: none may longjmp over its strings (rule 2). */
-            const char *target_text = id_str(ti, target_id), *node_text = id_str(ti, node_id);
+            const char *target_text = tree_id_text(ti, target_id), *node_text = tree_id_text(ti, node_id);
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                             set_parent ? pg::format("target %s does not exist in tree table %s",
                                                     target_text, ti->qtable)
@@ -207,23 +201,16 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
                                                     target_text, node_text, ti->qtable),
                             ti->scope_att ? "The target must be in the node's scope." : "");
         }
-        if (target.lft_null)
-        {
-            const char *target_text = id_str(ti, target_id);
-            throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("node %s in tree table %s has no numbers", target_text,
-                                       ti->qtable),
-                            "", "Run chronicle.tree_rebuild().");
-        }
+        tree_require_numbers(ti, target_id, &target, "node");
         if (tree_cmp_id(ti, node_id, target_id) == 0)
         {
-            const char *node_text = id_str(ti, node_id);
+            const char *node_text = tree_id_text(ti, node_id);
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s cannot be moved relative to itself", node_text));
         }
         if (target.lft > node.lft && target.rgt < node.rgt)
         {
-            const char *node_text = id_str(ti, node_id), *target_text = id_str(ti, target_id);
+            const char *node_text = tree_id_text(ti, node_id), *target_text = tree_id_text(ti, target_id);
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s cannot be moved into its own subtree (target %s)",
                                        node_text, target_text));
@@ -266,7 +253,7 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
     if (dest > a && dest <= b)
         throw pg::Error(CHRONICLE_INVALID_MOVE,
                         pg::format("node %s cannot be moved into its own subtree",
-                                   id_str(ti, node_id)));
+                                   tree_id_text(ti, node_id)));
     int32 lo, hi, shift_node, shift_other;
     if (dest == a || dest == b + 1)
         lo = 1, hi = 0, shift_node = 0, shift_other = 0; /* same place: only depth/parent */
@@ -298,7 +285,7 @@ void tree_close_deleted(TreeInfo *ti, TreeNode *gone, char mode)
     char sn = gone->scope_null ? 'n' : ' ';
     if (mode == DEL_RESTRICT && b - a > 1)
     {
-        const char *node_text = id_str(ti, gone->id);
+        const char *node_text = tree_id_text(ti, gone->id);
         throw pg::Error(ERRCODE_RESTRICT_VIOLATION,
                         pg::format("node %s of tree table %s has children", node_text, ti->qtable),
                         "The table's on_delete mode is restrict.",

@@ -78,14 +78,7 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                             pg::format("node %s does not exist in tree table %s",
                                        tree_id_text(ti, id), ti->qtable));
-        if (node.lft_null)
-        {
-            const char *node_text = tree_id_text(ti, id);
-            throw pg::Error(CHRONICLE_TREE_CORRUPT,
-                            pg::format("node %s in tree table %s has no numbers", node_text,
-                                       ti->qtable),
-                            "", "Run chronicle.tree_rebuild().");
-        }
+        tree_require_numbers(ti, id, &node, "node");
         bool depth_given = with_depth && !PG_ARGISNULL(2);
         set_param(0, Int32GetDatum(node.lft), false, INT4OID);
         set_param(1, Int32GetDatum(node.rgt), false, INT4OID);

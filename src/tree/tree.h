@@ -116,6 +116,8 @@ struct TreeNode
 };
 bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out);
 bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, TreeNode *out);
+/* TR003 when node (the row of id; role "node" or "parent") has no numbers. */
+void tree_require_numbers(TreeInfo *ti, Datum id, const TreeNode *node, const char *role);
 void tree_place_new_leaf(TreeInfo *ti, Datum id);
 /* placement: 'f'irst_child, 'l'ast_child, 'b'efore, 'a'fter, 'o'rdered child (triggers) */
 void tree_move_node(TreeInfo *ti, Datum node, Datum target, bool target_null, char placement,

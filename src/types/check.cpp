@@ -7,6 +7,7 @@
 #include "types/schema_util.h"
 
 #include "errors.h"
+#include "pg/jsonb_root.h"
 
 extern "C" {
 #include "lib/stringinfo.h"
@@ -284,7 +285,7 @@ void check_data(const SchemaNode *root, Jsonb *data, const char *what)
         c.what = what;
         initStringInfo(&c.path);
         appendStringInfoChar(&c.path, '$');
-        check_node(c, root, root_value(data));
+        check_node(c, root, pg::jsonb_root_value(data));
     });
 }
 

@@ -8,6 +8,7 @@
 #include "types/schema_util.h"
 
 #include "errors.h"
+#include "pg/jsonb_root.h"
 
 extern "C" {
 #include "catalog/pg_collation_d.h"
@@ -330,7 +331,7 @@ CompiledSchema compile_schema(Jsonb *schema, const char *what)
         root = pg::guard([&] {
             c.path = makeStringInfo();
             appendStringInfoChar(c.path, '$');
-            return compile_node(c, root_value(schema), 0);
+            return compile_node(c, pg::jsonb_root_value(schema), 0);
         });
     }
     catch (...)

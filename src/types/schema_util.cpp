@@ -71,18 +71,4 @@ void append_key(StringInfo path, const char *key, int len)
     throw pg::Error(CHRONICLE_INVALID_EVENT, message);
 }
 
-JsonbValue root_value(Jsonb *doc)
-{
-    JsonbValue v;
-    if (JB_ROOT_IS_SCALAR(doc))
-        JsonbExtractScalar(&doc->root, &v);
-    else
-    {
-        v.type = jbvBinary;
-        v.val.binary.data = &doc->root;
-        v.val.binary.len = VARSIZE(doc) - VARHDRSZ;
-    }
-    return v;
-}
-
 } // namespace types::detail

@@ -24,9 +24,6 @@ int key_compare(const char *a, int alen, const char *b, int blen);
 /* Append a key to a JSON path: `.key` for identifiers, `["k e y"]` otherwise. */
 void append_key(StringInfo path, const char *key, int len);
 
-/* The root of a jsonb document as a JsonbValue (scalar, or binary container). */
-JsonbValue root_value(Jsonb *doc);
-
 /* Throw SE003 with a palloc'd message (no C++ object is alive before the throw). */
 [[noreturn]] void throw_invalid(const char *message);
 
