@@ -89,6 +89,12 @@ struct Run
     char type_name[256];
     int typelen; /* -1 before the first event */
     const RuleList *type_rules;
+    /*
+     * Whether that type has upcasters.  A rules reducer runs no user code
+     * while it reads, so the upcasters cannot change under it; a function
+     * reducer might define one, and asks for every event.
+     */
+    bool type_upcasts;
 };
 
 static Jsonb *copy_jsonb(Jsonb *j, MemoryContext cxt)
@@ -160,6 +166,7 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
     const CompiledRules *compiled = run->r->compiled;
     const char *type_name = run->type_name;
     const RuleList *type_rules = run->type_rules;
+    bool type_upcasts = run->type_upcasts;
     if (typelen != run->typelen || node_bytes_cmp(run->type_name, VARDATA_ANY(type), typelen) != 0)
     {
         if (typelen < static_cast<int>(sizeof(run->type_name)))
@@ -168,18 +175,21 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
             run->type_name[typelen] = '\0';
             run->typelen = typelen;
             run->type_rules = compiled ? rules_of_type(compiled, run->type_name, typelen) : nullptr;
+            run->type_upcasts = types_has_upcasters(run->type_name);
             type_rules = run->type_rules;
+            type_upcasts = run->type_upcasts;
         }
         else
         {
             type_name = text_to_cstring(type);
             type_rules = compiled ? rules_of_type(compiled, type_name, typelen) : nullptr;
+            type_upcasts = true;
         }
     }
     int32 type_version = DatumGetInt32(values[COL_TYPE_VERSION - 1]);
     Jsonb *stored = row_jsonb(run, values[COL_DATA - 1]);
     int32 upcast_version = type_version;
-    Jsonb *data = types_upcast(type_name, &upcast_version, stored);
+    Jsonb *data = type_upcasts || !compiled ? types_upcast(type_name, &upcast_version, stored) : stored;
 
     if (compiled)
     {

@@ -183,6 +183,17 @@ void types_check_event(const char *type, int32 type_version, Jsonb *data)
     });
 }
 
+bool types_has_upcasters(const char *type)
+{
+    return DatumGetBool(pg::entry([&]() -> Datum {
+        types::cache_ensure();
+        if (!types::cache_has_upcasters())
+            return BoolGetDatum(false);
+        types::TypeEntry *entry = types::cache_find(type);
+        return BoolGetDatum(entry && entry->nupcasters > 0);
+    }));
+}
+
 Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data)
 {
     return reinterpret_cast<Jsonb *>(

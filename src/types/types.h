@@ -32,3 +32,10 @@ void types_check_event(const char *type, int32 type_version, Jsonb *data);
  * CurrentMemoryContext.  Never writes anything, so it works on a hot standby.
  */
 Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data);
+
+/*
+ * Whether any upcaster is defined for type: false means types_upcast would
+ * return every event of that type unchanged.  A reader of many events of
+ * one type (a replay) asks once per run of that type instead of per event.
+ */
+bool types_has_upcasters(const char *type);

@@ -92,7 +92,7 @@ report "append as SECURITY DEFINER + SET search_path" "$secdef" "$append2" tps "
 # A page of 1000 from the middle of the log, and the scan it wraps.
 read -r tx pos < <(sql -t -A -F ' ' -c "SELECT tx_id, global_position FROM chronicle.events
     ORDER BY tx_id, global_position OFFSET (SELECT count(*) / 2 FROM chronicle.events) LIMIT 1")
-sql -c "VACUUM ANALYZE chronicle.events"
+settle chronicle.events
 # pair_ms A B: the server-side medians of queries A and B (25 executions each,
 # each in its own session), interleaved three times; prints "lowestA lowestB".
 pair_ms() {

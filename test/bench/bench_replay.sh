@@ -35,7 +35,9 @@ BEGIN
 END $$;
 SELECT pg_temp.load('long-1', 100000, 1000);
 SELECT pg_temp.load('group-' || g, 10, 10) FROM generate_series(1, 10000) g;
-VACUUM ANALYZE chronicle.events;
+SQL
+settle chronicle.events
+sql <<'SQL'
 SELECT chronicle.define_reducer('bench_sum', '{"Tick": {"add": {"total": "$.x"}}}');
 
 CREATE FUNCTION plpgsql_replay(sid text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -61,18 +63,22 @@ SELECT CASE WHEN (chronicle.replay('long-1', 'bench_sum')->>'total')::numeric
        THEN 'results agree' ELSE 'RESULTS DIFFER' END;
 SQL
 
-replay=$(median_ms "SELECT chronicle.replay('long-1', 'bench_sum')" 7)
-sum=$(median_ms "SELECT sum((data->>'x')::numeric) FROM chronicle.events WHERE stream_id = 'long-1'" 7)
+# Each comparison takes turns with its baseline in one backend (lib.sh).
+read -r replay sum < <(median_pair_ms "SELECT chronicle.replay('long-1', 'bench_sum')" \
+    "SELECT sum((data->>'x')::numeric) FROM chronicle.events WHERE stream_id = 'long-1'" 9)
 # The same sum over the same rows read the way replay reads them (the index,
 # in version order), whatever plan the planner picks for the query above.
-sum_ordered=$(median_ms "SELECT sum((data->>'x')::numeric) FROM (SELECT data FROM chronicle.events WHERE stream_id = 'long-1' ORDER BY version) s" 7)
-plpgsql=$(median_ms "SELECT plpgsql_replay('long-1')" 3)
+read -r replay2 sum_ordered < <(median_pair_ms "SELECT chronicle.replay('long-1', 'bench_sum')" \
+    "SELECT sum((data->>'x')::numeric) FROM (SELECT data FROM chronicle.events WHERE stream_id = 'long-1' ORDER BY version) s" 9)
+read -r replay3 plpgsql < <(median_pair_ms "SELECT chronicle.replay('long-1', 'bench_sum')" \
+    "SELECT plpgsql_replay('long-1')" 7)
 # The floor: only reading the rows replay reads, in the same order.
-scan=$(median_ms "SELECT count(s.data) FROM (SELECT * FROM chronicle.events WHERE stream_id = 'long-1' ORDER BY version) s" 7)
+read -r replay4 scan < <(median_pair_ms "SELECT chronicle.replay('long-1', 'bench_sum')" \
+    "SELECT count(s.data) FROM (SELECT * FROM chronicle.events WHERE stream_id = 'long-1' ORDER BY version) s" 9)
 report "replay 100k events vs SQL sum()" "$replay" "$sum" ms "<=1.4"
-report "replay 100k events vs SQL sum() in version order" "$replay" "$sum_ordered" ms "<=1.4"
-report "replay 100k events vs PL/pgSQL jsonb loop" "$replay" "$plpgsql" ms "<=0.1"
-report "replay 100k events vs only reading its rows (count)" "$replay" "$scan" ms ""
+report "replay 100k events vs SQL sum() in version order" "$replay2" "$sum_ordered" ms "<=1.4"
+report "replay 100k events vs PL/pgSQL jsonb loop" "$replay3" "$plpgsql" ms "<=0.1"
+report "replay 100k events vs only reading its rows (count)" "$replay4" "$scan" ms ""
 
 # fold needs its rows in version order (ORDER BY inside the call, which
 # PostgreSQL 15 sorts per group); sum() does not care, so the first baseline

@@ -44,7 +44,7 @@ ANALYZE lt;
 SELECT count(*) AS problems FROM chronicle.tree_validate('ns');
 SQL
 # Steady state for every contender: no dead rows from the loads, fresh statistics.
-sql -c "VACUUM ANALYZE ns" -c "VACUUM ANALYZE ns10k" -c "VACUUM ANALYZE adj" -c "VACUUM ANALYZE adj10k" -c "VACUUM ANALYZE lt"
+settle ns ns10k adj adj10k lt
 
 # Subtree of node 10 (depth 2, 4,681 nodes) and ancestors of node 60000 (depth 5).
 # The recursive CTE runs on the same rows with an index on parent_id (adj) and,
@@ -157,7 +157,7 @@ SQL
 for size in 10k 100k; do
     t=ns; a=adj
     [[ $size == 10k ]] && t=ns10k && a=adj10k
-    sql -c "VACUUM ANALYZE $t" -c "VACUUM ANALYZE $a"
+    settle $t $a
     # The node whose lft is the median: a leaf under it shifts half the rows.
     mid=$(sql -t -A -c "SELECT id FROM $t WHERE lft >= (SELECT max(rgt) / 2 FROM $t) ORDER BY lft LIMIT 1")
     ins=$(median_ms "INSERT INTO $t VALUES (nextval('leaf_ids'), $mid, 'leaf')" 5)

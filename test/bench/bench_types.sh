@@ -81,6 +81,7 @@ SELECT count(chronicle.append_batch('shop-1', (SELECT jsonb_agg(jsonb_build_obje
          'type', t, 'data', jsonb_build_object('amount', i, 'cust', 'c' || i, 'legacy', true)))
        FROM generate_series(1, 1000) i)))
 FROM generate_series(1, 10), (VALUES ('Ordered'), ('Plain')) AS types(t);
+CHECKPOINT;  -- flush the async commits first (lib.sh, settle)
 VACUUM (FREEZE, ANALYZE) chronicle.events;
 SQL
 # The three cases run round-robin in one backend (a shared machine's noise

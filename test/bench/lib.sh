@@ -42,6 +42,51 @@ SELECT round(pg_temp.median_ms(:'q', :n), 4);
 SQL
 }
 
+# median_pair_ms SQL_A SQL_B REPEATS: the medians of A and B, in ms, as
+# "A B", from REPEATS executions of each alternating in one backend: a
+# shared machine's speed drifts over seconds, and taking turns gives both
+# the same drift, so that their ratio is the queries' and not the moment's.
+median_pair_ms() {
+    local a=$1 b=$2 repeats=${3:-15}
+    sql -t -A -F ' ' -v a="$a" -v b="$b" -v n="$repeats" <<'SQL'
+CREATE OR REPLACE FUNCTION pg_temp.median_pair_ms(a text, b text, n int, OUT ma numeric, OUT mb numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    ta numeric[] := '{}';
+    tb numeric[] := '{}';
+BEGIN
+    EXECUTE a;  -- warm caches and plans
+    EXECUTE b;
+    FOR i IN 1..n LOOP
+        t0 := clock_timestamp();
+        EXECUTE a;
+        ta := ta || (extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric;
+        t0 := clock_timestamp();
+        EXECUTE b;
+        tb := tb || (extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric;
+    END LOOP;
+    ma := round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(ta) x)::numeric, 4);
+    mb := round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(tb) x)::numeric, 4);
+END $$;
+SELECT * FROM pg_temp.median_pair_ms(:'a', :'b', :n);
+SQL
+}
+
+# settle TABLE...: CHECKPOINT, then VACUUM ANALYZE each table.  The bench
+# cluster commits asynchronously, and until a commit record is flushed
+# VACUUM may neither set the hint bits of that transaction's rows nor mark
+# their pages all-visible: a VACUUM right after a load left the tables in a
+# state that depended on the WAL writer's timing.  CHECKPOINT flushes the
+# WAL first, so every run measures the same steady state.
+settle() {
+    local t
+    sql -c CHECKPOINT
+    for t in "$@"; do
+        sql -c "VACUUM ANALYZE $t"
+    done
+}
+
 report() {
     local name=$1 value=$2 baseline=$3 unit=$4 target=$5 note=${6:-}
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$value" "$baseline" "$unit" "$target" "$note" >>"$BENCH_RESULTS"
