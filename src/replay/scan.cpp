@@ -25,19 +25,35 @@ extern "C" {
 #include "utils/rls.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/uuid.h"
 }
 
+/*
+ * How a column of chronicle.events is stored, which its type fixes: the
+ * deforming below needs no tuple descriptor lookups for them.
+ */
+enum StoredAs : uint8
+{
+    STORED_VARLENA, /* text, jsonb, bytea: int alignment unless short */
+    STORED_INT8,    /* bigint, timestamptz, xid8: by value, double alignment */
+    STORED_INT4,    /* int: by value, int alignment */
+    STORED_UUID     /* 16 bytes by reference, char alignment */
+};
+
 /* The columns of chronicle.events, in the order SPEC section 2 defines. */
-static const int EVENT_COLUMNS = 11;
-static const struct
+static constexpr int EVENT_COLUMNS = 11;
+static constexpr struct
 {
     const char *name;
     Oid type;
+    StoredAs stored;
 } event_columns[EVENT_COLUMNS] = {
-    {"stream_id", TEXTOID},  {"version", INT8OID},    {"global_position", INT8OID},
-    {"event_id", UUIDOID},   {"type", TEXTOID},       {"type_version", INT4OID},
-    {"data", JSONBOID},      {"metadata", JSONBOID},  {"recorded_at", TIMESTAMPTZOID},
-    {"tx_id", XID8OID},      {"hash", BYTEAOID}};
+    {"stream_id", TEXTOID, STORED_VARLENA},   {"version", INT8OID, STORED_INT8},
+    {"global_position", INT8OID, STORED_INT8}, {"event_id", UUIDOID, STORED_UUID},
+    {"type", TEXTOID, STORED_VARLENA},        {"type_version", INT4OID, STORED_INT4},
+    {"data", JSONBOID, STORED_VARLENA},       {"metadata", JSONBOID, STORED_VARLENA},
+    {"recorded_at", TIMESTAMPTZOID, STORED_INT8}, {"tx_id", XID8OID, STORED_INT8},
+    {"hash", BYTEAOID, STORED_VARLENA}};
 
 /* Does the table still have those columns at those positions? */
 static bool usable_table(Relation heap)
@@ -306,23 +322,68 @@ static bool next_batch(EventScan *s)
     return true;
 }
 
+/* Column I of a tuple without nulls, stored at or after off; returns the offset past it. */
+template <int I>
+static inline uint32 take_column(const char *tp, uint32 off, Datum *value)
+{
+    switch (event_columns[I].stored)
+    {
+    case STORED_VARLENA:
+        off = att_align_pointer(off, TYPALIGN_INT, -1, tp + off);
+        *value = PointerGetDatum(tp + off);
+        return off + VARSIZE_ANY(tp + off);
+    case STORED_INT8:
+        off = TYPEALIGN(ALIGNOF_DOUBLE, off);
+        *value = Int64GetDatum(*reinterpret_cast<const int64 *>(tp + off));
+        return off + sizeof(int64);
+    case STORED_INT4:
+        off = INTALIGN(off);
+        *value = Int32GetDatum(*reinterpret_cast<const int32 *>(tp + off));
+        return off + sizeof(int32);
+    case STORED_UUID:
+        *value = PointerGetDatum(tp + off);
+        return off + UUID_LEN;
+    }
+    return off;
+}
+
+/* Columns I.. up to natts, unrolled: each column's storage is a constant. */
+template <int I>
+static inline void take_columns(const char *tp, uint32 off, int natts, Datum *values)
+{
+    if constexpr (I < EVENT_COLUMNS)
+    {
+        if (I < natts)
+            take_columns<I + 1>(tp, take_column<I>(tp, off, &values[I]), natts, values);
+    }
+}
+
 /*
  * heap_deform_tuple for the first natts attributes only, with the
- * PostgreSQL macros it uses: a replay needs the columns up to data, and
- * deforming them here rather than through a slot was about 4% of it.
+ * PostgreSQL macros it uses: a replay needs the columns up to data.  A
+ * tuple without nulls (every row: the columns are NOT NULL) is read by the
+ * storage its column types fix, checked by usable_table(); the general
+ * loop, which asks the descriptor about every attribute, was an eighth of
+ * a replay's instructions, this is a third of that.
  */
 static void deform(EventScan *s, HeapTuple tuple)
 {
     HeapTupleHeader tup = tuple->t_data;
-    bool hasnulls = HeapTupleHasNulls(tuple);
     char *tp = reinterpret_cast<char *>(tup) + tup->t_hoff;
+    if (!HeapTupleHasNulls(tuple))
+    {
+        take_columns<0>(tp, 0, s->natts, s->values);
+        memset(s->isnull, 0, s->natts * sizeof(bool));
+        return;
+    }
+
+    uint32 off = 0;
     bits8 *bp = tup->t_bits;
     TupleDesc desc = RelationGetDescr(s->heap);
-    uint32 off = 0;
     for (int i = 0; i < s->natts; i++)
     {
         Form_pg_attribute att = TupleDescAttr(desc, i);
-        if (hasnulls && att_isnull(i, bp))
+        if (att_isnull(i, bp))
         {
             s->values[i] = (Datum) 0;
             s->isnull[i] = true;
