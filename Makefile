@@ -12,7 +12,7 @@ SOURCES     = $(sort $(wildcard src/*.cpp src/*/*.cpp))
 OBJS        = $(SOURCES:.cpp=.o)
 
 # The install script is assembled from the modules' SQL, in dependency order.
-SQL_MODULES = events types replay snapshots projections tree
+SQL_MODULES = events types replay snapshots projections subscriptions tree
 SQL_PARTS   = src/base.sql $(foreach m,$(SQL_MODULES),$(sort $(wildcard src/$(m)/*.sql))) src/privileges.sql
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 # Upgrade scripts form a linear chain, one per release (chronicle--A--B.sql).

@@ -22,6 +22,7 @@
  * PostgreSQL calls may ereport directly (boundary.h, rule 2).
  */
 #include "events/events.h"
+#include "events/observers.h"
 #include "errors.h"
 #include "pg/boundary.h"
 #include "types/types.h"
@@ -583,8 +584,11 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     SetUserIdAndSecContext(saved_user, saved_context);
     SPI_finish();
 
-    /* Deduplicated per transaction by PostgreSQL; delivered at commit. */
     char *category = pnstrdup(req->stream_id, category_len);
+    AppendedEvents appended = {stream, category, old_version + 1, new_version, function_owner(fcinfo)};
+    events_notify_observers(&appended);
+
+    /* Deduplicated per transaction by PostgreSQL; delivered at commit. */
     Async_Notify(EVENTS_NOTIFY_CHANNEL, category);
     return new_version;
 }
