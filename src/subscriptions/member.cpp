@@ -1,0 +1,56 @@
+/*
+ * member.cpp: chronicle._stream_member(stream_id, members), the consumer-group
+ * member that receives a stream.
+ *
+ * The hash must give the same member for a stream in every session, on every
+ * platform and under every PostgreSQL version, or a group would hand a stream
+ * to two members after an upgrade or a failover to another architecture.
+ * hashtext() (and hash partitioning's hash) is internal to PostgreSQL and
+ * may change with a major version; a hash defined by a standard does not:
+ * the first four bytes of SHA-256(stream_id) as an unsigned big-endian
+ * integer, mod members.  Any client can compute it, in SQL:
+ *   ('x' || left(encode(sha256(convert_to(stream_id, 'UTF8')), 'hex'), 8))::bit(32)::bigint % members
+ * (sql/subscriptions.sql checks the two agree).
+ */
+#include "pg/boundary.h"
+
+extern "C" {
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "fmgr.h"
+
+PG_FUNCTION_INFO_V1(chronicle_stream_member);
+}
+
+namespace {
+
+/* C-style (may ereport): no C++ objects in this frame. */
+int32 stream_member(text *stream_id, int32 members)
+{
+    uint8 digest[PG_SHA256_DIGEST_LENGTH];
+    pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+    if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+        pg_cryptohash_update(ctx, (const uint8 *)VARDATA_ANY(stream_id), VARSIZE_ANY_EXHDR(stream_id)) < 0 ||
+        pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+    {
+        const char *why = ctx ? pg_cryptohash_error(ctx) : "out of memory";
+        elog(ERROR, "chronicle: SHA-256 failed: %s", why);
+    }
+    pg_cryptohash_free(ctx);
+    uint32 h = ((uint32)digest[0] << 24) | ((uint32)digest[1] << 16) | ((uint32)digest[2] << 8) | digest[3];
+    return (int32)(h % (uint32)members);
+}
+
+} // namespace
+
+/* chronicle._stream_member(stream_id text, members int) RETURNS int, STRICT */
+Datum chronicle_stream_member(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        int32 members = PG_GETARG_INT32(1);
+        if (members < 1)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("members must be at least 1 (got %d)", members));
+        return Int32GetDatum(stream_member(PG_GETARG_TEXT_PP(0), members));
+    });
+}
