@@ -253,10 +253,10 @@ BEGIN
     -- poll never returns an event at or above the horizon: an ack there
     -- would pass over events that may still be committed.
     IF ack.tx_id >= pg_snapshot_xmin(pg_current_snapshot()) THEN
-        RAISE EXCEPTION 'cannot ack (%, %): poll has not reached that position yet', ack.tx_id, ack.global_position
+        RAISE EXCEPTION 'cannot ack subscription "%" past what poll can return yet', sub_name
             USING ERRCODE = '22023',
-                  DETAIL = format('Events of transactions from %s on may still be committed.',
-                                  pg_snapshot_xmin(pg_current_snapshot()));
+                  DETAIL = format('Position (%s, %s); events of transactions from %s on may still be committed.',
+                                  ack.tx_id, ack.global_position, pg_snapshot_xmin(pg_current_snapshot()));
     END IF;
     IF (ack.tx_id, ack.global_position) <= (sub.start_tx_id, sub.start_position) THEN
         RETURN;  -- behind the checkpoint: never moves it back
