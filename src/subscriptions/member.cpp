@@ -16,8 +16,10 @@
 
 extern "C" {
 #include "common/cryptohash.h"
+#include "common/hashfn.h"
 #include "common/sha2.h"
 #include "fmgr.h"
+#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(chronicle_stream_member);
 }
@@ -41,6 +43,53 @@ int32 stream_member(text *stream_id, int32 members)
     return (int32)(h % (uint32)members);
 }
 
+/*
+ * A poll with a group filters every event of the page through this function,
+ * and consecutive events often share a stream (a batch, a busy stream).  A
+ * small direct-mapped cache per call site (fn_extra, in the call's function
+ * memory) keeps recent answers, keyed by PostgreSQL's fast in-memory hash;
+ * the stored key is compared in full, so a collision only costs a SHA-256.
+ */
+const int CACHE_SLOTS = 256;
+const int CACHE_MAX_KEY = 128; /* longer ids are hashed every time */
+
+struct MemberCache
+{
+    int32 members;
+    struct Slot
+    {
+        int len; /* -1: empty */
+        int32 member;
+        char key[CACHE_MAX_KEY];
+    } slots[CACHE_SLOTS];
+};
+
+int32 cached_member(FunctionCallInfo fcinfo, text *stream_id, int32 members)
+{
+    const char *key = VARDATA_ANY(stream_id);
+    int len = VARSIZE_ANY_EXHDR(stream_id);
+    if (len > CACHE_MAX_KEY || fcinfo->flinfo == NULL)
+        return stream_member(stream_id, members);
+    MemberCache *cache = (MemberCache *)fcinfo->flinfo->fn_extra;
+    if (cache == NULL || cache->members != members)
+    {
+        if (cache == NULL)
+            cache = (MemberCache *)MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MemberCache));
+        cache->members = members;
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            cache->slots[i].len = -1;
+        fcinfo->flinfo->fn_extra = cache;
+    }
+    MemberCache::Slot *slot = &cache->slots[hash_bytes((const unsigned char *)key, len) % CACHE_SLOTS];
+    if (slot->len == len && memcmp(slot->key, key, len) == 0)
+        return slot->member;
+    int32 member = stream_member(stream_id, members);
+    slot->len = len;
+    slot->member = member;
+    memcpy(slot->key, key, len);
+    return member;
+}
+
 } // namespace
 
 /* chronicle._stream_member(stream_id text, members int) RETURNS int, STRICT */
@@ -51,6 +100,6 @@ Datum chronicle_stream_member(PG_FUNCTION_ARGS)
         if (members < 1)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             pg::format("members must be at least 1 (got %d)", members));
-        return Int32GetDatum(stream_member(PG_GETARG_TEXT_PP(0), members));
+        return Int32GetDatum(cached_member(fcinfo, PG_GETARG_TEXT_PP(0), members));
     });
 }
