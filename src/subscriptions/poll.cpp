@@ -25,6 +25,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
@@ -285,6 +286,11 @@ Datum chronicle_poll(PG_FUNCTION_ARGS)
                             pg::format("member must be between 0 and members - 1 = %d (got %d)", members - 1,
                                        member));
         text *name = PG_GETARG_TEXT_PP(0);
+        /* subscribe's rule (a longer name cannot exist), checked before it goes into a message */
+        int name_chars = pg_mbstrlen_with_len(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+        if (name_chars < 1 || name_chars > 255)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("subscription name must have 1 to 255 characters (got %d)", name_chars));
         if (!poll_into_result(fcinfo, name, max_count, member, members))
         {
             char *shown = text_to_cstring(name);

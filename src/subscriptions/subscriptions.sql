@@ -121,6 +121,9 @@ BEGIN
             USING ERRCODE = '22023';
     END IF;
     IF subscribe.types IS NOT NULL THEN
+        IF array_ndims(subscribe.types) > 1 THEN
+            RAISE EXCEPTION 'types must be a one-dimensional array' USING ERRCODE = '22023';
+        END IF;
         IF cardinality(subscribe.types) = 0 THEN
             RAISE EXCEPTION 'types must not be empty (NULL means every type)' USING ERRCODE = '22023';
         END IF;
