@@ -24,7 +24,7 @@ settle chronicle.events
 # The middle of the log: every subscription's checkpoint.
 read -r tx pos < <(sql -t -A -F ' ' -c "SELECT tx_id, global_position FROM chronicle.events
     ORDER BY tx_id, global_position OFFSET 50000 LIMIT 1")
-sql <<SQL
+sql >/dev/null <<SQL
 SELECT chronicle.subscribe('all');
 SELECT chronicle.subscribe('accounts', category => 'account');
 SELECT chronicle.subscribe('group');
