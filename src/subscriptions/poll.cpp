@@ -1,0 +1,302 @@
+/*
+ * poll.cpp: chronicle.poll(name, max_count, member, members) (SPEC section 6).
+ *
+ * poll returns the events after the member's checkpoint in read_all order,
+ * (tx_id, global_position), under read_all's horizon: only events whose
+ * transaction id is below pg_snapshot_xmin(pg_current_snapshot()), the set
+ * that no transaction can still add to (README.md, "Why `read_all` never
+ * skips an event").  A consumer that acks the last event it processed thus
+ * never passes over an event that commits later.  Filters of the
+ * subscription, the member's share of the streams and the parked events are
+ * tests in the same indexed query, so a page holds max_count matching events
+ * however many others lie between them.
+ *
+ * poll only reads (as the caller: chronicle_reader's SELECT on the tables),
+ * so it works on a hot standby, except when it is given a new group size:
+ * then it calls chronicle._subscription_resize (a write, 25006 there).
+ */
+#include "errors.h"
+#include "events/events.h"
+#include "pg/boundary.h"
+#include "pg/result_memory.h"
+#include "types/types.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+#include "utils/xid8.h"
+
+PG_FUNCTION_INFO_V1(chronicle_poll);
+}
+
+namespace {
+
+const int MAX_MEMBERS = 1024; /* chronicle.subscriptions' CHECK */
+
+/* The subscription and the member's checkpoint (a member that never acked
+ * stands at the subscription's start position). */
+const char *const STATE_SQL =
+    "SELECT s.category, s.types, s.members, "
+    "COALESCE(c.tx_id, s.start_tx_id), "
+    "COALESCE(c.global_position, s.start_position), "
+    "EXISTS (SELECT FROM chronicle.parked p WHERE p.subscription OPERATOR(pg_catalog.=) s.name) "
+    "FROM chronicle.subscriptions s LEFT JOIN chronicle.subscription_checkpoints c "
+    "ON c.subscription OPERATOR(pg_catalog.=) s.name AND c.member OPERATOR(pg_catalog.=) $2 "
+    "WHERE s.name OPERATOR(pg_catalog.=) $1";
+
+const char *const RESIZE_SQL = "SELECT chronicle._subscription_resize($1, $2)";
+
+/*
+ * The page.  The first two conditions are read_all's, word for word: the
+ * position test and the horizon.  Parameters: $1 after_tx, $2 after_position,
+ * $3 the page size, $4 category, $5 types, $6 members, $7 member, $8 the
+ * subscription; a shape leaves out the tests it does not need (no filter, one
+ * member, nothing parked), so the common poll is read_all's plain log query.
+ */
+#define POLL_HEAD                                                                         \
+    "SELECT " EVENTS_COLUMNS " FROM chronicle.events e "                                  \
+    "WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>) ($1, $2) "                 \
+    "AND e.tx_id OPERATOR(pg_catalog.<) "                                                 \
+    "pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) "
+#define POLL_CATEGORY "AND pg_catalog.split_part(e.stream_id, '-', 1) OPERATOR(pg_catalog.=) $4 "
+#define POLL_TYPES "AND e.type OPERATOR(pg_catalog.=) ANY ($5) "
+#define POLL_MEMBER "AND chronicle._stream_member(e.stream_id, $6) OPERATOR(pg_catalog.=) $7 "
+#define POLL_PARKED                                                                       \
+    "AND NOT EXISTS (SELECT FROM chronicle.parked p "                                     \
+    "WHERE p.subscription OPERATOR(pg_catalog.=) $8 "                                     \
+    "AND p.event_id OPERATOR(pg_catalog.=) e.event_id) "
+#define POLL_TAIL "ORDER BY e.tx_id, e.global_position LIMIT $3"
+
+enum PollShape
+{
+    BY_CATEGORY = 1,
+    BY_TYPES = 2,
+    BY_MEMBER = 4,
+    SKIP_PARKED = 8,
+    N_SHAPES = 16
+};
+
+SPIPlanPtr state_plan;
+SPIPlanPtr resize_plan;
+SPIPlanPtr poll_plans[N_SHAPES];
+
+/* Kept plans; a kept plan is re-analysed by the plan cache after DDL. */
+SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes, int options)
+{
+    if (*slot == NULL)
+    {
+        SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(argtypes), options);
+        if (plan == NULL)
+            elog(ERROR, "chronicle: SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+        if (SPI_keepplan(plan) != 0)
+            elog(ERROR, "chronicle: SPI_keepplan failed");
+        *slot = plan;
+    }
+    return *slot;
+}
+
+/*
+ * A shape's plan.  As in read_all: without a category one generic plan (a
+ * Limit over events_log_idx, the other tests as filters) serves every call;
+ * a category is planned for its value, since a generic plan cannot tell a
+ * rare category (events_category_log_idx) from one that is most of the log.
+ */
+SPIPlanPtr poll_plan(int shape)
+{
+    static const Oid argtypes[8] = {XID8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID, INT4OID, INT4OID, TEXTOID};
+    if (poll_plans[shape] != NULL)
+        return poll_plans[shape];
+    char *sql = psprintf("%s%s%s%s%s%s", POLL_HEAD, (shape & BY_CATEGORY) ? POLL_CATEGORY : "",
+                         (shape & BY_TYPES) ? POLL_TYPES : "", (shape & BY_MEMBER) ? POLL_MEMBER : "",
+                         (shape & SKIP_PARKED) ? POLL_PARKED : "", POLL_TAIL);
+    int options = (shape & BY_CATEGORY) ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
+    SPIPlanPtr plan = kept_plan(&poll_plans[shape], sql, 8, argtypes, options);
+    pfree(sql);
+    return plan;
+}
+
+/* Receives the page's rows and stores them, upcast (SPEC section 4), in the result. */
+struct PollSink
+{
+    DestReceiver pub;
+    Tuplestorestate *store;
+    MemoryContext scratch;
+};
+
+bool sink_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+    PollSink *sink = (PollSink *)self;
+    MemoryContext old = MemoryContextSwitchTo(sink->scratch);
+
+    slot_getsomeattrs(slot, EV_DATA);
+    int32 stored_version = DatumGetInt32(slot->tts_values[EV_TYPE_VERSION - 1]);
+    int32 type_version = stored_version;
+    char *type = TextDatumGetCString(slot->tts_values[EV_TYPE - 1]);
+    Jsonb *data = DatumGetJsonbP(slot->tts_values[EV_DATA - 1]);
+    Jsonb *upcast = types_upcast(type, &type_version, data);
+    if (upcast == data && type_version == stored_version)
+        tuplestore_puttupleslot(sink->store, slot);
+    else
+    {
+        slot_getallattrs(slot);
+        Datum values[EV_NCOLUMNS];
+        bool nulls[EV_NCOLUMNS];
+        memcpy(values, slot->tts_values, sizeof(values));
+        memcpy(nulls, slot->tts_isnull, sizeof(nulls));
+        values[EV_TYPE_VERSION - 1] = Int32GetDatum(type_version);
+        values[EV_DATA - 1] = JsonbPGetDatum(upcast);
+        tuplestore_putvalues(sink->store, slot->tts_tupleDescriptor, values, nulls);
+    }
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(sink->scratch);
+    return true;
+}
+
+void sink_startup(DestReceiver *, int, TupleDesc) {}
+void sink_shutdown(DestReceiver *) {}
+void sink_destroy(DestReceiver *) {}
+
+struct PollState
+{
+    Datum category, types, after_tx, after_position;
+    bool no_category, no_types;
+    int32 members;
+    bool has_parked;
+};
+
+/* The subscription's state for member; false when it does not exist. */
+bool read_state(text *name, int32 member, bool read_only, PollState *st)
+{
+    static const Oid argtypes[2] = {TEXTOID, INT4OID};
+    SPIPlanPtr plan = kept_plan(&state_plan, STATE_SQL, 2, argtypes, 0);
+    Datum args[2] = {PointerGetDatum(name), Int32GetDatum(member)};
+    if (SPI_execute_plan(plan, args, NULL, read_only, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading the subscription failed");
+    if (SPI_processed == 0)
+        return false;
+    HeapTuple tuple = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool isnull;
+    st->category = SPI_getbinval(tuple, desc, 1, &st->no_category);
+    st->types = SPI_getbinval(tuple, desc, 2, &st->no_types);
+    st->members = DatumGetInt32(SPI_getbinval(tuple, desc, 3, &isnull));
+    st->after_tx = SPI_getbinval(tuple, desc, 4, &isnull);
+    st->after_position = SPI_getbinval(tuple, desc, 5, &isnull);
+    st->has_parked = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
+    return true;
+}
+
+/* C-style (may ereport).  false: the subscription does not exist. */
+bool poll_into_result(FunctionCallInfo fcinfo, text *name, int32 max_count, int32 member, int32 members)
+{
+    Tuplestorestate *store = pg::begin_warm_result(fcinfo);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+
+    PollState st;
+    if (!read_state(name, member, true, &st))
+    {
+        SPI_finish();
+        return false;
+    }
+    if (st.members != members)
+    {
+        /* A new group size: every member restarts at the old group's lowest checkpoint. */
+        static const Oid argtypes[2] = {TEXTOID, INT4OID};
+        Datum args[2] = {PointerGetDatum(name), Int32GetDatum(members)};
+        if (SPI_execute_plan(kept_plan(&resize_plan, RESIZE_SQL, 2, argtypes, 0), args, NULL, false, 1) !=
+            SPI_OK_SELECT)
+            elog(ERROR, "chronicle: changing the group size failed");
+        if (!read_state(name, member, false, &st))
+        {
+            SPI_finish();
+            return false;
+        }
+    }
+
+    int shape = (st.no_category ? 0 : BY_CATEGORY) | (st.no_types ? 0 : BY_TYPES) |
+                (members > 1 ? BY_MEMBER : 0) | (st.has_parked ? SKIP_PARKED : 0);
+    SPIPlanPtr plan = poll_plan(shape);
+
+    Datum args[8] = {st.after_tx, st.after_position, Int64GetDatum(max_count),
+                     st.category, st.types, Int32GetDatum(members),
+                     Int32GetDatum(member), PointerGetDatum(name)};
+    ParamListInfo params = makeParamList(8);
+    static const Oid argtypes[8] = {XID8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID, INT4OID, INT4OID, TEXTOID};
+    for (int i = 0; i < 8; i++)
+    {
+        ParamExternData *p = &params->params[i];
+        p->value = args[i];
+        p->isnull = (i == 3 && st.no_category) || (i == 4 && st.no_types);
+        p->pflags = PARAM_FLAG_CONST;
+        p->ptype = argtypes[i];
+    }
+
+    PollSink sink;
+    memset(&sink, 0, sizeof(sink));
+    sink.pub.receiveSlot = sink_receive;
+    sink.pub.rStartup = sink_startup;
+    sink.pub.rShutdown = sink_shutdown;
+    sink.pub.rDestroy = sink_destroy;
+    sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
+    sink.store = store;
+    sink.scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle poll row", ALLOCSET_SMALL_SIZES);
+
+    SPIExecuteOptions options;
+    memset(&options, 0, sizeof(options));
+    options.params = params;
+    options.read_only = true;
+    options.dest = &sink.pub;
+    int rc = SPI_execute_plan_extended(plan, &options);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: poll failed: %s", SPI_result_code_string(rc));
+    SPI_finish();
+    return true;
+}
+
+} // namespace
+
+/*
+ * chronicle.poll(name, max_count, member, members).  NULL max_count, member
+ * and members mean their defaults (100, 0, 1), as read_all's do.
+ */
+Datum chronicle_poll(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        if (PG_ARGISNULL(0))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "subscription name must not be NULL");
+        int32 max_count = PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1);
+        int32 member = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+        int32 members = PG_ARGISNULL(3) ? 1 : PG_GETARG_INT32(3);
+        if (max_count < 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("max_count must not be negative (got %d)", max_count));
+        if (members < 1 || members > MAX_MEMBERS)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("members must be between 1 and %d (got %d)", MAX_MEMBERS, members));
+        if (member < 0 || member >= members)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("member must be between 0 and members - 1 = %d (got %d)", members - 1,
+                                       member));
+        text *name = PG_GETARG_TEXT_PP(0);
+        /* subscribe's rule (a longer name cannot exist), checked before it goes into a message */
+        int name_chars = pg_mbstrlen_with_len(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+        if (name_chars < 1 || name_chars > 255)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("subscription name must have 1 to 255 characters (got %d)", name_chars));
+        if (!poll_into_result(fcinfo, name, max_count, member, members))
+        {
+            char *shown = text_to_cstring(name);
+            throw pg::Error(CHRONICLE_UNKNOWN_SUBSCRIPTION,
+                            pg::format("subscription \"%s\" does not exist", shown));
+        }
+        return (Datum)0;
+    });
+}

@@ -1,0 +1,390 @@
+-- chronicle: durable subscriptions over the global log (SPEC section 6, second half).
+-- A subscription is a name, optional category and types filters, and one
+-- checkpoint per consumer-group member, in read_all order (tx_id,
+-- global_position).  poll (C++, src/subscriptions/poll.cpp) reads after a
+-- checkpoint under read_all's horizon; ack, park and the rest write here with
+-- the owner's rights (SECURITY DEFINER): nobody else has any write privilege
+-- on these tables.
+
+-- Consumers manage subscription state but need not append: a role of their
+-- own, a member of chronicle_reader; chronicle_writer is a member of it.
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'chronicle_subscriber') THEN
+        CREATE ROLE chronicle_subscriber NOLOGIN;
+    END IF;
+END
+$roles$;
+GRANT chronicle_reader TO chronicle_subscriber;
+GRANT chronicle_subscriber TO chronicle_writer;
+
+CREATE TYPE chronicle.log_position AS (tx_id xid8, global_position bigint);
+COMMENT ON TYPE chronicle.log_position IS
+    'A position in the global log, in read_all order: (tx_id, global_position).';
+
+CREATE TABLE chronicle.subscriptions (
+    name           text        PRIMARY KEY,
+    category       text,                        -- NULL: every category
+    types          text[],                      -- NULL: every type; sorted, distinct
+    members        int         NOT NULL DEFAULT 1 CHECK (members BETWEEN 1 AND 1024),
+    -- Where a member without a row in subscription_checkpoints stands: the
+    -- start of the subscription, or the lowest checkpoint at the last change
+    -- of the group size.
+    start_tx_id    xid8        NOT NULL,
+    start_position bigint      NOT NULL,
+    created_at     timestamptz NOT NULL
+);
+COMMENT ON TABLE chronicle.subscriptions IS
+    'Subscriptions: filters, consumer-group size and start position (written by subscribe, poll on a new group size, unsubscribe).';
+
+CREATE TABLE chronicle.subscription_checkpoints (
+    subscription    text        NOT NULL REFERENCES chronicle.subscriptions ON DELETE CASCADE,
+    member          int         NOT NULL,
+    tx_id           xid8        NOT NULL,
+    global_position bigint      NOT NULL,
+    acked_at        timestamptz NOT NULL,
+    PRIMARY KEY (subscription, member)
+);
+COMMENT ON TABLE chronicle.subscription_checkpoints IS
+    'The last acknowledged position of each consumer-group member that has acknowledged anything (written by ack).';
+
+CREATE TABLE chronicle.parked (
+    subscription text        NOT NULL REFERENCES chronicle.subscriptions ON DELETE CASCADE,
+    event_id     uuid        NOT NULL,
+    error        text        NOT NULL,
+    attempts     int         NOT NULL,
+    parked_at    timestamptz NOT NULL,
+    PRIMARY KEY (subscription, event_id)
+);
+COMMENT ON TABLE chronicle.parked IS
+    'Events a subscription''s consumer parked: skipped by poll until replay_parked; the last error, how often parked, when last.';
+
+-- Subscription state is user data: pg_dump includes it.
+SELECT pg_catalog.pg_extension_config_dump('chronicle.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('chronicle.subscription_checkpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('chronicle.parked', '');
+
+GRANT SELECT ON chronicle.subscriptions, chronicle.subscription_checkpoints, chronicle.parked
+    TO chronicle_reader;
+
+-- The member of a group of `members` that a stream belongs to: the first four
+-- bytes of SHA-256(stream_id) as an unsigned big-endian number, mod members.
+CREATE FUNCTION chronicle._stream_member(stream_id text, members int) RETURNS int
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'chronicle_stream_member';
+COMMENT ON FUNCTION chronicle._stream_member(text, int) IS
+    'The consumer-group member (0 .. members-1) that receives a stream: first 4 bytes of sha256(stream_id) as an unsigned big-endian integer, mod members.';
+GRANT EXECUTE ON FUNCTION chronicle._stream_member(text, int) TO chronicle_reader;
+
+-- Argument checks shared by the functions below (22004 / 22023 / SE006).
+CREATE FUNCTION chronicle._subscription_name(name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'subscription name must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF length(name) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'subscription name must have 1 to 255 characters (got %)', length(name)
+            USING ERRCODE = '22023';
+    END IF;
+    IF name ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'subscription name must not contain control characters'
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN name;
+END
+$$;
+COMMENT ON FUNCTION chronicle._subscription_name(text) IS
+    'Internal: checks a subscription name (22004 NULL, 22023 empty, longer than 255 characters or with control characters).';
+
+CREATE FUNCTION chronicle.subscribe(name text, category text DEFAULT NULL, types text[] DEFAULT NULL,
+                                    from_start boolean DEFAULT true) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    sub_name text := chronicle._subscription_name(subscribe.name);
+    sub_types text[];
+    existing record;
+    start chronicle.log_position := ROW('0', 0);
+BEGIN
+    IF subscribe.from_start IS NULL THEN
+        RAISE EXCEPTION 'from_start must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- A subscription that could never deliver anything is a mistake, not a wish.
+    IF strpos(subscribe.category, '-') > 0 THEN
+        RAISE EXCEPTION 'category "%" contains ''-'': a category is the part of a stream id before its first ''-''',
+                        subscribe.category
+            USING ERRCODE = '22023';
+    END IF;
+    IF subscribe.types IS NOT NULL THEN
+        IF array_ndims(subscribe.types) > 1 THEN
+            RAISE EXCEPTION 'types must be a one-dimensional array' USING ERRCODE = '22023';
+        END IF;
+        IF cardinality(subscribe.types) = 0 THEN
+            RAISE EXCEPTION 'types must not be empty (NULL means every type)' USING ERRCODE = '22023';
+        END IF;
+        IF array_position(subscribe.types, NULL) IS NOT NULL THEN
+            RAISE EXCEPTION 'types must not contain NULL' USING ERRCODE = '22004';
+        END IF;
+        sub_types := ARRAY(SELECT DISTINCT t FROM unnest(subscribe.types) AS t ORDER BY t);
+    END IF;
+
+    FOR attempt IN 1 .. 2 LOOP
+        SELECT s.category, s.types INTO existing
+        FROM chronicle.subscriptions s WHERE s.name = sub_name;
+        IF FOUND THEN
+            -- Consumers subscribe at start-up: the same definition again is a no-op.
+            IF existing.category IS NOT DISTINCT FROM subscribe.category
+               AND existing.types IS NOT DISTINCT FROM sub_types THEN
+                RETURN;
+            END IF;
+            RAISE EXCEPTION 'subscription "%" already exists with other filters', sub_name
+                USING ERRCODE = '42710',
+                      DETAIL = format('category %s, types %s', coalesce(quote_literal(existing.category), 'NULL'),
+                                      coalesce(existing.types::text, 'NULL')),
+                      HINT = 'unsubscribe it first, or use another name';
+        END IF;
+        IF attempt = 2 THEN
+            -- A concurrent subscribe of this name committed after our snapshot.
+            RAISE EXCEPTION 'subscription "%" was created concurrently', sub_name
+                USING ERRCODE = '40001';
+        END IF;
+
+        IF NOT subscribe.from_start THEN
+            -- The end of what read_all can return now: events below the
+            -- snapshot's xmin are final, so nothing can appear behind this
+            -- position later; committed events above it are delivered.
+            SELECT e.tx_id, e.global_position INTO start
+            FROM chronicle.events e
+            WHERE e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY e.tx_id DESC, e.global_position DESC LIMIT 1;
+            IF NOT FOUND THEN
+                start := ROW('0', 0);
+            END IF;
+        END IF;
+
+        INSERT INTO chronicle.subscriptions AS s
+            (name, category, types, members, start_tx_id, start_position, created_at)
+        VALUES (sub_name, subscribe.category, sub_types, 1, start.tx_id, start.global_position, now())
+        ON CONFLICT (name) DO NOTHING;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION chronicle.subscribe(text, text, text[], boolean) IS
+    'Creates a durable subscription over read_all order, from the start of the log or from its current end; the same definition again is a no-op, another one 42710.';
+GRANT EXECUTE ON FUNCTION chronicle.subscribe(text, text, text[], boolean) TO chronicle_subscriber;
+
+CREATE FUNCTION chronicle.poll(name text, max_count int DEFAULT 100, member int DEFAULT 0,
+                               members int DEFAULT 1) RETURNS SETOF chronicle.events
+    LANGUAGE c VOLATILE ROWS 100
+    AS 'MODULE_PATHNAME', 'chronicle_poll';
+COMMENT ON FUNCTION chronicle.poll(text, int, int, int) IS
+    'The next events after the member''s checkpoint that match the subscription, in read_all order, without parked events; the same until ack.';
+GRANT EXECUTE ON FUNCTION chronicle.poll(text, int, int, int) TO chronicle_subscriber;
+
+-- Called by poll when the group size it is given is not the subscription's:
+-- every member of the new group starts at the lowest checkpoint of the old
+-- one (some events come again, none is lost).
+CREATE FUNCTION chronicle._subscription_resize(name text, members int) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    sub record;
+    lowest chronicle.log_position;
+    acked int;
+BEGIN
+    SELECT s.members, s.start_tx_id, s.start_position INTO sub
+    FROM chronicle.subscriptions s WHERE s.name = _subscription_resize.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', _subscription_resize.name USING ERRCODE = 'SE006';
+    END IF;
+    IF sub.members = _subscription_resize.members THEN
+        RETURN;
+    END IF;
+    SELECT count(*) INTO acked
+    FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize.name;
+    SELECT c.tx_id, c.global_position INTO lowest
+    FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize.name
+    ORDER BY c.tx_id, c.global_position LIMIT 1;
+    -- A member without a row still stands at the start position.
+    IF acked < sub.members THEN
+        lowest := ROW(sub.start_tx_id, sub.start_position);
+    END IF;
+    DELETE FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize.name;
+    UPDATE chronicle.subscriptions s
+    SET members = _subscription_resize.members, start_tx_id = lowest.tx_id, start_position = lowest.global_position
+    WHERE s.name = _subscription_resize.name;
+END
+$$;
+COMMENT ON FUNCTION chronicle._subscription_resize(text, int) IS
+    'Internal (called by poll): changes a subscription''s group size; every member restarts at the lowest checkpoint of the old group.';
+GRANT EXECUTE ON FUNCTION chronicle._subscription_resize(text, int) TO chronicle_subscriber;
+
+CREATE FUNCTION chronicle.ack(name text, tx_id xid8, global_position bigint, member int DEFAULT 0)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    sub_name text := chronicle._subscription_name(ack.name);
+    m int := coalesce(ack.member, 0);
+    sub record;
+BEGIN
+    IF ack.tx_id IS NULL OR ack.global_position IS NULL THEN
+        RAISE EXCEPTION 'tx_id and global_position must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- KEY SHARE: a concurrent change of the group size or unsubscribe waits for this ack.
+    SELECT s.members, s.start_tx_id, s.start_position INTO sub
+    FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
+    END IF;
+    IF m < 0 OR m >= sub.members THEN
+        RAISE EXCEPTION 'member % is out of range for subscription "%" (members: %)', m, sub_name, sub.members
+            USING ERRCODE = '22023';
+    END IF;
+    -- poll never returns an event at or above the horizon: an ack there
+    -- would pass over events that may still be committed.
+    IF ack.tx_id >= pg_snapshot_xmin(pg_current_snapshot()) THEN
+        RAISE EXCEPTION 'cannot ack subscription "%" past what poll can return yet', sub_name
+            USING ERRCODE = '22023',
+                  DETAIL = format('Position (%s, %s); events of transactions from %s on may still be committed.',
+                                  ack.tx_id, ack.global_position, pg_snapshot_xmin(pg_current_snapshot()));
+    END IF;
+    IF (ack.tx_id, ack.global_position) <= (sub.start_tx_id, sub.start_position) THEN
+        RETURN;  -- behind the checkpoint: never moves it back
+    END IF;
+    -- ON CONFLICT locks the member's row: concurrent acks of one member queue,
+    -- and the later one re-reads the checkpoint the earlier one left.
+    INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, tx_id, global_position, acked_at)
+    VALUES (sub_name, m, ack.tx_id, ack.global_position, now())
+    ON CONFLICT (subscription, member) DO UPDATE
+        SET tx_id = excluded.tx_id, global_position = excluded.global_position, acked_at = excluded.acked_at
+        WHERE (c.tx_id, c.global_position) < (excluded.tx_id, excluded.global_position);
+END
+$$;
+COMMENT ON FUNCTION chronicle.ack(text, xid8, bigint, int) IS
+    'Moves a member''s checkpoint forward to (tx_id, global_position); an ack behind the checkpoint changes nothing; SE006 for an unknown subscription.';
+GRANT EXECUTE ON FUNCTION chronicle.ack(text, xid8, bigint, int) TO chronicle_subscriber;
+
+CREATE FUNCTION chronicle.park(name text, event_id uuid, error text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    sub_name text := chronicle._subscription_name(park.name);
+    sub record;
+    ev record;
+BEGIN
+    IF park.event_id IS NULL OR park.error IS NULL THEN
+        RAISE EXCEPTION 'event_id and error must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT s.category, s.types INTO sub
+    FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
+    END IF;
+    SELECT e.stream_id, e.type INTO ev FROM chronicle.events e WHERE e.event_id = park.event_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % does not exist', park.event_id USING ERRCODE = '22023';
+    END IF;
+    IF (sub.category IS NOT NULL AND split_part(ev.stream_id, '-', 1) <> sub.category)
+       OR (sub.types IS NOT NULL AND NOT ev.type = ANY (sub.types)) THEN
+        RAISE EXCEPTION 'event % (stream "%", type "%") is not delivered by subscription "%"',
+                        park.event_id, ev.stream_id, ev.type, sub_name
+            USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO chronicle.parked AS p (subscription, event_id, error, attempts, parked_at)
+    VALUES (sub_name, park.event_id, park.error, 1, now())
+    ON CONFLICT (subscription, event_id) DO UPDATE
+        SET error = excluded.error, attempts = p.attempts + 1, parked_at = excluded.parked_at;
+END
+$$;
+COMMENT ON FUNCTION chronicle.park(text, uuid, text) IS
+    'Parks an event for a subscription: later polls skip it; parking it again keeps one row, with the new error and attempts + 1.';
+GRANT EXECUTE ON FUNCTION chronicle.park(text, uuid, text) TO chronicle_subscriber;
+
+CREATE FUNCTION chronicle.replay_parked(name text) RETURNS SETOF chronicle.events
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    sub_name text := chronicle._subscription_name(replay_parked.name);
+BEGIN
+    PERFORM FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
+    END IF;
+    -- read_stream upcasts, as every read does.  A concurrent replay_parked
+    -- waits on the deleted rows and then returns none of them.
+    RETURN QUERY
+        WITH unparked AS (
+            DELETE FROM chronicle.parked p WHERE p.subscription = sub_name RETURNING p.event_id)
+        SELECT r.*
+        FROM unparked u
+        JOIN chronicle.events e ON e.event_id = u.event_id
+        CROSS JOIN LATERAL chronicle.read_stream(e.stream_id, e.version, 1) r
+        ORDER BY r.tx_id, r.global_position;
+END
+$$;
+COMMENT ON FUNCTION chronicle.replay_parked(text) IS
+    'Returns a subscription''s parked events in read_all order and un-parks them (their parked rows are deleted).';
+GRANT EXECUTE ON FUNCTION chronicle.replay_parked(text) TO chronicle_subscriber;
+
+CREATE FUNCTION chronicle.unsubscribe(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    sub_name text := chronicle._subscription_name(unsubscribe.name);
+BEGIN
+    DELETE FROM chronicle.subscriptions s WHERE s.name = sub_name;  -- checkpoints and parked rows cascade
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION chronicle.unsubscribe(text) IS
+    'Removes a subscription with its checkpoints and parked events; SE006 if it does not exist.';
+GRANT EXECUTE ON FUNCTION chronicle.unsubscribe(text) TO chronicle_subscriber;
+
+-- One row per member of each subscription's group.  lag counts the committed
+-- events after the checkpoint that the member will receive (filters, its
+-- share of the streams, parked ones excluded), including those poll does not
+-- return yet because an older transaction is still running.
+CREATE VIEW chronicle.subscription_status AS
+SELECT s.name,
+       m.member,
+       ROW(cp.tx_id, cp.global_position)::chronicle.log_position AS checkpoint,
+       l.lag
+FROM chronicle.subscriptions s
+CROSS JOIN LATERAL pg_catalog.generate_series(0, s.members - 1) AS m(member)
+LEFT JOIN chronicle.subscription_checkpoints c
+       ON c.subscription = s.name AND c.member = m.member
+CROSS JOIN LATERAL (SELECT coalesce(c.tx_id, s.start_tx_id) AS tx_id,
+                           coalesce(c.global_position, s.start_position) AS global_position) cp
+CROSS JOIN LATERAL (
+    SELECT count(*) AS lag
+    FROM chronicle.events e
+    WHERE (e.tx_id, e.global_position) > (cp.tx_id, cp.global_position)
+      AND (s.category IS NULL OR pg_catalog.split_part(e.stream_id, '-', 1) = s.category)
+      AND (s.types IS NULL OR e.type = ANY (s.types))
+      AND (s.members = 1 OR chronicle._stream_member(e.stream_id, s.members) = m.member)
+      AND NOT EXISTS (SELECT FROM chronicle.parked p
+                      WHERE p.subscription = s.name AND p.event_id = e.event_id)) l;
+COMMENT ON VIEW chronicle.subscription_status IS
+    'Each subscription member''s checkpoint and lag (committed events after it that the member will receive).';
+GRANT SELECT ON chronicle.subscription_status TO chronicle_reader;
