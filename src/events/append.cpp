@@ -584,8 +584,10 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     SetUserIdAndSecContext(saved_user, saved_context);
     SPI_finish();
 
+    /* `stream` lived in SPI's memory, gone with SPI_finish: the observers get a copy. */
     char *category = pnstrdup(req->stream_id, category_len);
-    AppendedEvents appended = {stream, category, old_version + 1, new_version, function_owner(fcinfo)};
+    AppendedEvents appended = {cstring_to_text_with_len(req->stream_id, req->stream_len), category,
+                               old_version + 1, new_version, function_owner(fcinfo)};
     events_notify_observers(&appended);
 
     /* Deduplicated per transaction by PostgreSQL; delivered at commit. */
