@@ -158,6 +158,15 @@ SELECT chronicle.drop_projection('accounts', drop_table => false);
 SELECT chronicle.append('pacct-2', 'DepositMade', '{"Amount": 1}');
 SELECT chronicle.stream_version('pacct-2') AS stream, version AS table_row FROM proj_accounts WHERE stream_id = 'pacct-2';
 DROP TABLE proj_accounts;
+-- Defined, appended to and rolled back in one transaction: the append sees
+-- the projection at once, and the rollback takes both away.
+BEGIN;
+SELECT chronicle.define_projection('accounts', 'proj_account', 'proj_accounts', '{"balance": "numeric"}');
+SELECT chronicle.append('pacct-2', 'DepositMade', '{"Amount": 1}');
+SELECT version, balance FROM proj_accounts WHERE stream_id = 'pacct-2';
+ROLLBACK;
+SELECT to_regclass('proj_accounts') AS gone, count(*) AS projections FROM chronicle.projections;
+SELECT chronicle.append('pacct-2', 'DepositMade', '{"Amount": 1}');
 -- By default the table goes with the projection.
 SELECT chronicle.define_projection('accounts', 'proj_account', 'proj_accounts', '{"balance": "numeric"}');
 SELECT chronicle.drop_projection('accounts');

@@ -77,15 +77,17 @@ static char *arg_name(FunctionCallInfo fcinfo)
 /*
  * Appends must not run while a projection comes or goes: an append that
  * did not see the new projection would leave its stream's row stale, one
- * that still saw a dropped one would write a table no longer kept.  Share
- * mode on chronicle.events waits for the appending transactions in flight
- * (they hold ROW EXCLUSIVE) and holds new ones back until we commit; they
- * then take their lock, which reads our invalidation, and reload the
- * projection list.  Readers are not blocked.
+ * that still saw a dropped one would write a table no longer kept.  A lock
+ * on chronicle.events that conflicts with ROW EXCLUSIVE waits for the
+ * appending transactions in flight and holds new ones back until we
+ * commit; they then take their lock, which reads our invalidation, and
+ * reload the projection list.  Readers are not blocked.
  */
 static void hold_appends(void)
 {
-    LockRelationOid(chronicle_relid("events"), ShareLock);
+    /* SHARE ROW EXCLUSIVE rather than SHARE: also one define or drop at a time,
+     * so that a second define of a name sees the first committed (42710). */
+    LockRelationOid(chronicle_relid("events"), ShareRowExclusiveLock);
 }
 
 /* One row of chronicle.projections, read as chronicle's owner. */
@@ -227,6 +229,7 @@ static Datum define_projection(FunctionCallInfo fcinfo)
         elog(ERROR, "chronicle: recording projection \"%s\" failed: %s", name, SPI_result_code_string(rc));
     /* Row writes send no invalidation: every backend's observer must reload. */
     CacheInvalidateRelcacheByRelid(chronicle_relid("projections"));
+    projections_changed();
 
     ProjTarget t;
     target_load(name, relid, catalog_columns, &t);
@@ -289,6 +292,7 @@ static Datum drop_projection(FunctionCallInfo fcinfo)
     if (rc != SPI_OK_DELETE)
         elog(ERROR, "chronicle: removing projection \"%s\" failed: %s", name, SPI_result_code_string(rc));
     CacheInvalidateRelcacheByRelid(chronicle_relid("projections"));
+    projections_changed();
 
     /* With the caller's rights; objects that depend on the table (views)
      * make it fail (2BP01), as DROP TABLE without CASCADE does. */

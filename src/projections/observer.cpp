@@ -61,6 +61,7 @@ static ProjectionList *current = nullptr;
 static bool valid = false;
 static Oid catalog_relid = InvalidOid;
 static int active = 0; /* observers running (a function reducer may append) */
+static bool changed_here = false; /* this transaction defined or dropped one */
 
 static void free_list(ProjectionList *list)
 {
@@ -104,7 +105,26 @@ static void xact_end(XactEvent event, void *)
 {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_COMMIT ||
         event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+    {
         active = 0;
+        /* PostgreSQL does not replay the current command's invalidations
+         * locally on abort: a definition rolled back may still be listed. */
+        if (changed_here)
+            valid = false;
+        changed_here = false;
+    }
+}
+
+static void subxact_end(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+    if (event == SUBXACT_EVENT_ABORT_SUB && changed_here)
+        valid = false;
+}
+
+void projections_changed(void)
+{
+    valid = false;
+    changed_here = true;
 }
 
 /*
@@ -165,10 +185,11 @@ static void load(Oid owner)
     current = list;
 }
 
-/* The upsert statement, prepared on first use (SPI connected). */
-static void prepare(Projection *p)
+/* The upsert statement, prepared on first use (SPI connected); kept in the
+ * memory of the list p belongs to (a nested load may have replaced it). */
+static void prepare(Projection *p, MemoryContext cxt)
 {
-    MemoryContext old = MemoryContextSwitchTo(current->cxt);
+    MemoryContext old = MemoryContextSwitchTo(cxt);
     target_load(p->name, p->relid, p->columns, &p->target);
     char *sql = target_upsert_sql(&p->target);
     Oid *types = target_upsert_types(&p->target);
@@ -192,7 +213,7 @@ static Oid get_rel_owner(Oid relid)
     return owner;
 }
 
-static void upsert(Projection *p, const AppendedEvents *appended, const ReplayResult *state)
+static void upsert(ProjectionList *list, Projection *p, const AppendedEvents *appended, const ReplayResult *state)
 {
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -201,7 +222,7 @@ static void upsert(Projection *p, const AppendedEvents *appended, const ReplayRe
     if (!p->prepared)
     {
         as_owner_begin(&saved, get_rel_owner(p->relid), true);
-        prepare(p);
+        prepare(p, list->cxt);
         as_owner_end(&saved);
     }
     int nargs = 3 + p->target.ncols;
@@ -283,7 +304,7 @@ static void observe(const AppendedEvents *appended)
             replay_stream(appended->stream_id, p->reducer, &all, &state);
             replayed = p->reducer;
         }
-        upsert(p, appended, &state);
+        upsert(list, p, appended, &state);
     }
     active--;
     PopActiveSnapshot();
@@ -296,4 +317,5 @@ void projections_init(void)
     CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_all, (Datum)0);
     CacheRegisterSyscacheCallback(TYPEOID, invalidate_all, (Datum)0);
     RegisterXactCallback(xact_end, nullptr);
+    RegisterSubXactCallback(subxact_end, nullptr);
 }

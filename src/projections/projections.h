@@ -94,4 +94,8 @@ struct AsOwner
 void as_owner_begin(AsOwner *s, Oid owner, bool restricted);
 void as_owner_end(const AsOwner *s);
 
+/* define/drop changed chronicle.projections in this transaction: this
+ * backend's list is reloaded now and again at the transaction's end. */
+void projections_changed(void);
+
 void projections_init(void);
