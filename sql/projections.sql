@@ -53,6 +53,21 @@ SELECT chronicle.append('pacct-1', 'DepositMade', '{"Amount": 1000}');
 SELECT version, balance FROM proj_accounts WHERE stream_id = 'pacct-1';
 ROLLBACK;
 SELECT version, balance FROM proj_accounts WHERE stream_id = 'pacct-1';
+-- The next append starts from the committed state, not the rolled-back one
+-- (each backend remembers the states it computed, promoted at commit).
+SELECT chronicle.append('pacct-1', 'DepositMade', '{"Amount": 0.5}');
+SELECT version, balance FROM proj_accounts WHERE stream_id = 'pacct-1';
+-- The same for a subtransaction that rolls back.
+DO $$
+BEGIN
+    PERFORM chronicle.append('pacct-1', 'DepositMade', '{"Amount": 1000}');
+    RAISE EXCEPTION 'undo';
+EXCEPTION WHEN raise_exception THEN
+    NULL;
+END $$;
+SELECT chronicle.append('pacct-1', 'WithdrawalMade', '{"Amount": 0.5}');
+SELECT version, balance, chronicle.replay('pacct-1', 'proj_account')->>'balance' AS replayed
+FROM proj_accounts WHERE stream_id = 'pacct-1';
 
 -- A value the column's type rejects fails the append: the event is not
 -- stored and the row keeps its values.  The error is the type's own, named
@@ -93,7 +108,27 @@ SELECT * FROM proj_counts ORDER BY stream_id;
 SELECT chronicle.append('other-1', 'Reset', '{}');
 SELECT chronicle.append('newcat-1', 'Hello', '{}');
 SELECT * FROM proj_counts WHERE stream_id IN ('other-1', 'newcat-1') ORDER BY stream_id;
+-- Replacing the reducer's function: the remembered states are dropped, the
+-- next row is what a full replay gives (older rows wait for a rebuild).
+CREATE OR REPLACE FUNCTION pg_temp.count_events(state jsonb, e chronicle.events) RETURNS jsonb
+LANGUAGE sql AS $$
+    SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 10, 'last', e.type)
+$$;
+SELECT chronicle.append('newcat-1', 'Hello', '{}');
+SELECT n, (chronicle.replay('newcat-1', 'proj_counter')->>'n')::int AS replayed FROM proj_counts WHERE stream_id = 'newcat-1';
 SELECT chronicle.drop_projection('counts');
+
+-- A new upcaster changes how old events read: the remembered states are
+-- dropped too.
+SELECT chronicle.define_reducer('proj_upcast', '{"Paid": {"add": {"total": "$.amount"}}}', category => 'pup');
+SELECT chronicle.append('pup-1', 'Paid', '{"amt": 5}');
+SELECT chronicle.define_projection('upcast', 'proj_upcast', 'proj_upcast', '{"total": "numeric"}');
+SELECT chronicle.append('pup-1', 'Paid', '{"amt": 5}');
+SELECT chronicle.define_upcaster('Paid', 1, '{"rename": {"amt": "amount"}}');
+SELECT chronicle.append('pup-1', 'Paid', '{"amt": 1}');
+SELECT version, total, chronicle.replay('pup-1', 'proj_upcast')->>'total' AS replayed FROM proj_upcast;
+SELECT chronicle.drop_projection('upcast');
+DELETE FROM chronicle.upcasters WHERE type = 'Paid';
 
 -- The table follows a rename (the catalog holds its oid).
 ALTER TABLE proj_accounts RENAME TO proj_accounts_renamed;
@@ -172,4 +207,4 @@ SELECT chronicle.define_projection('accounts', 'proj_account', 'proj_accounts', 
 SELECT chronicle.drop_projection('accounts');
 SELECT to_regclass('proj_accounts') AS dropped, count(*) AS projections FROM chronicle.projections;
 DROP SCHEMA "Proj Schema";
-DELETE FROM chronicle.reducers WHERE name IN ('proj_account', 'proj_counter');
+DELETE FROM chronicle.reducers WHERE name IN ('proj_account', 'proj_counter', 'proj_upcast');

@@ -259,6 +259,10 @@ static Datum rebuild_projection(FunctionCallInfo fcinfo)
     ProjTarget t;
     target_load(name, row.relid, row.columns, &t);
     int64 rows = projection_fill(name, row.reducer, row.category, &t, true);
+    /* Run after an upcaster or a reducer function changed: every backend
+     * forgets the states it remembered (states.cpp). */
+    CacheInvalidateRelcacheByRelid(chronicle_relid("projections"));
+    projections_changed();
     SPI_finish();
     return Int64GetDatum(rows);
 }

@@ -60,6 +60,7 @@ struct ProjectionList
 static ProjectionList *current = nullptr;
 static bool valid = false;
 static Oid catalog_relid = InvalidOid;
+static Oid upcasters_relid = InvalidOid;
 static int active = 0; /* observers running (a function reducer may append) */
 static bool changed_here = false; /* this transaction defined or dropped one */
 
@@ -78,6 +79,9 @@ static void free_list(ProjectionList *list)
 
 static void invalidate(Datum, Oid relid)
 {
+    /* What changes a replay's result makes the remembered states useless. */
+    if (relid == InvalidOid || relid == catalog_relid || relid == upcasters_relid)
+        states_reset();
     if (!valid)
         return;
     if (relid == InvalidOid || relid == catalog_relid)
@@ -93,6 +97,12 @@ static void invalidate(Datum, Oid relid)
 static void invalidate_all(Datum, int, uint32)
 {
     valid = false;
+}
+
+/* A function reducer (or anything it calls) replaced. */
+static void function_changed(Datum, int, uint32)
+{
+    states_reset();
 }
 
 /*
@@ -149,6 +159,7 @@ static void load(Oid owner)
 
     Oid nsp = get_namespace_oid("chronicle", false);
     catalog_relid = get_relname_relid("projections", nsp);
+    upcasters_relid = get_relname_relid("upcasters", nsp);
     /* Invalidations read from here on may concern what we are about to read. */
     valid = true;
 
@@ -301,7 +312,10 @@ static void observe(const AppendedEvents *appended)
         /* With the appender's rights: function reducers run as the caller (SPEC 3). */
         if (!replayed || strcmp(replayed, p->reducer) != 0)
         {
+            states_arm(appended->stream_id, p->reducer, appended->first_version - 1);
             replay_stream(appended->stream_id, p->reducer, &all, &state);
+            states_disarm();
+            states_remember(appended->stream_id, p->reducer, state.revision, state.version, state.state);
             replayed = p->reducer;
         }
         upsert(list, p, appended, &state);
@@ -316,6 +330,8 @@ void projections_init(void)
     CacheRegisterRelcacheCallback(invalidate, (Datum)0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_all, (Datum)0);
     CacheRegisterSyscacheCallback(TYPEOID, invalidate_all, (Datum)0);
+    CacheRegisterSyscacheCallback(PROCOID, function_changed, (Datum)0);
+    states_init();
     RegisterXactCallback(xact_end, nullptr);
     RegisterSubXactCallback(subxact_end, nullptr);
 }

@@ -98,4 +98,16 @@ void as_owner_end(const AsOwner *s);
  * backend's list is reloaded now and again at the transaction's end. */
 void projections_changed(void);
 
+/*
+ * The per-backend states of states.cpp.  states_arm lets the next
+ * replay_stream of (stream, reducer) start from the state remembered at
+ * `version`, if there is one; states_remember keeps a state computed in
+ * this transaction (promoted at commit); states_reset forgets them all.
+ */
+void states_arm(text *stream, const char *reducer, int64 version);
+void states_disarm(void);
+void states_remember(text *stream, const char *reducer, int32 revision, int64 version, const Jsonb *state);
+void states_reset(void);
+void states_init(void);
+
 void projections_init(void);

@@ -17,7 +17,7 @@ seconds=${BENCH_SECONDS:-5}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-sql <<'SQL'
+sql >/dev/null <<'SQL'
 CREATE EXTENSION chronicle;
 SELECT chronicle.define_reducer('account', '{
   "AccountOpened":  {"set": {"number": "$.AccountNumber", "owner": "$.Owner", "balance": "$.InitialBalance"}},
