@@ -163,12 +163,14 @@ SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_accoun
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "int); DROP TABLE proj_accounts; --"}')$$);
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "record"}')$$);
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "varchar(x)"}')$$);
--- Table names: an existing table, a bad name, a missing schema, a temporary table.
+-- Table names: an existing table, a bad name, a missing schema, a temporary
+-- table, the extension's schema.
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'proj_accounts', '{"a": "int"}')$$);
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'a.b.c.d', '{"a": "int"}')$$);
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', '"unterminated', '{"a": "int"}')$$);
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'no_such_schema.t', '{"a": "int"}')$$);
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'pg_temp.t', '{"a": "int"}')$$);
+SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'chronicle.t', '{"a": "int"}')$$);
 -- A projection name is unique.
 SELECT pg_temp.error_of($$SELECT chronicle.define_projection('accounts', 'proj_account', 'p_bad', '{"a": "int"}')$$);
 SELECT to_regclass('p_bad') AS not_created, count(*) AS projections FROM chronicle.projections;

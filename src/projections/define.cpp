@@ -165,6 +165,10 @@ static Datum define_projection(FunctionCallInfo fcinfo)
         throw pg::Error(ERRCODE_INVALID_TABLE_DEFINITION,
                         pg::format("projection \"%s\" cannot use a temporary table", name),
                         "Appends in every session keep a projection current; a temporary table is one session's.");
+    if (nsp == get_namespace_oid("chronicle", false))
+        throw pg::Error(ERRCODE_INVALID_TABLE_DEFINITION,
+                        pg::format("projection \"%s\" cannot put its table in schema chronicle", name),
+                        "Schema chronicle belongs to the extension; DROP EXTENSION would have to drop the table with it.");
     char *qualified = quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
     Oid owner = extension_owner(fcinfo);
 
