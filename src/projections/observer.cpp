@@ -94,9 +94,12 @@ static void invalidate(Datum, Oid relid)
             valid = false;
 }
 
+/* Schemas and types are named in the prepared SQL; with no projection
+ * there is no SQL (a session creating temporary tables sends these often). */
 static void invalidate_all(Datum, int, uint32)
 {
-    valid = false;
+    if (current && current->n > 0)
+        valid = false;
 }
 
 /* A function reducer (or anything it calls) replaced. */
