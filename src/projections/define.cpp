@@ -1,0 +1,327 @@
+/*
+ * define.cpp: chronicle.define_projection, rebuild_projection and
+ * drop_projection.
+ *
+ * The table belongs to the definer (created with the caller's rights, in a
+ * schema the caller may create in); chronicle.projections, which only the
+ * extension owner writes, records it.  Every write to the table (fill,
+ * rebuild, the append observer) runs as the table's owner under
+ * SECURITY_RESTRICTED_OPERATION, as PostgreSQL runs a table's code during
+ * VACUUM or REINDEX: the definer's types, constraints and triggers never run
+ * with the rights of an appender or of chronicle's owner.
+ *
+ * Frames here hold no C++ objects with destructors: PostgreSQL errors may
+ * longjmp through them (boundary.h, rule 2).
+ */
+#include "projections/projections.h"
+
+#include "errors.h"
+#include "pg/boundary.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(chronicle_define_projection);
+PG_FUNCTION_INFO_V1(chronicle_rebuild_projection);
+PG_FUNCTION_INFO_V1(chronicle_drop_projection);
+}
+
+/* The owner of the called function: chronicle's owner, who writes its tables. */
+static Oid extension_owner(FunctionCallInfo fcinfo)
+{
+    HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+    if (!HeapTupleIsValid(tuple))
+        elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+    Oid owner = ((Form_pg_proc)GETSTRUCT(tuple))->proowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
+static Oid chronicle_relid(const char *relname)
+{
+    Oid relid = get_relname_relid(relname, get_namespace_oid("chronicle", false));
+    if (!OidIsValid(relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("chronicle.%s does not exist", relname)));
+    return relid;
+}
+
+static char *arg_text(FunctionCallInfo fcinfo, int i, const char *what)
+{
+    if (PG_ARGISNULL(i))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, pg::format("%s must not be NULL", what));
+    return text_to_cstring(PG_GETARG_TEXT_PP(i));
+}
+
+static char *arg_name(FunctionCallInfo fcinfo)
+{
+    char *name = arg_text(fcinfo, 0, "name");
+    if (*name == '\0' || strlen(name) > 255)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "a projection name must have 1 to 255 bytes");
+    return name;
+}
+
+/*
+ * Appends must not run while a projection comes or goes: an append that
+ * did not see the new projection would leave its stream's row stale, one
+ * that still saw a dropped one would write a table no longer kept.  A lock
+ * on chronicle.events that conflicts with ROW EXCLUSIVE waits for the
+ * appending transactions in flight and holds new ones back until we
+ * commit; they then take their lock, which reads our invalidation, and
+ * reload the projection list.  Readers are not blocked.
+ */
+static void hold_appends(void)
+{
+    /* SHARE ROW EXCLUSIVE rather than SHARE: also one define or drop at a time,
+     * so that a second define of a name sees the first committed (42710). */
+    LockRelationOid(chronicle_relid("events"), ShareRowExclusiveLock);
+}
+
+/* One row of chronicle.projections, read as chronicle's owner. */
+struct CatalogRow
+{
+    bool found;
+    char *reducer;
+    char *category; /* NULL: all streams */
+    Oid relid;
+    Jsonb *columns;
+};
+
+static void catalog_read(const char *name, const char *lock, Oid owner, CatalogRow *row)
+{
+    char *sql = psprintf("SELECT p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
+                         " FROM chronicle.projections p WHERE p.name OPERATOR(pg_catalog.=) $1 %s",
+                         lock);
+    Oid types[1] = {TEXTOID};
+    Datum values[1] = {CStringGetTextDatum(name)};
+    AsOwner saved;
+    as_owner_begin(&saved, owner, false);
+    int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 1);
+    as_owner_end(&saved);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading chronicle.projections failed: %s", SPI_result_code_string(rc));
+    row->found = SPI_processed == 1;
+    if (!row->found)
+        return;
+    HeapTuple tuple = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool isnull;
+    row->reducer = SPI_getvalue(tuple, desc, 1);
+    row->category = SPI_getvalue(tuple, desc, 2);
+    row->relid = DatumGetObjectId(SPI_getbinval(tuple, desc, 3, &isnull));
+    row->columns = DatumGetJsonbPCopy(SPI_getbinval(tuple, desc, 4, &isnull));
+}
+
+static void unknown_projection(const char *name)
+{
+    throw pg::Error(ERRCODE_UNDEFINED_OBJECT, pg::format("projection \"%s\" does not exist", name), "",
+                    "Define it with chronicle.define_projection().");
+}
+
+/* rebuild and drop are the table owner's, as ALTER and DROP TABLE would be. */
+static void check_owner(const char *name, Oid relid, const char *action)
+{
+    if (!pg_class_ownercheck(relid, GetUserId()))
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        pg::format("must be owner of table %s to %s projection \"%s\"",
+                                   get_rel_name(relid), action, name));
+}
+
+static void run_utility(const char *sql)
+{
+    int rc = SPI_execute(sql, false, 0);
+    if (rc != SPI_OK_UTILITY)
+        elog(ERROR, "chronicle: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
+static Datum define_projection(FunctionCallInfo fcinfo)
+{
+    char *name = arg_name(fcinfo);
+    char *reducer = arg_text(fcinfo, 1, "reducer");
+    char *table_name = arg_text(fcinfo, 2, "table_name");
+    if (PG_ARGISNULL(3))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "columns must not be NULL");
+    int ncols;
+    ProjColumn *cols = columns_parse(PG_GETARG_JSONB_P(3), &ncols);
+
+    /* The table name as regclass input reads it: quoted parts kept, the
+     * caller's search_path deciding where an unqualified one goes. */
+    RangeVar *rv = makeRangeVarFromNameList(stringToQualifiedNameList(table_name));
+    Oid nsp = RangeVarGetCreationNamespace(rv);
+    if (isAnyTempNamespace(nsp))
+        throw pg::Error(ERRCODE_INVALID_TABLE_DEFINITION,
+                        pg::format("projection \"%s\" cannot use a temporary table", name),
+                        "Appends in every session keep a projection current; a temporary table is one session's.");
+    if (nsp == get_namespace_oid("chronicle", false))
+        throw pg::Error(ERRCODE_INVALID_TABLE_DEFINITION,
+                        pg::format("projection \"%s\" cannot put its table in schema chronicle", name),
+                        "Schema chronicle belongs to the extension; DROP EXTENSION would have to drop the table with it.");
+    char *qualified = quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
+    Oid owner = extension_owner(fcinfo);
+
+    hold_appends();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+
+    CatalogRow existing;
+    catalog_read(name, "", owner, &existing);
+    if (existing.found)
+        throw pg::Error(ERRCODE_DUPLICATE_OBJECT, pg::format("projection \"%s\" already exists", name), "",
+                        "Drop it first with chronicle.drop_projection().");
+
+    /* The reducer, and the category whose streams the projection covers. */
+    Oid rtypes[1] = {TEXTOID};
+    Datum rvalues[1] = {CStringGetTextDatum(reducer)};
+    AsOwner saved;
+    as_owner_begin(&saved, owner, false);
+    int rc = SPI_execute_with_args("SELECT r.category FROM chronicle.reducers r"
+                                   " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR SHARE",
+                                   1, rtypes, rvalues, nullptr, false, 1);
+    as_owner_end(&saved);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading chronicle.reducers failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed == 0)
+        throw pg::Error(CHRONICLE_INVALID_REDUCER, pg::format("reducer \"%s\" does not exist", reducer), "",
+                        "Define it with chronicle.define_reducer().");
+    char *category = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+    /* The table, with the caller's rights: an existing one is an error (42P07). */
+    StringInfoData create;
+    initStringInfo(&create);
+    appendStringInfo(&create, "CREATE TABLE %s (stream_id pg_catalog.text PRIMARY KEY,"
+                              " version pg_catalog.int8 NOT NULL", qualified);
+    for (int i = 0; i < ncols; i++)
+        appendStringInfo(&create, ", %s %s", quote_identifier(cols[i].name),
+                         format_type_extended(cols[i].typid, cols[i].typmod,
+                                              FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+    appendStringInfoChar(&create, ')');
+    run_utility(create.data);
+    Oid relid = get_relname_relid(rv->relname, nsp);
+    if (!OidIsValid(relid))
+        elog(ERROR, "chronicle: table %s was not created", qualified);
+    run_utility(psprintf("COMMENT ON TABLE %s IS %s", qualified,
+                         quote_literal_cstr(psprintf("chronicle projection \"%s\" (reducer \"%s\"): one row per "
+                                                     "stream, kept current by every append.", name, reducer))));
+    run_utility(psprintf("GRANT SELECT ON %s TO chronicle_reader", qualified));
+
+    Jsonb *catalog_columns = columns_to_catalog(cols, ncols);
+    Oid itypes[5] = {TEXTOID, TEXTOID, TEXTOID, REGCLASSOID, JSONBOID};
+    Datum ivalues[5] = {CStringGetTextDatum(name), CStringGetTextDatum(reducer),
+                        category ? CStringGetTextDatum(category) : (Datum)0, ObjectIdGetDatum(relid),
+                        JsonbPGetDatum(catalog_columns)};
+    char inulls[5] = {' ', ' ', category ? ' ' : 'n', ' ', ' '};
+    as_owner_begin(&saved, owner, false);
+    rc = SPI_execute_with_args("INSERT INTO chronicle.projections"
+                               " (name, reducer, category, table_name, columns, defined_at)"
+                               " VALUES ($1, $2, $3, $4, $5, pg_catalog.now())",
+                               5, itypes, ivalues, inulls, false, 0);
+    as_owner_end(&saved);
+    if (rc != SPI_OK_INSERT)
+        elog(ERROR, "chronicle: recording projection \"%s\" failed: %s", name, SPI_result_code_string(rc));
+    /* Row writes send no invalidation: every backend's observer must reload. */
+    CacheInvalidateRelcacheByRelid(chronicle_relid("projections"));
+    projections_changed();
+
+    ProjTarget t;
+    target_load(name, relid, catalog_columns, &t);
+    projection_fill(name, reducer, category, &t, false);
+    SPI_finish();
+    return ObjectIdGetDatum(relid);
+}
+
+static Datum rebuild_projection(FunctionCallInfo fcinfo)
+{
+    char *name = arg_name(fcinfo);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    /* FOR SHARE: a concurrent drop waits for the rebuild to end. */
+    CatalogRow row;
+    catalog_read(name, "FOR SHARE", extension_owner(fcinfo), &row);
+    if (!row.found)
+        unknown_projection(name);
+    if (get_rel_name(row.relid))
+        check_owner(name, row.relid, "rebuild");
+    /*
+     * EXCLUSIVE: readers go on reading the old rows until we commit, while
+     * appends to the projection's streams wait to write theirs after ours
+     * (their events are not in our snapshot; their row then replaces ours).
+     */
+    LockRelationOid(row.relid, ExclusiveLock);
+    ProjTarget t;
+    target_load(name, row.relid, row.columns, &t);
+    int64 rows = projection_fill(name, row.reducer, row.category, &t, true);
+    /* Run after an upcaster or a reducer function changed: every backend
+     * forgets the states it remembered (states.cpp). */
+    CacheInvalidateRelcacheByRelid(chronicle_relid("projections"));
+    projections_changed();
+    SPI_finish();
+    return Int64GetDatum(rows);
+}
+
+static Datum drop_projection(FunctionCallInfo fcinfo)
+{
+    char *name = arg_name(fcinfo);
+    if (PG_ARGISNULL(1))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "drop_table must not be NULL");
+    bool drop_table = PG_GETARG_BOOL(1);
+    Oid owner = extension_owner(fcinfo);
+
+    hold_appends();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    CatalogRow row;
+    catalog_read(name, "FOR UPDATE", owner, &row);
+    if (!row.found)
+        unknown_projection(name);
+    char *relname = get_rel_name(row.relid);
+    if (relname)
+        check_owner(name, row.relid, "drop");
+
+    Oid types[1] = {TEXTOID};
+    Datum values[1] = {CStringGetTextDatum(name)};
+    AsOwner saved;
+    as_owner_begin(&saved, owner, false);
+    int rc = SPI_execute_with_args("DELETE FROM chronicle.projections p WHERE p.name OPERATOR(pg_catalog.=) $1",
+                                   1, types, values, nullptr, false, 0);
+    as_owner_end(&saved);
+    if (rc != SPI_OK_DELETE)
+        elog(ERROR, "chronicle: removing projection \"%s\" failed: %s", name, SPI_result_code_string(rc));
+    CacheInvalidateRelcacheByRelid(chronicle_relid("projections"));
+    projections_changed();
+
+    /* With the caller's rights; objects that depend on the table (views)
+     * make it fail (2BP01), as DROP TABLE without CASCADE does. */
+    if (relname && drop_table)
+        run_utility(psprintf("DROP TABLE %s",
+                             quote_qualified_identifier(get_namespace_name(get_rel_namespace(row.relid)), relname)));
+    SPI_finish();
+    PG_RETURN_VOID();
+}
+
+Datum chronicle_define_projection(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum { return define_projection(fcinfo); });
+}
+
+Datum chronicle_rebuild_projection(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum { return rebuild_projection(fcinfo); });
+}
+
+Datum chronicle_drop_projection(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum { return drop_projection(fcinfo); });
+}

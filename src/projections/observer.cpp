@@ -1,0 +1,340 @@
+/*
+ * observer.cpp: keeping projections current inside every append.
+ *
+ * Each backend keeps the list of projections in memory.  An append with no
+ * projection defined costs one test of that memory; the list is reloaded
+ * only after an invalidation: define/drop_projection send a relcache
+ * invalidation of chronicle.projections (row writes send none), and a
+ * change to a projection's table (ALTER, rename, new owner) or to any schema
+ * or type (the SQL names them) sends its own.
+ *
+ * For a covered stream the observer replays the stream with the reducer
+ * (once per reducer, however many projections share it), then upserts the
+ * stream's row as the table's owner.  replay_stream starts from the newest
+ * snapshot when the snapshots module provides one (replay_start_hook), so
+ * the cost per append is that of the events since it (README).
+ */
+#include "projections/projections.h"
+
+#include "errors.h"
+#include "events/observers.h"
+#include "pg/boundary.h"
+#include "replay/replay.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+}
+
+struct Projection
+{
+    char *name;
+    char *reducer;
+    char *category; /* NULL: every stream */
+    Oid relid;
+    Jsonb *columns;
+    bool prepared;
+    ProjTarget target;
+    SPIPlanPtr upsert;
+};
+
+struct ProjectionList
+{
+    MemoryContext cxt;
+    int n;
+    Projection *items; /* ordered by reducer, so one replay serves a run of them */
+    ProjectionList *older; /* replaced while an observer was still reading them */
+};
+
+static ProjectionList *current = nullptr;
+static bool valid = false;
+static Oid catalog_relid = InvalidOid;
+static Oid upcasters_relid = InvalidOid;
+static int active = 0; /* observers running (a function reducer may append) */
+static bool changed_here = false; /* this transaction defined or dropped one */
+
+static void free_list(ProjectionList *list)
+{
+    while (list)
+    {
+        ProjectionList *older = list->older;
+        for (int i = 0; i < list->n; i++)
+            if (list->items[i].upsert)
+                SPI_freeplan(list->items[i].upsert);
+        MemoryContextDelete(list->cxt);
+        list = older;
+    }
+}
+
+static void invalidate(Datum, Oid relid)
+{
+    /* What changes a replay's result makes the remembered states useless. */
+    if (relid == InvalidOid || relid == catalog_relid || relid == upcasters_relid)
+        states_reset();
+    if (!valid)
+        return;
+    if (relid == InvalidOid || relid == catalog_relid)
+    {
+        valid = false;
+        return;
+    }
+    for (int i = 0; current && i < current->n; i++)
+        if (current->items[i].relid == relid)
+            valid = false;
+}
+
+/* Schemas and types are named in the prepared SQL; with no projection
+ * there is no SQL (a session creating temporary tables sends these often). */
+static void invalidate_all(Datum, int, uint32)
+{
+    if (current && current->n > 0)
+        valid = false;
+}
+
+/* A function reducer (or anything it calls) replaced. */
+static void function_changed(Datum, int, uint32)
+{
+    states_reset();
+}
+
+/*
+ * An error leaves `active` counting observers that will never return; at
+ * the end of the transaction none runs.  (After a subtransaction's abort an
+ * outer observer may still run: the count stays, and lists replaced until
+ * the end of the transaction are freed at the next load after it.)
+ */
+static void xact_end(XactEvent event, void *)
+{
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_COMMIT ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+    {
+        active = 0;
+        /* PostgreSQL does not replay the current command's invalidations
+         * locally on abort: a definition rolled back may still be listed. */
+        if (changed_here)
+            valid = false;
+        changed_here = false;
+    }
+}
+
+static void subxact_end(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+    if (event == SUBXACT_EVENT_ABORT_SUB && changed_here)
+        valid = false;
+}
+
+void projections_changed(void)
+{
+    valid = false;
+    changed_here = true;
+}
+
+/*
+ * Read chronicle.projections as chronicle's owner, with the newest snapshot:
+ * in REPEATABLE READ the transaction's own would miss a projection defined
+ * after it began, whose table its appends must keep all the same.
+ */
+static void load(Oid owner)
+{
+    ProjectionList *old = current;
+    current = nullptr;
+    if (old && active == 0)
+    {
+        free_list(old);
+        old = nullptr;
+    }
+
+    MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext, "chronicle projections", ALLOCSET_SMALL_SIZES);
+    ProjectionList *list = static_cast<ProjectionList *>(MemoryContextAllocZero(cxt, sizeof(ProjectionList)));
+    list->cxt = cxt;
+    list->older = old;
+
+    Oid nsp = get_namespace_oid("chronicle", false);
+    catalog_relid = get_relname_relid("projections", nsp);
+    upcasters_relid = get_relname_relid("upcasters", nsp);
+    /* Invalidations read from here on may concern what we are about to read. */
+    valid = true;
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    AsOwner saved;
+    as_owner_begin(&saved, owner, false);
+    PushActiveSnapshot(GetLatestSnapshot());
+    int rc = SPI_execute("SELECT p.name, p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
+                         " FROM chronicle.projections p ORDER BY p.reducer, p.name",
+                         true, 0);
+    PopActiveSnapshot();
+    as_owner_end(&saved);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading chronicle.projections failed: %s", SPI_result_code_string(rc));
+
+    list->n = static_cast<int>(SPI_processed);
+    list->items = static_cast<Projection *>(MemoryContextAllocZero(cxt, sizeof(Projection) * Max(list->n, 1)));
+    MemoryContext old_cxt = MemoryContextSwitchTo(cxt);
+    for (int i = 0; i < list->n; i++)
+    {
+        HeapTuple tuple = SPI_tuptable->vals[i];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        Projection *p = &list->items[i];
+        bool isnull;
+        p->name = SPI_getvalue(tuple, desc, 1);
+        p->reducer = SPI_getvalue(tuple, desc, 2);
+        p->category = SPI_getvalue(tuple, desc, 3);
+        p->relid = DatumGetObjectId(SPI_getbinval(tuple, desc, 4, &isnull));
+        p->columns = DatumGetJsonbPCopy(SPI_getbinval(tuple, desc, 5, &isnull));
+    }
+    MemoryContextSwitchTo(old_cxt);
+    SPI_finish();
+    current = list;
+}
+
+/* The upsert statement, prepared on first use (SPI connected); kept in the
+ * memory of the list p belongs to (a nested load may have replaced it). */
+static void prepare(Projection *p, MemoryContext cxt)
+{
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    target_load(p->name, p->relid, p->columns, &p->target);
+    char *sql = target_upsert_sql(&p->target);
+    Oid *types = target_upsert_types(&p->target);
+    MemoryContextSwitchTo(old);
+    SPIPlanPtr plan = SPI_prepare(sql, 3 + p->target.ncols, types);
+    if (!plan)
+        elog(ERROR, "chronicle: SPI_prepare failed for projection \"%s\": %s", p->name,
+             SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    p->upsert = plan;
+    p->prepared = true;
+}
+
+static Oid get_rel_owner(Oid relid)
+{
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        return GetUserId(); /* gone: target_load says so */
+    Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
+static void upsert(ProjectionList *list, Projection *p, const AppendedEvents *appended, const ReplayResult *state)
+{
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    /* Prepared and run as the table's owner: the appender may not even see its schema. */
+    AsOwner saved;
+    if (!p->prepared)
+    {
+        as_owner_begin(&saved, get_rel_owner(p->relid), true);
+        prepare(p, list->cxt);
+        as_owner_end(&saved);
+    }
+    int nargs = 3 + p->target.ncols;
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * nargs));
+    char *nulls = static_cast<char *>(palloc(nargs));
+    values[0] = PointerGetDatum(appended->stream_id);
+    values[1] = Int64GetDatum(state->version);
+    values[2] = state->state ? JsonbPGetDatum(state->state) : (Datum)0;
+    nulls[0] = nulls[1] = ' ';
+    nulls[2] = state->state ? ' ' : 'n';
+    for (int i = 0; i < p->target.ncols; i++)
+    {
+        values[3 + i] = p->target.paths[i];
+        nulls[3 + i] = ' ';
+    }
+
+    as_owner_begin(&saved, p->target.owner, true);
+    SPIPlanPtr plan = p->upsert;
+    int rc = 0;
+    ErrorData *failed = nullptr;
+    try
+    {
+        rc = pg::guard([&] { return SPI_execute_plan(plan, values, nulls, false, 0); });
+    }
+    catch (const pg::PgError &e)
+    {
+        failed = e.data();
+    }
+    as_owner_end(&saved);
+    if (failed)
+        projection_error(failed, psprintf("projection \"%s\" cannot store stream \"%s\" at version " INT64_FORMAT,
+                                          p->name, text_to_cstring(appended->stream_id), state->version));
+    if (rc != SPI_OK_INSERT)
+        elog(ERROR, "chronicle: projection \"%s\" upsert failed: %s", p->name, SPI_result_code_string(rc));
+    SPI_finish();
+}
+
+static bool covers(const Projection *p, const char *category)
+{
+    return !p->category || strcmp(p->category, category) == 0;
+}
+
+static void observe(const AppendedEvents *appended)
+{
+    /* The common case, with no projection at all: memory only. */
+    if (valid && current && current->n == 0)
+        return;
+    if (!valid || !current)
+        load(appended->owner);
+    ProjectionList *list = current;
+    int first = -1;
+    for (int i = 0; i < list->n && first < 0; i++)
+        if (covers(&list->items[i], appended->category))
+            first = i;
+    if (first < 0)
+        return;
+
+    /*
+     * The stream as it is now: our own events (a new command makes them
+     * visible) and, in READ COMMITTED, whatever committed while the append
+     * waited for the stream's row, which the statement's snapshot predates.
+     * Above READ COMMITTED append has already failed (40001) if anything did.
+     */
+    CommandCounterIncrement();
+    PushCopiedSnapshot(GetTransactionSnapshot());
+    UpdateActiveSnapshotCommandId();
+    active++;
+    ReplayBounds all{};
+    ReplayResult state{};
+    const char *replayed = nullptr;
+    for (int i = first; i < list->n; i++)
+    {
+        Projection *p = &list->items[i];
+        if (!covers(p, appended->category))
+            continue;
+        /* With the appender's rights: function reducers run as the caller (SPEC 3). */
+        if (!replayed || strcmp(replayed, p->reducer) != 0)
+        {
+            states_arm(appended->stream_id, p->reducer, appended->first_version - 1);
+            replay_stream(appended->stream_id, p->reducer, &all, &state);
+            states_disarm();
+            states_remember(appended->stream_id, p->reducer, state.revision, state.version, state.state);
+            replayed = p->reducer;
+        }
+        upsert(list, p, appended, &state);
+    }
+    active--;
+    PopActiveSnapshot();
+}
+
+void projections_init(void)
+{
+    events_observe_appends(observe);
+    CacheRegisterRelcacheCallback(invalidate, (Datum)0);
+    CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_all, (Datum)0);
+    CacheRegisterSyscacheCallback(TYPEOID, invalidate_all, (Datum)0);
+    CacheRegisterSyscacheCallback(PROCOID, function_changed, (Datum)0);
+    states_init();
+    RegisterXactCallback(xact_end, nullptr);
+    RegisterSubXactCallback(subxact_end, nullptr);
+}

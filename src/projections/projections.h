@@ -1,0 +1,113 @@
+/*
+ * projections.h: what the projection files share (SPEC section 6, inline
+ * projections).  A projection is a row of chronicle.projections naming a
+ * reducer, a table of the definer's and the columns it fills from the
+ * reducer's state; the append observer (observer.cpp) keeps the table
+ * current, define/rebuild/drop (define.cpp) manage it, target.cpp turns a
+ * definition into SQL.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "utils/jsonb.h"
+}
+
+/* One column as the user asked for it (columns_parse). */
+struct ProjColumn
+{
+    char *name;
+    char *type;      /* the user's type name, resolved... */
+    Oid typid;       /* ...to this by PostgreSQL's own parser */
+    int32 typmod;
+    char **path;     /* keys into the state, outermost first */
+    int npath;
+};
+
+/*
+ * Validate define_projection's `columns` argument; raises 22023, 42622,
+ * 42701, or the type parser's own error (42704, 42601).  The result is
+ * palloc'd.
+ */
+ProjColumn *columns_parse(Jsonb *columns, int *ncols);
+
+/* The normalised form kept in chronicle.projections.columns:
+ * [{"name": ..., "type": ..., "path": [...]}, ...], in table order. */
+Jsonb *columns_to_catalog(const ProjColumn *cols, int ncols);
+
+/*
+ * A projection's table as SQL: its qualified name, its columns and, for
+ * each, the expression that turns the state into the column's value.  The
+ * column types are the table's own (read from the relation, so a renamed
+ * type or schema is followed); the paths come from the catalog.
+ */
+struct ProjTarget
+{
+    Oid relid;
+    Oid owner;         /* the table's owner: projection writes run as this role */
+    char *table_sql;   /* quoted, schema-qualified */
+    int ncols;
+    char **col_sql;    /* quoted column names */
+    char **cast_sql;   /* the qualified type to cast the state's text to */
+    bool *as_json;     /* json/jsonb column: the JSON value, not its text */
+    Datum *paths;      /* text[] per column */
+};
+
+/*
+ * Fill *t for projection `name` (for messages) from the catalog's columns
+ * (normalised form); raises 42P01 when the table is gone and 42703 when a
+ * column was dropped or renamed.  Allocates in CurrentMemoryContext.
+ */
+void target_load(const char *name, Oid relid, Jsonb *catalog_columns, ProjTarget *t);
+
+/* ", <value of column 1>, ..." reading the state from state_expr and the
+ * paths from parameters $first_param... */
+char *target_values_sql(const ProjTarget *t, const char *state_expr, int first_param);
+
+/* The statement that upserts one stream's row: $1 stream_id, $2 version,
+ * $3 state, $4... the paths. */
+char *target_upsert_sql(const ProjTarget *t);
+
+/* Argument types of target_upsert_sql's statement (palloc'd, 3 + ncols). */
+Oid *target_upsert_types(const ProjTarget *t);
+
+/*
+ * Replace the table's contents from the log in one statement (the fold
+ * aggregate, GROUP BY stream), as the table's owner; returns rows written.
+ * SPI must be connected.  The caller holds the locks.
+ */
+int64 projection_fill(const char *name, const char *reducer, const char *category,
+                      const ProjTarget *t, bool delete_first);
+
+/*
+ * Rethrow a PostgreSQL error caught while writing a projection, its message
+ * prefixed with what was being done (the SQLSTATE, detail and hint stay).
+ */
+pg_attribute_noreturn() void projection_error(ErrorData *edata, const char *what);
+
+/* Run as the table's owner, restricted (as VACUUM runs a table's code). */
+struct AsOwner
+{
+    Oid saved_user;
+    int saved_context;
+};
+void as_owner_begin(AsOwner *s, Oid owner, bool restricted);
+void as_owner_end(const AsOwner *s);
+
+/* define/drop changed chronicle.projections in this transaction: this
+ * backend's list is reloaded now and again at the transaction's end. */
+void projections_changed(void);
+
+/*
+ * The per-backend states of states.cpp.  states_arm lets the next
+ * replay_stream of (stream, reducer) start from the state remembered at
+ * `version`, if there is one; states_remember keeps a state computed in
+ * this transaction (promoted at commit); states_reset forgets them all.
+ */
+void states_arm(text *stream, const char *reducer, int64 version);
+void states_disarm(void);
+void states_remember(text *stream, const char *reducer, int32 revision, int64 version, const Jsonb *state);
+void states_reset(void);
+void states_init(void);
+
+void projections_init(void);

@@ -1,0 +1,240 @@
+/*
+ * states.cpp: the last state each backend computed per (reducer, stream),
+ * so that the append observer applies only the new events.
+ *
+ * A committed state of a stream at version V stays right for as long as
+ * the reducer's revision, its function and the upcasters do not change:
+ * events are immutable and versions contiguous.  So the observer remembers
+ * the state it computed, first as pending (its transaction may roll back),
+ * promoted when the transaction commits and dropped when it (or any of its
+ * subtransactions) aborts; the next append to that stream in this backend
+ * starts the replay there, through replay_start_hook, instead of at
+ * version 1, and applies the events after V (this append's, and any that
+ * other backends appended meanwhile).
+ *
+ * The cache is a direct-mapped table of SLOTS entries (a collision replaces
+ * the older entry) holding states of up to MAX_STATE bytes, BUDGET bytes in
+ * all.  A generation
+ * counter, bumped by the invalidations that can change a replay's result
+ * (define/drop/rebuild of a projection, the upcasters, any function), makes
+ * every entry stale at once without freeing anything in a callback.
+ *
+ * The hook chains to the one installed before it (the snapshots module's),
+ * and answers only for the replay the observer armed it for.
+ */
+#include "projections/projections.h"
+
+#include "replay/replay.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "utils/memutils.h"
+}
+
+static const int SLOTS = 1024;
+static const Size MAX_STATE = 64 * 1024;
+/* What the slots may hold in all, per backend. */
+static const Size BUDGET = 4 * 1024 * 1024;
+
+struct State
+{
+    uint64 generation;
+    uint32 hash;
+    char *reducer;
+    int32 revision;
+    text *stream;
+    int64 version;
+    Jsonb *state; /* NULL: a function reducer's NULL state */
+    State *next;  /* pending list */
+};
+
+static MemoryContext cxt = nullptr;
+static State *slots[SLOTS];
+static State *pending = nullptr;
+static uint64 generation = 1;
+static Size slot_bytes = 0;
+static bool flush = false; /* slots to free at the next states_remember */
+static replay_start_hook_type prev_hook = nullptr;
+
+/* What the observer armed the hook with, for one replay_stream call. */
+static const State *armed = nullptr;
+
+static uint32 key_hash(const char *reducer, const text *stream)
+{
+    uint32 h = hash_bytes(reinterpret_cast<const unsigned char *>(reducer), strlen(reducer));
+    return hash_combine(h, hash_bytes(reinterpret_cast<const unsigned char *>(VARDATA_ANY(stream)),
+                                      VARSIZE_ANY_EXHDR(stream)));
+}
+
+static bool same_key(const State *s, uint32 hash, const char *reducer, const text *stream)
+{
+    return s->generation == generation && s->hash == hash && strcmp(s->reducer, reducer) == 0 &&
+           VARSIZE_ANY_EXHDR(s->stream) == VARSIZE_ANY_EXHDR(stream) &&
+           memcmp(VARDATA_ANY(s->stream), VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream)) == 0;
+}
+
+static Size state_bytes(const State *s)
+{
+    return sizeof(State) + (s->state ? VARSIZE(s->state) : 0) + VARSIZE_ANY(s->stream);
+}
+
+static void free_state(State *s)
+{
+    if (s->state)
+        pfree(s->state);
+    pfree(s->stream);
+    pfree(s->reducer);
+    pfree(s);
+}
+
+static void drop_pending(void)
+{
+    while (pending)
+    {
+        State *next = pending->next;
+        free_state(pending);
+        pending = next;
+    }
+}
+
+static bool start_hook(text *stream_id, const char *reducer, int32 revision, const ReplayBounds *bounds,
+                       Jsonb **state, int64 *version)
+{
+    const State *s = armed;
+    armed = nullptr;
+    if (s && !bounds->has_version && !bounds->has_time && s->revision == revision &&
+        s->generation == generation && same_key(s, s->hash, reducer, stream_id))
+    {
+        if (s->state)
+        {
+            *state = static_cast<Jsonb *>(palloc(VARSIZE(s->state)));
+            memcpy(*state, s->state, VARSIZE(s->state));
+        }
+        else
+            *state = nullptr;
+        *version = s->version;
+        return true;
+    }
+    return prev_hook ? prev_hook(stream_id, reducer, revision, bounds, state, version) : false;
+}
+
+void states_arm(text *stream, const char *reducer, int64 version)
+{
+    armed = nullptr;
+    uint32 hash = key_hash(reducer, stream);
+    for (const State *s = pending; s; s = s->next)
+        if (same_key(s, hash, reducer, stream))
+        {
+            if (s->version <= version)
+                armed = s;
+            return; /* the newest pending one is this transaction's view */
+        }
+    const State *s = slots[hash % SLOTS];
+    /* Older than the stream (another backend appended since) is fine: the
+     * replay applies every event after it. */
+    if (s && same_key(s, hash, reducer, stream) && s->version <= version)
+        armed = s;
+}
+
+void states_disarm(void)
+{
+    armed = nullptr;
+}
+
+void states_remember(text *stream, const char *reducer, int32 revision, int64 version, const Jsonb *state)
+{
+    if (flush)
+    {
+        /* Stale since states_reset: give their memory back. */
+        for (int i = 0; i < SLOTS; i++)
+            if (slots[i])
+            {
+                free_state(slots[i]);
+                slots[i] = nullptr;
+            }
+        slot_bytes = 0;
+        flush = false;
+    }
+    if (state && VARSIZE(state) > MAX_STATE)
+        return;
+    if (!cxt)
+        cxt = AllocSetContextCreate(TopMemoryContext, "chronicle projection states", ALLOCSET_DEFAULT_SIZES);
+    State *s = static_cast<State *>(MemoryContextAllocZero(cxt, sizeof(State)));
+    s->generation = generation;
+    s->hash = key_hash(reducer, stream);
+    s->reducer = MemoryContextStrdup(cxt, reducer);
+    s->revision = revision;
+    s->stream = static_cast<text *>(MemoryContextAlloc(cxt, VARSIZE_ANY(stream)));
+    memcpy(s->stream, stream, VARSIZE_ANY(stream));
+    s->version = version;
+    if (state)
+    {
+        s->state = static_cast<Jsonb *>(MemoryContextAlloc(cxt, VARSIZE(state)));
+        memcpy(s->state, state, VARSIZE(state));
+    }
+    /* Newest first: states_arm takes the first match. */
+    s->next = pending;
+    pending = s;
+}
+
+void states_reset(void)
+{
+    generation++;
+    flush = true;
+}
+
+/* Promotion moves pointers only: nothing may fail once a transaction committed. */
+static void xact_callback(XactEvent event, void *)
+{
+    armed = nullptr;
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+    {
+        /* Oldest first, so that a stream's newest state ends in its slot. */
+        State *reversed = nullptr;
+        while (pending)
+        {
+            State *next = pending->next;
+            pending->next = reversed;
+            reversed = pending;
+            pending = next;
+        }
+        while (reversed)
+        {
+            State *next = reversed->next;
+            reversed->next = nullptr;
+            State **slot = &slots[reversed->hash % SLOTS];
+            Size old_bytes = *slot ? state_bytes(*slot) : 0;
+            if (reversed->generation != generation || slot_bytes - old_bytes + state_bytes(reversed) > BUDGET)
+                free_state(reversed); /* stale, or full: keep what is there */
+            else
+            {
+                if (*slot)
+                    free_state(*slot);
+                slot_bytes += state_bytes(reversed) - old_bytes;
+                *slot = reversed;
+            }
+            reversed = next;
+        }
+    }
+    else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+        drop_pending(); /* a prepared transaction may still roll back */
+}
+
+static void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+    /* Which pending states the subtransaction wrote is not worth tracking. */
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+    {
+        armed = nullptr;
+        drop_pending();
+    }
+}
+
+void states_init(void)
+{
+    prev_hook = replay_start_hook;
+    replay_start_hook = start_hook;
+    RegisterXactCallback(xact_callback, nullptr);
+    RegisterSubXactCallback(subxact_callback, nullptr);
+}
