@@ -15,6 +15,7 @@ PG_FUNCTION_INFO_V1(chronicle_version);
 
 void types_init(void); /* src/types: the strict_types GUC, schema cache callbacks */
 void tree_init(void);  /* src/tree: relcache and transaction callbacks */
+void snapshots_init(void); /* src/snapshots: replay start hook, append observer, policy cache */
 
 /* Called once per backend when the library is loaded.  Modules that define
  * GUCs or register cache callbacks add their init call here. */
@@ -22,6 +23,7 @@ void _PG_init(void)
 {
     types_init();
     tree_init();
+    snapshots_init();
     /* After every module has defined its settings: a misspelt chronicle.* is an error. */
     MarkGUCPrefixReserved("chronicle");
 }

@@ -585,7 +585,9 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
     SPI_finish();
 
     char *category = pnstrdup(req->stream_id, category_len);
-    AppendedEvents appended = {stream, category, old_version + 1, new_version, function_owner(fcinfo)};
+    /* `stream` lived in SPI's memory, freed by SPI_finish: a copy that outlives it. */
+    text *observed = cstring_to_text_with_len(req->stream_id, req->stream_len);
+    AppendedEvents appended = {observed, category, old_version + 1, new_version, function_owner(fcinfo)};
     events_notify_observers(&appended);
 
     /* Deduplicated per transaction by PostgreSQL; delivered at commit. */
