@@ -269,6 +269,15 @@ SELECT chronicle.define_upcaster('Named', 1, '{"rename": {"nom": "name"}}');
 SELECT stream_id FROM chronicle.snapshots WHERE reducer = 'names' ORDER BY stream_id;
 SELECT chronicle.replay('person-1', 'names');
 
+-- Replay finds a snapshot with a probe of the primary key; a table the
+-- owner altered is read through a query instead, with the same results.
+UPDATE chronicle.snapshots SET state = state || '{"doctored": true}' WHERE reducer = 'snapacct';
+ALTER TABLE chronicle.snapshots ADD COLUMN note text;
+SELECT chronicle.replay('snapacct-1', 'snapacct') ? 'doctored' AS used,
+       chronicle.replay('snapacct-1', 'snapacct', as_of_version => 14) ? 'doctored' AS used_below;
+SELECT chronicle.take_snapshot('snapacct-1', 'snapacct');
+ALTER TABLE chronicle.snapshots DROP COLUMN note;
+
 -- Leave no policy or upcaster behind for the files that follow.
 DELETE FROM chronicle.upcasters WHERE type = 'Named';
 DELETE FROM chronicle.reducers WHERE name IN ('snapacct', 'tally', 'every3', 'every2', 'nocat', 'strict3',
