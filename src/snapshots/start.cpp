@@ -23,6 +23,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -86,8 +87,12 @@ static int probe_direct(text *stream_id, const char *reducer, int32 revision, in
     /* The owner reads it (as the query would); only a forced policy could apply. */
     if (check_enable_rls(cat->snapshots, cat->owner, true) == RLS_ENABLED)
         return -1;
-    Relation heap = table_open(cat->snapshots, AccessShareLock);
-    Oid pk = usable_table(heap) ? RelationGetPrimaryKeyIndex(heap) : InvalidOid;
+    /* Gone since the lookup (a concurrent DROP EXTENSION): the query reports it by name. */
+    Relation heap = try_relation_open(cat->snapshots, AccessShareLock);
+    if (!heap)
+        return -1;
+    Oid pk = heap->rd_rel->relkind == RELKIND_RELATION && usable_table(heap) ? RelationGetPrimaryKeyIndex(heap)
+                                                                             : InvalidOid;
     if (!OidIsValid(pk))
     {
         table_close(heap, NoLock);
