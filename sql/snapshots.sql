@@ -268,6 +268,19 @@ SELECT chronicle.replay('person-1', 'names');
 SELECT chronicle.define_upcaster('Named', 1, '{"rename": {"nom": "name"}}');
 SELECT stream_id FROM chronicle.snapshots WHERE reducer = 'names' ORDER BY stream_id;
 SELECT chronicle.replay('person-1', 'names');
+-- Defining it again with the same rules changes nothing and keeps them; an
+-- upcaster from version 2 concerns events stored at versions 1 and 2, not 3.
+SELECT chronicle.append_batch('person-3', '[{"type": "Named", "type_version": 3, "data": {"name": "Cy"}}]');
+SELECT chronicle.take_snapshot('person-' || i, 'names') FROM generate_series(1, 3) i;
+SELECT chronicle.define_upcaster('Named', 1, '{"rename": {"nom": "name"}}');
+SELECT stream_id, state FROM chronicle.snapshots WHERE reducer = 'names' ORDER BY stream_id;
+SELECT chronicle.define_upcaster('Named', 2, '{"set": {"checked": true}}');
+SELECT stream_id, state FROM chronicle.snapshots WHERE reducer = 'names' ORDER BY stream_id;
+-- TRUNCATE of the upcasters deletes every snapshot (rolled back here).
+BEGIN;
+TRUNCATE chronicle.upcasters;
+SELECT count(*) FROM chronicle.snapshots;
+ROLLBACK;
 
 -- Replay finds a snapshot with a probe of the primary key; a table the
 -- owner altered is read through a query instead, with the same results.

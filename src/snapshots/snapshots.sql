@@ -89,33 +89,11 @@ CREATE TRIGGER snapshot_policies_truncated AFTER TRUNCATE ON chronicle.reducers
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._snapshot_policies_changed();
 
 -- Internal: an upcaster changes what a replay reads from stored events, so
--- the snapshots that include events it applies to are stale.  SHARE on the
--- table waits for snapshots being computed (they hold ROW EXCLUSIVE from
--- before their replay) and holds off new ones until this commits.
+-- the snapshots that include events it applies to are deleted
+-- (src/snapshots/upcasters.cpp).
 CREATE FUNCTION chronicle._snapshots_upcaster_changed() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    LOCK TABLE chronicle.snapshots IN SHARE MODE;
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM chronicle.snapshots;
-        RETURN NULL;
-    END IF;
-    IF NOT EXISTS (SELECT FROM chronicle.snapshots) THEN
-        RETURN NULL;
-    END IF;
-    -- Events of the type at or below from_version go through the upcaster.
-    DELETE FROM chronicle.snapshots s
-    USING (SELECT e.stream_id, min(e.version) AS first_version
-           FROM chronicle.events e
-           WHERE (TG_OP <> 'INSERT' AND e.type = OLD.type AND e.type_version <= OLD.from_version)
-              OR (TG_OP <> 'DELETE' AND e.type = NEW.type AND e.type_version <= NEW.from_version)
-           GROUP BY e.stream_id) f
-    WHERE s.stream_id = f.stream_id AND s.version >= f.first_version;
-    RETURN NULL;
-END
-$$;
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'chronicle_snapshots_upcaster_changed';
 COMMENT ON FUNCTION chronicle._snapshots_upcaster_changed() IS
     'Internal trigger: deletes the snapshots that include events a new, changed or removed upcaster applies to.';
 CREATE TRIGGER snapshots_upcaster_changed AFTER INSERT OR DELETE ON chronicle.upcasters
