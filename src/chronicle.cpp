@@ -15,6 +15,8 @@ PG_FUNCTION_INFO_V1(chronicle_version);
 
 void types_init(void); /* src/types: the strict_types GUC, schema cache callbacks */
 void tree_init(void);  /* src/tree: relcache and transaction callbacks */
+void snapshots_init(void); /* src/snapshots: replay start hook, append observer, policy cache */
+/* After snapshots: its replay start hook falls back to the one installed before it. */
 void projections_init(void); /* src/projections: the append observer, its cache callbacks */
 
 /* Called once per backend when the library is loaded.  Modules that define
@@ -23,6 +25,7 @@ void _PG_init(void)
 {
     types_init();
     tree_init();
+    snapshots_init();
     projections_init();
     /* After every module has defined its settings: a misspelt chronicle.* is an error. */
     MarkGUCPrefixReserved("chronicle");

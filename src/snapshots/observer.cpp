@@ -1,0 +1,110 @@
+/*
+ * observer.cpp: automatic snapshots, written inside the appending
+ * transaction (an append observer, src/events/observers.h).
+ *
+ * A reducer with a category and snapshot_every N gets a snapshot when an
+ * append to a stream of that category crosses a multiple of N.  An
+ * append_batch that crosses several gets one, at the last multiple crossed:
+ * the earlier ones would never be used by a replay of the stream's current
+ * end, and each costs a replay.  The snapshot is part of the append: rolled
+ * back with it, and an error computing it (a rules reducer that cannot
+ * apply, SE004) fails the append as a trigger's error would.
+ *
+ * The replay runs with the appending user's rights.  When that user may not
+ * execute a function reducer's function (or it was dropped), the snapshot
+ * is skipped, silently but for a DEBUG1 message: an optimisation must not
+ * make an append fail, and running the function with the owner's rights
+ * would hand its code chronicle's owner's privileges.
+ */
+#include "errors.h"
+#include "events/observers.h"
+#include "pg/boundary.h"
+#include "replay/reducer.h"
+#include "snapshots/catalog.h"
+#include "snapshots/store.h"
+
+extern "C" {
+#include "catalog/pg_proc.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/syscache.h"
+}
+
+/* Whether the current user can run reducer `name` now; SPI connected. */
+static bool can_replay(const char *name)
+{
+    Reducer *r;
+    try
+    {
+        r = reducer_get(name);
+    }
+    catch (const pg::Error &e)
+    {
+        /* Dropped since the policies were read (by a direct DELETE). */
+        if (e.code() == CHRONICLE_INVALID_REDUCER)
+            return false;
+        throw;
+    }
+    if (!OidIsValid(r->fn))
+        return true;
+    return SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(r->fn)) &&
+           pg_proc_aclcheck(r->fn, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+}
+
+static void snapshot_auto(text *stream_id, const char *reducer, int64 version)
+{
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    bool ok;
+    try
+    {
+        ok = can_replay(reducer);
+    }
+    catch (...)
+    {
+        SPI_finish();
+        throw;
+    }
+    SPI_finish();
+    if (!ok)
+    {
+        ereport(DEBUG1, (errmsg("chronicle: no automatic snapshot of stream \"%s\" for reducer \"%s\": "
+                                "the current user may not run it",
+                                text_to_cstring(stream_id), reducer)));
+        return;
+    }
+    snapshot_store(stream_id, reducer, version);
+}
+
+void snapshot_observe(const AppendedEvents *appended)
+{
+    int n;
+    const SnapshotPolicy *policies = snapshots_policies(&n);
+    if (n == 0)
+        return;
+    /* What to do, copied first: a function reducer may append and reload the policies. */
+    struct Due
+    {
+        char *reducer;
+        int64 version;
+    };
+    Due *due = nullptr;
+    int ndue = 0;
+    for (int i = 0; i < n; i++)
+    {
+        if (strcmp(policies[i].category, appended->category) != 0)
+            continue;
+        int64 last_multiple = appended->last_version - appended->last_version % policies[i].every;
+        if (last_multiple < appended->first_version)
+            continue;
+        if (!due)
+            due = static_cast<Due *>(palloc(sizeof(Due) * n));
+        due[ndue].reducer = pstrdup(policies[i].reducer);
+        due[ndue].version = last_multiple;
+        ndue++;
+    }
+    for (int i = 0; i < ndue; i++)
+        snapshot_auto(appended->stream_id, due[i].reducer, due[i].version);
+}

@@ -1,0 +1,120 @@
+/*
+ * store.cpp: a snapshot is a replay (which itself starts from the newest
+ * usable snapshot) whose state is written with the owner's rights.
+ *
+ * The replay runs with the caller's rights: a function reducer is user code
+ * and must never run as chronicle's owner (SPEC section 3).  Only the INSERT
+ * into chronicle.snapshots switches identity.
+ */
+#include "snapshots/store.h"
+
+#include "pg/boundary.h"
+#include "replay/replay.h"
+#include "snapshots/catalog.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+}
+
+static SPIPlanPtr insert_plan(void)
+{
+    static SPIPlanPtr plan = nullptr;
+    if (!plan)
+    {
+        Oid types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, JSONBOID};
+        /*
+         * taken_at is the clock when the row is written, after the replay
+         * read its events: every event it includes was recorded (at its
+         * transaction's start) before its commit, hence before taken_at.
+         * A time-bounded replay relies on that (snapshot.cpp).  An existing
+         * row of the same revision is the same state: kept as it is.
+         */
+        plan = SPI_prepare(
+            "INSERT INTO chronicle.snapshots AS s (stream_id, reducer, revision, version, state, taken_at)"
+            " VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp())"
+            " ON CONFLICT (stream_id, reducer, version) DO UPDATE"
+            " SET revision = excluded.revision, state = excluded.state, taken_at = excluded.taken_at"
+            " WHERE s.revision OPERATOR(pg_catalog.<>) excluded.revision",
+            5, types);
+        if (!plan)
+            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        SPI_keepplan(plan);
+    }
+    return plan;
+}
+
+static void write_row(text *stream_id, const char *reducer, const ReplayResult *result, Oid owner)
+{
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    Datum args[5] = {PointerGetDatum(stream_id), CStringGetTextDatum(reducer), Int32GetDatum(result->revision),
+                     Int64GetDatum(result->version), PointerGetDatum(result->state)};
+    char nulls[5] = {' ', ' ', ' ', ' ', result->state ? ' ' : 'n'};
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    /* An error aborts the (sub)transaction, which restores the identity. */
+    int rc = SPI_execute_plan(insert_plan(), args, nulls, false, 0);
+    SetUserIdAndSecContext(save_user, save_sec);
+    if (rc != SPI_OK_INSERT)
+        elog(ERROR, "chronicle: writing the snapshot failed: %s", SPI_result_code_string(rc));
+    SPI_finish();
+}
+
+int64 snapshot_store(text *stream_id, const char *reducer, int64 upto)
+{
+    const SnapshotsCatalog *cat = snapshots_catalog();
+    Oid owner = cat->owner;
+    /*
+     * Taken before the replay reads upcasters and events: a define_upcaster
+     * (whose trigger takes SHARE on chronicle.snapshots to delete the
+     * snapshots it makes stale) either waits for this snapshot to commit and
+     * then deletes it, or commits first and this replay sees its upcaster.
+     */
+    LockRelationOid(cat->snapshots, RowExclusiveLock);
+
+    /*
+     * A fresh snapshot that also sees what this command wrote: an append's
+     * own events, and in READ COMMITTED the events another writer of the
+     * stream committed while this append waited for the stream row (the
+     * statement's snapshot predates them; a replay from it would skip them).
+     */
+    CommandCounterIncrement();
+    PushActiveSnapshot(GetTransactionSnapshot());
+
+    ReplayBounds bounds{};
+    if (upto > 0)
+    {
+        bounds.has_version = true;
+        bounds.as_of_version = upto;
+    }
+    ReplayResult result;
+    try
+    {
+        replay_stream(stream_id, reducer, &bounds, &result);
+    }
+    catch (...)
+    {
+        PopActiveSnapshot();
+        throw;
+    }
+    if (upto > 0 && result.version != upto)
+    {
+        PopActiveSnapshot();
+        throw pg::Error(ERRCODE_DATA_CORRUPTED,
+                        pg::format("stream \"%s\" has no event at version " INT64_FORMAT,
+                                   text_to_cstring(stream_id), upto),
+                        "", "Check the stream with chronicle.verify().");
+    }
+    if (result.version > 0)
+        write_row(stream_id, reducer, &result, owner);
+    PopActiveSnapshot();
+    return result.version;
+}
