@@ -207,7 +207,7 @@ SELECT chronicle.define_reducer('pages', '{"Page": {"add": {"n": 1}}}', category
 SELECT chronicle.append_batch('page-' || i, (SELECT jsonb_agg('{"type": "Page", "data": {}}'::jsonb)
                                              FROM generate_series(1, i)))
 FROM generate_series(1, 5) i;
-SELECT chronicle.append('other-1', 'Page', '{}');
+SELECT chronicle.append('notpage-1', 'Page', '{}');
 CALL chronicle.snapshot_all('pages', min_new_events => 3, batch_size => 2);
 SELECT stream_id, version, state FROM chronicle.snapshots WHERE reducer = 'pages' ORDER BY stream_id;
 -- Nothing new: nothing to do.
