@@ -27,3 +27,13 @@ UPDATE chronicle.events SET data = '{}' WHERE stream_id = 'account-123456';
 \set ON_ERROR_STOP on
 \echo 'Hash chain problems found by verify (expect 0):'
 SELECT count(*) AS problems FROM chronicle.verify('account-123456');
+
+\echo 'The read side: a projection table, kept current inside every append (expect balance 50, then 75):'
+SELECT chronicle.define_projection('accounts', 'account', 'account_balances',
+                                   '{"owner": "text", "balance": "numeric"}') \gset
+SELECT * FROM account_balances;
+SELECT chronicle.append('account-123456', 'DepositMade', '{"AccountNumber":123456,"Amount":25}') \gset
+SELECT * FROM account_balances;
+\echo 'A snapshot at version 4; replay now starts from it (expect 4, then balance 75):'
+SELECT chronicle.take_snapshot('account-123456', 'account') AS snapshot_version;
+SELECT chronicle.replay('account-123456', 'account') AS state;
