@@ -10,7 +10,10 @@
  * the first four bytes of SHA-256(stream_id) as an unsigned big-endian
  * integer, mod members.  Any client can compute it, in SQL:
  *   ('x' || left(encode(sha256(convert_to(stream_id, 'UTF8')), 'hex'), 8))::bit(32)::bigint % members
- * (sql/subscriptions.sql checks the two agree).
+ * (sql/subscriptions.sql checks the two agree).  The bytes hashed are the
+ * id's UTF-8 encoding whatever the database's encoding, as in that formula:
+ * a LATIN1 database, or one restored from it into UTF-8, must hand a stream
+ * to the same member (sql/subscriptions_review.sql).
  */
 #include "pg/boundary.h"
 
@@ -19,6 +22,7 @@ extern "C" {
 #include "common/hashfn.h"
 #include "common/sha2.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(chronicle_stream_member);
@@ -29,6 +33,24 @@ namespace {
 /* The stream's 32-bit hash: SHA-256's first four bytes, big-endian.  C-style (may ereport). */
 uint32 stream_hash(const char *stream_id, int len)
 {
+    /*
+     * Hash UTF-8.  In a UTF-8 database the id already is; SQL_ASCII bytes
+     * have no known encoding and are hashed as they are.  Any other server
+     * encoding is converted (a character without a Unicode mapping, possible
+     * only in a few legacy encodings, is PostgreSQL's 22P05).
+     */
+    char *utf8 = NULL;
+    int encoding = GetDatabaseEncoding();
+    if (encoding != PG_UTF8 && encoding != PG_SQL_ASCII)
+    {
+        char *converted = pg_server_to_any(stream_id, len, PG_UTF8);
+        if (converted != stream_id)
+        {
+            utf8 = converted;
+            stream_id = converted;
+            len = (int)strlen(converted);
+        }
+    }
     uint8 digest[PG_SHA256_DIGEST_LENGTH];
     pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
     if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
@@ -39,6 +61,8 @@ uint32 stream_hash(const char *stream_id, int len)
         elog(ERROR, "chronicle: SHA-256 failed: %s", why);
     }
     pg_cryptohash_free(ctx);
+    if (utf8 != NULL)
+        pfree(utf8);
     return ((uint32)digest[0] << 24) | ((uint32)digest[1] << 16) | ((uint32)digest[2] << 8) | digest[3];
 }
 

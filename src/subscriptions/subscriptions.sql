@@ -202,6 +202,15 @@ DECLARE
     lowest chronicle.log_position;
     acked int;
 BEGIN
+    -- poll checks members before calling this; a direct call (the function is
+    -- granted to chronicle_subscriber) gets poll's codes, not a constraint's.
+    IF _subscription_resize.members IS NULL THEN
+        RAISE EXCEPTION 'members must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF _subscription_resize.members NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'members must be between 1 and 1024 (got %)', _subscription_resize.members
+            USING ERRCODE = '22023';
+    END IF;
     SELECT s.members, s.start_tx_id, s.start_position INTO sub
     FROM chronicle.subscriptions s WHERE s.name = _subscription_resize.name FOR UPDATE;
     IF NOT FOUND THEN
@@ -210,6 +219,20 @@ BEGIN
     IF sub.members = _subscription_resize.members THEN
         RETURN;
     END IF;
+    -- The lock above waited for acks in flight, but under REPEATABLE READ or
+    -- SERIALIZABLE an ack committed after this transaction's snapshot stays
+    -- invisible: a member's first ack (a new row) would escape the count, the
+    -- lowest and the DELETE below, and survive as the checkpoint of the
+    -- member with that number in the new group, whose streams differ (events
+    -- lost).  A row per old member, inserted ON CONFLICT DO NOTHING, meets
+    -- such a row in the primary key, and PostgreSQL then raises 40001
+    -- (retry).  Under READ COMMITTED every row is visible and nothing fails.
+    -- The rows it adds stand at the start position, which is where a member
+    -- without a row stands, and the DELETE removes them again.
+    INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, tx_id, global_position, acked_at)
+    SELECT _subscription_resize.name, m.m, sub.start_tx_id, sub.start_position, now()
+    FROM generate_series(0, sub.members - 1) AS m(m)
+    ON CONFLICT (subscription, member) DO NOTHING;
     SELECT count(*) INTO acked
     FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize.name;
     SELECT c.tx_id, c.global_position INTO lowest
