@@ -42,6 +42,8 @@ struct State
     uint64 generation;
     uint32 hash;
     char *reducer;
+    Oid who;         /* the role the replay ran as (observer.cpp): a function
+                      * reducer's result may depend on it */
     int32 revision;
     text *stream;
     int64 version;
@@ -60,16 +62,17 @@ static replay_start_hook_type prev_hook = nullptr;
 /* What the observer armed the hook with, for one replay_stream call. */
 static const State *armed = nullptr;
 
-static uint32 key_hash(const char *reducer, const text *stream)
+static uint32 key_hash(const char *reducer, Oid who, const text *stream)
 {
-    uint32 h = hash_bytes(reinterpret_cast<const unsigned char *>(reducer), strlen(reducer));
+    uint32 h = hash_combine(hash_bytes(reinterpret_cast<const unsigned char *>(reducer), strlen(reducer)),
+                            murmurhash32(who));
     return hash_combine(h, hash_bytes(reinterpret_cast<const unsigned char *>(VARDATA_ANY(stream)),
                                       VARSIZE_ANY_EXHDR(stream)));
 }
 
-static bool same_key(const State *s, uint32 hash, const char *reducer, const text *stream)
+static bool same_key(const State *s, uint32 hash, const char *reducer, Oid who, const text *stream)
 {
-    return s->generation == generation && s->hash == hash && strcmp(s->reducer, reducer) == 0 &&
+    return s->generation == generation && s->hash == hash && s->who == who && strcmp(s->reducer, reducer) == 0 &&
            VARSIZE_ANY_EXHDR(s->stream) == VARSIZE_ANY_EXHDR(stream) &&
            memcmp(VARDATA_ANY(s->stream), VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream)) == 0;
 }
@@ -104,7 +107,7 @@ static bool start_hook(text *stream_id, const char *reducer, int32 revision, con
     const State *s = armed;
     armed = nullptr;
     if (s && !bounds->has_version && !bounds->has_time && s->revision == revision &&
-        s->generation == generation && same_key(s, s->hash, reducer, stream_id))
+        s->generation == generation && same_key(s, s->hash, reducer, s->who, stream_id))
     {
         if (s->state)
         {
@@ -119,12 +122,12 @@ static bool start_hook(text *stream_id, const char *reducer, int32 revision, con
     return prev_hook ? prev_hook(stream_id, reducer, revision, bounds, state, version) : false;
 }
 
-void states_arm(text *stream, const char *reducer, int64 version)
+void states_arm(text *stream, const char *reducer, Oid who, int64 version)
 {
     armed = nullptr;
-    uint32 hash = key_hash(reducer, stream);
+    uint32 hash = key_hash(reducer, who, stream);
     for (const State *s = pending; s; s = s->next)
-        if (same_key(s, hash, reducer, stream))
+        if (same_key(s, hash, reducer, who, stream))
         {
             if (s->version <= version)
                 armed = s;
@@ -133,7 +136,7 @@ void states_arm(text *stream, const char *reducer, int64 version)
     const State *s = slots[hash % SLOTS];
     /* Older than the stream (another backend appended since) is fine: the
      * replay applies every event after it. */
-    if (s && same_key(s, hash, reducer, stream) && s->version <= version)
+    if (s && same_key(s, hash, reducer, who, stream) && s->version <= version)
         armed = s;
 }
 
@@ -142,7 +145,8 @@ void states_disarm(void)
     armed = nullptr;
 }
 
-void states_remember(text *stream, const char *reducer, int32 revision, int64 version, const Jsonb *state)
+void states_remember(text *stream, const char *reducer, Oid who, int32 revision, int64 version,
+                     const Jsonb *state)
 {
     if (flush)
     {
@@ -162,8 +166,9 @@ void states_remember(text *stream, const char *reducer, int32 revision, int64 ve
         cxt = AllocSetContextCreate(TopMemoryContext, "chronicle projection states", ALLOCSET_DEFAULT_SIZES);
     State *s = static_cast<State *>(MemoryContextAllocZero(cxt, sizeof(State)));
     s->generation = generation;
-    s->hash = key_hash(reducer, stream);
+    s->hash = key_hash(reducer, who, stream);
     s->reducer = MemoryContextStrdup(cxt, reducer);
+    s->who = who;
     s->revision = revision;
     s->stream = static_cast<text *>(MemoryContextAlloc(cxt, VARSIZE_ANY(stream)));
     memcpy(s->stream, stream, VARSIZE_ANY(stream));
