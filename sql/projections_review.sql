@@ -67,7 +67,24 @@ SELECT chronicle.rebuild_projection('rev_sum');
 DROP RULE keep ON rev_sums;
 SELECT chronicle.stream_version('revs-1') AS still_1, version, n FROM rev_sums;
 
--- 3. Hostile input that holds.
+-- 3. Memory per append: each backend remembered a copy of the state per
+-- append until its transaction ended (about 20 MB here: 1,000 appends of a
+-- 20 kB state); it keeps the newest per stream, within its 4 MB budget.
+SELECT chronicle.define_reducer('rev_blob', '{"E": {"set": {"blob": "$.blob"}, "add": {"n": 1}}}', category => 'revblob');
+SELECT chronicle.define_projection('rev_blob', 'rev_blob', 'rev_blobs', '{"n": "int"}');
+BEGIN;
+SELECT count(chronicle.append('revblob-1', 'E', jsonb_build_object('blob', repeat('x', 20000))))
+FROM generate_series(1, 1000);
+SELECT total_bytes < 8 * 1024 * 1024 AS bounded
+FROM pg_backend_memory_contexts WHERE name = 'chronicle projection states';
+COMMIT;
+SELECT version, n FROM rev_blobs;
+SELECT chronicle.append('revblob-1', 'E', '{"blob": "y"}');
+SELECT version, n FROM rev_blobs;
+SELECT chronicle.drop_projection('rev_blob');
+DELETE FROM chronicle.reducers WHERE name = 'rev_blob';
+
+-- 4. Hostile input that holds.
 -- NULLs everywhere: 22004, nothing created.
 SELECT chronicle.define_projection(NULL, NULL, NULL, NULL);
 SELECT chronicle.define_projection('revx', NULL, 'revx', '{}');
