@@ -84,6 +84,15 @@ SELECT version, n FROM rev_blobs;
 SELECT chronicle.drop_projection('rev_blob');
 DELETE FROM chronicle.reducers WHERE name = 'rev_blob';
 
+-- The hint for a dropped table quotes the name as a literal (it pasted
+-- it between quotes, a statement that could not run for this name).
+SELECT chronicle.define_projection('it''s', 'rev_sum', 'rev_quoted', '{"n": "int"}');
+DROP TABLE rev_quoted;
+\set VERBOSITY default
+SELECT chronicle.append('revs-1', 'E', '{"n": 1}');
+\set VERBOSITY sqlstate
+SELECT chronicle.drop_projection('it''s', false);
+
 -- 4. Hostile input that holds.
 -- NULLs everywhere: 22004, nothing created.
 SELECT chronicle.define_projection(NULL, NULL, NULL, NULL);

@@ -77,8 +77,8 @@ void target_load(const char *name, Oid relid, Jsonb *catalog_columns, ProjTarget
     if (!relname)
         throw pg::Error(ERRCODE_UNDEFINED_TABLE,
                         pg::format("the table of projection \"%s\" no longer exists", name), "",
-                        pg::format("Remove the projection with chronicle.drop_projection('%s', false), "
-                                   "then define it again.", name));
+                        pg::format("Remove the projection with chronicle.drop_projection(%s, false), "
+                                   "then define it again.", quote_literal_cstr(name)));
     /* Held to the end of the transaction, as the executor would. */
     Relation rel = table_open(relid, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
