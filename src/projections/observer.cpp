@@ -10,9 +10,10 @@
  *
  * For a covered stream the observer replays the stream with the reducer
  * (once per reducer and table owner, however many projections share them),
- * then upserts the stream's row; both run as the table's owner, restricted.  replay_stream starts from the newest
- * snapshot when the snapshots module provides one (replay_start_hook), so
- * the cost per append is that of the events since it (README).
+ * then upserts the stream's row; both run as the table's owner, restricted.
+ * replay_stream starts from the newest snapshot when the snapshots module
+ * provides one (replay_start_hook), so the cost per append is that of the
+ * events since it (README).
  */
 #include "projections/projections.h"
 
