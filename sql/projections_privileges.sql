@@ -17,8 +17,9 @@ CREATE ROLE regress_proj_appender IN ROLE chronicle_writer;
 CREATE ROLE regress_proj_reader IN ROLE chronicle_reader;
 CREATE SCHEMA proj_acl AUTHORIZATION regress_proj_definer;
 
--- A function reducer that notes who ran it: reducers run with the rights
--- of whoever replays (SPEC section 3).
+-- A function reducer that notes who ran it: replay runs it with the rights
+-- of whoever replays (SPEC section 3); a projection runs it as its table's
+-- owner, who chose it (projections_review.sql shows why not as the appender).
 CREATE FUNCTION public.proj_acl_reduce(state jsonb, e chronicle.events) RETURNS jsonb
 LANGUAGE sql AS $$
     SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 1, 'who', current_user)
@@ -56,7 +57,7 @@ SELECT pg_temp.error_of($$UPDATE proj_acl.counts SET n = 0$$);
 SELECT pg_temp.error_of($$SELECT chronicle.rebuild_projection('acl')$$);
 SELECT pg_temp.error_of($$SELECT chronicle.drop_projection('acl')$$);
 RESET ROLE;
--- The reducer ran as the appender; the trigger as the table's owner.
+-- The reducer and the trigger ran as the table's owner.
 SELECT * FROM proj_acl.counts ORDER BY stream_id;
 SELECT * FROM proj_acl.trail;
 

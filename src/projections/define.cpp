@@ -33,6 +33,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(chronicle_define_projection);
@@ -100,7 +101,8 @@ struct CatalogRow
     Jsonb *columns;
 };
 
-static void catalog_read(const char *name, const char *lock, Oid owner, CatalogRow *row)
+/* newest: read with a snapshot taken now, not the transaction's (below). */
+static void catalog_read(const char *name, const char *lock, Oid owner, CatalogRow *row, bool newest)
 {
     char *sql = psprintf("SELECT p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
                          " FROM chronicle.projections p WHERE p.name OPERATOR(pg_catalog.=) $1 %s",
@@ -109,7 +111,16 @@ static void catalog_read(const char *name, const char *lock, Oid owner, CatalogR
     Datum values[1] = {CStringGetTextDatum(name)};
     AsOwner saved;
     as_owner_begin(&saved, owner, false);
-    int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 1);
+    int rc;
+    if (newest)
+    {
+        SPIPlanPtr plan = SPI_prepare(sql, 1, types);
+        if (!plan)
+            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+    }
+    else
+        rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 1);
     as_owner_end(&saved);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading chronicle.projections failed: %s", SPI_result_code_string(rc));
@@ -176,8 +187,17 @@ static Datum define_projection(FunctionCallInfo fcinfo)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
 
+    /*
+     * What committed while hold_appends waited is read with a snapshot
+     * taken after the wait: in REPEATABLE READ or SERIALIZABLE the
+     * transaction's snapshot predates it, and would miss a define of this
+     * name committed meanwhile (23505 on the insert instead of 42710) and,
+     * in the fill, the appends the lock waited for (their observers ran
+     * before the projection existed: their rows would stay stale).
+     * projections_review.spec.
+     */
     CatalogRow existing;
-    catalog_read(name, "", owner, &existing);
+    catalog_read(name, "", owner, &existing, true);
     if (existing.found)
         throw pg::Error(ERRCODE_DUPLICATE_OBJECT, pg::format("projection \"%s\" already exists", name), "",
                         "Drop it first with chronicle.drop_projection().");
@@ -249,7 +269,7 @@ static Datum rebuild_projection(FunctionCallInfo fcinfo)
         elog(ERROR, "chronicle: SPI_connect failed");
     /* FOR SHARE: a concurrent drop waits for the rebuild to end. */
     CatalogRow row;
-    catalog_read(name, "FOR SHARE", extension_owner(fcinfo), &row);
+    catalog_read(name, "FOR SHARE", extension_owner(fcinfo), &row, false);
     if (!row.found)
         unknown_projection(name);
     if (get_rel_name(row.relid))
@@ -283,7 +303,7 @@ static Datum drop_projection(FunctionCallInfo fcinfo)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
     CatalogRow row;
-    catalog_read(name, "FOR UPDATE", owner, &row);
+    catalog_read(name, "FOR UPDATE", owner, &row, false);
     if (!row.found)
         unknown_projection(name);
     char *relname = get_rel_name(row.relid);

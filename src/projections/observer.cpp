@@ -9,10 +9,11 @@
  * or type (the SQL names them) sends its own.
  *
  * For a covered stream the observer replays the stream with the reducer
- * (once per reducer, however many projections share it), then upserts the
- * stream's row as the table's owner.  replay_stream starts from the newest
- * snapshot when the snapshots module provides one (replay_start_hook), so
- * the cost per append is that of the events since it (README).
+ * (once per reducer and table owner, however many projections share them),
+ * then upserts the stream's row; both run as the table's owner, restricted.
+ * replay_stream starts from the newest snapshot when the snapshots module
+ * provides one (replay_start_hook), so the cost per append is that of the
+ * events since it (README).
  */
 #include "projections/projections.h"
 
@@ -227,18 +228,30 @@ static Oid get_rel_owner(Oid relid)
     return owner;
 }
 
-static void upsert(ProjectionList *list, Projection *p, const AppendedEvents *appended, const ReplayResult *state)
+/*
+ * The upsert statement and the table's owner, before anything of the
+ * projection runs: a table dropped by hand fails here (42P01), before its
+ * reducer would run.
+ */
+static void ensure_prepared(ProjectionList *list, Projection *p)
+{
+    if (p->prepared)
+        return;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    /* Prepared as the table's owner: the appender may not even see its schema. */
+    AsOwner saved;
+    as_owner_begin(&saved, get_rel_owner(p->relid), true);
+    prepare(p, list->cxt);
+    as_owner_end(&saved);
+    SPI_finish();
+}
+
+static void upsert(Projection *p, const AppendedEvents *appended, const ReplayResult *state)
 {
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    /* Prepared and run as the table's owner: the appender may not even see its schema. */
     AsOwner saved;
-    if (!p->prepared)
-    {
-        as_owner_begin(&saved, get_rel_owner(p->relid), true);
-        prepare(p, list->cxt);
-        as_owner_end(&saved);
-    }
     int nargs = 3 + p->target.ncols;
     Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * nargs));
     char *nulls = static_cast<char *>(palloc(nargs));
@@ -270,7 +283,7 @@ static void upsert(ProjectionList *list, Projection *p, const AppendedEvents *ap
         projection_error(failed, psprintf("projection \"%s\" cannot store stream \"%s\" at version " INT64_FORMAT,
                                           p->name, text_to_cstring(appended->stream_id), state->version));
     if (rc != SPI_OK_INSERT)
-        elog(ERROR, "chronicle: projection \"%s\" upsert failed: %s", p->name, SPI_result_code_string(rc));
+        projection_rewritten(p->name, &p->target, rc);
     SPI_finish();
 }
 
@@ -307,21 +320,37 @@ static void observe(const AppendedEvents *appended)
     ReplayBounds all{};
     ReplayResult state{};
     const char *replayed = nullptr;
+    Oid replayed_as = InvalidOid;
     for (int i = first; i < list->n; i++)
     {
         Projection *p = &list->items[i];
         if (!covers(p, appended->category))
             continue;
-        /* With the appender's rights: function reducers run as the caller (SPEC 3). */
-        if (!replayed || strcmp(replayed, p->reducer) != 0)
+        ensure_prepared(list, p);
+        /*
+         * The reducer runs as the table's owner, restricted, like the
+         * upsert: the appender did not choose the projection's reducer, and
+         * running a function reducer with the appender's rights let any
+         * writer run code as whoever appends next (a superuser, say), as a
+         * trigger on chronicle.events would.  The owner is the one who chose
+         * the reducer; its rebuild folds as the owner too.  One replay serves
+         * a run of projections of the same reducer and owner.
+         */
+        Oid owner = p->target.owner;
+        if (!replayed || strcmp(replayed, p->reducer) != 0 || owner != replayed_as)
         {
-            states_arm(appended->stream_id, p->reducer, appended->first_version - 1);
+            AsOwner saved;
+            as_owner_begin(&saved, owner, true);
+            states_arm(appended->stream_id, p->reducer, owner, appended->first_version - 1);
+            /* An error aborts the (sub)transaction, which restores the user. */
             replay_stream(appended->stream_id, p->reducer, &all, &state);
             states_disarm();
-            states_remember(appended->stream_id, p->reducer, state.revision, state.version, state.state);
+            as_owner_end(&saved);
+            states_remember(appended->stream_id, p->reducer, owner, state.revision, state.version, state.state);
             replayed = p->reducer;
+            replayed_as = owner;
         }
-        upsert(list, p, appended, &state);
+        upsert(p, appended, &state);
     }
     active--;
     PopActiveSnapshot();

@@ -74,7 +74,9 @@ Oid *target_upsert_types(const ProjTarget *t);
 /*
  * Replace the table's contents from the log in one statement (the fold
  * aggregate, GROUP BY stream), as the table's owner; returns rows written.
- * SPI must be connected.  The caller holds the locks.
+ * SPI must be connected.  The caller holds the locks.  delete_first is
+ * rebuild's (the transaction's snapshot); without it (define's new table)
+ * the log is read with the newest snapshot.
  */
 int64 projection_fill(const char *name, const char *reducer, const char *category,
                       const ProjTarget *t, bool delete_first);
@@ -84,6 +86,9 @@ int64 projection_fill(const char *name, const char *reducer, const char *categor
  * prefixed with what was being done (the SQLSTATE, detail and hint stay).
  */
 pg_attribute_noreturn() void projection_error(ErrorData *edata, const char *what);
+
+/* Raise 0A000: a rule on the table rewrote the INSERT or DELETE (SPI's rc). */
+pg_attribute_noreturn() void projection_rewritten(const char *name, const ProjTarget *t, int rc);
 
 /* Run as the table's owner, restricted (as VACUUM runs a table's code). */
 struct AsOwner
@@ -100,13 +105,14 @@ void projections_changed(void);
 
 /*
  * The per-backend states of states.cpp.  states_arm lets the next
- * replay_stream of (stream, reducer) start from the state remembered at
+ * replay_stream of (stream, reducer) as role `who` start from the state remembered at
  * `version`, if there is one; states_remember keeps a state computed in
  * this transaction (promoted at commit); states_reset forgets them all.
  */
-void states_arm(text *stream, const char *reducer, int64 version);
+void states_arm(text *stream, const char *reducer, Oid who, int64 version);
 void states_disarm(void);
-void states_remember(text *stream, const char *reducer, int32 revision, int64 version, const Jsonb *state);
+void states_remember(text *stream, const char *reducer, Oid who, int32 revision, int64 version,
+                     const Jsonb *state);
 void states_reset(void);
 void states_init(void);
 

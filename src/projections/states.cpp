@@ -14,7 +14,7 @@
  *
  * The cache is a direct-mapped table of SLOTS entries (a collision replaces
  * the older entry) holding states of up to MAX_STATE bytes, BUDGET bytes in
- * all.  A generation
+ * all; the pending list has the same bounds, one entry per key.  A generation
  * counter, bumped by the invalidations that can change a replay's result
  * (define/drop/rebuild of a projection, the upcasters, any function), makes
  * every entry stale at once without freeing anything in a callback.
@@ -42,6 +42,8 @@ struct State
     uint64 generation;
     uint32 hash;
     char *reducer;
+    Oid who;         /* the role the replay ran as (observer.cpp): a function
+                      * reducer's result may depend on it */
     int32 revision;
     text *stream;
     int64 version;
@@ -52,6 +54,10 @@ struct State
 static MemoryContext cxt = nullptr;
 static State *slots[SLOTS];
 static State *pending = nullptr;
+/* The pending list is bounded like the slots: one entry per key, at most
+ * SLOTS entries and BUDGET bytes. */
+static int pending_count = 0;
+static Size pending_bytes = 0;
 static uint64 generation = 1;
 static Size slot_bytes = 0;
 static bool flush = false; /* slots to free at the next states_remember */
@@ -60,18 +66,24 @@ static replay_start_hook_type prev_hook = nullptr;
 /* What the observer armed the hook with, for one replay_stream call. */
 static const State *armed = nullptr;
 
-static uint32 key_hash(const char *reducer, const text *stream)
+static uint32 key_hash(const char *reducer, Oid who, const text *stream)
 {
-    uint32 h = hash_bytes(reinterpret_cast<const unsigned char *>(reducer), strlen(reducer));
+    uint32 h = hash_combine(hash_bytes(reinterpret_cast<const unsigned char *>(reducer), strlen(reducer)),
+                            murmurhash32(who));
     return hash_combine(h, hash_bytes(reinterpret_cast<const unsigned char *>(VARDATA_ANY(stream)),
                                       VARSIZE_ANY_EXHDR(stream)));
 }
 
-static bool same_key(const State *s, uint32 hash, const char *reducer, const text *stream)
+static bool same_stream(const State *s, uint32 hash, const char *reducer, Oid who, const text *stream)
 {
-    return s->generation == generation && s->hash == hash && strcmp(s->reducer, reducer) == 0 &&
+    return s->hash == hash && s->who == who && strcmp(s->reducer, reducer) == 0 &&
            VARSIZE_ANY_EXHDR(s->stream) == VARSIZE_ANY_EXHDR(stream) &&
            memcmp(VARDATA_ANY(s->stream), VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream)) == 0;
+}
+
+static bool same_key(const State *s, uint32 hash, const char *reducer, Oid who, const text *stream)
+{
+    return s->generation == generation && same_stream(s, hash, reducer, who, stream);
 }
 
 static Size state_bytes(const State *s)
@@ -96,6 +108,8 @@ static void drop_pending(void)
         free_state(pending);
         pending = next;
     }
+    pending_count = 0;
+    pending_bytes = 0;
 }
 
 static bool start_hook(text *stream_id, const char *reducer, int32 revision, const ReplayBounds *bounds,
@@ -104,7 +118,7 @@ static bool start_hook(text *stream_id, const char *reducer, int32 revision, con
     const State *s = armed;
     armed = nullptr;
     if (s && !bounds->has_version && !bounds->has_time && s->revision == revision &&
-        s->generation == generation && same_key(s, s->hash, reducer, stream_id))
+        s->generation == generation && same_key(s, s->hash, reducer, s->who, stream_id))
     {
         if (s->state)
         {
@@ -119,12 +133,12 @@ static bool start_hook(text *stream_id, const char *reducer, int32 revision, con
     return prev_hook ? prev_hook(stream_id, reducer, revision, bounds, state, version) : false;
 }
 
-void states_arm(text *stream, const char *reducer, int64 version)
+void states_arm(text *stream, const char *reducer, Oid who, int64 version)
 {
     armed = nullptr;
-    uint32 hash = key_hash(reducer, stream);
+    uint32 hash = key_hash(reducer, who, stream);
     for (const State *s = pending; s; s = s->next)
-        if (same_key(s, hash, reducer, stream))
+        if (same_key(s, hash, reducer, who, stream))
         {
             if (s->version <= version)
                 armed = s;
@@ -133,7 +147,7 @@ void states_arm(text *stream, const char *reducer, int64 version)
     const State *s = slots[hash % SLOTS];
     /* Older than the stream (another backend appended since) is fine: the
      * replay applies every event after it. */
-    if (s && same_key(s, hash, reducer, stream) && s->version <= version)
+    if (s && same_key(s, hash, reducer, who, stream) && s->version <= version)
         armed = s;
 }
 
@@ -142,7 +156,8 @@ void states_disarm(void)
     armed = nullptr;
 }
 
-void states_remember(text *stream, const char *reducer, int32 revision, int64 version, const Jsonb *state)
+void states_remember(text *stream, const char *reducer, Oid who, int32 revision, int64 version,
+                     const Jsonb *state)
 {
     if (flush)
     {
@@ -155,15 +170,41 @@ void states_remember(text *stream, const char *reducer, int32 revision, int64 ve
             }
         slot_bytes = 0;
         flush = false;
+        /* Every pending state predates the reset too (only this function
+         * adds them, after this block). */
+        drop_pending();
     }
+    /*
+     * Only the newest pending state of a key is ever used (states_arm, the
+     * commit): the older one goes.  Keeping them all made a transaction of
+     * many appends hold a copy of the state per append (30 MB for 3,000
+     * appends of a 10 kB state, without bound); and past the bounds a new
+     * key is not remembered (its next replay starts from the slot, a
+     * snapshot or version 1: slower, never wrong).
+     */
+    uint32 hash = key_hash(reducer, who, stream);
+    for (State **link = &pending; *link; link = &(*link)->next)
+        if (same_stream(*link, hash, reducer, who, stream))
+        {
+            State *old = *link;
+            *link = old->next;
+            pending_count--;
+            pending_bytes -= state_bytes(old);
+            free_state(old);
+            break;
+        }
     if (state && VARSIZE(state) > MAX_STATE)
+        return;
+    Size bytes = sizeof(State) + (state ? VARSIZE(state) : 0) + VARSIZE_ANY(stream);
+    if (pending_count >= SLOTS || pending_bytes + bytes > BUDGET)
         return;
     if (!cxt)
         cxt = AllocSetContextCreate(TopMemoryContext, "chronicle projection states", ALLOCSET_DEFAULT_SIZES);
     State *s = static_cast<State *>(MemoryContextAllocZero(cxt, sizeof(State)));
     s->generation = generation;
-    s->hash = key_hash(reducer, stream);
+    s->hash = hash;
     s->reducer = MemoryContextStrdup(cxt, reducer);
+    s->who = who;
     s->revision = revision;
     s->stream = static_cast<text *>(MemoryContextAlloc(cxt, VARSIZE_ANY(stream)));
     memcpy(s->stream, stream, VARSIZE_ANY(stream));
@@ -176,6 +217,8 @@ void states_remember(text *stream, const char *reducer, int32 revision, int64 ve
     /* Newest first: states_arm takes the first match. */
     s->next = pending;
     pending = s;
+    pending_count++;
+    pending_bytes += state_bytes(s);
 }
 
 void states_reset(void)
@@ -216,6 +259,8 @@ static void xact_callback(XactEvent event, void *)
             }
             reversed = next;
         }
+        pending_count = 0;
+        pending_bytes = 0;
     }
     else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
         drop_pending(); /* a prepared transaction may still roll back */

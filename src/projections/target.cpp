@@ -27,6 +27,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 }
 
 void as_owner_begin(AsOwner *s, Oid owner, bool restricted)
@@ -76,8 +77,8 @@ void target_load(const char *name, Oid relid, Jsonb *catalog_columns, ProjTarget
     if (!relname)
         throw pg::Error(ERRCODE_UNDEFINED_TABLE,
                         pg::format("the table of projection \"%s\" no longer exists", name), "",
-                        pg::format("Remove the projection with chronicle.drop_projection('%s', false), "
-                                   "then define it again.", name));
+                        pg::format("Remove the projection with chronicle.drop_projection(%s, false), "
+                                   "then define it again.", quote_literal_cstr(name)));
     /* Held to the end of the transaction, as the executor would. */
     Relation rel = table_open(relid, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
@@ -189,6 +190,19 @@ void projection_error(ErrorData *edata, const char *what)
     throw pg::PgError(edata);
 }
 
+void projection_rewritten(const char *name, const ProjTarget *t, int rc)
+{
+    /* SPI_OK_INSERT / SPI_OK_DELETE is the only answer from our own
+     * statement; anything else means a rule (DO INSTEAD) on the table made it
+     * another statement, or none, and the row was not written.  PostgreSQL
+     * refuses ON CONFLICT on a table with INSERT rules with 0A000; so do we,
+     * instead of an internal error. */
+    throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    pg::format("projection \"%s\" cannot write table %s: a rule rewrites its statement (%s)", name,
+                               t->table_sql, SPI_result_code_string(rc)),
+                    "", "A projection's table must have no DO INSTEAD rules; drop them, then rebuild the projection.");
+}
+
 int64 projection_fill(const char *name, const char *reducer, const char *category,
                       const ProjTarget *t, bool delete_first)
 {
@@ -234,13 +248,26 @@ int64 projection_fill(const char *name, const char *reducer, const char *categor
         char *del = psprintf("DELETE FROM %s", t->table_sql);
         int rc = SPI_execute(del, false, 0);
         if (rc != SPI_OK_DELETE)
-            elog(ERROR, "chronicle: emptying projection \"%s\" failed: %s", name, SPI_result_code_string(rc));
+        {
+            as_owner_end(&saved);
+            projection_rewritten(name, t, rc);
+        }
     }
     int rc = 0;
     ErrorData *failed = nullptr;
     try
     {
-        rc = pg::guard([&] { return SPI_execute_with_args(sql.data, nargs, types, values, nulls, false, 0); });
+        rc = pg::guard([&] {
+            if (delete_first)
+                return SPI_execute_with_args(sql.data, nargs, types, values, nulls, false, 0);
+            /* define: the new table's fill reads the log with a snapshot
+             * taken after hold_appends' wait, whatever the isolation level
+             * (define.cpp). */
+            SPIPlanPtr plan = SPI_prepare(sql.data, nargs, types);
+            if (!plan)
+                elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+            return SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
+        });
     }
     catch (const pg::PgError &e)
     {
@@ -251,9 +278,9 @@ int64 projection_fill(const char *name, const char *reducer, const char *categor
         as_owner_end(&saved);
         projection_error(failed, psprintf("projection \"%s\" cannot be filled", name));
     }
-    if (rc != SPI_OK_INSERT)
-        elog(ERROR, "chronicle: filling projection \"%s\" failed: %s", name, SPI_result_code_string(rc));
-    int64 rows = static_cast<int64>(SPI_processed);
     as_owner_end(&saved);
+    if (rc != SPI_OK_INSERT)
+        projection_rewritten(name, t, rc);
+    int64 rows = static_cast<int64>(SPI_processed);
     return rows;
 }
