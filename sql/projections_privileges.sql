@@ -18,8 +18,10 @@ CREATE ROLE regress_proj_reader IN ROLE chronicle_reader;
 CREATE SCHEMA proj_acl AUTHORIZATION regress_proj_definer;
 
 -- A function reducer that notes who ran it: replay runs it with the rights
--- of whoever replays (SPEC section 3); a projection runs it as its table's
--- owner, who chose it (projections_review.sql shows why not as the appender).
+-- of whoever replays (SPEC section 3); an append that updates a projection
+-- runs it as the function's owner, here postgres, restricted: no one chose
+-- it for that append (projections_review.sql shows why neither the appender
+-- nor the table's owner).
 CREATE FUNCTION public.proj_acl_reduce(state jsonb, e chronicle.events) RETURNS jsonb
 LANGUAGE sql AS $$
     SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 1, 'who', current_user)
@@ -57,7 +59,7 @@ SELECT pg_temp.error_of($$UPDATE proj_acl.counts SET n = 0$$);
 SELECT pg_temp.error_of($$SELECT chronicle.rebuild_projection('acl')$$);
 SELECT pg_temp.error_of($$SELECT chronicle.drop_projection('acl')$$);
 RESET ROLE;
--- The reducer and the trigger ran as the table's owner.
+-- The reducer ran as its function's owner, the trigger as the table's owner.
 SELECT * FROM proj_acl.counts ORDER BY stream_id;
 SELECT * FROM proj_acl.trail;
 

@@ -163,3 +163,37 @@ RESET client_min_messages;
 SELECT chronicle.drop_projection(E'odd\x01name');
 SELECT chronicle.drop_projection('rev_sum');
 DELETE FROM chronicle.reducers WHERE name IN ('rev_sum', 'rev_odd');
+
+-- 6. A writer who redefines someone else's reducer must not run code as the
+-- projection's owner either.  Here a superuser owns a projection of a rules
+-- reducer; a writer redefines that reducer to a function of its own (any
+-- writer may redefine any reducer).  The function runs as its owner, the
+-- writer, restricted, not as the table's owner: the appender and the table
+-- owner are superusers, the writer stays what it was.
+SELECT chronicle.define_reducer('rev_owned', '{"E": {"set": {"who": "@type"}}}', category => 'revown');
+SELECT chronicle.define_projection('rev_owned', 'rev_owned', 'rev_owned_rows', '{"who": "text"}');
+CREATE ROLE regress_rev_swapper IN ROLE chronicle_writer;
+CREATE SCHEMA rev_s AUTHORIZATION regress_rev_swapper;
+SET ROLE regress_rev_swapper;
+CREATE FUNCTION rev_s.swap(state jsonb, e chronicle.events) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        EXECUTE 'ALTER ROLE regress_rev_swapper SUPERUSER';
+    END IF;
+    RETURN jsonb_build_object('who', current_user);
+END $$;
+GRANT USAGE ON SCHEMA rev_s TO PUBLIC;
+GRANT EXECUTE ON FUNCTION rev_s.swap(jsonb, chronicle.events) TO PUBLIC;
+SELECT chronicle.define_reducer('rev_owned', 'rev_s.swap(jsonb, chronicle.events)'::regprocedure,
+                                category => 'revown');
+RESET ROLE;
+SELECT chronicle.append('revown-1', 'E', '{}');
+SELECT rolsuper AS swapper_became_superuser FROM pg_roles WHERE rolname = 'regress_rev_swapper';
+SELECT stream_id, version, who FROM rev_owned_rows;
+SELECT chronicle.drop_projection('rev_owned');
+DELETE FROM chronicle.reducers WHERE name = 'rev_owned';
+SET client_min_messages = warning;
+DROP SCHEMA rev_s CASCADE;
+RESET client_min_messages;
+DROP ROLE regress_rev_swapper;

@@ -328,13 +328,16 @@ static void observe(const AppendedEvents *appended)
             continue;
         ensure_prepared(list, p);
         /*
-         * The reducer runs as the table's owner, restricted, like the
-         * upsert: the appender did not choose the projection's reducer, and
-         * running a function reducer with the appender's rights let any
-         * writer run code as whoever appends next (a superuser, say), as a
-         * trigger on chronicle.events would.  The owner is the one who chose
-         * the reducer; its rebuild folds as the owner too.  One replay serves
-         * a run of projections of the same reducer and owner.
+         * The replay reads as the table's owner, restricted, like the
+         * upsert, and a function reducer's function runs as the function's
+         * owner (replay.h, REDUCER_AS_FUNCTION_OWNER): the appender did not
+         * choose the projection's reducer, and running a function reducer
+         * with the appender's rights let any writer run code as whoever
+         * appends next (a superuser, say), as a trigger on chronicle.events
+         * would; with the table owner's rights, any writer who redefines the
+         * reducer could run code as that owner.  The function's author gets
+         * no more than the author's own rights.  One replay serves a run of
+         * projections of the same reducer and owner.
          */
         Oid owner = p->target.owner;
         if (!replayed || strcmp(replayed, p->reducer) != 0 || owner != replayed_as)
@@ -343,7 +346,7 @@ static void observe(const AppendedEvents *appended)
             as_owner_begin(&saved, owner, true);
             states_arm(appended->stream_id, p->reducer, owner, appended->first_version - 1);
             /* An error aborts the (sub)transaction, which restores the user. */
-            replay_stream(appended->stream_id, p->reducer, &all, &state);
+            replay_stream(appended->stream_id, p->reducer, &all, &state, REDUCER_AS_FUNCTION_OWNER);
             states_disarm();
             as_owner_end(&saved);
             states_remember(appended->stream_id, p->reducer, owner, state.revision, state.version, state.state);

@@ -16,6 +16,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/typcache.h"
 
@@ -83,7 +84,7 @@ static FoldCache *fold_cache(FunctionCallInfo fcinfo, text *name, HeapTupleHeade
         Reducer *r = reducer_get(cname);
         SPI_finish();
         if (!r->compiled)
-            reducer_check_function(r);
+            reducer_check_function(r, GetUserId());
         reducer_pin(r, fl->fn_mcxt);
         fc->r = r;
         fc->name = static_cast<text *>(MemoryContextAlloc(fl->fn_mcxt, VARSIZE_ANY(name)));

@@ -158,13 +158,13 @@ Reducer *reducer_get(const char *name)
     return r;
 }
 
-void reducer_check_function(const Reducer *r)
+void reducer_check_function(const Reducer *r, Oid runs_as)
 {
     if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(r->fn)))
         throw pg::Error(CHRONICLE_INVALID_REDUCER,
                         pg::format("the function of reducer \"%s\" no longer exists", r->name), "",
                         "Define the reducer again with an existing function.");
-    AclResult acl = pg_proc_aclcheck(r->fn, GetUserId(), ACL_EXECUTE);
+    AclResult acl = pg_proc_aclcheck(r->fn, runs_as, ACL_EXECUTE);
     if (acl != ACLCHECK_OK)
         aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(r->fn));
     if (r->flinfo.fn_oid != r->fn)

@@ -35,10 +35,11 @@ void reducer_pin(Reducer *r, MemoryContext owner);
 
 /*
  * Before a function reducer runs: the function must still exist and the
- * current user must be allowed to execute it (it runs with the caller's
- * rights, never the extension owner's).
+ * role it will run as (the current user, unless replay.h's
+ * REDUCER_AS_FUNCTION_OWNER) must be allowed to execute it: it runs with
+ * the caller's rights, never the extension owner's.
  */
-void reducer_check_function(const Reducer *r);
+void reducer_check_function(const Reducer *r, Oid runs_as);
 
 /* chronicle.events' row type. */
 Oid events_rowtype(void);

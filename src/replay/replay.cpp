@@ -19,12 +19,14 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "nodes/params.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(chronicle_replay);
@@ -78,6 +80,7 @@ struct Run
     MemoryContext cxt; /* the state lives here */
     JNode *state;       /* rules reducers */
     Jsonb *fnstate;    /* function reducers; NULL is SQL NULL */
+    Oid fn_user;       /* run the function as this role (restricted), or InvalidOid: the caller */
     TupleDesc rowdesc; /* chronicle.events, for function reducers */
     Jsonb *buf;        /* row_jsonb()'s buffer */
     Size buf_size;
@@ -113,7 +116,18 @@ static void call_function(Run *run, Datum row)
     fc->args[0].isnull = run->fnstate == nullptr;
     fc->args[1].value = row;
     fc->args[1].isnull = false;
+    Oid saved_user = InvalidOid;
+    int saved_context = 0;
+    if (OidIsValid(run->fn_user))
+    {
+        GetUserIdAndSecContext(&saved_user, &saved_context);
+        SetUserIdAndSecContext(run->fn_user,
+                               saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    }
+    /* An error aborts the (sub)transaction, which restores the user. */
     Datum result = FunctionCallInvoke(fc);
+    if (OidIsValid(run->fn_user))
+        SetUserIdAndSecContext(saved_user, saved_context);
     Jsonb *next = fc->isnull ? nullptr : copy_jsonb(DatumGetJsonbP(result), run->cxt);
     if (run->fnstate)
         pfree(run->fnstate);
@@ -377,7 +391,7 @@ static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, R
 }
 
 void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bounds,
-                   ReplayResult *result)
+                   ReplayResult *result, ReducerRights rights)
 {
     MemoryContext caller = CurrentMemoryContext;
     Run run{};
@@ -392,7 +406,20 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     result->revision = run.r->revision;
     if (!run.r->compiled)
     {
-        reducer_check_function(run.r);
+        if (rights == REDUCER_AS_FUNCTION_OWNER)
+        {
+            HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(run.r->fn));
+            if (HeapTupleIsValid(proc))
+            {
+                run.fn_user = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
+                ReleaseSysCache(proc);
+            }
+            if (!OidIsValid(run.fn_user))
+                throw pg::Error(CHRONICLE_INVALID_REDUCER,
+                                pg::format("the function of reducer \"%s\" no longer exists", run.r->name),
+                                "", "Define the reducer again with an existing function.");
+        }
+        reducer_check_function(run.r, OidIsValid(run.fn_user) ? run.fn_user : GetUserId());
         TupleDesc desc = lookup_rowtype_tupdesc(events_rowtype(), -1);
         MemoryContext old = MemoryContextSwitchTo(run.cxt);
         run.rowdesc = CreateTupleDescCopy(desc);

@@ -36,9 +36,26 @@ typedef bool (*replay_start_hook_type)(text *stream_id, const char *reducer, int
 extern replay_start_hook_type replay_start_hook;
 
 /*
+ * Whose rights a function reducer's function runs with.  SPEC section 3:
+ * the caller's, when someone calls replay (or take_snapshot...).  A replay
+ * nobody asked for, run by an append observer for a snapshot or a
+ * projection, has no caller who chose the reducer: the appender did not,
+ * and running the function as the appender would let whoever defined (or
+ * redefined) the reducer run code as anyone who appends next, a superuser
+ * say, as a trigger would.  Such replays run the function as its owner,
+ * restricted (SECURITY_RESTRICTED_OPERATION, as VACUUM runs a table's index
+ * functions): its author's rights, never more.
+ */
+enum ReducerRights
+{
+    REDUCER_AS_CALLER,
+    REDUCER_AS_FUNCTION_OWNER
+};
+
+/*
  * Replay stream_id with reducer within bounds; the result is allocated in
  * the caller's memory context.  Plain C frames: may ereport or throw
  * pg::Error (SE004) — call it from inside pg::entry().
  */
 void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bounds,
-                   ReplayResult *result);
+                   ReplayResult *result, ReducerRights rights = REDUCER_AS_CALLER);
