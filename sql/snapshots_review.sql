@@ -80,6 +80,19 @@ SELECT count(*) AS left_after_truncate FROM chronicle.snapshots;
 ROLLBACK;
 SELECT count(*) AS still_there FROM chronicle.snapshots WHERE reducer = 'rev_cnt';
 
+-- What a revision cannot see (README): a function reducer's function
+-- replaced in place keeps the revision, so its snapshots still hold the old
+-- body's states; prune_snapshots(keep => 0) is the remedy.
+CREATE FUNCTION rev_body(state jsonb, e chronicle.events) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 1) $$;
+SELECT chronicle.define_reducer('rev_body', 'rev_body(jsonb, chronicle.events)'::regprocedure);
+SELECT chronicle.take_snapshot('revcnt-1', 'rev_body');
+CREATE OR REPLACE FUNCTION rev_body(state jsonb, e chronicle.events) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 2) $$;
+SELECT chronicle.replay('revcnt-1', 'rev_body') AS from_stale_snapshot;
+SELECT chronicle.prune_snapshots('rev_body', keep => 0);
+SELECT chronicle.replay('revcnt-1', 'rev_body') AS after_prune;
+
 -- 3. snapshot_all's memory stays flat however many batches it commits: a
 -- function reducer reports, while each stream is replayed, how many SPI
 -- result tables the backend holds and what snapshot_all's own SPI memory
@@ -151,5 +164,5 @@ DELETE FROM chronicle.upcasters WHERE type = 'Nothing';
 DELETE FROM chronicle.reducers WHERE name LIKE 'rev\_%';
 SELECT count(*) AS left_behind FROM chronicle.snapshots WHERE reducer LIKE 'rev\_%';
 DROP SCHEMA rev_mal CASCADE;
-DROP FUNCTION rev_fail(jsonb, chronicle.events), rev_probe(jsonb, chronicle.events);
+DROP FUNCTION rev_fail(jsonb, chronicle.events), rev_probe(jsonb, chronicle.events), rev_body(jsonb, chronicle.events);
 DROP ROLE regress_rev_mallory, regress_rev_nobody;
