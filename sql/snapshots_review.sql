@@ -30,6 +30,39 @@ SET ROLE regress_rev_mallory;
 SELECT chronicle.replay('revspy-1', 'rev_spy') - 'search_path' = (SELECT chronicle.fold('rev_spy', e ORDER BY e.version)
                                                   FROM chronicle.events e WHERE e.stream_id = 'revspy-1') - 'search_path' AS identical;
 RESET ROLE;
+-- Nor through a body parsed earlier in the transaction: the writer replays
+-- (its own rights, its own search_path, where its operator + shadows
+-- pg_catalog's) and then appends.  The automatic snapshot parses the body
+-- afresh under the pinned search_path, so the writer's operator never runs
+-- as the function's owner (a SQL function keeps its parsed body for the
+-- transaction).
+CREATE ROLE regress_rev_victim IN ROLE chronicle_writer;
+CREATE SCHEMA rev_victim AUTHORIZATION regress_rev_victim;
+GRANT USAGE ON SCHEMA rev_victim TO regress_rev_mallory;
+SET ROLE regress_rev_victim;
+CREATE FUNCTION rev_victim.cnt(state jsonb, e chronicle.events) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 1) $$;
+SELECT chronicle.define_reducer('rev_victim', 'rev_victim.cnt(jsonb, chronicle.events)'::regprocedure,
+                                category => 'revvic', snapshot_every => 2);
+SET ROLE regress_rev_mallory;
+CREATE FUNCTION rev_mal.plus(int, int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'operator runs as %', current_user;
+    RETURN $1 OPERATOR(pg_catalog.+) $2;
+END $$;
+CREATE OPERATOR rev_mal.+ (LEFTARG = int, RIGHTARG = int, FUNCTION = rev_mal.plus);
+SET search_path = rev_mal, pg_catalog;
+\set VERBOSITY terse
+BEGIN;
+SELECT chronicle.append('revvic-1', 'A', '{}');
+SELECT chronicle.replay('revvic-1', 'rev_victim');
+SELECT chronicle.append('revvic-1', 'A', '{}');
+COMMIT;
+\set VERBOSITY sqlstate
+RESET search_path;
+RESET ROLE;
+SET search_path = snapshots_review, public;
+SELECT version, state FROM chronicle.snapshots WHERE stream_id = 'revvic-1';
 -- A function whose owner may not read chronicle.events: no automatic
 -- snapshot, and the append succeeds.
 CREATE ROLE regress_rev_nobody;
@@ -43,6 +76,8 @@ SELECT chronicle.define_reducer('rev_fail', 'rev_fail(jsonb, chronicle.events)':
                                 category => 'revfail', snapshot_every => 1);
 SELECT chronicle.append('revfail-1', 'A', '{}');
 SELECT current_user, chronicle.stream_version('revfail-1');
+-- The reducer's cached function call info was put back: calling it again works.
+SELECT chronicle.replay('revspy-1', 'rev_fail');
 
 -- 2. (reducer, revision) means one definition.  define_reducer raises the
 -- revision when the rules change, but the owner's direct DELETE (after
@@ -163,6 +198,6 @@ RESET ROLE;
 DELETE FROM chronicle.upcasters WHERE type = 'Nothing';
 DELETE FROM chronicle.reducers WHERE name LIKE 'rev\_%';
 SELECT count(*) AS left_behind FROM chronicle.snapshots WHERE reducer LIKE 'rev\_%';
-DROP SCHEMA rev_mal CASCADE;
+DROP SCHEMA rev_mal, rev_victim CASCADE;
 DROP FUNCTION rev_fail(jsonb, chronicle.events), rev_probe(jsonb, chronicle.events), rev_body(jsonb, chronicle.events);
-DROP ROLE regress_rev_mallory, regress_rev_nobody;
+DROP ROLE regress_rev_mallory, regress_rev_nobody, regress_rev_victim;

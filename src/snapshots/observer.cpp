@@ -46,9 +46,10 @@ extern "C" {
  * *run_as to InvalidOid for the current user (a rules reducer), or to the
  * function's owner; returns false when the snapshot cannot be computed.
  */
-static bool replay_role(const char *name, Oid *run_as)
+static bool replay_role(const char *name, Oid *run_as, Reducer **fn_reducer)
 {
     *run_as = InvalidOid;
+    *fn_reducer = nullptr;
     Reducer *r;
     try
     {
@@ -73,7 +74,39 @@ static bool replay_role(const char *name, Oid *run_as)
         pg_class_aclcheck(events, owner, ACL_SELECT) != ACLCHECK_OK)
         return false;
     *run_as = owner;
+    *fn_reducer = r;
     return true;
+}
+
+/*
+ * Run the snapshot of function reducer r as `owner` with an FmgrInfo of its
+ * own.  The reducer's cached FmgrInfo may hold what an earlier call in this
+ * transaction left in fn_extra: a SQL function's body parsed under that
+ * caller's search_path, whose operators could be the caller's own, and
+ * would then run as the owner.  A fresh one parses under the pinned path;
+ * the cached one is put back afterwards, also on error.
+ */
+static void snapshot_as_owner(Reducer *r, text *stream_id, const char *reducer, int64 version, Oid owner)
+{
+    MemoryContext fn_cxt = AllocSetContextCreate(CurrentMemoryContext, "chronicle automatic snapshot function",
+                                                 ALLOCSET_SMALL_SIZES);
+    reducer_pin(r, fn_cxt);
+    FmgrInfo fresh;
+    fmgr_info_cxt(r->fn, &fresh, fn_cxt);
+    FmgrInfo saved = r->flinfo;
+    r->flinfo = fresh;
+    try
+    {
+        pg::guard([&] { snapshot_store(stream_id, reducer, version, owner); });
+    }
+    catch (...)
+    {
+        r->flinfo = saved;
+        MemoryContextDelete(fn_cxt);
+        throw;
+    }
+    r->flinfo = saved;
+    MemoryContextDelete(fn_cxt);
 }
 
 static void snapshot_auto(text *stream_id, const char *reducer, int64 version)
@@ -82,9 +115,10 @@ static void snapshot_auto(text *stream_id, const char *reducer, int64 version)
         elog(ERROR, "chronicle: SPI_connect failed");
     bool ok;
     Oid run_as;
+    Reducer *fn_reducer;
     try
     {
-        ok = replay_role(reducer, &run_as);
+        ok = replay_role(reducer, &run_as, &fn_reducer);
     }
     catch (...)
     {
@@ -99,7 +133,10 @@ static void snapshot_auto(text *stream_id, const char *reducer, int64 version)
                                 text_to_cstring(stream_id), reducer)));
         return;
     }
-    snapshot_store(stream_id, reducer, version, run_as);
+    if (fn_reducer)
+        snapshot_as_owner(fn_reducer, stream_id, reducer, version, run_as);
+    else
+        snapshot_store(stream_id, reducer, version, run_as);
 }
 
 void snapshot_observe(const AppendedEvents *appended)
