@@ -175,8 +175,9 @@ SELECT chronicle.define_reducer('secret', 'secret_tally(jsonb, chronicle.events)
 GRANT USAGE ON SCHEMA snapshots TO regress_snap_writer;
 SET ROLE regress_snap_writer;
 -- The writer may append but not execute the function reducer: the append
--- succeeds and the automatic snapshot is skipped (the function is never run
--- with the owner's rights).
+-- succeeds and the automatic snapshot is computed by the function's owner
+-- (never with the appender's rights, nor with chronicle's owner's unless it
+-- owns the function).
 SELECT chronicle.append_batch('priv-1', '[{"type": "A", "data": {}}, {"type": "A", "data": {}}]');
 SELECT count(*) AS snapshots_written FROM chronicle.snapshots WHERE stream_id = 'priv-1';
 -- Asked for explicitly, it is refused like the replay itself (42501).
@@ -188,7 +189,7 @@ INSERT INTO chronicle.snapshots VALUES ('snapacct-1', 'snapacct', 99, 1, '{}', n
 UPDATE chronicle.snapshots SET state = '{}';
 DELETE FROM chronicle.snapshots;
 RESET ROLE;
--- The owner (allowed to execute it) appending gets the snapshot.
+-- The owner appending gets the next one too.
 SELECT chronicle.append_batch('priv-1', '[{"type": "A", "data": {}}, {"type": "A", "data": {}}]');
 SELECT version, state FROM chronicle.snapshots WHERE stream_id = 'priv-1';
 -- Readers may SELECT the table, and replay uses the snapshots for them too.

@@ -64,6 +64,8 @@ static void read_reducer(text *reducer, Policy *policy)
     policy->has_category = !isnull;
     policy->category = isnull ? (Datum) 0 : PointerGetDatum(DatumGetTextPCopy(category));
     policy->revision = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    /* Freed now: SPI keeps a procedure's result tables across its commits until SPI_finish. */
+    SPI_freetuptable(SPI_tuptable);
 }
 
 /* The next streams after `after` that need a snapshot; copied into CurrentMemoryContext. */
@@ -99,6 +101,7 @@ static int next_batch(text *reducer, const Policy *policy, text *after, int32 mi
         bool isnull;
         (*ids)[i] = DatumGetTextPCopy(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
     }
+    SPI_freetuptable(SPI_tuptable);
     return n;
 }
 
@@ -138,6 +141,9 @@ Datum chronicle_snapshot_all(PG_FUNCTION_ARGS)
         char *reducer_name = text_to_cstring(reducer);
         MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "chronicle snapshot_all batch",
                                                         ALLOCSET_DEFAULT_SIZES);
+        /* Each stream's replay result, freed once it is stored. */
+        MemoryContext stream_cxt = AllocSetContextCreate(CurrentMemoryContext, "chronicle snapshot_all stream",
+                                                         ALLOCSET_DEFAULT_SIZES);
         text *after = cstring_to_text("");
         for (;;)
         {
@@ -153,7 +159,10 @@ Datum chronicle_snapshot_all(PG_FUNCTION_ARGS)
             for (int i = 0; i < n; i++)
             {
                 CHECK_FOR_INTERRUPTS();
+                old = MemoryContextSwitchTo(stream_cxt);
                 snapshot_store(ids[i], reducer_name, 0);
+                MemoryContextSwitchTo(old);
+                MemoryContextReset(stream_cxt);
             }
             taken += n;
             pfree(after);

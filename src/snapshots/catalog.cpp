@@ -3,9 +3,10 @@
  *
  * Staleness is a generation count bumped by the relcache callback; a cache
  * remembers the generation it was read at and is read again when they
- * differ.  The policies are read with a fresh snapshot after the generation
- * was noted, so a definition committed before an invalidation we processed
- * is always seen, and one committed later bumps the generation again.
+ * differ.  The policies are read with the latest snapshot (also in
+ * REPEATABLE READ), taken after the generation was noted, so a definition
+ * committed before an invalidation we processed is always seen, and one
+ * committed later bumps the generation again.
  */
 #include "snapshots/catalog.h"
 
@@ -20,6 +21,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 }
 
@@ -98,8 +100,13 @@ const SnapshotPolicy *snapshots_policies(int *n)
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(cat->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-    /* Not read-only: a fresh snapshot, so committed definitions are seen. */
-    int rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
+    /*
+     * The latest snapshot, taken after the generation was noted: every
+     * definition committed before an invalidation we processed is seen.  Not
+     * the transaction's: in REPEATABLE READ it may predate that definition,
+     * and the list, cached as current, would miss it in later transactions too.
+     */
+    int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the snapshot policies failed: %s", SPI_result_code_string(rc));

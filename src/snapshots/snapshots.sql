@@ -103,3 +103,24 @@ CREATE TRIGGER snapshots_upcaster_updated AFTER UPDATE ON chronicle.upcasters
     EXECUTE FUNCTION chronicle._snapshots_upcaster_changed();
 CREATE TRIGGER snapshots_upcaster_truncated AFTER TRUNCATE ON chronicle.upcasters
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._snapshots_upcaster_changed();
+
+-- Internal: (reducer, revision) must always mean one definition.  An owner's
+-- direct DELETE (then a new definition starts over at revision 1) or UPDATE
+-- of rules/fn that keeps the revision would otherwise let the old
+-- definition's snapshots pass for the new one's (src/snapshots/reducers.cpp).
+-- define_reducer's own upserts raise the revision and do not fire it.
+CREATE FUNCTION chronicle._snapshots_reducer_changed() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'chronicle_snapshots_reducer_changed';
+COMMENT ON FUNCTION chronicle._snapshots_reducer_changed() IS
+    'Internal trigger: deletes the snapshots of a reducer whose row is deleted, renamed, or changed without a new revision.';
+CREATE TRIGGER snapshots_reducer_deleted AFTER DELETE ON chronicle.reducers
+    FOR EACH ROW EXECUTE FUNCTION chronicle._snapshots_reducer_changed();
+CREATE TRIGGER snapshots_reducer_updated AFTER UPDATE ON chronicle.reducers
+    FOR EACH ROW WHEN (OLD.name OPERATOR(pg_catalog.<>) NEW.name
+                       OR (NEW.revision OPERATOR(pg_catalog.<=) OLD.revision
+                           AND (OLD.revision, OLD.rules, OLD.fn::pg_catalog.oid)
+                               IS DISTINCT FROM (NEW.revision, NEW.rules, NEW.fn::pg_catalog.oid)))
+    EXECUTE FUNCTION chronicle._snapshots_reducer_changed();
+CREATE TRIGGER snapshots_reducer_truncated AFTER TRUNCATE ON chronicle.reducers
+    FOR EACH STATEMENT EXECUTE FUNCTION chronicle._snapshots_reducer_changed();
