@@ -63,12 +63,18 @@ RESET search_path;
 RESET ROLE;
 SET search_path = snapshots_review, public;
 SELECT version, state FROM chronicle.snapshots WHERE stream_id = 'revvic-1';
--- A function whose owner may not read chronicle.events: no automatic
--- snapshot, and the append succeeds.
+-- A function whose owner may not read chronicle.events still gets its
+-- automatic snapshot: the events are read with the appender's rights, only
+-- the function runs as its owner.
 CREATE ROLE regress_rev_nobody;
 ALTER FUNCTION rev_mal.spy(jsonb, chronicle.events) OWNER TO regress_rev_nobody;
 SELECT chronicle.append_batch('revspy-2', '[{"type": "A", "data": {}}, {"type": "A", "data": {}}]');
-SELECT count(*) AS snapshots_of_revspy_2 FROM chronicle.snapshots WHERE stream_id = 'revspy-2';
+SELECT version, state->>'ran_as' AS ran_as FROM chronicle.snapshots WHERE stream_id = 'revspy-2';
+-- One whose owner may not execute it: no automatic snapshot, and the append succeeds.
+REVOKE EXECUTE ON FUNCTION rev_mal.spy(jsonb, chronicle.events) FROM regress_rev_nobody, PUBLIC;
+SELECT chronicle.append_batch('revspy-3', '[{"type": "A", "data": {}}, {"type": "A", "data": {}}]');
+SELECT count(*) AS snapshots_of_revspy_3 FROM chronicle.snapshots WHERE stream_id = 'revspy-3';
+GRANT EXECUTE ON FUNCTION rev_mal.spy(jsonb, chronicle.events) TO PUBLIC;
 -- The function reducer raising fails the append, and leaves its identity behind.
 CREATE FUNCTION rev_fail(state jsonb, e chronicle.events) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'reducer says no' USING ERRCODE = 'P0001'; END $$;

@@ -26,6 +26,7 @@ extern "C" {
 #include "nodes/params.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -81,6 +82,8 @@ struct Run
     JNode *state;       /* rules reducers */
     Jsonb *fnstate;    /* function reducers; NULL is SQL NULL */
     Oid fn_user;       /* run the function as this role (restricted), or InvalidOid: the caller */
+    FmgrInfo *flinfo;  /* the reducer's cached one, or owner_flinfo */
+    FmgrInfo owner_flinfo;
     TupleDesc rowdesc; /* chronicle.events, for function reducers */
     Jsonb *buf;        /* row_jsonb()'s buffer */
     Size buf_size;
@@ -111,7 +114,7 @@ static Jsonb *copy_jsonb(Jsonb *j, MemoryContext cxt)
 static void call_function(Run *run, Datum row)
 {
     LOCAL_FCINFO(fc, 2);
-    InitFunctionCallInfoData(*fc, &run->r->flinfo, 2, InvalidOid, nullptr, nullptr);
+    InitFunctionCallInfoData(*fc, run->flinfo, 2, InvalidOid, nullptr, nullptr);
     fc->args[0].value = PointerGetDatum(run->fnstate);
     fc->args[0].isnull = run->fnstate == nullptr;
     fc->args[1].value = row;
@@ -420,6 +423,7 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
                                 "", "Define the reducer again with an existing function.");
         }
         reducer_check_function(run.r, OidIsValid(run.fn_user) ? run.fn_user : GetUserId());
+        run.flinfo = &run.r->flinfo;
         TupleDesc desc = lookup_rowtype_tupdesc(events_rowtype(), -1);
         MemoryContext old = MemoryContextSwitchTo(run.cxt);
         run.rowdesc = CreateTupleDescCopy(desc);
@@ -450,6 +454,24 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     rc.last = after;
     rc.found = found;
 
+    /*
+     * The function as its owner: with an FmgrInfo of its own, since the
+     * cached one's fn_extra may hold a SQL function's body parsed under an
+     * earlier caller's search_path, whose operators would then run as the
+     * owner; and under search_path = pg_catalog, pg_temp, so that nothing
+     * of the session's path is handed to it (as PostgreSQL 17 runs a table
+     * owner's code during maintenance).  An error aborts the
+     * (sub)transaction, which restores the setting.
+     */
+    int guc_nest = 0;
+    if (OidIsValid(run.fn_user))
+    {
+        fmgr_info_cxt(run.r->fn, &run.owner_flinfo, run.cxt);
+        run.flinfo = &run.owner_flinfo;
+        guc_nest = NewGUCNestLevel();
+        (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                                 GUC_ACTION_SAVE, true, 0, false);
+    }
     try
     {
         if (!run.r->compiled || !read_direct(&run, stream_id, bounds, &rc))
@@ -457,10 +479,14 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     }
     catch (const pg::Error &)
     {
+        if (guc_nest > 0)
+            AtEOXact_GUC(false, guc_nest);
         SPI_finish();
         MemoryContextDelete(run.cxt);
         throw;
     }
+    if (guc_nest > 0)
+        AtEOXact_GUC(false, guc_nest);
     SPI_finish();
 
     /* Back in the caller's context: the result outlives the replay's memory. */

@@ -44,7 +44,10 @@ extern replay_start_hook_type replay_start_hook;
  * redefined) the reducer run code as anyone who appends next, a superuser
  * say, as a trigger would.  Such replays run the function as its owner,
  * restricted (SECURITY_RESTRICTED_OPERATION, as VACUUM runs a table's index
- * functions): its author's rights, never more.
+ * functions), with search_path = pg_catalog, pg_temp and an FmgrInfo of
+ * their own (nothing of the session's path or of an earlier call's parse
+ * reaches it): its author's rights, never more.  The events are read with
+ * the current user's rights either way.
  */
 enum ReducerRights
 {

@@ -10,17 +10,17 @@
  * back with it, and an error computing it (a rules reducer that cannot
  * apply, SE004) fails the append as a trigger's error would.
  *
- * A rules reducer runs no user code: its replay runs with the appending
- * user's rights.  A function reducer's function runs as the function's
- * owner, under SECURITY_RESTRICTED_OPERATION with search_path pinned to
- * pg_catalog, pg_temp, as PostgreSQL runs a table owner's index expressions
- * during maintenance.  Not as the appending user: any chronicle_writer may
- * define a reducer with a category, and would otherwise have its code run
- * with the rights of whoever appends to that category next (a superuser,
- * say).  Not as chronicle's owner either.  When the function's owner may not
- * execute it or read chronicle.events (or it was dropped), the snapshot is
- * skipped, silently but for a DEBUG1 message: an optimisation must not make
- * an append fail.
+ * The replay reads with the appending user's rights.  A function
+ * reducer's function runs as the function's owner, under
+ * SECURITY_RESTRICTED_OPERATION with search_path pinned to pg_catalog,
+ * pg_temp (replay.h, REDUCER_AS_FUNCTION_OWNER), as PostgreSQL runs a table
+ * owner's index expressions during maintenance.  Not as the appending user:
+ * any chronicle_writer may define a reducer with a category, and would
+ * otherwise have its code run with the rights of whoever appends to that
+ * category next (a superuser, say).  Not as chronicle's owner either.  When
+ * the function's owner may not execute it (or it was dropped), the snapshot
+ * is skipped, silently but for a DEBUG1 message: an optimisation must not
+ * make an append fail.
  */
 #include "errors.h"
 #include "events/observers.h"
@@ -31,25 +31,21 @@
 
 extern "C" {
 #include "access/htup_details.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
 
 /*
- * Who computes reducer `name`'s automatic snapshot; SPI connected.  Sets
- * *run_as to InvalidOid for the current user (a rules reducer), or to the
- * function's owner; returns false when the snapshot cannot be computed.
+ * Whether reducer `name`'s automatic snapshot can be computed now; SPI
+ * connected.  A function reducer's function runs as its owner, who must be
+ * allowed to execute it (replay.h, REDUCER_AS_FUNCTION_OWNER).
  */
-static bool replay_role(const char *name, Oid *run_as, Reducer **fn_reducer)
+static bool can_replay(const char *name)
 {
-    *run_as = InvalidOid;
-    *fn_reducer = nullptr;
     Reducer *r;
     try
     {
@@ -69,44 +65,7 @@ static bool replay_role(const char *name, Oid *run_as, Reducer **fn_reducer)
         return false;
     Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
     ReleaseSysCache(proc);
-    Oid events = get_relname_relid("events", get_namespace_oid("chronicle", false));
-    if (pg_proc_aclcheck(r->fn, owner, ACL_EXECUTE) != ACLCHECK_OK || !OidIsValid(events) ||
-        pg_class_aclcheck(events, owner, ACL_SELECT) != ACLCHECK_OK)
-        return false;
-    *run_as = owner;
-    *fn_reducer = r;
-    return true;
-}
-
-/*
- * Run the snapshot of function reducer r as `owner` with an FmgrInfo of its
- * own.  The reducer's cached FmgrInfo may hold what an earlier call in this
- * transaction left in fn_extra: a SQL function's body parsed under that
- * caller's search_path, whose operators could be the caller's own, and
- * would then run as the owner.  A fresh one parses under the pinned path;
- * the cached one is put back afterwards, also on error.
- */
-static void snapshot_as_owner(Reducer *r, text *stream_id, const char *reducer, int64 version, Oid owner)
-{
-    MemoryContext fn_cxt = AllocSetContextCreate(CurrentMemoryContext, "chronicle automatic snapshot function",
-                                                 ALLOCSET_SMALL_SIZES);
-    reducer_pin(r, fn_cxt);
-    FmgrInfo fresh;
-    fmgr_info_cxt(r->fn, &fresh, fn_cxt);
-    FmgrInfo saved = r->flinfo;
-    r->flinfo = fresh;
-    try
-    {
-        pg::guard([&] { snapshot_store(stream_id, reducer, version, owner); });
-    }
-    catch (...)
-    {
-        r->flinfo = saved;
-        MemoryContextDelete(fn_cxt);
-        throw;
-    }
-    r->flinfo = saved;
-    MemoryContextDelete(fn_cxt);
+    return pg_proc_aclcheck(r->fn, owner, ACL_EXECUTE) == ACLCHECK_OK;
 }
 
 static void snapshot_auto(text *stream_id, const char *reducer, int64 version)
@@ -114,11 +73,9 @@ static void snapshot_auto(text *stream_id, const char *reducer, int64 version)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
     bool ok;
-    Oid run_as;
-    Reducer *fn_reducer;
     try
     {
-        ok = replay_role(reducer, &run_as, &fn_reducer);
+        ok = can_replay(reducer);
     }
     catch (...)
     {
@@ -129,14 +86,11 @@ static void snapshot_auto(text *stream_id, const char *reducer, int64 version)
     if (!ok)
     {
         ereport(DEBUG1, (errmsg("chronicle: no automatic snapshot of stream \"%s\" for reducer \"%s\": "
-                                "its function is gone, or its owner may not run it or read chronicle.events",
+                                "its function is gone, or its owner may not run it",
                                 text_to_cstring(stream_id), reducer)));
         return;
     }
-    if (fn_reducer)
-        snapshot_as_owner(fn_reducer, stream_id, reducer, version, run_as);
-    else
-        snapshot_store(stream_id, reducer, version, run_as);
+    snapshot_store(stream_id, reducer, version, REDUCER_AS_FUNCTION_OWNER);
 }
 
 void snapshot_observe(const AppendedEvents *appended)

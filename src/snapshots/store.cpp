@@ -2,8 +2,8 @@
  * store.cpp: a snapshot is a replay (which itself starts from the newest
  * usable snapshot) whose state is written with the owner's rights.
  *
- * The replay runs with the caller's rights (an automatic snapshot of a
- * function reducer: its function's owner's, observer.cpp): a function
+ * The replay runs with the caller's rights (an automatic snapshot runs a
+ * function reducer's function as its owner, observer.cpp): a function
  * reducer is user code and must never run as chronicle's owner (SPEC
  * section 3).  The INSERT into chronicle.snapshots runs as that owner.
  */
@@ -20,7 +20,6 @@ extern "C" {
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/snapmgr.h"
 }
 
@@ -70,30 +69,7 @@ static void write_row(text *stream_id, const char *reducer, const ReplayResult *
     SPI_finish();
 }
 
-/*
- * Become `role` for a replay, the way PostgreSQL runs a table owner's code
- * during maintenance (restricted, and since PostgreSQL 17 with a pinned
- * search_path): the caller can neither take over the code through its own
- * search_path nor be handed anything by it.  Returns the GUC nest level to
- * undo with leave_role().
- */
-static int enter_role(Oid role, Oid *save_user, int *save_sec)
-{
-    GetUserIdAndSecContext(save_user, save_sec);
-    SetUserIdAndSecContext(role, *save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    int nest = NewGUCNestLevel();
-    (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                             true, 0, false);
-    return nest;
-}
-
-static void leave_role(int nest, Oid save_user, int save_sec)
-{
-    AtEOXact_GUC(false, nest);
-    SetUserIdAndSecContext(save_user, save_sec);
-}
-
-int64 snapshot_store(text *stream_id, const char *reducer, int64 upto, Oid replay_as)
+int64 snapshot_store(text *stream_id, const char *reducer, int64 upto, ReducerRights rights)
 {
     const SnapshotsCatalog *cat = snapshots_catalog();
     Oid owner = cat->owner;
@@ -121,23 +97,15 @@ int64 snapshot_store(text *stream_id, const char *reducer, int64 upto, Oid repla
         bounds.as_of_version = upto;
     }
     ReplayResult result;
-    Oid save_user = InvalidOid;
-    int save_sec = 0;
-    int nest = OidIsValid(replay_as) ? enter_role(replay_as, &save_user, &save_sec) : 0;
     try
     {
-        replay_stream(stream_id, reducer, &bounds, &result);
+        replay_stream(stream_id, reducer, &bounds, &result, rights);
     }
     catch (...)
     {
-        /* A domain error (SE004): whoever catches it must be ourselves again. */
-        if (OidIsValid(replay_as))
-            leave_role(nest, save_user, save_sec);
         PopActiveSnapshot();
         throw;
     }
-    if (OidIsValid(replay_as))
-        leave_role(nest, save_user, save_sec);
     if (upto > 0 && result.version != upto)
     {
         PopActiveSnapshot();

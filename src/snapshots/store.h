@@ -3,6 +3,8 @@
  */
 #pragma once
 
+#include "replay/replay.h"
+
 extern "C" {
 #include "postgres.h"
 }
@@ -13,9 +15,8 @@ extern "C" {
  * the version snapshotted, 0 when the stream has no events (nothing is
  * written).  May ereport or throw pg::Error: call it inside pg::entry().
  *
- * replay_as: InvalidOid to replay with the current user's rights; a role to
- * replay as that role instead, under SECURITY_RESTRICTED_OPERATION and with
- * search_path = pg_catalog, pg_temp (automatic snapshots of a function
- * reducer run its function as the function's owner, observer.cpp).
+ * rights: whose rights a function reducer's function runs with (replay.h):
+ * the caller's, or, for automatic snapshots, its owner's (observer.cpp).
  */
-int64 snapshot_store(text *stream_id, const char *reducer, int64 upto, Oid replay_as = InvalidOid);
+int64 snapshot_store(text *stream_id, const char *reducer, int64 upto,
+                     ReducerRights rights = REDUCER_AS_CALLER);
