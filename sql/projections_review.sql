@@ -197,3 +197,18 @@ SET client_min_messages = warning;
 DROP SCHEMA rev_s CASCADE;
 RESET client_min_messages;
 DROP ROLE regress_rev_swapper;
+
+-- 7. A reducer row deleted by the owner and defined again starts over at
+-- revision 1; the states this backend remembers of the old rules must not
+-- pass for the new ones' (the next append replays in full).
+SELECT chronicle.define_reducer('rev_again', '{"E": {"add": {"n": 1}}}', category => 'revagain');
+SELECT chronicle.define_projection('rev_again', 'rev_again', 'rev_again_rows', '{"n": "int"}');
+SELECT chronicle.append('revagain-1', 'E', '{}');
+SELECT chronicle.append('revagain-1', 'E', '{}');
+DELETE FROM chronicle.reducers WHERE name = 'rev_again';
+SELECT chronicle.define_reducer('rev_again', '{"E": {"add": {"n": 100}}}', category => 'revagain');
+SELECT chronicle.append('revagain-1', 'E', '{}');
+SELECT n, n = (chronicle.replay('revagain-1', 'rev_again')->>'n')::int AS equals_full_replay
+FROM rev_again_rows;
+SELECT chronicle.drop_projection('rev_again');
+DELETE FROM chronicle.reducers WHERE name = 'rev_again';

@@ -62,6 +62,7 @@ static ProjectionList *current = nullptr;
 static bool valid = false;
 static Oid catalog_relid = InvalidOid;
 static Oid upcasters_relid = InvalidOid;
+static Oid reducers_relid = InvalidOid;
 static int active = 0; /* observers running (a function reducer may append) */
 static bool changed_here = false; /* this transaction defined or dropped one */
 
@@ -80,8 +81,14 @@ static void free_list(ProjectionList *list)
 
 static void invalidate(Datum, Oid relid)
 {
-    /* What changes a replay's result makes the remembered states useless. */
-    if (relid == InvalidOid || relid == catalog_relid || relid == upcasters_relid)
+    /*
+     * What changes a replay's result makes the remembered states useless:
+     * also a reducer row written directly by the owner, which may reuse a
+     * revision (the snapshots module's trigger on chronicle.reducers sends
+     * this invalidation for every write to it).
+     */
+    if (relid == InvalidOid || relid == catalog_relid || relid == upcasters_relid ||
+        relid == reducers_relid)
         states_reset();
     if (!valid)
         return;
@@ -164,6 +171,7 @@ static void load(Oid owner)
     Oid nsp = get_namespace_oid("chronicle", false);
     catalog_relid = get_relname_relid("projections", nsp);
     upcasters_relid = get_relname_relid("upcasters", nsp);
+    reducers_relid = get_relname_relid("reducers", nsp);
     /* Invalidations read from here on may concern what we are about to read. */
     valid = true;
 
