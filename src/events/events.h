@@ -12,6 +12,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "nodes/execnodes.h"
 #include "utils/jsonb.h"
+#include "utils/tuplestore.h"
 #include "utils/uuid.h"
 }
 
@@ -46,6 +47,14 @@ enum EventsColumn
  */
 SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes,
                        int cursor_options = 0);
+
+/*
+ * read.cpp: run a read plan whose rows are chronicle.events rows (SPI
+ * connected), storing them into store upcast as every read returns them
+ * (SPEC section 4).  nulls as SPI takes them ('n' for NULL), or NULL.
+ */
+void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
+                      const char *nulls, Tuplestorestate *store);
 
 /* hash.cpp: one link of the chain (see README.md, "Hash chain: canonical encoding"). */
 void events_hash(const uint8 *prev_hash, size_t prev_len, const char *stream_id,

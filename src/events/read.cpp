@@ -163,7 +163,22 @@ void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
     SPIPlanPtr plan = events_plan(slot, sql, nargs, argtypes, cursor_options);
+    events_read_into(plan, nargs, argtypes, args, nulls, store);
+    SPI_finish();
+}
 
+text *stream_arg(FunctionCallInfo fcinfo)
+{
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "stream_id must not be NULL");
+    return PG_GETARG_TEXT_PP(0);
+}
+
+} // namespace
+
+void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
+                      const char *nulls, Tuplestorestate *store)
+{
     EventSink sink;
     memset(&sink, 0, sizeof(sink));
     sink.pub.receiveSlot = sink_receive;
@@ -180,7 +195,7 @@ void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql
     {
         ParamExternData *p = &params->params[i];
         p->value = args[i];
-        p->isnull = nulls[i] == 'n';
+        p->isnull = nulls && nulls[i] == 'n';
         p->pflags = PARAM_FLAG_CONST;
         p->ptype = argtypes[i];
     }
@@ -192,17 +207,8 @@ void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql
     int rc = SPI_execute_plan_extended(plan, &options);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: read failed: %s", SPI_result_code_string(rc));
-    SPI_finish();
+    MemoryContextDelete(sink.scratch);
 }
-
-text *stream_arg(FunctionCallInfo fcinfo)
-{
-    if (PG_ARGISNULL(0))
-        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "stream_id must not be NULL");
-    return PG_GETARG_TEXT_PP(0);
-}
-
-} // namespace
 
 /* chronicle.stream_version(stream_id) */
 Datum chronicle_stream_version(PG_FUNCTION_ARGS)

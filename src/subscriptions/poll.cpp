@@ -122,47 +122,6 @@ SPIPlanPtr poll_plan(int shape)
     return plan;
 }
 
-/* Receives the page's rows and stores them, upcast (SPEC section 4), in the result. */
-struct PollSink
-{
-    DestReceiver pub;
-    Tuplestorestate *store;
-    MemoryContext scratch;
-};
-
-bool sink_receive(TupleTableSlot *slot, DestReceiver *self)
-{
-    PollSink *sink = (PollSink *)self;
-    MemoryContext old = MemoryContextSwitchTo(sink->scratch);
-
-    slot_getsomeattrs(slot, EV_DATA);
-    int32 stored_version = DatumGetInt32(slot->tts_values[EV_TYPE_VERSION - 1]);
-    int32 type_version = stored_version;
-    char *type = TextDatumGetCString(slot->tts_values[EV_TYPE - 1]);
-    Jsonb *data = DatumGetJsonbP(slot->tts_values[EV_DATA - 1]);
-    Jsonb *upcast = types_upcast(type, &type_version, data);
-    if (upcast == data && type_version == stored_version)
-        tuplestore_puttupleslot(sink->store, slot);
-    else
-    {
-        slot_getallattrs(slot);
-        Datum values[EV_NCOLUMNS];
-        bool nulls[EV_NCOLUMNS];
-        memcpy(values, slot->tts_values, sizeof(values));
-        memcpy(nulls, slot->tts_isnull, sizeof(nulls));
-        values[EV_TYPE_VERSION - 1] = Int32GetDatum(type_version);
-        values[EV_DATA - 1] = JsonbPGetDatum(upcast);
-        tuplestore_putvalues(sink->store, slot->tts_tupleDescriptor, values, nulls);
-    }
-    MemoryContextSwitchTo(old);
-    MemoryContextReset(sink->scratch);
-    return true;
-}
-
-void sink_startup(DestReceiver *, int, TupleDesc) {}
-void sink_shutdown(DestReceiver *) {}
-void sink_destroy(DestReceiver *) {}
-
 struct PollState
 {
     Datum category, types, after_tx, after_position;
@@ -228,35 +187,9 @@ bool poll_into_result(FunctionCallInfo fcinfo, text *name, int32 max_count, int3
     Datum args[8] = {st.after_tx, st.after_position, Int64GetDatum(max_count),
                      st.category, st.types, Int32GetDatum(members),
                      Int32GetDatum(member), PointerGetDatum(name)};
-    ParamListInfo params = makeParamList(8);
+    char nulls[8] = {' ', ' ', ' ', st.no_category ? 'n' : ' ', st.no_types ? 'n' : ' ', ' ', ' ', ' '};
     static const Oid argtypes[8] = {XID8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID, INT4OID, INT4OID, TEXTOID};
-    for (int i = 0; i < 8; i++)
-    {
-        ParamExternData *p = &params->params[i];
-        p->value = args[i];
-        p->isnull = (i == 3 && st.no_category) || (i == 4 && st.no_types);
-        p->pflags = PARAM_FLAG_CONST;
-        p->ptype = argtypes[i];
-    }
-
-    PollSink sink;
-    memset(&sink, 0, sizeof(sink));
-    sink.pub.receiveSlot = sink_receive;
-    sink.pub.rStartup = sink_startup;
-    sink.pub.rShutdown = sink_shutdown;
-    sink.pub.rDestroy = sink_destroy;
-    sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
-    sink.store = store;
-    sink.scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle poll row", ALLOCSET_SMALL_SIZES);
-
-    SPIExecuteOptions options;
-    memset(&options, 0, sizeof(options));
-    options.params = params;
-    options.read_only = true;
-    options.dest = &sink.pub;
-    int rc = SPI_execute_plan_extended(plan, &options);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "chronicle: poll failed: %s", SPI_result_code_string(rc));
+    events_read_into(plan, 8, argtypes, args, nulls, store);
     SPI_finish();
     return true;
 }

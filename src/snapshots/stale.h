@@ -1,0 +1,42 @@
+/*
+ * stale.h: what the triggers on chronicle.reducers and chronicle.upcasters
+ * share (reducers.cpp, upcasters.cpp): deleting the snapshots a change of
+ * theirs makes wrong.
+ *
+ * The locking is the same for both.  Snapshot writers hold ROW EXCLUSIVE
+ * on chronicle.snapshots from before their replay reads reducers, upcasters
+ * and events; a trigger takes SHARE first, so a snapshot computed from the
+ * old definitions has committed by the time the DELETE runs, and one not
+ * yet started waits for this transaction and then sees the new ones.  The
+ * DELETE reads with the latest snapshot, taken after that lock: in
+ * REPEATABLE READ the transaction's own snapshot would miss a snapshot row
+ * committed while it waited.  It runs as the owner of chronicle.snapshots,
+ * restricted: nobody else writes that table.
+ *
+ * C-style: every function may ereport.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+}
+
+/* An SPI plan prepared and kept for the backend's lifetime. */
+SPIPlanPtr stale_plan(const char *sql, int nargs, Oid *types);
+
+/* Execute plan with the latest snapshot; anything but `expected` is an error. */
+void stale_run_latest(SPIPlanPtr plan, Datum *args, int expected);
+
+/*
+ * The body of such a trigger (fcinfo: the trigger call of function `name`):
+ * the lock, SPI and the owner's rights, then every snapshot deleted for a
+ * TRUNCATE, or per_row() called for the row deleted, inserted or updated
+ * (for an UPDATE the old row and the new) when worth() says a row can
+ * matter (worth may be NULL: always).
+ */
+void stale_trigger(FunctionCallInfo fcinfo, const char *name, bool (*worth)(void),
+                   void (*per_row)(HeapTuple row, TupleDesc desc));
