@@ -1,7 +1,8 @@
 /*
  * jsonb_root.h: the root of a jsonb document as a JsonbValue, the form
  * PostgreSQL's jsonb functions take: the scalar itself for a scalar document
- * (stored as a one-element raw array), else the binary container.
+ * (stored as a one-element raw array), else the binary container; and
+ * the member of an object container by a NUL-terminated key.
  */
 #pragma once
 
@@ -24,6 +25,21 @@ inline JsonbValue jsonb_root_value(Jsonb *doc)
         v.val.binary.len = VARSIZE(doc) - VARHDRSZ;
     }
     return v;
+}
+
+/* obj's member `key` into *out; false when obj has no such key. */
+inline bool jsonb_member(JsonbContainer *obj, const char *key, JsonbValue *out)
+{
+    JsonbValue k;
+    k.type = jbvString;
+    k.val.string.val = const_cast<char *>(key);
+    k.val.string.len = strlen(key);
+    JsonbValue *found = findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
+    if (!found)
+        return false;
+    *out = *found;
+    pfree(found);
+    return true;
 }
 
 } // namespace pg

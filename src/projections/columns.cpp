@@ -5,6 +5,7 @@
  * parser (parseTypeString), so nothing the user wrote is ever pasted into
  * SQL: the SQL names the resolved type by OID (format_type_extended).
  */
+#include "pg/jsonb_root.h"
 #include "projections/projections.h"
 
 #include "pg/boundary.h"
@@ -20,19 +21,6 @@ extern "C" {
 static char *jstring(const JsonbValue *v)
 {
     return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-static bool get_member(JsonbContainer *obj, const char *key, JsonbValue *out)
-{
-    JsonbValue k;
-    k.type = jbvString;
-    k.val.string.val = const_cast<char *>(key);
-    k.val.string.len = strlen(key);
-    JsonbValue *found = findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
-    if (!found)
-        return false;
-    *out = *found;
-    return true;
 }
 
 static void parse_path(ProjColumn *c, const char *dotted)
@@ -67,7 +55,7 @@ static void parse_spec(ProjColumn *c, const JsonbValue *v)
         JsonbContainer *obj = v->val.binary.data;
         JsonbValue t, p;
         int known = 0;
-        if (get_member(obj, "type", &t))
+        if (pg::jsonb_member(obj, "type", &t))
         {
             known++;
             if (t.type != jbvString)
@@ -75,7 +63,7 @@ static void parse_spec(ProjColumn *c, const JsonbValue *v)
                                 pg::format("the \"type\" of column \"%s\" must be a string", c->name));
             type = jstring(&t);
         }
-        if (get_member(obj, "path", &p))
+        if (pg::jsonb_member(obj, "path", &p))
         {
             known++;
             if (p.type != jbvString)

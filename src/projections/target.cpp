@@ -12,6 +12,7 @@
  * longer string instead of truncating it).  A value the type does not
  * accept raises the type's own error, which fails the append (see README).
  */
+#include "pg/jsonb_root.h"
 #include "projections/projections.h"
 
 #include "errors.h"
@@ -58,19 +59,6 @@ static Datum path_array(Jsonb *path)
     return PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-static bool member(JsonbContainer *obj, const char *key, JsonbValue *out)
-{
-    JsonbValue k;
-    k.type = jbvString;
-    k.val.string.val = const_cast<char *>(key);
-    k.val.string.len = strlen(key);
-    JsonbValue *found = findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
-    if (!found)
-        return false;
-    *out = *found;
-    return true;
-}
-
 void target_load(const char *name, Oid relid, Jsonb *catalog_columns, ProjTarget *t)
 {
     char *relname = get_rel_name(relid);
@@ -101,8 +89,8 @@ void target_load(const char *name, Oid relid, Jsonb *catalog_columns, ProjTarget
         if (tok != WJB_ELEM || v.type != jbvBinary || t->ncols >= n)
             continue;
         JsonbValue colname, path;
-        if (!member(v.val.binary.data, "name", &colname) || colname.type != jbvString ||
-            !member(v.val.binary.data, "path", &path) || path.type != jbvBinary)
+        if (!pg::jsonb_member(v.val.binary.data, "name", &colname) || colname.type != jbvString ||
+            !pg::jsonb_member(v.val.binary.data, "path", &path) || path.type != jbvBinary)
         {
             table_close(rel, NoLock);
             throw pg::Error(ERRCODE_DATA_CORRUPTED,
