@@ -19,6 +19,7 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -114,7 +115,20 @@ static Jsonb *copy_jsonb(Jsonb *j, MemoryContext cxt)
 static void call_function(Run *run, Datum row)
 {
     LOCAL_FCINFO(fc, 2);
-    InitFunctionCallInfoData(*fc, run->flinfo, 2, InvalidOid, nullptr, nullptr);
+    /*
+     * Run as its owner, the function gets the default collation as input
+     * collation, which no SQL call of it can give (its arguments are not
+     * collatable): PL/pgSQL keys its per-backend compiled functions by
+     * function and input collation, and one compiled when the appender
+     * called the function under the appender's search_path would have its
+     * DECLAREd types resolved there (a domain `jsonb` of the appender's,
+     * whose CHECK then ran as the owner).  This key is only ever compiled
+     * here, under the pinned search_path.  (Variables of a collatable type
+     * get the default collation, as they do without this but for a domain
+     * with a COLLATE of its own.)
+     */
+    InitFunctionCallInfoData(*fc, run->flinfo, 2, OidIsValid(run->fn_user) ? DEFAULT_COLLATION_OID : InvalidOid,
+                             nullptr, nullptr);
     fc->args[0].value = PointerGetDatum(run->fnstate);
     fc->args[0].isnull = run->fnstate == nullptr;
     fc->args[1].value = row;
