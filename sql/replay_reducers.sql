@@ -101,6 +101,8 @@ LANGUAGE sql AS $$ SELECT jsonb_build_object('user', current_user) $$;
 GRANT USAGE ON SCHEMA replay_reducers TO PUBLIC;
 GRANT EXECUTE ON FUNCTION whoami(jsonb, chronicle.events), run(text, chronicle.events[]),
       ev(bigint, text, jsonb, text) TO PUBLIC;
+-- Only a function's owner names it as a reducer (automatic replays run it as its owner).
+ALTER FUNCTION whoami(jsonb, chronicle.events) OWNER TO regress_replay_writer;
 SET ROLE regress_replay_writer;
 SELECT chronicle.define_reducer('whoami', 'whoami(jsonb, chronicle.events)'::regprocedure);
 INSERT INTO chronicle.reducers VALUES ('sneaky', 1, '{}', NULL, NULL, NULL, now());
@@ -116,6 +118,7 @@ SET ROLE regress_replay_nobody;
 SELECT chronicle.replay('acct-1', 'whoami');
 RESET ROLE;
 SELECT name, revision FROM chronicle.reducers WHERE name IN ('whoami', 'sneaky', 'by_reader');
+ALTER FUNCTION whoami(jsonb, chronicle.events) OWNER TO CURRENT_USER;
 DROP ROLE regress_replay_writer, regress_replay_reader, regress_replay_nobody;
 
 -- Clean up: this file's helpers and reducers.

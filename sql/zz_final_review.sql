@@ -96,6 +96,29 @@ RESET ROLE;
 SELECT stream_id, reducer, version, state FROM chronicle.snapshots
 WHERE reducer IN ('zz_inner', 'zz_outer') ORDER BY stream_id, version;
 
+-- 4. A writer may not name another role's function as a reducer: automatic
+-- replays would run it as its owner (here the superuser, who may write
+-- zz_final.audit) on the writer's events.  Wrapped in a function of the
+-- writer's own, it runs as the writer.
+CREATE TABLE zz_final.audit (who text, what jsonb);
+CREATE FUNCTION zz_final.audited(state jsonb, e chronicle.events) RETURNS jsonb
+LANGUAGE sql AS $$
+    INSERT INTO zz_final.audit VALUES (current_user, e.data);
+    SELECT coalesce(state, '{}')
+$$;
+SET ROLE regress_final_w;
+\set VERBOSITY sqlstate
+SELECT chronicle.define_reducer('zz_audited', 'zz_final.audited(jsonb, chronicle.events)'::regprocedure,
+                                category => 'zzaud', snapshot_every => 1);
+\set VERBOSITY terse
+CREATE FUNCTION zz_w.mine(state jsonb, e chronicle.events) RETURNS jsonb
+LANGUAGE sql AS $$ SELECT zz_final.audited(state, e) $$;
+SELECT chronicle.define_reducer('zz_audited', 'zz_w.mine(jsonb, chronicle.events)'::regprocedure,
+                                category => 'zzaud', snapshot_every => 1);
+SELECT chronicle.append('zzaud-1', 'E', '{"by": "the writer"}');  -- the writer may not write audit
+RESET ROLE;
+SELECT * FROM zz_final.audit;
+
 DROP SCHEMA zz_final CASCADE;
 DROP SCHEMA zz_w CASCADE;
 DROP ROLE regress_final_w;

@@ -220,6 +220,15 @@ static void check_function(const char *name, Oid fn)
     AclResult acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
     if (acl != ACLCHECK_OK)
         aclcheck_error(acl, OBJECT_FUNCTION, signature);
+    /*
+     * Automatic replays run the function as its owner (replay.h,
+     * REDUCER_AS_FUNCTION_OWNER): naming someone else's function would
+     * run it with that owner's rights on the namer's events, which its
+     * owner never agreed to.  So only its owner (or a member) names it; to
+     * use another role's function, wrap it in a function of one's own.
+     */
+    if (!pg_proc_ownercheck(fn, GetUserId()))
+        aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_FUNCTION, signature);
 }
 
 /*
