@@ -22,6 +22,7 @@
  * PostgreSQL calls may ereport directly (boundary.h, rule 2).
  */
 #include "events/events.h"
+#include "pg/kept_plan.h"
 #include "events/observers.h"
 #include "errors.h"
 #include "pg/boundary.h"
@@ -241,7 +242,7 @@ void mark_stored(AppendRequest *req, bool after_lock)
         ids[k] = UUIDPGetDatum(&req->events[order[k]].event_id);
 
     static const Oid argtypes[1] = {UUIDARRAYOID};
-    SPIPlanPtr plan = events_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
+    SPIPlanPtr plan = pg::kept_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
     Datum args[1] = {PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR))};
     if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: event_id lookup failed");
@@ -384,8 +385,8 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     {
         static const Oid argtypes[10] = {TEXTOID, INT8OID,  UUIDOID,        TEXTOID, INT4OID,
                                          JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
-        SPIPlanPtr plan = any_given ? events_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 10, argtypes)
-                                    : events_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
+        SPIPlanPtr plan = any_given ? pg::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 10, argtypes)
+                                    : pg::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
         NewEvent *e = fresh[0];
         Datum args[10] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
@@ -406,8 +407,8 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     static const Oid argtypes[10] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
                                      JSONBARRAYOID, BYTEAARRAYOID};
-    SPIPlanPtr plan = any_given ? events_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 10, argtypes)
-                                : events_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
+    SPIPlanPtr plan = any_given ? pg::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 10, argtypes)
+                                : pg::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -457,13 +458,13 @@ int64 bump_with_sql(text *stream, const char *stream_id, int category_len, int c
                             Int64GetDatum(count), TimestampTzGetDatum(now)};
     if (!create)
     {
-        SPIPlanPtr update = events_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
+        SPIPlanPtr update = pg::kept_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
         if (SPI_execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
             elog(ERROR, "chronicle: stream update failed");
     }
     if (create || SPI_processed == 0)
     {
-        SPIPlanPtr upsert = events_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
+        SPIPlanPtr upsert = pg::kept_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
         if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
             elog(ERROR, "chronicle: stream upsert failed");
     }

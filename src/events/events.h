@@ -42,13 +42,6 @@ enum EventsColumn
     "e.metadata, e.recorded_at, e.tx_id, e.hash"
 
 /*
- * An SPI plan prepared on first use and kept for the backend's lifetime;
- * cursor_options as SPI_prepare_cursor takes them (CURSOR_OPT_GENERIC_PLAN...).
- */
-SPIPlanPtr events_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes,
-                       int cursor_options = 0);
-
-/*
  * read.cpp: run a read plan whose rows are chronicle.events rows (SPI
  * connected), storing them into store upcast as every read returns them
  * (SPEC section 4).  nulls as SPI takes them ('n' for NULL), or NULL.

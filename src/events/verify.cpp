@@ -17,6 +17,7 @@
  * and writes nothing (it runs on a hot standby).
  */
 #include "events/events.h"
+#include "pg/kept_plan.h"
 #include "pg/boundary.h"
 
 extern "C" {
@@ -182,8 +183,8 @@ Datum chronicle_verify(PG_FUNCTION_ARGS)
 
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
-        SPIPlanPtr scan = one ? events_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
-                              : events_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
+        SPIPlanPtr scan = one ? pg::kept_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
+                              : pg::kept_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
         Portal cursor = SPI_cursor_open(NULL, scan, args, NULL, true);
         Walk walk;
         memset(&walk, 0, sizeof(walk));
@@ -208,9 +209,9 @@ Datum chronicle_verify(PG_FUNCTION_ARGS)
         SPI_cursor_close(cursor);
 
         if (one)
-            check_stream_rows(&out, events_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
+            check_stream_rows(&out, pg::kept_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
         else
-            check_stream_rows(&out, events_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
+            check_stream_rows(&out, pg::kept_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
         SPI_finish();
         return (Datum)0;
     });

@@ -10,6 +10,7 @@
  */
 #include "errors.h"
 #include "pg/boundary.h"
+#include "pg/kept_plan.h"
 #include "snapshots/store.h"
 
 extern "C" {
@@ -24,15 +25,6 @@ extern "C" {
 PG_FUNCTION_INFO_V1(chronicle_snapshot_all);
 }
 
-static SPIPlanPtr keep(const char *sql, int nargs, Oid *types)
-{
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (!plan)
-        elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
-}
-
 struct Policy
 {
     bool has_category;
@@ -44,13 +36,11 @@ struct Policy
 static void read_reducer(text *reducer, Policy *policy)
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-    {
-        Oid types[1] = {TEXTOID};
-        plan = keep("SELECT r.category, r.revision FROM chronicle.reducers r"
-                    " WHERE r.name OPERATOR(pg_catalog.=) $1",
-                    1, types);
-    }
+    static const Oid types[1] = {TEXTOID};
+    pg::kept_plan(&plan,
+                  "SELECT r.category, r.revision FROM chronicle.reducers r"
+                  " WHERE r.name OPERATOR(pg_catalog.=) $1",
+                  1, types);
     Datum args[1] = {PointerGetDatum(reducer)};
     int rc = SPI_execute_plan(plan, args, nullptr, false, 1);
     if (rc != SPI_OK_SELECT)
@@ -73,21 +63,19 @@ static int next_batch(text *reducer, const Policy *policy, text *after, int32 mi
                       text ***ids)
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-    {
-        Oid types[6] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT4OID};
-        plan = keep("SELECT s.stream_id FROM chronicle.streams s"
-                    " WHERE s.stream_id OPERATOR(pg_catalog.>) $4"
-                    "   AND ($2::pg_catalog.text IS NULL OR s.category OPERATOR(pg_catalog.=) $2)"
-                    "   AND s.version OPERATOR(pg_catalog.-) COALESCE("
-                    "         (SELECT pg_catalog.max(p.version) FROM chronicle.snapshots p"
-                    "          WHERE p.stream_id OPERATOR(pg_catalog.=) s.stream_id"
-                    "            AND p.reducer OPERATOR(pg_catalog.=) $1"
-                    "            AND p.revision OPERATOR(pg_catalog.=) $3), 0)"
-                    "       OPERATOR(pg_catalog.>=) $5"
-                    " ORDER BY s.stream_id LIMIT $6",
-                    6, types);
-    }
+    static const Oid types[6] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT4OID};
+    pg::kept_plan(&plan,
+                  "SELECT s.stream_id FROM chronicle.streams s"
+                  " WHERE s.stream_id OPERATOR(pg_catalog.>) $4"
+                  "   AND ($2::pg_catalog.text IS NULL OR s.category OPERATOR(pg_catalog.=) $2)"
+                  "   AND s.version OPERATOR(pg_catalog.-) COALESCE("
+                  "         (SELECT pg_catalog.max(p.version) FROM chronicle.snapshots p"
+                  "          WHERE p.stream_id OPERATOR(pg_catalog.=) s.stream_id"
+                  "            AND p.reducer OPERATOR(pg_catalog.=) $1"
+                  "            AND p.revision OPERATOR(pg_catalog.=) $3), 0)"
+                  "       OPERATOR(pg_catalog.>=) $5"
+                  " ORDER BY s.stream_id LIMIT $6",
+                  6, types);
     Datum args[6] = {PointerGetDatum(reducer), policy->category, Int32GetDatum(policy->revision),
                      PointerGetDatum(after), Int32GetDatum(min_new), Int32GetDatum(batch_size)};
     char nulls[6] = {' ', policy->has_category ? ' ' : 'n', ' ', ' ', ' ', ' '};

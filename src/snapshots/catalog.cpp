@@ -9,6 +9,7 @@
  * committed later bumps the generation again.
  */
 #include "snapshots/catalog.h"
+#include "pg/kept_plan.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -86,15 +87,10 @@ const SnapshotPolicy *snapshots_policies(int *n)
     static SPIPlanPtr plan = nullptr;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    if (!plan)
-    {
-        plan = SPI_prepare("SELECT r.name, r.category, r.snapshot_every FROM chronicle.reducers r"
-                           " WHERE r.category IS NOT NULL AND r.snapshot_every IS NOT NULL",
-                           0, nullptr);
-        if (!plan)
-            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-    }
+    pg::kept_plan(&plan,
+                  "SELECT r.name, r.category, r.snapshot_every FROM chronicle.reducers r"
+                  " WHERE r.category IS NOT NULL AND r.snapshot_every IS NOT NULL",
+                  0, nullptr);
     /* As the owner: the policies are the same whoever appends. */
     Oid save_user;
     int save_sec;

@@ -12,6 +12,7 @@
  * leave define_reducer's own upserts alone), with the locking of stale.h.
  */
 #include "pg/boundary.h"
+#include "pg/kept_plan.h"
 #include "snapshots/stale.h"
 
 extern "C" {
@@ -24,11 +25,8 @@ PG_FUNCTION_INFO_V1(chronicle_snapshots_reducer_changed);
 static void delete_of(HeapTuple row, TupleDesc desc)
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-    {
-        Oid types[1] = {TEXTOID};
-        plan = stale_plan("DELETE FROM chronicle.snapshots s WHERE s.reducer OPERATOR(pg_catalog.=) $1", 1, types);
-    }
+    static const Oid types[1] = {TEXTOID};
+    pg::kept_plan(&plan, "DELETE FROM chronicle.snapshots s WHERE s.reducer OPERATOR(pg_catalog.=) $1", 1, types);
     bool isnull;
     Datum args[1] = {SPI_getbinval(row, desc, SPI_fnumber(desc, "name"), &isnull)};
     if (!isnull)

@@ -5,6 +5,7 @@
 #include "snapshots/stale.h"
 
 #include "errors.h"
+#include "pg/kept_plan.h"
 #include "snapshots/catalog.h"
 
 extern "C" {
@@ -13,15 +14,6 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-}
-
-SPIPlanPtr stale_plan(const char *sql, int nargs, Oid *types)
-{
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (!plan)
-        elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
 }
 
 void stale_run_latest(SPIPlanPtr plan, Datum *args, int expected)
@@ -53,9 +45,8 @@ void stale_trigger(FunctionCallInfo fcinfo, const char *name, bool (*worth)(void
     if (TRIGGER_FIRED_BY_TRUNCATE(event))
     {
         static SPIPlanPtr all = nullptr;
-        if (!all)
-            all = stale_plan("DELETE FROM chronicle.snapshots", 0, nullptr);
-        stale_run_latest(all, nullptr, SPI_OK_DELETE);
+        stale_run_latest(pg::kept_plan(&all, "DELETE FROM chronicle.snapshots", 0, nullptr), nullptr,
+                         SPI_OK_DELETE);
     }
     else if (!worth || worth())
     {

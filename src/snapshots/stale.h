@@ -25,9 +25,6 @@ extern "C" {
 #include "fmgr.h"
 }
 
-/* An SPI plan prepared and kept for the backend's lifetime. */
-SPIPlanPtr stale_plan(const char *sql, int nargs, Oid *types);
-
 /* Execute plan with the latest snapshot; anything but `expected` is an error. */
 void stale_run_latest(SPIPlanPtr plan, Datum *args, int expected);
 

@@ -13,6 +13,7 @@
  * replay then starts earlier, or at version 1).
  */
 #include "pg/boundary.h"
+#include "pg/kept_plan.h"
 #include "replay/replay.h"
 #include "snapshots/catalog.h"
 
@@ -145,21 +146,16 @@ bool snapshot_start(text *stream_id, const char *reducer, int32 revision, const 
                     Jsonb **state, int64 *version)
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-    {
-        Oid types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID};
-        plan = SPI_prepare("SELECT s.version, s.state FROM chronicle.snapshots s"
-                           " WHERE s.stream_id OPERATOR(pg_catalog.=) $1"
-                           "   AND s.reducer OPERATOR(pg_catalog.=) $2"
-                           "   AND s.version OPERATOR(pg_catalog.<=) $4"
-                           "   AND s.revision OPERATOR(pg_catalog.=) $3"
-                           "   AND s.taken_at OPERATOR(pg_catalog.<=) $5"
-                           " ORDER BY s.version DESC LIMIT 1",
-                           5, types);
-        if (!plan)
-            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-    }
+    static const Oid types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID};
+    pg::kept_plan(&plan,
+                  "SELECT s.version, s.state FROM chronicle.snapshots s"
+                  " WHERE s.stream_id OPERATOR(pg_catalog.=) $1"
+                  "   AND s.reducer OPERATOR(pg_catalog.=) $2"
+                  "   AND s.version OPERATOR(pg_catalog.<=) $4"
+                  "   AND s.revision OPERATOR(pg_catalog.=) $3"
+                  "   AND s.taken_at OPERATOR(pg_catalog.<=) $5"
+                  " ORDER BY s.version DESC LIMIT 1",
+                  5, types);
     TimestampTz until;
     TIMESTAMP_NOEND(until);
     if (bounds->has_time)

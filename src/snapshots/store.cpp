@@ -10,6 +10,7 @@
 #include "snapshots/store.h"
 
 #include "pg/boundary.h"
+#include "pg/kept_plan.h"
 #include "replay/replay.h"
 #include "snapshots/catalog.h"
 
@@ -23,31 +24,25 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
+/*
+ * taken_at is the clock when the row is written, after the replay read its
+ * events: every event it includes was recorded (at its transaction's start)
+ * before its commit, hence before taken_at.  A time-bounded replay relies on
+ * that (start.cpp).  An existing row of the same revision is the same
+ * state: kept as it is.
+ */
 static SPIPlanPtr insert_plan(void)
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-    {
-        Oid types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, JSONBOID};
-        /*
-         * taken_at is the clock when the row is written, after the replay
-         * read its events: every event it includes was recorded (at its
-         * transaction's start) before its commit, hence before taken_at.
-         * A time-bounded replay relies on that (snapshot.cpp).  An existing
-         * row of the same revision is the same state: kept as it is.
-         */
-        plan = SPI_prepare(
-            "INSERT INTO chronicle.snapshots AS s (stream_id, reducer, revision, version, state, taken_at)"
-            " VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp())"
-            " ON CONFLICT (stream_id, reducer, version) DO UPDATE"
-            " SET revision = excluded.revision, state = excluded.state, taken_at = excluded.taken_at"
-            " WHERE s.revision OPERATOR(pg_catalog.<>) excluded.revision",
-            5, types);
-        if (!plan)
-            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
-    }
-    return plan;
+    static const Oid types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, JSONBOID};
+    return pg::kept_plan(
+        &plan,
+        "INSERT INTO chronicle.snapshots AS s (stream_id, reducer, revision, version, state, taken_at)"
+        " VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp())"
+        " ON CONFLICT (stream_id, reducer, version) DO UPDATE"
+        " SET revision = excluded.revision, state = excluded.state, taken_at = excluded.taken_at"
+        " WHERE s.revision OPERATOR(pg_catalog.<>) excluded.revision",
+        5, types);
 }
 
 static void write_row(text *stream_id, const char *reducer, const ReplayResult *result, Oid owner)

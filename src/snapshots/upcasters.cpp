@@ -7,6 +7,7 @@
  * This trigger deletes those, with the locking of stale.h.
  */
 #include "pg/boundary.h"
+#include "pg/kept_plan.h"
 #include "snapshots/stale.h"
 
 extern "C" {
@@ -19,19 +20,17 @@ PG_FUNCTION_INFO_V1(chronicle_snapshots_upcaster_changed);
 static void delete_for(HeapTuple row, TupleDesc desc)
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-    {
-        Oid types[2] = {TEXTOID, INT4OID};
-        plan = stale_plan("DELETE FROM chronicle.snapshots s"
-                          " USING (SELECT e.stream_id, pg_catalog.min(e.version) AS first_version"
-                          "        FROM chronicle.events e"
-                          "        WHERE e.type OPERATOR(pg_catalog.=) $1"
-                          "          AND e.type_version OPERATOR(pg_catalog.<=) $2"
-                          "        GROUP BY e.stream_id) f"
-                          " WHERE s.stream_id OPERATOR(pg_catalog.=) f.stream_id"
-                          "   AND s.version OPERATOR(pg_catalog.>=) f.first_version",
-                          2, types);
-    }
+    static const Oid types[2] = {TEXTOID, INT4OID};
+    pg::kept_plan(&plan,
+                  "DELETE FROM chronicle.snapshots s"
+                  " USING (SELECT e.stream_id, pg_catalog.min(e.version) AS first_version"
+                  "        FROM chronicle.events e"
+                  "        WHERE e.type OPERATOR(pg_catalog.=) $1"
+                  "          AND e.type_version OPERATOR(pg_catalog.<=) $2"
+                  "        GROUP BY e.stream_id) f"
+                  " WHERE s.stream_id OPERATOR(pg_catalog.=) f.stream_id"
+                  "   AND s.version OPERATOR(pg_catalog.>=) f.first_version",
+                  2, types);
     bool type_null, version_null;
     Datum args[2] = {SPI_getbinval(row, desc, SPI_fnumber(desc, "type"), &type_null),
                      SPI_getbinval(row, desc, SPI_fnumber(desc, "from_version"), &version_null)};
@@ -43,9 +42,8 @@ static void delete_for(HeapTuple row, TupleDesc desc)
 static bool any_snapshot(void)
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-        plan = stale_plan("SELECT FROM chronicle.snapshots LIMIT 1", 0, nullptr);
-    stale_run_latest(plan, nullptr, SPI_OK_SELECT);
+    stale_run_latest(pg::kept_plan(&plan, "SELECT FROM chronicle.snapshots LIMIT 1", 0, nullptr), nullptr,
+                     SPI_OK_SELECT);
     return SPI_processed > 0;
 }
 

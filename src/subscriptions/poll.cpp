@@ -18,18 +18,15 @@
 #include "errors.h"
 #include "events/events.h"
 #include "pg/boundary.h"
+#include "pg/kept_plan.h"
 #include "pg/result_memory.h"
-#include "types/types.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
-#include "executor/tuptable.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "tcop/dest.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
 
@@ -87,21 +84,6 @@ SPIPlanPtr state_plan;
 SPIPlanPtr resize_plan;
 SPIPlanPtr poll_plans[N_SHAPES];
 
-/* Kept plans; a kept plan is re-analysed by the plan cache after DDL. */
-SPIPlanPtr kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes, int options)
-{
-    if (*slot == NULL)
-    {
-        SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid *>(argtypes), options);
-        if (plan == NULL)
-            elog(ERROR, "chronicle: SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
-        if (SPI_keepplan(plan) != 0)
-            elog(ERROR, "chronicle: SPI_keepplan failed");
-        *slot = plan;
-    }
-    return *slot;
-}
-
 /*
  * A shape's plan.  As in read_all: without a category one generic plan (a
  * Limit over events_log_idx, the other tests as filters) serves every call;
@@ -117,7 +99,7 @@ SPIPlanPtr poll_plan(int shape)
                          (shape & BY_TYPES) ? POLL_TYPES : "", (shape & BY_MEMBER) ? POLL_MEMBER : "",
                          (shape & SKIP_PARKED) ? POLL_PARKED : "", POLL_TAIL);
     int options = (shape & BY_CATEGORY) ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
-    SPIPlanPtr plan = kept_plan(&poll_plans[shape], sql, 8, argtypes, options);
+    SPIPlanPtr plan = pg::kept_plan(&poll_plans[shape], sql, 8, argtypes, options);
     pfree(sql);
     return plan;
 }
@@ -134,7 +116,7 @@ struct PollState
 bool read_state(text *name, int32 member, bool read_only, PollState *st)
 {
     static const Oid argtypes[2] = {TEXTOID, INT4OID};
-    SPIPlanPtr plan = kept_plan(&state_plan, STATE_SQL, 2, argtypes, 0);
+    SPIPlanPtr plan = pg::kept_plan(&state_plan, STATE_SQL, 2, argtypes, 0);
     Datum args[2] = {PointerGetDatum(name), Int32GetDatum(member)};
     if (SPI_execute_plan(plan, args, NULL, read_only, 1) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the subscription failed");
@@ -170,7 +152,7 @@ bool poll_into_result(FunctionCallInfo fcinfo, text *name, int32 max_count, int3
         /* A new group size: every member restarts at the old group's lowest checkpoint. */
         static const Oid argtypes[2] = {TEXTOID, INT4OID};
         Datum args[2] = {PointerGetDatum(name), Int32GetDatum(members)};
-        if (SPI_execute_plan(kept_plan(&resize_plan, RESIZE_SQL, 2, argtypes, 0), args, NULL, false, 1) !=
+        if (SPI_execute_plan(pg::kept_plan(&resize_plan, RESIZE_SQL, 2, argtypes, 0), args, NULL, false, 1) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: changing the group size failed");
         if (!read_state(name, member, false, &st))
