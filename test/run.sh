@@ -4,6 +4,11 @@
 #   2. isolation tester    test/isolation/specs/*.spec
 #   3. further suites      test/*/suite.sh (each starts what else it needs)
 # Prints a closing "N passed, N failed" line; exits non-zero if anything failed.
+#
+# While developing, narrow it down (CI always runs everything):
+#   make test REGRESS="tree_basic" ISOLATION="tree_scopes" SUITES="hostile"
+# SUITES names the test/*/suite.sh directories to run (all by default; "none"
+# runs none); REGRESS and ISOLATION reach the sub-makes through MAKEFLAGS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source test/lib/cluster.sh
@@ -57,6 +62,9 @@ run_suite "isolation" "$work/logs/isolation.log" make -s isolationcheck
 for suite in test/*/suite.sh; do
     [[ -e $suite ]] || continue
     name=$(basename "$(dirname "$suite")")
+    if [[ -n ${SUITES:-} ]] && [[ " $SUITES " != *" $name "* ]]; then
+        continue
+    fi
     echo "== $name"
     if bash "$suite" >"$work/logs/$name.log" 2>&1; then
         echo "test $name ... ok"
