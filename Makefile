@@ -11,12 +11,19 @@ MODULE_big  = chronicle
 SOURCES     = $(sort $(wildcard src/*.cpp src/*/*.cpp))
 OBJS        = $(SOURCES:.cpp=.o)
 
-# The install script is assembled from the modules' SQL, in dependency order.
+# The scripts are assembled from the modules' SQL (src/schema.sql explains how):
+# data objects (tables.sql) are created once; the rest is re-runnable code that
+# both the install script and the upgrade script from the previous release run.
 SQL_MODULES = events types replay snapshots projections subscriptions tree
-SQL_PARTS   = src/base.sql $(foreach m,$(SQL_MODULES),$(sort $(wildcard src/$(m)/*.sql))) src/privileges.sql
-DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-# Upgrade scripts form a linear chain, one per release (chronicle--A--B.sql).
-DATA        = $(sort $(wildcard src/upgrade/$(EXTENSION)--*--*.sql))
+SQL_DATA    = src/schema.sql $(foreach m,$(SQL_MODULES),$(wildcard src/$(m)/tables.sql))
+SQL_CODE    = src/base.sql $(foreach m,$(SQL_MODULES),$(sort $(filter-out %/tables.sql,$(wildcard src/$(m)/*.sql))))
+PREVIOUS    = 0.1.0
+UPGRADE_DIR = src/upgrade/$(PREVIOUS)--$(EXTVERSION)
+UPGRADE_PRE = $(sort $(wildcard $(UPGRADE_DIR)/*.sql))
+UPGRADE_POST= $(sort $(wildcard $(UPGRADE_DIR)/after/*.sql))
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
+# Every earlier release's install script, kept as released (test/upgrade installs it).
+DATA        = $(sort $(wildcard src/upgrade/$(EXTENSION)--*.sql))
 
 REGRESS        = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS   = --load-extension=$(EXTENSION)
@@ -41,8 +48,11 @@ include $(PGXS)
 
 -include $(OBJS:.o=.d)
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
-	cat $^ > $@
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_DATA) $(SQL_CODE) src/privileges.sql
+	{ printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; cat $^; } > $@
+
+$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPGRADE_PRE) $(SQL_CODE) $(UPGRADE_POST) src/privileges.sql
+	{ printf '%s\n' '\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; cat $^; } > $@
 
 # Suites against an already running server (PGHOST/PGPORT/PGUSER); test/run.sh
 # starts the throwaway cluster and calls these.

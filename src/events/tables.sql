@@ -48,7 +48,3 @@ CREATE INDEX streams_category_idx ON chronicle.streams (category);
 SELECT pg_catalog.pg_extension_config_dump('chronicle.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('chronicle.events', '');
 SELECT pg_catalog.pg_extension_config_dump('chronicle.global_position_seq', '');
-
--- Readers see the log; nobody but the owner writes it (appends run with the
--- owner's rights inside chronicle.append / append_batch).
-GRANT SELECT ON chronicle.streams, chronicle.events TO chronicle_reader;

@@ -3,27 +3,27 @@
 -- fire in name order: modules that add BEFORE INSERT triggers to
 -- chronicle.events should name them so that events_insert_check comes first.
 
-CREATE FUNCTION chronicle._events_immutable() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._events_immutable() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'chronicle_events_immutable';
 COMMENT ON FUNCTION chronicle._events_immutable() IS
     'Trigger: UPDATE, DELETE and TRUNCATE of chronicle.events raise SE002 (immutable_history).';
 
-CREATE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON chronicle.events
+CREATE OR REPLACE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON chronicle.events
     FOR EACH ROW EXECUTE FUNCTION chronicle._events_immutable();
-CREATE TRIGGER events_immutable_truncate BEFORE TRUNCATE ON chronicle.events
+CREATE OR REPLACE TRIGGER events_immutable_truncate BEFORE TRUNCATE ON chronicle.events
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._events_immutable();
 
-CREATE FUNCTION chronicle._events_insert_check() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._events_insert_check() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'chronicle_events_insert_check';
 COMMENT ON FUNCTION chronicle._events_insert_check() IS
     'Trigger: a row inserted into chronicle.events other than by chronicle.append must be the stream''s next version and continue its hash chain (else SE002).';
 
-CREATE TRIGGER events_insert_check BEFORE INSERT ON chronicle.events
+CREATE OR REPLACE TRIGGER events_insert_check BEFORE INSERT ON chronicle.events
     FOR EACH ROW EXECUTE FUNCTION chronicle._events_insert_check();
 
-CREATE FUNCTION chronicle._streams_version_grows() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._streams_version_grows() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'chronicle_streams_version_grows';
 COMMENT ON FUNCTION chronicle._streams_version_grows() IS
@@ -35,5 +35,5 @@ COMMENT ON FUNCTION chronicle._streams_version_grows() IS
 -- stored text on every statement that fires it, which measured (callgrind)
 -- six times the cost of queueing this trigger and calling it.  The error
 -- still aborts the offending statement.
-CREATE TRIGGER streams_version_grows AFTER UPDATE ON chronicle.streams
+CREATE OR REPLACE TRIGGER streams_version_grows AFTER UPDATE ON chronicle.streams
     FOR EACH ROW EXECUTE FUNCTION chronicle._streams_version_grows();

@@ -5,7 +5,7 @@
 -- search_path.  None is STRICT: a NULL where a value is required is 22004,
 -- not a silent NULL, and a NULL with a documented default means the default.
 
-CREATE FUNCTION chronicle.append(stream_id text, type text, data jsonb,
+CREATE OR REPLACE FUNCTION chronicle.append(stream_id text, type text, data jsonb,
                                  metadata jsonb DEFAULT NULL,
                                  expected_version bigint DEFAULT NULL,
                                  event_id uuid DEFAULT NULL)
@@ -14,38 +14,34 @@ CREATE FUNCTION chronicle.append(stream_id text, type text, data jsonb,
     AS 'MODULE_PATHNAME', 'chronicle_append';
 COMMENT ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid) IS
     'Append one event to a stream; returns the stream''s new version. expected_version: NULL any, 0 new stream, N exactly N (else SE001). A repeated event_id with the same content is a no-op.';
-GRANT EXECUTE ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.append_batch(stream_id text, events jsonb,
+CREATE OR REPLACE FUNCTION chronicle.append_batch(stream_id text, events jsonb,
                                        expected_version bigint DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'chronicle_append_batch';
 COMMENT ON FUNCTION chronicle.append_batch(text, jsonb, bigint) IS
     'Append a JSON array of events [{"type", "data", "metadata", "event_id", "type_version"}] atomically with consecutive versions; returns the version after the last event.';
-GRANT EXECUTE ON FUNCTION chronicle.append_batch(text, jsonb, bigint) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.stream_version(stream_id text)
+CREATE OR REPLACE FUNCTION chronicle.stream_version(stream_id text)
     RETURNS bigint
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'chronicle_stream_version';
 COMMENT ON FUNCTION chronicle.stream_version(text) IS
     'The number of events in the stream (0 when it has none).';
-GRANT EXECUTE ON FUNCTION chronicle.stream_version(text) TO chronicle_reader;
 
-CREATE FUNCTION chronicle.read_stream(stream_id text, from_version bigint DEFAULT NULL,
+CREATE OR REPLACE FUNCTION chronicle.read_stream(stream_id text, from_version bigint DEFAULT NULL,
                                       max_count int DEFAULT NULL, backward boolean DEFAULT false)
     RETURNS SETOF chronicle.events
     LANGUAGE c STABLE ROWS 100
     AS 'MODULE_PATHNAME', 'chronicle_read_stream';
 COMMENT ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) IS
     'A stream''s events (upcast), forward from from_version (default 1) or backward from it (default the latest), at most max_count (default all).';
-GRANT EXECUTE ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) TO chronicle_reader;
 
 -- read_all runs one kept plan per filter shape (src/events/read.cpp): the
 -- log strictly after the given pair, only below the snapshot's xmin
 -- (README.md, "Why `read_all` never skips an event"), upcast on the way.
-CREATE FUNCTION chronicle.read_all(after_tx xid8 DEFAULT '0', after_position bigint DEFAULT 0,
+CREATE OR REPLACE FUNCTION chronicle.read_all(after_tx xid8 DEFAULT '0', after_position bigint DEFAULT 0,
                                    max_count int DEFAULT 1000, category text DEFAULT NULL,
                                    types text[] DEFAULT NULL)
     RETURNS SETOF chronicle.events
@@ -53,12 +49,10 @@ CREATE FUNCTION chronicle.read_all(after_tx xid8 DEFAULT '0', after_position big
     AS 'MODULE_PATHNAME', 'chronicle_read_all';
 COMMENT ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) IS
     'The global log (upcast) in (tx_id, global_position) order, strictly after the given pair and only from transactions below the snapshot xmin, so paging never skips an event.';
-GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO chronicle_reader;
 
-CREATE FUNCTION chronicle.verify(stream_id text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text DEFAULT NULL)
     RETURNS TABLE(stream_id text, version bigint, problem text)
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'chronicle_verify';
 COMMENT ON FUNCTION chronicle.verify(text) IS
     'Recompute the SHA-256 hash chain of one stream (or all when NULL); one row per problem (altered row, missing version, duplicate, stream row disagreeing with its events). No rows: intact.';
-GRANT EXECUTE ON FUNCTION chronicle.verify(text) TO chronicle_reader;

@@ -1,43 +1,25 @@
--- chronicle replay: reducers, replay, fold and merge_agg (SPEC section 3).
+-- chronicle replay: reducers, replay, fold and merge_agg (data objects: tables.sql).
 
-CREATE TABLE chronicle.reducers (
-    name           text        PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 255),
-    revision       int         NOT NULL CHECK (revision > 0),
-    rules          jsonb,
-    fn             regprocedure,
-    category       text,
-    snapshot_every int         CHECK (snapshot_every > 0),
-    defined_at     timestamptz NOT NULL,
-    CHECK ((rules IS NULL) <> (fn IS NULL))
-);
-COMMENT ON TABLE chronicle.reducers IS
-    'Reducers by name: the current revision and either its rules (jsonb) or its function; written only by chronicle.define_reducer.';
--- User data: pg_dump keeps the definitions (fn is dumped as its signature).
-SELECT pg_catalog.pg_extension_config_dump('chronicle.reducers', '');
-GRANT SELECT ON chronicle.reducers TO chronicle_reader;
-
-CREATE FUNCTION chronicle.define_reducer(name text, rules jsonb, category text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION chronicle.define_reducer(name text, rules jsonb, category text DEFAULT NULL,
                                          snapshot_every int DEFAULT NULL) RETURNS int
     LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'chronicle_define_reducer_rules';
 COMMENT ON FUNCTION chronicle.define_reducer(text, jsonb, text, int) IS
     'Define or redefine a rules reducer; returns its revision (raised only when the rules change). Malformed rules raise SE004.';
-GRANT EXECUTE ON FUNCTION chronicle.define_reducer(text, jsonb, text, int) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.define_reducer(name text, fn regprocedure, category text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION chronicle.define_reducer(name text, fn regprocedure, category text DEFAULT NULL,
                                          snapshot_every int DEFAULT NULL) RETURNS int
     LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'chronicle_define_reducer_fn';
 COMMENT ON FUNCTION chronicle.define_reducer(text, regprocedure, text, int) IS
     'Define or redefine a function reducer fn(state jsonb, event chronicle.events) RETURNS jsonb; returns its revision.';
-GRANT EXECUTE ON FUNCTION chronicle.define_reducer(text, regprocedure, text, int) TO chronicle_writer;
 
 -- A literal written without a cast ('{...}') would match both forms above
 -- (jsonb and regprocedure are in different type categories, so PostgreSQL
 -- cannot choose); a text form makes such literals the rules form.
-CREATE FUNCTION chronicle.define_reducer(name text, rules text, category text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION chronicle.define_reducer(name text, rules text, category text DEFAULT NULL,
                                          snapshot_every int DEFAULT NULL) RETURNS int
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -57,27 +39,25 @@ END
 $$;
 COMMENT ON FUNCTION chronicle.define_reducer(text, text, text, int) IS
     'The rules form of define_reducer for rules written as text or an untyped literal.';
-GRANT EXECUTE ON FUNCTION chronicle.define_reducer(text, text, text, int) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.replay(stream_id text, reducer text, as_of_version bigint DEFAULT NULL,
+CREATE OR REPLACE FUNCTION chronicle.replay(stream_id text, reducer text, as_of_version bigint DEFAULT NULL,
                                  as_of_time timestamptz DEFAULT NULL) RETURNS jsonb
     LANGUAGE c STABLE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'chronicle_replay';
 COMMENT ON FUNCTION chronicle.replay(text, text, bigint, timestamptz) IS
     'The state of a stream rebuilt by a reducer, up to as_of_version and/or as_of_time; NULL when no event is within the bounds.';
-GRANT EXECUTE ON FUNCTION chronicle.replay(text, text, bigint, timestamptz) TO chronicle_reader;
 
-CREATE FUNCTION chronicle._fold_step(state internal, reducer text, e chronicle.events) RETURNS internal
+CREATE OR REPLACE FUNCTION chronicle._fold_step(state internal, reducer text, e chronicle.events) RETURNS internal
     LANGUAGE c PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'chronicle_fold_step';
 COMMENT ON FUNCTION chronicle._fold_step(internal, text, chronicle.events) IS
     'Internal: transition function of chronicle.fold.';
-CREATE FUNCTION chronicle._fold_final(state internal) RETURNS jsonb
+CREATE OR REPLACE FUNCTION chronicle._fold_final(state internal) RETURNS jsonb
     LANGUAGE c PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'chronicle_fold_final';
 COMMENT ON FUNCTION chronicle._fold_final(internal) IS
     'Internal: final function of chronicle.fold (serialises the state once per group).';
-CREATE AGGREGATE chronicle.fold(reducer text, e chronicle.events) (
+CREATE OR REPLACE AGGREGATE chronicle.fold(reducer text, e chronicle.events) (
     SFUNC = chronicle._fold_step,
     STYPE = internal,
     FINALFUNC = chronicle._fold_final,
@@ -85,19 +65,18 @@ CREATE AGGREGATE chronicle.fold(reducer text, e chronicle.events) (
 );
 COMMENT ON AGGREGATE chronicle.fold(text, chronicle.events) IS
     'Fold events into state with a reducer; use ORDER BY version inside the call.';
-GRANT EXECUTE ON FUNCTION chronicle.fold(text, chronicle.events) TO chronicle_reader;
 
-CREATE FUNCTION chronicle._merge_step(state internal, data jsonb) RETURNS internal
+CREATE OR REPLACE FUNCTION chronicle._merge_step(state internal, data jsonb) RETURNS internal
     LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'chronicle_merge_step';
 COMMENT ON FUNCTION chronicle._merge_step(internal, jsonb) IS
     'Internal: transition function of chronicle.merge_agg.';
-CREATE FUNCTION chronicle._merge_final(state internal) RETURNS jsonb
+CREATE OR REPLACE FUNCTION chronicle._merge_final(state internal) RETURNS jsonb
     LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'chronicle_merge_final';
 COMMENT ON FUNCTION chronicle._merge_final(internal) IS
     'Internal: final function of chronicle.merge_agg.';
-CREATE AGGREGATE chronicle.merge_agg(data jsonb) (
+CREATE OR REPLACE AGGREGATE chronicle.merge_agg(data jsonb) (
     SFUNC = chronicle._merge_step,
     STYPE = internal,
     FINALFUNC = chronicle._merge_final,
@@ -105,4 +84,3 @@ CREATE AGGREGATE chronicle.merge_agg(data jsonb) (
 );
 COMMENT ON AGGREGATE chronicle.merge_agg(jsonb) IS
     'RFC 7396 merge-patch fold: each value patches the result of the previous ones (null members remove keys); use ORDER BY.';
-GRANT EXECUTE ON FUNCTION chronicle.merge_agg(jsonb) TO chronicle_reader;

@@ -1,42 +1,22 @@
--- chronicle snapshots: stored reducer states that replay starts from (SPEC section 5).
+-- chronicle snapshots: take, snapshot_all, prune, and the triggers that drop stale snapshots (data objects: tables.sql).
 
--- Not an extension configuration table: a snapshot is a cache derived from
--- the log, the reducers and the upcasters, which pg_dump keeps.  A restored
--- database replays in full (same results) until CALL chronicle.snapshot_all()
--- has run, and a dump never carries a state that the restored definitions
--- would not produce.
-CREATE TABLE chronicle.snapshots (
-    stream_id text        NOT NULL,
-    reducer   text        NOT NULL,
-    revision  int         NOT NULL,
-    version   bigint      NOT NULL CHECK (version OPERATOR(pg_catalog.>) 0),
-    state     jsonb,      -- NULL only where a function reducer returned NULL
-    taken_at  timestamptz NOT NULL,
-    PRIMARY KEY (stream_id, reducer, version)
-);
-COMMENT ON TABLE chronicle.snapshots IS
-    'Reducer states at a stream version; replay starts from the newest one of the reducer''s current revision. Written only by chronicle''s functions.';
-GRANT SELECT ON chronicle.snapshots TO chronicle_reader;
-
-CREATE FUNCTION chronicle.take_snapshot(stream_id text, reducer text) RETURNS bigint
+CREATE OR REPLACE FUNCTION chronicle.take_snapshot(stream_id text, reducer text) RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'chronicle_take_snapshot';
 COMMENT ON FUNCTION chronicle.take_snapshot(text, text) IS
     'Store the stream''s current state under the reducer''s current revision; returns the version snapshotted (0 when the stream has no events).';
-GRANT EXECUTE ON FUNCTION chronicle.take_snapshot(text, text) TO chronicle_writer;
 
 -- A procedure in C: it commits after each batch, and a procedure that
 -- commits cannot pin search_path with a SET clause (src/snapshots/all.cpp
 -- qualifies every name instead).
-CREATE PROCEDURE chronicle.snapshot_all(reducer text, min_new_events int DEFAULT 100,
+CREATE OR REPLACE PROCEDURE chronicle.snapshot_all(reducer text, min_new_events int DEFAULT 100,
                                         batch_size int DEFAULT 1000)
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'chronicle_snapshot_all';
 COMMENT ON PROCEDURE chronicle.snapshot_all(text, int, int) IS
     'Snapshot every stream of the reducer''s category (all streams when it has none) with at least min_new_events events since its newest snapshot; commits after each batch of batch_size streams.';
-GRANT EXECUTE ON PROCEDURE chronicle.snapshot_all(text, int, int) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.prune_snapshots(reducer text, keep int DEFAULT 1) RETURNS bigint
+CREATE OR REPLACE FUNCTION chronicle.prune_snapshots(reducer text, keep int DEFAULT 1) RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -72,36 +52,35 @@ END
 $$;
 COMMENT ON FUNCTION chronicle.prune_snapshots(text, int) IS
     'Delete the reducer''s snapshots but the newest `keep` of its current revision per stream (older revisions all go); returns the rows removed.';
-GRANT EXECUTE ON FUNCTION chronicle.prune_snapshots(text, int) TO chronicle_writer;
 
 -- Internal: a change of the reducers reaches every backend's cache of
 -- automatic-snapshot policies (src/snapshots/catalog.h).
-CREATE FUNCTION chronicle._snapshot_policies_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._snapshot_policies_changed() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'chronicle_snapshot_policies_changed';
 COMMENT ON FUNCTION chronicle._snapshot_policies_changed() IS
     'Internal trigger: invalidates every backend''s cache of automatic-snapshot policies.';
 -- Row triggers: define_reducer's upsert stops at its one RETURNING row, so
 -- its ModifyTable never ends and statement triggers would not fire.
-CREATE TRIGGER snapshot_policies_changed AFTER INSERT OR UPDATE OR DELETE ON chronicle.reducers
+CREATE OR REPLACE TRIGGER snapshot_policies_changed AFTER INSERT OR UPDATE OR DELETE ON chronicle.reducers
     FOR EACH ROW EXECUTE FUNCTION chronicle._snapshot_policies_changed();
-CREATE TRIGGER snapshot_policies_truncated AFTER TRUNCATE ON chronicle.reducers
+CREATE OR REPLACE TRIGGER snapshot_policies_truncated AFTER TRUNCATE ON chronicle.reducers
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._snapshot_policies_changed();
 
 -- Internal: an upcaster changes what a replay reads from stored events, so
 -- the snapshots that include events it applies to are deleted
 -- (src/snapshots/upcasters.cpp).
-CREATE FUNCTION chronicle._snapshots_upcaster_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._snapshots_upcaster_changed() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'chronicle_snapshots_upcaster_changed';
 COMMENT ON FUNCTION chronicle._snapshots_upcaster_changed() IS
     'Internal trigger: deletes the snapshots that include events a new, changed or removed upcaster applies to.';
-CREATE TRIGGER snapshots_upcaster_changed AFTER INSERT OR DELETE ON chronicle.upcasters
+CREATE OR REPLACE TRIGGER snapshots_upcaster_changed AFTER INSERT OR DELETE ON chronicle.upcasters
     FOR EACH ROW EXECUTE FUNCTION chronicle._snapshots_upcaster_changed();
-CREATE TRIGGER snapshots_upcaster_updated AFTER UPDATE ON chronicle.upcasters
+CREATE OR REPLACE TRIGGER snapshots_upcaster_updated AFTER UPDATE ON chronicle.upcasters
     FOR EACH ROW WHEN ((OLD.type, OLD.from_version, OLD.rules) IS DISTINCT FROM (NEW.type, NEW.from_version, NEW.rules))
     EXECUTE FUNCTION chronicle._snapshots_upcaster_changed();
-CREATE TRIGGER snapshots_upcaster_truncated AFTER TRUNCATE ON chronicle.upcasters
+CREATE OR REPLACE TRIGGER snapshots_upcaster_truncated AFTER TRUNCATE ON chronicle.upcasters
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._snapshots_upcaster_changed();
 
 -- Internal: (reducer, revision) must always mean one definition.  An owner's
@@ -109,18 +88,18 @@ CREATE TRIGGER snapshots_upcaster_truncated AFTER TRUNCATE ON chronicle.upcaster
 -- of rules/fn that keeps the revision would otherwise let the old
 -- definition's snapshots pass for the new one's (src/snapshots/reducers.cpp).
 -- define_reducer's own upserts raise the revision and do not fire it.
-CREATE FUNCTION chronicle._snapshots_reducer_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._snapshots_reducer_changed() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'chronicle_snapshots_reducer_changed';
 COMMENT ON FUNCTION chronicle._snapshots_reducer_changed() IS
     'Internal trigger: deletes the snapshots of a reducer whose row is deleted, renamed, or changed without a new revision.';
-CREATE TRIGGER snapshots_reducer_deleted AFTER DELETE ON chronicle.reducers
+CREATE OR REPLACE TRIGGER snapshots_reducer_deleted AFTER DELETE ON chronicle.reducers
     FOR EACH ROW EXECUTE FUNCTION chronicle._snapshots_reducer_changed();
-CREATE TRIGGER snapshots_reducer_updated AFTER UPDATE ON chronicle.reducers
+CREATE OR REPLACE TRIGGER snapshots_reducer_updated AFTER UPDATE ON chronicle.reducers
     FOR EACH ROW WHEN (OLD.name OPERATOR(pg_catalog.<>) NEW.name
                        OR (NEW.revision OPERATOR(pg_catalog.<=) OLD.revision
                            AND (OLD.revision, OLD.rules, OLD.fn::pg_catalog.oid)
                                IS DISTINCT FROM (NEW.revision, NEW.rules, NEW.fn::pg_catalog.oid)))
     EXECUTE FUNCTION chronicle._snapshots_reducer_changed();
-CREATE TRIGGER snapshots_reducer_truncated AFTER TRUNCATE ON chronicle.reducers
+CREATE OR REPLACE TRIGGER snapshots_reducer_truncated AFTER TRUNCATE ON chronicle.reducers
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._snapshots_reducer_changed();

@@ -6,78 +6,19 @@
 -- the owner's rights (SECURITY DEFINER): nobody else has any write privilege
 -- on these tables.
 
--- Consumers manage subscription state but need not append: a role of their
--- own, a member of chronicle_reader; chronicle_writer is a member of it.
-DO $roles$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'chronicle_subscriber') THEN
-        CREATE ROLE chronicle_subscriber NOLOGIN;
-    END IF;
-END
-$roles$;
-GRANT chronicle_reader TO chronicle_subscriber;
-GRANT chronicle_subscriber TO chronicle_writer;
-
-CREATE TYPE chronicle.log_position AS (tx_id xid8, global_position bigint);
-COMMENT ON TYPE chronicle.log_position IS
-    'A position in the global log, in read_all order: (tx_id, global_position).';
-
-CREATE TABLE chronicle.subscriptions (
-    name           text        PRIMARY KEY,
-    category       text,                        -- NULL: every category
-    types          text[],                      -- NULL: every type; sorted, distinct
-    members        int         NOT NULL DEFAULT 1 CHECK (members BETWEEN 1 AND 1024),
-    -- Where a member without a row in subscription_checkpoints stands: the
-    -- start of the subscription, or the lowest checkpoint at the last change
-    -- of the group size.
-    start_tx_id    xid8        NOT NULL,
-    start_position bigint      NOT NULL,
-    created_at     timestamptz NOT NULL
-);
-COMMENT ON TABLE chronicle.subscriptions IS
-    'Subscriptions: filters, consumer-group size and start position (written by subscribe, poll on a new group size, unsubscribe).';
-
-CREATE TABLE chronicle.subscription_checkpoints (
-    subscription    text        NOT NULL REFERENCES chronicle.subscriptions ON DELETE CASCADE,
-    member          int         NOT NULL,
-    tx_id           xid8        NOT NULL,
-    global_position bigint      NOT NULL,
-    acked_at        timestamptz NOT NULL,
-    PRIMARY KEY (subscription, member)
-);
-COMMENT ON TABLE chronicle.subscription_checkpoints IS
-    'The last acknowledged position of each consumer-group member that has acknowledged anything (written by ack).';
-
-CREATE TABLE chronicle.parked (
-    subscription text        NOT NULL REFERENCES chronicle.subscriptions ON DELETE CASCADE,
-    event_id     uuid        NOT NULL,
-    error        text        NOT NULL,
-    attempts     int         NOT NULL,
-    parked_at    timestamptz NOT NULL,
-    PRIMARY KEY (subscription, event_id)
-);
-COMMENT ON TABLE chronicle.parked IS
-    'Events a subscription''s consumer parked: skipped by poll until replay_parked; the last error, how often parked, when last.';
-
--- Subscription state is user data: pg_dump includes it.
-SELECT pg_catalog.pg_extension_config_dump('chronicle.subscriptions', '');
-SELECT pg_catalog.pg_extension_config_dump('chronicle.subscription_checkpoints', '');
-SELECT pg_catalog.pg_extension_config_dump('chronicle.parked', '');
-
-GRANT SELECT ON chronicle.subscriptions, chronicle.subscription_checkpoints, chronicle.parked
-    TO chronicle_reader;
+-- Consumers manage subscription state but need not append: they have a role
+-- of their own, chronicle_subscriber (src/base.sql, src/privileges.sql).
 
 -- The member of a group of `members` that a stream belongs to: the first four
 -- bytes of SHA-256(stream_id) as an unsigned big-endian number, mod members.
-CREATE FUNCTION chronicle._stream_member(stream_id text, members int) RETURNS int
+CREATE OR REPLACE FUNCTION chronicle._stream_member(stream_id text, members int) RETURNS int
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'chronicle_stream_member';
 COMMENT ON FUNCTION chronicle._stream_member(text, int) IS
     'The consumer-group member (0 .. members-1) that receives a stream: first 4 bytes of sha256(stream_id) as an unsigned big-endian integer, mod members.';
-GRANT EXECUTE ON FUNCTION chronicle._stream_member(text, int) TO chronicle_reader;
 
 -- Argument checks shared by the functions below (22004 / 22023 / SE006).
-CREATE FUNCTION chronicle._subscription_name(name text) RETURNS text
+CREATE OR REPLACE FUNCTION chronicle._subscription_name(name text) RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -99,7 +40,7 @@ $$;
 COMMENT ON FUNCTION chronicle._subscription_name(text) IS
     'Internal: checks a subscription name (22004 NULL, 22023 empty, longer than 255 characters or with control characters).';
 
-CREATE FUNCTION chronicle.subscribe(name text, category text DEFAULT NULL, types text[] DEFAULT NULL,
+CREATE OR REPLACE FUNCTION chronicle.subscribe(name text, category text DEFAULT NULL, types text[] DEFAULT NULL,
                                     from_start boolean DEFAULT true) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -179,20 +120,18 @@ END
 $$;
 COMMENT ON FUNCTION chronicle.subscribe(text, text, text[], boolean) IS
     'Creates a durable subscription over read_all order, from the start of the log or from its current end; the same definition again is a no-op, another one 42710.';
-GRANT EXECUTE ON FUNCTION chronicle.subscribe(text, text, text[], boolean) TO chronicle_subscriber;
 
-CREATE FUNCTION chronicle.poll(name text, max_count int DEFAULT 100, member int DEFAULT 0,
+CREATE OR REPLACE FUNCTION chronicle.poll(name text, max_count int DEFAULT 100, member int DEFAULT 0,
                                members int DEFAULT 1) RETURNS SETOF chronicle.events
     LANGUAGE c VOLATILE ROWS 100
     AS 'MODULE_PATHNAME', 'chronicle_poll';
 COMMENT ON FUNCTION chronicle.poll(text, int, int, int) IS
     'The next events after the member''s checkpoint that match the subscription, in read_all order, without parked events; the same until ack.';
-GRANT EXECUTE ON FUNCTION chronicle.poll(text, int, int, int) TO chronicle_subscriber;
 
 -- Called by poll when the group size it is given is not the subscription's:
 -- every member of the new group starts at the lowest checkpoint of the old
 -- one (some events come again, none is lost).
-CREATE FUNCTION chronicle._subscription_resize(name text, members int) RETURNS void
+CREATE OR REPLACE FUNCTION chronicle._subscription_resize(name text, members int) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -250,9 +189,8 @@ END
 $$;
 COMMENT ON FUNCTION chronicle._subscription_resize(text, int) IS
     'Internal (called by poll): changes a subscription''s group size; every member restarts at the lowest checkpoint of the old group.';
-GRANT EXECUTE ON FUNCTION chronicle._subscription_resize(text, int) TO chronicle_subscriber;
 
-CREATE FUNCTION chronicle.ack(name text, tx_id xid8, global_position bigint, member int DEFAULT 0)
+CREATE OR REPLACE FUNCTION chronicle.ack(name text, tx_id xid8, global_position bigint, member int DEFAULT 0)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -298,9 +236,8 @@ END
 $$;
 COMMENT ON FUNCTION chronicle.ack(text, xid8, bigint, int) IS
     'Moves a member''s checkpoint forward to (tx_id, global_position); an ack behind the checkpoint changes nothing; SE006 for an unknown subscription.';
-GRANT EXECUTE ON FUNCTION chronicle.ack(text, xid8, bigint, int) TO chronicle_subscriber;
 
-CREATE FUNCTION chronicle.park(name text, event_id uuid, error text) RETURNS void
+CREATE OR REPLACE FUNCTION chronicle.park(name text, event_id uuid, error text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -336,9 +273,8 @@ END
 $$;
 COMMENT ON FUNCTION chronicle.park(text, uuid, text) IS
     'Parks an event for a subscription: later polls skip it; parking it again keeps one row, with the new error and attempts + 1.';
-GRANT EXECUTE ON FUNCTION chronicle.park(text, uuid, text) TO chronicle_subscriber;
 
-CREATE FUNCTION chronicle.replay_parked(name text) RETURNS SETOF chronicle.events
+CREATE OR REPLACE FUNCTION chronicle.replay_parked(name text) RETURNS SETOF chronicle.events
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -364,9 +300,8 @@ END
 $$;
 COMMENT ON FUNCTION chronicle.replay_parked(text) IS
     'Returns a subscription''s parked events in read_all order and un-parks them (their parked rows are deleted).';
-GRANT EXECUTE ON FUNCTION chronicle.replay_parked(text) TO chronicle_subscriber;
 
-CREATE FUNCTION chronicle.unsubscribe(name text) RETURNS void
+CREATE OR REPLACE FUNCTION chronicle.unsubscribe(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -382,13 +317,12 @@ END
 $$;
 COMMENT ON FUNCTION chronicle.unsubscribe(text) IS
     'Removes a subscription with its checkpoints and parked events; SE006 if it does not exist.';
-GRANT EXECUTE ON FUNCTION chronicle.unsubscribe(text) TO chronicle_subscriber;
 
 -- One row per member of each subscription's group.  lag counts the committed
 -- events after the checkpoint that the member will receive (filters, its
 -- share of the streams, parked ones excluded), including those poll does not
 -- return yet because an older transaction is still running.
-CREATE VIEW chronicle.subscription_status AS
+CREATE OR REPLACE VIEW chronicle.subscription_status AS
 SELECT s.name,
        m.member,
        ROW(cp.tx_id, cp.global_position)::chronicle.log_position AS checkpoint,
@@ -410,4 +344,3 @@ CROSS JOIN LATERAL (
                       WHERE p.subscription = s.name AND p.event_id = e.event_id)) l;
 COMMENT ON VIEW chronicle.subscription_status IS
     'Each subscription member''s checkpoint and lag (committed events after it that the member will receive).';
-GRANT SELECT ON chronicle.subscription_status TO chronicle_reader;

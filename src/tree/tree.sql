@@ -1,22 +1,6 @@
--- Nested sets on the user's own tables (SPEC section 7).
+-- Nested sets on the user's own tables: functions and triggers (data objects: tables.sql).
 
--- Which tables are attached, and how.  Written only by tree_attach/tree_detach
--- (as this table's owner); read by the tree functions and triggers.
-CREATE TABLE chronicle._tree_tables (
-    tbl           regclass    PRIMARY KEY,
-    id_column     name        NOT NULL,
-    parent_column name        NOT NULL,
-    scope_column  name,
-    order_column  name,
-    on_delete     text        NOT NULL CHECK (on_delete IN ('cascade', 'promote', 'restrict')),
-    attached_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-COMMENT ON TABLE chronicle._tree_tables IS
-    'Tables attached as nested-set trees by chronicle.tree_attach(): their id, parent, scope and order columns and delete mode.';
-SELECT pg_catalog.pg_extension_config_dump('chronicle._tree_tables', '');
-GRANT SELECT ON chronicle._tree_tables TO chronicle_reader;
-
-CREATE FUNCTION chronicle.tree_attach(tbl regclass, id_column name DEFAULT 'id',
+CREATE OR REPLACE FUNCTION chronicle.tree_attach(tbl regclass, id_column name DEFAULT 'id',
                                       parent_column name DEFAULT 'parent_id',
                                       scope_column name DEFAULT NULL,
                                       order_column name DEFAULT NULL,
@@ -24,75 +8,65 @@ CREATE FUNCTION chronicle.tree_attach(tbl regclass, id_column name DEFAULT 'id',
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_attach';
 COMMENT ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text) IS
     'Make a table a nested set: adds and indexes lft, rgt, depth, numbers the existing rows from the parent column and installs the triggers that keep the numbering under plain SQL.';
-GRANT EXECUTE ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.tree_detach(tbl regclass) RETURNS void
+CREATE OR REPLACE FUNCTION chronicle.tree_detach(tbl regclass) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_detach';
 COMMENT ON FUNCTION chronicle.tree_detach(regclass) IS
     'Remove the tree triggers and the attachment of a table; its columns, indexes and rows stay.';
-GRANT EXECUTE ON FUNCTION chronicle.tree_detach(regclass) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.tree_insert(tbl regclass, node jsonb, target anyelement DEFAULT NULL::integer,
+CREATE OR REPLACE FUNCTION chronicle.tree_insert(tbl regclass, node jsonb, target anyelement DEFAULT NULL::integer,
                                       placement text DEFAULT 'last_child') RETURNS jsonb
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_insert';
 COMMENT ON FUNCTION chronicle.tree_insert(regclass, jsonb, anyelement, text) IS
     'Insert a row given as a JSON object at a placement relative to a target node (first_child, last_child, before, after); returns the stored row.';
-GRANT EXECUTE ON FUNCTION chronicle.tree_insert(regclass, jsonb, anyelement, text) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.tree_move(tbl regclass, node anyelement, target anyelement,
+CREATE OR REPLACE FUNCTION chronicle.tree_move(tbl regclass, node anyelement, target anyelement,
                                     placement text DEFAULT 'last_child') RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_move';
 COMMENT ON FUNCTION chronicle.tree_move(regclass, anyelement, anyelement, text) IS
     'Move a node with its subtree relative to a target (first_child, last_child, before, after; NULL target: last root) in one bounded update.';
-GRANT EXECUTE ON FUNCTION chronicle.tree_move(regclass, anyelement, anyelement, text) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.tree_delete(tbl regclass, node anyelement, mode text DEFAULT 'cascade')
+CREATE OR REPLACE FUNCTION chronicle.tree_delete(tbl regclass, node anyelement, mode text DEFAULT 'cascade')
     RETURNS bigint
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_delete';
 COMMENT ON FUNCTION chronicle.tree_delete(regclass, anyelement, text) IS
     'Delete a node: cascade (with its subtree), promote (children take its place) or restrict (only a leaf); returns the rows deleted.';
-GRANT EXECUTE ON FUNCTION chronicle.tree_delete(regclass, anyelement, text) TO chronicle_writer;
 
-CREATE FUNCTION chronicle.tree_subtree(rows anyelement, node anycompatible, max_depth int DEFAULT NULL)
+CREATE OR REPLACE FUNCTION chronicle.tree_subtree(rows anyelement, node anycompatible, max_depth int DEFAULT NULL)
     RETURNS SETOF anyelement
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chronicle_tree_subtree';
 COMMENT ON FUNCTION chronicle.tree_subtree(anyelement, anycompatible, int) IS
     'The node and its descendants (up to max_depth levels below it), in lft order, as rows of the table: tree_subtree(NULL::tbl, id).';
-GRANT EXECUTE ON FUNCTION chronicle.tree_subtree(anyelement, anycompatible, int) TO chronicle_reader;
 
-CREATE FUNCTION chronicle.tree_ancestors(rows anyelement, node anycompatible)
+CREATE OR REPLACE FUNCTION chronicle.tree_ancestors(rows anyelement, node anycompatible)
     RETURNS SETOF anyelement
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chronicle_tree_ancestors';
 COMMENT ON FUNCTION chronicle.tree_ancestors(anyelement, anycompatible) IS
     'The ancestors of a node, root first, without the node: tree_ancestors(NULL::tbl, id).';
-GRANT EXECUTE ON FUNCTION chronicle.tree_ancestors(anyelement, anycompatible) TO chronicle_reader;
 
-CREATE FUNCTION chronicle.tree_children(rows anyelement, node anycompatible)
+CREATE OR REPLACE FUNCTION chronicle.tree_children(rows anyelement, node anycompatible)
     RETURNS SETOF anyelement
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chronicle_tree_children';
 COMMENT ON FUNCTION chronicle.tree_children(anyelement, anycompatible) IS
     'The children of a node in sibling order: tree_children(NULL::tbl, id).';
-GRANT EXECUTE ON FUNCTION chronicle.tree_children(anyelement, anycompatible) TO chronicle_reader;
 
-CREATE FUNCTION chronicle.tree_validate(tbl regclass)
+CREATE OR REPLACE FUNCTION chronicle.tree_validate(tbl regclass)
     RETURNS TABLE(scope text, node text, problem text)
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chronicle_tree_validate';
 COMMENT ON FUNCTION chronicle.tree_validate(regclass) IS
     'One row per numbering problem (gap, overlap, lft >= rgt, parent/range disagreement, wrong depth); no rows means valid.';
-GRANT EXECUTE ON FUNCTION chronicle.tree_validate(regclass) TO chronicle_reader;
 
-CREATE FUNCTION chronicle.tree_rebuild(tbl regclass) RETURNS bigint
+CREATE OR REPLACE FUNCTION chronicle.tree_rebuild(tbl regclass) RETURNS bigint
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_rebuild';
 COMMENT ON FUNCTION chronicle.tree_rebuild(regclass) IS
     'Renumber every tree of the table from its parent column (siblings by order column, then id); returns the rows whose numbers changed.';
-GRANT EXECUTE ON FUNCTION chronicle.tree_rebuild(regclass) TO chronicle_writer;
 
 -- The triggers tree_attach installs (see src/tree/triggers.cpp).
-CREATE FUNCTION chronicle._tree_lock_trigger() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._tree_lock_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chronicle_tree_lock_trigger';
 COMMENT ON FUNCTION chronicle._tree_lock_trigger() IS
     'Internal: BEFORE STATEMENT trigger of tree tables; takes the tree lock before any row is touched.';
-CREATE FUNCTION chronicle._tree_guard_trigger() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._tree_guard_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chronicle_tree_guard_trigger';
 COMMENT ON FUNCTION chronicle._tree_guard_trigger() IS
     'Internal: rejects direct writes to lft, rgt and depth of tree tables (TR005).';
@@ -100,32 +74,29 @@ COMMENT ON FUNCTION chronicle._tree_guard_trigger() IS
 -- runs the UPDATE, so PUBLIC may execute it (it only reports whether this
 -- session is inside chronicle's own renumbering, like the read-only setting
 -- chronicle.tree_maintenance).  Granted in src/privileges.sql.
-CREATE FUNCTION chronicle._tree_maintaining() RETURNS boolean
+CREATE OR REPLACE FUNCTION chronicle._tree_maintaining() RETURNS boolean
     LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'chronicle_tree_maintaining';
 COMMENT ON FUNCTION chronicle._tree_maintaining() IS
     'Internal: true while chronicle renumbers a tree table in this session (the guard trigger then stands aside).';
-CREATE FUNCTION chronicle._tree_insert_trigger() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._tree_insert_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chronicle_tree_insert_trigger';
 COMMENT ON FUNCTION chronicle._tree_insert_trigger() IS
     'Internal: numbers the rows an INSERT or COPY statement added to a tree table.';
-CREATE FUNCTION chronicle._tree_moved_trigger() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._tree_moved_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chronicle_tree_moved_trigger';
 COMMENT ON FUNCTION chronicle._tree_moved_trigger() IS
     'Internal: remembers rows whose parent or scope an UPDATE changed.';
-CREATE FUNCTION chronicle._tree_update_trigger() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._tree_update_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chronicle_tree_update_trigger';
 COMMENT ON FUNCTION chronicle._tree_update_trigger() IS
     'Internal: moves the subtrees an UPDATE statement re-parented.';
-CREATE FUNCTION chronicle._tree_delete_trigger() RETURNS trigger
+CREATE OR REPLACE FUNCTION chronicle._tree_delete_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chronicle_tree_delete_trigger';
 COMMENT ON FUNCTION chronicle._tree_delete_trigger() IS
     'Internal: applies the on_delete mode and closes the numbering after a DELETE statement.';
-GRANT EXECUTE ON FUNCTION chronicle._tree_lock_trigger(), chronicle._tree_guard_trigger(),
-    chronicle._tree_insert_trigger(), chronicle._tree_moved_trigger(),
-    chronicle._tree_update_trigger(), chronicle._tree_delete_trigger() TO chronicle_writer;
 
 -- A dropped table leaves no attachment behind (its oid could be reused).
-CREATE FUNCTION chronicle._tree_forget_dropped() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION chronicle._tree_forget_dropped() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM chronicle._tree_tables t
@@ -136,5 +107,14 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION chronicle._tree_forget_dropped() IS
     'Internal: event trigger removing the attachment of dropped tree tables.';
-CREATE EVENT TRIGGER chronicle_tree_forget_dropped ON sql_drop
-    EXECUTE FUNCTION chronicle._tree_forget_dropped();
+-- An event trigger has no CREATE OR REPLACE; created once, by the install
+-- script or by the upgrade that introduced it.
+DO $event_trigger$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger
+                    WHERE evtname OPERATOR(pg_catalog.=) 'chronicle_tree_forget_dropped') THEN
+        CREATE EVENT TRIGGER chronicle_tree_forget_dropped ON sql_drop
+            EXECUTE FUNCTION chronicle._tree_forget_dropped();
+    END IF;
+END
+$event_trigger$;

@@ -36,17 +36,17 @@ as_pg() {
     fi
 }
 
-# private_install DIR: build, install chronicle into DIR's copy of the server tree,
-# and set PGBIN to its binaries.
+# private_install DIR [SOURCE]: build, install chronicle (from SOURCE, by default
+# this checkout) into DIR's copy of the server tree, and set PGBIN to its binaries.
 private_install() {
-    local tree=$1
+    local tree=$1 source=${2:-$CHRONICLE_ROOT}
     local bindir pkglibdir sharedir
     bindir=$("$PG_CONFIG" --bindir)
     pkglibdir=$("$PG_CONFIG" --pkglibdir)
     sharedir=$("$PG_CONFIG" --sharedir)
 
     rm -rf "$tree"
-    make -s -C "$CHRONICLE_ROOT" install DESTDIR="$tree" >/dev/null
+    make -s -C "$source" install DESTDIR="$tree" >/dev/null
     mkdir -p "$tree$bindir"
     cp -a "$bindir/." "$tree$bindir/"
     local src

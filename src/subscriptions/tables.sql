@@ -1,0 +1,47 @@
+-- chronicle subscriptions: the position type, subscriptions, checkpoints and parked events.
+
+CREATE TYPE chronicle.log_position AS (tx_id xid8, global_position bigint);
+COMMENT ON TYPE chronicle.log_position IS
+    'A position in the global log, in read_all order: (tx_id, global_position).';
+
+CREATE TABLE chronicle.subscriptions (
+    name           text        PRIMARY KEY,
+    category       text,                        -- NULL: every category
+    types          text[],                      -- NULL: every type; sorted, distinct
+    members        int         NOT NULL DEFAULT 1 CHECK (members BETWEEN 1 AND 1024),
+    -- Where a member without a row in subscription_checkpoints stands: the
+    -- start of the subscription, or the lowest checkpoint at the last change
+    -- of the group size.
+    start_tx_id    xid8        NOT NULL,
+    start_position bigint      NOT NULL,
+    created_at     timestamptz NOT NULL
+);
+COMMENT ON TABLE chronicle.subscriptions IS
+    'Subscriptions: filters, consumer-group size and start position (written by subscribe, poll on a new group size, unsubscribe).';
+
+CREATE TABLE chronicle.subscription_checkpoints (
+    subscription    text        NOT NULL REFERENCES chronicle.subscriptions ON DELETE CASCADE,
+    member          int         NOT NULL,
+    tx_id           xid8        NOT NULL,
+    global_position bigint      NOT NULL,
+    acked_at        timestamptz NOT NULL,
+    PRIMARY KEY (subscription, member)
+);
+COMMENT ON TABLE chronicle.subscription_checkpoints IS
+    'The last acknowledged position of each consumer-group member that has acknowledged anything (written by ack).';
+
+CREATE TABLE chronicle.parked (
+    subscription text        NOT NULL REFERENCES chronicle.subscriptions ON DELETE CASCADE,
+    event_id     uuid        NOT NULL,
+    error        text        NOT NULL,
+    attempts     int         NOT NULL,
+    parked_at    timestamptz NOT NULL,
+    PRIMARY KEY (subscription, event_id)
+);
+COMMENT ON TABLE chronicle.parked IS
+    'Events a subscription''s consumer parked: skipped by poll until replay_parked; the last error, how often parked, when last.';
+
+-- Subscription state is user data: pg_dump includes it.
+SELECT pg_catalog.pg_extension_config_dump('chronicle.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('chronicle.subscription_checkpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('chronicle.parked', '');

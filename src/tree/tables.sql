@@ -1,0 +1,16 @@
+-- Nested sets on the user's own tables (SPEC section 7).
+
+-- Which tables are attached, and how.  Written only by tree_attach/tree_detach
+-- (as this table's owner); read by the tree functions and triggers.
+CREATE TABLE chronicle._tree_tables (
+    tbl           regclass    PRIMARY KEY,
+    id_column     name        NOT NULL,
+    parent_column name        NOT NULL,
+    scope_column  name,
+    order_column  name,
+    on_delete     text        NOT NULL CHECK (on_delete IN ('cascade', 'promote', 'restrict')),
+    attached_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE chronicle._tree_tables IS
+    'Tables attached as nested-set trees by chronicle.tree_attach(): their id, parent, scope and order columns and delete mode.';
+SELECT pg_catalog.pg_extension_config_dump('chronicle._tree_tables', '');

@@ -1,0 +1,16 @@
+-- After the update: the upgraded database keeps working (test/upgrade/suite.sh).
+\pset format unaligned
+\pset tuples_only on
+\set ON_ERROR_STOP on
+SET search_path = pg_catalog, pg_temp;
+SELECT 'extversion ' || extversion FROM pg_extension WHERE extname = 'chronicle';
+SELECT 'append ' || chronicle.append('account-1', 'WithdrawalMade', '{"Amount": 0.5}', expected_version => 2);
+SELECT 'batch ' || chronicle.append_batch('account-3', '[{"type": "AccountOpened", "data": {"Name": "Cy", "InitialBalance": 1}}]');
+SELECT 'replay ' || chronicle.replay('account-1', 'account')::text;
+SELECT 'projection ' || stream_id || ' ' || version || ' ' || owner || ' ' || balance FROM public.balances ORDER BY 1;
+SELECT 'poll ' || stream_id || ' ' || version FROM chronicle.poll('mailer', 10) ORDER BY global_position;
+SELECT 'snapshot_replay ' || chronicle.replay('account-2', 'counter')::text;
+INSERT INTO public.category VALUES (7, 3, 'Tablets');
+SELECT 'tree ' || id || ' ' || lft || ' ' || rgt FROM public.category ORDER BY lft;
+SELECT 'tree_validate ' || count(*) FROM chronicle.tree_validate('public.category');
+SELECT 'verify ' || count(*) FROM chronicle.verify();

@@ -1,0 +1,42 @@
+-- A populated 0.1.0 database: every kind of object chronicle stores, made
+-- through the 0.1.0 functions.  Run by test/upgrade/suite.sh before the update.
+\set ON_ERROR_STOP on
+SET client_min_messages = warning;
+CREATE EXTENSION chronicle VERSION '0.1.0';
+
+SELECT chronicle.define_reducer('account', '{
+  "AccountOpened":  {"set": {"owner": "$.Owner", "balance": "$.InitialBalance"}},
+  "DepositMade":    {"add": {"balance": "$.Amount"}},
+  "WithdrawalMade": {"sub": {"balance": "$.Amount"}}
+}', 'account', 2);
+CREATE FUNCTION public.count_events(state jsonb, e chronicle.events) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT pg_catalog.jsonb_build_object('n', coalesce((state ->> 'n')::int, 0) + 1) $$;
+SELECT chronicle.define_reducer('counter', 'public.count_events(jsonb, chronicle.events)'::regprocedure);
+SELECT chronicle.define_event_type('DepositMade',
+    '{"type": "object", "properties": {"Amount": {"type": "number"}}, "required": ["Amount"]}');
+SELECT chronicle.define_upcaster('AccountOpened', 1, '{"rename": {"Name": "Owner"}}');
+
+SELECT chronicle.append('account-1', 'AccountOpened', '{"Name": "Ann", "InitialBalance": 10}');
+SELECT chronicle.append('account-1', 'DepositMade', '{"Amount": 5.5}', expected_version => 1);
+SELECT chronicle.append_batch('account-2', '[
+    {"type": "AccountOpened", "data": {"Name": "Bob", "InitialBalance": 0}},
+    {"type": "DepositMade", "data": {"Amount": 100}},
+    {"type": "WithdrawalMade", "data": {"Amount": 30}}]');
+SELECT chronicle.append('order-7', 'OrderPlaced', '{"total": 12}', '{"correlation_id": "c-1"}');
+SELECT chronicle.take_snapshot('account-2', 'counter');
+
+SELECT chronicle.define_projection('balances', 'account', 'public.balances',
+                                   '{"owner": "text", "balance": "numeric"}');
+SELECT chronicle.subscribe('mailer', 'account');
+SELECT count(*) FROM chronicle.poll('mailer', 2);
+SELECT chronicle.ack('mailer', tx_id, global_position)
+  FROM chronicle.read_all(max_count => 1, category => 'account');
+SELECT chronicle.park('mailer', event_id, 'bounced')
+  FROM chronicle.read_stream('account-2', 3, 1);
+
+CREATE TABLE public.category (id int PRIMARY KEY, parent_id int REFERENCES public.category, name text);
+SELECT chronicle.tree_attach('public.category');
+INSERT INTO public.category VALUES (1, NULL, 'Home'), (2, 1, 'About'), (3, 1, 'Products'),
+                                   (4, 3, 'Laptops'), (5, 3, 'Phones'), (6, 1, 'Contact');
+SELECT chronicle.tree_move('public.category', 6, 3, 'first_child');

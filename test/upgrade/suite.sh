@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The upgrade chain: a database populated under 0.1.0, with 0.1.0's own
+# library, is updated in place with ALTER EXTENSION chronicle UPDATE under
+# this checkout's library, as a user does after installing a new package.
+# Then:
+#   1. its catalog (functions with their definitions and settings, tables,
+#      columns, constraints, indexes, triggers, views, types, grants,
+#      comments, extension membership) equals a fresh install's, line by line;
+#   2. everything a user sees (events, hashes, replays, snapshots,
+#      projection rows, checkpoints, parked events, trees) is unchanged;
+#   3. it keeps working: appends, projections, polls, tree inserts, verify().
+# 0.1.0's sources are read from git history (the commit that released it);
+# its install script is kept as released in src/upgrade/chronicle--0.1.0.sql.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source test/lib/cluster.sh
+
+RELEASE_0_1_0=a11f9b1   # the 0.1.0 release (src/upgrade/README.md)
+here=test/upgrade
+work=$(chronicle_workdir)/upgrade
+rm -rf "$work"
+mkdir -p "$work/old-src"
+[[ $(id -u) -eq 0 ]] && chown postgres "$work"
+
+git cat-file -e "$RELEASE_0_1_0^{commit}" 2>/dev/null ||
+    { echo "git history with commit $RELEASE_0_1_0 (0.1.0) is needed"; exit 1; }
+git archive "$RELEASE_0_1_0" | tar -x -C "$work/old-src"
+make -s -j2 -C "$work/old-src" >/dev/null
+private_install "$work/old-tree" "$work/old-src"
+old_bin=$PGBIN
+private_install "$work/new-tree"
+new_bin=$PGBIN
+
+cleanup() { PGBIN=$new_bin cluster_stop upgrade-db; }
+trap cleanup EXIT
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+PGBIN=$old_bin cluster_init upgrade-db
+PGBIN=$old_bin cluster_start upgrade-db
+psql_q -d postgres -c "CREATE DATABASE upgraded" -c "CREATE DATABASE fresh"
+psql_q -d upgraded -f "$here/fill.sql" >/dev/null
+psql_q -d upgraded -f "$here/state.sql" >"$work/state-before.txt"
+as_pg "$old_bin/pg_ctl" -D "$(chronicle_workdir)/upgrade-db/data" -m fast -w stop >/dev/null
+
+# The new package: the same data directory under this checkout's binaries.
+PGBIN=$new_bin cluster_start upgrade-db
+psql_q -d upgraded -c "ALTER EXTENSION chronicle UPDATE"
+psql_q -d fresh -c "CREATE EXTENSION chronicle"
+
+failed=0
+check() { # check NAME EXPECTED ACTUAL
+    if diff -u "$2" "$3" >"$work/$1.diff"; then
+        echo "ok: $1"
+    else
+        echo "FAILED: $1"; head -60 "$work/$1.diff"; failed=1
+    fi
+}
+
+psql_q -d upgraded -f "$here/catalog.sql" >"$work/catalog-upgraded.txt"
+psql_q -d fresh -f "$here/catalog.sql" >"$work/catalog-fresh.txt"
+echo "catalog lines: $(wc -l <"$work/catalog-fresh.txt") (fresh), $(wc -l <"$work/catalog-upgraded.txt") (upgraded)"
+check catalog "$work/catalog-fresh.txt" "$work/catalog-upgraded.txt"
+
+psql_q -d upgraded -f "$here/state.sql" >"$work/state-after.txt"
+echo "state lines: $(wc -l <"$work/state-before.txt")"
+check state "$work/state-before.txt" "$work/state-after.txt"
+
+psql_q -d upgraded -f "$here/after.sql" >"$work/after.txt"
+check after "$here/after.expected" "$work/after.txt"
+
+exit $failed
