@@ -17,7 +17,7 @@
  * and writes nothing (it runs on a hot standby).
  */
 #include "events/events.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "pg/boundary.h"
 
 extern "C" {
@@ -143,7 +143,7 @@ void walk_row(Walk *w, Report *out, HeapTuple row, TupleDesc desc, MemoryContext
 
 void check_stream_rows(Report *out, SPIPlanPtr plan, Datum *args)
 {
-    if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+    if (pg::spi::execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: verify of chronicle.streams failed");
     SPITupleTable *table = SPI_tuptable;
     for (uint64 i = 0; i < SPI_processed; i++)
@@ -183,9 +183,9 @@ Datum chronicle_verify(PG_FUNCTION_ARGS)
 
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
-        SPIPlanPtr scan = one ? pg::kept_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
-                              : pg::kept_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
-        Portal cursor = SPI_cursor_open(NULL, scan, args, NULL, true);
+        SPIPlanPtr scan = one ? pg::spi::kept_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
+                              : pg::spi::kept_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
+        Portal cursor = pg::spi::cursor_open(NULL, scan, args, NULL, true);
         Walk walk;
         memset(&walk, 0, sizeof(walk));
         MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "chronicle verify rows",
@@ -193,7 +193,7 @@ Datum chronicle_verify(PG_FUNCTION_ARGS)
         for (;;)
         {
             CHECK_FOR_INTERRUPTS();
-            SPI_cursor_fetch(cursor, true, 1000);
+            pg::spi::cursor_fetch(cursor, true, 1000);
             if (SPI_processed == 0)
                 break;
             SPITupleTable *table = SPI_tuptable;
@@ -209,9 +209,9 @@ Datum chronicle_verify(PG_FUNCTION_ARGS)
         SPI_cursor_close(cursor);
 
         if (one)
-            check_stream_rows(&out, pg::kept_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
+            check_stream_rows(&out, pg::spi::kept_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
         else
-            check_stream_rows(&out, pg::kept_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
+            check_stream_rows(&out, pg::spi::kept_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
         SPI_finish();
         return (Datum)0;
     });

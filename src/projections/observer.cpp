@@ -16,6 +16,7 @@
  * events since it (README).
  */
 #include "projections/projections.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 #include "events/observers.h"
@@ -180,7 +181,7 @@ static void load(Oid owner)
     AsOwner saved;
     as_owner_begin(&saved, owner, false);
     PushActiveSnapshot(GetLatestSnapshot());
-    int rc = SPI_execute("SELECT p.name, p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
+    int rc = pg::spi::execute("SELECT p.name, p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
                          " FROM chronicle.projections p ORDER BY p.reducer, p.name",
                          true, 0);
     PopActiveSnapshot();
@@ -217,11 +218,7 @@ static void prepare(Projection *p, MemoryContext cxt)
     char *sql = target_upsert_sql(&p->target);
     Oid *types = target_upsert_types(&p->target);
     MemoryContextSwitchTo(old);
-    SPIPlanPtr plan = SPI_prepare(sql, 3 + p->target.ncols, types);
-    if (!plan)
-        elog(ERROR, "chronicle: SPI_prepare failed for projection \"%s\": %s", p->name,
-             SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
+    SPIPlanPtr plan = pg::spi::prepare_kept(sql, 3 + p->target.ncols, types);
     p->upsert = plan;
     p->prepared = true;
 }
@@ -280,7 +277,7 @@ static void upsert(Projection *p, const AppendedEvents *appended, const ReplayRe
     ErrorData *failed = nullptr;
     try
     {
-        rc = pg::guard([&] { return SPI_execute_plan(plan, values, nulls, false, 0); });
+        rc = pg::guard([&] { return pg::spi::execute_plan(plan, values, nulls, false, 0); });
     }
     catch (const pg::PgError &e)
     {

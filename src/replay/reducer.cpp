@@ -8,6 +8,7 @@
  * is retired and freed when its last user's memory context goes away.
  */
 #include "replay/reducer.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
@@ -45,11 +46,7 @@ Oid events_rowtype(void)
 
 static SPIPlanPtr keep(const char *sql, int nargs, Oid *types)
 {
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (!plan)
-        elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
+    return pg::spi::prepare_kept(sql, nargs, types);
 }
 
 static void entry_free(Reducer *r)
@@ -97,7 +94,7 @@ Reducer *reducer_get(const char *name)
                            1, types);
     }
     Datum args[1] = {CStringGetTextDatum(name)};
-    int rc = SPI_execute_plan(lookup_plan, args, nullptr, true, 1);
+    int rc = pg::spi::execute_plan(lookup_plan, args, nullptr, true, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reducer lookup failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
@@ -273,7 +270,7 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    int rc = SPI_execute_plan(upsert, args, nulls, false, 1);
+    int rc = pg::spi::execute_plan(upsert, args, nulls, false, 1);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
         elog(ERROR, "chronicle: storing the reducer failed: %s", SPI_result_code_string(rc));

@@ -10,6 +10,7 @@
  * at the end.
  */
 #include "replay/replay.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
@@ -59,7 +60,7 @@ static SPIPlanPtr events_plan()
     if (!plan)
     {
         Oid types[3] = {TEXTOID, INT8OID, INT8OID};
-        plan = SPI_prepare("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
+        plan = pg::spi::prepare_kept("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
                            " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash"
                            " FROM chronicle.events e"
                            " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
@@ -67,9 +68,6 @@ static SPIPlanPtr events_plan()
                            "   AND e.version OPERATOR(pg_catalog.<=) $3"
                            " ORDER BY e.version",
                            3, types);
-        if (!plan)
-            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
     }
     return plan;
 }
@@ -350,7 +348,7 @@ static void read_spi(text *stream_id, int64 after, const ReplayBounds *bounds, R
     options.read_only = true;
     options.dest = &rc->pub;
     deferred.set = false;
-    int rcode = SPI_execute_plan_extended(events_plan(), &options);
+    int rcode = pg::spi::execute_plan_extended(events_plan(), &options);
     /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
     if (rcode < 0)
         elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));

@@ -9,7 +9,7 @@
  * committed later bumps the generation again.
  */
 #include "snapshots/catalog.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -87,7 +87,7 @@ const SnapshotPolicy *snapshots_policies(int *n)
     static SPIPlanPtr plan = nullptr;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    pg::kept_plan(&plan,
+    pg::spi::kept_plan(&plan,
                   "SELECT r.name, r.category, r.snapshot_every FROM chronicle.reducers r"
                   " WHERE r.category IS NOT NULL AND r.snapshot_every IS NOT NULL",
                   0, nullptr);
@@ -102,7 +102,7 @@ const SnapshotPolicy *snapshots_policies(int *n)
      * the transaction's: in REPEATABLE READ it may predate that definition,
      * and the list, cached as current, would miss it in later transactions too.
      */
-    int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+    int rc = pg::spi::execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the snapshot policies failed: %s", SPI_result_code_string(rc));

@@ -7,6 +7,7 @@
  * and keep the numbering themselves while the triggers stand aside.
  */
 #include "tree/tree.h"
+#include "pg/spi.h"
 #include "errors.h"
 
 extern "C" {
@@ -71,12 +72,10 @@ void check_owned_table(Oid relid)
 void run_sql(const char *sql)
 {
     int nest = NewGUCNestLevel();
-    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                      GUC_ACTION_SAVE, true, 0, false);
     /* "already exists, skipping" is expected when attaching again. */
     set_config_option("client_min_messages", "warning", PGC_USERSET, PGC_S_SESSION,
                       GUC_ACTION_SAVE, true, 0, false);
-    int rc = SPI_execute(sql, false, 0);
+    int rc = pg::spi::execute(sql, false, 0);
     AtEOXact_GUC(true, nest);
     if (rc < 0)
         elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));
@@ -93,11 +92,7 @@ void meta_write(const char *sql, int nargs, Oid *types, Datum *values, const cha
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-    int nest = NewGUCNestLevel();
-    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                      GUC_ACTION_SAVE, true, 0, false);
-    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-    AtEOXact_GUC(true, nest);
+    int rc = pg::spi::execute_with_args(sql, nargs, types, values, nulls, false, 0);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc < 0)
         elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));
@@ -418,7 +413,7 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
         /* INSERT the object's keys (column defaults apply to the others). */
         Datum keyarg[1] = {PG_GETARG_DATUM(1)};
         Oid keytype[1] = {JSONBOID};
-        if (SPI_execute_with_args("SELECT pg_catalog.jsonb_object_keys($1)", 1, keytype, keyarg,
+        if (pg::spi::execute_with_args("SELECT pg_catalog.jsonb_object_keys($1)", 1, keytype, keyarg,
                                   NULL, true, 0) != SPI_OK_SELECT)
             elog(ERROR, "jsonb_object_keys failed");
         uint64 nkeys = SPI_processed;
@@ -468,11 +463,7 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
                                      ti->qtable, cols, vals, ti->qtable, ti->qid)
                           : psprintf("INSERT INTO %s AS t DEFAULT VALUES RETURNING t.%s",
                                      ti->qtable, ti->qid);
-        int nest = NewGUCNestLevel();
-        set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                          GUC_ACTION_SAVE, true, 0, false);
-        int rc = SPI_execute_with_args(sql, 3, types, args, nulls, false, 0);
-        AtEOXact_GUC(true, nest);
+        int rc = pg::spi::execute_with_args(sql, 3, types, args, nulls, false, 0);
         if (rc != SPI_OK_INSERT_RETURNING || SPI_processed > 1)
             elog(ERROR, "chronicle: tree_insert failed: %s", SPI_result_code_string(rc));
         /*

@@ -10,6 +10,7 @@
  * cache keeps for re-planning, so no user object can shadow an operator.
  */
 #include "tree/tree.h"
+#include "pg/spi.h"
 #include "errors.h"
 
 extern "C" {
@@ -131,20 +132,13 @@ static bool load(TreeInfo *ti, Oid relid)
     if (plan == NULL)
     {
         Oid argtypes[1] = {REGCLASSOID};
-        int nest = NewGUCNestLevel();
-        set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                          GUC_ACTION_SAVE, true, 0, false);
-        plan = SPI_prepare("SELECT id_column::text, parent_column::text, scope_column::text, "
-                           "order_column::text, on_delete FROM chronicle._tree_tables "
-                           "WHERE tbl OPERATOR(pg_catalog.=) $1",
-                           1, argtypes);
-        AtEOXact_GUC(true, nest);
-        if (plan == NULL)
-            elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
+        plan = pg::spi::prepare_kept("SELECT id_column::text, parent_column::text, scope_column::text, "
+                                     "order_column::text, on_delete FROM chronicle._tree_tables "
+                                     "WHERE tbl OPERATOR(pg_catalog.=) $1",
+                                     1, argtypes);
     }
     Datum args[1] = {ObjectIdGetDatum(relid)};
-    SPI_execute_plan(plan, args, NULL, false, 1); /* sees an attach made earlier in this transaction */
+    pg::spi::execute_plan(plan, args, NULL, false, 1); /* sees an attach made earlier in this transaction */
     SetUserIdAndSecContext(save_user, save_sec);
     if (SPI_processed == 0)
     {
@@ -459,22 +453,10 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         break;
     }
 
-    /* Pin the search path while the statement is analysed; the plan cache
-     * re-plans under the same path. */
-    int nest = NewGUCNestLevel();
-    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                      GUC_ACTION_SAVE, true, 0, false);
     /* The write-back is planned for each call: its arrays hold a few rows or
      * a whole bulk load, and only a plan that sees their length picks the
      * right join (a generic plan assumes a few rows: one id probe per row). */
-    SPIPlanPtr plan = SPI_prepare_cursor(sql, n, types,
-                                         which == P_WRITE_BACK ? CURSOR_OPT_CUSTOM_PLAN : 0);
-    AtEOXact_GUC(true, nest);
-    if (plan == NULL)
-        elog(ERROR, "chronicle: could not prepare tree statement: %s",
-             SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
+    return pg::spi::prepare_kept(sql, n, types, which == P_WRITE_BACK ? CURSOR_OPT_CUSTOM_PLAN : 0);
 }
 
 SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which)
