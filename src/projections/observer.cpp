@@ -16,6 +16,7 @@
  * events since it (README).
  */
 #include "projections/projections.h"
+#include "pg/callbacks.h"
 #include "pg/spi.h"
 
 #include "errors.h"
@@ -367,10 +368,10 @@ static void observe(const AppendedEvents *appended)
 void projections_init(void)
 {
     events_observe_appends(observe);
-    CacheRegisterRelcacheCallback(invalidate, (Datum)0);
-    CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_all, (Datum)0);
-    CacheRegisterSyscacheCallback(TYPEOID, invalidate_all, (Datum)0);
-    CacheRegisterSyscacheCallback(PROCOID, function_changed, (Datum)0);
+    pg::callbacks::on_relcache(invalidate, (Datum)0);
+    pg::callbacks::on_syscache(NAMESPACEOID, invalidate_all, (Datum)0);
+    pg::callbacks::on_syscache(TYPEOID, invalidate_all, (Datum)0);
+    pg::callbacks::on_syscache(PROCOID, function_changed, (Datum)0);
     states_init();
     RegisterXactCallback(xact_end, nullptr);
     RegisterSubXactCallback(subxact_end, nullptr);

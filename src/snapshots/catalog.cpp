@@ -9,6 +9,7 @@
  * committed later bumps the generation again.
  */
 #include "snapshots/catalog.h"
+#include "pg/callbacks.h"
 #include "pg/spi.h"
 
 extern "C" {
@@ -45,7 +46,7 @@ static void relcache_callback(Datum, Oid relid)
 
 void snapshots_catalog_init(void)
 {
-    CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+    pg::callbacks::on_relcache(relcache_callback, (Datum) 0);
 }
 
 static Oid chronicle_table(const char *name)

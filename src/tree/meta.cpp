@@ -10,6 +10,7 @@
  * cache keeps for re-planning, so no user object can shadow an operator.
  */
 #include "tree/tree.h"
+#include "pg/callbacks.h"
 #include "pg/spi.h"
 #include "errors.h"
 
@@ -58,7 +59,7 @@ void tree_init(void)
                              GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE |
                                  GUC_NO_RESET_ALL,
                              NULL, NULL, NULL);
-    CacheRegisterRelcacheCallback(tree_relcache_callback, (Datum) 0);
+    pg::callbacks::on_relcache(tree_relcache_callback, (Datum) 0);
     tree_triggers_init();
 }
 

@@ -8,6 +8,7 @@
  * always seen; one committed later bumps the generation again.
  */
 #include "types/cache.h"
+#include "pg/callbacks.h"
 #include "pg/spi.h"
 
 #include "errors.h"
@@ -275,7 +276,7 @@ char *compile_in_cache(Fn &&compile)
 
 void cache_init()
 {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
+    pg::callbacks::on_relcache(relcache_callback, 0);
     RegisterXactCallback(xact_callback, nullptr);
     RegisterSubXactCallback(subxact_callback, nullptr);
 }
