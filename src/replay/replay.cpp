@@ -423,7 +423,7 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     {
         if (rights == REDUCER_AS_FUNCTION_OWNER)
         {
-            HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(run.r->fn));
+            HeapTuple proc = OidIsValid(run.r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(run.r->fn)) : nullptr;
             if (HeapTupleIsValid(proc))
             {
                 run.fn_user = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
@@ -431,7 +431,8 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
             }
             if (!OidIsValid(run.fn_user))
                 throw pg::Error(CHRONICLE_INVALID_REDUCER,
-                                pg::format("the function of reducer \"%s\" no longer exists", run.r->name),
+                                pg::format("function %s of reducer \"%s\" does not exist",
+                                           run.r->fn_text ? run.r->fn_text : "?", run.r->name),
                                 "", "Define the reducer again with an existing function.");
         }
         reducer_check_function(run.r, OidIsValid(run.fn_user) ? run.fn_user : GetUserId());

@@ -58,8 +58,10 @@ static bool can_replay(const char *name)
             return false;
         throw;
     }
-    if (!OidIsValid(r->fn))
+    if (!r->fn_text)
         return true;
+    if (!OidIsValid(r->fn))
+        return false;
     HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(r->fn));
     if (!HeapTupleIsValid(proc))
         return false;
