@@ -474,16 +474,16 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
      * owner; and under search_path = pg_catalog, pg_temp, so that nothing
      * of the session's path is handed to it (as PostgreSQL 17 runs a table
      * owner's code during maintenance).  An error aborts the
-     * (sub)transaction, which restores the setting.
+     * (sub)transaction, which restores the setting.  (A function reducer
+     * always runs under the pinned path when chronicle calls it: read_spi's
+     * receiver calls it inside the pinned execution, src/pg/spi.h.)
      */
-    int guc_nest = 0;
+    int guc_nest = -1;
     if (OidIsValid(run.fn_user))
     {
         fmgr_info_cxt(run.r->fn, &run.owner_flinfo, run.cxt);
         run.flinfo = &run.owner_flinfo;
-        guc_nest = NewGUCNestLevel();
-        (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                                 GUC_ACTION_SAVE, true, 0, false);
+        guc_nest = pg::spi::pin_begin();
     }
     try
     {
@@ -492,14 +492,12 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     }
     catch (const pg::Error &)
     {
-        if (guc_nest > 0)
-            AtEOXact_GUC(false, guc_nest);
+        pg::spi::pin_end(guc_nest);
         SPI_finish();
         MemoryContextDelete(run.cxt);
         throw;
     }
-    if (guc_nest > 0)
-        AtEOXact_GUC(false, guc_nest);
+    pg::spi::pin_end(guc_nest);
     SPI_finish();
 
     /* Back in the caller's context: the result outlives the replay's memory. */

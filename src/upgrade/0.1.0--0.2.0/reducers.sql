@@ -8,6 +8,10 @@
 -- chronicle.events, and a reducer function's first argument is always
 -- jsonb, which format_procedure_qualified writes as pg_catalog.jsonb.
 -- The column keeps its place, so the upgraded table matches a fresh one.
+-- The trigger whose WHEN clause compares fn (as an oid) must go first:
+-- PostgreSQL does not change the type of a column a trigger's WHEN uses.
+-- The snapshots module's re-runnable SQL creates it again, comparing text.
+DROP TRIGGER IF EXISTS snapshots_reducer_updated ON chronicle.reducers;
 SELECT pg_catalog.set_config('search_path', '', true);
 ALTER TABLE chronicle.reducers
     ALTER COLUMN fn TYPE pg_catalog.text
