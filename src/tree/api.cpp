@@ -455,11 +455,11 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
         char placement = placement_code(fcinfo, 3);
         if (!JB_ROOT_IS_OBJECT(node) || JB_ROOT_IS_SCALAR(node))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "node must be a JSON object");
+        SPI_connect();
+        TreeInfo *ti = tree_info(relid, false);
         /* INSERT ... RETURNING *: the INSERT itself runs as the caller. */
         if (!any_column_priv(relid, ACL_INSERT) || !any_column_priv(relid, ACL_SELECT))
             deny(relid);
-        SPI_connect();
-        TreeInfo *ti = tree_info(relid, false);
         bool has_target = !PG_ARGISNULL(2);
         TreeNode target;
         Datum target_id = (Datum) 0;
