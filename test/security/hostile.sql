@@ -165,6 +165,44 @@ BEGIN
         END LOOP;
     END LOOP;
 
+    -------------------------------------- VARIADIC "any" (format, concat, jsonb_build_object, ...)
+    -- Concrete twins with one or two variadic arguments of every combination
+    -- of the types above (keys text for the *_build_object ones): an exact
+    -- or closer match than VARIADIC "any".
+    FOR r IN
+        SELECT p.proname, format_type(p.prorettype, NULL) AS res,
+               coalesce((SELECT array_agg(format_type(a, NULL) ORDER BY o)
+                           FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY x(a, o)
+                          WHERE o < p.pronargs), ARRAY[]::text[]) AS fixed
+          FROM pg_proc p
+         WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.prokind = 'f'
+           AND p.provariadic = '"any"'::regtype
+         ORDER BY p.oid
+    LOOP
+        FOR args IN
+            SELECT CASE WHEN r.proname LIKE '%build_object' THEN 'text, ' || a ELSE a END
+              FROM unnest(poly) a
+            UNION ALL
+            SELECT CASE WHEN r.proname LIKE '%build_object' THEN 'text, ' || a || ', text, ' || b ELSE a || ', ' || b END
+              FROM unnest(poly) a, unnest(poly) b
+        LOOP
+            args := array_to_string(r.fixed || string_to_array(args, ', '), ', ');
+            nargs := cardinality(string_to_array(args, ', '));
+            callargs := (SELECT string_agg('$' || n, ', ') FROM generate_series(1, nargs) n);
+            fname := format('%s(%s)', r.proname, args);
+            BEGIN
+                EXECUTE format('CREATE FUNCTION hostile.%I(%s) RETURNS %s LANGUAGE plpgsql VOLATILE '
+                               'SET search_path = pg_catalog, pg_temp AS %L',
+                               r.proname, args, r.res,
+                               format('BEGIN PERFORM hostile._hit(%L); RETURN pg_catalog.%I(%s); END',
+                                      fname, r.proname, callargs));
+                INSERT INTO hostile.made VALUES ('function', r.proname, fname);
+            EXCEPTION WHEN OTHERS THEN
+                INSERT INTO hostile.failed VALUES ('function', r.proname, fname, SQLSTATE, SQLERRM);
+            END;
+        END LOOP;
+    END LOOP;
+
     ------------------------------------------------------------------ operators
     FOR r IN
         SELECT o.oid, o.oprname, o.oprkind,
