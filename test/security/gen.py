@@ -395,6 +395,30 @@ RECIPES = [
      "write", NO, None),
 ]
 
+# pg_temp comes after pg_catalog in chronicle's pinned search_path, so an
+# unqualified name of one of chronicle's own relations would resolve to the
+# session's temporary objects: every session shadows each relation of schema
+# chronicle with a TEMP VIEW of the same name and columns whose reading calls
+# a hostile function (and which cannot be written).
+TEMP_SHADOWS = """
+SET search_path = pg_catalog, pg_temp;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT c.relname,
+                    string_agg(format('NULL::%s AS %I', format_type(a.atttypid, a.atttypmod), a.attname), ', '
+                               ORDER BY a.attnum) AS cols
+               FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              WHERE c.relnamespace = 'chronicle'::regnamespace AND c.relkind IN ('r', 'v', 'p', 'm', 'f')
+              GROUP BY c.relname
+    LOOP
+        EXECUTE format('CREATE TEMP VIEW %I AS SELECT %s FROM hostile.temp_probe(%L) p', r.relname, r.cols,
+                       'temp view pg_temp.' || r.relname);
+    END LOOP;
+END $$;
+""" + HOSTILE_PATH
+
 # What the low role's session sets up for itself before the paths (its own
 # objects: not paths, but under the hostile path too).
 LOW_PRELUDE = """
@@ -405,7 +429,9 @@ CREATE TABLE lowsch.mine (id int PRIMARY KEY, parent_id int, pos int, name text)
 CREATE TABLE lowsch.mine2 (id int PRIMARY KEY, parent_id int, name text);
 SELECT chronicle.tree_attach('lowsch.mine2');
 CREATE TEMP TABLE scratch (id int PRIMARY KEY, parent_id int);
-"""
+""" + TEMP_SHADOWS
+
+
 
 # Checks of results, run by the superuser under a clean search_path after
 # the runs: (path, SQL returning one boolean).
@@ -460,7 +486,7 @@ CHECKS = [
     ("low:es:define_reducer:superusers-rules",
      "(SELECT rules::text FROM chronicle.reducers WHERE name = 'su_rules') NOT LIKE '%pwned%'"),
     ("low:es:define_reducer:superusers-function",
-     "(SELECT fn FROM chronicle.reducers WHERE name = 'su_fn') = 'public.su_count(jsonb, chronicle.events)'::regprocedure"),
+     "(SELECT fn::text FROM chronicle.reducers WHERE name = 'su_fn') LIKE 'public.su_count(%'"),
     ("mallory:seed:insert",
      "(SELECT string_agg(id || ' ' || name || ' ' || lft || ' ' || rgt, ' | ' ORDER BY lft) FROM shop.seed)"
      " = '1 Home 1 12 | 2 About 2 3 | 3 Products 4 9 | 4 Laptops 5 6 | 5 Smartphones 7 8 | 6 Contact 10 11'"),
@@ -566,7 +592,7 @@ CONTROLS = [
     ("control:int4=", "SELECT 1 = 1"),
     ("control:int8>int4", "SELECT 5::int8 > 3"),
     ("control:numeric+", "SELECT 1.5 + 2.5"),
-    ("control:text||", "SELECT 'a'::text || 'b'::text"),
+    ("control:text-concat", "SELECT 'a'::text || 'b'::text"),
     ("control:like", "SELECT 'abc'::text LIKE 'a%'"),
     ("control:uuid=", "SELECT '00000000-0000-0000-0000-000000000001'::uuid = '00000000-0000-0000-0000-000000000001'::uuid"),
     ("control:bool=", "SELECT true = false"),
@@ -584,6 +610,9 @@ CONTROLS = [
     # the classic mistake: a superuser's SECURITY DEFINER function without a
     # pinned search_path escalates the caller (proves the roles check works)
     ("control:escalation", "SELECT public.careless_definer(1)"),
+    # an unqualified name of chronicle's under chronicle's own pinned path
+    # reaches the session's TEMP VIEW of that name (proves those shadows log)
+    ("control:temp-view", "SET search_path = pg_catalog, pg_temp; SELECT * FROM events"),
 ]
 
 
@@ -594,14 +623,19 @@ def script(role, cat):
     else:
         out.append(HOSTILE_PATH)
     if role == "control":
+        out.append(TEMP_SHADOWS)
         for path, sql in CONTROLS:
             out.append(f"SET application_name = '{path}';")
             out.append(sql + ";")
             out.append(f"\\echo @@ {path} :SQLSTATE")
+            out.append(HOSTILE_PATH)
         return "\n".join(out) + "\n"
     if role == "low":
         out.append("SET application_name = 'low:prelude';")
         out.append(LOW_PRELUDE)
+    if role == "mallory":
+        out.append("SET application_name = 'mallory:prelude';")
+        out.append(TEMP_SHADOWS)
     for path, sql, kind, expect, mirror in plan(role, cat):
         emit_path(out, path, sql, kind, read_clean=not role.startswith("mirror-"),
                   login={"low": "sec_low", "mallory": "sec_mallory"}.get(role))
@@ -663,10 +697,15 @@ def judge(d, cat):
         if len(parts) == 3:
             results.setdefault((parts[0], parts[1]), []).append(parts[2])
     checks = {}
+    done = set()
     for line in open(os.path.join(d, "checks.txt")):
-        m = re.match(r"^@@check (\S+) (\S+) (.*)$", line.rstrip("\n"))
+        m = re.match(r"^@@check (\d+) (\S+) (\S+) (.*)$", line.rstrip("\n"))
         if m:
-            checks.setdefault(m.group(1), []).append((m.group(2), m.group(3)))
+            done.add(int(m.group(1)))
+            checks.setdefault(m.group(2), []).append((m.group(3), m.group(4)))
+    for k, (path, sql) in enumerate(CHECKS):
+        if k not in done:  # the check itself failed to run: a failure too
+            checks.setdefault(path, []).append(("FAIL", "check did not run: " + sql))
     roles = {}
     for line in open(os.path.join(d, "roles.txt")):
         m = re.match(r"^@@roles (\S+) (\S+)(.*)$", line.rstrip("\n"))
@@ -765,9 +804,9 @@ def main():
             print(s)
     elif cmd == "checks":
         # the superuser's checks, as SQL printing "@@check path ok|FAIL sql"
-        for path, sql in CHECKS:
+        for k, (path, sql) in enumerate(CHECKS):
             q = sql.replace("'", "''")
-            print(f"SELECT '@@check {path} ' || CASE WHEN ({sql}) IS TRUE THEN 'ok' ELSE 'FAIL' END || ' ' || '{q}';")
+            print(f"SELECT '@@check {k} {path} ' || CASE WHEN ({sql}) IS TRUE THEN 'ok' ELSE 'FAIL' END || ' ' || '{q}';")
     elif cmd == "judge":
         sys.exit(1 if judge(sys.argv[2], load_catalog(sys.argv[3])) else 0)
     else:

@@ -58,6 +58,12 @@ BEGIN
     END;
 END $$;
 
+-- Read by the TEMP VIEWs the driving sessions create under the names of
+-- chronicle's relations (gen.py, TEMP_SHADOWS): no rows, one logged call.
+CREATE FUNCTION hostile.temp_probe(label text) RETURNS SETOF int
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN PERFORM hostile._hit(label); RETURN; END $$;
+
 CREATE TABLE hostile.made (kind text, name text, signature text);
 CREATE TABLE hostile.failed (kind text, name text, signature text, sqlstate text, message text);
 
