@@ -284,6 +284,16 @@ RECIPES = [
     (["chronicle.fold(text,chronicle.events)"], "fold:own-function",
      "SELECT chronicle.fold('low_fn', r ORDER BY r.version)::text AS v FROM chronicle.read_stream('acct-2') r",
      "read", None, None),
+    # the superuser's function reducer (written unqualified) called explicitly:
+    # it runs as the caller (SPEC section 3), so what its body resolves through
+    # the caller's path runs with the caller's rights only (noted, not failed)
+    (["chronicle.replay(text,text,bigint,timestamp with time zone)"], "replay:superusers-function",
+     "SELECT chronicle.replay('acct-123456', 'su_fn')::text AS v", "read", None, None),
+    (["chronicle.fold(text,chronicle.events)"], "fold:superusers-function",
+     "SELECT chronicle.fold('su_fn', r ORDER BY r.version)::text AS v FROM chronicle.read_stream('acct-123456') r",
+     "read", None, None),
+    (["chronicle.take_snapshot(text,text)"], "take_snapshot:superusers-function",
+     "SELECT chronicle.take_snapshot('acct-7', 'su_fn')::text AS v", "write", None, None),
     (["chronicle.merge_agg(jsonb)"], "merge_agg",
      "SELECT chronicle.merge_agg(r.data ORDER BY r.version)::text AS v FROM chronicle.read_stream('acct-2') r",
      "read", None, None),
@@ -419,6 +429,13 @@ BEGIN
 END $$;
 """ + HOSTILE_PATH
 
+# Paths that run a superuser's own function (written without a pinned
+# search_path) as the caller: a hostile object it reaches is called with the
+# caller's rights only.  Such calls are noted; any call as another role, or
+# any escalation, still fails the path.
+CALLER_CODE = {"low:es:replay:superusers-function", "low:es:fold:superusers-function",
+               "low:es:take_snapshot:superusers-function"}
+
 # What the low role's session sets up for itself before the paths (its own
 # objects: not paths, but under the hostile path too).
 LOW_PRELUDE = """
@@ -455,6 +472,9 @@ CHECKS = [
     ("low:es:replay:as_of_time",
      f"{rv('low:es:replay:as_of_time')}::jsonb = '{{\"number\": 2, \"owner\": \"Jane Roe\", \"balance\": 0.3, \"name\": \"x\"}}'"),
     ("low:es:fold", f"{rv('low:es:fold')}::jsonb = {rv('low:es:replay')}::jsonb"),
+    ("low:es:fold:superusers-function",
+     f"{rv('low:es:fold:superusers-function')}::jsonb = {rv('low:es:replay:superusers-function')}::jsonb"
+     f" AND {rv('low:es:replay:superusers-function')}::jsonb = '{{\"n\": 3, \"big\": true, \"last\": \"withdrawalmade\"}}'"),
     ("low:es:fold:own-function", f"{rv('low:es:fold:own-function')}::jsonb = {rv('low:es:replay:own-function')}::jsonb "
                                  "AND " + rv('low:es:replay:own-function') + "::jsonb = '{\"n\": 4}'"),
     ("low:es:verify:all", "NOT EXISTS (SELECT FROM chronicle.verify())"),
@@ -713,6 +733,7 @@ def judge(d, cat):
             roles[m.group(1)] = (m.group(2), m.group(3).strip())
 
     lines = []
+    notes = []
     npaths = 0
     nfail = 0
 
@@ -763,6 +784,12 @@ def judge(d, cat):
             if path in escalated:
                 probs.append(f"ESCALATED: {path.split(':')[0].replace('low', 'sec_low').replace('mallory', 'sec_mallory')} became a superuser")
             c = calls.get(path, set()) | calls.get(path + "#clean", set())
+            if path in CALLER_CODE:
+                own = {x for x in c if x[1] == "sec_low" and x[2] == "none"}
+                if own:
+                    notes.append(f"note {path}: the superuser's function, run as the caller, reached "
+                                 + ", ".join(sorted({o for o, _, _ in own})) + " (as sec_low only)")
+                c = c - own
             if c:
                 esc = sorted({f"{o} as {u} ({e})" for o, u, e in c})
                 probs.append(f"{len(c)} hostile object(s) called: " + ", ".join(esc[:6]) + (" ..." if len(esc) > 6 else ""))
@@ -785,7 +812,7 @@ def judge(d, cat):
     verdict("no-unattributed-hostile-calls",
             [f"{p}: " + ", ".join(sorted({f'{o} as {u} ({e})' for o, u, e in c})[:4]) for p, c in stray.items()])
 
-    print("\n".join(lines))
+    print("\n".join(lines + notes))
     made = open(os.path.join(d, "made.txt")).read().strip()
     _, skipped = recipes_for(cat)
     print(f"hostile objects: {made}")
