@@ -777,7 +777,7 @@ def judge(d, cat):
                 mg = status.get(mirror)
                 if got is not None and mg != got:
                     probs.append(f"SQLSTATE {got} but {mg} in the clean reference run")
-                if kind == "read" and results.get((path, "hostile"), []) != results.get((mirror, "hostile"), []):
+                if kind in ("read", "write") and results.get((path, "hostile"), []) != results.get((mirror, "hostile"), []):
                     probs.append("result differs from the clean reference run")
             if kind == "read" and results.get((path, "hostile"), []) != results.get((path, "clean"), []):
                 probs.append("result under the hostile search_path differs from the clean one")
