@@ -8,6 +8,7 @@
  */
 #include "errors.h"
 #include "pg/boundary.h"
+#include "pg/spi.h"
 #include "pg/jsonb_root.h"
 #include "replay/reducer.h"
 #include "types/types.h"
@@ -189,7 +190,10 @@ Datum chronicle_fold_step(PG_FUNCTION_ARGS)
         call->args[0].isnull = st->fnstate == nullptr;
         call->args[1].value = row;
         call->args[1].isnull = false;
+        /* As replay calls it: under the pinned path, whoever folds (src/pg/spi.h). */
+        int guc_nest = pg::spi::pin_begin();
         Datum result = FunctionCallInvoke(call);
+        pg::spi::pin_end(guc_nest);
         Jsonb *next = nullptr;
         if (!call->isnull)
         {
