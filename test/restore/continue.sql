@@ -40,5 +40,15 @@ EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE;
 END $$;
 SELECT 'direct_update', pg_temp.sqlstate_of('UPDATE public.menu SET lft = 100 WHERE id = 1');
-SELECT 'direct_insert', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (10, NULL, 'c', 1, 2, 0)$$);
+-- An INSERT may bring its own numbers (a data-only restore does) only when
+-- they leave every tree it touches valid: not over existing rows, not with a
+-- gap, not only some of the three columns, not on only some of the rows.
+SELECT 'insert_overlap', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (10, NULL, 'a', 1, 2, 0)$$);
+SELECT 'insert_gap', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (10, NULL, 'c', 3, 4, 0)$$);
+SELECT 'insert_wrong_depth', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (10, NULL, 'a', 7, 8, 1)$$);
+SELECT 'insert_lft_only', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft) VALUES (10, NULL, 'c', 1)$$);
+SELECT 'insert_mixed', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (10, NULL, 'c', 1, 2, 0), (11, NULL, 'c', NULL, NULL, NULL)$$);
+SELECT 'insert_valid', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (10, NULL, 'a', 7, 10, 0), (11, 10, 'a', 8, 9, 1)$$);
+SELECT 'tree_rows_a', string_agg(id || ':' || lft || '-' || rgt || '/' || depth, ' ' ORDER BY lft) FROM public.menu WHERE site = 'a';
+SELECT 'tree_problems_end', count(*) FROM chronicle.tree_validate('public.menu');
 SELECT 'verify_problems_end', count(*) FROM chronicle.verify();
