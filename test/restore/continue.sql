@@ -49,6 +49,19 @@ SELECT 'insert_wrong_depth', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, 
 SELECT 'insert_lft_only', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft) VALUES (10, NULL, 'c', 1)$$);
 SELECT 'insert_mixed', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (10, NULL, 'c', 1, 2, 0), (11, NULL, 'c', NULL, NULL, NULL)$$);
 SELECT 'insert_valid', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (10, NULL, 'a', 7, 10, 0), (11, 10, 'a', 8, 9, 1)$$);
+-- The same for a role that may only INSERT into the table.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'menu_inserter') THEN
+        CREATE ROLE menu_inserter;
+    END IF;
+END $$;
+GRANT INSERT ON public.menu TO menu_inserter;
+SET ROLE menu_inserter;
+SELECT 'inserter_overlap', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (12, NULL, 'a', 2, 3, 1)$$);
+SELECT 'inserter_update', pg_temp.sqlstate_of($$UPDATE public.menu SET lft = 1$$);
+SELECT 'inserter_valid', pg_temp.sqlstate_of($$INSERT INTO public.menu (id, parent_id, site, lft, rgt, depth) VALUES (12, NULL, 'd', 1, 2, 0)$$);
+RESET ROLE;
 SELECT 'tree_rows_a', string_agg(id || ':' || lft || '-' || rgt || '/' || depth, ' ' ORDER BY lft) FROM public.menu WHERE site = 'a';
 SELECT 'tree_problems_end', count(*) FROM chronicle.tree_validate('public.menu');
 SELECT 'verify_problems_end', count(*) FROM chronicle.verify();

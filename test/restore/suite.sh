@@ -11,6 +11,8 @@
 #   clean        pg_restore --clean --if-exists into a database holding other data
 #   data_only    pg_restore -s (schema) first, then pg_dump -a (plain) | psql
 #   precreated   pg_restore into a database where CREATE EXTENSION chronicle ran
+#   other_cluster pg_restore -j 4 into a new cluster whose transaction ids were
+#                started above the source's (pg_resetwal --epoch)
 # After each: checks.sql (counts and content digests of every table, replays,
 # read_all, verify(), tree_validate) must print exactly what it prints on
 # "src", and continue.sql (appends, batch, new stream, projection, poll, tree
@@ -134,6 +136,22 @@ restore_case data_only restore_data_only
 
 psql_db precreated -c "CREATE EXTENSION chronicle" || fail "CREATE EXTENSION in precreated failed"
 restore_case precreated "$PGBIN/pg_restore" -e -d precreated "$out/dump.fc"
+
+# Into another cluster, the way docs/design/operations.md says: its 64-bit
+# transaction ids started above the source's (pg_resetwal --epoch) before the
+# restore, so restored events stay below read_all's horizon and new appends
+# sort after them.
+fresh=restore_fresh
+trap 'cluster_stop $fresh; cluster_stop $name' EXIT
+epoch=$(psql_db src -At -c "SELECT (pg_current_xact_id()::text::numeric / 4294967296)::bigint + 1")
+cluster_init "$fresh" || exit 1
+as_pg "$PGBIN/pg_resetwal" --epoch="$epoch" "$work/$fresh/data" >"$out/resetwal.log" 2>&1 ||
+    fail "pg_resetwal --epoch=$epoch failed: $(cat "$out/resetwal.log")"
+cluster_start "$fresh" || exit 1
+psql_db postgres -c "CREATE DATABASE other_cluster" || exit 1
+restore_case other_cluster "$PGBIN/pg_restore" -e -j 4 -d other_cluster "$out/dump.fc"
+cluster_stop "$fresh"
+cluster_env "$name"
 
 echo "$passes checks passed, $failures failed"
 ((failures == 0))
