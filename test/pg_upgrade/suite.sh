@@ -55,6 +55,19 @@ cat "$out/before.txt"
 grep -qx 'events|45|.*' "$out/before.txt" && grep -qx 'verify_problems|0|' "$out/before.txt" ||
     fail "the old cluster is not populated as populate.sql means"
 
+# pg_upgrade keeps no OIDs but those of regclass, regrole and regtype values:
+# no other reg* column in any table chronicle creates.
+reg_columns=$(psql_on "$old" -At -c "
+    SELECT string_agg(a.attrelid::regclass || '.' || a.attname || ' ' || a.atttypid::regtype, ', ')
+    FROM pg_depend d
+    JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'chronicle'
+    JOIN pg_attribute a ON a.attrelid = d.objid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+      AND a.atttypid::regtype::text LIKE 'reg%'
+      AND a.atttypid NOT IN ('regclass'::regtype, 'regrole'::regtype, 'regtype'::regtype)")
+[[ -z $reg_columns ]] && pass "no reg* column but regclass, regrole and regtype in chronicle's tables" ||
+    fail "reg* columns pg_upgrade cannot keep: $reg_columns"
+
 # A read_all cursor taken before the upgrade, and what follows it.
 cursor=$(psql_on "$old" -At -c "SELECT tx_id || ' ' || global_position FROM chronicle.read_all(max_count => 20)
                                 ORDER BY tx_id DESC, global_position DESC LIMIT 1")
