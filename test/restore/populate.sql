@@ -31,6 +31,16 @@ SELECT chronicle.define_projection('balances', 'balance', 'public.balances',
                                    '{"owner": "text", "balance": "numeric"}');
 SELECT chronicle.subscribe('mailer', category => 'acct');
 
+-- Appends that roll back leave dead rows at the start of chronicle.events;
+-- once VACUUM has freed them (below), later appends reuse that space, so the
+-- table's physical order is no longer version order (suite.sh checks that
+-- it is not), and a dump that copied the table in physical order could not
+-- be restored.
+BEGIN;
+SELECT count(chronicle.append('rolledback-1', 'Junk', jsonb_build_object('pad', repeat('x', 500))))
+FROM generate_series(1, 200);
+ROLLBACK;
+
 SELECT chronicle.append('acct-' || i, 'Opened', jsonb_build_object('owner', 'owner ' || i))
 FROM generate_series(1, 6) i;
 SELECT chronicle.append_batch('acct-' || i, jsonb_build_array(
@@ -39,6 +49,11 @@ SELECT chronicle.append_batch('acct-' || i, jsonb_build_array(
            jsonb_build_object('type', 'Withdrawn', 'data', jsonb_build_object('amount', i),
                               'metadata', jsonb_build_object('by', 'teller'))))
 FROM generate_series(1, 6) i;
+VACUUM chronicle.events;
+-- A new session: its first insert asks the free space map, which now offers
+-- the first pages.
+\c
+SET client_min_messages = warning;
 SELECT chronicle.append('acct-1', 'Deposited', '{"amount": 1}', expected_version => 4);
 SELECT chronicle.append_batch('pay-' || i, jsonb_build_array(
            jsonb_build_object('type', 'Paid', 'type_version', 1,

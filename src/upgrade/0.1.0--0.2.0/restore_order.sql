@@ -9,3 +9,8 @@ ALTER TABLE chronicle.subscription_checkpoints DROP CONSTRAINT subscription_chec
 ALTER TABLE chronicle.parked DROP CONSTRAINT parked_subscription_fkey;
 -- The triggers that now keep stream rows from DELETE and TRUNCATE (what the
 -- key did for rows with events) are code: src/events/triggers.sql.
+
+-- pg_dump copies the events in version order, whatever their physical order
+-- (see src/events/tables.sql); registering the table again replaces its
+-- condition.
+SELECT pg_catalog.pg_extension_config_dump('chronicle.events', 'ORDER BY stream_id, version');
