@@ -106,6 +106,9 @@ char *tree_scope_text(TreeInfo *ti, Datum scope, bool isnull);
 uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
                      int nmoved);
 
+/* query.cpp: tree_validate's problems of one tree, counted; *first describes one. */
+int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **first);
+
 /* ops.cpp */
 struct TreeNode
 {
