@@ -70,3 +70,11 @@ SELECT stream_id, n FROM sbx.p;
 SELECT count(*) AS snapshots FROM chronicle.snapshots WHERE reducer = 'sbx_fn';
 RESET search_path;
 RESET statement_timeout;
+
+SELECT chronicle.drop_projection('sbx_p');
+DELETE FROM chronicle.snapshots WHERE reducer LIKE 'sbx\_%';
+DELETE FROM chronicle.reducers WHERE name LIKE 'sbx\_%';
+SET client_min_messages = warning;
+DROP SCHEMA sbx CASCADE;
+RESET client_min_messages;
+DROP ROLE regress_sbx_w;
