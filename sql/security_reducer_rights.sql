@@ -1,9 +1,11 @@
 -- Code runs with the rights of the role that chose it (SPEC section 0).  A
 -- function reducer whose function another role owns runs as that role,
--- restricted, whoever asks for it: an administrator's replay, take_snapshot,
--- snapshot_all, fold or projection rebuild of a writer's reducer must not run
--- the writer's code with the administrator's rights, and neither may a
--- function planted under a dropped one's name for an administrator's reducer.
+-- restricted, when a superuser asks for it: a superuser's replay,
+-- take_snapshot, snapshot_all, fold or projection fill of a writer's reducer
+-- must not run the writer's code with superuser rights, and neither may a
+-- function planted under a dropped one's name for a superuser's reducer.
+-- (A role without the function owner's rights runs it with its own, smaller
+-- rights, as before: replay_reducers, snapshots.)
 \set VERBOSITY terse
 CREATE ROLE regress_rr_w IN ROLE chronicle_writer;
 CREATE SCHEMA rr AUTHORIZATION regress_rr_w;

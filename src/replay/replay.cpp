@@ -421,6 +421,9 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     result->revision = run.r->revision;
     if (!run.r->compiled)
     {
+        /* Asked for by a role that is not the function's (reducer.h). */
+        if (rights == REDUCER_AS_CALLER && OidIsValid(reducer_runs_as(run.r)))
+            rights = REDUCER_AS_FUNCTION_OWNER;
         if (rights == REDUCER_AS_FUNCTION_OWNER)
         {
             HeapTuple proc = OidIsValid(run.r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(run.r->fn)) : nullptr;
