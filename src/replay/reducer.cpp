@@ -202,6 +202,23 @@ Reducer *reducer_get(const char *name)
     return r;
 }
 
+Oid reducer_runs_as(const Reducer *r)
+{
+    HeapTuple proc = OidIsValid(r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(r->fn)) : nullptr;
+    if (!HeapTupleIsValid(proc))
+        return InvalidOid;
+    Oid proowner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
+    ReleaseSysCache(proc);
+    Oid caller = GetUserId();
+    if (is_member_of_role_nosuper(caller, proowner))
+        return InvalidOid;
+    /* The caller's rights include the owner's without being the owner's (a
+     * superuser): the owner's code gets the owner's rights, never more. */
+    if (has_privs_of_role(caller, proowner))
+        return proowner;
+    return InvalidOid;
+}
+
 void reducer_check_function(const Reducer *r, Oid runs_as)
 {
     HeapTuple proc = OidIsValid(r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(r->fn)) : nullptr;

@@ -88,7 +88,8 @@ Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
 /* exec.cpp */
 int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write);
 void tree_read(SPIPlanPtr plan, Datum *values, const char *nulls, DestReceiver *dest);
-bool tree_busy(void);
+/* Is chronicle's maintenance statement running at this trigger depth? */
+bool tree_busy(int statement_depth);
 extern bool tree_maintenance_setting; /* the GUC chronicle.tree_maintenance */
 uint64 tree_generation(void);
 void tree_lock_table(TreeInfo *ti, bool exclusive);

@@ -266,7 +266,8 @@ void end_maintenance(AsOwner o)
  * longer attached. */
 TreeInfo *tree_for_trigger(TriggerData *td)
 {
-    if (tree_busy())
+    /* A trigger function runs one level below the statement that fired it. */
+    if (tree_busy(tree_trigger_depth() - 1))
         return NULL;
     return tree_info(RelationGetRelid(td->tg_relation), true);
 }
@@ -302,7 +303,8 @@ Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
 
 Datum chronicle_tree_maintaining(PG_FUNCTION_ARGS)
 {
-    return pg::entry([&]() -> Datum { return BoolGetDatum(tree_busy()); });
+    /* Evaluated in a WHEN clause, at the depth of the statement itself. */
+    return pg::entry([&]() -> Datum { return BoolGetDatum(tree_busy(tree_trigger_depth())); });
 }
 
 Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
@@ -310,7 +312,7 @@ Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         /* The trigger's WHEN clause already skips chronicle's own writes. */
-        if (tree_busy())
+        if (tree_busy(tree_trigger_depth() - 1))
             return PointerGetDatum(NULL);
         TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
         throw pg::Error(CHRONICLE_MANAGED_COLUMN,
