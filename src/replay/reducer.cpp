@@ -209,14 +209,12 @@ Oid reducer_runs_as(const Reducer *r)
         return InvalidOid;
     Oid proowner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
     ReleaseSysCache(proc);
-    Oid caller = GetUserId();
-    if (is_member_of_role_nosuper(caller, proowner))
+    /* Code runs with the rights of the role that chose it, never more and
+     * never another's: a member of the owning role runs it as itself (the
+     * same rights), anyone else, superuser or reader, as the owner. */
+    if (is_member_of_role_nosuper(GetUserId(), proowner))
         return InvalidOid;
-    /* The caller's rights include the owner's without being the owner's (a
-     * superuser): the owner's code gets the owner's rights, never more. */
-    if (has_privs_of_role(caller, proowner))
-        return proowner;
-    return InvalidOid;
+    return proowner;
 }
 
 void reducer_check_function(const Reducer *r, Oid runs_as)
