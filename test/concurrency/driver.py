@@ -47,7 +47,7 @@ import pq  # noqa: E402
 
 DB = os.environ.get("CONCURRENCY_DB", "chronicle_concurrency")
 SEED = int(os.environ.get("CONCURRENCY_SEED", "17"))
-ROUNDS = int(os.environ.get("CONCURRENCY_ROUNDS", "4"))
+ROUNDS = int(os.environ.get("CONCURRENCY_ROUNDS", "3"))
 TXNS = int(os.environ.get("CONCURRENCY_TXNS", "3"))
 ONLY = [o for o in os.environ.get("CONCURRENCY_ONLY", "").split(",") if o]
 HANG_SECONDS = 60
