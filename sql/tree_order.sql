@@ -4,6 +4,9 @@
 -- column (ties by id) and an UPDATE of it re-sorts the node; a cycle made by
 -- one statement names a node of the cycle.
 \set VERBOSITY terse
+-- Its own schema: the regression tests share one database.
+CREATE SCHEMA tree_order;
+SET search_path = tree_order, public;
 
 -- The seed's example, exactly.
 CREATE TABLE nested_set (id int PRIMARY KEY, parent_id int REFERENCES nested_set, name text);
@@ -36,18 +39,18 @@ SELECT children('mv', 1) AS before;
 SET enable_indexscan = off; SET enable_bitmapscan = off;
 UPDATE mv SET parent_id = 9 WHERE id IN (5, 3, 2);
 SELECT children('mv', 9) AS seqscan;
-RESET ALL;
+RESET ALL; SET search_path = tree_order, public;
 SELECT mv_reset();
 SET enable_seqscan = off; SET enable_bitmapscan = off;
 EXPLAIN (COSTS OFF) UPDATE mv SET parent_id = 9 WHERE id IN (5, 3, 2);
 UPDATE mv SET parent_id = 9 WHERE id IN (5, 3, 2);
 SELECT children('mv', 9) AS indexscan;
-RESET ALL;
+RESET ALL; SET search_path = tree_order, public;
 SELECT mv_reset();
 SET enable_seqscan = off; SET enable_indexscan = off;
 UPDATE mv SET parent_id = 9 WHERE id IN (5, 3, 2);
 SELECT children('mv', 9) AS bitmapscan;
-RESET ALL;
+RESET ALL; SET search_path = tree_order, public;
 -- The same when the rows come in reverse order from a join.
 SELECT mv_reset();
 UPDATE mv SET parent_id = 9 FROM (VALUES (5), (3), (2)) v(i) WHERE mv.id = v.i;
@@ -116,3 +119,6 @@ RESET enable_seqscan;
 SELECT try('UPDATE cyc SET parent_id = CASE id WHEN 2 THEN 4 WHEN 3 THEN 2 ELSE 3 END WHERE id IN (2, 3, 4)');
 SELECT count(*) AS problems FROM chronicle.tree_validate('cyc');
 SELECT id, name, lft, rgt FROM nested_set ORDER BY lft;
+
+RESET search_path;
+DROP SCHEMA tree_order CASCADE;

@@ -526,11 +526,13 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
         SPITupleTable *keys = SPI_tuptable;
         char *cols = pstrdup(""), *vals = pstrdup("");
         char *parent_name = get_attname(relid, ti->parent_att, false);
-        char *scope_name = ti->scope_att ? get_attname(relid, ti->scope_att, false) : NULL;
+        /* per_root: tree_root is the tree key, managed like lft (the parent decides it). */
+        char *scope_name = ti->scope_att && !ti->per_root ? get_attname(relid, ti->scope_att, false) : NULL;
         for (uint64 i = 0; i < nkeys; i++)
         {
             char *key = SPI_getvalue(keys->vals[i], keys->tupdesc, 1);
-            if (strcmp(key, "lft") == 0 || strcmp(key, "rgt") == 0 || strcmp(key, "depth") == 0)
+            if (strcmp(key, "lft") == 0 || strcmp(key, "rgt") == 0 || strcmp(key, "depth") == 0 ||
+                (ti->per_root && strcmp(key, "tree_root") == 0))
                 throw pg::Error(CHRONICLE_MANAGED_COLUMN,
                                 pg::format("column \"%s\" of tree table %s is managed by chronicle",
                                            key, ti->qtable));

@@ -263,7 +263,7 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s cannot be moved relative to itself", node_text));
         }
-        if (target.lft > node.lft && target.rgt < node.rgt)
+        if (target.lft > node.lft && target.rgt < node.rgt && same_scope(ti, &node, &target))
         {
             const char *node_text = tree_id_text(ti, node_id), *target_text = tree_id_text(ti, target_id);
             throw pg::Error(CHRONICLE_INVALID_MOVE,
