@@ -333,6 +333,17 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
             throw pg::Error(CHRONICLE_NOT_A_TREE,
                             pg::format("id type %s has no array type", type_name));
         }
+        /* Checked before any DDL: the trigger's WHEN compares order values. */
+        if (ordc)
+        {
+            TypeCacheEntry *tc = lookup_type_cache(otype, TYPECACHE_CMP_PROC);
+            if (!OidIsValid(tc->cmp_proc))
+            {
+                const char *type_name = format_type_be(otype);
+                throw pg::Error(CHRONICLE_NOT_A_TREE,
+                                pg::format("the order column's type %s has no btree ordering", type_name));
+            }
+        }
         if (per_root)
         {
             TypeCacheEntry *tc = lookup_type_cache(idtype, TYPECACHE_HASH_PROC);
@@ -739,7 +750,8 @@ Datum chronicle_tree_rebuild(PG_FUNCTION_ARGS)
         if (!pg_class_ownercheck(relid, GetUserId()))
         {
             if (!column_priv(relid, ti->lft_att, ACL_UPDATE) || !column_priv(relid, ti->rgt_att, ACL_UPDATE) ||
-                !column_priv(relid, ti->depth_att, ACL_UPDATE))
+                !column_priv(relid, ti->depth_att, ACL_UPDATE) ||
+                (ti->per_root && !column_priv(relid, ti->scope_att, ACL_UPDATE)))
                 deny(relid);
             refuse_rls(relid);
         }
