@@ -116,5 +116,16 @@ UPDATE o SET name = 'a' WHERE id = 2;
 SELECT id, name, tree_root, lft, rgt FROM o ORDER BY tree_root, lft;
 SELECT chronicle.tree_rebuild('o') AS renumbered, count(*) AS problems FROM chronicle.tree_validate('o');
 
+-- A data-only restore brings lft, rgt, depth and tree_root on every row: kept
+-- when the trees stay valid; partial or invalid numbers are TR005.
+CREATE TABLE f2 (LIKE f);
+ALTER TABLE f2 ADD PRIMARY KEY (id);
+SELECT chronicle.tree_attach('f2', numbering => 'per_root');
+INSERT INTO f2 SELECT * FROM f;
+SELECT count(*) AS restored, (SELECT count(*) FROM chronicle.tree_validate('f2')) AS problems FROM f2;
+SELECT try($$INSERT INTO f2 (id, parent_id, lft, rgt, depth) VALUES (500, NULL, 1, 2, 0)$$);
+SELECT try($$INSERT INTO f2 (id, parent_id, lft, rgt, depth, tree_root) VALUES (500, NULL, 1, 2, 0, 2)$$);
+SELECT try($$INSERT INTO f2 (id, parent_id, lft, rgt, depth, tree_root) VALUES (500, NULL, 1, 2, 0, 500)$$);
+
 RESET search_path;
 DROP SCHEMA tree_per_root CASCADE;
