@@ -121,7 +121,7 @@ GRANT SELECT ON chronicle.subscription_status TO chronicle_reader;
 
 -- tree
 GRANT SELECT ON chronicle._tree_tables TO chronicle_reader;
-GRANT EXECUTE ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text) TO chronicle_writer;
+GRANT EXECUTE ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text, text) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.tree_detach(regclass) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.tree_insert(regclass, jsonb, anyelement, text) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.tree_move(regclass, anyelement, anyelement, text) TO chronicle_writer;

@@ -226,6 +226,8 @@ char mode_code(const char *m)
 uint64 rebuild_all(TreeInfo *ti)
 {
     tree_lock_table(ti, true);
+    if (ti->per_root)
+        return tree_renumber_roots(ti, NULL, 0, true, true, NULL, 0);
     tree_run(tree_plan(ti, P_SCOPES), NULL, NULL, false);
     uint64 nscopes = SPI_processed;
     Datum *scopes = (Datum *) palloc(sizeof(Datum) * (nscopes + 1));
@@ -262,6 +264,18 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         const char *ordc = PG_ARGISNULL(4) ? NULL : NameStr(*PG_GETARG_NAME(4));
         char *on_delete = text_to_cstring(PG_GETARG_TEXT_PP(5));
         mode_code(on_delete);
+        require(fcinfo, 6, "numbering");
+        char *numbering = text_to_cstring(PG_GETARG_TEXT_PP(6));
+        if (strcmp(numbering, "per_scope") != 0 && strcmp(numbering, "per_root") != 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("unknown numbering \"%s\"", numbering), "",
+                            "Use per_scope or per_root.");
+        bool per_root = strcmp(numbering, "per_root") == 0;
+        if (per_root && scopec)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "numbering per_root cannot be combined with a scope column",
+                            "Each root tree is numbered on its own; its root's id (tree_root) "
+                            "identifies it.");
         check_owned_table(relid);
         /* Its row in chronicle._tree_tables would outlive the session's table. */
         if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
@@ -320,6 +334,38 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
             throw pg::Error(CHRONICLE_NOT_A_TREE,
                             pg::format("id type %s has no array type", type_name));
         }
+        /* Checked before any DDL: the trigger's WHEN compares order values. */
+        if (ordc)
+        {
+            TypeCacheEntry *tc = lookup_type_cache(otype, TYPECACHE_CMP_PROC);
+            if (!OidIsValid(tc->cmp_proc))
+            {
+                const char *type_name = format_type_be(otype);
+                throw pg::Error(CHRONICLE_NOT_A_TREE,
+                                pg::format("the order column's type %s has no btree ordering", type_name));
+            }
+        }
+        if (per_root)
+        {
+            TypeCacheEntry *tc = lookup_type_cache(idtype, TYPECACHE_HASH_PROC);
+            if (!OidIsValid(tc->hash_proc))
+            {
+                const char *type_name = format_type_be(idtype);
+                throw pg::Error(CHRONICLE_NOT_A_TREE,
+                                pg::format("the id column's type %s has no hash function", type_name),
+                                "numbering per_root locks each root tree by its id.");
+            }
+            AttrNumber a = get_attnum(relid, "tree_root");
+            if (a > 0 && get_atttype(relid, a) != idtype)
+                throw pg::Error(CHRONICLE_NOT_A_TREE,
+                                pg::format("column \"tree_root\" of table %s exists and is not of the id "
+                                           "column's type",
+                                           get_rel_name(relid)));
+            if (strcmp(idc, "tree_root") == 0 || strcmp(parc, "tree_root") == 0 ||
+                (ordc && strcmp(ordc, "tree_root") == 0))
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                "column \"tree_root\" is managed by chronicle with numbering per_root");
+        }
         for (const char *col : {"lft", "rgt", "depth"})
         {
             AttrNumber a = get_attnum(relid, col);
@@ -330,16 +376,16 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         }
 
         SPI_connect();
-        Oid types[6] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, TEXTOID};
-        Datum values[6] = {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
+        Oid types[7] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID};
+        Datum values[7] = {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
                            PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
                            PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
-                           CStringGetTextDatum(on_delete)};
-        char nulls[6] = {' ', ' ', ' ', scopec ? ' ' : 'n', ordc ? ' ' : 'n', ' '};
+                           CStringGetTextDatum(on_delete), CStringGetTextDatum(numbering)};
+        char nulls[7] = {' ', ' ', ' ', scopec ? ' ' : 'n', ordc ? ' ' : 'n', ' ', ' '};
         meta_write("INSERT INTO chronicle._tree_tables (tbl, id_column, parent_column, "
-                   "scope_column, order_column, on_delete) VALUES ($1, $2, $3, $4, $5, $6) "
-                   "ON CONFLICT (tbl) DO NOTHING",
-                   6, types, values, nulls);
+                   "scope_column, order_column, on_delete, numbering) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tbl) DO NOTHING",
+                   7, types, values, nulls);
         if (SPI_processed == 0)
         {
             const char *name = get_rel_name(relid);
@@ -359,7 +405,14 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         run_sql(psprintf("ALTER TABLE %s ALTER COLUMN lft DROP DEFAULT, "
                          "ALTER COLUMN rgt DROP DEFAULT, ALTER COLUMN depth DROP DEFAULT",
                          T));
-        const char *lead = S ? psprintf("%s, ", S) : "";
+        if (per_root)
+        {
+            /* The root's id: one index range (tree_root, lft) holds each tree. */
+            run_sql(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS tree_root %s", T,
+                             format_type_extended(idtype, -1, FORMAT_TYPE_FORCE_QUALIFY)));
+            run_sql(psprintf("ALTER TABLE %s ALTER COLUMN tree_root DROP DEFAULT", T));
+        }
+        const char *lead = per_root ? "tree_root, " : S ? psprintf("%s, ", S) : "";
         run_sql(psprintf("CREATE INDEX IF NOT EXISTS chronicle_tree_%u_lft ON %s (%slft)", relid, T,
                          lead));
         run_sql(psprintf("CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE "
@@ -371,21 +424,26 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
          * Its first test is a C function, not current_setting(): it runs for
          * every renumbered row, and a custom setting's lookup by name cost
          * 3.5% of a leaf insert into a 100,000-node tree (callgrind). */
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_2_guard AFTER UPDATE OF lft, rgt, depth "
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_2_guard AFTER UPDATE OF lft, rgt, depth%s "
                          "ON %s FOR EACH ROW WHEN (NOT chronicle._tree_maintaining() AND "
                          "(OLD.lft IS DISTINCT FROM NEW.lft OR OLD.rgt IS "
-                         "DISTINCT FROM NEW.rgt OR OLD.depth IS DISTINCT FROM NEW.depth)) "
+                         "DISTINCT FROM NEW.rgt OR OLD.depth IS DISTINCT FROM NEW.depth%s)) "
                          "EXECUTE FUNCTION chronicle._tree_guard_trigger()",
-                         T));
+                         per_root ? ", tree_root" : "", T,
+                         per_root ? " OR OLD.tree_root IS DISTINCT FROM NEW.tree_root" : ""));
         run_sql(psprintf("CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON %s "
                          "REFERENCING NEW TABLE AS chronicle_new FOR EACH STATEMENT "
                          "EXECUTE FUNCTION chronicle._tree_insert_trigger()",
                          T));
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_4_moved AFTER UPDATE OF %s%s%s ON %s "
-                         "FOR EACH ROW WHEN (OLD.%s IS DISTINCT FROM NEW.%s%s%s%s%s) "
+        /* With an order column, a new order value moves the node among its siblings. */
+        const char *O = ordc ? quote_identifier(ordc) : NULL;
+        run_sql(psprintf("CREATE TRIGGER chronicle_tree_4_moved AFTER UPDATE OF %s%s%s%s%s ON %s "
+                         "FOR EACH ROW WHEN (OLD.%s IS DISTINCT FROM NEW.%s%s%s%s%s%s) "
                          "EXECUTE FUNCTION chronicle._tree_moved_trigger()",
-                         P, S ? ", " : "", S ? S : "", T, P, P, S ? " OR OLD." : "", S ? S : "",
-                         S ? " IS DISTINCT FROM NEW." : "", S ? S : ""));
+                         P, S ? ", " : "", S ? S : "", O ? ", " : "", O ? O : "", T, P, P,
+                         S ? " OR OLD." : "", S ? S : "", S ? " IS DISTINCT FROM NEW." : "",
+                         S ? S : "",
+                         O ? psprintf(" OR OLD.%s IS DISTINCT FROM NEW.%s", O, O) : ""));
         run_sql(psprintf("CREATE TRIGGER chronicle_tree_5_update AFTER UPDATE ON %s "
                          "FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_update_trigger()",
                          T));
@@ -487,11 +545,13 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
         SPITupleTable *keys = SPI_tuptable;
         char *cols = pstrdup(""), *vals = pstrdup("");
         char *parent_name = get_attname(relid, ti->parent_att, false);
-        char *scope_name = ti->scope_att ? get_attname(relid, ti->scope_att, false) : NULL;
+        /* per_root: tree_root is the tree key, managed like lft (the parent decides it). */
+        char *scope_name = ti->scope_att && !ti->per_root ? get_attname(relid, ti->scope_att, false) : NULL;
         for (uint64 i = 0; i < nkeys; i++)
         {
             char *key = SPI_getvalue(keys->vals[i], keys->tupdesc, 1);
-            if (strcmp(key, "lft") == 0 || strcmp(key, "rgt") == 0 || strcmp(key, "depth") == 0)
+            if (strcmp(key, "lft") == 0 || strcmp(key, "rgt") == 0 || strcmp(key, "depth") == 0 ||
+                (ti->per_root && strcmp(key, "tree_root") == 0))
                 throw pg::Error(CHRONICLE_MANAGED_COLUMN,
                                 pg::format("column \"%s\" of tree table %s is managed by chronicle",
                                            key, ti->qtable));
@@ -591,8 +651,12 @@ Datum chronicle_tree_move(PG_FUNCTION_ARGS)
         int sec;
         Oid user = tree_switch_to_owner(ti, &sec);
         TreeNode node;
+        /* per_root: a move may change rows' tree_root, which INSERTs read
+         * under the table lock shared: it takes the table exclusively. */
+        if (ti->per_root)
+            tree_lock_table(ti, true);
         ti = lock_tree_of(relid, id, &node, true);
-        if (ti->scope_att && !PG_ARGISNULL(2) && !column_priv(relid, ti->scope_att, ACL_UPDATE, caller))
+        if (ti->scope_att && !ti->per_root && !PG_ARGISNULL(2) && !column_priv(relid, ti->scope_att, ACL_UPDATE, caller))
         {
             TreeNode dest;
             if (tree_fetch_node(ti, target, &dest) &&
@@ -627,6 +691,9 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         Oid user = tree_switch_to_owner(ti, &sec);
         Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
         TreeNode node;
+        /* per_root: promoting a root's children makes them roots (new tree_root). */
+        if (ti->per_root && mode == DEL_PROMOTE)
+            tree_lock_table(ti, true);
         ti = lock_tree_of(relid, id, &node, true);
         tree_require_numbers(ti, id, &node, "node");
         int32 a = node.lft, b = node.rgt;
@@ -663,9 +730,15 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
             Datum one[1] = {id};
             tree_run(tree_plan(ti, P_DELETE_ONE), one, NULL, true);
             deleted = (int64) SPI_processed;
-            Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};
-            char nulls[3] = {' ', ' ', sn};
-            tree_run(tree_plan(ti, P_PROMOTE_GAP), args, nulls, true);
+            if (ti->per_root && node.parent_null && b - a > 1)
+                /* A deleted root's children become roots of trees of their own. */
+                tree_renumber_roots(ti, &sc, 1, false, false, NULL, 0);
+            else
+            {
+                Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};
+                char nulls[3] = {' ', ' ', sn};
+                tree_run(tree_plan(ti, P_PROMOTE_GAP), args, nulls, true);
+            }
         }
         tree_switch_back(user, sec);
         SPI_finish();
@@ -685,7 +758,8 @@ Datum chronicle_tree_rebuild(PG_FUNCTION_ARGS)
         if (!pg_class_ownercheck(relid, GetUserId()))
         {
             if (!column_priv(relid, ti->lft_att, ACL_UPDATE) || !column_priv(relid, ti->rgt_att, ACL_UPDATE) ||
-                !column_priv(relid, ti->depth_att, ACL_UPDATE))
+                !column_priv(relid, ti->depth_att, ACL_UPDATE) ||
+                (ti->per_root && !column_priv(relid, ti->scope_att, ACL_UPDATE)))
                 deny(relid);
             refuse_rls(relid);
         }

@@ -82,6 +82,7 @@ static bool same_shape(const TreeInfo *a, const TreeInfo *b)
            a->lft_att == b->lft_att && a->rgt_att == b->rgt_att && a->depth_att == b->depth_att &&
            a->id_type == b->id_type && a->scope_type == b->scope_type &&
            a->order_type == b->order_type && a->on_delete == b->on_delete &&
+           a->per_root == b->per_root &&
            same_str(a->qtable, b->qtable) && same_str(a->qid, b->qid) &&
            same_str(a->qparent, b->qparent) && same_str(a->qscope, b->qscope) &&
            same_str(a->qorder, b->qorder) && same_str(a->eq_id, b->eq_id) &&
@@ -160,7 +161,7 @@ static bool load(TreeInfo *ti, Oid relid)
     {
         Oid argtypes[1] = {REGCLASSOID};
         plan = pg::spi::prepare_kept("SELECT id_column::text, parent_column::text, scope_column::text, "
-                                     "order_column::text, on_delete FROM chronicle._tree_tables "
+                                     "order_column::text, on_delete, numbering FROM chronicle._tree_tables "
                                      "WHERE tbl OPERATOR(pg_catalog.=) $1",
                                      1, argtypes);
     }
@@ -183,13 +184,14 @@ static bool load(TreeInfo *ti, Oid relid)
     TupleDesc desc = SPI_tuptable->tupdesc;
     char *idc = SPI_getvalue(tup, desc, 1), *parc = SPI_getvalue(tup, desc, 2),
          *scopec = SPI_getvalue(tup, desc, 3), *ordc = SPI_getvalue(tup, desc, 4),
-         *del = SPI_getvalue(tup, desc, 5);
+         *del = SPI_getvalue(tup, desc, 5), *numbering = SPI_getvalue(tup, desc, 6);
     /* Keep the strings past SPI_finish. */
     MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
     char *names[4] = {pstrdup(idc), pstrdup(parc), scopec ? pstrdup(scopec) : NULL,
                       ordc ? pstrdup(ordc) : NULL};
     MemoryContextSwitchTo(old);
     ti->on_delete = del[0] == 'c' ? DEL_CASCADE : del[0] == 'p' ? DEL_PROMOTE : DEL_RESTRICT;
+    ti->per_root = numbering && strcmp(numbering, "per_root") == 0;
     SPI_finish();
 
     Oid typ, coll;
@@ -202,7 +204,18 @@ static bool load(TreeInfo *ti, Oid relid)
     ReleaseSysCache(rt);
     ti->id_att = column(relid, names[0], &ti->id_type, &ti->id_coll);
     ti->parent_att = column(relid, names[1], &typ, &coll);
-    ti->scope_att = names[2] ? column(relid, names[2], &ti->scope_type, &ti->scope_coll) : 0;
+    if (ti->per_root)
+    {
+        /* The tree key is the root's id, kept in tree_root (tree.h). */
+        if (names[2])
+            throw pg::Error(CHRONICLE_NOT_A_TREE, "per_root numbering cannot be combined with a scope column");
+        ti->scope_att = column(relid, "tree_root", &ti->scope_type, &ti->scope_coll);
+        if (ti->scope_type != ti->id_type)
+            throw pg::Error(CHRONICLE_NOT_A_TREE, "column \"tree_root\" must have the id column's type",
+                            "", "Re-attach the table with chronicle.tree_attach().");
+    }
+    else
+        ti->scope_att = names[2] ? column(relid, names[2], &ti->scope_type, &ti->scope_coll) : 0;
     ti->order_att = names[3] ? column(relid, names[3], &ti->order_type, &ti->order_coll) : 0;
     ti->lft_att = column(relid, "lft", &typ, NULL);
     ti->rgt_att = column(relid, "rgt", &typ, NULL);
@@ -225,7 +238,8 @@ static bool load(TreeInfo *ti, Oid relid)
         TypeCacheEntry *tc = lookup_type_cache(ti->scope_type, TYPECACHE_HASH_PROC_FINFO);
         if (!OidIsValid(tc->hash_proc_finfo.fn_oid))
             throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("the scope column's type %s has no hash function",
+                            pg::format(ti->per_root ? "the id column's type %s has no hash function"
+                                                    : "the scope column's type %s has no hash function",
                                        format_type_be(ti->scope_type)));
         fmgr_info_copy(&ti->scope_hash, &tc->hash_proc_finfo, CacheMemoryContext);
     }
@@ -233,7 +247,8 @@ static bool load(TreeInfo *ti, Oid relid)
         get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
     ti->qid = cache_strdup(quote_identifier(names[0]));
     ti->qparent = cache_strdup(quote_identifier(names[1]));
-    ti->qscope = names[2] ? cache_strdup(quote_identifier(names[2])) : NULL;
+    ti->qscope = ti->per_root ? cache_strdup("tree_root")
+                 : names[2] ? cache_strdup(quote_identifier(names[2])) : NULL;
     ti->qorder = names[3] ? cache_strdup(quote_identifier(names[3])) : NULL;
     for (int i = 0; i < 4; i++)
         if (names[i])
@@ -308,6 +323,15 @@ static const char *scope_clause(TreeInfo *ti, const char *alias, int n)
     return psprintf(" AND %s.%s %s $%d", alias, ti->qscope, ti->eq_scope, n);
 }
 
+/* The columns every whole-tree read returns, in this order (renumber.cpp,
+ * query.cpp): id, parent, lft, rgt, depth, order (or NULL), tree_root (or NULL). */
+static const char *row_columns(TreeInfo *ti)
+{
+    return psprintf("t.%s, t.%s, t.lft, t.rgt, t.depth, %s%s, %s", ti->qid, ti->qparent,
+                    ti->qorder ? "t." : "NULL::int4", ti->qorder ? ti->qorder : "",
+                    ti->per_root ? "t.tree_root" : "NULL::int4");
+}
+
 static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
 {
     const char *T = ti->qtable, *I = ti->qid, *P = ti->qparent, *EQ = ti->eq_id;
@@ -328,11 +352,29 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         add(id);
         break;
     case P_SCOPE_ROWS:
-        sql = psprintf("SELECT t.%s, t.%s, t.lft, t.rgt, t.depth%s%s FROM %s t WHERE true%s", I, P,
-                       ti->qorder ? ", t." : "", ti->qorder ? ti->qorder : "", T,
+        /* id, parent, lft, rgt, depth, order (or NULL), tree_root (or NULL) */
+        sql = psprintf("SELECT %s FROM %s t WHERE true%s", row_columns(ti), T,
                        scope_clause(ti, "t", 1));
         if (S)
             add(sc);
+        break;
+    case P_ROOT_ROWS:
+        sql = psprintf("SELECT %s FROM %s t WHERE t.tree_root %s ANY ($1) UNION ALL "
+                       "SELECT %s FROM %s t WHERE t.%s %s ANY ($2) AND t.tree_root IS NULL",
+                       row_columns(ti), T, EQ, row_columns(ti), T, I, EQ);
+        add(idarr), add(idarr);
+        break;
+    case P_ALL_ROWS:
+        sql = psprintf("SELECT %s FROM %s t", row_columns(ti), T);
+        break;
+    case P_MOVE_TREE:
+        /* The subtree [$1, $2] of tree $8 moves by $3 into tree $5, $4 levels
+         * deeper; the node $6 takes parent $7 when $9. */
+        sql = psprintf("UPDATE %s t SET lft = t.lft + $3, rgt = t.rgt + $3, depth = t.depth + $4, "
+                       "tree_root = $5, %s = CASE WHEN $9 AND t.%s %s $6 THEN $7 ELSE t.%s END "
+                       "WHERE t.tree_root %s $8 AND t.lft BETWEEN $1 AND $2",
+                       T, P, I, EQ, P, EQ);
+        add(i4), add(i4), add(i4), add(i4), add(id), add(id), add(id), add(id), add(BOOLOID);
         break;
     case P_MAX_RGT:
         sql = psprintf("SELECT pg_catalog.max(t.rgt) FROM %s t WHERE true%s", T,
@@ -350,8 +392,11 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             add(sc);
         break;
     case P_SET_NODE:
-        sql = psprintf("UPDATE %s t SET lft = $2, rgt = $3, depth = $4 WHERE t.%s %s $1", T, I, EQ);
+        sql = psprintf("UPDATE %s t SET lft = $2, rgt = $3, depth = $4%s WHERE t.%s %s $1", T,
+                       ti->per_root ? ", tree_root = $5" : "", I, EQ);
         add(id), add(i4), add(i4), add(i4);
+        if (ti->per_root)
+            add(id);
         break;
     case P_MOVE:
         /* awesome_nested_set's bounded update: the node's range [$1,$2] moves by $5,
@@ -399,12 +444,15 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         /* The arrays are unnested in the target list (ProjectSet, rows
          * streamed in lockstep) rather than by ROWS FROM, whose function scan
          * first copies every row into a tuplestore. */
-        sql = psprintf("UPDATE %s t SET lft = v.l, rgt = v.r, depth = v.d "
+        sql = psprintf("UPDATE %s t SET lft = v.l, rgt = v.r, depth = v.d%s "
                        "FROM (SELECT pg_catalog.unnest($1) AS i, pg_catalog.unnest($2) AS l, "
-                       "pg_catalog.unnest($3) AS r, pg_catalog.unnest($4) AS d) AS v "
+                       "pg_catalog.unnest($3) AS r, pg_catalog.unnest($4) AS d%s) AS v "
                        "WHERE t.%s %s v.i",
-                       T, I, EQ);
+                       T, ti->per_root ? ", tree_root = v.k" : "",
+                       ti->per_root ? ", pg_catalog.unnest($5) AS k" : "", I, EQ);
         add(idarr), add(INT4ARRAYOID), add(INT4ARRAYOID), add(INT4ARRAYOID);
+        if (ti->per_root)
+            add(idarr);
         break;
     case P_SIBLINGS:
         sql = psprintf("SELECT t.%s%s%s, t.lft FROM %s t WHERE t.depth = $1 AND t.lft > $2 "
@@ -492,7 +540,8 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
     /* The write-back is planned for each call: its arrays hold a few rows or
      * a whole bulk load, and only a plan that sees their length picks the
      * right join (a generic plan assumes a few rows: one id probe per row). */
-    return pg::spi::prepare_kept(sql, n, types, which == P_WRITE_BACK ? CURSOR_OPT_CUSTOM_PLAN : 0);
+    return pg::spi::prepare_kept(sql, n, types,
+                                 which == P_WRITE_BACK || which == P_ROOT_ROWS ? CURSOR_OPT_CUSTOM_PLAN : 0);
 }
 
 SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which)

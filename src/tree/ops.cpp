@@ -86,6 +86,12 @@ static bool same_scope(TreeInfo *ti, TreeNode *a, TreeNode *b)
 {
     if (!ti->scope_att)
         return true;
+    if (ti->per_root)
+    {
+        if (a->scope_null || b->scope_null)
+            return a->scope_null && b->scope_null;
+        return tree_cmp_id(ti, a->scope, b->scope) == 0;
+    }
     if (a->scope_null || b->scope_null)
         return a->scope_null && b->scope_null;
     return strcmp(tree_scope_text(ti, a->scope, false), tree_scope_text(ti, b->scope, false)) == 0;
@@ -114,8 +120,9 @@ int32 tree_ordered_position(TreeInfo *ti, TreeNode *parent, TreeNode *node)
         return end;
     Datum args[4] = {Int32GetDatum(parent ? parent->depth + 1 : 0),
                      Int32GetDatum(parent ? parent->lft : 0),
-                     Int32GetDatum(parent ? parent->rgt : end), node->scope};
-    char nulls[4] = {' ', ' ', ' ', node->scope_null ? 'n' : ' '};
+                     Int32GetDatum(parent ? parent->rgt : end), parent ? parent->scope : node->scope};
+    bool key_null = parent ? parent->scope_null : node->scope_null;
+    char nulls[4] = {' ', ' ', ' ', key_null ? 'n' : ' '};
     tree_run(tree_plan(ti, P_SIBLINGS), args, nulls, false);
     TupleDesc desc = SPI_tuptable->tupdesc;
     for (uint64 i = 0; i < SPI_processed; i++)
@@ -141,13 +148,25 @@ void tree_place_new_leaf(TreeInfo *ti, Datum id)
     if (!tree_fetch_node(ti, id, &node) || !node.lft_null)
         return;
     TreeNode *pp = NULL;
+    if (ti->per_root)
+    {
+        /* A new root starts its own tree; a child joins its parent's. */
+        node.scope = id;
+        node.scope_null = false;
+    }
     if (!node.parent_null)
     {
         if (tree_cmp_id(ti, node.parent, id) == 0)
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s cannot be its own parent in tree table %s",
                                        tree_id_text(ti, id), ti->qtable));
-        if (!tree_fetch_node(ti, node.parent, &parent) || !same_scope(ti, &node, &parent))
+        bool found = tree_fetch_node(ti, node.parent, &parent);
+        if (found && ti->per_root)
+        {
+            node.scope = parent.scope;
+            node.scope_null = parent.scope_null;
+        }
+        if (!found || !same_scope(ti, &node, &parent))
         {
             /* Output functions before the throw: none may longjmp over its strings (rule 2). */
             const char *parent_text = tree_id_text(ti, node.parent), *node_text = tree_id_text(ti, id);
@@ -163,9 +182,32 @@ void tree_place_new_leaf(TreeInfo *ti, Datum id)
     Datum shift[3] = {Int32GetDatum(p), Int32GetDatum(2), node.scope};
     char nulls[3] = {' ', ' ', node.scope_null ? 'n' : ' '};
     tree_run(tree_plan(ti, P_SHIFT_INSERT), shift, nulls, true);
-    Datum set[4] = {id, Int32GetDatum(p), Int32GetDatum(p + 1),
-                    Int32GetDatum(pp ? pp->depth + 1 : 0)};
-    tree_run(tree_plan(ti, P_SET_NODE), set, NULL, true);
+    Datum set[5] = {id, Int32GetDatum(p), Int32GetDatum(p + 1),
+                    Int32GetDatum(pp ? pp->depth + 1 : 0), node.scope};
+    char set_nulls[5] = {' ', ' ', ' ', ' ', node.scope_null ? 'n' : ' '};
+    tree_run(tree_plan(ti, P_SET_NODE), set, set_nulls, true);
+}
+
+/*
+ * per_root: move the subtree of node into another root tree (key), at dest,
+ * as three bounded statements: open the gap there, move the rows, close the
+ * gap they left.  Only the two trees' rows are touched.
+ */
+static void move_to_tree(TreeInfo *ti, TreeNode *node, Datum key, int32 dest, int32 new_depth,
+                         Datum new_parent, bool new_parent_null, bool set_parent)
+{
+    int32 a = node->lft, b = node->rgt, w = b - a + 1;
+    Datum open[3] = {Int32GetDatum(dest), Int32GetDatum(w), key};
+    tree_run(tree_plan(ti, P_SHIFT_INSERT), open, NULL, true);
+    Datum mv[9] = {Int32GetDatum(a),         Int32GetDatum(b),
+                   Int32GetDatum(dest - a),  Int32GetDatum(new_depth - node->depth),
+                   key,                      node->id,
+                   new_parent,               node->scope,
+                   BoolGetDatum(set_parent)};
+    char mn[9] = {' ', ' ', ' ', ' ', ' ', ' ', new_parent_null ? 'n' : ' ', ' ', ' '};
+    tree_run(tree_plan(ti, P_MOVE_TREE), mv, mn, true);
+    Datum close[3] = {Int32GetDatum(b + 1), Int32GetDatum(-w), node->scope};
+    tree_run(tree_plan(ti, P_SHIFT_INSERT), close, NULL, true);
 }
 
 void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_null, char placement,
@@ -180,9 +222,20 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
     int32 dest, new_depth;
     Datum new_parent = (Datum) 0;
     bool new_parent_null = true;
+    if (ti->per_root && (target_null || ((placement == 'b' || placement == 'a') &&
+                                         tree_fetch_node(ti, target_id, &target) &&
+                                         !target.lft_null && target.depth == 0 &&
+                                         tree_cmp_id(ti, node_id, target_id) != 0)))
+    {
+        /* per_root: a root (or a root's sibling) is a tree of its own: numbered from 1. */
+        if (node.depth == 0)
+            return; /* already a root */
+        move_to_tree(ti, &node, node.id, 1, 0, (Datum) 0, true, set_parent);
+        return;
+    }
     if (target_null)
     {
-        if (!set_parent && node.depth == 0)
+        if (!set_parent && node.depth == 0 && placement != 'o')
             return; /* already a root: a parent set to NULL again moves nothing */
         dest = placement == 'o' ? tree_ordered_position(ti, NULL, &node)
                                 : tree_end_position(ti, node.scope, node.scope_null);
@@ -190,7 +243,8 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
     }
     else
     {
-        if (!tree_fetch_node(ti, target_id, &target) || !same_scope(ti, &node, &target))
+        if (!tree_fetch_node(ti, target_id, &target) ||
+            (!ti->per_root && !same_scope(ti, &node, &target)))
         {
             /* Output functions before the throw: none may longjmp over its strings (rule 2). */
             const char *target_text = tree_id_text(ti, target_id), *node_text = tree_id_text(ti, node_id);
@@ -209,7 +263,7 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s cannot be moved relative to itself", node_text));
         }
-        if (target.lft > node.lft && target.rgt < node.rgt)
+        if (target.lft > node.lft && target.rgt < node.rgt && same_scope(ti, &node, &target))
         {
             const char *node_text = tree_id_text(ti, node_id), *target_text = tree_id_text(ti, target_id);
             throw pg::Error(CHRONICLE_INVALID_MOVE,
@@ -217,9 +271,22 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
                                        node_text, target_text));
         }
         bool child = placement == 'f' || placement == 'l' || placement == 'o';
-        if (!set_parent && child && node.depth == target.depth + 1 && node.lft > target.lft &&
-            node.rgt < target.rgt)
+        if (!set_parent && child && placement != 'o' && node.depth == target.depth + 1 &&
+            node.lft > target.lft && node.rgt < target.rgt && same_scope(ti, &node, &target))
             return; /* already a child of the new parent: nothing moves */
+        if (ti->per_root && !same_scope(ti, &node, &target))
+        {
+            /* Into another root tree (a root's sibling was handled above). */
+            int32 to = placement == 'f'   ? target.lft + 1
+                       : placement == 'l' ? target.rgt
+                       : placement == 'o' ? tree_ordered_position(ti, &target, &node)
+                       : placement == 'b' ? target.lft
+                                          : target.rgt + 1;
+            move_to_tree(ti, &node, target.scope, to, child ? target.depth + 1 : target.depth,
+                         child ? target.id : target.parent, child ? false : target.parent_null,
+                         set_parent);
+            return;
+        }
         switch (placement)
         {
         case 'f':
@@ -298,6 +365,12 @@ void tree_close_deleted(TreeInfo *ti, TreeNode *gone, char mode)
         Datum rp[2] = {gone->id, gone->parent};
         char rn[2] = {' ', gone->parent_null ? 'n' : ' '};
         tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
+        if (ti->per_root && gone->parent_null && b - a > 1)
+        {
+            /* The children of a deleted root become roots of trees of their own. */
+            tree_renumber_roots(ti, &gone->scope, 1, false, false, NULL, 0);
+            return;
+        }
         Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), gone->scope};
         char nulls[3] = {' ', ' ', sn};
         tree_run(tree_plan(ti, P_PROMOTE_GAP), args, nulls, true);

@@ -144,6 +144,7 @@ struct Problems
     const char *scope;
     int64 count;
     char *first;
+    Datum key; /* per_root: the tree's root id */
 };
 
 void put_problem(Problems *p, TreeInfo *ti, Datum id, bool id_null, const char *text)
@@ -247,6 +248,9 @@ void validate_scope(TreeInfo *ti, Problems *p, Datum scope, bool scope_null)
             problem(p, ti, r->id, "range %d..%d overlaps the range of node %s", r->lft, r->rgt,
                     tree_id_text(ti, rows[stack[top - 1]].id));
         VRow *enclosing = top > 0 ? &rows[stack[top - 1]] : NULL;
+        if (!enclosing && ti->per_root && tree_cmp_id(ti, r->id, p->key) != 0)
+            problem(p, ti, r->id, "tree_root says %s, numbering says a root of its own",
+                    tree_id_text(ti, p->key));
         if (!enclosing && !r->parent_null)
             problem(p, ti, r->id, "parent column says %s, numbering says root",
                     tree_id_text(ti, r->parent));
@@ -269,7 +273,7 @@ void validate_scope(TreeInfo *ti, Problems *p, Datum scope, bool scope_null)
  * rows are read with the active snapshot. */
 int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **first)
 {
-    Problems p = {NULL, NULL, "", 0, NULL};
+    Problems p = {NULL, NULL, "", 0, NULL, scope};
     validate_scope(ti, &p, scope, scope_null);
     *first = p.first;
     return p.count;
@@ -303,12 +307,31 @@ Datum chronicle_tree_validate(PG_FUNCTION_ARGS)
             elog(ERROR, "chronicle: tree query failed");
         uint64 ns = SPI_processed;
         SPITupleTable *scopes = SPI_tuptable;
-        Problems p = {rsi->setResult, rsi->setDesc, "", 0, NULL};
+        Problems p = {rsi->setResult, rsi->setDesc, "", 0, NULL, (Datum) 0};
         for (uint64 i = 0; i < ns; i++)
         {
             bool isnull;
             Datum s = SPI_getbinval(scopes->vals[i], scopes->tupdesc, 1, &isnull);
             p.scope = tree_scope_text(ti, s, isnull);
+            p.key = s;
+            if (ti->per_root && isnull)
+            {
+                /* per_root: a row without tree_root belongs to no tree. */
+                SPITupleTable *keep = SPI_tuptable;
+                if (pg::spi::execute_plan(tree_plan(ti, P_ALL_ROWS), NULL, NULL, true, 0) != SPI_OK_SELECT)
+                    elog(ERROR, "chronicle: tree query failed");
+                for (uint64 j = 0; j < SPI_processed; j++)
+                {
+                    bool rn;
+                    SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 7, &rn);
+                    if (rn)
+                        problem(&p, ti,
+                                SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &rn),
+                                "not numbered (tree_root is NULL)");
+                }
+                SPI_tuptable = keep;
+                continue;
+            }
             if (ti->scope_att && isnull)
                 continue; /* rows without a scope belong to no tree */
             validate_scope(ti, &p, s, isnull);

@@ -5,9 +5,14 @@
  * UPDATE or DELETE, nested statements) and by attach and rebuild: one read of
  * the tree, an O(n log n) computation in memory, and one UPDATE of the rows
  * whose numbers changed.  Siblings keep their current order (by lft); new or
- * moved nodes go last among their siblings in statement order, or, with an
- * order column, before the first sibling that sorts after them.  A rebuild
- * orders all siblings by the order column, then id.
+ * moved nodes go last among their siblings (moved ones in their previous lft
+ * order, new ones in statement order), or, with an order column, before the
+ * first sibling that sorts after them (by order, then id).  A rebuild is the
+ * same with nothing moved: it keeps every order the numbering gives, so on a
+ * tree chronicle maintained it changes no row.
+ *
+ * With per_root numbering the rows read are whole root trees; each root is
+ * numbered from 1 and its tree's rows get its id in tree_root.
  */
 #include "tree/tree.h"
 #include "errors.h"
@@ -27,11 +32,11 @@ namespace {
 
 struct Row
 {
-    Datum id, parent, ord;
-    bool parent_null, ord_null, lft_null, fresh; /* fresh: new or moved */
+    Datum id, parent, ord, root;
+    bool parent_null, ord_null, lft_null, root_null, fresh; /* fresh: new or moved */
     int32 lft, rgt, depth;
     int64 seq;
-    int parent_ix, first_child, next, nl, nr, nd;
+    int parent_ix, first_child, next, nl, nr, nd, nroot;
 };
 
 struct SortCtx
@@ -60,15 +65,23 @@ int by_order_id(const void *a, const void *b, void *arg)
     return tree_cmp_id(c->ti, x->id, y->id);
 }
 
-/* Existing siblings by lft, then new ones in statement order. */
+/*
+ * Existing siblings by lft; then the moved ones by their previous lft (the
+ * order they had, whatever order the statement's plan visited them in); then
+ * the new ones in statement order.  Ties (only in a broken numbering) by id.
+ */
 int by_position(const void *a, const void *b, void *arg)
 {
     SortCtx *c = (SortCtx *) arg;
     Row *x = &c->rows[*(const int *) a], *y = &c->rows[*(const int *) b];
     if (x->fresh != y->fresh)
         return x->fresh ? 1 : -1;
-    int64 kx = x->fresh ? x->seq : x->lft, ky = y->fresh ? y->seq : y->lft;
-    return kx < ky ? -1 : kx > ky ? 1 : 0;
+    if (x->lft_null != y->lft_null)
+        return x->lft_null ? 1 : -1;
+    int64 kx = x->lft_null ? x->seq : x->lft, ky = y->lft_null ? y->seq : y->lft;
+    if (kx != ky)
+        return kx < ky ? -1 : 1;
+    return tree_cmp_id(c->ti, x->id, y->id);
 }
 
 /* Index of the row with this id in rows sorted by idx, or -1. */
@@ -98,16 +111,11 @@ char *id_text(TreeInfo *ti, Datum id)
 }
 
 /* Order one sibling list in place (ids are row indexes). */
-void order_siblings(TreeInfo *ti, Row *rows, int *list, int k, bool rebuild)
+void order_siblings(TreeInfo *ti, Row *rows, int *list, int k)
 {
     SortCtx ctx = {ti, rows};
     if (k < 2)
         return;
-    if (rebuild)
-    {
-        qsort_arg(list, k, sizeof(int), by_order_id, &ctx);
-        return;
-    }
     qsort_arg(list, k, sizeof(int), by_position, &ctx);
     if (!ti->order_att)
         return;
@@ -152,7 +160,7 @@ struct RowReader
     MemoryContext cxt;
     Row *rows;
     int n, cap;
-    bool ordered, idbyval, ordbyval;
+    bool ordered, per_root, idbyval, ordbyval;
     int16 idlen, ordlen;
 };
 
@@ -187,6 +195,13 @@ bool read_row(TupleTableSlot *slot, DestReceiver *self)
         if (!r->ord_null)
             r->ord = datumCopy(v[5], rd->ordbyval, rd->ordlen);
     }
+    r->root_null = true;
+    if (rd->per_root)
+    {
+        r->root_null = isnull[6];
+        if (!r->root_null)
+            r->root = datumCopy(v[6], rd->idbyval, rd->idlen);
+    }
     r->fresh = r->lft_null;
     r->seq = INT64_MAX;
     r->first_child = r->next = -1;
@@ -198,8 +213,7 @@ bool read_row(TupleTableSlot *slot, DestReceiver *self)
 
 void read_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
-    RowReader *rd = (RowReader *) self;
-    if (desc->natts < (rd->ordered ? 6 : 5))
+    if (desc->natts < 7)
         elog(ERROR, "chronicle: unexpected shape of the tree read");
 }
 
@@ -207,11 +221,13 @@ void read_nothing(DestReceiver *self) {}
 
 } // namespace
 
-uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
-                     int nmoved)
+namespace {
+uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved);
+}
+
+/* Read the rows of a tree plan into Row structs. */
+static Row *read_rows(TreeInfo *ti, TreePlan which, Datum *args, const char *nulls, int *count)
 {
-    Datum args[1] = {scope};
-    char nulls[1] = {scope_null ? 'n' : ' '};
     RowReader reader;
     memset(&reader, 0, sizeof(reader));
     reader.pub.receiveSlot = read_row;
@@ -221,19 +237,56 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
     reader.pub.mydest = DestTuplestore; /* not DestNone: SPI would report no SELECT */
     reader.cxt = CurrentMemoryContext;
     reader.ordered = ti->order_att != 0;
+    reader.per_root = ti->per_root;
     get_typlenbyval(ti->id_type, &reader.idlen, &reader.idbyval);
     reader.ordbyval = true;
     if (ti->order_att)
         get_typlenbyval(ti->order_type, &reader.ordlen, &reader.ordbyval);
-    tree_read(tree_plan(ti, P_SCOPE_ROWS), args, nulls, &reader.pub);
+    tree_read(tree_plan(ti, which), args, nulls, &reader.pub);
+    *count = reader.n;
+    return reader.rows;
+}
 
-    int n = reader.n;
+uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
+                     int nmoved)
+{
+    Datum args[1] = {scope};
+    char nulls[1] = {scope_null ? 'n' : ' '};
+    int n;
+    Row *rows = read_rows(ti, P_SCOPE_ROWS, args, nulls, &n);
+    return renumber_rows(ti, rows, n, moved, nmoved);
+}
+
+uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool rebuild,
+                           Datum *moved, int nmoved)
+{
+    int n;
+    Row *rows;
+    if (all)
+        rows = read_rows(ti, P_ALL_ROWS, NULL, NULL, &n);
+    else
+    {
+        int16 len;
+        bool byval;
+        char align;
+        get_typlenbyvalalign(ti->id_type, &len, &byval, &align);
+        Datum args[2] = {
+            PointerGetDatum(construct_array(keys, nkeys, ti->id_type, len, byval, align)),
+            PointerGetDatum(construct_array(moved, nmoved, ti->id_type, len, byval, align))};
+        rows = read_rows(ti, P_ROOT_ROWS, args, NULL, &n);
+    }
+    return renumber_rows(ti, rows, n, moved, nmoved);
+}
+
+namespace {
+
+uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved)
+{
     if (n == 0)
         return 0;
     int16 idlen;
     bool idbyval;
     get_typlenbyval(ti->id_type, &idlen, &idbyval);
-    Row *rows = reader.rows;
 
     SortCtx ctx = {ti, rows};
     int *idx = (int *) palloc(sizeof(int) * n);
@@ -302,7 +355,7 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
         kids[fill[rows[i].parent_ix]++] = i;
     for (int p = 0; p <= n; p++)
         if (count[p] > 1)
-            order_siblings(ti, rows, kids + start[p], count[p], rebuild);
+            order_siblings(ti, rows, kids + start[p], count[p]);
 
     /* Depth-first numbering without recursion: stack of (parent, next child). */
     int *stack_node = (int *) palloc(sizeof(int) * (n + 1));
@@ -316,6 +369,9 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
         if (stack_pos[top] < start[p + 1])
         {
             int c = kids[stack_pos[top]++];
+            if (top == 0 && ti->per_root)
+                counter = 1; /* each root tree from 1 */
+            rows[c].nroot = top == 0 ? c : rows[p].nroot;
             rows[c].nl = counter++;
             rows[c].nd = top;
             visited++;
@@ -334,15 +390,37 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
     }
     if (visited < n)
     {
+        /*
+         * Rows no root reaches hang from a cycle of the parent column.  Walk
+         * up from one of them until a row repeats: that row is on the cycle;
+         * name the cycle's smallest id (not a bystander hanging below it).
+         */
+        int *seen = (int *) palloc0(sizeof(int) * n);
         for (int i = 0; i < n; i++)
-            if (rows[i].nl == 0)
+        {
+            if (rows[i].nl != 0)
+                continue;
+            int at = i;
+            while (at != n && seen[at] == 0)
             {
-                const char *node = id_text(ti, rows[i].id);
-                throw pg::Error(CHRONICLE_INVALID_MOVE,
-                                pg::format("node %s would be its own ancestor in tree table %s",
-                                           node, ti->qtable),
-                                "The parent column contains a cycle.");
+                seen[at] = 1;
+                at = rows[at].parent_ix;
             }
+            if (at == n)
+                continue;
+            int best = at;
+            for (int c = rows[at].parent_ix; c != at; c = rows[c].parent_ix)
+                if (tree_cmp_id(ti, rows[c].id, rows[best].id) < 0)
+                    best = c;
+            const char *node = id_text(ti, rows[best].id);
+            const char *parent = id_text(ti, rows[best].parent);
+            throw pg::Error(CHRONICLE_INVALID_MOVE,
+                            pg::format("node %s would be its own ancestor in tree table %s",
+                                       node, ti->qtable),
+                            pg::format("The parent column contains a cycle through node %s "
+                                       "(its parent is %s).",
+                                       node, parent));
+        }
     }
 
     /* Write back only what changed. */
@@ -350,11 +428,16 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
     Datum *ids = (Datum *) palloc(sizeof(Datum) * n);
     Datum *l = (Datum *) palloc(sizeof(Datum) * n), *rr = (Datum *) palloc(sizeof(Datum) * n),
           *d = (Datum *) palloc(sizeof(Datum) * n);
+    Datum *k = ti->per_root ? (Datum *) palloc(sizeof(Datum) * n) : NULL;
     for (int i = 0; i < n; i++)
     {
         Row *r = &rows[i];
-        if (!r->lft_null && r->lft == r->nl && r->rgt == r->nr && r->depth == r->nd)
+        bool same_root = !ti->per_root ||
+                         (!r->root_null && tree_cmp_id(ti, r->root, rows[r->nroot].id) == 0);
+        if (!r->lft_null && r->lft == r->nl && r->rgt == r->nr && r->depth == r->nd && same_root)
             continue;
+        if (k)
+            k[changed] = rows[r->nroot].id;
         ids[changed] = r->id;
         l[changed] = Int32GetDatum(r->nl);
         rr[changed] = Int32GetDatum(r->nr);
@@ -365,12 +448,16 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
     {
         char align;
         get_typlenbyvalalign(ti->id_type, &idlen, &idbyval, &align);
-        Datum wb[4] = {
+        Datum wb[5] = {
             PointerGetDatum(construct_array(ids, changed, ti->id_type, idlen, idbyval, align)),
             PointerGetDatum(construct_array(l, changed, INT4OID, 4, true, TYPALIGN_INT)),
             PointerGetDatum(construct_array(rr, changed, INT4OID, 4, true, TYPALIGN_INT)),
-            PointerGetDatum(construct_array(d, changed, INT4OID, 4, true, TYPALIGN_INT))};
+            PointerGetDatum(construct_array(d, changed, INT4OID, 4, true, TYPALIGN_INT)),
+            k ? PointerGetDatum(construct_array(k, changed, ti->id_type, idlen, idbyval, align))
+              : (Datum) 0};
         tree_run(tree_plan(ti, P_WRITE_BACK), wb, NULL, true);
     }
     return (uint64) changed;
 }
+
+} // namespace

@@ -50,6 +50,10 @@ enum TreePlan
     P_DELETE_RANGE,    /* delete the rows inside [a, b] */
     P_DELETE_ONE,      /* delete one row by id */
     P_SCOPES,          /* the distinct scopes of the table */
+    /* per_root numbering (the tree key is the column tree_root) */
+    P_ROOT_ROWS,       /* as P_SCOPE_ROWS, of the trees in $1 and the ids in $2 */
+    P_ALL_ROWS,        /* as P_SCOPE_ROWS, of the whole table */
+    P_MOVE_TREE,       /* move a subtree [a, b] into another root tree */
     N_TREE_PLANS
 };
 
@@ -70,6 +74,13 @@ struct TreeInfo
     Oid id_type, scope_type, order_type;
     Oid id_coll, scope_coll, order_coll;
     char on_delete;
+    /*
+     * per_root: each root tree is numbered from 1 on its own and its rows hold
+     * the root's id in the managed column tree_root.  The tree key ("scope"
+     * below: scope_att, scope_type, qscope, scope_hash) is then tree_root, so
+     * every plan, lock and check by scope works per root tree.
+     */
+    bool per_root;
     FmgrInfo id_cmp, order_cmp, scope_hash; /* btree comparison, hash */
     SortSupportData id_sort;                /* fast id comparison (int ids skip fmgr) */
     char *qtable;                           /* quoted schema.table */
@@ -110,6 +121,10 @@ char *tree_scope_text(TreeInfo *ti, Datum scope, bool isnull);
  * moved[] (in that order) are placed as last children (or by order column). */
 uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
                      int nmoved);
+/* per_root: renumber the root trees keys[] plus the rows ids[] (new or moved;
+ * NULL keys: the whole table), each root tree from 1, setting tree_root. */
+uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool rebuild,
+                           Datum *moved, int nmoved);
 
 /* query.cpp: tree_validate's problems of one tree, counted; *first describes one. */
 int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **first);

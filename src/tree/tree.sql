@@ -4,10 +4,11 @@ CREATE OR REPLACE FUNCTION chronicle.tree_attach(tbl regclass, id_column name DE
                                       parent_column name DEFAULT 'parent_id',
                                       scope_column name DEFAULT NULL,
                                       order_column name DEFAULT NULL,
-                                      on_delete text DEFAULT 'cascade') RETURNS void
+                                      on_delete text DEFAULT 'cascade',
+                                      numbering text DEFAULT 'per_scope') RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_attach';
-COMMENT ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text) IS
-    'Make a table a nested set: adds and indexes lft, rgt, depth, numbers the existing rows from the parent column and installs the triggers that keep the numbering under plain SQL.';
+COMMENT ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text, text) IS
+    'Make a table a nested set: adds and indexes lft, rgt, depth (and tree_root with numbering per_root), numbers the existing rows from the parent column and installs the triggers that keep the numbering under plain SQL.';
 
 CREATE OR REPLACE FUNCTION chronicle.tree_detach(tbl regclass) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_detach';
@@ -59,7 +60,7 @@ COMMENT ON FUNCTION chronicle.tree_validate(regclass) IS
 CREATE OR REPLACE FUNCTION chronicle.tree_rebuild(tbl regclass) RETURNS bigint
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_rebuild';
 COMMENT ON FUNCTION chronicle.tree_rebuild(regclass) IS
-    'Renumber every tree of the table from its parent column (siblings by order column, then id); returns the rows whose numbers changed.';
+    'Renumber every tree of the table from its parent column, keeping the siblings'' current order where the numbering gives one; returns the rows whose numbers changed.';
 
 -- The triggers tree_attach installs (see src/tree/triggers.cpp).
 CREATE OR REPLACE FUNCTION chronicle._tree_lock_trigger() RETURNS trigger

@@ -112,6 +112,7 @@ struct Captured
     int seq;
     char *scope_text;
     uint32 key;
+    bool new_tree; /* per_root: the tree of a root this INSERT adds */
 };
 
 /* An INSERT that sets lft, rgt or depth on some of its rows but not all three
@@ -171,7 +172,29 @@ Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count
         c->scope_null = true;
         c->scope = (Datum) 0;
         c->key = 0;
-        if (ti->scope_att)
+        c->new_tree = false;
+        if (ti->per_root)
+        {
+            /* The tree key is tree_root: managed (NULL on INSERT, resolved
+             * from the parents by resolve_roots, or given with lft, rgt and
+             * depth by a restore), the old row's on DELETE. */
+            c->scope = slot_getattr(slot, ti->scope_att, &c->scope_null);
+            if (insert && c->scope_null != c->lft_null)
+                throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                                pg::format("columns lft, rgt, depth and tree_root of tree table %s "
+                                           "are managed by chronicle",
+                                           ti->qtable),
+                                "An INSERT must leave them NULL (or, restoring a dump, give all "
+                                "four on every row, forming valid trees).",
+                                "Use chronicle.tree_insert() to place a node.");
+            if (!c->scope_null)
+            {
+                c->scope = datumCopy(c->scope, idbyval, idlen);
+                c->key = DatumGetUInt32(FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, c->scope));
+            }
+            c->scope_text = c->scope_null ? (char *) "" : tree_id_text(ti, c->scope);
+        }
+        else if (ti->scope_att)
         {
             c->scope = slot_getattr(slot, ti->scope_att, &c->scope_null);
             if (c->scope_null)
@@ -181,8 +204,9 @@ Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count
             c->scope = datumCopy(c->scope, scbyval, sclen);
             c->key = DatumGetUInt32(FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, c->scope));
         }
-        c->scope_text = ti->scope_att ? tree_scope_text(ti, c->scope, c->scope_null)
-                                      : (char *) "";
+        if (!ti->per_root)
+            c->scope_text = ti->scope_att ? tree_scope_text(ti, c->scope, c->scope_null)
+                                          : (char *) "";
         n++;
     }
     ExecDropSingleTupleTableSlot(slot);
@@ -202,8 +226,13 @@ int by_scope(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Sort rows by scope and lock every scope they touch, in lock order. */
-void lock_scopes(TreeInfo *ti, Captured *rows, int n)
+/*
+ * Sort rows by scope and lock every scope they touch, in lock order.  per_root:
+ * an INSERT locks the existing root trees it joins (a tree it creates is seen
+ * by nobody else yet); an UPDATE or DELETE already holds the table lock
+ * exclusively (its BEFORE STATEMENT trigger took it).
+ */
+void lock_scopes(TreeInfo *ti, Captured *rows, int n, bool insert = true)
 {
     if (!ti->scope_att)
     {
@@ -213,11 +242,16 @@ void lock_scopes(TreeInfo *ti, Captured *rows, int n)
         return;
     }
     qsort(rows, n, sizeof(Captured), by_scope);
+    if (ti->per_root && !insert)
+        return;
     for (int i = 0; i < n; i++)
-        if (i == 0 || by_scope(&rows[i - 1], &rows[i]) != 0)
-            if (i == 0 || rows[i - 1].key != rows[i].key ||
-                strcmp(rows[i - 1].scope_text, rows[i].scope_text) != 0)
-                tree_lock_for_write(ti, rows[i].scope, rows[i].scope_null);
+        if (i == 0 || rows[i - 1].key != rows[i].key ||
+            strcmp(rows[i - 1].scope_text, rows[i].scope_text) != 0)
+        {
+            if (ti->per_root && rows[i].new_tree)
+                continue;
+            tree_lock_for_write(ti, rows[i].scope, rows[i].scope_null);
+        }
 }
 
 /* Calls fn(scope, ids of that scope in statement order) for each scope of rows. */
@@ -238,6 +272,115 @@ void per_scope(Captured *rows, int n, Fn fn)
         fn(&rows[i], ids, j - i);
         i = j;
     }
+}
+
+void set_key(TreeInfo *ti, Captured *c, Datum key, bool new_tree)
+{
+    c->new_tree = new_tree;
+    c->scope = key;
+    c->scope_null = false;
+    c->key = DatumGetUInt32(FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, key));
+    c->scope_text = tree_id_text(ti, key);
+}
+
+int by_id_of(const void *a, const void *b, void *arg)
+{
+    TreeInfo *ti = (TreeInfo *) arg;
+    return tree_cmp_id(ti, (*(Captured *const *) a)->id, (*(Captured *const *) b)->id);
+}
+
+/*
+ * per_root: the root tree each new row joins.  A new root is its own tree; a
+ * child joins its parent's, whether the parent is new in the same statement
+ * or an existing row (whose tree_root is stable: changing it needs the table
+ * lock exclusively, and an INSERT holds it shared).  Rows whose parent chain
+ * is a cycle among the new rows, or ends in a missing row, are errors.
+ */
+void resolve_roots(TreeInfo *ti, Captured *rows, int n)
+{
+    Captured **byid = (Captured **) palloc(sizeof(Captured *) * (n > 0 ? n : 1));
+    for (int i = 0; i < n; i++)
+        byid[i] = &rows[i];
+    qsort_arg(byid, n, sizeof(Captured *), by_id_of, ti);
+    auto find_new = [&](Datum id) -> Captured * {
+        int lo = 0, hi = n - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) / 2;
+            int r = tree_cmp_id(ti, byid[mid]->id, id);
+            if (r == 0)
+                return byid[mid];
+            if (r < 0)
+                lo = mid + 1;
+            else
+                hi = mid - 1;
+        }
+        return NULL;
+    };
+    Captured **chain = (Captured **) palloc(sizeof(Captured *) * (n + 1));
+    for (int i = 0; i < n; i++)
+    {
+        if (!rows[i].scope_null)
+            continue;
+        /* Up through new rows until a resolved one, a root or an existing parent. */
+        int len = 0;
+        Captured *c = &rows[i];
+        Datum key = (Datum) 0;
+        bool new_tree = false;
+        while (true)
+        {
+            CHECK_FOR_INTERRUPTS();
+            if (!c->scope_null)
+            {
+                key = c->scope;
+                new_tree = c->new_tree;
+                break;
+            }
+            if (len > n)
+            {
+                const char *node = tree_id_text(ti, c->id);
+                throw pg::Error(CHRONICLE_INVALID_MOVE,
+                                pg::format("node %s would be its own ancestor in tree table %s",
+                                           node, ti->qtable),
+                                "The parent column contains a cycle.");
+            }
+            chain[len++] = c;
+            if (c->parent_null)
+            {
+                key = c->id;
+                new_tree = true;
+                break;
+            }
+            Captured *up = find_new(c->parent);
+            if (up)
+            {
+                c = up;
+                continue;
+            }
+            TreeNode parent;
+            if (!tree_fetch_node(ti, c->parent, &parent) || parent.scope_null)
+            {
+                const char *parent_text = tree_id_text(ti, c->parent), *node_text = tree_id_text(ti, c->id);
+                throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                                pg::format("parent %s of node %s does not exist in tree table %s",
+                                           parent_text, node_text, ti->qtable));
+            }
+            key = parent.scope;
+            break;
+        }
+        for (int k = 0; k < len; k++)
+            set_key(ti, chain[k], key, new_tree);
+    }
+}
+
+/* The distinct tree keys of rows sorted by scope (lock_scopes). */
+int distinct_keys(TreeInfo *ti, Captured *rows, int n, Datum *keys)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!rows[i].scope_null && (k == 0 || tree_cmp_id(ti, keys[k - 1], rows[i].scope) != 0))
+            keys[k++] = rows[i].scope; /* equal keys are adjacent after lock_scopes */
+    return k;
 }
 
 struct AsOwner
@@ -343,6 +486,14 @@ Datum chronicle_tree_insert_trigger(PG_FUNCTION_ARGS)
             managed_columns_error(ti);
         bool single = n == 1 && undisturbed();
         AsOwner o = begin_maintenance(ti);
+        Datum *stmt_ids = NULL;
+        if (ti->per_root)
+        {
+            stmt_ids = (Datum *) palloc(sizeof(Datum) * n);
+            for (int i = 0; i < n; i++)
+                stmt_ids[i] = rows[i].id;
+            resolve_roots(ti, rows, n);
+        }
         lock_scopes(ti, rows, n);
         if (numbered == n)
         {
@@ -373,6 +524,12 @@ Datum chronicle_tree_insert_trigger(PG_FUNCTION_ARGS)
         }
         if (single)
             tree_place_new_leaf(ti, rows[0].id);
+        else if (ti->per_root)
+        {
+            Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
+            int nk = distinct_keys(ti, rows, n, keys);
+            tree_renumber_roots(ti, keys, nk, false, false, stmt_ids, n);
+        }
         else
             per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
                 tree_renumber(ti, first->scope, first->scope_null, false, ids, k);
@@ -418,7 +575,7 @@ Datum chronicle_tree_moved_trigger(PG_FUNCTION_ARGS)
             get_typlenbyval(ti->scope_type, &len, &byval);
             Datum os = heap_getattr(td->tg_trigtuple, ti->scope_att, desc, &p->old_scope_null[p->n]);
             Datum ns = heap_getattr(td->tg_newtuple, ti->scope_att, desc, &p->new_scope_null[p->n]);
-            if (p->new_scope_null[p->n])
+            if (p->new_scope_null[p->n] && !ti->per_root)
             {
                 MemoryContextSwitchTo(old);
                 throw pg::Error(ERRCODE_NOT_NULL_VIOLATION,
@@ -426,7 +583,7 @@ Datum chronicle_tree_moved_trigger(PG_FUNCTION_ARGS)
                                            ti->qtable));
             }
             p->old_scope[p->n] = p->old_scope_null[p->n] ? (Datum) 0 : datumCopy(os, byval, len);
-            p->new_scope[p->n] = datumCopy(ns, byval, len);
+            p->new_scope[p->n] = p->new_scope_null[p->n] ? (Datum) 0 : datumCopy(ns, byval, len);
         }
         p->n++;
         MemoryContextSwitchTo(old);
@@ -458,7 +615,15 @@ Datum chronicle_tree_update_trigger(PG_FUNCTION_ARGS)
             c->scope = p->new_scope[i];
             c->scope_null = p->new_scope_null[i];
             c->lft = 1; /* marks a moved row */
-            if (ti->scope_att)
+            if (ti->per_root)
+            {
+                /* Locked by its current tree; where it goes is read below. */
+                c->scope_text = c->scope_null ? pstrdup("") : tree_id_text(ti, c->scope);
+                c->key = c->scope_null ? 0
+                                       : DatumGetUInt32(FunctionCall1Coll(
+                                             &ti->scope_hash, ti->scope_coll, c->scope));
+            }
+            else if (ti->scope_att)
             {
                 c->scope_text = tree_scope_text(ti, c->scope, c->scope_null);
                 c->key = DatumGetUInt32(
@@ -484,13 +649,36 @@ Datum chronicle_tree_update_trigger(PG_FUNCTION_ARGS)
         }
         bool single = n == 1 && !scope_moves && undisturbed();
         AsOwner o = begin_maintenance(ti);
-        lock_scopes(ti, rows, k);
+        lock_scopes(ti, rows, k, false);
         if (single)
         {
             TreeNode node;
             if (tree_fetch_node(ti, rows[0].id, &node))
                 tree_move_node(ti, node.id, node.parent, node.parent_null,
                                ti->order_att ? 'o' : 'l', false);
+        }
+        else if (ti->per_root)
+        {
+            /*
+             * The trees the moved rows leave, and those of their new parents:
+             * a parent that moves too, or hangs below a row that moves, is in
+             * a tree left, so these trees hold every row whose place changes.
+             * (The table lock is held exclusively: an UPDATE's.)
+             */
+            Datum *keys = (Datum *) palloc(sizeof(Datum) * (2 * k + 1));
+            Datum *ids = (Datum *) palloc(sizeof(Datum) * (k + 1));
+            int nk = 0;
+            for (int i = 0; i < k; i++)
+            {
+                ids[i] = rows[i].id;
+                if (!rows[i].scope_null)
+                    keys[nk++] = rows[i].scope;
+                TreeNode node, parent;
+                if (tree_fetch_node(ti, rows[i].id, &node) && !node.parent_null &&
+                    tree_fetch_node(ti, node.parent, &parent) && !parent.scope_null)
+                    keys[nk++] = parent.scope;
+            }
+            tree_renumber_roots(ti, keys, nk, false, false, ids, k);
         }
         else
         {
@@ -546,7 +734,7 @@ Datum chronicle_tree_delete_trigger(PG_FUNCTION_ARGS)
             return PointerGetDatum(NULL);
         bool single = n == 1 && undisturbed() && !rows[0].lft_null;
         AsOwner o = begin_maintenance(ti);
-        lock_scopes(ti, rows, n);
+        lock_scopes(ti, rows, n, false);
         if (single)
         {
             TreeNode gone;
@@ -630,8 +818,15 @@ Datum chronicle_tree_delete_trigger(PG_FUNCTION_ARGS)
                             construct_array(next, (int) got, ti->id_type, idlen, idbyval, align));
                     }
                 }
-                tree_renumber(ti, first->scope, first->scope_null, false, NULL, 0);
+                if (!ti->per_root)
+                    tree_renumber(ti, first->scope, first->scope_null, false, NULL, 0);
             });
+            if (ti->per_root)
+            {
+                Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
+                int nk = distinct_keys(ti, rows, n, keys);
+                tree_renumber_roots(ti, keys, nk, false, false, NULL, 0);
+            }
         }
         end_maintenance(o);
         return PointerGetDatum(NULL);

@@ -22,3 +22,7 @@ SELECT 'reducer ' || r.name || ' ' || coalesce(r.fn, '-') || ' '
   FROM chronicle.reducers r, pg_catalog.pg_extension e
  WHERE e.extname OPERATOR(pg_catalog.=) 'chronicle' ORDER BY r.name;
 SELECT 'redefine ' || chronicle.define_reducer('counter', 'public.count_events(jsonb, chronicle.events)'::regprocedure);
+-- The order column re-sorts under 0.2.0 on a table attached under 0.1.0.
+UPDATE public.shelf SET name = 'z' WHERE id = 2;
+SELECT 'shelf ' || string_agg(name, ' ' ORDER BY lft) FROM public.shelf WHERE parent_id = 1;
+SELECT 'shelf_validate ' || count(*) FROM chronicle.tree_validate('public.shelf');

@@ -40,3 +40,8 @@ SELECT chronicle.tree_attach('public.category');
 INSERT INTO public.category VALUES (1, NULL, 'Home'), (2, 1, 'About'), (3, 1, 'Products'),
                                    (4, 3, 'Laptops'), (5, 3, 'Phones'), (6, 1, 'Contact');
 SELECT chronicle.tree_move('public.category', 6, 3, 'first_child');
+
+-- A tree with an order column (0.2.0 re-sorts a node when that column changes).
+CREATE TABLE public.shelf (id int PRIMARY KEY, parent_id int, name text);
+SELECT chronicle.tree_attach('public.shelf', order_column => 'name');
+INSERT INTO public.shelf VALUES (1, NULL, 'shelf'), (2, 1, 'b'), (3, 1, 'c'), (4, 1, 'd');
