@@ -111,6 +111,14 @@ char *query_sql(const EventQuery *q, bool horizon, const char *columns, int *nar
 {
     StringInfoData sql;
     initStringInfo(&sql);
+    /*
+     * The check looks for any match, usually finding none: ordered by the log
+     * index with LIMIT 1, the planner would hope to meet a match early and
+     * read the whole log after the position instead.  OFFSET 0 keeps the
+     * search (through the tag index) apart from the ordering of its few rows.
+     */
+    if (!horizon)
+        appendStringInfoString(&sql, "SELECT m.stream_id, m.version, m.global_position FROM (");
     appendStringInfo(&sql,
                      "SELECT %s FROM chronicle.events e "
                      "WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>) ($1, $2) ",
@@ -147,7 +155,10 @@ char *query_sql(const EventQuery *q, bool horizon, const char *columns, int *nar
         }
         appendStringInfoChar(&sql, ')');
     }
-    appendStringInfoString(&sql, ") ORDER BY e.tx_id, e.global_position LIMIT $3");
+    if (horizon)
+        appendStringInfoString(&sql, ") ORDER BY e.tx_id, e.global_position LIMIT $3");
+    else
+        appendStringInfoString(&sql, ") OFFSET 0) m ORDER BY m.tx_id, m.global_position LIMIT $3");
     *nargs = n;
     return sql.data;
 }
@@ -163,7 +174,7 @@ CachedPlan plan_cache[PLAN_CACHE_SIZE];
 int plan_cache_used;
 
 /* The plan for sql (SPI connected); *transient when the caller must free it. */
-SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, bool *transient)
+SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, int cursor_options, bool *transient)
 {
     *transient = false;
     for (int i = 0; i < plan_cache_used; i++)
@@ -172,12 +183,12 @@ SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, bool *tra
     if (plan_cache_used < PLAN_CACHE_SIZE)
     {
         CachedPlan *c = &plan_cache[plan_cache_used];
-        pg::spi::kept_plan(&c->plan, sql, nargs, argtypes);
+        pg::spi::kept_plan(&c->plan, sql, nargs, argtypes, cursor_options);
         c->sql = MemoryContextStrdup(TopMemoryContext, sql);
         plan_cache_used++;
         return c->plan;
     }
-    SPIPlanPtr plan = pg::spi::prepare(sql, nargs, argtypes);
+    SPIPlanPtr plan = pg::spi::prepare(sql, nargs, argtypes, cursor_options);
     *transient = true;
     return plan;
 }
@@ -310,13 +321,18 @@ bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_pos
     int nargs;
     Oid argtypes[4 + 2 * QUERY_MAX_ITEMS];
     Datum args[4 + 2 * QUERY_MAX_ITEMS];
-    char *sql = query_sql(q, false, "e.stream_id, e.version, e.global_position", &nargs, argtypes);
+    char *sql = query_sql(q, false, "e.stream_id, e.version, e.global_position, e.tx_id", &nargs, argtypes);
     query_args(q, after_tx, after_position, 1, own_ids, args);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
+    /*
+     * One generic plan: the search goes through the tag index whatever the
+     * tags (or, for an item of types only, the log after the position), so
+     * planning each call afresh would only add its cost to every append.
+     */
     bool transient;
-    SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, &transient);
+    SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN, &transient);
     /*
      * A snapshot taken now, after the condition's locks were granted: every
      * matching event of a transaction that held a shared key has committed
@@ -368,8 +384,14 @@ Datum chronicle_read_query(PG_FUNCTION_ARGS)
         Tuplestorestate *store = pg::begin_warm_result(fcinfo);
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
+        /*
+         * Planned for the actual values (as read_all's category shapes): a
+         * rare tag's few events are best found through the tag index and
+         * sorted, a tag on most of the log by reading the log in order; only
+         * the tags' statistics tell which.
+         */
         bool transient;
-        SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, &transient);
+        SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN, &transient);
         events_read_into(plan, nargs, argtypes, args, NULL, store);
         if (transient)
             SPI_freeplan(plan);
