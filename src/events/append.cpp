@@ -34,6 +34,7 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -44,6 +45,7 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(chronicle_append);
 PG_FUNCTION_INFO_V1(chronicle_append_batch);
+PG_FUNCTION_INFO_V1(chronicle_append_events);
 }
 
 namespace {
@@ -60,6 +62,13 @@ struct NewEvent
     bool duplicate; /* already stored, or earlier in this batch: not written */
     int dup_of;     /* index of the earlier batch element it repeats, or -1 */
     int64 version;  /* assigned, or the stored one for a duplicate */
+    int64 position; /* global_position: assigned, or the stored one for a duplicate */
+    ArrayType *tags; /* validated text[], never NULL (empty when none) */
+    /* append_events only: the event's stream and expected_version */
+    char *stream_id;
+    int stream_len;
+    bool has_expected;
+    int64 expected;
 };
 
 struct AppendRequest
@@ -81,7 +90,7 @@ SPIPlanPtr insert_one_given_plan;
 SPIPlanPtr insert_many_given_plan;
 
 const char *const FIND_IDS_SQL =
-    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data FROM chronicle.events e "
+    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data, e.global_position FROM chronicle.events e "
     "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1)";
 
 /*
@@ -110,29 +119,34 @@ const char *const UPSERT_SQL =
 
 #define INSERT_ONE_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
-    "type_version, data, metadata, recorded_at, tx_id, hash) " \
+    "type_version, data, metadata, recorded_at, tx_id, hash, tags) " \
     "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), " \
-    "$3, $4, $5, $6, $7, $8, $9, $10)"
+    "$3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 #define INSERT_MANY_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
-    "type_version, data, metadata, recorded_at, tx_id, hash) " \
+    "type_version, data, metadata, recorded_at, tx_id, hash, tags) " \
     "SELECT $1, u.version, " \
     "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, " \
-    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash " \
+    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash, " \
+    "ARRAY(SELECT x.t FROM pg_catalog.jsonb_array_elements_text(u.tags) WITH ORDINALITY AS x(t, n) " \
+    "ORDER BY x.n) " \
     "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
-    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)) " \
-    "AS u(version, event_id, type, type_version, data, metadata, hash)"
+    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
+    "pg_catalog.unnest($11)) " \
+    "AS u(version, event_id, type, type_version, data, metadata, hash, tags)"
 
-const char *const INSERT_ONE_SQL = INSERT_ONE_SQL_TEXT;
-const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT;
+/* Every insert reports the positions it assigned (append_events returns them). */
+#define INSERT_RETURNING " RETURNING version, global_position"
+const char *const INSERT_ONE_SQL = INSERT_ONE_SQL_TEXT INSERT_RETURNING;
+const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT INSERT_RETURNING;
 /*
  * With caller-chosen event_ids, another stream's append may take one of them
  * concurrently (the stream lock does not cover it): skip instead of failing
  * with a unique violation, and report SE005 when a row was skipped.
  */
-const char *const INSERT_ONE_GIVEN_SQL = INSERT_ONE_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING";
-const char *const INSERT_MANY_GIVEN_SQL = INSERT_MANY_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING";
+const char *const INSERT_ONE_GIVEN_SQL = INSERT_ONE_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING" INSERT_RETURNING;
+const char *const INSERT_MANY_GIVEN_SQL = INSERT_MANY_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING" INSERT_RETURNING;
 
 /* The owner of the called function (the extension owner), cached per call site. */
 Oid function_owner(FunctionCallInfo fcinfo)
@@ -257,6 +271,7 @@ void mark_stored(AppendRequest *req, bool after_lock)
         int64 version = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 3, &isnull));
         text *type = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 4, &isnull));
         Jsonb *data = DatumGetJsonbP(SPI_getbinval(row, table->tupdesc, 5, &isnull));
+        int64 position = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 6, &isnull));
 
         int lo = 0, hi = nids;
         while (lo < hi)
@@ -295,6 +310,7 @@ void mark_stored(AppendRequest *req, bool after_lock)
             }
             e->duplicate = true;
             e->version = version;
+            e->position = position;
         }
     }
 }
@@ -335,6 +351,20 @@ void check_all_inserted(const AppendRequest *req, int expected)
                     "An event_id identifies one event of one stream.");
 }
 
+/* The positions an INSERT ... RETURNING version, global_position assigned (consecutive versions). */
+void take_positions(NewEvent **fresh, int nfresh)
+{
+    for (uint64 r = 0; r < SPI_processed; r++)
+    {
+        bool isnull;
+        int64 version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+        int64 position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+        int64 i = version - fresh[0]->version;
+        if (i >= 0 && i < nfresh)
+            fresh[i]->position = position;
+    }
+}
+
 bytea *hash_datum(const uint8 *hash)
 {
     bytea *out = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
@@ -368,7 +398,8 @@ bool store_events(const EventsCatalog *catalog, text *stream, NewEvent **fresh, 
         values[EV_DATA - 1] = JsonbPGetDatum(e->data);
         values[EV_METADATA - 1] = JsonbPGetDatum(e->metadata);
         values[EV_HASH - 1] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
-        events_store_put(store, values);
+        values[EV_TAGS - 1] = PointerGetDatum(e->tags);
+        e->position = events_store_put(store, values);
         if ((i & 1023) == 1023)
             CHECK_FOR_INTERRUPTS();
     }
@@ -383,12 +414,12 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
     if (nfresh == 1)
     {
-        static const Oid argtypes[10] = {TEXTOID, INT8OID,  UUIDOID,        TEXTOID, INT4OID,
-                                         JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
-        SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 10, argtypes)
-                                    : pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
+        static const Oid argtypes[11] = {TEXTOID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,     JSONBOID,
+                                         JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID};
+        SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 11, argtypes)
+                                    : pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 11, argtypes);
         NewEvent *e = fresh[0];
-        Datum args[10] = {PointerGetDatum(stream),
+        Datum args[11] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
                           UUIDPGetDatum(&e->event_id),
                           PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len)),
@@ -397,18 +428,20 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
                           JsonbPGetDatum(e->metadata),
                           TimestampTzGetDatum(now),
                           xid,
-                          PointerGetDatum(hash_datum(hashes))};
-        if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+                          PointerGetDatum(hash_datum(hashes)),
+                          PointerGetDatum(e->tags)};
+        if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
             elog(ERROR, "chronicle: inserting the event failed");
         check_all_inserted(req, 1);
+        take_positions(fresh, nfresh);
         return;
     }
 
-    static const Oid argtypes[10] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
+    static const Oid argtypes[11] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
-                                     JSONBARRAYOID, BYTEAARRAYOID};
-    SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 10, argtypes)
-                                : pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
+                                     JSONBARRAYOID, BYTEAARRAYOID,  JSONBARRAYOID};
+    SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 11, argtypes)
+                                : pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 11, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -416,6 +449,7 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     Datum *datas = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *metas = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *hash_values = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *tag_lists = (Datum *)palloc(sizeof(Datum) * nfresh);
     for (int i = 0; i < nfresh; i++)
     {
         NewEvent *e = fresh[i];
@@ -426,8 +460,10 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         datas[i] = JsonbPGetDatum(e->data);
         metas[i] = JsonbPGetDatum(e->metadata);
         hash_values[i] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
+        tag_lists[i] = DirectFunctionCall1(array_to_json, PointerGetDatum(e->tags));
+        tag_lists[i] = DirectFunctionCall1(jsonb_in, DirectFunctionCall1(json_out, tag_lists[i]));
     }
-    Datum args[10] = {
+    Datum args[11] = {
         PointerGetDatum(stream),
         TimestampTzGetDatum(now),
         xid,
@@ -437,10 +473,12 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         PointerGetDatum(construct_array(type_versions, nfresh, INT4OID, 4, true, TYPALIGN_INT)),
         PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT))};
-    if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+        PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT)),
+        PointerGetDatum(construct_array(tag_lists, nfresh, JSONBOID, -1, false, TYPALIGN_INT))};
+    if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
         elog(ERROR, "chronicle: inserting the events failed");
     check_all_inserted(req, nfresh);
+    take_positions(fresh, nfresh);
 }
 
 /*
@@ -487,7 +525,7 @@ int64 bump_with_sql(text *stream, const char *stream_id, int category_len, int c
 }
 
 /* Steps 1..6 of the header comment; returns the version the caller reports. */
-int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
+int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
 {
     PreventCommandIfReadOnly("chronicle.append()");
     PreventCommandIfParallelMode("chronicle.append()");
@@ -501,6 +539,9 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
         if ((i & 1023) == 1023)
             CHECK_FOR_INTERRUPTS();
     }
+    /* The shared keys of what this append writes, before it writes (dcb_locks.cpp). */
+    for (int i = 0; i < req->count; i++)
+        events_lock_written(req->events[i].type, req->events[i].type_len, req->events[i].tags);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -623,11 +664,48 @@ Jsonb *empty_object()
     return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 }
 
+ArrayType *empty_tags()
+{
+    static ArrayType *empty = NULL;
+    if (empty == NULL)
+    {
+        ArrayType *a = construct_empty_array(TEXTOID);
+        empty = (ArrayType *)MemoryContextAlloc(TopMemoryContext, VARSIZE(a));
+        memcpy(empty, a, VARSIZE(a));
+    }
+    return empty;
+}
+
 void init_event(NewEvent *e)
 {
     memset(e, 0, sizeof(*e));
     e->type_version = 1;
     e->dup_of = -1;
+    e->tags = empty_tags();
+}
+
+/* "tags" of an event object: a JSON array of strings, checked as append checks tags. */
+ArrayType *parse_tags(JsonbValue *value, const char *what)
+{
+    if (value->type == jbvNull)
+        return empty_tags();
+    if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))
+        throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("%s must be a JSON array of strings", what));
+    JsonbContainer *c = value->val.binary.data;
+    int n = (int)JsonContainerSize(c);
+    if (n == 0)
+        return empty_tags();
+    Datum *items = (Datum *)palloc(sizeof(Datum) * n);
+    for (int i = 0; i < n; i++)
+    {
+        JsonbValue *v = getIthJsonbValueFromContainer(c, i);
+        if (v->type != jbvString)
+            throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("%s[%d] must be a string", what, i));
+        items[i] = PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+    }
+    ArrayType *tags = construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT);
+    events_check_tags(tags, what, 0);
+    return tags;
 }
 
 /* event_id strings: 32 hex digits, hyphens allowed between groups, as uuid_in reads them. */
@@ -654,8 +732,11 @@ bool parse_uuid(const char *s, int len, pg_uuid_t *out)
     return digits == 32;
 }
 
-/* One element of append_batch's array; errors name the element. */
-void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
+/*
+ * One element of append_batch's array, or of append_events' (multi: with
+ * "stream_id" and "expected_version"); errors name the element.
+ */
+void parse_batch_element(JsonbValue *element, int index, NewEvent *e, bool multi = false)
 {
     init_event(e);
     if (element->type != jbvBinary || !JsonContainerIsObject(element->val.binary.data))
@@ -710,6 +791,40 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
                                 pg::format("events[%d].event_id must be a uuid string", index));
             e->given_id = true;
         }
+        else if (KEY_IS("tags"))
+            e->tags = parse_tags(&value, psprintf("events[%d].tags", index));
+        else if (multi && KEY_IS("stream_id"))
+        {
+            if (value.type != jbvString)
+                throw pg::Error(CHRONICLE_INVALID_EVENT,
+                                pg::format("events[%d].stream_id must be a string", index));
+            e->stream_id = pnstrdup(value.val.string.val, value.val.string.len);
+            e->stream_len = value.val.string.len;
+            events_check_stream_id(e->stream_id, e->stream_len);
+        }
+        else if (multi && KEY_IS("expected_version"))
+        {
+            if (value.type == jbvNull)
+                continue;
+            bool bad = value.type != jbvNumeric;
+            int64 n = 0;
+            if (!bad)
+            {
+                bad = numeric_is_nan(value.val.numeric) || numeric_is_inf(value.val.numeric);
+                /* out of bigint's range: 22003 from numeric_int8 */
+                if (!bad)
+                    n = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(value.val.numeric)));
+                bad = bad || n < 0 ||
+                      !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(value.val.numeric),
+                                                        DirectFunctionCall1(int8_numeric, Int64GetDatum(n))));
+            }
+            if (bad)
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                pg::format("events[%d].expected_version must be an integer >= 0", index),
+                                {}, "Omit it (or null) for any version, 0 for a new stream, N for exactly N.");
+            e->has_expected = true;
+            e->expected = n;
+        }
         else if (KEY_IS("type_version"))
         {
             bool bad = value.type != jbvNumeric;
@@ -729,17 +844,21 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
         else
             throw pg::Error(CHRONICLE_INVALID_EVENT,
                             pg::format("events[%d] has an unknown key \"%.*s\"", index, klen, k),
-                            "Allowed keys: type, data, metadata, event_id, type_version.");
+                            multi ? "Allowed keys: stream_id, type, data, metadata, event_id, type_version, tags, "
+                                    "expected_version."
+                                  : "Allowed keys: type, data, metadata, event_id, type_version, tags.");
 #undef KEY_IS
     }
     if (!have_type || !have_data)
         throw pg::Error(CHRONICLE_INVALID_EVENT,
                         pg::format("events[%d] lacks \"%s\"", index, have_type ? "data" : "type"));
+    if (multi && e->stream_id == NULL)
+        throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("events[%d] lacks \"stream_id\"", index));
 }
 
 } // namespace
 
-/* chronicle.append(stream_id, type, data, metadata, expected_version, event_id) */
+/* chronicle.append(stream_id, type, data, metadata, expected_version, event_id, tags) */
 Datum chronicle_append(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
@@ -770,10 +889,15 @@ Datum chronicle_append(PG_FUNCTION_ARGS)
             event.event_id = *PG_GETARG_UUID_P(5);
         else
             random_uuid(&event.event_id);
+        if (PG_NARGS() > 6 && !PG_ARGISNULL(6)) /* 0.1.0's declaration has 6 arguments */
+        {
+            event.tags = PG_GETARG_ARRAYTYPE_P(6);
+            events_check_tags(event.tags, "tags", 1);
+        }
 
         req.events = &event;
         req.count = 1;
-        return Int64GetDatum(append_events(fcinfo, &req));
+        return Int64GetDatum(append_stream(fcinfo, &req));
     });
 }
 
@@ -809,6 +933,157 @@ Datum chronicle_append_batch(PG_FUNCTION_ARGS)
             if ((i & 1023) == 0)
                 CHECK_FOR_INTERRUPTS();
         }
-        return Int64GetDatum(append_events(fcinfo, &req));
+        return Int64GetDatum(append_stream(fcinfo, &req));
+    });
+}
+
+namespace {
+
+/* append_events' order of its events: by stream (bytes), then by position in the array. */
+const NewEvent *by_stream_events;
+int compare_by_stream(const void *a, const void *b)
+{
+    const NewEvent *x = &by_stream_events[*(const int *)a], *y = &by_stream_events[*(const int *)b];
+    int c = memcmp(x->stream_id, y->stream_id, Min(x->stream_len, y->stream_len));
+    if (c == 0 && x->stream_len != y->stream_len)
+        c = x->stream_len < y->stream_len ? -1 : 1;
+    if (c != 0)
+        return c;
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+} // namespace
+
+/*
+ * chronicle.append_events(events, fail_if_events_match, after_tx, after_position):
+ *   1. parse every event (with its stream_id and expected_version) and the
+ *      condition, so that a malformed argument fails before anything is locked;
+ *   2. with a condition: take its exclusive keys, then look for a matching
+ *      event after (after_tx, after_position) with a fresh snapshot (SE007);
+ *   3. append each stream's events as append_batch does, streams in stream_id
+ *      order (two multi-stream appends lock their stream rows in the same
+ *      order, so they do not deadlock);
+ *   4. one row per event, in the order given: stream, version, global_position.
+ */
+Datum chronicle_append_events(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        if (PG_ARGISNULL(0))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "events must not be NULL");
+        Jsonb *events = PG_GETARG_JSONB_P(0);
+        if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must be a JSON array of event objects");
+        int count = (int)JB_ROOT_COUNT(events);
+        if (count == 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
+                            {}, "append_events appends at least one event.");
+        bool conditional = !PG_ARGISNULL(1);
+        if (!conditional && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "after_tx and after_position need fail_if_events_match",
+                            {}, "They say which events the condition's reader had seen.");
+        if (PG_ARGISNULL(2) && !PG_ARGISNULL(3))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "after_position needs after_tx",
+                            {}, "Pass the (tx_id, global_position) of the last event read, or neither.");
+        Datum after_tx = PG_ARGISNULL(2) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(2);
+        int64 after_position = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
+
+        NewEvent *all = (NewEvent *)palloc(sizeof(NewEvent) * count);
+        Jsonb *empty = NULL;
+        for (int i = 0; i < count; i++)
+        {
+            NewEvent *e = &all[i];
+            parse_batch_element(getIthJsonbValueFromContainer(&events->root, i), i, e, true);
+            if (e->metadata == NULL)
+                e->metadata = empty ? empty : (empty = empty_object());
+            if (!e->given_id)
+                random_uuid(&e->event_id);
+            if ((i & 1023) == 0)
+                CHECK_FOR_INTERRUPTS();
+        }
+        EventQuery *condition =
+            conditional ? events_query_parse(PG_GETARG_JSONB_P(1), "fail_if_events_match") : NULL;
+
+        int *order = (int *)palloc(sizeof(int) * count);
+        for (int i = 0; i < count; i++)
+            order[i] = i;
+        by_stream_events = all;
+        qsort(order, count, sizeof(int), compare_by_stream);
+        for (int k = 1; k < count; k++)
+        {
+            const NewEvent *a = &all[order[k - 1]], *b = &all[order[k]];
+            if (a->stream_len == b->stream_len && memcmp(a->stream_id, b->stream_id, a->stream_len) == 0 &&
+                (a->has_expected != b->has_expected || (a->has_expected && a->expected != b->expected)))
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                pg::format("events[%d] and events[%d] of stream \"%s\" give different expected_version",
+                                           Min(order[k - 1], order[k]), Max(order[k - 1], order[k]), b->stream_id),
+                                "All events of one stream carry the same expected_version, or none does.");
+        }
+
+        PreventCommandIfReadOnly("chronicle.append_events()");
+        if (condition != NULL)
+        {
+            events_query_lock(condition);
+            Datum *ids = (Datum *)palloc(sizeof(Datum) * count);
+            int nids = 0;
+            for (int i = 0; i < count; i++)
+                if (all[i].given_id)
+                    ids[nids++] = UUIDPGetDatum(&all[i].event_id);
+            ArrayType *own_ids = construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+            ConditionHit hit;
+            if (events_condition_check(condition, after_tx, after_position, own_ids, &hit))
+            {
+                const char *after = PG_ARGISNULL(2) ? "the beginning of the log"
+                                                    : psprintf("(%s, %lld)",
+                                                               DatumGetCString(DirectFunctionCall1(xid8out, after_tx)),
+                                                               (long long)after_position);
+                throw pg::Error(CHRONICLE_APPEND_CONDITION_FAILED,
+                                pg::format("append condition failed: event %lld of stream \"%s\" (global_position %lld) "
+                                           "matches fail_if_events_match",
+                                           (long long)hit.version, hit.stream_id, (long long)hit.position),
+                                pg::format("It was appended after %s.", after),
+                                "Read the matching events again (read_query), decide again, and retry.");
+            }
+        }
+
+        /* Each stream's events, contiguous, through the single-stream append. */
+        NewEvent *group = (NewEvent *)palloc(sizeof(NewEvent) * count);
+        for (int start = 0; start < count;)
+        {
+            const NewEvent *first = &all[order[start]];
+            int end = start + 1;
+            while (end < count && all[order[end]].stream_len == first->stream_len &&
+                   memcmp(all[order[end]].stream_id, first->stream_id, first->stream_len) == 0)
+                end++;
+            AppendRequest req;
+            req.stream_id = first->stream_id;
+            req.stream_len = first->stream_len;
+            req.has_expected = first->has_expected;
+            req.expected = first->expected;
+            req.count = end - start;
+            req.events = group;
+            for (int k = start; k < end; k++)
+                group[k - start] = all[order[k]];
+            append_stream(fcinfo, &req);
+            for (int k = start; k < end; k++)
+            {
+                const NewEvent *done = &group[k - start];
+                const NewEvent *source = done->dup_of >= 0 ? &group[done->dup_of] : done;
+                all[order[k]].version = source->version;
+                all[order[k]].position = source->position;
+            }
+            start = end;
+        }
+
+        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+        ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+        for (int i = 0; i < count; i++)
+        {
+            Datum values[3] = {PointerGetDatum(cstring_to_text_with_len(all[i].stream_id, all[i].stream_len)),
+                               Int64GetDatum(all[i].version), Int64GetDatum(all[i].position)};
+            bool nulls[3] = {false, false, false};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        }
+        return (Datum)0;
     });
 }

@@ -8,12 +8,13 @@
 CREATE OR REPLACE FUNCTION chronicle.append(stream_id text, type text, data jsonb,
                                  metadata jsonb DEFAULT NULL,
                                  expected_version bigint DEFAULT NULL,
-                                 event_id uuid DEFAULT NULL)
+                                 event_id uuid DEFAULT NULL,
+                                 tags text[] DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'chronicle_append';
-COMMENT ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid) IS
-    'Append one event to a stream; returns the stream''s new version. expected_version: NULL any, 0 new stream, N exactly N (else SE001). A repeated event_id with the same content is a no-op.';
+COMMENT ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid, text[]) IS
+    'Append one event to a stream; returns the stream''s new version. expected_version: NULL any, 0 new stream, N exactly N (else SE001). A repeated event_id with the same content is a no-op. tags: 0..64 tags of 1..255 characters (SPEC section 2b).';
 
 CREATE OR REPLACE FUNCTION chronicle.append_batch(stream_id text, events jsonb,
                                        expected_version bigint DEFAULT NULL)
@@ -21,7 +22,7 @@ CREATE OR REPLACE FUNCTION chronicle.append_batch(stream_id text, events jsonb,
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'chronicle_append_batch';
 COMMENT ON FUNCTION chronicle.append_batch(text, jsonb, bigint) IS
-    'Append a JSON array of events [{"type", "data", "metadata", "event_id", "type_version"}] atomically with consecutive versions; returns the version after the last event.';
+    'Append a JSON array of events [{"type", "data", "metadata", "event_id", "type_version", "tags"}] atomically with consecutive versions; returns the version after the last event.';
 
 CREATE OR REPLACE FUNCTION chronicle.stream_version(stream_id text)
     RETURNS bigint
@@ -56,3 +57,20 @@ CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'chronicle_verify';
 COMMENT ON FUNCTION chronicle.verify(text) IS
     'Recompute the SHA-256 hash chain of one stream (or all when NULL); one row per problem (altered row, missing version, duplicate, stream row disagreeing with its events). No rows: intact.';
+
+-- Cross-stream consistency (SPEC section 2b, docs/design/dcb.md).
+CREATE OR REPLACE FUNCTION chronicle.read_query(query jsonb, after_tx xid8 DEFAULT '0',
+                                     after_position bigint DEFAULT 0, max_count int DEFAULT 1000)
+    RETURNS SETOF chronicle.events
+    LANGUAGE c STABLE ROWS 100
+    AS 'MODULE_PATHNAME', 'chronicle_read_query';
+COMMENT ON FUNCTION chronicle.read_query(jsonb, xid8, bigint, int) IS
+    'The events matching a query {"items": [{"types": [...], "tags": [...]}, ...]} (upcast), in read_all order and under read_all''s horizon, strictly after the given pair.';
+
+CREATE OR REPLACE FUNCTION chronicle.append_events(events jsonb, fail_if_events_match jsonb DEFAULT NULL,
+                                        after_tx xid8 DEFAULT NULL, after_position bigint DEFAULT NULL)
+    RETURNS TABLE(stream_id text, version bigint, global_position bigint)
+    LANGUAGE c VOLATILE ROWS 10
+    AS 'MODULE_PATHNAME', 'chronicle_append_events';
+COMMENT ON FUNCTION chronicle.append_events(jsonb, jsonb, xid8, bigint) IS
+    'Append events [{"stream_id", "type", "data", "tags", "metadata", "event_id", "type_version", "expected_version"}] to one or several streams atomically; with fail_if_events_match, SE007 when an event matching that query exists after (after_tx, after_position). One row per event: its stream, version and global_position.';
