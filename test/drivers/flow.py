@@ -1,6 +1,7 @@
 """chronicle's application flow with psycopg 3 (Debian's python3-psycopg).
 Run by test/drivers/suite.sh against a database where chronicle and the
 reducer drv_order exist.  Prints one line per check; exits 1 on a failure."""
+import os
 import sys
 import threading
 import uuid
@@ -65,6 +66,9 @@ t.start()
 b.execute("SELECT chronicle.append(%s, 'ItemAdded', %s)", (stream, Jsonb({"sku": "late", "price": 0})))
 t.join(30)  # a hang guard: the notification is already on its way
 check("notification after the other connection's commit", got, [("chronicle_events", "py")])
+if t.is_alive():  # the listener still holds the connection: stop here rather than hang
+    print("python: no notification within 30 s", flush=True)
+    os._exit(1)
 a.execute("UNLISTEN *")
 
 # 5. subscribe / poll / ack.
