@@ -3,6 +3,7 @@
 #   make test               every suite against a throwaway cluster (test/run.sh)
 #   make demo               install what is missing, build, install, run the examples
 #   make bench              benchmarks as ratios against same-run baselines
+#   make check-valgrind     pg_regress with the server under valgrind memcheck (test/valgrind/run.sh)
 
 EXTENSION   = chronicle
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" chronicle.control)
@@ -59,7 +60,7 @@ $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPGRADE_PRE) $(SQL_CODE) $(UPGRA
 
 # Suites against an already running server (PGHOST/PGPORT/PGUSER); test/run.sh
 # starts the throwaway cluster and calls these.
-.PHONY: test demo bench regresscheck isolationcheck
+.PHONY: test demo bench check-valgrind regresscheck isolationcheck
 regresscheck:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 isolationcheck:
@@ -71,3 +72,5 @@ demo:
 	test/demo/demo.sh
 bench:
 	test/bench/run.sh
+check-valgrind:
+	test/valgrind/run.sh
