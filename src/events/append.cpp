@@ -34,6 +34,7 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/sequence.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -60,6 +61,7 @@ struct NewEvent
     bool duplicate; /* already stored, or earlier in this batch: not written */
     int dup_of;     /* index of the earlier batch element it repeats, or -1 */
     int64 version;  /* assigned, or the stored one for a duplicate */
+    int64 global_position; /* assigned with the version (chain v2 covers it) */
 };
 
 struct AppendRequest
@@ -111,18 +113,17 @@ const char *const UPSERT_SQL =
 #define INSERT_ONE_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
     "type_version, data, metadata, recorded_at, tx_id, hash) " \
-    "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), " \
-    "$3, $4, $5, $6, $7, $8, $9, $10)"
+    "VALUES ($1, $2, $11, $3, $4, $5, $6, $7, $8, $9, $10)"
 
 #define INSERT_MANY_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
     "type_version, data, metadata, recorded_at, tx_id, hash) " \
-    "SELECT $1, u.version, " \
-    "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, " \
+    "SELECT $1, u.version, u.global_position, u.event_id, " \
     "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash " \
     "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
-    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)) " \
-    "AS u(version, event_id, type, type_version, data, metadata, hash)"
+    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
+    "pg_catalog.unnest($11)) " \
+    "AS u(version, event_id, type, type_version, data, metadata, hash, global_position)"
 
 const char *const INSERT_ONE_SQL = INSERT_ONE_SQL_TEXT;
 const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT;
@@ -355,13 +356,13 @@ bool store_events(const EventsCatalog *catalog, text *stream, NewEvent **fresh, 
         return false;
     Datum values[EV_NCOLUMNS];
     values[EV_STREAM_ID - 1] = PointerGetDatum(stream);
-    values[EV_GLOBAL_POSITION - 1] = (Datum)0; /* assigned by events_store_put */
     values[EV_RECORDED_AT - 1] = TimestampTzGetDatum(now);
     values[EV_TX_ID - 1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
     for (int i = 0; i < nfresh; i++)
     {
         NewEvent *e = fresh[i];
         values[EV_VERSION - 1] = Int64GetDatum(e->version);
+        values[EV_GLOBAL_POSITION - 1] = Int64GetDatum(e->global_position);
         values[EV_EVENT_ID - 1] = UUIDPGetDatum(&e->event_id);
         values[EV_TYPE - 1] = PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len));
         values[EV_TYPE_VERSION - 1] = Int32GetDatum(e->type_version);
@@ -383,12 +384,12 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
     if (nfresh == 1)
     {
-        static const Oid argtypes[10] = {TEXTOID, INT8OID,  UUIDOID,        TEXTOID, INT4OID,
-                                         JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
-        SPIPlanPtr plan = any_given ? pg::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 10, argtypes)
-                                    : pg::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
+        static const Oid argtypes[11] = {TEXTOID,  INT8OID,  UUIDOID,        TEXTOID, INT4OID, JSONBOID,
+                                         JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, INT8OID};
+        SPIPlanPtr plan = any_given ? pg::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 11, argtypes)
+                                    : pg::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 11, argtypes);
         NewEvent *e = fresh[0];
-        Datum args[10] = {PointerGetDatum(stream),
+        Datum args[11] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
                           UUIDPGetDatum(&e->event_id),
                           PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len)),
@@ -397,18 +398,19 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
                           JsonbPGetDatum(e->metadata),
                           TimestampTzGetDatum(now),
                           xid,
-                          PointerGetDatum(hash_datum(hashes))};
+                          PointerGetDatum(hash_datum(hashes)),
+                          Int64GetDatum(e->global_position)};
         if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
             elog(ERROR, "chronicle: inserting the event failed");
         check_all_inserted(req, 1);
         return;
     }
 
-    static const Oid argtypes[10] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
+    static const Oid argtypes[11] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
-                                     JSONBARRAYOID, BYTEAARRAYOID};
-    SPIPlanPtr plan = any_given ? pg::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 10, argtypes)
-                                : pg::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
+                                     JSONBARRAYOID, BYTEAARRAYOID,  INT8ARRAYOID};
+    SPIPlanPtr plan = any_given ? pg::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 11, argtypes)
+                                : pg::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 11, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -416,6 +418,7 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     Datum *datas = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *metas = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *hash_values = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *positions = (Datum *)palloc(sizeof(Datum) * nfresh);
     for (int i = 0; i < nfresh; i++)
     {
         NewEvent *e = fresh[i];
@@ -426,8 +429,9 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         datas[i] = JsonbPGetDatum(e->data);
         metas[i] = JsonbPGetDatum(e->metadata);
         hash_values[i] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
+        positions[i] = Int64GetDatum(e->global_position);
     }
-    Datum args[10] = {
+    Datum args[11] = {
         PointerGetDatum(stream),
         TimestampTzGetDatum(now),
         xid,
@@ -437,7 +441,8 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         PointerGetDatum(construct_array(type_versions, nfresh, INT4OID, 4, true, TYPALIGN_INT)),
         PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT))};
+        PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT)),
+        PointerGetDatum(construct_array(positions, nfresh, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
     if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
         elog(ERROR, "chronicle: inserting the events failed");
     check_all_inserted(req, nfresh);
@@ -561,14 +566,25 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
         prev_len = EVENTS_HASH_LEN;
     }
 
+    /*
+     * Chain v2 covers global_position and tx_id: positions are taken before
+     * the hashes (nextval's own check: the sequence's USAGE/UPDATE right,
+     * held by its owner; an event skipped on conflict leaves a gap, allowed).
+     */
     uint8 *hashes = (uint8 *)palloc((Size)nfresh * EVENTS_HASH_LEN);
+    uint64 tx_id = U64FromFullTransactionId(GetTopFullTransactionId());
     for (int i = 0; i < nfresh; i++)
     {
         NewEvent *e = fresh[i];
         e->version = old_version + 1 + i;
+        e->global_position = nextval_internal(catalog.position_seq, true);
         uint8 *out = hashes + (Size)i * EVENTS_HASH_LEN;
-        events_hash(prev, prev_len, req->stream_id, req->stream_len, e->version, &e->event_id,
-                    e->type, e->type_len, e->type_version, e->data, e->metadata, now, out);
+        uint8 content[EVENTS_HASH_LEN];
+        events_content_digest(e->data, e->metadata, content);
+        EventsLink link = {req->stream_id, (size_t)req->stream_len, e->version, e->global_position,
+                           &e->event_id, e->type, (size_t)e->type_len, e->type_version, now, tx_id,
+                           NULL, content};
+        events_hash(prev, prev_len, &link, out);
         memcpy(prev, out, EVENTS_HASH_LEN);
         prev_len = EVENTS_HASH_LEN;
         if ((i & 1023) == 1023)

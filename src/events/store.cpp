@@ -108,8 +108,6 @@ void events_store_put(EventsStore *store, const Datum *values)
         slot->tts_values[i] = values[i];
         slot->tts_isnull[i] = false;
     }
-    /* nextval's own check: the sequence's USAGE/UPDATE right, held by its owner. */
-    slot->tts_values[EV_GLOBAL_POSITION - 1] = Int64GetDatum(nextval_internal(store->position_seq, true));
     ExecStoreVirtualTuple(slot);
 
     DirectTarget *t = &store->target;
