@@ -544,7 +544,6 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: appending the erasure receipt failed");
     }
-    SetUserIdAndSecContext(saved_user, saved_context);
 
     /* The streams whose projection rows the caller recomputes (outer memory). */
     if (req->changed > 0)
@@ -576,6 +575,7 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
             MemoryContextSwitchTo(old);
         }
     }
+    SetUserIdAndSecContext(saved_user, saved_context);
     return req->changed;
 }
 
