@@ -114,6 +114,23 @@ SELECT count(*) AS redelivered FROM chronicle.poll('erasure-mailer', 100);
 -- The log still extends the digest taken before the redactions.
 SELECT * FROM chronicle.verify_digest(:'before_digest');
 
+-- 5. Every event carrying a tag: a data subject's events across streams.
+SELECT chronicle.append('order-501', 'OrderPlaced', '{"total": 12, "email": "eve@example.org"}',
+                        tags => ARRAY['person:42', 'product:7']);
+SELECT chronicle.append('ticket-9', 'TicketOpened', '{"text": "Eve cannot log in", "email": "eve@example.org"}',
+                        tags => ARRAY['person:42']);
+SELECT chronicle.append('order-502', 'OrderPlaced', '{"total": 3, "email": "zed@example.org"}',
+                        tags => ARRAY['person:43']);
+SET ROLE regress_erasure_admin;
+SELECT chronicle.redact_tagged('person:42', ARRAY['email'], 'erasure request 42') AS redacted;
+RESET ROLE;
+SELECT stream_id, version, data, tags FROM chronicle.events
+ WHERE stream_id IN ('order-501', 'ticket-9', 'order-502') ORDER BY stream_id;
+SELECT data->>'tag' AS tag, (SELECT jsonb_agg(x - 'event_id') FROM jsonb_array_elements(data->'events') x) AS events
+  FROM chronicle.read_stream('chronicle-erasures') ORDER BY version DESC LIMIT 1;
+SELECT count(*) AS problems FROM chronicle.verify();
+SELECT chronicle.redact_tagged('person:none') AS nothing_tagged;
+
 -- Redaction is the only change: every other update is still SE002, also
 -- right after a redaction in the same transaction.
 BEGIN;
@@ -175,6 +192,12 @@ SET LOCAL session_replication_role = replica;
 UPDATE chronicle.events SET global_position = global_position + 1000000 WHERE stream_id = 'customer-2' AND version = 1;
 SELECT * FROM chronicle.verify();
 ROLLBACK;
+-- d2. tags edited (which would move an event in or out of a DCB query): verify().
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE chronicle.events SET tags = '{person:99}' WHERE stream_id = 'order-502';
+SELECT * FROM chronicle.verify();
+ROLLBACK;
 -- e. a redacted row's kept content digest edited, or removed: verify().
 BEGIN;
 UPDATE chronicle.redactions SET content_digest = sha256('forged') WHERE stream_id = 'customer-1' AND version = 1;
@@ -193,7 +216,9 @@ SELECT sha256(coalesce(prev, '')
     || int8send(e.version) || int8send(e.global_position) || uuid_send(e.event_id)
     || int4send(octet_length(e.type)) || convert_to(e.type, 'UTF8') || int4send(e.type_version)
     || int8send((extract(epoch FROM e.recorded_at - '2000-01-01 00:00:00+00') * 1000000)::bigint)
-    || int8send(e.tx_id::text::numeric::bigint) || int4send(0)
+    || int8send(e.tx_id::text::numeric::bigint) || int4send(cardinality(e.tags))
+    || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
+                   FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
     || coalesce((SELECT r.content_digest FROM chronicle.redactions r
                   WHERE r.stream_id = e.stream_id AND r.version = e.version),
                 sha256(int4send(octet_length(e.data::text)) || convert_to(e.data::text, 'UTF8')

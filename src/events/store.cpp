@@ -53,8 +53,8 @@ struct EventsStore
 namespace {
 
 /* The columns put() fills, in the contract's order. */
-const Oid column_types[EV_NCOLUMNS] = {TEXTOID,  INT8OID,  INT8OID,        UUIDOID, TEXTOID, INT4OID,
-                                       JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
+const Oid column_types[EV_NCOLUMNS] = {TEXTOID,  INT8OID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,
+                                       JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID};
 
 /* An INSERT trigger that the direct path may leave out (see the header). */
 bool skippable_insert_trigger(const Trigger *t, Oid streams, Oid check_fn)
@@ -99,7 +99,7 @@ EventsStore *events_store_begin(const EventsCatalog *catalog)
     return store;
 }
 
-void events_store_put(EventsStore *store, const Datum *values)
+int64 events_store_put(EventsStore *store, const Datum *values)
 {
     TupleTableSlot *slot = store->slot;
     ExecClearTuple(slot);
@@ -108,6 +108,8 @@ void events_store_put(EventsStore *store, const Datum *values)
         slot->tts_values[i] = values[i];
         slot->tts_isnull[i] = false;
     }
+    /* values[] carries global_position: append took it before hashing (chain v2). */
+    int64 position = DatumGetInt64(values[EV_GLOBAL_POSITION - 1]);
     ExecStoreVirtualTuple(slot);
 
     DirectTarget *t = &store->target;
@@ -118,6 +120,7 @@ void events_store_put(EventsStore *store, const Datum *values)
     Assert(recheck == NIL); /* no deferrable index: events_direct_plain */
     list_free(recheck);
     ResetPerTupleExprContext(t->estate);
+    return position;
 }
 
 void events_store_end(EventsStore *store)

@@ -85,6 +85,11 @@ void check_direct_insert(HeapTuple row, TupleDesc desc)
     events_check_object(metadata, "metadata");
     if (type_version < 1)
         throw pg::Error(CHRONICLE_INVALID_EVENT, "type_version must be at least 1");
+    /* Tags (0.2.0) are the last column; a direct insert takes append's shared keys too. */
+    ArrayType *tags = desc->natts >= EV_TAGS ? DatumGetArrayTypeP(attr(row, desc, EV_TAGS)) : NULL;
+    if (tags != NULL)
+        events_check_tags(tags, "tags", 1);
+    events_lock_written(type, type_len, tags);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -184,9 +189,9 @@ bool permitted_update(TriggerData *td)
 
 ArrayType *events_row_tags(HeapTuple row, TupleDesc desc)
 {
-    (void)row;
-    (void)desc;
-    return NULL; /* no tags column yet */
+    bool isnull;
+    Datum tags = heap_getattr(row, EV_TAGS, desc, &isnull);
+    return isnull ? NULL : DatumGetArrayTypeP(tags);
 }
 
 Datum chronicle_events_immutable(PG_FUNCTION_ARGS)
