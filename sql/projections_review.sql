@@ -166,10 +166,12 @@ DELETE FROM chronicle.reducers WHERE name IN ('rev_sum', 'rev_odd');
 
 -- 6. A writer who redefines someone else's reducer must not run code as the
 -- projection's owner either.  Here a superuser owns a projection of a rules
--- reducer; a writer redefines that reducer to a function of its own (any
--- writer may redefine any reducer).  The function runs as its owner, the
--- writer, restricted, not as the table's owner: the appender and the table
--- owner are superusers, the writer stays what it was.
+-- reducer; a writer tries to redefine that reducer to a function of its own.
+-- Since 0.2.0 reducers are owned (SPEC section 0): the writer is refused
+-- (42501) and the projection keeps the superuser's rules.  (Before, any
+-- writer could redefine any reducer; the function then ran as its owner,
+-- the writer, restricted, not as the table's owner.)  Either way the writer
+-- stays what it was.
 SELECT chronicle.define_reducer('rev_owned', '{"E": {"set": {"who": "@type"}}}', category => 'revown');
 SELECT chronicle.define_projection('rev_owned', 'rev_owned', 'rev_owned_rows', '{"who": "text"}');
 CREATE ROLE regress_rev_swapper IN ROLE chronicle_writer;

@@ -51,6 +51,9 @@ BEGIN
     RETURN $1 OPERATOR(pg_catalog.+) $2;
 END $$;
 CREATE OPERATOR rev_mal.+ (LEFTARG = int, RIGHTARG = int, FUNCTION = rev_mal.plus);
+-- (Since 0.2.0 chronicle calls a function reducer under search_path =
+-- pg_catalog, pg_temp in explicit replays too, so mallory's own replay no
+-- longer reaches her operator either.)
 SET search_path = rev_mal, pg_catalog;
 \set VERBOSITY terse
 BEGIN;
@@ -65,8 +68,11 @@ SET search_path = snapshots_review, public;
 SELECT version, state FROM chronicle.snapshots WHERE stream_id = 'revvic-1';
 -- A function whose owner may not read chronicle.events still gets its
 -- automatic snapshot: the events are read with the appender's rights, only
--- the function runs as its owner.
+-- the function runs as its owner.  (Since 0.2.0 the function's owner must be
+-- a role whose rights the reducer's owner has, else the function is no
+-- longer the reducer owner's choice: hence mallory is made a member.)
 CREATE ROLE regress_rev_nobody;
+GRANT regress_rev_nobody TO regress_rev_mallory;
 ALTER FUNCTION rev_mal.spy(jsonb, chronicle.events) OWNER TO regress_rev_nobody;
 SELECT chronicle.append_batch('revspy-2', '[{"type": "A", "data": {}}, {"type": "A", "data": {}}]');
 SELECT version, state->>'ran_as' AS ran_as FROM chronicle.snapshots WHERE stream_id = 'revspy-2';

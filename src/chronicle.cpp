@@ -15,6 +15,7 @@ PG_FUNCTION_INFO_V1(chronicle_version);
 
 void types_init(void); /* src/types: the strict_types GUC, schema cache callbacks */
 void tree_init(void);  /* src/tree: relcache and transaction callbacks */
+void reducers_init(void); /* src/replay: re-resolving function reducers' signatures */
 void snapshots_init(void); /* src/snapshots: replay start hook, append observer, policy cache */
 /* After snapshots: its replay start hook falls back to the one installed before it. */
 void projections_init(void); /* src/projections: the append observer, its cache callbacks */
@@ -25,6 +26,7 @@ void _PG_init(void)
 {
     types_init();
     tree_init();
+    reducers_init();
     snapshots_init();
     projections_init();
     /* After every module has defined its settings: a misspelt chronicle.* is an error. */

@@ -20,7 +20,7 @@
  */
 #include "events/events.h"
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -266,8 +266,8 @@ int hexval(char c)
  */
 void recompute_heads(uint64 horizon, Heads *out)
 {
-    SPIPlanPtr plan = pg::kept_plan(&scan_plan, SCAN_SQL, 0, NULL);
-    Portal cursor = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+    SPIPlanPtr plan = pg::spi::kept_plan(&scan_plan, SCAN_SQL, 0, NULL);
+    Portal cursor = pg::spi::cursor_open(NULL, plan, NULL, NULL, true);
     MemoryContext keep = CurrentMemoryContext;
     MemoryContext rows = AllocSetContextCreate(keep, "chronicle digest rows", ALLOCSET_DEFAULT_SIZES);
     char *stream = NULL;
@@ -278,7 +278,7 @@ void recompute_heads(uint64 horizon, Heads *out)
     for (;;)
     {
         CHECK_FOR_INTERRUPTS();
-        SPI_cursor_fetch(cursor, true, 1000);
+        pg::spi::cursor_fetch(cursor, true, 1000);
         if (SPI_processed == 0)
             break;
         SPITupleTable *table = SPI_tuptable;
@@ -340,7 +340,7 @@ Datum chronicle_digest(PG_FUNCTION_ARGS)
     return pg::entry([&]() -> Datum {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
-        if (SPI_execute_plan(pg::kept_plan(&horizon_plan, HORIZON_SQL, 0, NULL), NULL, NULL, true, 1) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&horizon_plan, HORIZON_SQL, 0, NULL), NULL, NULL, true, 1) !=
                 SPI_OK_SELECT ||
             SPI_processed != 1)
             elog(ERROR, "chronicle: reading the snapshot's horizon failed");
@@ -350,7 +350,7 @@ Datum chronicle_digest(PG_FUNCTION_ARGS)
 
         static const Oid heads_types[1] = {XID8OID};
         Datum heads_args[1] = {horizon_datum};
-        Portal cursor = SPI_cursor_open(NULL, pg::kept_plan(&heads_plan, HEADS_SQL, 1, heads_types),
+        Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&heads_plan, HEADS_SQL, 1, heads_types),
                                         heads_args, NULL, true);
         MemoryContext keep = CurrentMemoryContext;
         Heads heads = {NULL, 0, 0, 0};
@@ -358,7 +358,7 @@ Datum chronicle_digest(PG_FUNCTION_ARGS)
         for (;;)
         {
             CHECK_FOR_INTERRUPTS();
-            SPI_cursor_fetch(cursor, true, 5000);
+            pg::spi::cursor_fetch(cursor, true, 5000);
             if (SPI_processed == 0)
                 break;
             SPITupleTable *table = SPI_tuptable;
@@ -406,7 +406,7 @@ Datum chronicle_digest(PG_FUNCTION_ARGS)
             Datum args[6] = {horizon_datum, Int64GetDatum(max_position), Int64GetDatum(heads.n),
                              Int64GetDatum(heads.events), PointerGetDatum(root_bytes),
                              PointerGetDatum(heads_bytes)};
-            if (SPI_execute_plan(pg::kept_plan(&record_plan, RECORD_SQL, 6, types), args, NULL, false, 0) !=
+            if (pg::spi::execute_plan(pg::spi::kept_plan(&record_plan, RECORD_SQL, 6, types), args, NULL, false, 0) !=
                 SPI_OK_INSERT)
                 elog(ERROR, "chronicle: recording the digest failed");
             SetUserIdAndSecContext(saved_user, saved_context);
@@ -486,7 +486,7 @@ Datum chronicle_verify_digest(PG_FUNCTION_ARGS)
         static const Oid types[2] = {BYTEAOID, XID8OID};
         Datum args[2] = {PointerGetDatum(root_bytes),
                          FullTransactionIdGetDatum(FullTransactionIdFromU64(horizon))};
-        if (SPI_execute_plan(pg::kept_plan(&stored_plan, STORED_SQL, 2, types), args, NULL, true, 1) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&stored_plan, STORED_SQL, 2, types), args, NULL, true, 1) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: reading chronicle.digests failed");
         Heads then = {NULL, 0, 0, 0};

@@ -12,7 +12,7 @@
  */
 #include "events/events.h"
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -85,8 +85,8 @@ Datum chronicle_rechain_v2(PG_FUNCTION_ARGS)
         tuplestore_end(problems);
 
         static const Oid types[3] = {TEXTOID, INT8OID, BYTEAOID};
-        SPIPlanPtr update = pg::kept_plan(&update_plan, UPDATE_SQL, 3, types);
-        Portal cursor = SPI_cursor_open(NULL, pg::kept_plan(&scan_plan, SCAN_SQL, 0, NULL), NULL, NULL, false);
+        SPIPlanPtr update = pg::spi::kept_plan(&update_plan, UPDATE_SQL, 3, types);
+        Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&scan_plan, SCAN_SQL, 0, NULL), NULL, NULL, false);
         MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "chronicle rechain rows", ALLOCSET_DEFAULT_SIZES);
         char *stream = NULL;
         int stream_len = 0;
@@ -96,7 +96,7 @@ Datum chronicle_rechain_v2(PG_FUNCTION_ARGS)
         for (;;)
         {
             CHECK_FOR_INTERRUPTS();
-            SPI_cursor_fetch(cursor, true, 1000);
+            pg::spi::cursor_fetch(cursor, true, 1000);
             if (SPI_processed == 0)
                 break;
             SPITupleTable *table = SPI_tuptable;
@@ -122,7 +122,7 @@ Datum chronicle_rechain_v2(PG_FUNCTION_ARGS)
                 memcpy(VARDATA(h), link, EVENTS_HASH_LEN);
                 events_permit_set(EVENTS_PERMIT_REHASH, stream, stream_len, version, NULL, NULL, link);
                 Datum args[3] = {PointerGetDatum(sid), Int64GetDatum(version), PointerGetDatum(h)};
-                int rc = SPI_execute_plan(update, args, NULL, false, 0);
+                int rc = pg::spi::execute_plan(update, args, NULL, false, 0);
                 events_permit_clear();
                 if (rc != SPI_OK_UPDATE || SPI_processed != 1)
                     elog(ERROR, "chronicle: re-chaining event %lld of stream \"%s\" failed", (long long)version, stream);

@@ -28,7 +28,7 @@
 #include "events/events.h"
 #include "events/observers.h"
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -301,7 +301,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     {
         static const Oid types[2] = {TEXTOID, INT4OID};
         Datum args[2] = {type, type_version};
-        if (SPI_execute_plan(pg::kept_plan(&schema_plan, SCHEMA_SQL, 2, types), args, NULL, false, 1) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&schema_plan, SCHEMA_SQL, 2, types), args, NULL, false, 1) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: reading the event type failed");
         if (SPI_processed == 1)
@@ -335,7 +335,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     /* The content digest the chain commits to: kept from the first redaction. */
     static const Oid kept_types[2] = {TEXTOID, INT8OID};
     Datum kept_args[2] = {PointerGetDatum(stream), Int64GetDatum(version)};
-    if (SPI_execute_plan(pg::kept_plan(&kept_plan_, KEPT_SQL, 2, kept_types), kept_args, NULL, false, 1) !=
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&kept_plan_, KEPT_SQL, 2, kept_types), kept_args, NULL, false, 1) !=
         SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading chronicle.redactions failed");
     bool first = SPI_processed == 0;
@@ -356,7 +356,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
         Datum args[5] = {PointerGetDatum(stream), Int64GetDatum(version), event_id,
                          PointerGetDatum(to_bytea(content)), removed_array};
         char nulls[5] = {' ', ' ', ' ', ' ', all ? 'n' : ' '};
-        if (SPI_execute_plan(pg::kept_plan(&keep_insert_plan, KEEP_INSERT_SQL, 5, types), args, nulls, false, 0) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_insert_plan, KEEP_INSERT_SQL, 5, types), args, nulls, false, 0) !=
             SPI_OK_INSERT)
             elog(ERROR, "chronicle: writing chronicle.redactions failed");
     }
@@ -365,7 +365,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
         static const Oid types[3] = {TEXTOID, INT8OID, TEXTARRAYOID};
         Datum args[3] = {PointerGetDatum(stream), Int64GetDatum(version), removed_array};
         char nulls[3] = {' ', ' ', all ? 'n' : ' '};
-        if (SPI_execute_plan(pg::kept_plan(&keep_update_plan, KEEP_UPDATE_SQL, 3, types), args, nulls, false, 0) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_update_plan, KEEP_UPDATE_SQL, 3, types), args, nulls, false, 0) !=
             SPI_OK_UPDATE)
             elog(ERROR, "chronicle: writing chronicle.redactions failed");
     }
@@ -375,7 +375,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     static const Oid types[4] = {TEXTOID, INT8OID, JSONBOID, JSONBOID};
     Datum args[4] = {PointerGetDatum(stream), Int64GetDatum(version), JsonbPGetDatum(new_data),
                      JsonbPGetDatum(new_metadata)};
-    int rc = SPI_execute_plan(pg::kept_plan(&update_plan, UPDATE_SQL, 4, types), args, NULL, false, 0);
+    int rc = pg::spi::execute_plan(pg::spi::kept_plan(&update_plan, UPDATE_SQL, 4, types), args, NULL, false, 0);
     events_permit_clear();
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "chronicle: redacting event %lld of stream \"%s\" failed", (long long)version,
@@ -410,7 +410,7 @@ bool redact_stream(Request *req, text *stream, bool has_version, int64 version, 
 {
     static const Oid lock_types[1] = {TEXTOID};
     Datum lock_args[1] = {PointerGetDatum(stream)};
-    if (SPI_execute_plan(pg::kept_plan(&lock_plan, LOCK_SQL, 1, lock_types), lock_args, NULL, false, 0) !=
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&lock_plan, LOCK_SQL, 1, lock_types), lock_args, NULL, false, 0) !=
         SPI_OK_SELECT)
         elog(ERROR, "chronicle: locking the stream failed");
     *exists = SPI_processed == 1;
@@ -429,7 +429,7 @@ bool redact_stream(Request *req, text *stream, bool has_version, int64 version, 
     {
         static const Oid types[2] = {TEXTOID, TEXTOID};
         Datum args[2] = {PointerGetDatum(stream), CStringGetTextDatum(req->tag)};
-        if (SPI_execute_plan(pg::kept_plan(&tagged_events_plan, TAGGED_EVENTS_SQL, 2, types), args, NULL, false, 0) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&tagged_events_plan, TAGGED_EVENTS_SQL, 2, types), args, NULL, false, 0) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: reading the events failed");
     }
@@ -438,7 +438,7 @@ bool redact_stream(Request *req, text *stream, bool has_version, int64 version, 
         static const Oid types[2] = {TEXTOID, INT8OID};
         Datum args[2] = {PointerGetDatum(stream), Int64GetDatum(version)};
         char nulls[2] = {' ', has_version ? ' ' : 'n'};
-        if (SPI_execute_plan(pg::kept_plan(&events_plan, EVENTS_SQL, 2, types), args, nulls, false, 0) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&events_plan, EVENTS_SQL, 2, types), args, nulls, false, 0) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: reading the events failed");
     }
@@ -454,7 +454,7 @@ bool redact_stream(Request *req, text *stream, bool has_version, int64 version, 
         return false;
     static const Oid types[1] = {TEXTOID};
     Datum args[1] = {PointerGetDatum(stream)};
-    if (SPI_execute_plan(pg::kept_plan(&snapshots_plan, SNAPSHOTS_SQL, 1, types), args, NULL, false, 0) !=
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&snapshots_plan, SNAPSHOTS_SQL, 1, types), args, NULL, false, 0) !=
         SPI_OK_DELETE)
         elog(ERROR, "chronicle: deleting the stream's snapshots failed");
     req->snapshots_deleted += (int64)SPI_processed;
@@ -540,7 +540,7 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
         JsonbValue *receipt = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
         static const Oid types[1] = {JSONBOID};
         Datum args[1] = {JsonbPGetDatum(JsonbValueToJsonb(receipt))};
-        if (SPI_execute_plan(pg::kept_plan(&receipt_plan, RECEIPT_SQL, 1, types), args, NULL, false, 0) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&receipt_plan, RECEIPT_SQL, 1, types), args, NULL, false, 0) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: appending the erasure receipt failed");
     }
@@ -558,7 +558,7 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
                 continue;
             static const Oid types[1] = {TEXTOID};
             Datum args[1] = {PointerGetDatum(streams[i])};
-            if (SPI_execute_plan(pg::kept_plan(&lock_plan, LOCK_SQL, 1, types), args, NULL, false, 0) != SPI_OK_SELECT ||
+            if (pg::spi::execute_plan(pg::spi::kept_plan(&lock_plan, LOCK_SQL, 1, types), args, NULL, false, 0) != SPI_OK_SELECT ||
                 SPI_processed != 1)
                 elog(ERROR, "chronicle: stream row vanished during redaction");
             bool isnull;
@@ -637,7 +637,7 @@ Datum chronicle_redact_tagged(PG_FUNCTION_ARGS)
         SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
         static const Oid types[1] = {TEXTOID};
         Datum args[1] = {PointerGetDatum(tag)};
-        if (SPI_execute_plan(pg::kept_plan(&tagged_streams_plan, TAGGED_STREAMS_SQL, 1, types), args, NULL, false,
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&tagged_streams_plan, TAGGED_STREAMS_SQL, 1, types), args, NULL, false,
                              0) != SPI_OK_SELECT)
             elog(ERROR, "chronicle: reading the tagged streams failed");
         SetUserIdAndSecContext(saved_user, saved_context);

@@ -22,7 +22,7 @@
  * PostgreSQL calls may ereport directly (boundary.h, rule 2).
  */
 #include "events/events.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "events/observers.h"
 #include "errors.h"
 #include "pg/boundary.h"
@@ -249,9 +249,9 @@ void mark_stored(AppendRequest *req, bool after_lock)
         ids[k] = UUIDPGetDatum(&req->events[order[k]].event_id);
 
     static const Oid argtypes[1] = {UUIDARRAYOID};
-    SPIPlanPtr plan = pg::kept_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
+    SPIPlanPtr plan = pg::spi::kept_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
     Datum args[1] = {PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR))};
-    if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+    if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: event_id lookup failed");
 
     SPITupleTable *table = SPI_tuptable;
@@ -409,8 +409,8 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     {
         static const Oid argtypes[12] = {TEXTOID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,      JSONBOID,
                                          JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID, INT8OID};
-        SPIPlanPtr plan = any_given ? pg::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 12, argtypes)
-                                    : pg::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 12, argtypes);
+        SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 12, argtypes)
+                                    : pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 12, argtypes);
         NewEvent *e = fresh[0];
         Datum args[12] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
@@ -424,7 +424,7 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
                           PointerGetDatum(hash_datum(hashes)),
                           PointerGetDatum(e->tags),
                           Int64GetDatum(e->position)};
-        if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+        if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
             elog(ERROR, "chronicle: inserting the event failed");
         check_all_inserted(req, 1);
         take_positions(fresh, nfresh);
@@ -434,8 +434,8 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     static const Oid argtypes[12] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
                                      JSONBARRAYOID, BYTEAARRAYOID,  JSONBARRAYOID, INT8ARRAYOID};
-    SPIPlanPtr plan = any_given ? pg::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 12, argtypes)
-                                : pg::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 12, argtypes);
+    SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 12, argtypes)
+                                : pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 12, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -472,7 +472,7 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(tag_lists, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(positions, nfresh, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
-    if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+    if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
         elog(ERROR, "chronicle: inserting the events failed");
     check_all_inserted(req, nfresh);
     take_positions(fresh, nfresh);
@@ -493,14 +493,14 @@ int64 bump_with_sql(text *stream, const char *stream_id, int category_len, int c
                             Int64GetDatum(count), TimestampTzGetDatum(now)};
     if (!create)
     {
-        SPIPlanPtr update = pg::kept_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
-        if (SPI_execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+        SPIPlanPtr update = pg::spi::kept_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
+        if (pg::spi::execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
             elog(ERROR, "chronicle: stream update failed");
     }
     if (create || SPI_processed == 0)
     {
-        SPIPlanPtr upsert = pg::kept_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
-        if (SPI_execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+        SPIPlanPtr upsert = pg::spi::kept_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
+        if (pg::spi::execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
             elog(ERROR, "chronicle: stream upsert failed");
     }
     if (SPI_processed != 1)

@@ -9,7 +9,7 @@
  * SELECT on the tables; a role without it gets 42501 from the executor).
  */
 #include "events/events.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "errors.h"
 #include "pg/boundary.h"
 #include "pg/result_memory.h"
@@ -163,7 +163,7 @@ void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    SPIPlanPtr plan = pg::kept_plan(slot, sql, nargs, argtypes, cursor_options);
+    SPIPlanPtr plan = pg::spi::kept_plan(slot, sql, nargs, argtypes, cursor_options);
     events_read_into(plan, nargs, argtypes, args, nulls, store);
     SPI_finish();
 }
@@ -205,7 +205,7 @@ void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Dat
     options.params = params;
     options.read_only = true;
     options.dest = &sink.pub;
-    int rc = SPI_execute_plan_extended(plan, &options);
+    int rc = pg::spi::execute_plan_extended(plan, &options);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: read failed: %s", SPI_result_code_string(rc));
     MemoryContextDelete(sink.scratch);
@@ -219,9 +219,9 @@ Datum chronicle_stream_version(PG_FUNCTION_ARGS)
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
         static const Oid argtypes[1] = {TEXTOID};
-        SPIPlanPtr plan = pg::kept_plan(&version_plan, VERSION_SQL, 1, argtypes);
+        SPIPlanPtr plan = pg::spi::kept_plan(&version_plan, VERSION_SQL, 1, argtypes);
         Datum args[1] = {PointerGetDatum(stream)};
-        if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+        if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
             elog(ERROR, "chronicle: stream_version failed");
         int64 version = 0;
         if (SPI_processed == 1)

@@ -29,7 +29,7 @@
  * C-style frames only: everything here may ereport (boundary.h, rule 2).
  */
 #include "events/events.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -133,9 +133,9 @@ SPIPlanPtr prev_hash_plan;
 bool prev_hash_with_sql(text *stream_id, int64 version, bytea **hash)
 {
     static const Oid argtypes[2] = {TEXTOID, INT8OID};
-    SPIPlanPtr plan = pg::kept_plan(&prev_hash_plan, PREV_HASH_SQL, 2, argtypes);
+    SPIPlanPtr plan = pg::spi::kept_plan(&prev_hash_plan, PREV_HASH_SQL, 2, argtypes);
     Datum args[2] = {PointerGetDatum(stream_id), Int64GetDatum(version)};
-    if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+    if (pg::spi::execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the previous hash failed");
     if (SPI_processed == 0)
         return false;

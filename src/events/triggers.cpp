@@ -18,7 +18,7 @@
  *    category and its version never goes down.
  */
 #include "events/events.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "errors.h"
 #include "pg/boundary.h"
 
@@ -94,9 +94,9 @@ void check_direct_insert(HeapTuple row, TupleDesc desc)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
     static const Oid argtypes[1] = {TEXTOID};
-    SPIPlanPtr plan = pg::kept_plan(&last_event_plan, LAST_EVENT_SQL, 1, argtypes);
+    SPIPlanPtr plan = pg::spi::kept_plan(&last_event_plan, LAST_EVENT_SQL, 1, argtypes);
     Datum args[1] = {PointerGetDatum(stream)};
-    if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+    if (pg::spi::execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: last event lookup failed");
     int64 last = 0;
     uint8 prev[EVENTS_HASH_LEN];

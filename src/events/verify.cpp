@@ -17,7 +17,7 @@
  * and writes nothing (it runs on a hot standby).
  */
 #include "events/events.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "pg/boundary.h"
 
 extern "C" {
@@ -152,7 +152,7 @@ void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryC
 
 void check_stream_rows(EventsReport *out, SPIPlanPtr plan, Datum *args)
 {
-    if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+    if (pg::spi::execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: verify of chronicle.streams failed");
     SPITupleTable *table = SPI_tuptable;
     for (uint64 i = 0; i < SPI_processed; i++)
@@ -220,10 +220,10 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
     Datum args[1] = {one ? PointerGetDatum(stream_id) : (Datum)0};
     static const Oid argtypes[1] = {TEXTOID};
     {
-        SPIPlanPtr scan = v1    ? pg::kept_plan(&scan_v1_plan, SCAN_V1_SQL, 0, NULL)
-                          : one ? pg::kept_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
-                                : pg::kept_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
-        Portal cursor = SPI_cursor_open(NULL, scan, args, NULL, true);
+        SPIPlanPtr scan = v1    ? pg::spi::kept_plan(&scan_v1_plan, SCAN_V1_SQL, 0, NULL)
+                          : one ? pg::spi::kept_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
+                                : pg::spi::kept_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
+        Portal cursor = pg::spi::cursor_open(NULL, scan, args, NULL, true);
         Walk walk;
         memset(&walk, 0, sizeof(walk));
         MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "chronicle verify rows",
@@ -231,7 +231,7 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
         for (;;)
         {
             CHECK_FOR_INTERRUPTS();
-            SPI_cursor_fetch(cursor, true, 1000);
+            pg::spi::cursor_fetch(cursor, true, 1000);
             if (SPI_processed == 0)
                 break;
             SPITupleTable *table = SPI_tuptable;
@@ -247,9 +247,9 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
         SPI_cursor_close(cursor);
 
         if (one)
-            check_stream_rows(out, pg::kept_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
+            check_stream_rows(out, pg::spi::kept_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
         else
-            check_stream_rows(out, pg::kept_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
+            check_stream_rows(out, pg::spi::kept_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
     }
 }
 

@@ -14,6 +14,7 @@
  * longjmp through them (boundary.h, rule 2).
  */
 #include "projections/projections.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
@@ -114,13 +115,11 @@ static void catalog_read(const char *name, const char *lock, Oid owner, CatalogR
     int rc;
     if (newest)
     {
-        SPIPlanPtr plan = SPI_prepare(sql, 1, types);
-        if (!plan)
-            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+        SPIPlanPtr plan = pg::spi::prepare(sql, 1, types);
+        rc = pg::spi::execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
     }
     else
-        rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 1);
+        rc = pg::spi::execute_with_args(sql, 1, types, values, nullptr, false, 1);
     as_owner_end(&saved);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading chronicle.projections failed: %s", SPI_result_code_string(rc));
@@ -153,7 +152,7 @@ static void check_owner(const char *name, Oid relid, const char *action)
 
 static void run_utility(const char *sql)
 {
-    int rc = SPI_execute(sql, false, 0);
+    int rc = pg::spi::execute(sql, false, 0);
     if (rc != SPI_OK_UTILITY)
         elog(ERROR, "chronicle: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
 }
@@ -207,7 +206,7 @@ static Datum define_projection(FunctionCallInfo fcinfo)
     Datum rvalues[1] = {CStringGetTextDatum(reducer)};
     AsOwner saved;
     as_owner_begin(&saved, owner, false);
-    int rc = SPI_execute_with_args("SELECT r.category FROM chronicle.reducers r"
+    int rc = pg::spi::execute_with_args("SELECT r.category FROM chronicle.reducers r"
                                    " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR SHARE",
                                    1, rtypes, rvalues, nullptr, false, 1);
     as_owner_end(&saved);
@@ -244,7 +243,7 @@ static Datum define_projection(FunctionCallInfo fcinfo)
                         JsonbPGetDatum(catalog_columns)};
     char inulls[5] = {' ', ' ', category ? ' ' : 'n', ' ', ' '};
     as_owner_begin(&saved, owner, false);
-    rc = SPI_execute_with_args("INSERT INTO chronicle.projections"
+    rc = pg::spi::execute_with_args("INSERT INTO chronicle.projections"
                                " (name, reducer, category, table_name, columns, defined_at)"
                                " VALUES ($1, $2, $3, $4, $5, pg_catalog.now())",
                                5, itypes, ivalues, inulls, false, 0);
@@ -314,7 +313,7 @@ static Datum drop_projection(FunctionCallInfo fcinfo)
     Datum values[1] = {CStringGetTextDatum(name)};
     AsOwner saved;
     as_owner_begin(&saved, owner, false);
-    int rc = SPI_execute_with_args("DELETE FROM chronicle.projections p WHERE p.name OPERATOR(pg_catalog.=) $1",
+    int rc = pg::spi::execute_with_args("DELETE FROM chronicle.projections p WHERE p.name OPERATOR(pg_catalog.=) $1",
                                    1, types, values, nullptr, false, 0);
     as_owner_end(&saved);
     if (rc != SPI_OK_DELETE)

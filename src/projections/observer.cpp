@@ -16,6 +16,8 @@
  * events since it (README).
  */
 #include "projections/projections.h"
+#include "pg/callbacks.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 #include "events/observers.h"
@@ -182,7 +184,7 @@ static void load(Oid owner)
     AsOwner saved;
     as_owner_begin(&saved, owner, false);
     PushActiveSnapshot(GetLatestSnapshot());
-    int rc = SPI_execute("SELECT p.name, p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
+    int rc = pg::spi::execute("SELECT p.name, p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
                          " FROM chronicle.projections p ORDER BY p.reducer, p.name",
                          true, 0);
     PopActiveSnapshot();
@@ -219,11 +221,7 @@ static void prepare(Projection *p, MemoryContext cxt)
     char *sql = target_upsert_sql(&p->target);
     Oid *types = target_upsert_types(&p->target);
     MemoryContextSwitchTo(old);
-    SPIPlanPtr plan = SPI_prepare(sql, 3 + p->target.ncols, types);
-    if (!plan)
-        elog(ERROR, "chronicle: SPI_prepare failed for projection \"%s\": %s", p->name,
-             SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
+    SPIPlanPtr plan = pg::spi::prepare_kept(sql, 3 + p->target.ncols, types);
     p->upsert = plan;
     p->prepared = true;
 }
@@ -282,7 +280,7 @@ static void upsert(Projection *p, const AppendedEvents *appended, const ReplayRe
     ErrorData *failed = nullptr;
     try
     {
-        rc = pg::guard([&] { return SPI_execute_plan(plan, values, nulls, false, 0); });
+        rc = pg::guard([&] { return pg::spi::execute_plan(plan, values, nulls, false, 0); });
     }
     catch (const pg::PgError &e)
     {
@@ -372,10 +370,10 @@ static void observe(const AppendedEvents *appended)
 void projections_init(void)
 {
     events_observe_appends(observe);
-    CacheRegisterRelcacheCallback(invalidate, (Datum)0);
-    CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_all, (Datum)0);
-    CacheRegisterSyscacheCallback(TYPEOID, invalidate_all, (Datum)0);
-    CacheRegisterSyscacheCallback(PROCOID, function_changed, (Datum)0);
+    pg::callbacks::on_relcache(invalidate, (Datum)0);
+    pg::callbacks::on_syscache(NAMESPACEOID, invalidate_all, (Datum)0);
+    pg::callbacks::on_syscache(TYPEOID, invalidate_all, (Datum)0);
+    pg::callbacks::on_syscache(PROCOID, function_changed, (Datum)0);
     states_init();
     RegisterXactCallback(xact_end, nullptr);
     RegisterSubXactCallback(subxact_end, nullptr);

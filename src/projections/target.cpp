@@ -13,6 +13,7 @@
  * accept raises the type's own error, which fails the append (see README).
  */
 #include "pg/jsonb_root.h"
+#include "pg/spi.h"
 #include "projections/projections.h"
 
 #include "errors.h"
@@ -234,7 +235,7 @@ int64 projection_fill(const char *name, const char *reducer, const char *categor
     if (delete_first)
     {
         char *del = psprintf("DELETE FROM %s", t->table_sql);
-        int rc = SPI_execute(del, false, 0);
+        int rc = pg::spi::execute(del, false, 0);
         if (rc != SPI_OK_DELETE)
         {
             as_owner_end(&saved);
@@ -247,14 +248,12 @@ int64 projection_fill(const char *name, const char *reducer, const char *categor
     {
         rc = pg::guard([&] {
             if (delete_first)
-                return SPI_execute_with_args(sql.data, nargs, types, values, nulls, false, 0);
+                return pg::spi::execute_with_args(sql.data, nargs, types, values, nulls, false, 0);
             /* define: the new table's fill reads the log with a snapshot
              * taken after hold_appends' wait, whatever the isolation level
              * (define.cpp). */
-            SPIPlanPtr plan = SPI_prepare(sql.data, nargs, types);
-            if (!plan)
-                elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-            return SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
+            SPIPlanPtr plan = pg::spi::prepare(sql.data, nargs, types);
+            return pg::spi::execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
         });
     }
     catch (const pg::PgError &e)

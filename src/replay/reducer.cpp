@@ -8,6 +8,8 @@
  * is retired and freed when its last user's memory context goes away.
  */
 #include "replay/reducer.h"
+#include "pg/callbacks.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
@@ -30,6 +32,45 @@ PG_FUNCTION_INFO_V1(chronicle_define_reducer_fn);
 }
 
 static Reducer *cache_head = nullptr;
+/* Bumped by every pg_proc invalidation: resolved function names are re-resolved. */
+static uint64 proc_generation = 1;
+
+static void proc_changed(Datum, int, uint32)
+{
+    proc_generation++;
+}
+
+void reducers_init(void)
+{
+    pg::callbacks::on_syscache(PROCOID, proc_changed, (Datum) 0);
+}
+
+/*
+ * A stored signature ("schema.name(pg_catalog.jsonb,chronicle.events)",
+ * written by format_procedure_qualified) to its function, InvalidOid when
+ * there is none: to_regprocedure under the pinned search_path (the text is
+ * fully qualified; the pin only keeps the caller's path out of it).
+ */
+static Oid resolve_function(const char *signature)
+{
+    LOCAL_FCINFO(fc, 1);
+    InitFunctionCallInfoData(*fc, NULL, 1, InvalidOid, NULL, NULL);
+    fc->args[0].value = CStringGetTextDatum(signature);
+    fc->args[0].isnull = false;
+    int level = pg::spi::pin_begin();
+    Datum result = to_regprocedure(fc);
+    pg::spi::pin_end(level);
+    return fc->isnull ? InvalidOid : DatumGetObjectId(result);
+}
+
+static void refresh_function(Reducer *r)
+{
+    if (r->fn_text && r->fn_generation != proc_generation)
+    {
+        r->fn = resolve_function(r->fn_text);
+        r->fn_generation = proc_generation;
+    }
+}
 static MemoryContext cache_cxt = nullptr;
 static SPIPlanPtr lookup_plan = nullptr;
 
@@ -45,11 +86,7 @@ Oid events_rowtype(void)
 
 static SPIPlanPtr keep(const char *sql, int nargs, Oid *types)
 {
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (!plan)
-        elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
+    return pg::spi::prepare_kept(sql, nargs, types);
 }
 
 static void entry_free(Reducer *r)
@@ -92,12 +129,12 @@ Reducer *reducer_get(const char *name)
     if (!lookup_plan)
     {
         Oid types[1] = {TEXTOID};
-        lookup_plan = keep("SELECT r.revision, r.rules, r.fn::pg_catalog.oid FROM chronicle.reducers r "
+        lookup_plan = keep("SELECT r.revision, r.rules, r.fn, r.owner::pg_catalog.oid FROM chronicle.reducers r "
                            "WHERE r.name OPERATOR(pg_catalog.=) $1",
                            1, types);
     }
     Datum args[1] = {CStringGetTextDatum(name)};
-    int rc = SPI_execute_plan(lookup_plan, args, nullptr, true, 1);
+    int rc = pg::spi::execute_plan(lookup_plan, args, nullptr, true, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reducer lookup failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
@@ -110,8 +147,9 @@ Reducer *reducer_get(const char *name)
     int32 revision = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
     Datum rules_datum = SPI_getbinval(tuple, desc, 2, &isnull);
     Jsonb *rules = isnull ? nullptr : DatumGetJsonbP(rules_datum);
-    Datum fn_datum = SPI_getbinval(tuple, desc, 3, &isnull);
-    Oid fn = isnull ? InvalidOid : DatumGetObjectId(fn_datum);
+    char *fn_text = SPI_getvalue(tuple, desc, 3);
+    Datum owner_datum = SPI_getbinval(tuple, desc, 4, &isnull);
+    Oid owner = isnull ? InvalidOid : DatumGetObjectId(owner_datum);
 
     for (Reducer *r = cache_head; r; r = r->next)
     {
@@ -120,8 +158,12 @@ Reducer *reducer_get(const char *name)
         bool same_rules = (!r->rules && !rules) ||
                           (r->rules && rules && VARSIZE(r->rules) == VARSIZE(rules) &&
                            memcmp(r->rules, rules, VARSIZE(rules)) == 0);
-        if (r->revision == revision && r->fn == fn && same_rules)
+        bool same_fn = (!r->fn_text && !fn_text) || (r->fn_text && fn_text && strcmp(r->fn_text, fn_text) == 0);
+        if (r->revision == revision && same_fn && same_rules && r->owner == owner)
+        {
+            refresh_function(r);
             return r;
+        }
         retire(r);
         break;
     }
@@ -133,7 +175,9 @@ Reducer *reducer_get(const char *name)
     r->cxt = cxt;
     r->name = MemoryContextStrdup(cxt, name);
     r->revision = revision;
-    r->fn = fn;
+    r->owner = owner;
+    r->fn_text = fn_text ? MemoryContextStrdup(cxt, fn_text) : nullptr;
+    refresh_function(r);
     if (rules)
     {
         r->rules = static_cast<Jsonb *>(MemoryContextAlloc(cxt, VARSIZE(rules)));
@@ -160,10 +204,25 @@ Reducer *reducer_get(const char *name)
 
 void reducer_check_function(const Reducer *r, Oid runs_as)
 {
-    if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(r->fn)))
+    HeapTuple proc = OidIsValid(r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(r->fn)) : nullptr;
+    if (!HeapTupleIsValid(proc))
         throw pg::Error(CHRONICLE_INVALID_REDUCER,
-                        pg::format("the function of reducer \"%s\" no longer exists", r->name), "",
-                        "Define the reducer again with an existing function.");
+                        pg::format("function %s of reducer \"%s\" does not exist", r->fn_text ? r->fn_text : "?",
+                                   r->name),
+                        "", "Define the reducer again with an existing function.");
+    Oid proowner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
+    ReleaseSysCache(proc);
+    /* The code must be the reducer owner's choice: a function of that name
+     * created by another role (after a DROP) is not. */
+    if (!has_privs_of_role(r->owner, proowner))
+    {
+        char *owner_name = GetUserNameFromId(r->owner, true);
+        char *fn_owner = GetUserNameFromId(proowner, true);
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        pg::format("function %s of reducer \"%s\" is owned by role %s, not by the reducer's owner %s",
+                                   r->fn_text, r->name, fn_owner ? fn_owner : "?", owner_name ? owner_name : "?"),
+                        "", "The reducer's owner defines it again with a function of its own.");
+    }
     AclResult acl = pg_proc_aclcheck(r->fn, runs_as, ACL_EXECUTE);
     if (acl != ACLCHECK_OK)
         aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(r->fn));
@@ -235,32 +294,41 @@ static void check_function(const char *name, Oid fn)
  * Insert or update the row as the owner of chronicle.reducers: writers may
  * define reducers but have no privilege on the table itself.  Identical
  * rules and function keep the revision; anything else raises it.
+ *
+ * A new reducer is owned by the calling role (the role in effect when
+ * define_reducer was called); an existing one may be redefined only by its
+ * owner or a member of the owning role (pg_has_role USAGE, i.e.
+ * has_privs_of_role), checked on the row ON CONFLICT locked, so no
+ * concurrent definition slips between check and write.  Redefinition keeps
+ * the owner.  The function is stored as its qualified signature (text that
+ * survives pg_dump and pg_upgrade, unlike regprocedure).
  */
 static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum fn, bool fn_null)
 {
     static SPIPlanPtr upsert = nullptr;
+    static SPIPlanPtr owner_plan = nullptr;
     SPI_connect();
     if (!upsert)
     {
-        Oid types[5] = {TEXTOID, JSONBOID, REGPROCEDUREOID, TEXTOID, INT4OID};
+        Oid types[6] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT4OID, OIDOID};
         upsert = keep(
-            "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at) "
-            "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now()) "
+            "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) "
+            "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) "
             "ON CONFLICT (name) DO UPDATE SET "
             "  revision = r.revision OPERATOR(pg_catalog.+) CASE WHEN"
             "    COALESCE(r.rules OPERATOR(pg_catalog.=) excluded.rules, r.rules IS NULL AND excluded.rules IS NULL)"
-            "    AND COALESCE(r.fn::pg_catalog.oid OPERATOR(pg_catalog.=) excluded.fn::pg_catalog.oid,"
-            "                            r.fn IS NULL AND excluded.fn IS NULL)"
+            "    AND COALESCE(r.fn OPERATOR(pg_catalog.=) excluded.fn, r.fn IS NULL AND excluded.fn IS NULL)"
             "    THEN 0 ELSE 1 END,"
             "  rules = excluded.rules, fn = excluded.fn, category = excluded.category,"
             "  snapshot_every = excluded.snapshot_every, defined_at = excluded.defined_at "
+            "WHERE pg_catalog.pg_has_role($6, r.owner::pg_catalog.oid, 'USAGE') "
             "RETURNING r.revision",
-            5, types);
+            6, types);
     }
-    Datum args[5] = {PG_GETARG_DATUM(0), rules, fn, PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
-                     PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3)};
-    char nulls[5] = {' ', rules_null ? 'n' : ' ', fn_null ? 'n' : ' ', PG_ARGISNULL(2) ? 'n' : ' ',
-                     PG_ARGISNULL(3) ? 'n' : ' '};
+    Datum args[6] = {PG_GETARG_DATUM(0), rules, fn, PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
+                     PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), ObjectIdGetDatum(GetUserId())};
+    char nulls[6] = {' ', rules_null ? 'n' : ' ', fn_null ? 'n' : ' ', PG_ARGISNULL(2) ? 'n' : ' ',
+                     PG_ARGISNULL(3) ? 'n' : ' ', ' '};
 
     Oid rel = get_relname_relid("reducers", get_namespace_oid("chronicle", false));
     HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
@@ -273,9 +341,32 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    int rc = SPI_execute_plan(upsert, args, nulls, false, 1);
+    int rc = pg::spi::execute_plan(upsert, args, nulls, false, 1);
+    uint64 stored = SPI_processed;
+    Oid row_owner = InvalidOid;
+    if (rc == SPI_OK_INSERT_RETURNING && stored == 0)
+    {
+        /* The row exists and the caller may not change it: whose is it? */
+        Oid types[1] = {TEXTOID};
+        int orc = pg::spi::execute_plan(
+            pg::spi::kept_plan(&owner_plan,
+                               "SELECT r.owner::pg_catalog.oid FROM chronicle.reducers r WHERE r.name OPERATOR(pg_catalog.=) $1",
+                               1, types),
+            args, nullptr, false, 1);
+        bool isnull = true;
+        if (orc == SPI_OK_SELECT && SPI_processed == 1)
+            row_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    }
     SetUserIdAndSecContext(save_user, save_sec);
-    if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+    if (rc == SPI_OK_INSERT_RETURNING && stored == 0)
+    {
+        char *who = OidIsValid(row_owner) ? GetUserNameFromId(row_owner, true) : NULL;
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("reducer \"%s\" is owned by role %s", text_to_cstring(PG_GETARG_TEXT_PP(0)),
+                               who ? who : psprintf("with OID %u", row_owner)),
+                        errdetail("Only the reducer's owner or a member of the owning role may redefine it.")));
+    }
+    if (rc != SPI_OK_INSERT_RETURNING || stored != 1)
         elog(ERROR, "chronicle: storing the reducer failed: %s", SPI_result_code_string(rc));
     bool isnull;
     int32 revision = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -307,6 +398,8 @@ Datum chronicle_define_reducer_fn(PG_FUNCTION_ARGS)
         char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
         Oid fn = PG_GETARG_OID(1);
         check_function(name, fn);
-        PG_RETURN_INT32(store(fcinfo, (Datum) 0, true, ObjectIdGetDatum(fn), false));
+        /* Qualified, so that resolving it again never depends on a search_path. */
+        char *signature = format_procedure_qualified(fn);
+        PG_RETURN_INT32(store(fcinfo, (Datum) 0, true, CStringGetTextDatum(signature), false));
     });
 }

@@ -14,7 +14,10 @@ struct Reducer
 {
     char *name;
     int32 revision;
-    Oid fn;                  /* InvalidOid for a rules reducer */
+    Oid owner;               /* the role that defined it (chronicle.reducers.owner) */
+    char *fn_text;           /* function reducers: the qualified signature as stored; NULL for rules */
+    Oid fn;                  /* fn_text resolved (InvalidOid: rules, or the function is gone) */
+    uint64 fn_generation;    /* pg_proc invalidations seen when fn was resolved */
     Jsonb *rules;            /* as stored, to notice a redefinition */
     CompiledRules *compiled; /* rules reducers */
     FmgrInfo flinfo;         /* function reducers, cached for the backend */
@@ -34,12 +37,18 @@ Reducer *reducer_get(const char *name);
 void reducer_pin(Reducer *r, MemoryContext owner);
 
 /*
- * Before a function reducer runs: the function must still exist and the
+ * Before a function reducer runs: the function must still exist (SE004
+ * naming its signature otherwise), be owned by a role whose rights the
+ * reducer's owner has (so that no other role chose the code: a function
+ * dropped and created again by someone else is refused, 42501), and the
  * role it will run as (the current user, unless replay.h's
  * REDUCER_AS_FUNCTION_OWNER) must be allowed to execute it: it runs with
  * the caller's rights, never the extension owner's.
  */
 void reducer_check_function(const Reducer *r, Oid runs_as);
+
+/* From _PG_init: the pg_proc invalidation that re-resolves function names. */
+void reducers_init(void);
 
 /* chronicle.events' row type. */
 Oid events_rowtype(void);

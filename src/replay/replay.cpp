@@ -10,6 +10,7 @@
  * at the end.
  */
 #include "replay/replay.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
@@ -60,7 +61,7 @@ static SPIPlanPtr events_plan()
     if (!plan)
     {
         Oid types[3] = {TEXTOID, INT8OID, INT8OID};
-        plan = SPI_prepare("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
+        plan = pg::spi::prepare_kept("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
                            " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
                            " FROM chronicle.events e"
                            " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
@@ -68,9 +69,6 @@ static SPIPlanPtr events_plan()
                            "   AND e.version OPERATOR(pg_catalog.<=) $3"
                            " ORDER BY e.version",
                            3, types);
-        if (!plan)
-            elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
     }
     return plan;
 }
@@ -351,7 +349,7 @@ static void read_spi(text *stream_id, int64 after, const ReplayBounds *bounds, R
     options.read_only = true;
     options.dest = &rc->pub;
     deferred.set = false;
-    int rcode = SPI_execute_plan_extended(events_plan(), &options);
+    int rcode = pg::spi::execute_plan_extended(events_plan(), &options);
     /* With a DestReceiver of our own, SPI reports a SELECT as SPI_OK_UTILITY. */
     if (rcode < 0)
         elog(ERROR, "chronicle: reading the events failed: %s", SPI_result_code_string(rcode));
@@ -426,7 +424,7 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     {
         if (rights == REDUCER_AS_FUNCTION_OWNER)
         {
-            HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(run.r->fn));
+            HeapTuple proc = OidIsValid(run.r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(run.r->fn)) : nullptr;
             if (HeapTupleIsValid(proc))
             {
                 run.fn_user = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
@@ -434,7 +432,8 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
             }
             if (!OidIsValid(run.fn_user))
                 throw pg::Error(CHRONICLE_INVALID_REDUCER,
-                                pg::format("the function of reducer \"%s\" no longer exists", run.r->name),
+                                pg::format("function %s of reducer \"%s\" does not exist",
+                                           run.r->fn_text ? run.r->fn_text : "?", run.r->name),
                                 "", "Define the reducer again with an existing function.");
         }
         reducer_check_function(run.r, OidIsValid(run.fn_user) ? run.fn_user : GetUserId());
@@ -476,16 +475,16 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
      * owner; and under search_path = pg_catalog, pg_temp, so that nothing
      * of the session's path is handed to it (as PostgreSQL 17 runs a table
      * owner's code during maintenance).  An error aborts the
-     * (sub)transaction, which restores the setting.
+     * (sub)transaction, which restores the setting.  (A function reducer
+     * always runs under the pinned path when chronicle calls it: read_spi's
+     * receiver calls it inside the pinned execution, src/pg/spi.h.)
      */
-    int guc_nest = 0;
+    int guc_nest = -1;
     if (OidIsValid(run.fn_user))
     {
         fmgr_info_cxt(run.r->fn, &run.owner_flinfo, run.cxt);
         run.flinfo = &run.owner_flinfo;
-        guc_nest = NewGUCNestLevel();
-        (void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                                 GUC_ACTION_SAVE, true, 0, false);
+        guc_nest = pg::spi::pin_begin();
     }
     try
     {
@@ -494,14 +493,12 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     }
     catch (const pg::Error &)
     {
-        if (guc_nest > 0)
-            AtEOXact_GUC(false, guc_nest);
+        pg::spi::pin_end(guc_nest);
         SPI_finish();
         MemoryContextDelete(run.cxt);
         throw;
     }
-    if (guc_nest > 0)
-        AtEOXact_GUC(false, guc_nest);
+    pg::spi::pin_end(guc_nest);
     SPI_finish();
 
     /* Back in the caller's context: the result outlives the replay's memory. */

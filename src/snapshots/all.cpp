@@ -10,7 +10,7 @@
  */
 #include "errors.h"
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "snapshots/store.h"
 
 extern "C" {
@@ -37,12 +37,12 @@ static void read_reducer(text *reducer, Policy *policy)
 {
     static SPIPlanPtr plan = nullptr;
     static const Oid types[1] = {TEXTOID};
-    pg::kept_plan(&plan,
+    pg::spi::kept_plan(&plan,
                   "SELECT r.category, r.revision FROM chronicle.reducers r"
                   " WHERE r.name OPERATOR(pg_catalog.=) $1",
                   1, types);
     Datum args[1] = {PointerGetDatum(reducer)};
-    int rc = SPI_execute_plan(plan, args, nullptr, false, 1);
+    int rc = pg::spi::execute_plan(plan, args, nullptr, false, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reducer lookup failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
@@ -64,7 +64,7 @@ static int next_batch(text *reducer, const Policy *policy, text *after, int32 mi
 {
     static SPIPlanPtr plan = nullptr;
     static const Oid types[6] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT4OID};
-    pg::kept_plan(&plan,
+    pg::spi::kept_plan(&plan,
                   "SELECT s.stream_id FROM chronicle.streams s"
                   " WHERE s.stream_id OPERATOR(pg_catalog.>) $4"
                   "   AND ($2::pg_catalog.text IS NULL OR s.category OPERATOR(pg_catalog.=) $2)"
@@ -79,7 +79,7 @@ static int next_batch(text *reducer, const Policy *policy, text *after, int32 mi
     Datum args[6] = {PointerGetDatum(reducer), policy->category, Int32GetDatum(policy->revision),
                      PointerGetDatum(after), Int32GetDatum(min_new), Int32GetDatum(batch_size)};
     char nulls[6] = {' ', policy->has_category ? ' ' : 'n', ' ', ' ', ' ', ' '};
-    int rc = SPI_execute_plan(plan, args, nulls, false, 0);
+    int rc = pg::spi::execute_plan(plan, args, nulls, false, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: listing streams failed: %s", SPI_result_code_string(rc));
     int n = static_cast<int>(SPI_processed);

@@ -9,7 +9,8 @@
  * committed later bumps the generation again.
  */
 #include "snapshots/catalog.h"
-#include "pg/kept_plan.h"
+#include "pg/callbacks.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -45,7 +46,7 @@ static void relcache_callback(Datum, Oid relid)
 
 void snapshots_catalog_init(void)
 {
-    CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+    pg::callbacks::on_relcache(relcache_callback, (Datum) 0);
 }
 
 static Oid chronicle_table(const char *name)
@@ -87,7 +88,7 @@ const SnapshotPolicy *snapshots_policies(int *n)
     static SPIPlanPtr plan = nullptr;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    pg::kept_plan(&plan,
+    pg::spi::kept_plan(&plan,
                   "SELECT r.name, r.category, r.snapshot_every FROM chronicle.reducers r"
                   " WHERE r.category IS NOT NULL AND r.snapshot_every IS NOT NULL",
                   0, nullptr);
@@ -102,7 +103,7 @@ const SnapshotPolicy *snapshots_policies(int *n)
      * the transaction's: in REPEATABLE READ it may predate that definition,
      * and the list, cached as current, would miss it in later transactions too.
      */
-    int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+    int rc = pg::spi::execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the snapshot policies failed: %s", SPI_result_code_string(rc));

@@ -58,13 +58,18 @@ static bool can_replay(const char *name)
             return false;
         throw;
     }
-    if (!OidIsValid(r->fn))
+    if (!r->fn_text)
         return true;
+    if (!OidIsValid(r->fn))
+        return false;
     HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(r->fn));
     if (!HeapTupleIsValid(proc))
         return false;
     Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
     ReleaseSysCache(proc);
+    /* Not the reducer owner's choice any more (reducer.h): no snapshot. */
+    if (!has_privs_of_role(r->owner, owner))
+        return false;
     return pg_proc_aclcheck(r->fn, owner, ACL_EXECUTE) == ACLCHECK_OK;
 }
 

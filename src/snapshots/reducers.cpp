@@ -12,7 +12,7 @@
  * leave define_reducer's own upserts alone), with the locking of stale.h.
  */
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "snapshots/stale.h"
 
 extern "C" {
@@ -26,7 +26,7 @@ static void delete_of(HeapTuple row, TupleDesc desc)
 {
     static SPIPlanPtr plan = nullptr;
     static const Oid types[1] = {TEXTOID};
-    pg::kept_plan(&plan, "DELETE FROM chronicle.snapshots s WHERE s.reducer OPERATOR(pg_catalog.=) $1", 1, types);
+    pg::spi::kept_plan(&plan, "DELETE FROM chronicle.snapshots s WHERE s.reducer OPERATOR(pg_catalog.=) $1", 1, types);
     bool isnull;
     Datum args[1] = {SPI_getbinval(row, desc, SPI_fnumber(desc, "name"), &isnull)};
     if (!isnull)

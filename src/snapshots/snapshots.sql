@@ -98,8 +98,8 @@ CREATE OR REPLACE TRIGGER snapshots_reducer_deleted AFTER DELETE ON chronicle.re
 CREATE OR REPLACE TRIGGER snapshots_reducer_updated AFTER UPDATE ON chronicle.reducers
     FOR EACH ROW WHEN (OLD.name OPERATOR(pg_catalog.<>) NEW.name
                        OR (NEW.revision OPERATOR(pg_catalog.<=) OLD.revision
-                           AND (OLD.revision, OLD.rules, OLD.fn::pg_catalog.oid)
-                               IS DISTINCT FROM (NEW.revision, NEW.rules, NEW.fn::pg_catalog.oid)))
+                           AND (OLD.revision, OLD.rules, OLD.fn)
+                               IS DISTINCT FROM (NEW.revision, NEW.rules, NEW.fn)))
     EXECUTE FUNCTION chronicle._snapshots_reducer_changed();
 CREATE OR REPLACE TRIGGER snapshots_reducer_truncated AFTER TRUNCATE ON chronicle.reducers
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._snapshots_reducer_changed();

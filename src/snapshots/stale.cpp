@@ -5,7 +5,7 @@
 #include "snapshots/stale.h"
 
 #include "errors.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "snapshots/catalog.h"
 
 extern "C" {
@@ -18,7 +18,7 @@ extern "C" {
 
 void stale_run_latest(SPIPlanPtr plan, Datum *args, int expected)
 {
-    int rc = SPI_execute_snapshot(plan, args, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
+    int rc = pg::spi::execute_snapshot(plan, args, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
     if (rc != expected)
         elog(ERROR, "chronicle: deleting stale snapshots failed: %s", SPI_result_code_string(rc));
 }
@@ -45,7 +45,7 @@ void stale_trigger(FunctionCallInfo fcinfo, const char *name, bool (*worth)(void
     if (TRIGGER_FIRED_BY_TRUNCATE(event))
     {
         static SPIPlanPtr all = nullptr;
-        stale_run_latest(pg::kept_plan(&all, "DELETE FROM chronicle.snapshots", 0, nullptr), nullptr,
+        stale_run_latest(pg::spi::kept_plan(&all, "DELETE FROM chronicle.snapshots", 0, nullptr), nullptr,
                          SPI_OK_DELETE);
     }
     else if (!worth || worth())

@@ -13,7 +13,7 @@
  * replay then starts earlier, or at version 1).
  */
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "replay/replay.h"
 #include "snapshots/catalog.h"
 
@@ -147,7 +147,7 @@ bool snapshot_start(text *stream_id, const char *reducer, int32 revision, const 
 {
     static SPIPlanPtr plan = nullptr;
     static const Oid types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID};
-    pg::kept_plan(&plan,
+    pg::spi::kept_plan(&plan,
                   "SELECT s.version, s.state FROM chronicle.snapshots s"
                   " WHERE s.stream_id OPERATOR(pg_catalog.=) $1"
                   "   AND s.reducer OPERATOR(pg_catalog.=) $2"
@@ -176,7 +176,7 @@ bool snapshot_start(text *stream_id, const char *reducer, int32 revision, const 
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(cat->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-    int rc = SPI_execute_plan(plan, args, nullptr, true, 1);
+    int rc = pg::spi::execute_plan(plan, args, nullptr, true, 1);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading snapshots failed: %s", SPI_result_code_string(rc));

@@ -10,7 +10,7 @@
 #include "snapshots/store.h"
 
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "replay/replay.h"
 #include "snapshots/catalog.h"
 
@@ -35,7 +35,7 @@ static SPIPlanPtr insert_plan(void)
 {
     static SPIPlanPtr plan = nullptr;
     static const Oid types[5] = {TEXTOID, TEXTOID, INT4OID, INT8OID, JSONBOID};
-    return pg::kept_plan(
+    return pg::spi::kept_plan(
         &plan,
         "INSERT INTO chronicle.snapshots AS s (stream_id, reducer, revision, version, state, taken_at)"
         " VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp())"
@@ -57,7 +57,7 @@ static void write_row(text *stream_id, const char *reducer, const ReplayResult *
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
     /* An error aborts the (sub)transaction, which restores the identity. */
-    int rc = SPI_execute_plan(insert_plan(), args, nulls, false, 0);
+    int rc = pg::spi::execute_plan(insert_plan(), args, nulls, false, 0);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "chronicle: writing the snapshot failed: %s", SPI_result_code_string(rc));

@@ -7,7 +7,7 @@
  * This trigger deletes those, with the locking of stale.h.
  */
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "snapshots/stale.h"
 
 extern "C" {
@@ -21,7 +21,7 @@ static void delete_for(HeapTuple row, TupleDesc desc)
 {
     static SPIPlanPtr plan = nullptr;
     static const Oid types[2] = {TEXTOID, INT4OID};
-    pg::kept_plan(&plan,
+    pg::spi::kept_plan(&plan,
                   "DELETE FROM chronicle.snapshots s"
                   " USING (SELECT e.stream_id, pg_catalog.min(e.version) AS first_version"
                   "        FROM chronicle.events e"
@@ -42,7 +42,7 @@ static void delete_for(HeapTuple row, TupleDesc desc)
 static bool any_snapshot(void)
 {
     static SPIPlanPtr plan = nullptr;
-    stale_run_latest(pg::kept_plan(&plan, "SELECT FROM chronicle.snapshots LIMIT 1", 0, nullptr), nullptr,
+    stale_run_latest(pg::spi::kept_plan(&plan, "SELECT FROM chronicle.snapshots LIMIT 1", 0, nullptr), nullptr,
                      SPI_OK_SELECT);
     return SPI_processed > 0;
 }

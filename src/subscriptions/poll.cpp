@@ -18,7 +18,7 @@
 #include "errors.h"
 #include "events/events.h"
 #include "pg/boundary.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "pg/result_memory.h"
 
 extern "C" {
@@ -99,7 +99,7 @@ SPIPlanPtr poll_plan(int shape)
                          (shape & BY_TYPES) ? POLL_TYPES : "", (shape & BY_MEMBER) ? POLL_MEMBER : "",
                          (shape & SKIP_PARKED) ? POLL_PARKED : "", POLL_TAIL);
     int options = (shape & BY_CATEGORY) ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
-    SPIPlanPtr plan = pg::kept_plan(&poll_plans[shape], sql, 8, argtypes, options);
+    SPIPlanPtr plan = pg::spi::kept_plan(&poll_plans[shape], sql, 8, argtypes, options);
     pfree(sql);
     return plan;
 }
@@ -116,9 +116,9 @@ struct PollState
 bool read_state(text *name, int32 member, bool read_only, PollState *st)
 {
     static const Oid argtypes[2] = {TEXTOID, INT4OID};
-    SPIPlanPtr plan = pg::kept_plan(&state_plan, STATE_SQL, 2, argtypes, 0);
+    SPIPlanPtr plan = pg::spi::kept_plan(&state_plan, STATE_SQL, 2, argtypes, 0);
     Datum args[2] = {PointerGetDatum(name), Int32GetDatum(member)};
-    if (SPI_execute_plan(plan, args, NULL, read_only, 1) != SPI_OK_SELECT)
+    if (pg::spi::execute_plan(plan, args, NULL, read_only, 1) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the subscription failed");
     if (SPI_processed == 0)
         return false;
@@ -152,7 +152,7 @@ bool poll_into_result(FunctionCallInfo fcinfo, text *name, int32 max_count, int3
         /* A new group size: every member restarts at the old group's lowest checkpoint. */
         static const Oid argtypes[2] = {TEXTOID, INT4OID};
         Datum args[2] = {PointerGetDatum(name), Int32GetDatum(members)};
-        if (SPI_execute_plan(pg::kept_plan(&resize_plan, RESIZE_SQL, 2, argtypes, 0), args, NULL, false, 1) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&resize_plan, RESIZE_SQL, 2, argtypes, 0), args, NULL, false, 1) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: changing the group size failed");
         if (!read_state(name, member, false, &st))

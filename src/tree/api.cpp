@@ -7,6 +7,7 @@
  * and keep the numbering themselves while the triggers stand aside.
  */
 #include "tree/tree.h"
+#include "pg/spi.h"
 #include "errors.h"
 
 extern "C" {
@@ -25,6 +26,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -67,16 +69,62 @@ void check_owned_table(Oid relid)
     }
 }
 
+/*
+ * Privileges of the tree functions that write (docs/design/security.md): each
+ * needs what the equivalent plain statement needs, checked up front with
+ * PostgreSQL's message; the maintenance itself then runs as the table's
+ * owner, as the triggers' does for plain statements.
+ */
+bool table_priv(Oid relid, AclMode mode, Oid role = GetUserId())
+{
+    return pg_class_aclcheck(relid, role, mode) == ACLCHECK_OK;
+}
+
+/* The privilege on the table, or on column att. */
+bool column_priv(Oid relid, AttrNumber att, AclMode mode, Oid role = GetUserId())
+{
+    return table_priv(relid, mode, role) || pg_attribute_aclcheck(relid, att, role, mode) == ACLCHECK_OK;
+}
+
+/* The privilege on the table or on any of its columns (an INSERT or a
+ * RETURNING the caller's columns then decide, as PostgreSQL checks them). */
+bool any_column_priv(Oid relid, AclMode mode)
+{
+    return table_priv(relid, mode) ||
+           pg_attribute_aclcheck_all(relid, GetUserId(), mode, ACLMASK_ANY) == ACLCHECK_OK;
+}
+
+void deny(Oid relid)
+{
+    const char *name = get_rel_name(relid);
+    throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, pg::format("permission denied for table %s", name ? name : "?"));
+}
+
+/*
+ * Maintenance as the owner would pass over the caller's row-level security
+ * policies: a caller they apply to may use plain statements, not the
+ * functions.
+ */
+void refuse_rls(Oid relid)
+{
+    if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+    {
+        const char *name = get_rel_name(relid);
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        pg::format("row-level security of table %s applies to the caller", name ? name : "?"),
+                        "Tree functions write as the table's owner and cannot apply the caller's policies.",
+                        "Use plain INSERT, UPDATE and DELETE on the table.");
+    }
+}
+
 /* Run DDL or a one-off statement under a pinned search path. */
 void run_sql(const char *sql)
 {
     int nest = NewGUCNestLevel();
-    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                      GUC_ACTION_SAVE, true, 0, false);
     /* "already exists, skipping" is expected when attaching again. */
     set_config_option("client_min_messages", "warning", PGC_USERSET, PGC_S_SESSION,
                       GUC_ACTION_SAVE, true, 0, false);
-    int rc = SPI_execute(sql, false, 0);
+    int rc = pg::spi::execute(sql, false, 0);
     AtEOXact_GUC(true, nest);
     if (rc < 0)
         elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));
@@ -93,11 +141,7 @@ void meta_write(const char *sql, int nargs, Oid *types, Datum *values, const cha
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-    int nest = NewGUCNestLevel();
-    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                      GUC_ACTION_SAVE, true, 0, false);
-    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-    AtEOXact_GUC(true, nest);
+    int rc = pg::spi::execute_with_args(sql, nargs, types, values, nulls, false, 0);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc < 0)
         elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));
@@ -218,6 +262,13 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         char *on_delete = text_to_cstring(PG_GETARG_TEXT_PP(5));
         mode_code(on_delete);
         check_owned_table(relid);
+        /* Its row in chronicle._tree_tables would outlive the session's table. */
+        if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+        {
+            const char *name = get_rel_name(relid);
+            throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("\"%s\" is a temporary table", name),
+                            "Temporary tables cannot be attached as trees.");
+        }
 
         Oid idtype, ptype, stype, otype;
         AttrNumber idatt = user_column(relid, idc, "id", &idtype);
@@ -406,6 +457,9 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "node must be a JSON object");
         SPI_connect();
         TreeInfo *ti = tree_info(relid, false);
+        /* INSERT ... RETURNING *: the INSERT itself runs as the caller. */
+        if (!any_column_priv(relid, ACL_INSERT) || !any_column_priv(relid, ACL_SELECT))
+            deny(relid);
         bool has_target = !PG_ARGISNULL(2);
         TreeNode target;
         Datum target_id = (Datum) 0;
@@ -418,7 +472,7 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
         /* INSERT the object's keys (column defaults apply to the others). */
         Datum keyarg[1] = {PG_GETARG_DATUM(1)};
         Oid keytype[1] = {JSONBOID};
-        if (SPI_execute_with_args("SELECT pg_catalog.jsonb_object_keys($1)", 1, keytype, keyarg,
+        if (pg::spi::execute_with_args("SELECT pg_catalog.jsonb_object_keys($1)", 1, keytype, keyarg,
                                   NULL, true, 0) != SPI_OK_SELECT)
             elog(ERROR, "jsonb_object_keys failed");
         uint64 nkeys = SPI_processed;
@@ -468,11 +522,7 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
                                      ti->qtable, cols, vals, ti->qtable, ti->qid)
                           : psprintf("INSERT INTO %s AS t DEFAULT VALUES RETURNING t.%s",
                                      ti->qtable, ti->qid);
-        int nest = NewGUCNestLevel();
-        set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                          GUC_ACTION_SAVE, true, 0, false);
-        int rc = SPI_execute_with_args(sql, 3, types, args, nulls, false, 0);
-        AtEOXact_GUC(true, nest);
+        int rc = pg::spi::execute_with_args(sql, 3, types, args, nulls, false, 0);
         if (rc != SPI_OK_INSERT_RETURNING || SPI_processed > 1)
             elog(ERROR, "chronicle: tree_insert failed: %s", SPI_result_code_string(rc));
         /*
@@ -492,7 +542,13 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
         Datum id = fresh.id;
         /* The trigger made it the last child (or placed it by the order column). */
         if (has_target && placement != 'l')
+        {
+            /* Placing the new row is maintenance, as the trigger's numbering was. */
+            int sec;
+            Oid user = tree_switch_to_owner(ti, &sec);
             tree_move_node(ti, id, target_id, false, placement, true);
+            tree_switch_back(user, sec);
+        }
         Datum rowarg[1] = {id};
         tree_run(tree_plan(ti, P_ROW_JSON), rowarg, NULL, false);
         if (SPI_processed == 0)
@@ -516,12 +572,28 @@ Datum chronicle_tree_move(PG_FUNCTION_ARGS)
         Oid relid = PG_GETARG_OID(0);
         SPI_connect();
         TreeInfo *ti = tree_info(relid, false);
+        /* UPDATE t SET parent = target WHERE id = node (and the scope, when it changes). */
+        Oid caller = GetUserId();
+        if (!column_priv(relid, ti->parent_att, ACL_UPDATE) || !column_priv(relid, ti->id_att, ACL_SELECT))
+            deny(relid);
+        refuse_rls(relid);
         Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
         Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), argtype);
         Datum target = PG_ARGISNULL(2) ? (Datum) 0 : tree_cast_id(ti, PG_GETARG_DATUM(2), argtype);
+        int sec;
+        Oid user = tree_switch_to_owner(ti, &sec);
         TreeNode node;
         ti = lock_tree_of(relid, id, &node, true);
+        if (ti->scope_att && !PG_ARGISNULL(2) && !column_priv(relid, ti->scope_att, ACL_UPDATE, caller))
+        {
+            TreeNode dest;
+            if (tree_fetch_node(ti, target, &dest) &&
+                strcmp(tree_scope_text(ti, dest.scope, dest.scope_null),
+                       tree_scope_text(ti, node.scope, node.scope_null)) != 0)
+                deny(relid);
+        }
         tree_move_node(ti, id, target, PG_ARGISNULL(2), placement, true);
+        tree_switch_back(user, sec);
         SPI_finish();
         PG_RETURN_VOID();
     });
@@ -537,6 +609,14 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         Oid relid = PG_GETARG_OID(0);
         SPI_connect();
         TreeInfo *ti = tree_info(relid, false);
+        /* DELETE FROM t WHERE id = node; promote also moves the children up:
+         * UPDATE t SET parent = node's parent WHERE parent = node. */
+        if (!table_priv(relid, ACL_DELETE) || !column_priv(relid, ti->id_att, ACL_SELECT) ||
+            (mode == DEL_PROMOTE && !column_priv(relid, ti->parent_att, ACL_UPDATE)))
+            deny(relid);
+        refuse_rls(relid);
+        int sec;
+        Oid user = tree_switch_to_owner(ti, &sec);
         Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
         TreeNode node;
         ti = lock_tree_of(relid, id, &node, true);
@@ -579,6 +659,7 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
             char nulls[3] = {' ', ' ', sn};
             tree_run(tree_plan(ti, P_PROMOTE_GAP), args, nulls, true);
         }
+        tree_switch_back(user, sec);
         SPI_finish();
         PG_RETURN_INT64(deleted);
     });
@@ -588,9 +669,22 @@ Datum chronicle_tree_rebuild(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
         require(fcinfo, 0, "tbl");
+        Oid relid = PG_GETARG_OID(0);
         SPI_connect();
-        TreeInfo *ti = tree_info(PG_GETARG_OID(0), false);
+        TreeInfo *ti = tree_info(relid, false);
+        /* Its owner, or a role that may write the numbering itself (it holds
+         * the tree's exclusive lock while it works). */
+        if (!pg_class_ownercheck(relid, GetUserId()))
+        {
+            if (!column_priv(relid, ti->lft_att, ACL_UPDATE) || !column_priv(relid, ti->rgt_att, ACL_UPDATE) ||
+                !column_priv(relid, ti->depth_att, ACL_UPDATE))
+                deny(relid);
+            refuse_rls(relid);
+        }
+        int sec;
+        Oid user = tree_switch_to_owner(ti, &sec);
         uint64 n = rebuild_all(ti);
+        tree_switch_back(user, sec);
         SPI_finish();
         PG_RETURN_INT64((int64) n);
     });

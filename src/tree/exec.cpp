@@ -21,6 +21,7 @@
  * key triggers do.
  */
 #include "tree/tree.h"
+#include "pg/spi.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -74,7 +75,7 @@ int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
         CommandCounterIncrement();
         Snapshot latest = GetLatestSnapshot();
         Snapshot cross = IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : InvalidSnapshot;
-        rc = SPI_execute_snapshot(plan, values, nulls, latest, cross, !write, true, 0);
+        rc = pg::spi::execute_snapshot(plan, values, nulls, latest, cross, !write, true, 0);
     }
     PG_CATCH();
     {
@@ -116,7 +117,7 @@ void tree_read(SPIPlanPtr plan, Datum *values, const char *nulls, DestReceiver *
     opts.params = params;
     opts.read_only = true;
     opts.dest = dest;
-    int rc = SPI_execute_plan_extended(plan, &opts);
+    int rc = pg::spi::execute_plan_extended(plan, &opts);
     PopActiveSnapshot();
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: tree query failed: %s", SPI_result_code_string(rc));

@@ -10,11 +10,14 @@
  * cache keeps for re-planning, so no user object can shadow an operator.
  */
 #include "tree/tree.h"
+#include "pg/callbacks.h"
+#include "pg/spi.h"
 #include "errors.h"
 
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -56,7 +59,7 @@ void tree_init(void)
                              GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE |
                                  GUC_NO_RESET_ALL,
                              NULL, NULL, NULL);
-    CacheRegisterRelcacheCallback(tree_relcache_callback, (Datum) 0);
+    pg::callbacks::on_relcache(tree_relcache_callback, (Datum) 0);
     tree_triggers_init();
 }
 
@@ -80,7 +83,31 @@ static bool same_shape(const TreeInfo *a, const TreeInfo *b)
            a->order_type == b->order_type && a->on_delete == b->on_delete &&
            same_str(a->qtable, b->qtable) && same_str(a->qid, b->qid) &&
            same_str(a->qparent, b->qparent) && same_str(a->qscope, b->qscope) &&
-           same_str(a->qorder, b->qorder);
+           same_str(a->qorder, b->qorder) && same_str(a->eq_id, b->eq_id) &&
+           same_str(a->eq_scope, b->eq_scope);
+}
+
+/*
+ * The equality operator of a type's default btree opclass, schema-qualified
+ * ("OPERATOR(public.=)" for citext): tree SQL compares ids and scopes with it,
+ * so that neither the caller's search_path nor the pinned one (where a type
+ * without operators in pg_catalog would fall back to an implicit cast, or fail)
+ * chooses it.
+ */
+static char *equality_operator(Oid type, const char *what)
+{
+    TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_EQ_OPR);
+    if (!OidIsValid(tc->eq_opr))
+        throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("the %s column's type %s has no equality operator",
+                                                         what, format_type_be(type)));
+    HeapTuple tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tc->eq_opr));
+    if (!HeapTupleIsValid(tup))
+        throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("the %s column's equality operator is gone", what));
+    Form_pg_operator op = (Form_pg_operator) GETSTRUCT(tup);
+    char *nsp = get_namespace_name(op->oprnamespace);
+    char *text = psprintf("OPERATOR(%s.%s)", quote_identifier(nsp), NameStr(op->oprname));
+    ReleaseSysCache(tup);
+    return cache_strdup(text);
 }
 
 /* The attribute number of a column that must exist; its type and collation. */
@@ -131,20 +158,13 @@ static bool load(TreeInfo *ti, Oid relid)
     if (plan == NULL)
     {
         Oid argtypes[1] = {REGCLASSOID};
-        int nest = NewGUCNestLevel();
-        set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                          GUC_ACTION_SAVE, true, 0, false);
-        plan = SPI_prepare("SELECT id_column::text, parent_column::text, scope_column::text, "
-                           "order_column::text, on_delete FROM chronicle._tree_tables "
-                           "WHERE tbl OPERATOR(pg_catalog.=) $1",
-                           1, argtypes);
-        AtEOXact_GUC(true, nest);
-        if (plan == NULL)
-            elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        SPI_keepplan(plan);
+        plan = pg::spi::prepare_kept("SELECT id_column::text, parent_column::text, scope_column::text, "
+                                     "order_column::text, on_delete FROM chronicle._tree_tables "
+                                     "WHERE tbl OPERATOR(pg_catalog.=) $1",
+                                     1, argtypes);
     }
     Datum args[1] = {ObjectIdGetDatum(relid)};
-    SPI_execute_plan(plan, args, NULL, false, 1); /* sees an attach made earlier in this transaction */
+    pg::spi::execute_plan(plan, args, NULL, false, 1); /* sees an attach made earlier in this transaction */
     SetUserIdAndSecContext(save_user, save_sec);
     if (SPI_processed == 0)
     {
@@ -180,6 +200,8 @@ static bool load(TreeInfo *ti, Oid relid)
     ti->rgt_att = column(relid, "rgt", &typ, NULL);
     ti->depth_att = column(relid, "depth", &typ, NULL);
     cmp_proc(ti->id_type, &ti->id_cmp, "id");
+    ti->eq_id = equality_operator(ti->id_type, "id");
+    ti->eq_scope = ti->scope_att ? equality_operator(ti->scope_type, "scope") : NULL;
     {
         TypeCacheEntry *tc = lookup_type_cache(ti->id_type, TYPECACHE_LT_OPR);
         memset(&ti->id_sort, 0, sizeof(ti->id_sort));
@@ -275,12 +297,12 @@ static const char *scope_clause(TreeInfo *ti, const char *alias, int n)
 {
     if (!ti->qscope)
         return "";
-    return psprintf(" AND %s.%s = $%d", alias, ti->qscope, n);
+    return psprintf(" AND %s.%s %s $%d", alias, ti->qscope, ti->eq_scope, n);
 }
 
 static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
 {
-    const char *T = ti->qtable, *I = ti->qid, *P = ti->qparent;
+    const char *T = ti->qtable, *I = ti->qid, *P = ti->qparent, *EQ = ti->eq_id;
     Oid id = ti->id_type, sc = ti->scope_type, i4 = INT4OID;
     Oid idarr = get_array_type(id);
     bool S = ti->qscope != NULL;
@@ -292,9 +314,9 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
     switch (which)
     {
     case P_NODE:
-        sql = psprintf("SELECT t.lft, t.rgt, t.depth, t.%s, %s%s, %s%s FROM %s t WHERE t.%s = $1",
+        sql = psprintf("SELECT t.lft, t.rgt, t.depth, t.%s, %s%s, %s%s FROM %s t WHERE t.%s %s $1",
                        P, S ? "t." : "NULL::int4", S ? ti->qscope : "",
-                       ti->qorder ? "t." : "NULL::int4", ti->qorder ? ti->qorder : "", T, I);
+                       ti->qorder ? "t." : "NULL::int4", ti->qorder ? ti->qorder : "", T, I, EQ);
         add(id);
         break;
     case P_SCOPE_ROWS:
@@ -320,7 +342,7 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             add(sc);
         break;
     case P_SET_NODE:
-        sql = psprintf("UPDATE %s t SET lft = $2, rgt = $3, depth = $4 WHERE t.%s = $1", T, I);
+        sql = psprintf("UPDATE %s t SET lft = $2, rgt = $3, depth = $4 WHERE t.%s %s $1", T, I, EQ);
         add(id), add(i4), add(i4), add(i4);
         break;
     case P_MOVE:
@@ -333,9 +355,9 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             "rgt = CASE WHEN t.rgt BETWEEN $1 AND $2 THEN t.rgt + $5 "
             "WHEN t.rgt BETWEEN $3 AND $4 THEN t.rgt + $6 ELSE t.rgt END, "
             "depth = CASE WHEN t.lft BETWEEN $1 AND $2 THEN t.depth + $7 ELSE t.depth END, "
-            "%s = CASE WHEN $9 AND t.%s = $8 THEN $10 ELSE t.%s END "
+            "%s = CASE WHEN $9 AND t.%s %s $8 THEN $10 ELSE t.%s END "
             "WHERE (t.lft BETWEEN $3 AND $4 OR t.rgt BETWEEN $3 AND $4)%s",
-            T, P, I, P, scope_clause(ti, "t", 11));
+            T, P, I, EQ, P, scope_clause(ti, "t", 11));
         add(i4), add(i4), add(i4), add(i4), add(i4), add(i4), add(i4), add(id), add(BOOLOID),
             add(id);
         if (S)
@@ -362,7 +384,7 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             add(sc);
         break;
     case P_REPARENT:
-        sql = psprintf("UPDATE %s t SET %s = $2 WHERE t.%s = $1", T, P, P);
+        sql = psprintf("UPDATE %s t SET %s = $2 WHERE t.%s %s $1", T, P, P, EQ);
         add(id), add(id);
         break;
     case P_WRITE_BACK:
@@ -372,8 +394,8 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         sql = psprintf("UPDATE %s t SET lft = v.l, rgt = v.r, depth = v.d "
                        "FROM (SELECT pg_catalog.unnest($1) AS i, pg_catalog.unnest($2) AS l, "
                        "pg_catalog.unnest($3) AS r, pg_catalog.unnest($4) AS d) AS v "
-                       "WHERE t.%s = v.i",
-                       T, I);
+                       "WHERE t.%s %s v.i",
+                       T, I, EQ);
         add(idarr), add(INT4ARRAYOID), add(INT4ARRAYOID), add(INT4ARRAYOID);
         break;
     case P_SIBLINGS:
@@ -386,8 +408,8 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             add(sc);
         break;
     case P_SET_SCOPE:
-        sql = psprintf("UPDATE %s t SET %s = $3 WHERE t.lft >= $1 AND t.rgt <= $2 AND t.%s = $4",
-                       T, ti->qscope, ti->qscope);
+        sql = psprintf("UPDATE %s t SET %s = $3 WHERE t.lft >= $1 AND t.rgt <= $2 AND t.%s %s $4",
+                       T, ti->qscope, ti->qscope, ti->eq_scope);
         add(i4), add(i4), add(sc), add(sc);
         break;
     case P_SUBTREE:
@@ -404,12 +426,12 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         /* Up the parent column through the primary key: O(depth log n), bounded
          * by the node's depth even if the parent column had a cycle. */
         sql = psprintf("WITH RECURSIVE up(r, pid, k, lim) AS ("
-                       "SELECT NULL::%s, n.%s, 0, n.depth FROM %s n WHERE n.%s = $1 "
+                       "SELECT NULL::%s, n.%s, 0, n.depth FROM %s n WHERE n.%s %s $1 "
                        "UNION ALL "
-                       "SELECT p.*::%s, p.%s, up.k + 1, up.lim FROM up JOIN %s p ON p.%s = up.pid "
+                       "SELECT p.*::%s, p.%s, up.k + 1, up.lim FROM up JOIN %s p ON p.%s %s up.pid "
                        "WHERE up.k < up.lim) "
                        "SELECT (up.r).* FROM up WHERE up.k > 0 ORDER BY up.k DESC",
-                       T, P, T, I, T, P, T, I);
+                       T, P, T, I, EQ, T, P, T, I, EQ);
         add(id);
         break;
     case P_CHILDREN:
@@ -417,27 +439,27 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
          * lft + 1, each next one right after the previous one's rgt.  O(k log n). */
         sql = psprintf("WITH RECURSIVE c(r, nxt, stop%s) AS ("
                        "SELECT t.*::%s, t.rgt, n.rgt%s FROM %s n JOIN %s t ON t.lft = n.lft + 1%s "
-                       "WHERE n.%s = $1 AND t.lft < n.rgt "
+                       "WHERE n.%s %s $1 AND t.lft < n.rgt "
                        "UNION ALL "
                        "SELECT t.*::%s, t.rgt, c.stop%s FROM c JOIN %s t ON t.lft = c.nxt + 1%s "
                        "WHERE t.lft < c.stop) "
                        "SELECT (c.r).* FROM c ORDER BY (c.r).lft",
                        S ? ", sc" : "", T, S ? psprintf(", n.%s", ti->qscope) : "", T, T,
-                       S ? psprintf(" AND t.%s = n.%s", ti->qscope, ti->qscope) : "", I,
+                       S ? psprintf(" AND t.%s %s n.%s", ti->qscope, ti->eq_scope, ti->qscope) : "", I, EQ,
                        T, S ? ", c.sc" : "", T,
-                       S ? psprintf(" AND t.%s = c.sc", ti->qscope) : "");
+                       S ? psprintf(" AND t.%s %s c.sc", ti->qscope, ti->eq_scope) : "");
         add(id);
         break;
     case P_COUNT_CHILDREN:
-        sql = psprintf("SELECT t.%s FROM %s t WHERE t.%s = ANY ($1) LIMIT 1", I, T, P);
+        sql = psprintf("SELECT t.%s FROM %s t WHERE t.%s %s ANY ($1) LIMIT 1", I, T, P, EQ);
         add(idarr);
         break;
     case P_ROW_JSON:
-        sql = psprintf("SELECT pg_catalog.to_jsonb(t.*) FROM %s t WHERE t.%s = $1", T, I);
+        sql = psprintf("SELECT pg_catalog.to_jsonb(t.*) FROM %s t WHERE t.%s %s $1", T, I, EQ);
         add(id);
         break;
     case P_DELETE_CHILDREN:
-        sql = psprintf("DELETE FROM %s t WHERE t.%s = ANY ($1) RETURNING t.%s", T, P, I);
+        sql = psprintf("DELETE FROM %s t WHERE t.%s %s ANY ($1) RETURNING t.%s", T, P, EQ, I);
         add(idarr);
         break;
     case P_DELETE_RANGE:
@@ -448,7 +470,7 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             add(sc);
         break;
     case P_DELETE_ONE:
-        sql = psprintf("DELETE FROM %s t WHERE t.%s = $1", T, I);
+        sql = psprintf("DELETE FROM %s t WHERE t.%s %s $1", T, I, EQ);
         add(id);
         break;
     case P_SCOPES:
@@ -459,22 +481,10 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         break;
     }
 
-    /* Pin the search path while the statement is analysed; the plan cache
-     * re-plans under the same path. */
-    int nest = NewGUCNestLevel();
-    set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                      GUC_ACTION_SAVE, true, 0, false);
     /* The write-back is planned for each call: its arrays hold a few rows or
      * a whole bulk load, and only a plan that sees their length picks the
      * right join (a generic plan assumes a few rows: one id probe per row). */
-    SPIPlanPtr plan = SPI_prepare_cursor(sql, n, types,
-                                         which == P_WRITE_BACK ? CURSOR_OPT_CUSTOM_PLAN : 0);
-    AtEOXact_GUC(true, nest);
-    if (plan == NULL)
-        elog(ERROR, "chronicle: could not prepare tree statement: %s",
-             SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
+    return pg::spi::prepare_kept(sql, n, types, which == P_WRITE_BACK ? CURSOR_OPT_CUSTOM_PLAN : 0);
 }
 
 SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which)

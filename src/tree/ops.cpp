@@ -5,6 +5,7 @@
  * after the lock, with the latest snapshot (exec.cpp).
  */
 #include "tree/tree.h"
+#include "pg/spi.h"
 #include "errors.h"
 
 extern "C" {
@@ -41,7 +42,7 @@ static bool fetch_node(TreeInfo *ti, Datum id, TreeNode *out, bool latest)
     Datum args[1] = {id};
     if (latest)
         tree_run(tree_plan(ti, P_NODE), args, NULL, false);
-    else if (SPI_execute_plan(tree_plan(ti, P_NODE), args, NULL, true, 1) != SPI_OK_SELECT)
+    else if (pg::spi::execute_plan(tree_plan(ti, P_NODE), args, NULL, true, 1) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: tree query failed");
     if (SPI_processed == 0)
         return false;

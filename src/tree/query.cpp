@@ -6,6 +6,7 @@
  * wait for writers and always see one committed numbering.
  */
 #include "tree/tree.h"
+#include "pg/spi.h"
 #include "errors.h"
 #include "pg/result_memory.h"
 
@@ -111,7 +112,7 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
         set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                           true, 0, false);
     }
-    int rc = SPI_execute_plan_extended(tree_plan(ti, which), &opts);
+    int rc = pg::spi::execute_plan_extended(tree_plan(ti, which), &opts);
     AtEOXact_GUC(true, nest);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: tree query failed");
@@ -171,7 +172,7 @@ void validate_scope(TreeInfo *ti, Problems *p, Datum scope, bool scope_null)
 {
     Datum args[1] = {scope};
     char nulls[1] = {scope_null ? 'n' : ' '};
-    if (SPI_execute_plan(tree_plan(ti, P_SCOPE_ROWS), args, nulls, true, 0) != SPI_OK_SELECT)
+    if (pg::spi::execute_plan(tree_plan(ti, P_SCOPE_ROWS), args, nulls, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: tree query failed");
     int n = (int) SPI_processed;
     VRow *rows = (VRow *) palloc0(sizeof(VRow) * (n + 1));
@@ -275,7 +276,7 @@ Datum chronicle_tree_validate(PG_FUNCTION_ARGS)
         ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
         SPI_connect();
         TreeInfo *ti = tree_info(PG_GETARG_OID(0), false);
-        if (SPI_execute_plan(tree_plan(ti, P_SCOPES), NULL, NULL, true, 0) != SPI_OK_SELECT)
+        if (pg::spi::execute_plan(tree_plan(ti, P_SCOPES), NULL, NULL, true, 0) != SPI_OK_SELECT)
             elog(ERROR, "chronicle: tree query failed");
         uint64 ns = SPI_processed;
         SPITupleTable *scopes = SPI_tuptable;

@@ -74,6 +74,7 @@ struct TreeInfo
     SortSupportData id_sort;                /* fast id comparison (int ids skip fmgr) */
     char *qtable;                           /* quoted schema.table */
     char *qid, *qparent, *qscope, *qorder;  /* quoted column names (qscope, qorder may be NULL) */
+    char *eq_id, *eq_scope;                 /* "OPERATOR(nsp.=)": the types' own equality (eq_scope may be NULL) */
     SPIPlanPtr plans[N_TREE_PLANS];
 };
 

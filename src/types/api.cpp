@@ -4,6 +4,7 @@
  * behind define_event_type / define_upcaster and their test helpers.
  */
 #include "types/types.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 #include "types/cache.h"
@@ -145,13 +146,10 @@ void store(SPIPlanPtr *plan, const char *sql, Datum type, Datum version, Datum d
         if (!*plan)
         {
             Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
-            *plan = SPI_prepare(sql, 3, argtypes);
-            if (!*plan)
-                elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-            SPI_keepplan(*plan);
+            *plan = pg::spi::prepare_kept(sql, 3, argtypes);
         }
         Datum values[3] = {type, version, document};
-        int rc = SPI_execute_plan(*plan, values, nullptr, false, 0);
+        int rc = pg::spi::execute_plan(*plan, values, nullptr, false, 0);
         if (rc != SPI_OK_INSERT)
             elog(ERROR, "chronicle: storing the definition failed: %s", SPI_result_code_string(rc));
         SPI_finish();

@@ -8,6 +8,8 @@
  * always seen; one committed later bumps the generation again.
  */
 #include "types/cache.h"
+#include "pg/callbacks.h"
+#include "pg/spi.h"
 
 #include "errors.h"
 
@@ -98,11 +100,7 @@ void drop_cache()
 
 SPIPlanPtr prepare(const char *sql)
 {
-    SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
-    if (!plan)
-        elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    return plan;
+    return pg::spi::prepare_kept(sql, 0, nullptr);
 }
 
 /* Run a load query; rows come back as (type text, version int, document jsonb). */
@@ -110,7 +108,7 @@ void run(SPIPlanPtr plan)
 {
     /* A parallel operation may not take a new snapshot; it reads with the query's. */
     Snapshot snapshot = IsInParallelMode() ? InvalidSnapshot : GetLatestSnapshot();
-    int rc = SPI_execute_snapshot(plan, nullptr, nullptr, snapshot, InvalidSnapshot, true, false, 0);
+    int rc = pg::spi::execute_snapshot(plan, nullptr, nullptr, snapshot, InvalidSnapshot, true, false, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading event types failed: %s", SPI_result_code_string(rc));
 }
@@ -278,7 +276,7 @@ char *compile_in_cache(Fn &&compile)
 
 void cache_init()
 {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
+    pg::callbacks::on_relcache(relcache_callback, 0);
     RegisterXactCallback(xact_callback, nullptr);
     RegisterSubXactCallback(subxact_callback, nullptr);
 }

@@ -33,3 +33,11 @@ SELECT 'v2_links ' || count(*) FILTER (WHERE ok) || ' of ' || count(*)
 SELECT 'digest_verified ' || count(*) FROM chronicle.verify_digest(chronicle.digest());
 SELECT 'redact ' || chronicle.redact('account-3', 1, ARRAY['Name'], 'upgrade test');
 SELECT 'verify_after_redact ' || count(*) FROM chronicle.verify();
+-- Reducers (issue 10/12): existing ones belong to the extension's owner and
+-- keep their function as its qualified signature, the very text define_reducer
+-- stores now (defining it again with the same function keeps the revision).
+SELECT 'reducer ' || r.name || ' ' || coalesce(r.fn, '-') || ' '
+       || (r.owner::pg_catalog.oid OPERATOR(pg_catalog.=) e.extowner)::text
+  FROM chronicle.reducers r, pg_catalog.pg_extension e
+ WHERE e.extname OPERATOR(pg_catalog.=) 'chronicle' ORDER BY r.name;
+SELECT 'redefine ' || chronicle.define_reducer('counter', 'public.count_events(jsonb, chronicle.events)'::regprocedure);

@@ -1,0 +1,29 @@
+/*
+ * callbacks.h: chronicle's invalidation callbacks, registered with PostgreSQL
+ * once per callback table and fanned out here.
+ *
+ * PostgreSQL's callback tables are small and shared with every loaded
+ * extension (PostgreSQL 15: 10 relcache callbacks, 64 syscache callbacks per
+ * backend; Citus alone takes 5 relcache slots).  chronicle takes one relcache
+ * slot and one syscache slot per cache it watches, whatever the number of
+ * modules that listen: modules register here, from _PG_init, never with
+ * CacheRegister*Callback directly.
+ *
+ * C-style: registration may ereport (too many listeners is a bug).
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "utils/inval.h"
+}
+
+namespace pg::callbacks {
+
+/* fn(arg, relid) on every relcache invalidation (relid InvalidOid: all). */
+void on_relcache(RelcacheCallbackFunction fn, Datum arg);
+
+/* fn(arg, cacheid, hashvalue) on every invalidation of syscache cacheid. */
+void on_syscache(int cacheid, SyscacheCallbackFunction fn, Datum arg);
+
+} // namespace pg::callbacks
