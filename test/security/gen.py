@@ -497,9 +497,14 @@ CHECKS = [
      f" WHERE stream_id = 'acct-123456') = {rv('low:es:replay')}::jsonb"),
     ("low:es:append:withdrawal",
      "(SELECT n FROM shop.acct_count WHERE stream_id = 'acct-123456') = 3"),
+    # acct-7 holds 2 events, or 3 when the catalog has append's tags form
+    # (path append:tags deposits 5 first): the rows must match the log.
     ("low:es:append:both-projections",
-     "(SELECT row(owner, balance, version)::text FROM shop.acct_proj WHERE stream_id = 'acct-7') = '(\"Jane Roe\",2.5,2)'"
-     " AND (SELECT n FROM shop.acct_count WHERE stream_id = 'acct-7') = 2"),
+     "(SELECT row(owner, balance, version)::text FROM shop.acct_proj WHERE stream_id = 'acct-7') ="
+     " (SELECT row('Jane Roe', sum((data ->> 'Amount')::numeric) FILTER (WHERE type = 'DepositMade'), max(version))::text"
+     " FROM chronicle.events WHERE stream_id = 'acct-7')"
+     " AND (SELECT n FROM shop.acct_count WHERE stream_id = 'acct-7') = (SELECT stream_version FROM chronicle.stream_version('acct-7'))"
+     " AND (SELECT count(*) FROM chronicle.events WHERE stream_id = 'acct-7') >= 2"),
     ("low:es:rebuild_projection",
      "(SELECT total FROM lowsch.low_proj WHERE stream_id = 'acct-2') = 0.3"),
     ("low:es:take_snapshot", f"{rv('low:es:take_snapshot')} = '3'"),
