@@ -72,7 +72,7 @@ BEGIN;
 WITH prev AS (SELECT * FROM chronicle.events WHERE stream_id = 'integrity-2' AND version = 1),
      next AS (SELECT (p.stream_id, 2::bigint, nextval('chronicle.global_position_seq'),
                       'c0000000-0000-4000-8000-000000000001'::uuid, 'Closed', 1, '{}'::jsonb,
-                      '{}'::jsonb, now(), pg_current_xact_id(), NULL::bytea)::chronicle.events AS e,
+                      '{}'::jsonb, now(), pg_current_xact_id(), NULL::bytea, '{}'::text[])::chronicle.events AS e,
                      p.hash AS prev_hash FROM prev p)
 INSERT INTO chronicle.events
 SELECT (e).stream_id, (e).version, (e).global_position, (e).event_id, (e).type, (e).type_version,

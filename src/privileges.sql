@@ -72,7 +72,7 @@ GRANT EXECUTE ON FUNCTION chronicle._tree_maintaining() TO PUBLIC;
 -- Readers see the log; nobody but the owner writes it (appends run with the
 -- owner's rights inside chronicle.append / append_batch).
 GRANT SELECT ON chronicle.streams, chronicle.events TO chronicle_reader;
-GRANT EXECUTE ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid) TO chronicle_writer;
+GRANT EXECUTE ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid, text[]) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.append_batch(text, jsonb, bigint) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.stream_version(text) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) TO chronicle_reader;

@@ -44,6 +44,7 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(chronicle_append);
 PG_FUNCTION_INFO_V1(chronicle_append_batch);
+PG_FUNCTION_INFO_V1(chronicle_append_events);
 }
 
 namespace {
@@ -60,6 +61,8 @@ struct NewEvent
     bool duplicate; /* already stored, or earlier in this batch: not written */
     int dup_of;     /* index of the earlier batch element it repeats, or -1 */
     int64 version;  /* assigned, or the stored one for a duplicate */
+    int64 position; /* global_position: assigned, or the stored one for a duplicate */
+    ArrayType *tags; /* validated text[], never NULL (empty when none) */
 };
 
 struct AppendRequest
@@ -81,7 +84,7 @@ SPIPlanPtr insert_one_given_plan;
 SPIPlanPtr insert_many_given_plan;
 
 const char *const FIND_IDS_SQL =
-    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data FROM chronicle.events e "
+    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data, e.global_position FROM chronicle.events e "
     "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1)";
 
 /*
@@ -110,29 +113,34 @@ const char *const UPSERT_SQL =
 
 #define INSERT_ONE_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
-    "type_version, data, metadata, recorded_at, tx_id, hash) " \
+    "type_version, data, metadata, recorded_at, tx_id, hash, tags) " \
     "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), " \
-    "$3, $4, $5, $6, $7, $8, $9, $10)"
+    "$3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 #define INSERT_MANY_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
-    "type_version, data, metadata, recorded_at, tx_id, hash) " \
+    "type_version, data, metadata, recorded_at, tx_id, hash, tags) " \
     "SELECT $1, u.version, " \
     "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, " \
-    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash " \
+    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash, " \
+    "ARRAY(SELECT x.t FROM pg_catalog.jsonb_array_elements_text(u.tags) WITH ORDINALITY AS x(t, n) " \
+    "ORDER BY x.n) " \
     "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
-    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)) " \
-    "AS u(version, event_id, type, type_version, data, metadata, hash)"
+    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
+    "pg_catalog.unnest($11)) " \
+    "AS u(version, event_id, type, type_version, data, metadata, hash, tags)"
 
-const char *const INSERT_ONE_SQL = INSERT_ONE_SQL_TEXT;
-const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT;
+/* Every insert reports the positions it assigned (append_events returns them). */
+#define INSERT_RETURNING " RETURNING version, global_position"
+const char *const INSERT_ONE_SQL = INSERT_ONE_SQL_TEXT INSERT_RETURNING;
+const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT INSERT_RETURNING;
 /*
  * With caller-chosen event_ids, another stream's append may take one of them
  * concurrently (the stream lock does not cover it): skip instead of failing
  * with a unique violation, and report SE005 when a row was skipped.
  */
-const char *const INSERT_ONE_GIVEN_SQL = INSERT_ONE_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING";
-const char *const INSERT_MANY_GIVEN_SQL = INSERT_MANY_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING";
+const char *const INSERT_ONE_GIVEN_SQL = INSERT_ONE_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING" INSERT_RETURNING;
+const char *const INSERT_MANY_GIVEN_SQL = INSERT_MANY_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING" INSERT_RETURNING;
 
 /* The owner of the called function (the extension owner), cached per call site. */
 Oid function_owner(FunctionCallInfo fcinfo)
@@ -257,6 +265,7 @@ void mark_stored(AppendRequest *req, bool after_lock)
         int64 version = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 3, &isnull));
         text *type = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 4, &isnull));
         Jsonb *data = DatumGetJsonbP(SPI_getbinval(row, table->tupdesc, 5, &isnull));
+        int64 position = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 6, &isnull));
 
         int lo = 0, hi = nids;
         while (lo < hi)
@@ -295,6 +304,7 @@ void mark_stored(AppendRequest *req, bool after_lock)
             }
             e->duplicate = true;
             e->version = version;
+            e->position = position;
         }
     }
 }
@@ -335,6 +345,20 @@ void check_all_inserted(const AppendRequest *req, int expected)
                     "An event_id identifies one event of one stream.");
 }
 
+/* The positions an INSERT ... RETURNING version, global_position assigned (consecutive versions). */
+void take_positions(NewEvent **fresh, int nfresh)
+{
+    for (uint64 r = 0; r < SPI_processed; r++)
+    {
+        bool isnull;
+        int64 version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+        int64 position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+        int64 i = version - fresh[0]->version;
+        if (i >= 0 && i < nfresh)
+            fresh[i]->position = position;
+    }
+}
+
 bytea *hash_datum(const uint8 *hash)
 {
     bytea *out = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
@@ -368,7 +392,8 @@ bool store_events(const EventsCatalog *catalog, text *stream, NewEvent **fresh, 
         values[EV_DATA - 1] = JsonbPGetDatum(e->data);
         values[EV_METADATA - 1] = JsonbPGetDatum(e->metadata);
         values[EV_HASH - 1] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
-        events_store_put(store, values);
+        values[EV_TAGS - 1] = PointerGetDatum(e->tags);
+        e->position = events_store_put(store, values);
         if ((i & 1023) == 1023)
             CHECK_FOR_INTERRUPTS();
     }
@@ -383,12 +408,12 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
     if (nfresh == 1)
     {
-        static const Oid argtypes[10] = {TEXTOID, INT8OID,  UUIDOID,        TEXTOID, INT4OID,
-                                         JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
-        SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 10, argtypes)
-                                    : pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 10, argtypes);
+        static const Oid argtypes[11] = {TEXTOID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,     JSONBOID,
+                                         JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID};
+        SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 11, argtypes)
+                                    : pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 11, argtypes);
         NewEvent *e = fresh[0];
-        Datum args[10] = {PointerGetDatum(stream),
+        Datum args[11] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
                           UUIDPGetDatum(&e->event_id),
                           PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len)),
@@ -397,18 +422,20 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
                           JsonbPGetDatum(e->metadata),
                           TimestampTzGetDatum(now),
                           xid,
-                          PointerGetDatum(hash_datum(hashes))};
-        if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+                          PointerGetDatum(hash_datum(hashes)),
+                          PointerGetDatum(e->tags)};
+        if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
             elog(ERROR, "chronicle: inserting the event failed");
         check_all_inserted(req, 1);
+        take_positions(fresh, nfresh);
         return;
     }
 
-    static const Oid argtypes[10] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
+    static const Oid argtypes[11] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
-                                     JSONBARRAYOID, BYTEAARRAYOID};
-    SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 10, argtypes)
-                                : pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 10, argtypes);
+                                     JSONBARRAYOID, BYTEAARRAYOID,  JSONBARRAYOID};
+    SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 11, argtypes)
+                                : pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 11, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -416,6 +443,7 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     Datum *datas = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *metas = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *hash_values = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *tag_lists = (Datum *)palloc(sizeof(Datum) * nfresh);
     for (int i = 0; i < nfresh; i++)
     {
         NewEvent *e = fresh[i];
@@ -426,8 +454,10 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         datas[i] = JsonbPGetDatum(e->data);
         metas[i] = JsonbPGetDatum(e->metadata);
         hash_values[i] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
+        tag_lists[i] = DirectFunctionCall1(array_to_json, PointerGetDatum(e->tags));
+        tag_lists[i] = DirectFunctionCall1(jsonb_in, DirectFunctionCall1(json_out, tag_lists[i]));
     }
-    Datum args[10] = {
+    Datum args[11] = {
         PointerGetDatum(stream),
         TimestampTzGetDatum(now),
         xid,
@@ -437,10 +467,12 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         PointerGetDatum(construct_array(type_versions, nfresh, INT4OID, 4, true, TYPALIGN_INT)),
         PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT))};
-    if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+        PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT)),
+        PointerGetDatum(construct_array(tag_lists, nfresh, JSONBOID, -1, false, TYPALIGN_INT))};
+    if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
         elog(ERROR, "chronicle: inserting the events failed");
     check_all_inserted(req, nfresh);
+    take_positions(fresh, nfresh);
 }
 
 /*
@@ -487,7 +519,7 @@ int64 bump_with_sql(text *stream, const char *stream_id, int category_len, int c
 }
 
 /* Steps 1..6 of the header comment; returns the version the caller reports. */
-int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
+int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
 {
     PreventCommandIfReadOnly("chronicle.append()");
     PreventCommandIfParallelMode("chronicle.append()");
@@ -501,6 +533,9 @@ int64 append_events(FunctionCallInfo fcinfo, AppendRequest *req)
         if ((i & 1023) == 1023)
             CHECK_FOR_INTERRUPTS();
     }
+    /* The shared keys of what this append writes, before it writes (dcb_locks.cpp). */
+    for (int i = 0; i < req->count; i++)
+        events_lock_written(req->events[i].type, req->events[i].type_len, req->events[i].tags);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -623,11 +658,48 @@ Jsonb *empty_object()
     return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 }
 
+ArrayType *empty_tags()
+{
+    static ArrayType *empty = NULL;
+    if (empty == NULL)
+    {
+        ArrayType *a = construct_empty_array(TEXTOID);
+        empty = (ArrayType *)MemoryContextAlloc(TopMemoryContext, VARSIZE(a));
+        memcpy(empty, a, VARSIZE(a));
+    }
+    return empty;
+}
+
 void init_event(NewEvent *e)
 {
     memset(e, 0, sizeof(*e));
     e->type_version = 1;
     e->dup_of = -1;
+    e->tags = empty_tags();
+}
+
+/* "tags" of an event object: a JSON array of strings, checked as append checks tags. */
+ArrayType *parse_tags(JsonbValue *value, const char *what)
+{
+    if (value->type == jbvNull)
+        return empty_tags();
+    if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))
+        throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("%s must be a JSON array of strings", what));
+    JsonbContainer *c = value->val.binary.data;
+    int n = (int)JsonContainerSize(c);
+    if (n == 0)
+        return empty_tags();
+    Datum *items = (Datum *)palloc(sizeof(Datum) * n);
+    for (int i = 0; i < n; i++)
+    {
+        JsonbValue *v = getIthJsonbValueFromContainer(c, i);
+        if (v->type != jbvString)
+            throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("%s[%d] must be a string", what, i));
+        items[i] = PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+    }
+    ArrayType *tags = construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT);
+    events_check_tags(tags, what, 0);
+    return tags;
 }
 
 /* event_id strings: 32 hex digits, hyphens allowed between groups, as uuid_in reads them. */
@@ -710,6 +782,8 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
                                 pg::format("events[%d].event_id must be a uuid string", index));
             e->given_id = true;
         }
+        else if (KEY_IS("tags"))
+            e->tags = parse_tags(&value, psprintf("events[%d].tags", index));
         else if (KEY_IS("type_version"))
         {
             bool bad = value.type != jbvNumeric;
@@ -729,7 +803,7 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
         else
             throw pg::Error(CHRONICLE_INVALID_EVENT,
                             pg::format("events[%d] has an unknown key \"%.*s\"", index, klen, k),
-                            "Allowed keys: type, data, metadata, event_id, type_version.");
+                            "Allowed keys: type, data, metadata, event_id, type_version, tags.");
 #undef KEY_IS
     }
     if (!have_type || !have_data)
@@ -739,7 +813,7 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
 
 } // namespace
 
-/* chronicle.append(stream_id, type, data, metadata, expected_version, event_id) */
+/* chronicle.append(stream_id, type, data, metadata, expected_version, event_id, tags) */
 Datum chronicle_append(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum {
@@ -770,10 +844,15 @@ Datum chronicle_append(PG_FUNCTION_ARGS)
             event.event_id = *PG_GETARG_UUID_P(5);
         else
             random_uuid(&event.event_id);
+        if (PG_NARGS() > 6 && !PG_ARGISNULL(6)) /* 0.1.0's declaration has 6 arguments */
+        {
+            event.tags = PG_GETARG_ARRAYTYPE_P(6);
+            events_check_tags(event.tags, "tags", 1);
+        }
 
         req.events = &event;
         req.count = 1;
-        return Int64GetDatum(append_events(fcinfo, &req));
+        return Int64GetDatum(append_stream(fcinfo, &req));
     });
 }
 
@@ -809,6 +888,6 @@ Datum chronicle_append_batch(PG_FUNCTION_ARGS)
             if ((i & 1023) == 0)
                 CHECK_FOR_INTERRUPTS();
         }
-        return Int64GetDatum(append_events(fcinfo, &req));
+        return Int64GetDatum(append_stream(fcinfo, &req));
     });
 }

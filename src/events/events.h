@@ -11,6 +11,8 @@ extern "C" {
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "nodes/execnodes.h"
+#include "storage/lockdefs.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
@@ -33,13 +35,14 @@ enum EventsColumn
     EV_RECORDED_AT,
     EV_TX_ID,
     EV_HASH,
-    EV_NCOLUMNS = EV_HASH
+    EV_TAGS, /* 0.2.0: appended after hash (src/events/tables.sql) */
+    EV_NCOLUMNS = EV_TAGS
 };
 
 /* The select list that yields rows of type chronicle.events from alias e. */
 #define EVENTS_COLUMNS                                                                     \
     "e.stream_id, e.version, e.global_position, e.event_id, e.type, e.type_version, e.data, " \
-    "e.metadata, e.recorded_at, e.tx_id, e.hash"
+    "e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
 
 /*
  * read.cpp: run a read plan whose rows are chronicle.events rows (SPI
@@ -87,11 +90,12 @@ void events_catalog(EventsCatalog *out);
  * store.cpp: new rows written through the table AM and the executor's index
  * machinery (no INSERT statement).  begin() returns NULL when the table has
  * something that path would skip (an extra trigger, a rule, ...): then use
- * an INSERT.  put() assigns global_position; values[] holds every column.
+ * an INSERT.  put() assigns global_position and returns it; values[] holds
+ * every column.
  */
 struct EventsStore;
 EventsStore *events_store_begin(const EventsCatalog *catalog);
-void events_store_put(EventsStore *store, const Datum *values);
+int64 events_store_put(EventsStore *store, const Datum *values); /* returns the global_position */
 void events_store_end(EventsStore *store);
 
 /*
@@ -113,6 +117,24 @@ void events_check_stream_id(const char *stream_id, int len); /* 22023 */
 void events_check_type(const char *type, int len);           /* SE003 */
 void events_check_object(Jsonb *value, const char *what);    /* SE003 */
 int events_category_len(const char *stream_id, int len);     /* bytes before the first '-' */
+/*
+ * tags: a one-dimensional text[] without NULLs, 0..64 elements of 1..255
+ * characters without control characters (SE003).  Errors name element
+ * what[i + base]: base 1 for a SQL array, 0 for a JSON one.
+ */
+void events_check_tags(ArrayType *tags, const char *what, int base);
+
+/*
+ * dcb_locks.cpp: the locks that make append_events' condition race-free
+ * (docs/design/dcb.md).  Every append takes, before it writes, a shared
+ * lock on the key of each event's type and of each of its tags; a
+ * conditional append takes the exclusive lock of each condition item's key
+ * before it checks.  Transaction-level: held until commit or abort.
+ */
+void events_lock_written(const char *type, int type_len, ArrayType *tags);
+void events_lock_condition_begin(void); /* RowExclusiveLock on the wide key */
+void events_lock_type_key(const char *type, int type_len, LOCKMODE mode);
+void events_lock_tag_key(const char *tag, int tag_len, LOCKMODE mode);
 
 /*
  * pending.cpp: the rows append is inserting right now, with the hashes it

@@ -53,8 +53,8 @@ struct EventsStore
 namespace {
 
 /* The columns put() fills, in the contract's order. */
-const Oid column_types[EV_NCOLUMNS] = {TEXTOID,  INT8OID,  INT8OID,        UUIDOID, TEXTOID, INT4OID,
-                                       JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID};
+const Oid column_types[EV_NCOLUMNS] = {TEXTOID,  INT8OID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,
+                                       JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID};
 
 /* An INSERT trigger that the direct path may leave out (see the header). */
 bool skippable_insert_trigger(const Trigger *t, Oid streams, Oid check_fn)
@@ -99,7 +99,7 @@ EventsStore *events_store_begin(const EventsCatalog *catalog)
     return store;
 }
 
-void events_store_put(EventsStore *store, const Datum *values)
+int64 events_store_put(EventsStore *store, const Datum *values)
 {
     TupleTableSlot *slot = store->slot;
     ExecClearTuple(slot);
@@ -109,7 +109,8 @@ void events_store_put(EventsStore *store, const Datum *values)
         slot->tts_isnull[i] = false;
     }
     /* nextval's own check: the sequence's USAGE/UPDATE right, held by its owner. */
-    slot->tts_values[EV_GLOBAL_POSITION - 1] = Int64GetDatum(nextval_internal(store->position_seq, true));
+    int64 position = nextval_internal(store->position_seq, true);
+    slot->tts_values[EV_GLOBAL_POSITION - 1] = Int64GetDatum(position);
     ExecStoreVirtualTuple(slot);
 
     DirectTarget *t = &store->target;
@@ -120,6 +121,7 @@ void events_store_put(EventsStore *store, const Datum *values)
     Assert(recheck == NIL); /* no deferrable index: events_direct_plain */
     list_free(recheck);
     ResetPerTupleExprContext(t->estate);
+    return position;
 }
 
 void events_store_end(EventsStore *store)

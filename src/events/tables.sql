@@ -1,6 +1,10 @@
 -- chronicle events: the stream and event tables (SPEC section 2).
 -- Column order is part of the contract: chronicle.events is also the row type
 -- that read functions return and that fold() and SQL reducers receive.
+-- tags (0.2.0) is the last column, after hash, in fresh and upgraded
+-- databases alike: 0.1.0 -> 0.2.0 adds it with ALTER TABLE ... ADD COLUMN,
+-- which appends it and, with a constant default, does not rewrite the log
+-- (docs/design/dcb.md, "Where the tags column goes").
 
 CREATE TABLE chronicle.streams (
     stream_id  text        PRIMARY KEY,
@@ -24,6 +28,7 @@ CREATE TABLE chronicle.events (
     recorded_at     timestamptz NOT NULL,
     tx_id           xid8        NOT NULL,
     hash            bytea       NOT NULL,
+    tags            text[]      NOT NULL DEFAULT '{}',
     PRIMARY KEY (stream_id, version)
 );
 COMMENT ON TABLE chronicle.events IS
@@ -42,6 +47,12 @@ CREATE INDEX events_log_idx ON chronicle.events (tx_id, global_position);
 CREATE INDEX events_category_log_idx
     ON chronicle.events (pg_catalog.split_part(stream_id, '-', 1), tx_id, global_position);
 CREATE INDEX streams_category_idx ON chronicle.streams (category);
+-- Tags (SPEC section 2b): read_query and append_events' condition find a
+-- tag's events through this index (docs/design/dcb.md, "The tag index").
+-- Partial: an untagged event costs no index entry, and upgrading a 0.1.0 log
+-- (every row untagged) builds an empty index.  Queries repeat the predicate.
+CREATE INDEX events_tags_idx ON chronicle.events USING gin (tags)
+    WHERE tags OPERATOR(pg_catalog.<>) '{}'::text[];
 
 -- pg_dump skips the contents of an extension's tables unless told otherwise;
 -- the log is user data, so it is dumped.

@@ -80,6 +80,11 @@ void check_direct_insert(HeapTuple row, TupleDesc desc)
     events_check_object(metadata, "metadata");
     if (type_version < 1)
         throw pg::Error(CHRONICLE_INVALID_EVENT, "type_version must be at least 1");
+    /* Tags (0.2.0) are the last column; a direct insert takes append's shared keys too. */
+    ArrayType *tags = desc->natts >= EV_TAGS ? DatumGetArrayTypeP(attr(row, desc, EV_TAGS)) : NULL;
+    if (tags != NULL)
+        events_check_tags(tags, "tags", 1);
+    events_lock_written(type, type_len, tags);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");

@@ -7,6 +7,7 @@
 #include "pg/boundary.h"
 
 extern "C" {
+#include "access/tupmacs.h"
 #include "mb/pg_wchar.h"
 }
 
@@ -65,4 +66,56 @@ int events_category_len(const char *stream_id, int len)
 {
     const char *dash = (const char *)memchr(stream_id, '-', len);
     return dash ? (int)(dash - stream_id) : len;
+}
+
+#define TAGS_MAX 64
+#define TAG_MAX_CHARS 255
+
+/* C0 controls and DEL; in UTF-8 also the C1 controls U+0080..U+009F. */
+static int control_at(const char *s, int len)
+{
+    bool utf8 = GetDatabaseEncoding() == PG_UTF8;
+    for (int i = 0; i < len; i++)
+    {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f ||
+            (utf8 && c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+             (unsigned char)s[i + 1] <= 0x9f))
+            return i;
+    }
+    return -1;
+}
+
+void events_check_tags(ArrayType *tags, const char *what, int base)
+{
+    if (ARR_NDIM(tags) > 1)
+        throw pg::Error(CHRONICLE_INVALID_EVENT,
+                        pg::format("%s must be a one-dimensional array", what));
+    if (ARR_HASNULL(tags))
+        throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("%s must not contain NULL", what));
+    int n = ARR_NDIM(tags) == 0 ? 0 : ARR_DIMS(tags)[0];
+    if (n > TAGS_MAX)
+        throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("%s has %d tags", what, n),
+                        pg::format("An event has at most %d tags.", TAGS_MAX));
+    const char *p = ARR_DATA_PTR(tags);
+    for (int i = 0; i < n; i++)
+    {
+        text *t = (text *)p;
+        const char *s = VARDATA_ANY(t);
+        int len = VARSIZE_ANY_EXHDR(t);
+        if (len == 0)
+            throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("%s[%d] is an empty tag", what, i + base));
+        int chars = pg_mbstrlen_with_len(s, len);
+        if (chars > TAG_MAX_CHARS)
+            throw pg::Error(CHRONICLE_INVALID_EVENT,
+                            pg::format("%s[%d] is too long (%d characters)", what, i + base, chars),
+                            pg::format("A tag has at most %d characters.", TAG_MAX_CHARS));
+        int at = control_at(s, len);
+        if (at >= 0)
+            throw pg::Error(CHRONICLE_INVALID_EVENT,
+                            pg::format("%s[%d] must not contain control characters", what, i + base),
+                            pg::format("Control character at byte %d.", at + 1));
+        p = att_addlength_pointer(p, -1, p);
+        p = (const char *)att_align_nominal(p, TYPALIGN_INT);
+    }
 }

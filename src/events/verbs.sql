@@ -8,12 +8,13 @@
 CREATE OR REPLACE FUNCTION chronicle.append(stream_id text, type text, data jsonb,
                                  metadata jsonb DEFAULT NULL,
                                  expected_version bigint DEFAULT NULL,
-                                 event_id uuid DEFAULT NULL)
+                                 event_id uuid DEFAULT NULL,
+                                 tags text[] DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'chronicle_append';
-COMMENT ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid) IS
-    'Append one event to a stream; returns the stream''s new version. expected_version: NULL any, 0 new stream, N exactly N (else SE001). A repeated event_id with the same content is a no-op.';
+COMMENT ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid, text[]) IS
+    'Append one event to a stream; returns the stream''s new version. expected_version: NULL any, 0 new stream, N exactly N (else SE001). A repeated event_id with the same content is a no-op. tags: 0..64 tags of 1..255 characters (SPEC section 2b).';
 
 CREATE OR REPLACE FUNCTION chronicle.append_batch(stream_id text, events jsonb,
                                        expected_version bigint DEFAULT NULL)
@@ -21,7 +22,7 @@ CREATE OR REPLACE FUNCTION chronicle.append_batch(stream_id text, events jsonb,
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'chronicle_append_batch';
 COMMENT ON FUNCTION chronicle.append_batch(text, jsonb, bigint) IS
-    'Append a JSON array of events [{"type", "data", "metadata", "event_id", "type_version"}] atomically with consecutive versions; returns the version after the last event.';
+    'Append a JSON array of events [{"type", "data", "metadata", "event_id", "type_version", "tags"}] atomically with consecutive versions; returns the version after the last event.';
 
 CREATE OR REPLACE FUNCTION chronicle.stream_version(stream_id text)
     RETURNS bigint

@@ -125,12 +125,12 @@ Datum chronicle_fold_step(PG_FUNCTION_ARGS)
         tuple.t_tableOid = InvalidOid;
         tuple.t_data = th;
 
-        Datum values[11];
-        bool nulls[11];
+        Datum values[12];
+        bool nulls[12];
         int natts = fc->rowdesc->natts;
-        if (natts != 11)
+        if (natts != 12)
             throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            pg::format("chronicle.events has %d columns, chronicle.fold expects 11", natts));
+                            pg::format("chronicle.events has %d columns, chronicle.fold expects 12", natts));
         heap_deform_tuple(&tuple, fc->rowdesc, values, nulls);
 
         /* Upcast as every read does (a row that was upcast already stays as it is). */

@@ -51,7 +51,8 @@ enum
     COL_RECORDED_AT,
     COL_TX_ID,
     COL_HASH,
-    NCOLS = COL_HASH
+    COL_TAGS, /* 0.2.0: after hash (src/events/tables.sql) */
+    NCOLS = COL_TAGS
 };
 
 static SPIPlanPtr events_plan()
@@ -61,7 +62,7 @@ static SPIPlanPtr events_plan()
     {
         Oid types[3] = {TEXTOID, INT8OID, INT8OID};
         plan = pg::spi::prepare_kept("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
-                           " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash"
+                           " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
                            " FROM chronicle.events e"
                            " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
                            "   AND e.version OPERATOR(pg_catalog.>) $2"
