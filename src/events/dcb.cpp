@@ -16,7 +16,7 @@
  * PostgreSQL call that could longjmp over a C++ object.
  */
 #include "events/events.h"
-#include "pg/kept_plan.h"
+#include "pg/spi.h"
 #include "errors.h"
 #include "pg/boundary.h"
 #include "pg/result_memory.h"
@@ -172,14 +172,12 @@ SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, bool *tra
     if (plan_cache_used < PLAN_CACHE_SIZE)
     {
         CachedPlan *c = &plan_cache[plan_cache_used];
-        pg::kept_plan(&c->plan, sql, nargs, argtypes);
+        pg::spi::kept_plan(&c->plan, sql, nargs, argtypes);
         c->sql = MemoryContextStrdup(TopMemoryContext, sql);
         plan_cache_used++;
         return c->plan;
     }
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(argtypes));
-    if (plan == NULL)
-        elog(ERROR, "chronicle: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPIPlanPtr plan = pg::spi::prepare(sql, nargs, argtypes);
     *transient = true;
     return plan;
 }
@@ -326,7 +324,7 @@ bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_pos
      * SERIALIZABLE alike see it here (the transaction's own snapshot may be
      * older).  Events written later wait for our exclusive keys.
      */
-    int rc = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
+    int rc = pg::spi::execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: condition check failed: %s", SPI_result_code_string(rc));
     bool found = SPI_processed > 0;
