@@ -1,5 +1,5 @@
 -- Event tags (SPEC section 2b): set through append, append_batch and (in
--- dcb_append_events) append_events; validated (SE003); returned by every read.
+-- events_tags_append_events) append_events; validated (SE003); returned by every read.
 CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -8,188 +8,49 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
+
 -- tags is the last column of chronicle.events (after hash), text[], '{}' by default.
 SELECT attnum, attname, format_type(atttypid, atttypmod) AS type, attnotnull
 FROM pg_attribute WHERE attrelid = 'chronicle.events'::regclass AND attnum > 9 ORDER BY attnum;
- attnum | attname |  type  | attnotnull 
---------+---------+--------+------------
-     10 | tx_id   | xid8   | t
-     11 | hash    | bytea  | t
-     12 | tags    | text[] | t
-(3 rows)
 
 SELECT chronicle.append('tagged-1', 'Registered', '{"n": 1}', tags => ARRAY['user:1', 'region:eu']);
- append 
---------
-      1
-(1 row)
-
 SELECT chronicle.append('tagged-1', 'Renamed', '{"n": 2}');
- append 
---------
-      2
-(1 row)
-
 SELECT chronicle.append('tagged-1', 'Renamed', '{"n": 3}', tags => '{}');
- append 
---------
-      3
-(1 row)
-
 SELECT chronicle.append_batch('tagged-2', '[
     {"type": "Registered", "data": {"n": 1}, "tags": ["user:2", "region:us"]},
     {"type": "Renamed", "data": {"n": 2}, "tags": []},
     {"type": "Renamed", "data": {"n": 3}, "tags": null},
     {"type": "Renamed", "data": {"n": 4}, "tags": ["user:2"], "event_id": "00000000-0000-4000-8000-00000000a001"}]');
- append_batch 
---------------
-            4
-(1 row)
-
 -- Every read returns the tags.
 SELECT stream_id, version, tags FROM chronicle.read_stream('tagged-1');
- stream_id | version |        tags        
------------+---------+--------------------
- tagged-1  |       1 | {user:1,region:eu}
- tagged-1  |       2 | {}
- tagged-1  |       3 | {}
-(3 rows)
-
 SELECT stream_id, version, tags FROM chronicle.read_stream('tagged-2', backward => true);
- stream_id | version |        tags        
------------+---------+--------------------
- tagged-2  |       4 | {user:2}
- tagged-2  |       3 | {}
- tagged-2  |       2 | {}
- tagged-2  |       1 | {user:2,region:us}
-(4 rows)
-
-SELECT stream_id, version, tags FROM chronicle.read_all(max_count => 100) WHERE stream_id LIKE 'tagged-%';
- stream_id | version |        tags        
------------+---------+--------------------
- tagged-1  |       1 | {user:1,region:eu}
- tagged-1  |       2 | {}
- tagged-1  |       3 | {}
- tagged-2  |       1 | {user:2,region:us}
- tagged-2  |       2 | {}
- tagged-2  |       3 | {}
- tagged-2  |       4 | {user:2}
-(7 rows)
-
+SELECT stream_id, version, tags FROM chronicle.read_all(category => 'tagged');
 -- Through the INSERT path too (a batch with caller-chosen event_ids), tags in order.
 SELECT chronicle.append_batch('tagged-3', '[
     {"type": "A", "data": {}, "tags": ["z", "a", "m"], "event_id": "00000000-0000-4000-8000-00000000a002"},
     {"type": "B", "data": {}, "tags": ["b"], "event_id": "00000000-0000-4000-8000-00000000a003"}]');
- append_batch 
---------------
-            2
-(1 row)
-
 SELECT version, tags FROM chronicle.read_stream('tagged-3');
- version |  tags   
----------+---------
-       1 | {z,a,m}
-       2 | {b}
-(2 rows)
-
 -- A repeat is a no-op (idempotency by event_id, as before).
 SELECT chronicle.append_batch('tagged-3', '[
     {"type": "A", "data": {}, "tags": ["z", "a", "m"], "event_id": "00000000-0000-4000-8000-00000000a002"}]');
- append_batch 
---------------
-            1
-(1 row)
-
 -- The hash chain still verifies.
 SELECT * FROM chronicle.verify('tagged-1');
- stream_id | version | problem 
------------+---------+---------
-(0 rows)
-
 SELECT * FROM chronicle.verify('tagged-3');
- stream_id | version | problem 
------------+---------+---------
-(0 rows)
 
 -- Validation: SE003, nothing written.
 SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', ''])$$);
-            error_of            
---------------------------------
- SE003: tags[2] is an empty tag
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', NULL])$$);
-             error_of              
------------------------------------
- SE003: tags must not contain NULL
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['a' || chr(10) || 'b'])$$);
-                      error_of                      
-----------------------------------------------------
- SE003: tags[1] must not contain control characters
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[repeat('é', 256)])$$);
-                  error_of                   
----------------------------------------------
- SE003: tags[1] is too long (256 characters)
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-11', 'X', '{}', tags => ARRAY[repeat('é', 255)])$$);
- error_of 
-----------
- no error
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[['a', 'b'], ['c', 'd']])$$);
-                  error_of                   
----------------------------------------------
- SE003: tags must be a one-dimensional array
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}',
     tags => (SELECT array_agg('t' || i) FROM generate_series(1, 65) i))$$);
-        error_of         
--------------------------
- SE003: tags has 65 tags
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-10', 'X', '{}',
     tags => (SELECT array_agg('t' || i) FROM generate_series(1, 64) i))$$);
- error_of 
-----------
- no error
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": "a"}]')$$);
-                       error_of                        
--------------------------------------------------------
- SE003: events[0].tags must be a JSON array of strings
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": ["a", 1]}]')$$);
-                 error_of                  
--------------------------------------------
- SE003: events[0].tags[1] must be a string
-(1 row)
-
 SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}},
     {"type": "X", "data": {}, "tags": ["a", ""]}]')$$);
-                 error_of                 
-------------------------------------------
- SE003: events[1].tags[1] is an empty tag
-(1 row)
-
 SELECT count(*) AS written_by_failures FROM chronicle.events WHERE stream_id = 'tagged-9';
- written_by_failures 
----------------------
-                   0
-(1 row)
-
 SELECT version, cardinality(tags) FROM chronicle.read_stream('tagged-10');
- version | cardinality 
----------+-------------
-       1 |          64
-(1 row)
-

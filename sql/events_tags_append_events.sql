@@ -73,25 +73,25 @@ SELECT stream_id, version FROM chronicle.streams WHERE stream_id IN ('course-1',
 -- Idempotency by event_id, as in append_batch: a retry returns the stored
 -- versions and positions, writes nothing; different content is SE005.
 SELECT stream_id, version FROM chronicle.append_events('[
-  {"stream_id": "order-1", "type": "Placed", "data": {"n": 1}, "event_id": "00000000-0000-4000-8000-0000000dcb01", "tags": ["invoice:7"]},
-  {"stream_id": "order-2", "type": "Placed", "data": {"n": 2}, "event_id": "00000000-0000-4000-8000-0000000dcb02"}]');
-CREATE TEMP TABLE first_try AS SELECT event_id, global_position FROM chronicle.events WHERE stream_id LIKE 'order-%';
+  {"stream_id": "dcborder-1", "type": "Placed", "data": {"n": 1}, "event_id": "00000000-0000-4000-8000-0000000dcb01", "tags": ["invoice:7"]},
+  {"stream_id": "dcborder-2", "type": "Placed", "data": {"n": 2}, "event_id": "00000000-0000-4000-8000-0000000dcb02"}]');
+CREATE TEMP TABLE first_try AS SELECT event_id, global_position FROM chronicle.events WHERE stream_id LIKE 'dcborder-%';
 SELECT r.stream_id, r.version, r.global_position = f.global_position AS same_position
 FROM chronicle.append_events('[
-  {"stream_id": "order-1", "type": "Placed", "data": {"n": 1}, "event_id": "00000000-0000-4000-8000-0000000dcb01", "tags": ["invoice:7"]},
-  {"stream_id": "order-2", "type": "Placed", "data": {"n": 2}, "event_id": "00000000-0000-4000-8000-0000000dcb02"}]',
+  {"stream_id": "dcborder-1", "type": "Placed", "data": {"n": 1}, "event_id": "00000000-0000-4000-8000-0000000dcb01", "tags": ["invoice:7"]},
+  {"stream_id": "dcborder-2", "type": "Placed", "data": {"n": 2}, "event_id": "00000000-0000-4000-8000-0000000dcb02"}]',
   '{"items": [{"tags": ["invoice:7"]}]}', :'alice_tx', :alice_pos) r
 JOIN chronicle.events e ON e.stream_id = r.stream_id AND e.version = r.version
 JOIN first_try f ON f.event_id = e.event_id;
-SELECT count(*) AS order_events FROM chronicle.events WHERE stream_id LIKE 'order-%';
+SELECT count(*) AS order_events FROM chronicle.events WHERE stream_id LIKE 'dcborder-%';
 SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[
-  {"stream_id": "order-1", "type": "Placed", "data": {"n": 99}, "event_id": "00000000-0000-4000-8000-0000000dcb01"}]')$$);
+  {"stream_id": "dcborder-1", "type": "Placed", "data": {"n": 99}, "event_id": "00000000-0000-4000-8000-0000000dcb01"}]')$$);
 SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[
-  {"stream_id": "order-3", "type": "Placed", "data": {"n": 2}, "event_id": "00000000-0000-4000-8000-0000000dcb02"}]')$$);
+  {"stream_id": "dcborder-3", "type": "Placed", "data": {"n": 2}, "event_id": "00000000-0000-4000-8000-0000000dcb02"}]')$$);
 -- The same event_id twice in one call: the repeat is a no-op.
 SELECT stream_id, version FROM chronicle.append_events('[
-  {"stream_id": "order-4", "type": "Placed", "data": {}, "event_id": "00000000-0000-4000-8000-0000000dcb04"},
-  {"stream_id": "order-4", "type": "Placed", "data": {}, "event_id": "00000000-0000-4000-8000-0000000dcb04"}]');
+  {"stream_id": "dcborder-4", "type": "Placed", "data": {}, "event_id": "00000000-0000-4000-8000-0000000dcb04"},
+  {"stream_id": "dcborder-4", "type": "Placed", "data": {}, "event_id": "00000000-0000-4000-8000-0000000dcb04"}]');
 
 -- Validation errors, with their SQLSTATEs; nothing written.
 SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events(NULL)$$);
