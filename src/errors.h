@@ -15,6 +15,7 @@ extern "C" {
 #define CHRONICLE_INVALID_REDUCER        MAKE_SQLSTATE('S', 'E', '0', '0', '4')
 #define CHRONICLE_DUPLICATE_EVENT_ID     MAKE_SQLSTATE('S', 'E', '0', '0', '5')
 #define CHRONICLE_UNKNOWN_SUBSCRIPTION   MAKE_SQLSTATE('S', 'E', '0', '0', '6')
+#define CHRONICLE_APPEND_CONDITION_FAILED MAKE_SQLSTATE('S', 'E', '0', '0', '7')
 
 #define CHRONICLE_INVALID_MOVE           MAKE_SQLSTATE('T', 'R', '0', '0', '1')
 #define CHRONICLE_NODE_NOT_FOUND         MAKE_SQLSTATE('T', 'R', '0', '0', '2')

@@ -74,6 +74,8 @@ GRANT EXECUTE ON FUNCTION chronicle._tree_maintaining() TO PUBLIC;
 GRANT SELECT ON chronicle.streams, chronicle.events TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid, text[]) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.append_batch(text, jsonb, bigint) TO chronicle_writer;
+GRANT EXECUTE ON FUNCTION chronicle.append_events(jsonb, jsonb, xid8, bigint) TO chronicle_writer;
+GRANT EXECUTE ON FUNCTION chronicle.read_query(jsonb, xid8, bigint, int) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.stream_version(text) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO chronicle_reader;

@@ -35,6 +35,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -64,6 +65,11 @@ struct NewEvent
     int64 version;  /* assigned, or the stored one for a duplicate */
     int64 position; /* global_position: assigned, or the stored one for a duplicate */
     ArrayType *tags; /* validated text[], never NULL (empty when none) */
+    /* append_events only: the event's stream and expected_version */
+    char *stream_id;
+    int stream_len;
+    bool has_expected;
+    int64 expected;
 };
 
 struct AppendRequest
@@ -740,8 +746,11 @@ bool parse_uuid(const char *s, int len, pg_uuid_t *out)
     return digits == 32;
 }
 
-/* One element of append_batch's array; errors name the element. */
-void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
+/*
+ * One element of append_batch's array, or of append_events' (multi: with
+ * "stream_id" and "expected_version"); errors name the element.
+ */
+void parse_batch_element(JsonbValue *element, int index, NewEvent *e, bool multi = false)
 {
     init_event(e);
     if (element->type != jbvBinary || !JsonContainerIsObject(element->val.binary.data))
@@ -798,6 +807,38 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
         }
         else if (KEY_IS("tags"))
             e->tags = parse_tags(&value, psprintf("events[%d].tags", index));
+        else if (multi && KEY_IS("stream_id"))
+        {
+            if (value.type != jbvString)
+                throw pg::Error(CHRONICLE_INVALID_EVENT,
+                                pg::format("events[%d].stream_id must be a string", index));
+            e->stream_id = pnstrdup(value.val.string.val, value.val.string.len);
+            e->stream_len = value.val.string.len;
+            events_check_stream_id(e->stream_id, e->stream_len);
+        }
+        else if (multi && KEY_IS("expected_version"))
+        {
+            if (value.type == jbvNull)
+                continue;
+            bool bad = value.type != jbvNumeric;
+            int64 n = 0;
+            if (!bad)
+            {
+                bad = numeric_is_nan(value.val.numeric) || numeric_is_inf(value.val.numeric);
+                /* out of bigint's range: 22003 from numeric_int8 */
+                if (!bad)
+                    n = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(value.val.numeric)));
+                bad = bad || n < 0 ||
+                      !DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(value.val.numeric),
+                                                        DirectFunctionCall1(int8_numeric, Int64GetDatum(n))));
+            }
+            if (bad)
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                pg::format("events[%d].expected_version must be an integer >= 0", index),
+                                {}, "Omit it (or null) for any version, 0 for a new stream, N for exactly N.");
+            e->has_expected = true;
+            e->expected = n;
+        }
         else if (KEY_IS("type_version"))
         {
             bool bad = value.type != jbvNumeric;
@@ -817,12 +858,16 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e)
         else
             throw pg::Error(CHRONICLE_INVALID_EVENT,
                             pg::format("events[%d] has an unknown key \"%.*s\"", index, klen, k),
-                            "Allowed keys: type, data, metadata, event_id, type_version, tags.");
+                            multi ? "Allowed keys: stream_id, type, data, metadata, event_id, type_version, tags, "
+                                    "expected_version."
+                                  : "Allowed keys: type, data, metadata, event_id, type_version, tags.");
 #undef KEY_IS
     }
     if (!have_type || !have_data)
         throw pg::Error(CHRONICLE_INVALID_EVENT,
                         pg::format("events[%d] lacks \"%s\"", index, have_type ? "data" : "type"));
+    if (multi && e->stream_id == NULL)
+        throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("events[%d] lacks \"stream_id\"", index));
 }
 
 } // namespace
@@ -903,5 +948,156 @@ Datum chronicle_append_batch(PG_FUNCTION_ARGS)
                 CHECK_FOR_INTERRUPTS();
         }
         return Int64GetDatum(append_stream(fcinfo, &req));
+    });
+}
+
+namespace {
+
+/* append_events' order of its events: by stream (bytes), then by position in the array. */
+const NewEvent *by_stream_events;
+int compare_by_stream(const void *a, const void *b)
+{
+    const NewEvent *x = &by_stream_events[*(const int *)a], *y = &by_stream_events[*(const int *)b];
+    int c = memcmp(x->stream_id, y->stream_id, Min(x->stream_len, y->stream_len));
+    if (c == 0 && x->stream_len != y->stream_len)
+        c = x->stream_len < y->stream_len ? -1 : 1;
+    if (c != 0)
+        return c;
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+} // namespace
+
+/*
+ * chronicle.append_events(events, fail_if_events_match, after_tx, after_position):
+ *   1. parse every event (with its stream_id and expected_version) and the
+ *      condition, so that a malformed argument fails before anything is locked;
+ *   2. with a condition: take its exclusive keys, then look for a matching
+ *      event after (after_tx, after_position) with a fresh snapshot (SE007);
+ *   3. append each stream's events as append_batch does, streams in stream_id
+ *      order (two multi-stream appends lock their stream rows in the same
+ *      order, so they do not deadlock);
+ *   4. one row per event, in the order given: stream, version, global_position.
+ */
+Datum chronicle_append_events(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        if (PG_ARGISNULL(0))
+            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "events must not be NULL");
+        Jsonb *events = PG_GETARG_JSONB_P(0);
+        if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must be a JSON array of event objects");
+        int count = (int)JB_ROOT_COUNT(events);
+        if (count == 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
+                            {}, "append_events appends at least one event.");
+        bool conditional = !PG_ARGISNULL(1);
+        if (!conditional && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "after_tx and after_position need fail_if_events_match",
+                            {}, "They say which events the condition's reader had seen.");
+        if (PG_ARGISNULL(2) && !PG_ARGISNULL(3))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "after_position needs after_tx",
+                            {}, "Pass the (tx_id, global_position) of the last event read, or neither.");
+        Datum after_tx = PG_ARGISNULL(2) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(2);
+        int64 after_position = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
+
+        NewEvent *all = (NewEvent *)palloc(sizeof(NewEvent) * count);
+        Jsonb *empty = NULL;
+        for (int i = 0; i < count; i++)
+        {
+            NewEvent *e = &all[i];
+            parse_batch_element(getIthJsonbValueFromContainer(&events->root, i), i, e, true);
+            if (e->metadata == NULL)
+                e->metadata = empty ? empty : (empty = empty_object());
+            if (!e->given_id)
+                random_uuid(&e->event_id);
+            if ((i & 1023) == 0)
+                CHECK_FOR_INTERRUPTS();
+        }
+        EventQuery *condition =
+            conditional ? events_query_parse(PG_GETARG_JSONB_P(1), "fail_if_events_match") : NULL;
+
+        int *order = (int *)palloc(sizeof(int) * count);
+        for (int i = 0; i < count; i++)
+            order[i] = i;
+        by_stream_events = all;
+        qsort(order, count, sizeof(int), compare_by_stream);
+        for (int k = 1; k < count; k++)
+        {
+            const NewEvent *a = &all[order[k - 1]], *b = &all[order[k]];
+            if (a->stream_len == b->stream_len && memcmp(a->stream_id, b->stream_id, a->stream_len) == 0 &&
+                (a->has_expected != b->has_expected || (a->has_expected && a->expected != b->expected)))
+                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                pg::format("events[%d] and events[%d] of stream \"%s\" give different expected_version",
+                                           Min(order[k - 1], order[k]), Max(order[k - 1], order[k]), b->stream_id),
+                                "All events of one stream carry the same expected_version, or none does.");
+        }
+
+        PreventCommandIfReadOnly("chronicle.append_events()");
+        if (condition != NULL)
+        {
+            events_query_lock(condition);
+            Datum *ids = (Datum *)palloc(sizeof(Datum) * count);
+            int nids = 0;
+            for (int i = 0; i < count; i++)
+                if (all[i].given_id)
+                    ids[nids++] = UUIDPGetDatum(&all[i].event_id);
+            ArrayType *own_ids = construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+            ConditionHit hit;
+            if (events_condition_check(condition, after_tx, after_position, own_ids, &hit))
+            {
+                const char *after = PG_ARGISNULL(2) ? "the beginning of the log"
+                                                    : psprintf("(%s, %lld)",
+                                                               DatumGetCString(DirectFunctionCall1(xid8out, after_tx)),
+                                                               (long long)after_position);
+                throw pg::Error(CHRONICLE_APPEND_CONDITION_FAILED,
+                                pg::format("append condition failed: event %lld of stream \"%s\" (global_position %lld) "
+                                           "matches fail_if_events_match",
+                                           (long long)hit.version, hit.stream_id, (long long)hit.position),
+                                pg::format("It was appended after %s.", after),
+                                "Read the matching events again (read_query), decide again, and retry.");
+            }
+        }
+
+        /* Each stream's events, contiguous, through the single-stream append. */
+        NewEvent *group = (NewEvent *)palloc(sizeof(NewEvent) * count);
+        for (int start = 0; start < count;)
+        {
+            const NewEvent *first = &all[order[start]];
+            int end = start + 1;
+            while (end < count && all[order[end]].stream_len == first->stream_len &&
+                   memcmp(all[order[end]].stream_id, first->stream_id, first->stream_len) == 0)
+                end++;
+            AppendRequest req;
+            req.stream_id = first->stream_id;
+            req.stream_len = first->stream_len;
+            req.has_expected = first->has_expected;
+            req.expected = first->expected;
+            req.count = end - start;
+            req.events = group;
+            for (int k = start; k < end; k++)
+                group[k - start] = all[order[k]];
+            append_stream(fcinfo, &req);
+            for (int k = start; k < end; k++)
+            {
+                const NewEvent *done = &group[k - start];
+                const NewEvent *source = done->dup_of >= 0 ? &group[done->dup_of] : done;
+                all[order[k]].version = source->version;
+                all[order[k]].position = source->position;
+            }
+            start = end;
+        }
+
+        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+        ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+        for (int i = 0; i < count; i++)
+        {
+            Datum values[3] = {PointerGetDatum(cstring_to_text_with_len(all[i].stream_id, all[i].stream_len)),
+                               Int64GetDatum(all[i].version), Int64GetDatum(all[i].position)};
+            bool nulls[3] = {false, false, false};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        }
+        return (Datum)0;
     });
 }

@@ -101,21 +101,31 @@ void events_lock_written(const char *type, int type_len, ArrayType *tags)
     }
 }
 
-void events_lock_condition_begin(void)
+static int compare_tags(const void *a, const void *b)
+{
+    const LOCKTAG *x = (const LOCKTAG *)a, *y = (const LOCKTAG *)b;
+    if (x->locktag_field4 != y->locktag_field4)
+        return x->locktag_field4 < y->locktag_field4 ? -1 : 1;
+    if (x->locktag_field2 != y->locktag_field2)
+        return x->locktag_field2 < y->locktag_field2 ? -1 : 1;
+    if (x->locktag_field3 != y->locktag_field3)
+        return x->locktag_field3 < y->locktag_field3 ? -1 : 1;
+    return 0;
+}
+
+/*
+ * Sorted, so that two conditional appends over the same keys never deadlock
+ * by taking them in different orders.
+ */
+void events_lock_condition(const DcbKey *keys, int n)
 {
     lock_wide(RowExclusiveLock);
-}
-
-void events_lock_type_key(const char *type, int type_len, LOCKMODE mode)
-{
-    LOCKTAG tag;
-    key_tag(&tag, type, type_len, DCB_TYPE_SPACE);
-    (void)LockAcquire(&tag, mode, false, false);
-}
-
-void events_lock_tag_key(const char *tag_str, int tag_len, LOCKMODE mode)
-{
-    LOCKTAG tag;
-    key_tag(&tag, tag_str, tag_len, DCB_TAG_SPACE);
-    (void)LockAcquire(&tag, mode, false, false);
+    LOCKTAG *tags = (LOCKTAG *)palloc(sizeof(LOCKTAG) * Max(n, 1));
+    for (int i = 0; i < n; i++)
+        key_tag(&tags[i], keys[i].s, keys[i].len, keys[i].is_tag ? DCB_TAG_SPACE : DCB_TYPE_SPACE);
+    qsort(tags, n, sizeof(LOCKTAG), compare_tags);
+    for (int i = 0; i < n; i++)
+        if (i == 0 || compare_tags(&tags[i - 1], &tags[i]) != 0)
+            (void)LockAcquire(&tags[i], ExclusiveLock, false, false);
+    pfree(tags);
 }

@@ -155,9 +155,34 @@ void events_check_tags(ArrayType *tags, const char *what, int base);
  * before it checks.  Transaction-level: held until commit or abort.
  */
 void events_lock_written(const char *type, int type_len, ArrayType *tags);
-void events_lock_condition_begin(void); /* RowExclusiveLock on the wide key */
-void events_lock_type_key(const char *type, int type_len, LOCKMODE mode);
-void events_lock_tag_key(const char *tag, int tag_len, LOCKMODE mode);
+struct DcbKey
+{
+    const char *s;
+    int len;
+    bool is_tag; /* else an event type */
+};
+/* A condition's keys: RowExclusiveLock on the wide key, then ExclusiveLock on each, sorted. */
+void events_lock_condition(const DcbKey *keys, int n);
+
+/*
+ * dcb.cpp: a query over types and tags (SPEC section 2b), parsed (22023 for
+ * a malformed one; what names the argument in messages); its condition
+ * locks; and the check: the first matching event after (after_tx,
+ * after_position) in read_all order among all committed events but those
+ * of own_ids, read with a snapshot taken after the locks (SPI not connected;
+ * hit in the caller's memory).
+ */
+struct EventQuery;
+struct ConditionHit
+{
+    char *stream_id;
+    int64 version;
+    int64 position;
+};
+EventQuery *events_query_parse(Jsonb *query, const char *what);
+void events_query_lock(const EventQuery *q);
+bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_position, ArrayType *own_ids,
+                            ConditionHit *hit); /* own_ids: uuid[] of the append's caller-chosen event_ids */
 
 /*
  * pending.cpp: the rows append is inserting right now, with the hashes it

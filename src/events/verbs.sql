@@ -57,3 +57,20 @@ CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text DEFAULT NULL)
     AS 'MODULE_PATHNAME', 'chronicle_verify';
 COMMENT ON FUNCTION chronicle.verify(text) IS
     'Recompute the SHA-256 hash chain of one stream (or all when NULL); one row per problem (altered row, missing version, duplicate, stream row disagreeing with its events). No rows: intact.';
+
+-- Cross-stream consistency (SPEC section 2b, docs/design/dcb.md).
+CREATE OR REPLACE FUNCTION chronicle.read_query(query jsonb, after_tx xid8 DEFAULT '0',
+                                     after_position bigint DEFAULT 0, max_count int DEFAULT 1000)
+    RETURNS SETOF chronicle.events
+    LANGUAGE c STABLE ROWS 100
+    AS 'MODULE_PATHNAME', 'chronicle_read_query';
+COMMENT ON FUNCTION chronicle.read_query(jsonb, xid8, bigint, int) IS
+    'The events matching a query {"items": [{"types": [...], "tags": [...]}, ...]} (upcast), in read_all order and under read_all''s horizon, strictly after the given pair.';
+
+CREATE OR REPLACE FUNCTION chronicle.append_events(events jsonb, fail_if_events_match jsonb DEFAULT NULL,
+                                        after_tx xid8 DEFAULT NULL, after_position bigint DEFAULT NULL)
+    RETURNS TABLE(stream_id text, version bigint, global_position bigint)
+    LANGUAGE c VOLATILE ROWS 10
+    AS 'MODULE_PATHNAME', 'chronicle_append_events';
+COMMENT ON FUNCTION chronicle.append_events(jsonb, jsonb, xid8, bigint) IS
+    'Append events [{"stream_id", "type", "data", "tags", "metadata", "event_id", "type_version", "expected_version"}] to one or several streams atomically; with fail_if_events_match, SE007 when an event matching that query exists after (after_tx, after_position). One row per event: its stream, version and global_position.';

@@ -1,0 +1,56 @@
+-- Event tags (SPEC section 2b): set through append, append_batch and (in
+-- events_tags_append_events) append_events; validated (SE003); returned by every read.
+CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE query;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- tags is the last column of chronicle.events (after hash), text[], '{}' by default.
+SELECT attnum, attname, format_type(atttypid, atttypmod) AS type, attnotnull
+FROM pg_attribute WHERE attrelid = 'chronicle.events'::regclass AND attnum > 9 ORDER BY attnum;
+
+SELECT chronicle.append('tagged-1', 'Registered', '{"n": 1}', tags => ARRAY['user:1', 'region:eu']);
+SELECT chronicle.append('tagged-1', 'Renamed', '{"n": 2}');
+SELECT chronicle.append('tagged-1', 'Renamed', '{"n": 3}', tags => '{}');
+SELECT chronicle.append_batch('tagged-2', '[
+    {"type": "Registered", "data": {"n": 1}, "tags": ["user:2", "region:us"]},
+    {"type": "Renamed", "data": {"n": 2}, "tags": []},
+    {"type": "Renamed", "data": {"n": 3}, "tags": null},
+    {"type": "Renamed", "data": {"n": 4}, "tags": ["user:2"], "event_id": "00000000-0000-4000-8000-00000000a001"}]');
+-- Every read returns the tags.
+SELECT stream_id, version, tags FROM chronicle.read_stream('tagged-1');
+SELECT stream_id, version, tags FROM chronicle.read_stream('tagged-2', backward => true);
+SELECT stream_id, version, tags FROM chronicle.read_all(category => 'tagged');
+-- Through the INSERT path too (a batch with caller-chosen event_ids), tags in order.
+SELECT chronicle.append_batch('tagged-3', '[
+    {"type": "A", "data": {}, "tags": ["z", "a", "m"], "event_id": "00000000-0000-4000-8000-00000000a002"},
+    {"type": "B", "data": {}, "tags": ["b"], "event_id": "00000000-0000-4000-8000-00000000a003"}]');
+SELECT version, tags FROM chronicle.read_stream('tagged-3');
+-- A repeat is a no-op (idempotency by event_id, as before).
+SELECT chronicle.append_batch('tagged-3', '[
+    {"type": "A", "data": {}, "tags": ["z", "a", "m"], "event_id": "00000000-0000-4000-8000-00000000a002"}]');
+-- The hash chain still verifies.
+SELECT * FROM chronicle.verify('tagged-1');
+SELECT * FROM chronicle.verify('tagged-3');
+
+-- Validation: SE003, nothing written.
+SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', ''])$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', NULL])$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['a' || chr(10) || 'b'])$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[repeat('é', 256)])$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-11', 'X', '{}', tags => ARRAY[repeat('é', 255)])$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[['a', 'b'], ['c', 'd']])$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}',
+    tags => (SELECT array_agg('t' || i) FROM generate_series(1, 65) i))$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-10', 'X', '{}',
+    tags => (SELECT array_agg('t' || i) FROM generate_series(1, 64) i))$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": "a"}]')$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": ["a", 1]}]')$$);
+SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}},
+    {"type": "X", "data": {}, "tags": ["a", ""]}]')$$);
+SELECT count(*) AS written_by_failures FROM chronicle.events WHERE stream_id = 'tagged-9';
+SELECT version, cardinality(tags) FROM chronicle.read_stream('tagged-10');

@@ -1,0 +1,61 @@
+-- chronicle.read_query (SPEC section 2b): read_all's order, horizon and
+-- paging, filtered by a query; the tag index serves it.
+CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE query;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+SELECT chronicle.append_batch('rq-' || i, jsonb_build_array(
+    jsonb_build_object('type', CASE WHEN i % 2 = 0 THEN 'Even' ELSE 'Odd' END,
+                       'data', jsonb_build_object('i', i),
+                       'tags', jsonb_build_array('rq:' || (i % 3), 'rqall'))))
+FROM generate_series(1, 12) i;
+
+-- One tag; a tag and a type; two tags (both required); two items (OR).
+SELECT stream_id, type, tags FROM chronicle.read_query('{"items": [{"tags": ["rq:0"]}]}');
+SELECT stream_id FROM chronicle.read_query('{"items": [{"types": ["Even"], "tags": ["rq:1"]}]}');
+SELECT count(*) FROM chronicle.read_query('{"items": [{"tags": ["rq:1", "rqall"]}]}');
+SELECT count(*) FROM chronicle.read_query('{"items": [{"tags": ["rq:1", "rq:2"]}]}');
+SELECT stream_id FROM chronicle.read_query('{"items": [{"tags": ["rq:0"], "types": ["Odd"]}, {"types": ["Even"], "tags": ["rq:1"]}]}');
+SELECT count(*) FROM chronicle.read_query('{"items": [{"types": ["Odd", "Even"]}]}', max_count => 5);
+
+-- The same order as read_all, and paging by the last pair never skips.
+SELECT array_agg(event_id ORDER BY tx_id, global_position) =
+       (SELECT array_agg(event_id) FROM chronicle.read_all(max_count => 100000) WHERE 'rqall' = ANY (tags))
+       AS same_as_read_all
+FROM chronicle.read_query('{"items": [{"tags": ["rqall"]}]}');
+WITH RECURSIVE pages(n, tx, pos, got) AS (
+    SELECT 0, '0'::xid8, 0::bigint, 0::bigint
+    UNION ALL
+    SELECT p.n + 1, l.tx_id, l.global_position, p.got + l.c
+    FROM pages p CROSS JOIN LATERAL (
+        SELECT max(tx_id) AS tx_id, max(global_position) AS global_position, count(*) AS c
+        FROM chronicle.read_query('{"items": [{"tags": ["rqall"]}]}', p.tx, p.pos, 5)) l
+    WHERE l.c > 0)
+SELECT max(n) AS pages, max(got) AS events FROM pages;
+
+-- Upcast as every read is.
+SELECT chronicle.define_upcaster('Odd', 1, '{"set": {"upcast": true}}');
+SELECT type, type_version, data FROM chronicle.read_query('{"items": [{"tags": ["rq:1"], "types": ["Odd"]}]}', max_count => 1);
+
+-- The tag index serves a tag query.
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM chronicle.events e
+WHERE e.tags <> '{}'::text[] AND e.tags @> ARRAY['rq:1'] ORDER BY e.tx_id, e.global_position LIMIT 10;
+RESET enable_seqscan;
+
+-- Errors.
+SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query(NULL)$$);
+SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": ["a"]}]}', max_count => -1)$$);
+SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('"x"')$$);
+SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": [""]}]}')$$);
+SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"types": []}]}')$$);
+SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('{"items": [1]}')$$);
+SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query(
+    jsonb_build_object('items', (SELECT jsonb_agg(jsonb_build_object('tags', jsonb_build_array('t' || i))) FROM generate_series(1, 65) i)))$$);
+SELECT count(*) AS items_64 FROM chronicle.read_query(
+    jsonb_build_object('items', (SELECT jsonb_agg(jsonb_build_object('tags', jsonb_build_array('rq:' || (i % 3)))) FROM generate_series(1, 64) i)));
