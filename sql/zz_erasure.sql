@@ -115,11 +115,11 @@ SELECT count(*) AS redelivered FROM chronicle.poll('erasure-mailer', 100);
 SELECT * FROM chronicle.verify_digest(:'before_digest');
 
 -- 5. Every event carrying a tag: a data subject's events across streams.
-SELECT chronicle.append('order-501', 'OrderPlaced', '{"total": 12, "email": "eve@example.org"}',
+SELECT chronicle.append('order-501', 'PurchaseRecorded', '{"total": 12, "email": "eve@example.org"}',
                         tags => ARRAY['person:42', 'product:7']);
-SELECT chronicle.append('ticket-9', 'TicketOpened', '{"text": "Eve cannot log in", "email": "eve@example.org"}',
+SELECT chronicle.append('ticket-9', 'SupportTicketOpened', '{"text": "Eve cannot log in", "email": "eve@example.org"}',
                         tags => ARRAY['person:42']);
-SELECT chronicle.append('order-502', 'OrderPlaced', '{"total": 3, "email": "zed@example.org"}',
+SELECT chronicle.append('order-502', 'PurchaseRecorded', '{"total": 3, "email": "zed@example.org"}',
                         tags => ARRAY['person:43']);
 SET ROLE regress_erasure_admin;
 SELECT chronicle.redact_tagged('person:42', ARRAY['email'], 'erasure request 42') AS redacted;
@@ -234,9 +234,10 @@ SELECT count(*) AS verify_problems FROM chronicle.verify();
 SELECT * FROM chronicle.verify_digest(:'d');
 ROLLBACK;
 -- g. the digest itself edited: its counts no longer match its root.
-SELECT * FROM chronicle.verify_digest(jsonb_set(:'d', '{events}', '1'));
+SELECT stream_id, version, regexp_replace(problem, '[0-9]+', 'N', 'g') AS problem
+  FROM chronicle.verify_digest(jsonb_set(:'d', '{events}', '1'));
 -- ... or its root: the streams cannot be named without its recorded heads.
-SELECT stream_id, version, left(problem, 60) AS problem
+SELECT stream_id, version, left(problem, 40) AS problem
   FROM chronicle.verify_digest(jsonb_set(:'d', '{root}', to_jsonb(repeat('0', 64))));
 SELECT count(*) AS problems_after_attacks FROM chronicle.verify();
 
