@@ -41,7 +41,7 @@ SELECT sha256(coalesce(prev, '')
     || int4send(cardinality(e.tags))
     || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
                    FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
-    || coalesce((SELECT r.content_digest FROM chronicle.redactions r
+    || coalesce((SELECT r.content_digest FROM chronicle.erasures r
                   WHERE r.stream_id = e.stream_id AND r.version = e.version), pg_temp.content(e)))
 $$;
 SELECT e.stream_id, e.version,

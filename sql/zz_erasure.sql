@@ -84,7 +84,7 @@ SELECT data - 'at' - 'events' AS receipt, jsonb_array_length(data->'events') AS 
   FROM chronicle.read_stream('chronicle-erasures') ORDER BY version DESC LIMIT 1;
 SELECT position('Hidden' IN data::text) = 0 AND position('192.0.2.44' IN data::text) = 0 AS receipt_has_no_value
   FROM chronicle.events WHERE stream_id = 'chronicle-erasures';
-SELECT stream_id, version, paths, redactions, length(content_digest) AS digest_bytes FROM chronicle.redactions;
+SELECT stream_id, version, paths, redactions, length(content_digest) AS digest_bytes FROM chronicle.erasures;
 -- Nothing left to remove: nothing changes, no receipt.
 SELECT chronicle.redact('customer-1', 1, ARRAY['ip', 'no.such.path']) AS redacted_again;
 SELECT count(*) AS receipts FROM chronicle.events WHERE stream_id = 'chronicle-erasures';
@@ -92,7 +92,7 @@ SELECT count(*) AS receipts FROM chronicle.events WHERE stream_id = 'chronicle-e
 -- 2. The schema's x-personal properties (no paths given): name and address.street.
 SELECT chronicle.redact('customer-1', 1) AS redacted;
 SELECT version, data, metadata FROM chronicle.read_stream('customer-1', 1, 1);
-SELECT stream_id, version, paths, redactions FROM chronicle.redactions;
+SELECT stream_id, version, paths, redactions FROM chronicle.erasures;
 -- Snapshots of the stream were deleted; the projection row was recomputed
 -- (name gone), in the same transaction; replays read the redacted data.
 SELECT count(*) AS snapshots_left FROM chronicle.snapshots WHERE stream_id = 'customer-1';
@@ -200,11 +200,11 @@ SELECT * FROM chronicle.verify();
 ROLLBACK;
 -- e. a redacted row's kept content digest edited, or removed: verify().
 BEGIN;
-UPDATE chronicle.redactions SET content_digest = sha256('forged') WHERE stream_id = 'customer-1' AND version = 1;
+UPDATE chronicle.erasures SET content_digest = sha256('forged') WHERE stream_id = 'customer-1' AND version = 1;
 SELECT * FROM chronicle.verify();
 ROLLBACK;
 BEGIN;
-DELETE FROM chronicle.redactions WHERE stream_id = 'customer-1' AND version = 2;
+DELETE FROM chronicle.erasures WHERE stream_id = 'customer-1' AND version = 2;
 SELECT * FROM chronicle.verify();
 ROLLBACK;
 -- f. an edit whose chain was recomputed consistently from the row on: verify()
@@ -219,7 +219,7 @@ SELECT sha256(coalesce(prev, '')
     || int8send(e.tx_id::text::numeric::bigint) || int4send(cardinality(e.tags))
     || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
                    FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
-    || coalesce((SELECT r.content_digest FROM chronicle.redactions r
+    || coalesce((SELECT r.content_digest FROM chronicle.erasures r
                   WHERE r.stream_id = e.stream_id AND r.version = e.version),
                 sha256(int4send(octet_length(e.data::text)) || convert_to(e.data::text, 'UTF8')
                     || int4send(octet_length(e.metadata::text)) || convert_to(e.metadata::text, 'UTF8'))))

@@ -125,7 +125,7 @@ GRANT SELECT ON chronicle.subscription_status TO chronicle_reader;
 -- Redaction is chronicle_admin's alone (granted to nobody by default; a
 -- writer cannot redact); the functions write with the owner's rights.
 -- digest() records what it returns (a writer's right); verify_digest reads.
-GRANT SELECT ON chronicle.redactions, chronicle.digests TO chronicle_reader, chronicle_admin;
+GRANT SELECT ON chronicle.erasures, chronicle.digests TO chronicle_reader, chronicle_admin;
 GRANT EXECUTE ON FUNCTION chronicle.redact(text, bigint, text[], text) TO chronicle_admin;
 GRANT EXECUTE ON FUNCTION chronicle.redact_tagged(text, text[], text) TO chronicle_admin;
 GRANT EXECUTE ON FUNCTION chronicle.digest() TO chronicle_writer, chronicle_admin;

@@ -11,14 +11,14 @@
  *      type has no schema;
  *   2. nothing to remove: the event is left alone (not counted);
  *   3. the digest of the event's content as appended is kept in
- *      chronicle.redactions (computed now at its first redaction), so that its
+ *      chronicle.erasures (computed now at its first redaction), so that its
  *      chain link still verifies;
  *   4. the row is updated under a one-row permit (events_permit_set), the
  *      only update the immutability trigger lets through.
  * Then, in the same transaction: the streams' snapshots are deleted, their
  * projection rows recomputed (the append observers, as for an append of the
  * whole stream), every backend's remembered reducer states dropped (a
- * relcache invalidation of chronicle.redactions), and a receipt appended to
+ * relcache invalidation of chronicle.erasures), and a receipt appended to
  * stream chronicle-erasures: who, when, why, which events and paths, never a
  * value.
  *
@@ -84,13 +84,13 @@ const char *const SCHEMA_SQL =
     "SELECT t.schema FROM chronicle.event_types t WHERE t.type OPERATOR(pg_catalog.=) $1 "
     "AND t.type_version OPERATOR(pg_catalog.=) $2";
 const char *const KEPT_SQL =
-    "SELECT r.content_digest FROM chronicle.redactions r WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
+    "SELECT r.content_digest FROM chronicle.erasures r WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
     "AND r.version OPERATOR(pg_catalog.=) $2";
 const char *const KEEP_INSERT_SQL =
-    "INSERT INTO chronicle.redactions (stream_id, version, event_id, content_digest, paths, redacted_at) "
+    "INSERT INTO chronicle.erasures (stream_id, version, event_id, content_digest, paths, redacted_at) "
     "VALUES ($1, $2, $3, $4, $5, pg_catalog.statement_timestamp())";
 const char *const KEEP_UPDATE_SQL =
-    "UPDATE chronicle.redactions r SET paths = CASE WHEN r.paths IS NULL OR $3 IS NULL THEN NULL "
+    "UPDATE chronicle.erasures r SET paths = CASE WHEN r.paths IS NULL OR $3 IS NULL THEN NULL "
     "ELSE r.paths OPERATOR(pg_catalog.||) $3 END, redacted_at = pg_catalog.statement_timestamp(), "
     "redactions = r.redactions OPERATOR(pg_catalog.+) 1 "
     "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 AND r.version OPERATOR(pg_catalog.=) $2";
@@ -337,7 +337,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     Datum kept_args[2] = {PointerGetDatum(stream), Int64GetDatum(version)};
     if (pg::spi::execute_plan(pg::spi::kept_plan(&kept_plan_, KEPT_SQL, 2, kept_types), kept_args, NULL, false, 1) !=
         SPI_OK_SELECT)
-        elog(ERROR, "chronicle: reading chronicle.redactions failed");
+        elog(ERROR, "chronicle: reading chronicle.erasures failed");
     bool first = SPI_processed == 0;
     Datum removed_array = (Datum)0;
     {
@@ -358,7 +358,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
         char nulls[5] = {' ', ' ', ' ', ' ', all ? 'n' : ' '};
         if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_insert_plan, KEEP_INSERT_SQL, 5, types), args, nulls, false, 0) !=
             SPI_OK_INSERT)
-            elog(ERROR, "chronicle: writing chronicle.redactions failed");
+            elog(ERROR, "chronicle: writing chronicle.erasures failed");
     }
     else
     {
@@ -367,7 +367,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
         char nulls[3] = {' ', ' ', all ? 'n' : ' '};
         if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_update_plan, KEEP_UPDATE_SQL, 3, types), args, nulls, false, 0) !=
             SPI_OK_UPDATE)
-            elog(ERROR, "chronicle: writing chronicle.redactions failed");
+            elog(ERROR, "chronicle: writing chronicle.erasures failed");
     }
 
     events_permit_set(EVENTS_PERMIT_REDACT, VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream), version, new_data,
@@ -510,7 +510,7 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
     if (req->changed > 0)
     {
         /* Every backend forgets the reducer states it computed from the erased data. */
-        CacheInvalidateRelcacheByRelid(get_relname_relid("redactions", get_namespace_oid("chronicle", false)));
+        CacheInvalidateRelcacheByRelid(get_relname_relid("erasures", get_namespace_oid("chronicle", false)));
 
         JsonbParseState *state = NULL;
         pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);

@@ -40,6 +40,12 @@ PG_FUNCTION_INFO_V1(chronicle_streams_version_grows);
 namespace {
 
 SPIPlanPtr last_event_plan;
+SPIPlanPtr kept_digest_plan;
+
+/* A redacted event's kept content digest (a restore loads chronicle.erasures first). */
+const char *const KEPT_DIGEST_SQL =
+    "SELECT r.content_digest FROM chronicle.erasures r WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
+    "AND r.version OPERATOR(pg_catalog.=) $2";
 
 const char *const LAST_EVENT_SQL =
     "SELECT e.version, e.hash FROM chronicle.events e "
@@ -109,6 +115,21 @@ void check_direct_insert(HeapTuple row, TupleDesc desc)
         prev_len = Min(VARSIZE_ANY_EXHDR(h), EVENTS_HASH_LEN);
         memcpy(prev, VARDATA_ANY(h), prev_len);
     }
+    uint8 content[EVENTS_HASH_LEN];
+    static const Oid kept_types[2] = {TEXTOID, INT8OID};
+    Datum kept_args[2] = {PointerGetDatum(stream), Int64GetDatum(version)};
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&kept_digest_plan, KEPT_DIGEST_SQL, 2, kept_types), kept_args, NULL,
+                              false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: content digest lookup failed");
+    bool kept = false;
+    if (SPI_processed == 1)
+    {
+        bool isnull;
+        bytea *d = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        kept = !isnull && VARSIZE_ANY_EXHDR(d) == EVENTS_HASH_LEN;
+        if (kept)
+            memcpy(content, VARDATA_ANY(d), EVENTS_HASH_LEN);
+    }
     SPI_finish();
 
     if (version != last + 1)
@@ -117,8 +138,8 @@ void check_direct_insert(HeapTuple row, TupleDesc desc)
                                    stream_id, (long long)(last + 1), (long long)version),
                         "Versions are contiguous per stream.", "Append with chronicle.append().");
 
-    uint8 content[EVENTS_HASH_LEN];
-    events_content_digest(data, metadata, content);
+    if (!kept)
+        events_content_digest(data, metadata, content);
     EventsLink link = {stream_id, (size_t)stream_len, version,
                        DatumGetInt64(attr(row, desc, EV_GLOBAL_POSITION)), event_id, type,
                        (size_t)type_len, type_version, recorded_at,

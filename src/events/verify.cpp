@@ -47,7 +47,7 @@ SPIPlanPtr streams_one_plan;
 #define SCAN_COLUMNS                                                                        \
     "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
     "e.recorded_at, e.hash, e.global_position, e.tx_id, r.content_digest, " EVENTS_SCAN_TAGS  \
-    " FROM chronicle.events e LEFT JOIN chronicle.redactions r "                              \
+    " FROM chronicle.events e LEFT JOIN chronicle.erasures r "                              \
     "ON r.stream_id OPERATOR(pg_catalog.=) e.stream_id AND r.version OPERATOR(pg_catalog.=) e.version "
 
 const char *const SCAN_ALL_SQL = SCAN_COLUMNS "ORDER BY e.stream_id, e.version";

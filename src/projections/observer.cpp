@@ -175,7 +175,7 @@ static void load(Oid owner)
     catalog_relid = get_relname_relid("projections", nsp);
     upcasters_relid = get_relname_relid("upcasters", nsp);
     reducers_relid = get_relname_relid("reducers", nsp);
-    redactions_relid = get_relname_relid("redactions", nsp);
+    redactions_relid = get_relname_relid("erasures", nsp);
     /* Invalidations read from here on may concern what we are about to read. */
     valid = true;
 

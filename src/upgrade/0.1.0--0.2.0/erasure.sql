@@ -4,7 +4,11 @@
 -- which the hash chain (v2) commits to, so that the event's link still
 -- verifies once its data is gone.  Written only by chronicle.redact and
 -- chronicle.redact_tagged; an edit or a deletion here breaks verify().
-CREATE TABLE chronicle.redactions (
+-- A restore must load it before chronicle.events, whose insert check needs a
+-- redacted event's kept digest: pg_dump loads extension tables' data in name
+-- order within the foreign keys' order, and "erasures" sorts before "events"
+-- (test/restore checks a dump and restore of a redacted log).
+CREATE TABLE chronicle.erasures (
     stream_id      text        NOT NULL,
     version        bigint      NOT NULL,
     event_id       uuid        NOT NULL,
@@ -14,9 +18,9 @@ CREATE TABLE chronicle.redactions (
     redactions     int         NOT NULL DEFAULT 1,
     PRIMARY KEY (stream_id, version)
 );
-COMMENT ON TABLE chronicle.redactions IS
+COMMENT ON TABLE chronicle.erasures IS
     'Redacted events: the digest of each one''s original content, which its hash chain link commits to. Written only by chronicle.redact / redact_tagged.';
-SELECT pg_catalog.pg_extension_config_dump('chronicle.redactions', '');
+SELECT pg_catalog.pg_extension_config_dump('chronicle.erasures', '');
 
 -- Every digest chronicle.digest() took on a primary.  heads is the exact
 -- byte string whose SHA-256 is root (each stream's head: stream_id, version,
@@ -35,3 +39,9 @@ CREATE INDEX digests_root_idx ON chronicle.digests (root);
 COMMENT ON TABLE chronicle.digests IS
     'Ledger digests taken by chronicle.digest(): log position, stream and event counts, root hash over every stream''s head, and the heads themselves.';
 SELECT pg_catalog.pg_extension_config_dump('chronicle.digests', '');
+
+-- A redaction rewrites a row, which moves it in the table's file; pg_dump
+-- copies rows in file order and the insert check wants each stream's
+-- versions in order, so the dump reads chronicle.events ordered
+-- (src/events/tables.sql).
+SELECT pg_catalog.pg_extension_config_dump('chronicle.events', 'ORDER BY stream_id, version');

@@ -5,7 +5,7 @@
 -- the primary's own run of this file records another, which the standby may
 -- or may not have replayed when its run starts.
 SELECT version, data FROM chronicle.read_stream('erasure-1');
-SELECT stream_id, version, paths FROM chronicle.redactions ORDER BY 1, 2;
+SELECT stream_id, version, paths FROM chronicle.erasures ORDER BY 1, 2;
 SELECT * FROM chronicle.verify();
 SELECT d.digest_id, v.*
   FROM chronicle.digests d,
