@@ -48,6 +48,9 @@ include $(PGXS)
 
 -include $(OBJS:.o=.d)
 
+# version() reports EXTVERSION, compiled in: a new default_version rebuilds it.
+src/chronicle.o: chronicle.control
+
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_DATA) $(SQL_CODE) src/privileges.sql
 	{ printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; cat $^; } > $@
 

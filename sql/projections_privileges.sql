@@ -17,11 +17,10 @@ CREATE ROLE regress_proj_appender IN ROLE chronicle_writer;
 CREATE ROLE regress_proj_reader IN ROLE chronicle_reader;
 CREATE SCHEMA proj_acl AUTHORIZATION regress_proj_definer;
 
--- A function reducer that notes who ran it: replay runs it with the rights
--- of whoever replays (SPEC section 3); an append that updates a projection
--- runs it as the function's owner, here postgres, restricted: no one chose
--- it for that append (projections_review.sql shows why neither the appender
--- nor the table's owner).
+-- A function reducer that notes who ran it: whoever replays, fills or
+-- appends, it runs as the role that chose it, the function's owner, here
+-- postgres, restricted (a member of the owning role runs it as itself);
+-- projections_review.sql shows why neither the appender nor the table's owner.
 CREATE FUNCTION public.proj_acl_reduce(state jsonb, e chronicle.events) RETURNS jsonb
 LANGUAGE sql AS $$
     SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 1, 'who', current_user)

@@ -91,8 +91,9 @@ SELECT chronicle.fold(r, e)
 FROM (VALUES ('counter', ev(1, 'E', '{}')), ('fn_counter', ev(2, 'A', '{}'))) v(r, e);
 
 -- Rights: writers define reducers without any privilege on the table; a
--- function reducer runs with the rights of whoever replays, never the
--- extension owner's.
+-- function reducer runs with the rights of the role that chose it, its
+-- function's owner, whoever replays (restricted; a member of the owning role
+-- runs it as itself), never the extension owner's nor the replaying role's.
 CREATE ROLE regress_replay_writer IN ROLE chronicle_writer;
 CREATE ROLE regress_replay_reader IN ROLE chronicle_reader;
 CREATE ROLE regress_replay_nobody;

@@ -180,7 +180,8 @@ SET ROLE regress_snap_writer;
 -- owns the function).
 SELECT chronicle.append_batch('priv-1', '[{"type": "A", "data": {}}, {"type": "A", "data": {}}]');
 SELECT count(*) AS snapshots_written FROM chronicle.snapshots WHERE stream_id = 'priv-1';
--- Asked for explicitly, it is refused like the replay itself (42501).
+-- Asked for explicitly, it runs as the function's owner too: the writer's
+-- rights are never lent to it, nor are its owner's rights to the writer.
 SELECT chronicle.take_snapshot('priv-1', 'secret');
 SELECT chronicle.replay('priv-1', 'secret');
 -- A rules reducer: the writer's take_snapshot writes the row.

@@ -16,8 +16,14 @@ CREATE TABLE chronicle.streams (
 COMMENT ON TABLE chronicle.streams IS
     'One row per stream: its category and current version (the number of events).';
 
+-- No foreign key to chronicle.streams: pg_restore -j loads the two tables in
+-- parallel sessions, and a key checked row by row would reject the events
+-- whose stream rows another session has not committed yet (issue 12).  The
+-- append path writes the stream row first, in the same transaction, and
+-- chronicle.verify() reports events without a stream row and stream rows
+-- whose version disagrees with their events (docs/design/operations.md).
 CREATE TABLE chronicle.events (
-    stream_id       text        NOT NULL REFERENCES chronicle.streams,
+    stream_id       text        NOT NULL,
     version         bigint      NOT NULL,
     global_position bigint      NOT NULL UNIQUE,
     event_id        uuid        NOT NULL UNIQUE,
@@ -55,11 +61,14 @@ CREATE INDEX events_tags_idx ON chronicle.events USING gin (tags)
     WHERE tags OPERATOR(pg_catalog.<>) '{}'::text[];
 
 -- pg_dump skips the contents of an extension's tables unless told otherwise;
--- the log is user data, so it is dumped.
+-- the log is user data, so it is dumped.  The events in version order: a
+-- restore's COPY passes each row through events_insert_check, which accepts
+-- only the next version of its stream, and the table's physical order is not
+-- version order once VACUUM has freed the space of rolled-back appends (nor
+-- once chronicle.redact has rewritten a row).
+-- pg_dump copies a configuration table as
+-- COPY (SELECT ... FROM chronicle.events <condition>), so the condition may
+-- be an ORDER BY (docs/design/operations.md, "Backup and restore").
 SELECT pg_catalog.pg_extension_config_dump('chronicle.streams', '');
--- chronicle.events is dumped in (stream_id, version) order: a redaction
--- (chronicle.redact) rewrites a row, which moves it in the table's file, and
--- the insert check on restore wants each stream's versions in order.  (The
--- condition is appended to pg_dump's SELECT ... FROM chronicle.events.)
 SELECT pg_catalog.pg_extension_config_dump('chronicle.events', 'ORDER BY stream_id, version');
 SELECT pg_catalog.pg_extension_config_dump('chronicle.global_position_seq', '');

@@ -4,10 +4,12 @@
  *
  *  - chronicle._events_immutable(): UPDATE and DELETE (row level) and
  *    TRUNCATE (statement level) on chronicle.events raise SE002, whoever runs
- *    them, the owner included.  The one exception is an update chronicle's
- *    own C code announced for that exact row (events_permit_set: a redaction
- *    replacing data and metadata, or the upgrade's re-chaining replacing the
- *    hash), with every other column unchanged.
+ *    them, the owner included; so do DELETE and TRUNCATE on chronicle.streams
+ *    (no foreign key protects its rows: see docs/design/operations.md).  The
+ *    one exception is an update of an event that chronicle's own C code
+ *    announced for that exact row (events_permit_set: a redaction replacing
+ *    data and metadata, or the upgrade's re-chaining replacing the hash),
+ *    with every other column unchanged.
  *  - chronicle._events_insert_check(): an INSERT into chronicle.events is
  *    accepted when it is a row chronicle.append is writing right now (same
  *    stream, version and the hash append computed: see pending.cpp), or when
@@ -224,17 +226,21 @@ Datum chronicle_events_immutable(PG_FUNCTION_ARGS)
                                                                    : "TRUNCATE";
         const char *table = RelationGetRelationName(td->tg_relation);
         if (TRIGGER_FIRED_FOR_ROW(td->tg_event) && TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
-            TRIGGER_FIRED_BEFORE(td->tg_event) && permitted_update(td))
+            TRIGGER_FIRED_BEFORE(td->tg_event) && strcmp(table, "events") == 0 && permitted_update(td))
             return PointerGetDatum(td->tg_newtuple);
         if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
         {
+            /* chronicle.streams (stream_id 1, category 2, version 3) has this
+             * trigger for DELETE since no foreign key ties events to it. */
+            bool streams = strcmp(table, "streams") == 0;
             TupleDesc desc = td->tg_relation->rd_att;
             char *stream = TextDatumGetCString(attr(td->tg_trigtuple, desc, EV_STREAM_ID));
-            int64 version = DatumGetInt64(attr(td->tg_trigtuple, desc, EV_VERSION));
+            int64 version = DatumGetInt64(attr(td->tg_trigtuple, desc, streams ? 3 : EV_VERSION));
             throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
                             pg::format("%s of chronicle.%s is not allowed: the event log is append-only",
                                        what, table),
-                            pg::format("Event %lld of stream \"%s\".", (long long)version, stream),
+                            streams ? pg::format("Stream \"%s\" at version %lld.", stream, (long long)version)
+                                    : pg::format("Event %lld of stream \"%s\".", (long long)version, stream),
                             "Record a correcting event instead.");
         }
         throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,

@@ -7,11 +7,18 @@ CREATE OR REPLACE FUNCTION chronicle._events_immutable() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'chronicle_events_immutable';
 COMMENT ON FUNCTION chronicle._events_immutable() IS
-    'Trigger: UPDATE, DELETE and TRUNCATE of chronicle.events raise SE002 (immutable_history).';
+    'Trigger: UPDATE, DELETE and TRUNCATE of chronicle.events, DELETE and TRUNCATE of chronicle.streams raise SE002 (immutable_history).';
 
 CREATE OR REPLACE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON chronicle.events
     FOR EACH ROW EXECUTE FUNCTION chronicle._events_immutable();
 CREATE OR REPLACE TRIGGER events_immutable_truncate BEFORE TRUNCATE ON chronicle.events
+    FOR EACH STATEMENT EXECUTE FUNCTION chronicle._events_immutable();
+
+-- A stream row goes only with its events; no foreign key guards it (pg_restore
+-- -j loads events and streams in parallel: docs/design/operations.md).
+CREATE OR REPLACE TRIGGER streams_immutable BEFORE DELETE ON chronicle.streams
+    FOR EACH ROW EXECUTE FUNCTION chronicle._events_immutable();
+CREATE OR REPLACE TRIGGER streams_immutable_truncate BEFORE TRUNCATE ON chronicle.streams
     FOR EACH STATEMENT EXECUTE FUNCTION chronicle._events_immutable();
 
 CREATE OR REPLACE FUNCTION chronicle._events_insert_check() RETURNS trigger

@@ -31,6 +31,20 @@ void pin_end(int level)
         AtEOXact_GUC(true, level);
 }
 
+int sandbox_begin()
+{
+    int level = NewGUCNestLevel();
+    (void) set_config_option("search_path", PINNED_SEARCH_PATH, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                             true, 0, false);
+    return level;
+}
+
+void sandbox_end(int level)
+{
+    /* false: what the code SET at this level or deeper is discarded too. */
+    AtEOXact_GUC(false, level);
+}
+
 int execute(const char *sql, bool read_only, long count)
 {
     int level = pin_begin();

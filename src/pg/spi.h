@@ -49,6 +49,22 @@ inline constexpr const char *PINNED_SEARCH_PATH = "pg_catalog, pg_temp";
 int pin_begin();
 void pin_end(int level);
 
+/*
+ * Around code another role chose that chronicle runs in the caller's
+ * session as that role (a function reducer as its owner, a projection
+ * table's triggers, rules and domains as the table's owner): a fresh GUC
+ * nest level with the pinned path, always (even when the path is pinned
+ * already), ended with abort semantics, so that every setting the code
+ * changed, even with SET or set_config(..., false), is undone when it
+ * returns, as PostgreSQL undoes them around index expressions and REFRESH
+ * MATERIALIZED VIEW.  Without it a writer's set_config('search_path', ...,
+ * false) outlived the appender's call, and the appender's next unqualified
+ * operator was the writer's, run with the appender's rights.  On error the
+ * (sub)transaction abort unwinds it (sandbox_end may also be called then).
+ */
+int sandbox_begin();
+void sandbox_end(int level);
+
 /* The SPI functions of the same names, run under the pinned path. */
 int execute(const char *sql, bool read_only, long count);
 int execute_with_args(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,

@@ -90,14 +90,18 @@ pg_attribute_noreturn() void projection_error(ErrorData *edata, const char *what
 /* Raise 0A000: a rule on the table rewrote the INSERT or DELETE (SPI's rc). */
 pg_attribute_noreturn() void projection_rewritten(const char *name, const ProjTarget *t, int rc);
 
-/* Run as the table's owner, restricted (as VACUUM runs a table's code). */
+/* Run as the table's owner, restricted (as VACUUM runs a table's code), in
+ * a GUC sandbox (pg::spi::sandbox_begin): settings the table's triggers,
+ * rules or domains change do not outlive it.  as_owner_end may be called
+ * again (a no-op). */
 struct AsOwner
 {
     Oid saved_user;
     int saved_context;
+    int guc_level;
 };
 void as_owner_begin(AsOwner *s, Oid owner, bool restricted);
-void as_owner_end(const AsOwner *s);
+void as_owner_end(AsOwner *s);
 
 /* define/drop changed chronicle.projections in this transaction: this
  * backend's list is reloaded now and again at the transaction's end. */

@@ -38,12 +38,16 @@ void as_owner_begin(AsOwner *s, Oid owner, bool restricted)
     int context = s->saved_context | SECURITY_LOCAL_USERID_CHANGE;
     if (restricted)
         context |= SECURITY_RESTRICTED_OPERATION;
+    s->guc_level = pg::spi::sandbox_begin();
     SetUserIdAndSecContext(owner, context);
 }
 
-void as_owner_end(const AsOwner *s)
+void as_owner_end(AsOwner *s)
 {
     SetUserIdAndSecContext(s->saved_user, s->saved_context);
+    if (s->guc_level >= 0)
+        pg::spi::sandbox_end(s->guc_level);
+    s->guc_level = -1;
 }
 
 static Datum path_array(Jsonb *path)

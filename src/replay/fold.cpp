@@ -8,15 +8,18 @@
  */
 #include "errors.h"
 #include "pg/boundary.h"
+#include "pg/spi.h"
 #include "pg/jsonb_root.h"
 #include "replay/reducer.h"
 #include "types/types.h"
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_collation.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/typcache.h"
 
@@ -33,6 +36,9 @@ struct FoldCache
     Reducer *r;
     Oid rowtype;
     TupleDesc rowdesc;
+    Oid checked_for;   /* the user fn_user and the EXECUTE check are for */
+    Oid fn_user;       /* run the function as this role (restricted), or InvalidOid: the caller */
+    FmgrInfo owner_flinfo;
 };
 
 /* Per group. */
@@ -76,17 +82,27 @@ static FoldCache *fold_cache(FunctionCallInfo fcinfo, text *name, HeapTupleHeade
         ReleaseTupleDesc(desc);
         fc->rowtype = HeapTupleHeaderGetTypeId(row);
     }
-    if (!fc->name || !same_text(fc->name, name))
+    if (!fc->name || !same_text(fc->name, name) || fc->checked_for != GetUserId())
     {
         char *cname = text_to_cstring(name);
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
         Reducer *r = reducer_get(cname);
         SPI_finish();
+        fc->fn_user = InvalidOid;
         if (!r->compiled)
-            reducer_check_function(r, GetUserId());
+        {
+            /* Another role's function runs as that role (reducer.h), with
+             * an FmgrInfo of its own, as replay runs it. */
+            Oid fn_user = reducer_runs_as(r);
+            reducer_check_function(r, OidIsValid(fn_user) ? fn_user : GetUserId());
+            if (OidIsValid(fn_user))
+                fmgr_info_cxt(r->fn, &fc->owner_flinfo, fl->fn_mcxt);
+            fc->fn_user = fn_user;
+        }
         reducer_pin(r, fl->fn_mcxt);
         fc->r = r;
+        fc->checked_for = GetUserId();
         fc->name = static_cast<text *>(MemoryContextAlloc(fl->fn_mcxt, VARSIZE_ANY(name)));
         memcpy(fc->name, name, VARSIZE_ANY(name));
     }
@@ -184,12 +200,36 @@ Datum chronicle_fold_step(PG_FUNCTION_ARGS)
             row = HeapTupleGetDatum(heap_form_tuple(fc->rowdesc, values, nulls));
         }
         LOCAL_FCINFO(call, 2);
-        InitFunctionCallInfoData(*call, &st->r->flinfo, 2, InvalidOid, nullptr, nullptr);
+        bool as_owner = OidIsValid(fc->fn_user);
+        /* The owner's run gets the default collation, as replay's does (replay.cpp). */
+        InitFunctionCallInfoData(*call, as_owner ? &fc->owner_flinfo : &st->r->flinfo, 2,
+                                 as_owner ? DEFAULT_COLLATION_OID : InvalidOid, nullptr, nullptr);
         call->args[0].value = PointerGetDatum(st->fnstate);
         call->args[0].isnull = st->fnstate == nullptr;
         call->args[1].value = row;
         call->args[1].isnull = false;
-        Datum result = FunctionCallInvoke(call);
+        /* As replay calls it: under the pinned path, whoever folds (src/pg/spi.h);
+         * another role's function as that role, restricted, in a sandbox.
+         * An error aborts the (sub)transaction, which restores both. */
+        Datum result;
+        if (as_owner)
+        {
+            int guc_nest = pg::spi::sandbox_begin();
+            Oid saved_user;
+            int saved_context;
+            GetUserIdAndSecContext(&saved_user, &saved_context);
+            SetUserIdAndSecContext(fc->fn_user,
+                                   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+            result = FunctionCallInvoke(call);
+            SetUserIdAndSecContext(saved_user, saved_context);
+            pg::spi::sandbox_end(guc_nest);
+        }
+        else
+        {
+            int guc_nest = pg::spi::pin_begin();
+            result = FunctionCallInvoke(call);
+            pg::spi::pin_end(guc_nest);
+        }
         Jsonb *next = nullptr;
         if (!call->isnull)
         {

@@ -202,6 +202,21 @@ Reducer *reducer_get(const char *name)
     return r;
 }
 
+Oid reducer_runs_as(const Reducer *r)
+{
+    HeapTuple proc = OidIsValid(r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(r->fn)) : nullptr;
+    if (!HeapTupleIsValid(proc))
+        return InvalidOid;
+    Oid proowner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
+    ReleaseSysCache(proc);
+    /* Code runs with the rights of the role that chose it, never more and
+     * never another's: a member of the owning role runs it as itself (the
+     * same rights), anyone else, superuser or reader, as the owner. */
+    if (is_member_of_role_nosuper(GetUserId(), proowner))
+        return InvalidOid;
+    return proowner;
+}
+
 void reducer_check_function(const Reducer *r, Oid runs_as)
 {
     HeapTuple proc = OidIsValid(r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(r->fn)) : nullptr;

@@ -47,6 +47,22 @@ void reducer_pin(Reducer *r, MemoryContext owner);
  */
 void reducer_check_function(const Reducer *r, Oid runs_as);
 
+/*
+ * Whom a function reducer's function runs as when the current user asks
+ * for it (replay, take_snapshot, snapshot_all, fold, a projection's fill):
+ * InvalidOid (the current user) when it is the function's owner or a
+ * member of it, superuserness not counted; otherwise the function's owner,
+ * run restricted in a GUC sandbox.  Code runs with the rights of the role
+ * that chose it: a superuser's replay of a writer's reducer must not run the
+ * writer's function as superuser, a reader's replay must not lend the
+ * reader's rights to the writer's code, and a function another role planted
+ * under a dropped one's name for a superuser's reducer (it passes
+ * reducer_check_function's owner test, since a superuser has every role's
+ * rights) runs as the planter.  InvalidOid too when the function is gone
+ * (reducer_check_function then raises SE004).
+ */
+Oid reducer_runs_as(const Reducer *r);
+
 /* From _PG_init: the pg_proc invalidation that re-resolves function names. */
 void reducers_init(void);
 

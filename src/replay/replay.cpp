@@ -422,6 +422,9 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     result->revision = run.r->revision;
     if (!run.r->compiled)
     {
+        /* Asked for by a role that is not the function's (reducer.h). */
+        if (rights == REDUCER_AS_CALLER && OidIsValid(reducer_runs_as(run.r)))
+            rights = REDUCER_AS_FUNCTION_OWNER;
         if (rights == REDUCER_AS_FUNCTION_OWNER)
         {
             HeapTuple proc = OidIsValid(run.r->fn) ? SearchSysCache1(PROCOID, ObjectIdGetDatum(run.r->fn)) : nullptr;
@@ -484,7 +487,9 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     {
         fmgr_info_cxt(run.r->fn, &run.owner_flinfo, run.cxt);
         run.flinfo = &run.owner_flinfo;
-        guc_nest = pg::spi::pin_begin();
+        /* A sandbox, not only a pin: what the owner's function SETs (its
+         * search_path, say) must not outlive it in the caller's session. */
+        guc_nest = pg::spi::sandbox_begin();
     }
     try
     {
@@ -493,12 +498,14 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     }
     catch (const pg::Error &)
     {
-        pg::spi::pin_end(guc_nest);
+        if (guc_nest >= 0)
+            pg::spi::sandbox_end(guc_nest);
         SPI_finish();
         MemoryContextDelete(run.cxt);
         throw;
     }
-    pg::spi::pin_end(guc_nest);
+    if (guc_nest >= 0)
+        pg::spi::sandbox_end(guc_nest);
     SPI_finish();
 
     /* Back in the caller's context: the result outlives the replay's memory. */

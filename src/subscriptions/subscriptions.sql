@@ -309,10 +309,13 @@ CREATE OR REPLACE FUNCTION chronicle.unsubscribe(name text) RETURNS void
 DECLARE
     sub_name text := chronicle._subscription_name(unsubscribe.name);
 BEGIN
-    DELETE FROM chronicle.subscriptions s WHERE s.name = sub_name;  -- checkpoints and parked rows cascade
+    -- The row lock first: a concurrent ack or park (KEY SHARE) finishes before.
+    DELETE FROM chronicle.subscriptions s WHERE s.name = sub_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
+    DELETE FROM chronicle.subscription_checkpoints c WHERE c.subscription = sub_name;
+    DELETE FROM chronicle.parked p WHERE p.subscription = sub_name;
 END
 $$;
 COMMENT ON FUNCTION chronicle.unsubscribe(text) IS

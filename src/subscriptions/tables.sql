@@ -19,8 +19,12 @@ CREATE TABLE chronicle.subscriptions (
 COMMENT ON TABLE chronicle.subscriptions IS
     'Subscriptions: filters, consumer-group size and start position (written by subscribe, poll on a new group size, unsubscribe).';
 
+-- Checkpoints and parked events name their subscription without a foreign
+-- key, so that pg_restore -j may load the three tables in any order (issue 12):
+-- ack, park and replay_parked lock the subscription row (KEY SHARE) before
+-- they write, and unsubscribe deletes a subscription's rows with it.
 CREATE TABLE chronicle.subscription_checkpoints (
-    subscription    text        NOT NULL REFERENCES chronicle.subscriptions ON DELETE CASCADE,
+    subscription    text        NOT NULL,
     member          int         NOT NULL,
     tx_id           xid8        NOT NULL,
     global_position bigint      NOT NULL,
@@ -31,7 +35,7 @@ COMMENT ON TABLE chronicle.subscription_checkpoints IS
     'The last acknowledged position of each consumer-group member that has acknowledged anything (written by ack).';
 
 CREATE TABLE chronicle.parked (
-    subscription text        NOT NULL REFERENCES chronicle.subscriptions ON DELETE CASCADE,
+    subscription text        NOT NULL,
     event_id     uuid        NOT NULL,
     error        text        NOT NULL,
     attempts     int         NOT NULL,

@@ -32,6 +32,9 @@ extern "C" {
 }
 
 static int busy_level = 0;
+/* The trigger depth (pg_trigger_depth) of the innermost maintenance
+ * statement running: only its own rows skip the tree triggers. */
+static int busy_depth = -1;
 static uint64 generation = 0;
 
 /*
@@ -47,9 +50,16 @@ static void set_busy(int level)
     tree_maintenance_setting = level > 0;
 }
 
-bool tree_busy(void)
+bool tree_busy(int statement_depth)
 {
-    return busy_level > 0;
+    /*
+     * Only the maintenance statement's own rows: a trigger of the table's
+     * owner fired by it runs its statements one level deeper, and what they
+     * write (this table or another role's) is guarded and maintained as any
+     * statement's is.  Otherwise a writer's trigger on the writer's own tree
+     * table wrote lft of a superuser's tree table past TR005.
+     */
+    return busy_level > 0 && statement_depth == busy_depth;
 }
 
 uint64 tree_generation(void)
@@ -65,9 +75,11 @@ uint64 tree_generation(void)
 int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
 {
     volatile int rc = 0;
+    int saved_depth = busy_depth;
     if (write)
     {
         generation++;
+        busy_depth = tree_trigger_depth();
         set_busy(busy_level + 1);
     }
     PG_TRY();
@@ -80,12 +92,18 @@ int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
     PG_CATCH();
     {
         if (write)
+        {
             set_busy(busy_level - 1);
+            busy_depth = saved_depth;
+        }
         PG_RE_THROW();
     }
     PG_END_TRY();
     if (write)
+    {
         set_busy(busy_level - 1);
+        busy_depth = saved_depth;
+    }
     if (rc < 0)
         elog(ERROR, "chronicle: tree statement failed: %s", SPI_result_code_string(rc));
     return rc;

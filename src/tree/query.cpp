@@ -139,10 +139,28 @@ struct VRow
 
 struct Problems
 {
-    Tuplestorestate *store;
+    Tuplestorestate *store; /* NULL: only count them, and keep the first */
     TupleDesc desc;
     const char *scope;
+    int64 count;
+    char *first;
 };
+
+void put_problem(Problems *p, TreeInfo *ti, Datum id, bool id_null, const char *text)
+{
+    p->count++;
+    if (!p->store)
+    {
+        if (!p->first)
+            p->first = id_null ? pstrdup(text) : psprintf("node %s: %s", tree_id_text(ti, id), text);
+        return;
+    }
+    Datum values[3] = {CStringGetTextDatum(p->scope),
+                       id_null ? (Datum) 0 : CStringGetTextDatum(tree_id_text(ti, id)),
+                       CStringGetTextDatum(text)};
+    bool nulls[3] = {!ti->scope_att, id_null, false};
+    tuplestore_putvalues(p->store, p->desc, values, nulls);
+}
 
 void problem(Problems *p, TreeInfo *ti, Datum id, const char *fmt, ...) pg_attribute_printf(4, 5);
 void problem(Problems *p, TreeInfo *ti, Datum id, const char *fmt, ...)
@@ -152,10 +170,7 @@ void problem(Problems *p, TreeInfo *ti, Datum id, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(buf, sizeof(buf), fmt, args);
     va_end(args);
-    Datum values[3] = {CStringGetTextDatum(p->scope), CStringGetTextDatum(tree_id_text(ti, id)),
-                       CStringGetTextDatum(buf)};
-    bool nulls[3] = {!ti->scope_att, false, false};
-    tuplestore_putvalues(p->store, p->desc, values, nulls);
+    put_problem(p, ti, id, false, buf);
 }
 
 int by_lft(const void *a, const void *b)
@@ -214,10 +229,7 @@ void validate_scope(TreeInfo *ti, Problems *p, Datum scope, bool scope_null)
         if (!used[v])
         {
             /* One gap report per tree is enough; it belongs to no node. */
-            Datum values[3] = {CStringGetTextDatum(p->scope), (Datum) 0,
-                               CStringGetTextDatum(psprintf("number %d unused (gap)", v))};
-            bool vn[3] = {!ti->scope_att, true, false};
-            tuplestore_putvalues(p->store, p->desc, values, vn);
+            put_problem(p, ti, (Datum) 0, true, psprintf("number %d unused (gap)", v));
             break;
         }
 
@@ -252,6 +264,17 @@ void validate_scope(TreeInfo *ti, Problems *p, Datum scope, bool scope_null)
 
 } // namespace
 
+/* The problems tree_validate would report for one tree, counted (and the
+ * first one described) rather than returned; SPI must be connected, and the
+ * rows are read with the active snapshot. */
+int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **first)
+{
+    Problems p = {NULL, NULL, "", 0, NULL};
+    validate_scope(ti, &p, scope, scope_null);
+    *first = p.first;
+    return p.count;
+}
+
 Datum chronicle_tree_subtree(PG_FUNCTION_ARGS)
 {
     return pg::entry([&]() -> Datum { return rows_of(fcinfo, P_SUBTREE, true); });
@@ -280,7 +303,7 @@ Datum chronicle_tree_validate(PG_FUNCTION_ARGS)
             elog(ERROR, "chronicle: tree query failed");
         uint64 ns = SPI_processed;
         SPITupleTable *scopes = SPI_tuptable;
-        Problems p = {rsi->setResult, rsi->setDesc, ""};
+        Problems p = {rsi->setResult, rsi->setDesc, "", 0, NULL};
         for (uint64 i = 0; i < ns; i++)
         {
             bool isnull;

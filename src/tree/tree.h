@@ -88,7 +88,8 @@ Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
 /* exec.cpp */
 int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write);
 void tree_read(SPIPlanPtr plan, Datum *values, const char *nulls, DestReceiver *dest);
-bool tree_busy(void);
+/* Is chronicle's maintenance statement running at this trigger depth? */
+bool tree_busy(int statement_depth);
 extern bool tree_maintenance_setting; /* the GUC chronicle.tree_maintenance */
 uint64 tree_generation(void);
 void tree_lock_table(TreeInfo *ti, bool exclusive);
@@ -105,6 +106,9 @@ char *tree_scope_text(TreeInfo *ti, Datum scope, bool isnull);
  * moved[] (in that order) are placed as last children (or by order column). */
 uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
                      int nmoved);
+
+/* query.cpp: tree_validate's problems of one tree, counted; *first describes one. */
+int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **first);
 
 /* ops.cpp */
 struct TreeNode

@@ -36,6 +36,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(chronicle_tree_lock_trigger);
@@ -113,8 +114,24 @@ struct Captured
     uint32 key;
 };
 
-Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count, bool insert)
+/* An INSERT that sets lft, rgt or depth on some of its rows but not all three
+ * on every row: TR005. */
+void managed_columns_error(TreeInfo *ti)
 {
+    throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                    pg::format("columns lft, rgt and depth of tree table %s are managed by chronicle",
+                               ti->qtable),
+                    "An INSERT must leave them NULL (or, restoring a dump, give all three on "
+                    "every row, forming valid trees).",
+                    "Use chronicle.tree_insert() to place a node.");
+}
+
+/* numbered (for an INSERT): how many rows came with all of lft, rgt and depth. */
+Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count, bool insert,
+                  int *numbered = NULL)
+{
+    if (numbered)
+        *numbered = 0;
     int cap = 64, n = 0;
     Captured *rows = (Captured *) palloc(sizeof(Captured) * cap);
     TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
@@ -142,12 +159,12 @@ Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count
         Datum r = slot_getattr(slot, ti->rgt_att, &rn);
         Datum d = slot_getattr(slot, ti->depth_att, &dn);
         if (insert && (!c->lft_null || !rn || !dn))
-            throw pg::Error(CHRONICLE_MANAGED_COLUMN,
-                            pg::format("columns lft, rgt and depth of tree table %s are managed "
-                                       "by chronicle",
-                                       ti->qtable),
-                            "An INSERT must leave them NULL.",
-                            "Use chronicle.tree_insert() to place a node.");
+        {
+            if (c->lft_null || rn || dn)
+                managed_columns_error(ti);
+            if (numbered)
+                (*numbered)++;
+        }
         c->lft = c->lft_null ? 0 : DatumGetInt32(l);
         c->rgt = rn ? 0 : DatumGetInt32(r);
         c->depth = dn ? 0 : DatumGetInt32(d);
@@ -249,7 +266,8 @@ void end_maintenance(AsOwner o)
  * longer attached. */
 TreeInfo *tree_for_trigger(TriggerData *td)
 {
-    if (tree_busy())
+    /* A trigger function runs one level below the statement that fired it. */
+    if (tree_busy(tree_trigger_depth() - 1))
         return NULL;
     return tree_info(RelationGetRelid(td->tg_relation), true);
 }
@@ -285,7 +303,8 @@ Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
 
 Datum chronicle_tree_maintaining(PG_FUNCTION_ARGS)
 {
-    return pg::entry([&]() -> Datum { return BoolGetDatum(tree_busy()); });
+    /* Evaluated in a WHEN clause, at the depth of the statement itself. */
+    return pg::entry([&]() -> Datum { return BoolGetDatum(tree_busy(tree_trigger_depth())); });
 }
 
 Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
@@ -293,7 +312,7 @@ Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
     return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         /* The trigger's WHEN clause already skips chronicle's own writes. */
-        if (tree_busy())
+        if (tree_busy(tree_trigger_depth() - 1))
             return PointerGetDatum(NULL);
         TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
         throw pg::Error(CHRONICLE_MANAGED_COLUMN,
@@ -311,13 +330,42 @@ Datum chronicle_tree_insert_trigger(PG_FUNCTION_ARGS)
         TreeInfo *ti = tree_for_trigger(td);
         if (!ti || !td->tg_newtable)
             return PointerGetDatum(NULL);
-        int n;
-        Captured *rows = capture(ti, td->tg_relation, td->tg_newtable, &n, true);
+        int n, numbered;
+        Captured *rows = capture(ti, td->tg_relation, td->tg_newtable, &n, true, &numbered);
         if (n == 0)
             return PointerGetDatum(NULL);
+        if (numbered > 0 && numbered < n)
+            managed_columns_error(ti);
         bool single = n == 1 && undisturbed();
         AsOwner o = begin_maintenance(ti);
         lock_scopes(ti, rows, n);
+        if (numbered == n)
+        {
+            /* Rows that bring their own numbers (a data-only restore, whose
+             * COPY fires this trigger): kept only if every tree they joined
+             * is valid with them, read under the tree locks with the latest
+             * snapshot.  The rows already there keep their numbers, so valid
+             * new rows can only be whole new trees after them, numbered as
+             * inserting them one by one in that order would have numbered
+             * them: no INSERT can give a row numbers chronicle would not. */
+            per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
+                CommandCounterIncrement();
+                PushActiveSnapshot(GetLatestSnapshot());
+                char *problem = NULL;
+                int64 problems = tree_scope_problems(ti, first->scope, first->scope_null, &problem);
+                PopActiveSnapshot();
+                if (problems > 0)
+                    throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                                    pg::format("the lft, rgt and depth an INSERT gave rows of tree "
+                                               "table %s do not form valid trees",
+                                               ti->qtable),
+                                    ti->scope_att ? pg::format("Scope %s: %s", first->scope_text, problem)
+                                                  : pg::format("%s", problem),
+                                    "Leave lft, rgt and depth NULL and chronicle numbers the rows.");
+            });
+            end_maintenance(o);
+            return PointerGetDatum(NULL);
+        }
         if (single)
             tree_place_new_leaf(ti, rows[0].id);
         else

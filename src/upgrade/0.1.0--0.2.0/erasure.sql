@@ -40,8 +40,3 @@ COMMENT ON TABLE chronicle.digests IS
     'Ledger digests taken by chronicle.digest(): log position, stream and event counts, root hash over every stream''s head, and the heads themselves.';
 SELECT pg_catalog.pg_extension_config_dump('chronicle.digests', '');
 
--- A redaction rewrites a row, which moves it in the table's file; pg_dump
--- copies rows in file order and the insert check wants each stream's
--- versions in order, so the dump reads chronicle.events ordered
--- (src/events/tables.sql).
-SELECT pg_catalog.pg_extension_config_dump('chronicle.events', 'ORDER BY stream_id, version');
