@@ -12,7 +12,6 @@ SELECT 'projection_rows', count(*), md5(coalesce(string_agg(b::text, ';' ORDER B
 SELECT 'subscriptions', count(*), md5(coalesce(string_agg(s::text, ';' ORDER BY name), '')) FROM chronicle.subscriptions s;
 SELECT 'checkpoints', count(*), md5(coalesce(string_agg(c::text, ';' ORDER BY subscription, member), '')) FROM chronicle.subscription_checkpoints c;
 SELECT 'parked', count(*), md5(coalesce(string_agg(p::text, ';' ORDER BY subscription, event_id), '')) FROM chronicle.parked p;
-SELECT 'erasures', count(*), md5(coalesce(string_agg(r::text, ';' ORDER BY stream_id, version), '')) FROM chronicle.erasures r;
 SELECT 'tree_tables', count(*), md5(coalesce(string_agg(t::text, ';' ORDER BY tbl::text), '')) FROM chronicle._tree_tables t;
 SELECT 'tree_rows', count(*), md5(coalesce(string_agg(m::text, ';' ORDER BY id), '')) FROM public.menu m;
 SELECT 'replays', count(*), md5(coalesce(string_agg(stream_id || ':' || r || '=' || coalesce(chronicle.replay(stream_id, r)::text, 'null'), ';' ORDER BY stream_id, r), ''))

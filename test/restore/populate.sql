@@ -77,12 +77,6 @@ BEGIN
     PERFORM chronicle.ack('mailer', last.tx_id, last.global_position);
 END $$;
 
--- Redactions (docs/design/erasure.md): the rewritten rows move in the file,
--- and their kept content digests must be in chronicle.erasures before the
--- restore's insert check sees the events.
-SELECT chronicle.redact('misc-1', 2, ARRAY['text'], 'restore test');
-SELECT chronicle.redact('misc-2');
-
 -- A tree with a scope column, numbered by chronicle.
 CREATE TABLE public.menu (id int PRIMARY KEY, parent_id int, site text NOT NULL, name text);
 SELECT chronicle.tree_attach('public.menu', scope_column => 'site');
