@@ -35,7 +35,7 @@ PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-
 ifeq ($(CI),true)
 PG_CXXFLAGS += -Werror
 endif
-SHLIB_LINK  = -lstdc++
+SHLIB_LINK  = -lstdc++ -lcrypto  # hash.cpp: SHA-256 through OpenSSL, as the server itself
 EXTRA_CLEAN = $(OBJS:.o=.d) results output_iso regression.diffs regression.out
 
 # PGXS would emit LLVM bitcode with clang, without our C++ flags; JIT inlining

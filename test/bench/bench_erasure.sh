@@ -66,6 +66,7 @@ else
 fi
 
 # 2. A log of $events events in $streams streams, appended by chronicle.
+sql -c "CREATE EXTENSION chronicle"
 sql -c "SELECT count(chronicle.append_batch('s-' || i, (SELECT jsonb_agg(jsonb_build_object(
             'type', 'Deposited', 'data', jsonb_build_object('amount', j, 'note', 'payment ' || j)))
           FROM generate_series(1, 10) j))) FROM generate_series(1, $streams) i" >/dev/null
