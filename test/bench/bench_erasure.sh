@@ -3,8 +3,8 @@
 #   1. append of one event under chain v2 vs chain v1, in CPU instructions
 #      (callgrind, single-user backend, as bench_instructions): the same
 #      server binaries with this checkout's chronicle and with the one built
-#      from BENCH_V1_REF (default: main just before chain v2, which already had
-#      tags and the SPI door).  Target: v2 >= 0.95x v1's throughput, i.e.
+#      from BENCH_V1_REF (default: the dcb branch as merged into this one,
+#      089d023: tags, DCB lock keys and the SPI door, chain v1).  Target: v2 >= 0.95x v1's throughput, i.e.
 #      <= 1.053x its instructions.
 #   2. digest() and verify_digest() over BENCH_DIGEST_EVENTS events (default
 #      1,000,000) in a tenth as many streams, in seconds, next to verify()
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
 source test/bench/lib.sh
 
-v1_ref=${BENCH_V1_REF:-5f5302a}
+v1_ref=${BENCH_V1_REF:-089d023}
 n=${BENCH_STATEMENTS:-300}
 events=${BENCH_DIGEST_EVENTS:-1000000}
 streams=$((events / 10))
@@ -71,6 +71,8 @@ sql -c "SELECT count(chronicle.append_batch('s-' || i, (SELECT jsonb_agg(jsonb_b
             'type', 'Deposited', 'data', jsonb_build_object('amount', j, 'note', 'payment ' || j)))
           FROM generate_series(1, 10) j))) FROM generate_series(1, $streams) i" >/dev/null
 sql -c "VACUUM ANALYZE chronicle.events" >/dev/null
+loaded=$(sql -t -A -c "SELECT count(*) || ' events in ' || count(DISTINCT stream_id) || ' streams' FROM chronicle.events")
+echo "   loaded: $loaded"
 seconds() { # seconds SQL: wall time of one execution, in seconds
     sql -t -A -v q="$1" <<'SQL'
 CREATE OR REPLACE FUNCTION pg_temp.secs(q text) RETURNS numeric LANGUAGE plpgsql AS $$
@@ -84,7 +86,7 @@ digest_s=$(seconds "SELECT chronicle.digest()")
 d=$(sql -t -A -c "SELECT chronicle.digest()")
 verify_digest_s=$(seconds "SELECT count(*) FROM chronicle.verify_digest('$d')")
 verify_s=$(seconds "SELECT count(*) FROM chronicle.verify()")
-report "digest(): seconds, $events events / $streams streams" "$digest_s" "$verify_s" s "" \
+report "digest(): seconds, $loaded" "$digest_s" "$verify_s" s "" \
     "baseline: verify() over the same log"
 report "verify_digest(): seconds, same log" "$verify_digest_s" "$verify_s" s "<=1.5" \
     "baseline: verify() over the same log"
