@@ -54,3 +54,36 @@ SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "
     {"type": "X", "data": {}, "tags": ["a", ""]}]')$$);
 SELECT count(*) AS written_by_failures FROM chronicle.events WHERE stream_id = 'tagged-9';
 SELECT version, cardinality(tags) FROM chronicle.read_stream('tagged-10');
+
+-- The lock keys (docs/design/dcb.md): advisory locks with objsubid 17473
+-- (type), 17474 (tag), 17475 (the wide key).  A plain append holds a
+-- ShareLock per type and tag; a conditional one also the ExclusiveLock of its
+-- item's first tag and RowExclusiveLock on the wide key.
+CREATE TEMP VIEW my_keys AS
+SELECT CASE objsubid WHEN 17473 THEN 'type' WHEN 17474 THEN 'tag' WHEN 17475 THEN 'wide' END AS key,
+       mode, count(*) AS n
+FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid IN (17473, 17474, 17475)
+GROUP BY 1, 2 ORDER BY 1, 2;
+BEGIN;
+SELECT chronicle.append('keys-1', 'K', '{}', tags => ARRAY['k:1', 'k:2', 'k:1']);
+SELECT * FROM my_keys;
+SELECT stream_id, version FROM chronicle.append_events('[{"stream_id": "keys-2", "type": "K", "data": {}, "tags": ["k:3"]}]',
+    '{"items": [{"tags": ["k:3", "k:4"]}, {"types": ["K2", "K3"]}]}');
+SELECT * FROM my_keys;
+ROLLBACK;
+-- Past 64 keys in one transaction, the wide key instead of more keys.
+BEGIN;
+SELECT chronicle.append('keys-3', 'K', '{}', tags => (SELECT array_agg('w' || i) FROM generate_series(1, 64) i));
+SELECT * FROM my_keys;
+SELECT chronicle.append('keys-3', 'K', '{}', tags => ARRAY['beyond']);
+SELECT * FROM my_keys;
+ROLLBACK;
+-- A rolled-back subtransaction releases the wide key: the next append takes it again.
+BEGIN;
+SAVEPOINT s;
+SELECT chronicle.append('keys-4', 'K', '{}', tags => (SELECT array_agg('w' || i) FROM generate_series(1, 64) i));
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM my_keys;
+SELECT chronicle.append('keys-4', 'K', '{}', tags => ARRAY['after']);
+SELECT * FROM my_keys;
+ROLLBACK;

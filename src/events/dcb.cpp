@@ -99,6 +99,15 @@ int array_length1(ArrayType *a)
     return ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
 }
 
+/* Does every item name tags (so that the tag index can find all matches)? */
+bool all_tagged(const EventQuery *q)
+{
+    for (int i = 0; i < q->nitems; i++)
+        if (q->items[i].tags == NULL)
+            return false;
+    return true;
+}
+
 /*
  * The statement for a query's shape.  Parameters: $1 after_tx, $2
  * after_position, $3 the row limit, [$4 event_ids to leave out,] then each
@@ -106,15 +115,30 @@ int array_length1(ArrayType *a)
  * read_all (read_query); the condition check reads every committed event
  * instead, and leaves out the events of the append's own event_ids (a retry
  * of an append that committed is a no-op, as in append_batch).
+ *
+ * When every item names tags, the search sits under OFFSET 0 and only its
+ * rows are sorted: the matches are found through the tag index, whatever the
+ * planner guesses about the tags (a guess it would otherwise make at every
+ * call: estimating a tag from the index's statistics costs more than reading
+ * a hundred events), and it can never prefer reading the log in order hoping
+ * for an early match, which for a condition that matches nothing (the usual
+ * case) means reading the whole log after the position.  The price: a page
+ * of a tag with very many events sorts all of them (docs/design/dcb.md).  A
+ * query with an item of types only reads the log in order, as read_all does.
+ * Returns the columns `outer` names (of the inner `columns`).
  */
-char *query_sql(const EventQuery *q, bool horizon, const char *columns, int *nargs, Oid *argtypes)
+char *query_sql(const EventQuery *q, bool horizon, const char *columns, const char *outer, int *nargs,
+                Oid *argtypes)
 {
+    bool fenced = all_tagged(q);
     StringInfoData sql;
     initStringInfo(&sql);
+    if (fenced)
+        appendStringInfo(&sql, "SELECT %s FROM (", outer);
     appendStringInfo(&sql,
                      "SELECT %s FROM chronicle.events e "
                      "WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>) ($1, $2) ",
-                     columns);
+                     fenced ? columns : outer);
     if (horizon)
         appendStringInfoString(&sql, "AND e.tx_id OPERATOR(pg_catalog.<) "
                                      "pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) ");
@@ -147,7 +171,10 @@ char *query_sql(const EventQuery *q, bool horizon, const char *columns, int *nar
         }
         appendStringInfoChar(&sql, ')');
     }
-    appendStringInfoString(&sql, ") ORDER BY e.tx_id, e.global_position LIMIT $3");
+    if (fenced)
+        appendStringInfoString(&sql, ") OFFSET 0) e ORDER BY e.tx_id, e.global_position LIMIT $3");
+    else
+        appendStringInfoString(&sql, ") ORDER BY e.tx_id, e.global_position LIMIT $3");
     *nargs = n;
     return sql.data;
 }
@@ -163,7 +190,7 @@ CachedPlan plan_cache[PLAN_CACHE_SIZE];
 int plan_cache_used;
 
 /* The plan for sql (SPI connected); *transient when the caller must free it. */
-SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, bool *transient)
+SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, int cursor_options, bool *transient)
 {
     *transient = false;
     for (int i = 0; i < plan_cache_used; i++)
@@ -172,12 +199,12 @@ SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, bool *tra
     if (plan_cache_used < PLAN_CACHE_SIZE)
     {
         CachedPlan *c = &plan_cache[plan_cache_used];
-        pg::spi::kept_plan(&c->plan, sql, nargs, argtypes);
+        pg::spi::kept_plan(&c->plan, sql, nargs, argtypes, cursor_options);
         c->sql = MemoryContextStrdup(TopMemoryContext, sql);
         plan_cache_used++;
         return c->plan;
     }
-    SPIPlanPtr plan = pg::spi::prepare(sql, nargs, argtypes);
+    SPIPlanPtr plan = pg::spi::prepare(sql, nargs, argtypes, cursor_options);
     *transient = true;
     return plan;
 }
@@ -310,13 +337,15 @@ bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_pos
     int nargs;
     Oid argtypes[4 + 2 * QUERY_MAX_ITEMS];
     Datum args[4 + 2 * QUERY_MAX_ITEMS];
-    char *sql = query_sql(q, false, "e.stream_id, e.version, e.global_position", &nargs, argtypes);
+    char *sql = query_sql(q, false, "e.stream_id, e.version, e.global_position, e.tx_id",
+                          "e.stream_id, e.version, e.global_position", &nargs, argtypes);
     query_args(q, after_tx, after_position, 1, own_ids, args);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
+    /* One generic plan per shape (see query_sql): no planning per append. */
     bool transient;
-    SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, &transient);
+    SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN, &transient);
     /*
      * A snapshot taken now, after the condition's locks were granted: every
      * matching event of a transaction that held a shared key has committed
@@ -362,14 +391,15 @@ Datum chronicle_read_query(PG_FUNCTION_ARGS)
         int nargs;
         Oid argtypes[3 + 2 * QUERY_MAX_ITEMS];
         Datum args[3 + 2 * QUERY_MAX_ITEMS];
-        char *sql = query_sql(q, true, EVENTS_COLUMNS, &nargs, argtypes);
+        char *sql = query_sql(q, true, EVENTS_COLUMNS, EVENTS_COLUMNS, &nargs, argtypes);
         query_args(q, after_tx, after_position, max_count, NULL, args);
 
         Tuplestorestate *store = pg::begin_warm_result(fcinfo);
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
+        /* One generic plan per shape (see query_sql), as read_all's log and types shapes. */
         bool transient;
-        SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, &transient);
+        SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN, &transient);
         events_read_into(plan, nargs, argtypes, args, NULL, store);
         if (transient)
             SPI_freeplan(plan);

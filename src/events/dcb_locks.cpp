@@ -33,9 +33,9 @@ extern "C" {
 #include "storage/proc.h"
 }
 
-#define DCB_TYPE_SPACE 0xDCB1
-#define DCB_TAG_SPACE 0xDCB2
-#define DCB_WIDE_SPACE 0xDCB3
+#define DCB_TYPE_SPACE 0x4441 /* pg_locks.objsubid 17473 */
+#define DCB_TAG_SPACE 0x4442  /* 17474 */
+#define DCB_WIDE_SPACE 0x4443 /* 17475 */
 /* Distinct shared keys one transaction takes before it switches to the wide key. */
 #define WRITER_KEY_BUDGET 64
 
@@ -67,8 +67,16 @@ void lock_shared(const char *s, int len, uint16 space)
         keys_taken = 0;
         wide_held = false;
     }
+    /* Held unless a rolled-back subtransaction took it (and released it). */
     if (wide_held)
-        return;
+    {
+        LOCKTAG wide;
+        SET_LOCKTAG_ADVISORY(wide, MyDatabaseId, 0, 0, DCB_WIDE_SPACE);
+        if (LockHeldByMe(&wide, ShareLock))
+            return;
+        wide_held = false;
+        keys_taken = WRITER_KEY_BUDGET; /* still over budget: take it again */
+    }
     LOCKTAG tag;
     key_tag(&tag, s, len, space);
     if (keys_taken >= WRITER_KEY_BUDGET)

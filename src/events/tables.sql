@@ -57,15 +57,16 @@ CREATE INDEX streams_category_idx ON chronicle.streams (category);
 -- tag's events through this index (docs/design/dcb.md, "The tag index").
 -- Partial: an untagged event costs no index entry, and upgrading a 0.1.0 log
 -- (every row untagged) builds an empty index.  Queries repeat the predicate.
-CREATE INDEX events_tags_idx ON chronicle.events USING gin (tags)
+-- fastupdate off: a pending list makes every search scan it whole until the
+-- next vacuum, and append_events' condition searches on every call.
+CREATE INDEX events_tags_idx ON chronicle.events USING gin (tags) WITH (fastupdate = off)
     WHERE tags OPERATOR(pg_catalog.<>) '{}'::text[];
 
 -- pg_dump skips the contents of an extension's tables unless told otherwise;
 -- the log is user data, so it is dumped.  The events in version order: a
 -- restore's COPY passes each row through events_insert_check, which accepts
 -- only the next version of its stream, and the table's physical order is not
--- version order once VACUUM has freed the space of rolled-back appends (nor
--- once chronicle.redact has rewritten a row).
+-- version order once VACUUM has freed the space of rolled-back appends.
 -- pg_dump copies a configuration table as
 -- COPY (SELECT ... FROM chronicle.events <condition>), so the condition may
 -- be an ORDER BY (docs/design/operations.md, "Backup and restore").

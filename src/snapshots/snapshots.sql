@@ -36,16 +36,28 @@ BEGIN
         RAISE EXCEPTION 'reducer "%" does not exist', prune_snapshots.reducer
             USING ERRCODE = 'SE004', HINT = 'Define it with chronicle.define_reducer().';
     END IF;
-    -- Older revisions are never used again: all of them go.
+    -- Older revisions are never used again: all of them go.  The rows are
+    -- locked first, in (stream_id, version) order: snapshot_all writes a
+    -- batch's rows in stream_id order, and a DELETE in whatever order its plan
+    -- yields could hold a row such a batch waits for while it waits for one
+    -- the batch holds (docs/design/locking.md, level 8).
+    WITH doomed AS (
+        SELECT q.stream_id, q.version
+        FROM (SELECT p.stream_id, p.version, p.revision,
+                     row_number() OVER (PARTITION BY p.stream_id, p.revision = current_revision
+                                        ORDER BY p.version DESC) AS newest
+              FROM chronicle.snapshots p
+              WHERE p.reducer = prune_snapshots.reducer) q
+        WHERE q.revision <> current_revision OR q.newest > keep),
+    locked AS (
+        SELECT s.stream_id, s.version
+        FROM chronicle.snapshots s JOIN doomed d ON s.stream_id = d.stream_id AND s.version = d.version
+        WHERE s.reducer = prune_snapshots.reducer
+        ORDER BY s.stream_id, s.version
+        FOR UPDATE OF s)
     DELETE FROM chronicle.snapshots s
-    USING (SELECT q.stream_id, q.version
-           FROM (SELECT p.stream_id, p.version, p.revision,
-                        row_number() OVER (PARTITION BY p.stream_id, p.revision = current_revision
-                                           ORDER BY p.version DESC) AS newest
-                 FROM chronicle.snapshots p
-                 WHERE p.reducer = prune_snapshots.reducer) q
-           WHERE q.revision <> current_revision OR q.newest > keep) d
-    WHERE s.reducer = prune_snapshots.reducer AND s.stream_id = d.stream_id AND s.version = d.version;
+    USING locked l
+    WHERE s.reducer = prune_snapshots.reducer AND s.stream_id = l.stream_id AND s.version = l.version;
     GET DIAGNOSTICS removed = ROW_COUNT;
     RETURN removed;
 END

@@ -34,7 +34,9 @@ void stale_trigger(FunctionCallInfo fcinfo, const char *name, bool (*worth)(void
     TupleDesc desc = RelationGetDescr(trigger->tg_relation);
     const SnapshotsCatalog *cat = snapshots_catalog();
 
-    LockRelationOid(cat->snapshots, ShareLock);
+    /* SHARE ROW EXCLUSIVE, not SHARE: the DELETE below needs ROW EXCLUSIVE,
+     * and two triggers holding SHARE would each wait for the other's (stale.h). */
+    LockRelationOid(cat->snapshots, ShareRowExclusiveLock);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
     Oid save_user;

@@ -5,9 +5,14 @@
  *
  * The locking is the same for both.  Snapshot writers hold ROW EXCLUSIVE
  * on chronicle.snapshots from before their replay reads reducers, upcasters
- * and events; a trigger takes SHARE first, so a snapshot computed from the
- * old definitions has committed by the time the DELETE runs, and one not
- * yet started waits for this transaction and then sees the new ones.  The
+ * and events; a trigger takes SHARE ROW EXCLUSIVE first (it conflicts with
+ * ROW EXCLUSIVE), so a snapshot computed from the old definitions has
+ * committed by the time the DELETE runs, and one not yet started waits for
+ * this transaction and then sees the new ones.  Not SHARE: SHARE does not
+ * conflict with itself, so two triggers both held it and then each waited
+ * for the other to take the DELETE's ROW EXCLUSIVE (40P01, issue 17);
+ * SHARE ROW EXCLUSIVE conflicts with itself, so they take turns
+ * (docs/design/locking.md, test/isolation/specs/locks_define_upcaster.spec).  The
  * DELETE reads with the latest snapshot, taken after that lock: in
  * REPEATABLE READ the transaction's own snapshot would miss a snapshot row
  * committed while it waited.  It runs as the owner of chronicle.snapshots,

@@ -70,9 +70,10 @@ int64 snapshot_store(text *stream_id, const char *reducer, int64 upto, ReducerRi
     Oid owner = cat->owner;
     /*
      * Taken before the replay reads upcasters and events: a define_upcaster
-     * (whose trigger takes SHARE on chronicle.snapshots to delete the
-     * snapshots it makes stale) either waits for this snapshot to commit and
-     * then deletes it, or commits first and this replay sees its upcaster.
+     * (whose trigger takes SHARE ROW EXCLUSIVE on chronicle.snapshots to
+     * delete the snapshots it makes stale) either waits for this snapshot to
+     * commit and then deletes it, or commits first and this replay sees its
+     * upcaster.
      */
     LockRelationOid(cat->snapshots, RowExclusiveLock);
 

@@ -20,6 +20,7 @@ extern "C" {
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -409,6 +410,11 @@ Datum chronicle_tree_detach(PG_FUNCTION_ARGS)
         check_owned_table(relid);
         TreeInfo *ti = tree_info(relid, false);
         SPI_connect();
+        /* The table before the tree lock, as every writer takes them: DROP
+         * TRIGGER below needs ACCESS EXCLUSIVE, and taking it after the tree
+         * lock waited for writers that wait for the tree lock (40P01;
+         * docs/design/locking.md, isolation spec locks_tree_detach). */
+        LockRelationOid(relid, AccessExclusiveLock);
         tree_lock_table(ti, true);
         const char *T = pstrdup(ti->qtable);
         for (const char *trig : {"chronicle_tree_1_lock", "chronicle_tree_2_guard",
@@ -438,6 +444,8 @@ static TreeInfo *lock_tree_of(Oid relid, Datum id, TreeNode *node, bool must_exi
         return ti;
     }
     tree_lock_for_write(ti, node->scope, node->scope_null);
+    /* Detached while we waited: TR004, as if it had been before. */
+    ti = tree_info(relid, false);
     if (!tree_fetch_node(ti, id, node)) /* deleted while we waited */
         throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                         pg::format("node %s does not exist in tree table %s",
@@ -681,6 +689,11 @@ Datum chronicle_tree_rebuild(PG_FUNCTION_ARGS)
                 deny(relid);
             refuse_rls(relid);
         }
+        /* The table before the tree lock (as rebuild_all would take them),
+         * after the privilege check; then the attachment again, so that a
+         * tree_detach that committed while we waited is seen: TR004. */
+        LockRelationOid(relid, RowExclusiveLock);
+        ti = tree_info(relid, false);
         int sec;
         Oid user = tree_switch_to_owner(ti, &sec);
         uint64 n = rebuild_all(ti);

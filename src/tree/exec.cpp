@@ -12,6 +12,18 @@
  *   - on a table without scope, the table lock alone is the tree lock.
  * Readers take no lock.  Locks are always taken table first, then scopes in
  * ascending key order, so writers cannot wait on each other in a cycle.
+ * Before any of them, the table itself is locked (ROW EXCLUSIVE, what its
+ * INSERT, UPDATE or DELETE statements take anyway): tree_detach locks it
+ * ACCESS EXCLUSIVE before the tree lock, and a writer that took the tree
+ * lock first would wait for the table while holding what the detach waits
+ * for (docs/design/locking.md; isolation spec locks_tree_detach).
+ *
+ * An INSERT ... ON CONFLICT DO UPDATE fires the statement trigger for
+ * INSERT (table lock shared, on a scoped table) and then for UPDATE
+ * (exclusive).  Two such statements holding the share would each wait for
+ * the other's; so the UPDATE trigger trades a share taken by the INSERT
+ * trigger of the same statement, which has locked no row yet, for the
+ * exclusive lock (tree_lock_table_upgrade; isolation spec locks_tree_upsert).
  *
  * Maintenance statements run with the latest snapshot (taken after the lock,
  * so they see every earlier writer's commit).  Under REPEATABLE READ or
@@ -26,7 +38,9 @@
 extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "nodes/params.h"
 #include "utils/snapmgr.h"
 }
@@ -148,9 +162,58 @@ static void advisory(Oid relid, uint32 key, uint16 kind, LOCKMODE mode)
     (void) LockAcquire(&tag, mode, false, false);
 }
 
+static void table_tag(TreeInfo *ti, LOCKTAG *tag)
+{
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ti->relid, 0, 0x5401);
+}
+
 void tree_lock_table(TreeInfo *ti, bool exclusive)
 {
+    /* The table before its tree lock (above); a no-op for a statement's trigger. */
+    LockRelationOid(ti->relid, RowExclusiveLock);
     advisory(ti->relid, 0, 0x5401, exclusive ? ExclusiveLock : ShareLock);
+}
+
+/*
+ * The statement whose INSERT trigger took the table lock shared (and did not
+ * hold it before): identified by transaction, command and trigger depth,
+ * which an ON CONFLICT DO UPDATE's UPDATE trigger shares with it.
+ */
+static struct
+{
+    Oid relid;
+    LocalTransactionId lxid;
+    CommandId cid;
+    int depth;
+} shared_by_insert;
+
+void tree_lock_table_for_insert(TreeInfo *ti)
+{
+    LOCKTAG tag;
+    table_tag(ti, &tag);
+    bool held = LockHeldByMe(&tag, ShareLock) || LockHeldByMe(&tag, ExclusiveLock);
+    tree_lock_table(ti, false);
+    shared_by_insert.relid = held ? InvalidOid : ti->relid;
+    shared_by_insert.lxid = MyProc->lxid;
+    shared_by_insert.cid = GetCurrentCommandId(false);
+    shared_by_insert.depth = tree_trigger_depth();
+}
+
+void tree_lock_table_upgrade(TreeInfo *ti)
+{
+    if (shared_by_insert.relid == ti->relid && shared_by_insert.lxid == MyProc->lxid &&
+        shared_by_insert.cid == GetCurrentCommandId(false) && shared_by_insert.depth == tree_trigger_depth())
+    {
+        /* Taken by this statement's INSERT trigger, nothing locked since:
+         * given back, so that waiting for the exclusive lock holds nothing
+         * another upsert's waits for. */
+        LOCKTAG tag;
+        table_tag(ti, &tag);
+        if (!LockHeldByMe(&tag, ExclusiveLock))
+            LockRelease(&tag, ShareLock, false);
+    }
+    shared_by_insert.relid = InvalidOid;
+    tree_lock_table(ti, true);
 }
 
 static uint32 scope_key(TreeInfo *ti, Datum scope, bool isnull)

@@ -25,6 +25,7 @@ extern "C" {
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 }
@@ -164,7 +165,14 @@ static bool load(TreeInfo *ti, Oid relid)
                                      1, argtypes);
     }
     Datum args[1] = {ObjectIdGetDatum(relid)};
-    pg::spi::execute_plan(plan, args, NULL, false, 1); /* sees an attach made earlier in this transaction */
+    /*
+     * The latest snapshot, as catalog lookups read the table's triggers: a
+     * REPEATABLE READ transaction whose snapshot predates a tree_detach it
+     * then waited for (docs/design/locking.md) must not take the table for a
+     * tree whose triggers are gone.  It sees an attach made earlier in this
+     * transaction too.
+     */
+    pg::spi::execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
     SetUserIdAndSecContext(save_user, save_sec);
     if (SPI_processed == 0)
     {

@@ -93,6 +93,10 @@ bool tree_busy(int statement_depth);
 extern bool tree_maintenance_setting; /* the GUC chronicle.tree_maintenance */
 uint64 tree_generation(void);
 void tree_lock_table(TreeInfo *ti, bool exclusive);
+/* The lock trigger's: a scoped INSERT's share, and the UPDATE's exclusive
+ * lock that replaces a share its own statement's INSERT trigger took (exec.cpp). */
+void tree_lock_table_for_insert(TreeInfo *ti);
+void tree_lock_table_upgrade(TreeInfo *ti);
 void tree_lock_scope(TreeInfo *ti, Datum scope, bool isnull);
 void tree_lock_for_write(TreeInfo *ti, Datum scope, bool isnull);
 Oid tree_switch_to_owner(TreeInfo *ti, int *save_sec);

@@ -287,7 +287,12 @@ Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
         if (!ti)
             return PointerGetDatum(NULL);
         /* A scoped INSERT only shares the table; everything else holds it. */
-        tree_lock_table(ti, !(ti->scope_att && TRIGGER_FIRED_BY_INSERT(td->tg_event)));
+        if (ti->scope_att && TRIGGER_FIRED_BY_INSERT(td->tg_event))
+            tree_lock_table_for_insert(ti);
+        else if (ti->scope_att && TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+            tree_lock_table_upgrade(ti);
+        else
+            tree_lock_table(ti, true);
         int d = tree_trigger_depth();
         if (d < MAX_DEPTH)
             generation_at[d] = tree_generation();

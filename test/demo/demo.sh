@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: install what is missing, build, install, start a throwaway cluster
-# under the project folder, run the seed's two examples, print, stop.
+# under the project folder, run the examples, print, stop.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
@@ -40,3 +40,5 @@ run_example "SPEC section 3: the bank account, an event-sourced aggregate" \
     chronicle.replay test/demo/bank_account.sql
 run_example "SPEC section 7: the category tree, a nested set on a plain table" \
     chronicle.tree_attach test/demo/category_tree.sql
+run_example "SPEC section 2b: a unique username across streams, a conditional append" \
+    chronicle.append_events test/demo/unique_username.sql

@@ -121,6 +121,41 @@ case("verify.null", "SELECT count(*) FROM chronicle.verify(NULL)")
 case("verify.missing", "SELECT count(*) FROM chronicle.verify('no-such')")
 case("verify.huge", f"SELECT count(*) FROM chronicle.verify({BIG})")
 
+# --- tags, read_query, append_events (SPEC 2b) ----------------------------------
+ae = "chronicle.append_events"
+rq = "chronicle.read_query"
+EV = "'[{\"stream_id\":\"h-dcb\",\"type\":\"T\",\"data\":{}}]'"
+case("tags.huge_tag", f"SELECT {ap}('h-1', 'T', '{{}}', tags => ARRAY[{BIG}])")
+case("tags.ctrl_tag", f"SELECT {ap}('h-1', 'T', '{{}}', tags => ARRAY[{CTRL}])")
+case("tags.null_element", f"SELECT {ap}('h-1', 'T', '{{}}', tags => ARRAY[NULL::text])")
+case("tags.two_dims", f"SELECT {ap}('h-1', 'T', '{{}}', tags => ARRAY[ARRAY['a'],ARRAY['b']])")
+case("tags.lower_bound", f"SELECT {ap}('h-ok', 'T', '{{}}', tags => '[5:5]={{a}}'::text[])")
+case("tags.many", f"SELECT {ap}('h-1', 'T', '{{}}', tags => (SELECT array_agg(i::text) FROM generate_series(1, 100000) i))")
+case("tags.batch_object", f"SELECT {ab}('h-1', '[{{\"type\":\"T\",\"data\":{{}},\"tags\":{{}}}}]')")
+case("tags.batch_nested", f"SELECT {ab}('h-1', '[{{\"type\":\"T\",\"data\":{{}},\"tags\":[[\"a\"]]}}]')")
+case("tags.batch_nul", f"SELECT {ab}('h-1', '[{{\"type\":\"T\",\"data\":{{}},\"tags\":[\"a\\u0000\"]}}]')")
+case("append_events.null", f"SELECT * FROM {ae}(NULL)")
+case("append_events.scalar", f"SELECT * FROM {ae}('1')")
+case("append_events.deep", f"SELECT * FROM {ae}(({DEEP_ARR})::jsonb)")
+case("append_events.element_null", f"SELECT * FROM {ae}('[null]')")
+case("append_events.stream_null", f"SELECT * FROM {ae}('[{{\"stream_id\":null,\"type\":\"T\",\"data\":{{}}}}]')")
+case("append_events.stream_huge", f"SELECT * FROM {ae}(jsonb_build_array(jsonb_build_object('stream_id', {BIG}, 'type', 'T', 'data', '{{}}'::jsonb)))")
+case("append_events.ev_huge", f"SELECT * FROM {ae}('[{{\"stream_id\":\"h-dcb\",\"type\":\"T\",\"data\":{{}},\"expected_version\":1e30}}]')")
+case("append_events.ev_string", f"SELECT * FROM {ae}('[{{\"stream_id\":\"h-dcb\",\"type\":\"T\",\"data\":{{}},\"expected_version\":\"1\"}}]')")
+case("append_events.cond_scalar", f"SELECT * FROM {ae}({EV}, '1')")
+case("append_events.cond_deep", f"SELECT * FROM {ae}({EV}, ({DEEP_OBJ})::jsonb)")
+case("append_events.cond_items_object", f"SELECT * FROM {ae}({EV}, '{{\"items\":{{}}}}')")
+case("append_events.cond_item_null", f"SELECT * FROM {ae}({EV}, '{{\"items\":[null]}}')")
+case("append_events.cond_huge_tag", f"SELECT * FROM {ae}({EV}, jsonb_build_object('items', jsonb_build_array(jsonb_build_object('tags', jsonb_build_array({BIG})))))")
+case("append_events.cond_many_items", f"SELECT * FROM {ae}({EV}, jsonb_build_object('items', (SELECT jsonb_agg(jsonb_build_object('tags', jsonb_build_array(i::text))) FROM generate_series(1, 10000) i)))")
+case("append_events.after_negative", f"SELECT * FROM {ae}({EV}, '{{\"items\":[{{\"tags\":[\"x\"]}}]}}', '0', -1)")
+case("append_events.after_future", f"SELECT * FROM {ae}({EV}, '{{\"items\":[{{\"tags\":[\"x\"]}}]}}', '18446744073709551615', 9223372036854775807)")
+case("read_query.null", f"SELECT count(*) FROM {rq}(NULL)")
+case("read_query.deep", f"SELECT count(*) FROM {rq}(({DEEP_ARR})::jsonb)")
+case("read_query.types_null_elem", f"SELECT count(*) FROM {rq}('{{\"items\":[{{\"types\":[null]}}]}}')")
+case("read_query.max_count_huge", f"SELECT count(*) FROM {rq}('{{\"items\":[{{\"tags\":[\"x\"]}}]}}', max_count => 2147483647)")
+case("read_query.after_null", f"SELECT count(*) FROM {rq}('{{\"items\":[{{\"tags\":[\"x\"]}}]}}', NULL, NULL, NULL)")
+
 # --- event types / upcasters -------------------------------------------------
 de = "chronicle.define_event_type"
 case("type.null_type", f"SELECT {de}(NULL, '{{}}')")
@@ -405,7 +440,7 @@ case("skip.validate", "SELECT check_that(count(*) = 0) FROM chronicle.tree_valid
 # Long messages naming multibyte user strings are cut at a character boundary.
 for k in range(3):
     case(f"messages.long_reducer_name_{k}", f"SELECT message_is_valid($q$SELECT chronicle.replay('acct-1', repeat('a', {k}) || repeat(chr(233), 1100))$q$)")
-case("messages.long_stream_in_rule_error", "SELECT message_is_valid($q$SELECT chronicle.fold('acct', ROW('a' || repeat(chr(233), 600),1,1,gen_random_uuid(),'DepositMade',1,'{\"Amount\":\"x\"}','{}',now(),'1','')::chronicle.events)$q$)")
+case("messages.long_stream_in_rule_error", "SELECT message_is_valid($q$SELECT chronicle.fold('acct', ROW('a' || repeat(chr(233), 600),1,1,gen_random_uuid(),'DepositMade',1,'{\"Amount\":\"x\"}','{}',now(),'1','','{}')::chronicle.events)$q$)")
 
 # --- snapshots ------------------------------------------------------------------
 ts = "chronicle.take_snapshot"

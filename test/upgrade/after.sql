@@ -41,3 +41,15 @@ SELECT 'reducer ' || r.name || ' ' || coalesce(r.fn, '-') || ' '
   FROM chronicle.reducers r, pg_catalog.pg_extension e
  WHERE e.extname OPERATOR(pg_catalog.=) 'chronicle' ORDER BY r.name;
 SELECT 'redefine ' || chronicle.define_reducer('counter', 'public.count_events(jsonb, chronicle.events)'::regprocedure);
+-- Tags (SPEC 2b): old events read back untagged; new ones are tagged, found
+-- by read_query, and a conditional append sees them.
+SELECT 'old_tags ' || count(*) FILTER (WHERE tags = '{}') || ' of ' || count(*) FROM chronicle.read_all(max_count => 100000);
+SELECT 'tagged ' || chronicle.append('user-1', 'UserRegistered', '{"username": "alice"}', tags => ARRAY['username:alice']);
+SELECT 'read_query ' || stream_id || ' ' || version || ' ' || tags::text
+  FROM chronicle.read_query('{"items": [{"tags": ["username:alice"]}]}');
+CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN EXECUTE q; RETURN '00000'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE; END $$;
+SELECT 'append_events ' || pg_temp.sqlstate_of($q$SELECT * FROM chronicle.append_events(
+    '[{"stream_id": "user-2", "type": "UserRegistered", "data": {"username": "alice"}, "tags": ["username:alice"]}]',
+    '{"items": [{"types": ["UserRegistered"], "tags": ["username:alice"]}]}')$q$);
+SELECT 'verify_tagged ' || count(*) FROM chronicle.verify();

@@ -3,7 +3,7 @@
 -- however long).  src/events/tables.sql creates the same column order.
 ALTER TABLE chronicle.events ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
 -- Every 0.1.0 event is untagged: the partial index starts empty.
-CREATE INDEX events_tags_idx ON chronicle.events USING gin (tags)
+CREATE INDEX events_tags_idx ON chronicle.events USING gin (tags) WITH (fastupdate = off)
     WHERE tags OPERATOR(pg_catalog.<>) '{}'::text[];
 -- append gains tags text[] DEFAULT NULL.
 DROP FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid);

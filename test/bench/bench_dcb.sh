@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# bench_dcb: tags, read_query and conditional appends (SPEC 2b) against the
+# plain operations of the same run (BENCH=dcb make bench).
+#   1. append_events of one event with a one-item condition (2 clients, each
+#      its own tags) vs plain append of one event;                target >= 0.6x
+#   2. append of one event with 3 tags vs without tags;           target >= 0.9x
+#   3. read_query of one tag's 100 events among DCB_EVENTS (default 1,000,000),
+#      the tag's events spread over the whole log, vs read_stream of a
+#      100-event stream;                                           target <= 2x
+#   4. (design note) the same tag read through the alternative index, a tag
+#      table (tag, tx_id, global_position) with a B-tree, vs the GIN index;
+#      and the write side: an INSERT with 3 tags into a table with the partial
+#      GIN index vs the same INSERT plus 3 tag-table rows.
+# Throughputs are the best of three interleaved runs, times the lowest of
+# three interleaved medians.  BENCH_SECONDS (default 5) per pgbench run.
+set -euo pipefail
+cd "$(dirname "$0")"
+source ./lib.sh
+seconds=${BENCH_SECONDS:-5}
+events=${DCB_EVENTS:-1000000}
+tags=$((events / 100))
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+sql <<'SQL'
+CREATE EXTENSION chronicle;
+SELECT count(chronicle.append('account-' || i, 'Opened', '{"owner": "x"}')) FROM generate_series(1, 100) i;
+SELECT count(chronicle.append('user-' || i, 'Opened', '{"owner": "x"}')) FROM generate_series(1, 100) i;
+SQL
+
+# 1 and 2: appends.  Every conditional append names a tag of its own (the
+# client id and a random number), so its condition finds nothing and passes.
+cat >"$tmp/append.sql" <<'EOF2'
+\set sid random(1, 100)
+SELECT chronicle.append('account-' || :sid, 'Deposited', '{"amount": 10, "currency": "EUR"}');
+EOF2
+cat >"$tmp/append_tags.sql" <<'EOF2'
+\set sid random(1, 100)
+\set t random(1, 1000000000)
+SELECT chronicle.append('account-' || :sid, 'Deposited', '{"amount": 10, "currency": "EUR"}',
+                        tags => ARRAY['customer:' || :sid, 'region:eu', 'order:' || :t]);
+EOF2
+cat >"$tmp/conditional.sql" <<'EOF2'
+\set sid random(1, 100)
+\set t random(1, 1000000000)
+SELECT * FROM chronicle.append_events(
+  '[{"stream_id": "user-:sid", "type": "Deposited", "data": {"amount": 10, "currency": "EUR"}, "tags": ["username-:client_id-:t"]}]',
+  '{"items": [{"types": ["Deposited"], "tags": ["username-:client_id-:t"]}]}');
+EOF2
+
+best() { printf '%s\n' "$@" | sort -g | tail -1; }
+pair() {
+    local a=() b=() i clients=${3:-2}
+    for i in 1 2 3; do
+        a+=("$(tps "$1" "$clients" "$seconds")")
+        b+=("$(tps "$2" "$clients" "$seconds")")
+    done
+    echo "$(best "${a[@]}") $(best "${b[@]}")"
+}
+
+read -r cond plain < <(pair "$tmp/conditional.sql" "$tmp/append.sql")
+report "append_events: 1 event, 1-item condition" "$cond" "$plain" tps ">=0.6" "plain append of 1 event, 2 clients"
+read -r tagged untagged < <(pair "$tmp/append_tags.sql" "$tmp/append.sql")
+report "append: 1 event with 3 tags" "$tagged" "$untagged" tps ">=0.9" "append without tags"
+
+# 3: the log.  $events events in streams of 100 (load-1 .. load-N); event k
+# carries tag 'tag:' || (k % N), so each tag has 100 events spread over the
+# whole log (one per stream of every 100th... i.e. far apart on disk).
+echo "   (loading $events events, $tags tags of 100 events each)"
+sql -v n="$tags" <<'SQL'
+SELECT count(chronicle.append_batch('load-' || s, (
+    SELECT jsonb_agg(jsonb_build_object('type', 'Loaded', 'data', jsonb_build_object('k', k),
+                                        'tags', jsonb_build_array('tag:' || (k % :n))) ORDER BY k)
+    FROM generate_series((s - 1) * 100, s * 100 - 1) k)))
+FROM generate_series(1, :n) s;
+SQL
+settle chronicle.events
+
+pair_ms() {
+    local a=() b=() i
+    for i in 1 2 3; do
+        a+=("$(median_ms "$1" 25)")
+        b+=("$(median_ms "$2" 25)")
+    done
+    echo "$(printf '%s\n' "${a[@]}" | sort -g | head -1) $(printf '%s\n' "${b[@]}" | sort -g | head -1)"
+}
+mid=$((tags / 2))
+read -r rq rs < <(pair_ms "SELECT * FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:$mid\"]}]}')" \
+    "SELECT * FROM chronicle.read_stream('load-$mid')")
+report "read_query: 1 tag's 100 events among $events" "$rq" "$rs" ms "<=2" "read_stream of 100 events; the tag's events 1 per 100 in the log"
+# The same read when a tag's events sit together in the log (a tag given to
+# one stream's events, as 'account:7' on the account's stream).
+sql -c "SELECT count(chronicle.append_batch('near-1', (SELECT jsonb_agg(jsonb_build_object('type', 'Loaded',
+    'data', jsonb_build_object('k', k), 'tags', jsonb_build_array('near:1'))) FROM generate_series(1, 100) k)))" >/dev/null
+settle chronicle.events
+read -r rqn rsn < <(pair_ms "SELECT * FROM chronicle.read_query('{\"items\": [{\"tags\": [\"near:1\"]}]}')" \
+    "SELECT * FROM chronicle.read_stream('near-1')")
+report "read_query: 1 tag's 100 adjacent events among $events" "$rqn" "$rsn" ms "<=2" "read_stream of the same 100 events"
+
+# 4: the alternative index, a tag table, for the same read and for the write.
+sql <<'SQL'
+CREATE TABLE event_tags (tag text, tx_id xid8, global_position bigint, PRIMARY KEY (tag, tx_id, global_position));
+INSERT INTO event_tags SELECT t, e.tx_id, e.global_position FROM chronicle.events e, unnest(e.tags) t;
+SQL
+settle event_tags
+read -r via_table via_gin < <(pair_ms "SELECT e.* FROM event_tags t JOIN chronicle.events e USING (global_position)
+        WHERE t.tag = 'tag:$mid' ORDER BY t.tx_id, t.global_position LIMIT 1000" \
+    "SELECT * FROM chronicle.events e WHERE e.tags <> '{}' AND e.tags @> ARRAY['tag:$mid']
+        ORDER BY e.tx_id, e.global_position LIMIT 1000")
+report "tag read via a tag table (design note)" "$via_table" "$via_gin" ms "" "the same read via the GIN index"
+# The most frequent tag among many: 'common' on every 10th event of a 100,000-event table copy.
+sql <<'SQL'
+CREATE TABLE wide_log AS SELECT e.*, CASE WHEN e.global_position % 10 = 0 THEN ARRAY['common'] ELSE e.tags END AS t2
+    FROM chronicle.events e LIMIT 100000;
+CREATE INDEX ON wide_log USING gin (t2) WHERE t2 <> '{}';
+CREATE INDEX ON wide_log (tx_id, global_position);
+CREATE UNIQUE INDEX ON wide_log (global_position);
+CREATE TABLE wide_tags AS SELECT t AS tag, tx_id, global_position FROM wide_log, unnest(t2) t;
+ALTER TABLE wide_tags ADD PRIMARY KEY (tag, tx_id, global_position);
+SQL
+settle wide_log wide_tags
+read -r wide_table wide_gin < <(pair_ms "SELECT w.* FROM wide_tags t JOIN wide_log w USING (global_position)
+        WHERE t.tag = 'common' ORDER BY t.tx_id, t.global_position LIMIT 1000" \
+    "SELECT * FROM wide_log w WHERE w.t2 <> '{}' AND w.t2 @> ARRAY['common']
+        ORDER BY w.tx_id, w.global_position LIMIT 1000")
+report "page of 1000 of a 10,000-event tag, tag table (design note)" "$wide_table" "$wide_gin" ms "" "via the GIN index"
+
+# The write side of the two designs: the same 3-tag rows, GIN vs a tag table.
+sql <<'SQL'
+CREATE TABLE w_gin (LIKE chronicle.events INCLUDING DEFAULTS);
+ALTER TABLE w_gin ADD PRIMARY KEY (stream_id, version);
+CREATE INDEX ON w_gin USING gin (tags) WHERE tags <> '{}';
+CREATE TABLE w_plain (LIKE chronicle.events INCLUDING DEFAULTS);
+ALTER TABLE w_plain ADD PRIMARY KEY (stream_id, version);
+CREATE TABLE w_tags (tag text, tx_id xid8, global_position bigint, PRIMARY KEY (tag, tx_id, global_position));
+CREATE SEQUENCE w_seq;
+SQL
+cat >"$tmp/w_gin.sql" <<'EOF2'
+\set t random(1, 1000000000)
+INSERT INTO w_gin VALUES ('s-' || :client_id, nextval('w_seq'), currval('w_seq'), gen_random_uuid(), 'T', 1, '{}', '{}',
+    now(), pg_current_xact_id(), '\x00', ARRAY['customer:' || :client_id, 'region:eu', 'order:' || :t]);
+EOF2
+cat >"$tmp/w_table.sql" <<'EOF2'
+\set t random(1, 1000000000)
+WITH e AS (INSERT INTO w_plain VALUES ('s-' || :client_id, nextval('w_seq'), currval('w_seq'), gen_random_uuid(), 'T', 1,
+    '{}', '{}', now(), pg_current_xact_id(), '\x00', ARRAY['customer:' || :client_id, 'region:eu', 'order:' || :t])
+    RETURNING tags, tx_id, global_position)
+INSERT INTO w_tags SELECT t, e.tx_id, e.global_position FROM e, unnest(e.tags) t;
+EOF2
+read -r w_table w_gin < <(pair "$tmp/w_table.sql" "$tmp/w_gin.sql")
+report "insert with 3 tags, tag table (design note)" "$w_table" "$w_gin" tps "" "the same insert with the GIN index"
