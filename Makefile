@@ -15,7 +15,7 @@ OBJS        = $(SOURCES:.cpp=.o)
 # The scripts are assembled from the modules' SQL (src/schema.sql explains how):
 # data objects (tables.sql) are created once; the rest is re-runnable code that
 # both the install script and the upgrade script from the previous release run.
-SQL_MODULES = events types replay snapshots projections subscriptions tree
+SQL_MODULES = events types replay snapshots projections subscriptions erasure tree
 SQL_DATA    = src/schema.sql $(foreach m,$(SQL_MODULES),$(wildcard src/$(m)/tables.sql))
 SQL_CODE    = src/base.sql $(foreach m,$(SQL_MODULES),$(sort $(filter-out %/tables.sql,$(wildcard src/$(m)/*.sql))))
 PREVIOUS    = 0.1.0
@@ -36,7 +36,7 @@ PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-
 ifeq ($(CI),true)
 PG_CXXFLAGS += -Werror
 endif
-SHLIB_LINK  = -lstdc++
+SHLIB_LINK  = -lstdc++ -lcrypto  # hash.cpp: SHA-256 through OpenSSL, as the server itself
 EXTRA_CLEAN = $(OBJS:.o=.d) results output_iso regression.diffs regression.out
 
 # PGXS would emit LLVM bitcode with clang, without our C++ flags; JIT inlining

@@ -18,19 +18,31 @@ SELECT chronicle.append_batch('integrity-1', '[
   {"type": "Withdrawn", "data": {"amount": 5}}]');
 SELECT chronicle.append('integrity-2', 'Opened', '{"owner": "bob"}');
 
--- The chain, recomputed in plain SQL from the documented canonical encoding
--- (README.md, "Hash chain"): sha256(previous hash || length-prefixed fields).
+-- The chain (v2), recomputed in plain SQL from the documented canonical
+-- encoding (docs/design/erasure.md, "The canonical encoding"):
+-- sha256(previous hash || length-prefixed fields || content digest), where
+-- the content digest is sha256 of data's and metadata's length-prefixed text.
+CREATE FUNCTION pg_temp.content(e chronicle.events) RETURNS bytea
+LANGUAGE sql AS $$
+SELECT sha256(int4send(octet_length(e.data::text)) || convert_to(e.data::text, 'UTF8')
+    || int4send(octet_length(e.metadata::text)) || convert_to(e.metadata::text, 'UTF8'))
+$$;
 CREATE FUNCTION pg_temp.link(prev bytea, e chronicle.events) RETURNS bytea
 LANGUAGE sql AS $$
 SELECT sha256(coalesce(prev, '')
     || int4send(octet_length(e.stream_id)) || convert_to(e.stream_id, 'UTF8')
     || int8send(e.version)
+    || int8send(e.global_position)
     || uuid_send(e.event_id)
     || int4send(octet_length(e.type)) || convert_to(e.type, 'UTF8')
     || int4send(e.type_version)
-    || int4send(octet_length(e.data::text)) || convert_to(e.data::text, 'UTF8')
-    || int4send(octet_length(e.metadata::text)) || convert_to(e.metadata::text, 'UTF8')
-    || int8send((extract(epoch FROM e.recorded_at - '2000-01-01 00:00:00+00') * 1000000)::bigint))
+    || int8send((extract(epoch FROM e.recorded_at - '2000-01-01 00:00:00+00') * 1000000)::bigint)
+    || int8send(e.tx_id::text::numeric::bigint)
+    || int4send(cardinality(e.tags))
+    || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
+                   FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
+    || coalesce((SELECT r.content_digest FROM chronicle.erasures r
+                  WHERE r.stream_id = e.stream_id AND r.version = e.version), pg_temp.content(e)))
 $$;
 SELECT e.stream_id, e.version,
        e.hash = pg_temp.link(lag(e.hash) OVER (PARTITION BY e.stream_id ORDER BY e.version), e)

@@ -121,6 +121,16 @@ GRANT EXECUTE ON FUNCTION chronicle.replay_parked(text) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.unsubscribe(text) TO chronicle_subscriber;
 GRANT SELECT ON chronicle.subscription_status TO chronicle_reader;
 
+-- erasure
+-- Redaction is chronicle_admin's alone (granted to nobody by default; a
+-- writer cannot redact); the functions write with the owner's rights.
+-- digest() records what it returns (a writer's right); verify_digest reads.
+GRANT SELECT ON chronicle.erasures, chronicle.digests TO chronicle_reader, chronicle_admin;
+GRANT EXECUTE ON FUNCTION chronicle.redact(text, bigint, text[], text) TO chronicle_admin;
+GRANT EXECUTE ON FUNCTION chronicle.redact_tagged(text, text[], text) TO chronicle_admin;
+GRANT EXECUTE ON FUNCTION chronicle.digest() TO chronicle_writer, chronicle_admin;
+GRANT EXECUTE ON FUNCTION chronicle.verify_digest(jsonb) TO chronicle_reader, chronicle_admin;
+
 -- tree
 GRANT SELECT ON chronicle._tree_tables TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text, text) TO chronicle_writer;

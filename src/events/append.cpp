@@ -34,6 +34,7 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/sequence.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -120,21 +121,19 @@ const char *const UPSERT_SQL =
 #define INSERT_ONE_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
     "type_version, data, metadata, recorded_at, tx_id, hash, tags) " \
-    "VALUES ($1, $2, pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), " \
-    "$3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    "VALUES ($1, $2, $12, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 #define INSERT_MANY_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
     "type_version, data, metadata, recorded_at, tx_id, hash, tags) " \
-    "SELECT $1, u.version, " \
-    "pg_catalog.nextval('chronicle.global_position_seq'::pg_catalog.regclass), u.event_id, " \
+    "SELECT $1, u.version, u.global_position, u.event_id, " \
     "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash, " \
     "ARRAY(SELECT x.t FROM pg_catalog.jsonb_array_elements_text(u.tags) WITH ORDINALITY AS x(t, n) " \
     "ORDER BY x.n) " \
     "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
     "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
-    "pg_catalog.unnest($11)) " \
-    "AS u(version, event_id, type, type_version, data, metadata, hash, tags)"
+    "pg_catalog.unnest($11), pg_catalog.unnest($12)) " \
+    "AS u(version, event_id, type, type_version, data, metadata, hash, tags, global_position)"
 
 /* Every insert reports the positions it assigned (append_events returns them). */
 #define INSERT_RETURNING " RETURNING version, global_position"
@@ -385,13 +384,13 @@ bool store_events(const EventsCatalog *catalog, text *stream, NewEvent **fresh, 
         return false;
     Datum values[EV_NCOLUMNS];
     values[EV_STREAM_ID - 1] = PointerGetDatum(stream);
-    values[EV_GLOBAL_POSITION - 1] = (Datum)0; /* assigned by events_store_put */
     values[EV_RECORDED_AT - 1] = TimestampTzGetDatum(now);
     values[EV_TX_ID - 1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
     for (int i = 0; i < nfresh; i++)
     {
         NewEvent *e = fresh[i];
         values[EV_VERSION - 1] = Int64GetDatum(e->version);
+        values[EV_GLOBAL_POSITION - 1] = Int64GetDatum(e->position);
         values[EV_EVENT_ID - 1] = UUIDPGetDatum(&e->event_id);
         values[EV_TYPE - 1] = PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len));
         values[EV_TYPE_VERSION - 1] = Int32GetDatum(e->type_version);
@@ -414,12 +413,12 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
     if (nfresh == 1)
     {
-        static const Oid argtypes[11] = {TEXTOID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,     JSONBOID,
-                                         JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID};
-        SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 11, argtypes)
-                                    : pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 11, argtypes);
+        static const Oid argtypes[12] = {TEXTOID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,      JSONBOID,
+                                         JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID, INT8OID};
+        SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 12, argtypes)
+                                    : pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 12, argtypes);
         NewEvent *e = fresh[0];
-        Datum args[11] = {PointerGetDatum(stream),
+        Datum args[12] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
                           UUIDPGetDatum(&e->event_id),
                           PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len)),
@@ -429,7 +428,8 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
                           TimestampTzGetDatum(now),
                           xid,
                           PointerGetDatum(hash_datum(hashes)),
-                          PointerGetDatum(e->tags)};
+                          PointerGetDatum(e->tags),
+                          Int64GetDatum(e->position)};
         if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
             elog(ERROR, "chronicle: inserting the event failed");
         check_all_inserted(req, 1);
@@ -437,11 +437,11 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         return;
     }
 
-    static const Oid argtypes[11] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
+    static const Oid argtypes[12] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
-                                     JSONBARRAYOID, BYTEAARRAYOID,  JSONBARRAYOID};
-    SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 11, argtypes)
-                                : pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 11, argtypes);
+                                     JSONBARRAYOID, BYTEAARRAYOID,  JSONBARRAYOID, INT8ARRAYOID};
+    SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 12, argtypes)
+                                : pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 12, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -449,6 +449,7 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     Datum *datas = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *metas = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *hash_values = (Datum *)palloc(sizeof(Datum) * nfresh);
+    Datum *positions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *tag_lists = (Datum *)palloc(sizeof(Datum) * nfresh);
     for (int i = 0; i < nfresh; i++)
     {
@@ -460,10 +461,11 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         datas[i] = JsonbPGetDatum(e->data);
         metas[i] = JsonbPGetDatum(e->metadata);
         hash_values[i] = PointerGetDatum(hash_datum(hashes + (Size)i * EVENTS_HASH_LEN));
+        positions[i] = Int64GetDatum(e->position);
         tag_lists[i] = DirectFunctionCall1(array_to_json, PointerGetDatum(e->tags));
         tag_lists[i] = DirectFunctionCall1(jsonb_in, DirectFunctionCall1(json_out, tag_lists[i]));
     }
-    Datum args[11] = {
+    Datum args[12] = {
         PointerGetDatum(stream),
         TimestampTzGetDatum(now),
         xid,
@@ -474,7 +476,8 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
         PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(tag_lists, nfresh, JSONBOID, -1, false, TYPALIGN_INT))};
+        PointerGetDatum(construct_array(tag_lists, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
+        PointerGetDatum(construct_array(positions, nfresh, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
     if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
         elog(ERROR, "chronicle: inserting the events failed");
     check_all_inserted(req, nfresh);
@@ -602,14 +605,25 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
         prev_len = EVENTS_HASH_LEN;
     }
 
+    /*
+     * Chain v2 covers global_position and tx_id: positions are taken before
+     * the hashes (nextval's own check: the sequence's USAGE/UPDATE right,
+     * held by its owner; an event skipped on conflict leaves a gap, allowed).
+     */
     uint8 *hashes = (uint8 *)palloc((Size)nfresh * EVENTS_HASH_LEN);
+    uint64 tx_id = U64FromFullTransactionId(GetTopFullTransactionId());
     for (int i = 0; i < nfresh; i++)
     {
         NewEvent *e = fresh[i];
         e->version = old_version + 1 + i;
+        e->position = nextval_internal(catalog.position_seq, true);
         uint8 *out = hashes + (Size)i * EVENTS_HASH_LEN;
-        events_hash(prev, prev_len, req->stream_id, req->stream_len, e->version, &e->event_id,
-                    e->type, e->type_len, e->type_version, e->data, e->metadata, now, out);
+        uint8 content[EVENTS_HASH_LEN];
+        events_content_digest(e->data, e->metadata, content);
+        EventsLink link = {req->stream_id, (size_t)req->stream_len, e->version, e->position,
+                           &e->event_id, e->type, (size_t)e->type_len, e->type_version, now, tx_id,
+                           e->tags, content};
+        events_hash(prev, prev_len, &link, out);
         memcpy(prev, out, EVENTS_HASH_LEN);
         prev_len = EVENTS_HASH_LEN;
         if ((i & 1023) == 1023)

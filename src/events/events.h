@@ -52,11 +52,34 @@ enum EventsColumn
 void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
                       const char *nulls, Tuplestorestate *store);
 
-/* hash.cpp: one link of the chain (see README.md, "Hash chain: canonical encoding"). */
-void events_hash(const uint8 *prev_hash, size_t prev_len, const char *stream_id,
-                 size_t stream_len, int64 version, const pg_uuid_t *event_id, const char *type,
-                 size_t type_len, int32 type_version, Jsonb *data, Jsonb *metadata,
-                 TimestampTz recorded_at, uint8 *out);
+/*
+ * hash.cpp: the chain (docs/design/erasure.md, "The canonical encoding").
+ * A link of chain v2 is computed from an EventsLink; content is the event's
+ * content digest (events_content_digest of its original data and metadata).
+ */
+struct EventsLink
+{
+    const char *stream_id;
+    size_t stream_len;
+    int64 version;
+    int64 global_position;
+    const pg_uuid_t *event_id;
+    const char *type;
+    size_t type_len;
+    int32 type_version;
+    TimestampTz recorded_at;
+    uint64 tx_id;          /* the full transaction id (xid8) */
+    ArrayType *tags;       /* text[], detoasted; NULL: no tags */
+    const uint8 *content;  /* EVENTS_HASH_LEN bytes */
+};
+void events_content_digest(Jsonb *data, Jsonb *metadata, uint8 *out);
+void events_hash(const uint8 *prev_hash, size_t prev_len, const EventsLink *row, uint8 *out);
+void events_sha256(const char *data, size_t len, uint8 *out);
+/* Chain v1 (0.1.0): only to check a 0.1.0 log before the upgrade re-chains it. */
+void events_hash_v1(const uint8 *prev_hash, size_t prev_len, const char *stream_id,
+                    size_t stream_len, int64 version, const pg_uuid_t *event_id, const char *type,
+                    size_t type_len, int32 type_version, Jsonb *data, Jsonb *metadata,
+                    TimestampTz recorded_at, uint8 *out);
 
 /*
  * direct.cpp: a table of chronicle's opened for a write through the table
@@ -90,7 +113,7 @@ void events_catalog(EventsCatalog *out);
  * store.cpp: new rows written through the table AM and the executor's index
  * machinery (no INSERT statement).  begin() returns NULL when the table has
  * something that path would skip (an extra trigger, a rule, ...): then use
- * an INSERT.  put() assigns global_position and returns it; values[] holds
+ * an INSERT.  put() writes the global_position given in values[] (taken before hashing) and returns it; values[] holds
  * every column.
  */
 struct EventsStore;
@@ -172,3 +195,46 @@ void events_pending_set(const char *stream_id, int stream_len, int64 first_versi
 void events_pending_clear(void);
 bool events_pending_match(const char *stream_id, int stream_len, int64 version,
                           const uint8 *hash);
+
+/*
+ * pending.cpp: the one-row permit for the only updates chronicle makes to an
+ * event (redaction; the 0.1.0 upgrade's re-chaining), checked and spent by
+ * the immutability trigger (triggers.cpp).  Valid only inside the
+ * (sub)transaction that set it.
+ */
+enum EventsPermitKind
+{
+    EVENTS_PERMIT_REDACT, /* data and metadata become the given ones */
+    EVENTS_PERMIT_REHASH  /* hash becomes the given one */
+};
+void events_permit_set(EventsPermitKind kind, const char *stream_id, int stream_len, int64 version,
+                       Jsonb *data, Jsonb *metadata, const uint8 *hash);
+void events_permit_clear(void);
+bool events_permit_take(const char *stream_id, int stream_len, int64 version, EventsPermitKind *kind,
+                        Jsonb **data, Jsonb **metadata, const uint8 **hash);
+
+/* triggers.cpp: the tags of a chronicle.events row (detoasted; NULL when empty). */
+ArrayType *events_row_tags(HeapTuple row, TupleDesc desc);
+
+/*
+ * verify.cpp: the chain walk.  A verify scan row holds, by column: 1
+ * stream_id, 2 version, 3 event_id, 4 type, 5 type_version, 6 data, 7
+ * metadata, 8 recorded_at, 9 hash, then the EVENTS_SCAN_* columns below;
+ * events_scan_hash computes its chain-v2 link from prev (the content digest
+ * a redaction kept, when there is one, else the digest of data and metadata).
+ * events_verify_into runs verify() (SPI connected) into out; v1 checks chain
+ * v1 (the 0.1.0 log before the upgrade re-chains it).
+ */
+#define EVENTS_SCAN_POSITION 10
+#define EVENTS_SCAN_TX 11
+#define EVENTS_SCAN_CONTENT 12
+#define EVENTS_SCAN_TAGS_COLUMN 13
+#define EVENTS_SCAN_TAGS "e.tags"
+struct EventsReport
+{
+    Tuplestorestate *store;
+    TupleDesc desc;
+    int64 count;
+};
+void events_scan_hash(const uint8 *prev, size_t prev_len, HeapTuple row, TupleDesc desc, uint8 *out);
+void events_verify_into(EventsReport *out, text *stream_id, bool v1);

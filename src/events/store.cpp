@@ -108,9 +108,8 @@ int64 events_store_put(EventsStore *store, const Datum *values)
         slot->tts_values[i] = values[i];
         slot->tts_isnull[i] = false;
     }
-    /* nextval's own check: the sequence's USAGE/UPDATE right, held by its owner. */
-    int64 position = nextval_internal(store->position_seq, true);
-    slot->tts_values[EV_GLOBAL_POSITION - 1] = Int64GetDatum(position);
+    /* values[] carries global_position: append took it before hashing (chain v2). */
+    int64 position = DatumGetInt64(values[EV_GLOBAL_POSITION - 1]);
     ExecStoreVirtualTuple(slot);
 
     DirectTarget *t = &store->target;

@@ -5,7 +5,11 @@
  *  - chronicle._events_immutable(): UPDATE and DELETE (row level) and
  *    TRUNCATE (statement level) on chronicle.events raise SE002, whoever runs
  *    them, the owner included; so do DELETE and TRUNCATE on chronicle.streams
- *    (no foreign key protects its rows: see docs/design/operations.md).
+ *    (no foreign key protects its rows: see docs/design/operations.md).  The
+ *    one exception is an update of an event that chronicle's own C code
+ *    announced for that exact row (events_permit_set: a redaction replacing
+ *    data and metadata, or the upgrade's re-chaining replacing the hash),
+ *    with every other column unchanged.
  *  - chronicle._events_insert_check(): an INSERT into chronicle.events is
  *    accepted when it is a row chronicle.append is writing right now (same
  *    stream, version and the hash append computed: see pending.cpp), or when
@@ -25,6 +29,8 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/xid8.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -36,6 +42,12 @@ PG_FUNCTION_INFO_V1(chronicle_streams_version_grows);
 namespace {
 
 SPIPlanPtr last_event_plan;
+SPIPlanPtr kept_digest_plan;
+
+/* A redacted event's kept content digest (a restore loads chronicle.erasures first). */
+const char *const KEPT_DIGEST_SQL =
+    "SELECT r.content_digest FROM chronicle.erasures r WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
+    "AND r.version OPERATOR(pg_catalog.=) $2";
 
 const char *const LAST_EVENT_SQL =
     "SELECT e.version, e.hash FROM chronicle.events e "
@@ -105,6 +117,21 @@ void check_direct_insert(HeapTuple row, TupleDesc desc)
         prev_len = Min(VARSIZE_ANY_EXHDR(h), EVENTS_HASH_LEN);
         memcpy(prev, VARDATA_ANY(h), prev_len);
     }
+    uint8 content[EVENTS_HASH_LEN];
+    static const Oid kept_types[2] = {TEXTOID, INT8OID};
+    Datum kept_args[2] = {PointerGetDatum(stream), Int64GetDatum(version)};
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&kept_digest_plan, KEPT_DIGEST_SQL, 2, kept_types), kept_args, NULL,
+                              false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: content digest lookup failed");
+    bool kept = false;
+    if (SPI_processed == 1)
+    {
+        bool isnull;
+        bytea *d = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        kept = !isnull && VARSIZE_ANY_EXHDR(d) == EVENTS_HASH_LEN;
+        if (kept)
+            memcpy(content, VARDATA_ANY(d), EVENTS_HASH_LEN);
+    }
     SPI_finish();
 
     if (version != last + 1)
@@ -113,9 +140,15 @@ void check_direct_insert(HeapTuple row, TupleDesc desc)
                                    stream_id, (long long)(last + 1), (long long)version),
                         "Versions are contiguous per stream.", "Append with chronicle.append().");
 
+    if (!kept)
+        events_content_digest(data, metadata, content);
+    EventsLink link = {stream_id, (size_t)stream_len, version,
+                       DatumGetInt64(attr(row, desc, EV_GLOBAL_POSITION)), event_id, type,
+                       (size_t)type_len, type_version, recorded_at,
+                       U64FromFullTransactionId(DatumGetFullTransactionId(attr(row, desc, EV_TX_ID))),
+                       events_row_tags(row, desc), content};
     uint8 expected[EVENTS_HASH_LEN];
-    events_hash(prev, prev_len, stream_id, stream_len, version, event_id, type, type_len,
-                type_version, data, metadata, recorded_at, expected);
+    events_hash(prev, prev_len, &link, expected);
     if (VARSIZE_ANY_EXHDR(hash) != EVENTS_HASH_LEN ||
         memcmp(VARDATA_ANY(hash), expected, EVENTS_HASH_LEN) != 0)
         throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
@@ -125,7 +158,64 @@ void check_direct_insert(HeapTuple row, TupleDesc desc)
                         "Append with chronicle.append().");
 }
 
+/*
+ * An UPDATE chronicle itself makes (events_permit_set): the permit names this
+ * row; every column but the permitted ones is unchanged; the permitted ones
+ * hold exactly the permit's values.  Anything else is a tampering.
+ */
+bool permitted_update(TriggerData *td)
+{
+    TupleDesc desc = td->tg_relation->rd_att;
+    HeapTuple old_row = td->tg_trigtuple;
+    HeapTuple new_row = td->tg_newtuple;
+    text *stream = DatumGetTextPP(attr(old_row, desc, EV_STREAM_ID));
+    int64 version = DatumGetInt64(attr(old_row, desc, EV_VERSION));
+    EventsPermitKind kind;
+    Jsonb *data;
+    Jsonb *metadata;
+    const uint8 *hash;
+    if (!events_permit_take(VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream), version, &kind, &data,
+                            &metadata, &hash))
+        return false;
+    for (int i = 1; i <= desc->natts; i++)
+    {
+        Form_pg_attribute a = TupleDescAttr(desc, i - 1);
+        if (a->attisdropped)
+            continue;
+        bool old_null, new_null;
+        Datum old_value = heap_getattr(old_row, i, desc, &old_null);
+        Datum new_value = heap_getattr(new_row, i, desc, &new_null);
+        if (new_null)
+            return false;
+        if (kind == EVENTS_PERMIT_REDACT && (i == EV_DATA || i == EV_METADATA))
+        {
+            Jsonb *want = i == EV_DATA ? data : metadata;
+            if (!datum_image_eq(new_value, PointerGetDatum(want), false, -1))
+                return false;
+            continue;
+        }
+        if (kind == EVENTS_PERMIT_REHASH && i == EV_HASH)
+        {
+            bytea *h = DatumGetByteaPP(new_value);
+            if (VARSIZE_ANY_EXHDR(h) != EVENTS_HASH_LEN ||
+                memcmp(VARDATA_ANY(h), hash, EVENTS_HASH_LEN) != 0)
+                return false;
+            continue;
+        }
+        if (old_null || !datum_image_eq(old_value, new_value, a->attbyval, a->attlen))
+            return false;
+    }
+    return true;
+}
+
 } // namespace
+
+ArrayType *events_row_tags(HeapTuple row, TupleDesc desc)
+{
+    bool isnull;
+    Datum tags = heap_getattr(row, EV_TAGS, desc, &isnull);
+    return isnull ? NULL : DatumGetArrayTypeP(tags);
+}
 
 Datum chronicle_events_immutable(PG_FUNCTION_ARGS)
 {
@@ -135,6 +225,9 @@ Datum chronicle_events_immutable(PG_FUNCTION_ARGS)
                            : TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE"
                                                                    : "TRUNCATE";
         const char *table = RelationGetRelationName(td->tg_relation);
+        if (TRIGGER_FIRED_FOR_ROW(td->tg_event) && TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+            TRIGGER_FIRED_BEFORE(td->tg_event) && strcmp(table, "events") == 0 && permitted_update(td))
+            return PointerGetDatum(td->tg_newtuple);
         if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
         {
             /* chronicle.streams (stream_id 1, category 2, version 3) has this

@@ -29,6 +29,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/xid8.h"
 
 PG_FUNCTION_INFO_V1(chronicle_verify);
 }
@@ -36,17 +37,27 @@ PG_FUNCTION_INFO_V1(chronicle_verify);
 namespace {
 
 SPIPlanPtr scan_all_plan;
+SPIPlanPtr scan_v1_plan;
 SPIPlanPtr scan_one_plan;
 SPIPlanPtr streams_all_plan;
 SPIPlanPtr streams_one_plan;
 
+/* Columns 1..9 are chain v1's; v2 adds global_position, tx_id, the content
+ * digest a redaction kept, and tags (EVENTS_SCAN_*, events.h). */
 #define SCAN_COLUMNS                                                                        \
     "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
-    "e.recorded_at, e.hash FROM chronicle.events e "
+    "e.recorded_at, e.hash, e.global_position, e.tx_id, r.content_digest, " EVENTS_SCAN_TAGS  \
+    " FROM chronicle.events e LEFT JOIN chronicle.erasures r "                              \
+    "ON r.stream_id OPERATOR(pg_catalog.=) e.stream_id AND r.version OPERATOR(pg_catalog.=) e.version "
 
 const char *const SCAN_ALL_SQL = SCAN_COLUMNS "ORDER BY e.stream_id, e.version";
 const char *const SCAN_ONE_SQL =
     SCAN_COLUMNS "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 ORDER BY e.stream_id, e.version";
+/* 0.1.0's chain, for the upgrade: no redactions existed. */
+#define SCAN_V1_COLUMNS                                                                     \
+    "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
+    "e.recorded_at, e.hash FROM chronicle.events e "
+const char *const SCAN_V1_SQL = SCAN_V1_COLUMNS "ORDER BY e.stream_id, e.version";
 
 /* (stream_id, version in chronicle.streams, last event's version), mismatches only. */
 const char *const STREAMS_ALL_SQL =
@@ -60,18 +71,13 @@ const char *const STREAMS_ONE_SQL =
     "SELECT $1, (SELECT s.version FROM chronicle.streams s WHERE s.stream_id OPERATOR(pg_catalog.=) $1), "
     "(SELECT max(e.version) FROM chronicle.events e WHERE e.stream_id OPERATOR(pg_catalog.=) $1)";
 
-struct Report
-{
-    Tuplestorestate *store;
-    TupleDesc desc;
-};
-
-void report(Report *out, const char *stream, int stream_len, int64 version, const char *problem)
+void report(EventsReport *out, const char *stream, int stream_len, int64 version, const char *problem)
 {
     Datum values[3] = {PointerGetDatum(cstring_to_text_with_len(stream, stream_len)),
                        Int64GetDatum(version), CStringGetTextDatum(problem)};
     bool nulls[3] = {false, false, false};
     tuplestore_putvalues(out->store, out->desc, values, nulls);
+    out->count++;
 }
 
 /* The chain walk over rows ordered by (stream_id, version). */
@@ -85,7 +91,7 @@ struct Walk
     size_t prev_len;
 };
 
-void walk_row(Walk *w, Report *out, HeapTuple row, TupleDesc desc, MemoryContext keep)
+void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryContext keep, bool v1)
 {
     bool isnull;
     text *stream = DatumGetTextPP(SPI_getbinval(row, desc, 1, &isnull));
@@ -126,12 +132,15 @@ void walk_row(Walk *w, Report *out, HeapTuple row, TupleDesc desc, MemoryContext
     {
         text *type = DatumGetTextPP(SPI_getbinval(row, desc, 4, &isnull));
         uint8 expected[EVENTS_HASH_LEN];
-        events_hash(w->prev, w->prev_len, sid, slen, version,
-                    DatumGetUUIDP(SPI_getbinval(row, desc, 3, &isnull)), VARDATA_ANY(type),
-                    VARSIZE_ANY_EXHDR(type), DatumGetInt32(SPI_getbinval(row, desc, 5, &isnull)),
-                    DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
-                    DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)),
-                    DatumGetTimestampTz(SPI_getbinval(row, desc, 8, &isnull)), expected);
+        if (v1)
+            events_hash_v1(w->prev, w->prev_len, sid, slen, version,
+                           DatumGetUUIDP(SPI_getbinval(row, desc, 3, &isnull)), VARDATA_ANY(type),
+                           VARSIZE_ANY_EXHDR(type), DatumGetInt32(SPI_getbinval(row, desc, 5, &isnull)),
+                           DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
+                           DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)),
+                           DatumGetTimestampTz(SPI_getbinval(row, desc, 8, &isnull)), expected);
+        else
+            events_scan_hash(w->prev, w->prev_len, row, desc, expected);
         if (!hash_ok_size || memcmp(VARDATA_ANY(hash), expected, EVENTS_HASH_LEN) != 0)
             report(out, sid, slen, version, "hash mismatch: the row or the chain before it was altered");
     }
@@ -141,7 +150,7 @@ void walk_row(Walk *w, Report *out, HeapTuple row, TupleDesc desc, MemoryContext
         memcpy(w->prev, VARDATA_ANY(hash), EVENTS_HASH_LEN);
 }
 
-void check_stream_rows(Report *out, SPIPlanPtr plan, Datum *args)
+void check_stream_rows(EventsReport *out, SPIPlanPtr plan, Datum *args)
 {
     if (pg::spi::execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: verify of chronicle.streams failed");
@@ -170,21 +179,50 @@ void check_stream_rows(Report *out, SPIPlanPtr plan, Datum *args)
 
 } // namespace
 
-Datum chronicle_verify(PG_FUNCTION_ARGS)
+void events_scan_hash(const uint8 *prev, size_t prev_len, HeapTuple row, TupleDesc desc, uint8 *out)
 {
-    return pg::entry([&]() -> Datum {
-        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-        ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-        Report out = {rsinfo->setResult, rsinfo->setDesc};
-        MemoryContext keep = CurrentMemoryContext;
-        bool one = !PG_ARGISNULL(0);
-        Datum args[1] = {one ? PG_GETARG_DATUM(0) : (Datum)0};
-        static const Oid argtypes[1] = {TEXTOID};
+    bool isnull;
+    text *stream = DatumGetTextPP(SPI_getbinval(row, desc, 1, &isnull));
+    text *type = DatumGetTextPP(SPI_getbinval(row, desc, 4, &isnull));
+    uint8 content[EVENTS_HASH_LEN];
+    Datum kept = SPI_getbinval(row, desc, EVENTS_SCAN_CONTENT, &isnull);
+    if (!isnull && VARSIZE_ANY_EXHDR(DatumGetByteaPP(kept)) == EVENTS_HASH_LEN)
+        memcpy(content, VARDATA_ANY(DatumGetByteaPP(kept)), EVENTS_HASH_LEN);
+    else if (!isnull)
+        memset(content, 0, EVENTS_HASH_LEN); /* a malformed kept digest links nothing */
+    else
+        events_content_digest(DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
+                              DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)), content);
+    Datum tags = SPI_getbinval(row, desc, EVENTS_SCAN_TAGS_COLUMN, &isnull);
+    EventsLink link = {VARDATA_ANY(stream),
+                       VARSIZE_ANY_EXHDR(stream),
+                       DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull)),
+                       DatumGetInt64(SPI_getbinval(row, desc, EVENTS_SCAN_POSITION, &isnull)),
+                       DatumGetUUIDP(SPI_getbinval(row, desc, 3, &isnull)),
+                       VARDATA_ANY(type),
+                       VARSIZE_ANY_EXHDR(type),
+                       DatumGetInt32(SPI_getbinval(row, desc, 5, &isnull)),
+                       DatumGetTimestampTz(SPI_getbinval(row, desc, 8, &isnull)),
+                       U64FromFullTransactionId(
+                           DatumGetFullTransactionId(SPI_getbinval(row, desc, EVENTS_SCAN_TX, &isnull))),
+                       NULL,
+                       content};
+    bool tags_null;
+    (void)SPI_getbinval(row, desc, EVENTS_SCAN_TAGS_COLUMN, &tags_null);
+    link.tags = tags_null ? NULL : DatumGetArrayTypeP(tags);
+    events_hash(prev, prev_len, &link, out);
+}
 
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        SPIPlanPtr scan = one ? pg::spi::kept_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
-                              : pg::spi::kept_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
+void events_verify_into(EventsReport *out, text *stream_id, bool v1)
+{
+    MemoryContext keep = CurrentMemoryContext;
+    bool one = stream_id != NULL;
+    Datum args[1] = {one ? PointerGetDatum(stream_id) : (Datum)0};
+    static const Oid argtypes[1] = {TEXTOID};
+    {
+        SPIPlanPtr scan = v1    ? pg::spi::kept_plan(&scan_v1_plan, SCAN_V1_SQL, 0, NULL)
+                          : one ? pg::spi::kept_plan(&scan_one_plan, SCAN_ONE_SQL, 1, argtypes)
+                                : pg::spi::kept_plan(&scan_all_plan, SCAN_ALL_SQL, 0, NULL);
         Portal cursor = pg::spi::cursor_open(NULL, scan, args, NULL, true);
         Walk walk;
         memset(&walk, 0, sizeof(walk));
@@ -200,7 +238,7 @@ Datum chronicle_verify(PG_FUNCTION_ARGS)
             MemoryContext old = MemoryContextSwitchTo(rows);
             for (uint64 i = 0; i < SPI_processed; i++)
             {
-                walk_row(&walk, &out, table->vals[i], table->tupdesc, keep);
+                walk_row(&walk, out, table->vals[i], table->tupdesc, keep, v1);
                 MemoryContextReset(rows);
             }
             MemoryContextSwitchTo(old);
@@ -209,9 +247,21 @@ Datum chronicle_verify(PG_FUNCTION_ARGS)
         SPI_cursor_close(cursor);
 
         if (one)
-            check_stream_rows(&out, pg::spi::kept_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
+            check_stream_rows(out, pg::spi::kept_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);
         else
-            check_stream_rows(&out, pg::spi::kept_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
+            check_stream_rows(out, pg::spi::kept_plan(&streams_all_plan, STREAMS_ALL_SQL, 0, NULL), NULL);
+    }
+}
+
+Datum chronicle_verify(PG_FUNCTION_ARGS)
+{
+    return pg::entry([&]() -> Datum {
+        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+        ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+        EventsReport out = {rsinfo->setResult, rsinfo->setDesc, 0};
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "chronicle: SPI_connect failed");
+        events_verify_into(&out, PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), false);
         SPI_finish();
         return (Datum)0;
     });

@@ -65,6 +65,7 @@ static bool valid = false;
 static Oid catalog_relid = InvalidOid;
 static Oid upcasters_relid = InvalidOid;
 static Oid reducers_relid = InvalidOid;
+static Oid redactions_relid = InvalidOid; /* a redaction invalidates it: states saw erased data */
 static int active = 0; /* observers running (a function reducer may append) */
 static bool changed_here = false; /* this transaction defined or dropped one */
 
@@ -90,7 +91,7 @@ static void invalidate(Datum, Oid relid)
      * this invalidation for every write to it).
      */
     if (relid == InvalidOid || relid == catalog_relid || relid == upcasters_relid ||
-        relid == reducers_relid)
+        relid == reducers_relid || relid == redactions_relid)
         states_reset();
     if (!valid)
         return;
@@ -174,6 +175,7 @@ static void load(Oid owner)
     catalog_relid = get_relname_relid("projections", nsp);
     upcasters_relid = get_relname_relid("upcasters", nsp);
     reducers_relid = get_relname_relid("reducers", nsp);
+    redactions_relid = get_relname_relid("erasures", nsp);
     /* Invalidations read from here on may concern what we are about to read. */
     valid = true;
 

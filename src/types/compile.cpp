@@ -271,6 +271,13 @@ void compile_keyword(Compiler &c, SchemaNode *node, const JsonbValue &key, const
         else
             schema_error(c, "unknown format \"%s\" (supported: date, date-time, uuid, email)", f);
     }
+    else if (is("x-personal"))
+    {
+        /* chronicle's annotation: the property is personal data, which
+         * chronicle.redact removes when given no paths (SPEC section 2c). */
+        if (v.type != jbvBool)
+            schema_error(c, "must be a boolean");
+    }
     else if (is("title") || is("description") || is("$schema") || is("$id") || is("$comment") ||
              is("default") || is("examples") || is("deprecated") || is("readOnly") || is("writeOnly"))
     {

@@ -7,9 +7,15 @@ SELECT 'replay ' || s || ' ' || chronicle.replay(s, 'account')::text
   FROM unnest(ARRAY['account-1', 'account-2']) s;
 SELECT 'replay counter ' || chronicle.replay('account-2', 'counter')::text;
 SELECT 'as_of ' || chronicle.replay('account-2', 'account', as_of_version => 2)::text;
-SELECT 'event ' || stream_id || ' ' || version || ' ' || type || ' ' || type_version || ' ' || data::text
-       || ' ' || metadata::text || ' ' || encode(hash, 'hex')
+-- Everything of each event but its hash: the update re-chains the log to
+-- hash chain v2 (docs/design/erasure.md), so every hash changes; after.sql
+-- checks that verify() finds the new chain intact.
+SELECT 'event ' || stream_id || ' ' || version || ' ' || global_position || ' ' || event_id || ' ' || type
+       || ' ' || type_version || ' ' || data::text || ' ' || metadata::text || ' ' || recorded_at || ' ' || tx_id
   FROM chronicle.read_all(max_count => 1000) ORDER BY global_position;
+SELECT 'hashes ' || count(*) || ' events, ' || count(DISTINCT hash) || ' distinct, '
+       || count(*) FILTER (WHERE length(hash) = 32) || ' of 32 bytes'
+  FROM chronicle.events;
 SELECT 'stream ' || stream_id || ' ' || version || ' ' || category FROM chronicle.streams ORDER BY 1;
 SELECT 'verify ' || count(*) FROM chronicle.verify();
 SELECT 'reducer ' || name || ' ' || revision || ' ' || coalesce(rules::text, '-') || ' '

@@ -41,6 +41,17 @@ PGBIN=$old_bin cluster_start upgrade-db
 psql_q -d postgres -c "CREATE DATABASE upgraded" -c "CREATE DATABASE fresh"
 psql_q -d upgraded -f "$here/fill.sql" >/dev/null
 psql_q -d upgraded -f "$here/state.sql" >"$work/state-before.txt"
+# A 0.1.0 log edited behind the triggers' back: the update must stop, list
+# the problem and leave the database at 0.1.0 (hash chain v2 re-chains only
+# a log that verifies under 0.1.0's rules).
+psql_q -d postgres -c "CREATE DATABASE tampered"
+psql_q -d tampered >/dev/null <<'SQL'
+CREATE EXTENSION chronicle VERSION '0.1.0';
+SELECT chronicle.append('account-9', 'AccountOpened', '{"Name": "Tim", "InitialBalance": 5}');
+SELECT chronicle.append('account-9', 'DepositMade', '{"Amount": 1}');
+SET session_replication_role = replica;
+UPDATE chronicle.events SET data = '{"Amount": 1000}' WHERE stream_id = 'account-9' AND version = 2;
+SQL
 as_pg "$old_bin/pg_ctl" -D "$(chronicle_workdir)/upgrade-db/data" -m fast -w stop >/dev/null
 
 # The new package: the same data directory under this checkout's binaries.
@@ -68,5 +79,16 @@ check state "$work/state-before.txt" "$work/state-after.txt"
 
 psql_q -d upgraded -f "$here/after.sql" >"$work/after.txt"
 check after "$here/after.expected" "$work/after.txt"
+
+# The tampered log: ALTER EXTENSION fails with the problem listed, nothing changes.
+if psql -X -q -v ON_ERROR_STOP=1 -d tampered -c "ALTER EXTENSION chronicle UPDATE" >"$work/tampered.txt" 2>&1; then
+    echo "FAILED: tampered: the update of a tampered 0.1.0 log succeeded"; failed=1
+else
+    psql_q -d tampered -At -c "SELECT 'extversion ' || extversion FROM pg_extension WHERE extname = 'chronicle'" \
+        >>"$work/tampered.txt"
+    { grep -E '^(ERROR|DETAIL|HINT):' "$work/tampered.txt"; grep '^extversion' "$work/tampered.txt"; } \
+        >"$work/tampered-got.txt"
+    check tampered "$here/tampered.expected" "$work/tampered-got.txt"
+fi
 
 exit $failed

@@ -1,0 +1,35 @@
+-- chronicle erasure: redaction and ledger digests (SPEC section 2c,
+-- docs/design/erasure.md).  Written in C++; every statement they run names
+-- its objects qualified.  redact and redact_tagged write with the
+-- extension owner's rights, like append; only chronicle_admin may call them
+-- (src/privileges.sql).
+
+CREATE OR REPLACE FUNCTION chronicle.redact(stream_id text, version bigint DEFAULT NULL,
+                                            paths text[] DEFAULT NULL, reason text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_redact';
+COMMENT ON FUNCTION chronicle.redact(text, bigint, text[], text) IS
+    'Erase JSON paths ("a.b", from data and metadata; NULL: the schema''s "x-personal" properties, or everything when the type has no schema) from one event of a stream (or every event when version is NULL); appends a receipt to stream chronicle-erasures; returns the events changed. chronicle_admin only.';
+
+CREATE OR REPLACE FUNCTION chronicle.redact_tagged(tag text, paths text[] DEFAULT NULL,
+                                                   reason text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_redact_tagged';
+COMMENT ON FUNCTION chronicle.redact_tagged(text, text[], text) IS
+    'chronicle.redact for every event carrying the tag (e.g. a data subject''s events across streams); returns the events changed. chronicle_admin only.';
+
+CREATE OR REPLACE FUNCTION chronicle.digest()
+    RETURNS jsonb
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_digest';
+COMMENT ON FUNCTION chronicle.digest() IS
+    'A digest of the whole log as of now: {"position", "global_position", "streams", "events", "root"}; recorded in chronicle.digests (not on a hot standby). Keep it outside the database.';
+
+CREATE OR REPLACE FUNCTION chronicle.verify_digest(digest jsonb)
+    RETURNS TABLE(stream_id text, version bigint, problem text)
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'chronicle_verify_digest';
+COMMENT ON FUNCTION chronicle.verify_digest(jsonb) IS
+    'Recompute a digest''s root from the log as of its position; one row per stream whose history up to there was changed, shortened or removed. No rows: the log still extends the digest.';
