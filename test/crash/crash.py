@@ -33,7 +33,7 @@ def connect(autocommit=False):
     return psycopg.connect("", autocommit=autocommit)
 
 
-def wait_for_server(limit=60):
+def wait_for_server(limit=120):
     """Connect again after a crash restart (a hang guard, not an assertion)."""
     deadline = time.monotonic() + limit
     while True:
@@ -280,6 +280,10 @@ def read_acks(d):
 def check(d):
     events, nodes = read_acks(d)
     problems = []
+    # The clients were cut off, so the postmaster's reset has begun; wait for
+    # its recovery to end (a connection made right after a kill -9 can come
+    # before the postmaster has even noticed the death).
+    wait_for_server(180)
     with connect(autocommit=True) as conn:
         conn.execute("CREATE TEMP TABLE acked (stream_id text, version bigint, event_id uuid)")
         with conn.cursor().copy("COPY acked FROM STDIN") as cp:
