@@ -80,6 +80,7 @@ GRANT EXECUTE ON FUNCTION chronicle.stream_version(text) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.verify(text) TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle.verify(text, boolean) TO chronicle_reader;
 
 -- types
 GRANT SELECT ON chronicle.event_types TO chronicle_reader;

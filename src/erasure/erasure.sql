@@ -33,3 +33,23 @@ CREATE OR REPLACE FUNCTION chronicle.verify_digest(digest jsonb)
     AS 'MODULE_PATHNAME', 'chronicle_verify_digest';
 COMMENT ON FUNCTION chronicle.verify_digest(jsonb) IS
     'Recompute a digest''s root from the log as of its position; one row per stream whose history up to there was changed, shortened or removed. No rows: the log still extends the digest.';
+
+-- verify() with the redacted events listed: a redacted event verifies as
+-- intact (its link commits to the content digest kept in chronicle.erasures),
+-- so on request it is named, with what was removed.
+CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text, list_redacted boolean)
+    RETURNS TABLE(stream_id text, version bigint, problem text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT v.stream_id, v.version, v.problem FROM chronicle.verify($1) v
+    UNION ALL
+    SELECT e.stream_id, e.version,
+           'redacted (not a problem): ' || coalesce('removed ' || array_to_string(e.paths, ', '),
+                                                   'all of data and metadata removed')
+      FROM chronicle.erasures e
+     WHERE $2 AND ($1 IS NULL OR e.stream_id = $1)
+     ORDER BY 1, 2, 3
+$$;
+COMMENT ON FUNCTION chronicle.verify(text, boolean) IS
+    'verify(stream_id), and with list_redacted also one row per redacted event (intact, named with the paths removed).';
