@@ -690,6 +690,15 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         int sec;
         Oid user = tree_switch_to_owner(ti, &sec);
         Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
+        /* On a scoped table, the table's tree lock EXCLUSIVE (as a plain
+         * DELETE's statement trigger takes it), not SHARE: a plain INSERT of
+         * a child holds the table SHARE, then its foreign key's KEY SHARE on
+         * the parent row, and only then asks for the scope lock (its AFTER
+         * STATEMENT trigger).  Holding the scope lock and then deleting that
+         * parent row, which waits for the KEY SHARE, deadlocked with it
+         * (locks_tree_fk.spec). */
+        if (ti->scope_att)
+            tree_lock_table(ti, true);
         TreeNode node;
         /* per_root: promoting a root's children makes them roots (new tree_root). */
         if (ti->per_root && mode == DEL_PROMOTE)
