@@ -1,6 +1,6 @@
 /*
  * forget.cpp: chronicle._subscription_forget(name), the part of unsubscribe
- * that deletes a subscription's checkpoints and parked rows.
+ * (and subscribe) that deletes a subscription's checkpoints and parked rows.
  *
  * Since 0.2.0 those tables have no foreign key to chronicle.subscriptions
  * (pg_restore -j, issue 12), so unsubscribe deletes them itself, after it has
@@ -14,6 +14,9 @@
  * checkpoint (events skipped) or parked event (never delivered).  These
  * DELETEs therefore read with the latest snapshot, as the foreign key's
  * ON DELETE CASCADE did; nothing can be in flight any more at that point.
+ * subscribe calls it too when it creates a subscription, so that rows left
+ * under the name by other means (a partial restore, the owner's own writes)
+ * are not inherited.
  */
 #include "pg/boundary.h"
 #include "pg/spi.h"

@@ -113,6 +113,12 @@ BEGIN
         VALUES (sub_name, subscribe.category, sub_types, 1, start.tx_id, start.global_position, now())
         ON CONFLICT (name) DO NOTHING;
         IF FOUND THEN
+            -- Checkpoints or parked rows under this name belong to no
+            -- subscription (no foreign key since 0.2.0: a partial restore, the
+            -- owner's own writes): a new subscription must not inherit them.
+            -- Nobody can add one now (ack and park find our row only once we
+            -- commit), so they go with the latest snapshot.
+            PERFORM chronicle._subscription_forget(sub_name);
             RETURN;
         END IF;
     END LOOP;
