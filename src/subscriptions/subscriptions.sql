@@ -113,6 +113,12 @@ BEGIN
         VALUES (sub_name, subscribe.category, sub_types, 1, start.tx_id, start.global_position, now())
         ON CONFLICT (name) DO NOTHING;
         IF FOUND THEN
+            -- Checkpoints or parked rows under this name belong to no
+            -- subscription (no foreign key since 0.2.0: a partial restore, the
+            -- owner's own writes): a new subscription must not inherit them.
+            -- Nobody can add one now (ack and park find our row only once we
+            -- commit), so they go with the latest snapshot.
+            PERFORM chronicle._subscription_forget(sub_name);
             RETURN;
         END IF;
     END LOOP;
@@ -301,6 +307,13 @@ $$;
 COMMENT ON FUNCTION chronicle.replay_parked(text) IS
     'Returns a subscription''s parked events in read_all order and un-parks them (their parked rows are deleted).';
 
+-- Internal (called by unsubscribe, granted to nobody).
+CREATE OR REPLACE FUNCTION chronicle._subscription_forget(name text) RETURNS void
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_forget';
+COMMENT ON FUNCTION chronicle._subscription_forget(text) IS
+    'Internal (called by unsubscribe): deletes a subscription''s checkpoints and parked rows, read with the latest snapshot.';
+
 CREATE OR REPLACE FUNCTION chronicle.unsubscribe(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -314,8 +327,10 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
-    DELETE FROM chronicle.subscription_checkpoints c WHERE c.subscription = sub_name;
-    DELETE FROM chronicle.parked p WHERE p.subscription = sub_name;
+    -- Then its checkpoints and parked rows, read with the latest snapshot: under
+    -- REPEATABLE READ an ack or park that committed after this transaction's
+    -- snapshot would otherwise survive as an orphan (forget.cpp).
+    PERFORM chronicle._subscription_forget(sub_name);
 END
 $$;
 COMMENT ON FUNCTION chronicle.unsubscribe(text) IS

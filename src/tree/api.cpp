@@ -13,6 +13,8 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "utils/rel.h"
 #include "utils/relcache.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -489,6 +491,23 @@ Datum chronicle_tree_detach(PG_FUNCTION_ARGS)
     });
 }
 
+/* Whether the table has a foreign key to itself; takes the table's ROW
+ * EXCLUSIVE lock (level 1, which its tree lock follows anyway). */
+static bool references_itself(Oid relid)
+{
+    Relation rel = table_open(relid, RowExclusiveLock);
+    bool found = false;
+    ListCell *lc;
+    foreach (lc, RelationGetFKeyList(rel))
+    {
+        ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
+        if (fk->confrelid == relid)
+            found = true;
+    }
+    table_close(rel, NoLock);
+    return found;
+}
+
 /* A structural function's table and its lock, taken before any numbers are read. */
 static TreeInfo *lock_tree_of(Oid relid, Datum id, TreeNode *node, bool must_exist)
 {
@@ -690,6 +709,18 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         int sec;
         Oid user = tree_switch_to_owner(ti, &sec);
         Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
+        /* On a scoped table with a foreign key to itself (parent column
+         * REFERENCES the id), the table's tree lock EXCLUSIVE (as a plain
+         * DELETE's statement trigger takes it), not SHARE: a plain INSERT of
+         * a child holds the table SHARE, then its foreign key's KEY SHARE on
+         * the parent row, and only then asks for the scope lock (its AFTER
+         * STATEMENT trigger).  Holding the scope lock and then deleting that
+         * parent row, which waits for the KEY SHARE, deadlocked with it
+         * (locks_tree_fk.spec).  Without such a key no INSERT locks a row
+         * before the scope lock, and SHARE keeps deletes in different scopes
+         * apart (tree_per_root.spec). */
+        if (ti->scope_att && references_itself(relid))
+            tree_lock_table(ti, true);
         TreeNode node;
         /* per_root: promoting a root's children makes them roots (new tree_root). */
         if (ti->per_root && mode == DEL_PROMOTE)

@@ -11,6 +11,10 @@
 #   clean        pg_restore --clean --if-exists into a database holding other data
 #   data_only    pg_restore -s (schema) first, then pg_dump -a (plain) | psql
 #   precreated   pg_restore into a database where CREATE EXTENSION chronicle ran
+#   sections     pg_restore --section=pre-data, data, post-data in three steps
+#   single_txn   pg_restore --single-transaction
+#   disable_triggers pg_restore -s, then pg_restore -a -j 4 --disable-triggers
+#   no_owner     pg_restore --no-owner --no-privileges
 #   other_cluster pg_restore -j 4 into a new cluster whose transaction ids were
 #                started above the source's (pg_resetwal --epoch)
 # After each: checks.sql (counts and content digests of every table, replays,
@@ -147,6 +151,28 @@ restore_case data_only restore_data_only
 
 psql_db precreated -c "CREATE EXTENSION chronicle" || fail "CREATE EXTENSION in precreated failed"
 restore_case precreated "$PGBIN/pg_restore" -e -d precreated "$out/dump.fc"
+
+# The three sections in separate steps (the data loads before the tree
+# table's triggers exist, as in a full restore); one transaction; a
+# data-only parallel load with --disable-triggers after the schema (nothing
+# checks the rows then: checks.sql runs verify() and tree_validate); and
+# without ownership statements.
+psql_db postgres -c "CREATE DATABASE sections" -c "CREATE DATABASE single_txn" \
+    -c "CREATE DATABASE disable_triggers" -c "CREATE DATABASE no_owner" || exit 1
+restore_sections() {
+    local s
+    for s in pre-data data post-data; do
+        "$PGBIN/pg_restore" -e --section="$s" -d sections "$out/dump.fc" || return 1
+    done
+}
+restore_case sections restore_sections
+restore_case single_txn "$PGBIN/pg_restore" -e --single-transaction -d single_txn "$out/dump.fc"
+restore_disable_triggers() {
+    "$PGBIN/pg_restore" -e -s -d disable_triggers "$out/dump.fc" &&
+        "$PGBIN/pg_restore" -e -a -j 4 --disable-triggers -d disable_triggers "$out/dump.fc"
+}
+restore_case disable_triggers restore_disable_triggers
+restore_case no_owner "$PGBIN/pg_restore" -e --no-owner --no-privileges -d no_owner "$out/dump.fc"
 
 # Into another cluster, the way docs/design/operations.md says: its 64-bit
 # transaction ids started above the source's (pg_resetwal --epoch) before the

@@ -36,7 +36,7 @@ SELECT 'verify_after_redact ' || count(*) FROM chronicle.verify();
 -- Reducers (issue 10/12): existing ones belong to the extension's owner and
 -- keep their function as its qualified signature, the very text define_reducer
 -- stores now (defining it again with the same function keeps the revision).
-SELECT 'reducer ' || r.name || ' ' || coalesce(r.fn, '-') || ' '
+SELECT 'reducer ' || r.name || ' ' || regexp_replace(coalesce(r.fn, '-'), '[0-9]{3,}', 'N') || ' '
        || (r.owner::pg_catalog.oid OPERATOR(pg_catalog.=) e.extowner)::text
   FROM chronicle.reducers r, pg_catalog.pg_extension e
  WHERE e.extname OPERATOR(pg_catalog.=) 'chronicle' ORDER BY r.name;
@@ -57,3 +57,30 @@ SELECT 'append_events ' || pg_temp.sqlstate_of($q$SELECT * FROM chronicle.append
     '[{"stream_id": "user-2", "type": "UserRegistered", "data": {"username": "alice"}, "tags": ["username:alice"]}]',
     '{"items": [{"types": ["UserRegistered"], "tags": ["username:alice"]}]}')$q$);
 SELECT 'verify_tagged ' || count(*) FROM chronicle.verify();
+-- A reducer whose function was dropped under 0.1.0 (its regprocedure was a
+-- bare OID, which is no signature): a replay is SE004, as for any function
+-- that no longer exists, and the stored text says what happened (above).
+CREATE TEMP TABLE gone_replay (result text);
+DO $$
+BEGIN
+    PERFORM chronicle.replay('account-1', 'gone');
+    INSERT INTO gone_replay VALUES ('no error');
+EXCEPTION WHEN OTHERS THEN
+    INSERT INTO gone_replay VALUES (SQLSTATE);
+END
+$$;
+SELECT 'gone_replay ' || result FROM gone_replay;
+-- The scoped tree with an order column, attached under 0.1.0.
+UPDATE public.aisle SET name = 'b' WHERE id = 2;
+INSERT INTO public.aisle VALUES (4, 1, 's1', 'a2'), (12, 10, 's2', 'a');
+SELECT 'aisle ' || store || ' ' || string_agg(name, ' ' ORDER BY lft) FROM public.aisle GROUP BY store ORDER BY store;
+SELECT 'aisle_validate ' || count(*) FROM chronicle.tree_validate('public.aisle');
+-- The projection in another schema follows appends.
+SELECT 'reports ' || stream_id || ' ' || version || ' ' || balance FROM reports.balances ORDER BY 1;
+-- The group of three keeps its checkpoints.
+SELECT 'group3 ' || member || ' ' || lag FROM chronicle.subscription_status WHERE name = 'group3' ORDER BY member;
+-- Nothing of the default privileges reached chronicle's objects.
+SELECT 'spy ' || count(*) FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+ WHERE c.relnamespace = 'chronicle'::regnamespace AND a.grantee = 'upgrade_spy'::regrole;
+SELECT 'spy_fn ' || count(*) FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+ WHERE p.pronamespace = 'chronicle'::regnamespace AND a.grantee = 'upgrade_spy'::regrole;

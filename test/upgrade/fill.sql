@@ -45,3 +45,29 @@ SELECT chronicle.tree_move('public.category', 6, 3, 'first_child');
 CREATE TABLE public.shelf (id int PRIMARY KEY, parent_id int, name text);
 SELECT chronicle.tree_attach('public.shelf', order_column => 'name');
 INSERT INTO public.shelf VALUES (1, NULL, 'shelf'), (2, 1, 'b'), (3, 1, 'c'), (4, 1, 'd');
+
+-- A scoped tree with an order column.
+CREATE TABLE public.aisle (id int PRIMARY KEY, parent_id int REFERENCES public.aisle, store text NOT NULL, name text);
+SELECT chronicle.tree_attach('public.aisle', scope_column => 'store', order_column => 'name');
+INSERT INTO public.aisle VALUES (1, NULL, 's1', 'root'), (2, 1, 's1', 'c'), (3, 1, 's1', 'a'),
+                                (10, NULL, 's2', 'root'), (11, 10, 's2', 'b');
+-- A projection whose table lives in another schema.
+CREATE SCHEMA reports;
+SELECT chronicle.define_projection('report_balances', 'account', 'reports.balances', '{"balance": "numeric"}');
+-- A consumer group of three, two members with checkpoints.
+SELECT chronicle.subscribe('group3', 'account');
+SELECT m, (SELECT count(*) FROM chronicle.poll('group3', 10, m, 3)) FROM generate_series(0, 2) m;
+SELECT chronicle.ack('group3', e.tx_id, e.global_position, 0)
+  FROM chronicle.read_all(max_count => 1, category => 'account') e;
+SELECT chronicle.ack('group3', e.tx_id, e.global_position, 2)
+  FROM chronicle.read_all(max_count => 3, category => 'account') e ORDER BY e.global_position DESC LIMIT 1;
+-- A reducer whose function was dropped (a regprocedure column keeps no dependency).
+CREATE FUNCTION public.gone(state jsonb, e chronicle.events) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE AS $$ SELECT state $$;
+SELECT chronicle.define_reducer('gone', 'public.gone(jsonb, chronicle.events)'::regprocedure);
+DROP FUNCTION public.gone(jsonb, chronicle.events);
+-- Default privileges in force when the update creates objects.
+CREATE ROLE upgrade_spy;
+ALTER DEFAULT PRIVILEGES IN SCHEMA chronicle GRANT ALL ON TABLES TO upgrade_spy;
+ALTER DEFAULT PRIVILEGES IN SCHEMA chronicle GRANT ALL ON FUNCTIONS TO upgrade_spy;
+ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO upgrade_spy;

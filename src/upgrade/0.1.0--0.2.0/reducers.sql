@@ -16,6 +16,16 @@ SELECT pg_catalog.set_config('search_path', '', true);
 ALTER TABLE chronicle.reducers
     ALTER COLUMN fn TYPE pg_catalog.text
     USING pg_catalog.replace(fn::pg_catalog.text, '(jsonb,chronicle.events)', '(pg_catalog.jsonb,chronicle.events)');
+-- A function dropped under 0.1.0 (a regprocedure keeps no dependency) left
+-- its bare OID, which regprocedure prints as a number: no signature, and a
+-- replay then failed with 22P02 ("expected a left parenthesis") instead of
+-- SE004.  Such a reducer keeps a signature that names what happened and can
+-- never resolve (nobody but the extension's owner creates functions in
+-- schema chronicle); define_reducer replaces it as usual.
+UPDATE chronicle.reducers
+   SET fn = pg_catalog.format('chronicle.%I(pg_catalog.jsonb,chronicle.events)',
+                              'function ' OPERATOR(pg_catalog.||) fn OPERATOR(pg_catalog.||) ' dropped before 0.2.0')
+ WHERE fn OPERATOR(pg_catalog.~) '^[0-9]+$';
 SELECT pg_catalog.set_config('search_path', 'pg_catalog', true);
 COMMENT ON COLUMN chronicle.reducers.fn IS
     'A function reducer''s function as its schema-qualified signature (format_procedure_qualified), resolved when used: text survives pg_dump and pg_upgrade, regprocedure does not.';
