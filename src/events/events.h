@@ -98,7 +98,15 @@ void events_direct_open(DirectTarget *target, Oid relid, AclMode perms);
 void events_direct_close(DirectTarget *target);
 bool events_direct_plain(const DirectTarget *target, const Oid *column_types, int ncolumns);
 
-/* The objects of schema chronicle that an append's direct writes use, looked up once per append. */
+/*
+ * The objects of schema chronicle that an append's direct writes use, looked
+ * up once per append.  On a Citus cluster (distributed: chronicle.distribute()
+ * has run) events and streams are the local shards holding stream_id's rows
+ * (pg/citus.h), and the SQL an append runs must be statements Citus can route
+ * to them; when the stream's shards are on another node, events_catalog
+ * refuses with 0A000 (an append writes where the stream lives: its tx_id and
+ * global_position are that node's, docs/design/citus.md).
+ */
 struct EventsCatalog
 {
     Oid events;
@@ -106,8 +114,9 @@ struct EventsCatalog
     Oid position_seq;
     Oid insert_check_fn;  /* _events_insert_check() */
     Oid version_grows_fn; /* _streams_version_grows() */
+    bool distributed;     /* Citus: event_id is unique per stream, SQL must be routable */
 };
-void events_catalog(EventsCatalog *out);
+void events_catalog(EventsCatalog *out, text *stream_id);
 
 /*
  * store.cpp: new rows written through the table AM and the executor's index
