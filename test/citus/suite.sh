@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Citus suite (run by `make test`; SPEC section 8, docs/design/citus.md):
+# a coordinator and two workers on loopback, each a throwaway cluster with
+# shared_preload_libraries = 'citus'; chronicle.distribute(); then appends to
+# streams on both workers through the coordinator (delegated calls), expected
+# versions, batches, idempotent event_ids, concurrent writers, reads,
+# replays, snapshots, verify (and a tampered shard), immutability on shards,
+# and each node's own log.
+#
+# Citus has no Debian package: when its files are not installed in the
+# server of pg_config, this suite prints that it was skipped and exits 77,
+# which test/run.sh counts as skipped (never as passed).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/../.."
+source test/lib/cluster.sh
+
+pkglibdir=$("$PG_CONFIG" --pkglibdir)
+sharedir=$("$PG_CONFIG" --sharedir)
+if [[ ! -e $pkglibdir/citus.so || ! -e $sharedir/extension/citus.control ]]; then
+    echo "skipped: Citus is not installed ($pkglibdir/citus.so, $sharedir/extension/citus.control)"
+    exit 77
+fi
+
+if [[ -z ${PGBIN:-} ]]; then
+    private_install "$(chronicle_workdir)/install" || exit 1
+fi
+export PGBIN
+work=$(chronicle_workdir)
+failures=0
+passes=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+pass() {
+    echo "ok: $*"
+    passes=$((passes + 1))
+}
+# check WHAT EXPECTED ACTUAL
+check() {
+    if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
+}
+
+# Three free loopback ports, distinct from each other.
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 20000))
+        if ! (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null && [[ " ${ports[*]:-} " != *" $p "* ]]; then
+            echo $p
+            return
+        fi
+    done
+}
+ports=()
+declare -A port
+for n in coord w1 w2; do
+    port[$n]=$(free_port)
+    ports+=("${port[$n]}")
+done
+nodes=(citus-coord citus-w1 citus-w2)
+trap 'for c in "${nodes[@]}"; do cluster_stop $c; done' EXIT
+
+for n in coord w1 w2; do
+    cluster_init "citus-$n" "listen_addresses = '127.0.0.1'" "port = ${port[$n]}" \
+        "shared_preload_libraries = 'citus'" "max_connections = 100" \
+        "citus.max_cached_conns_per_worker = 2" || exit 1
+    cluster_start "citus-$n" || exit 1
+done
+
+# q NODE SQL...: run SQL on a node, print unaligned tuples.
+q() {
+    local n=$1
+    shift
+    "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${port[$n]}" -U postgres -d postgres "$@"
+}
+# err NODE SQL: the SQLSTATE the statement fails with (empty if it succeeds).
+err() {
+    local n=$1
+    shift
+    q "$n" -v VERBOSITY=sqlstate -c "$1" 2>&1 >/dev/null | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\).*/\1/p' | head -1
+}
+
+for n in coord w1 w2; do
+    q $n -c "CREATE EXTENSION citus" || exit 1
+done
+q coord -c "SELECT citus_set_coordinator_host('127.0.0.1', ${port[coord]})" >/dev/null || exit 1
+q coord -c "SELECT citus_add_node('127.0.0.1', ${port[w1]})" >/dev/null || exit 1
+q coord -c "SELECT citus_add_node('127.0.0.1', ${port[w2]})" >/dev/null || exit 1
+q coord -c "CREATE EXTENSION chronicle" || exit 1
+check "CREATE EXTENSION chronicle beside Citus reaches both workers" "2" \
+    "$(q coord -c "SELECT count(*) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'chronicle'\$\$) WHERE success AND result <> ''")"
+
+# ---- distribute() ------------------------------------------------------
+q coord -c "SELECT chronicle.distribute(4)" || { fail "distribute() failed"; exit 1; }
+check "streams, events, snapshots hash-distributed and colocated" "1|3" \
+    "$(q coord -c "SELECT count(DISTINCT colocationid), count(*) FROM pg_dist_partition
+                   WHERE logicalrelid IN ('chronicle.streams'::regclass, 'chronicle.events', 'chronicle.snapshots')
+                     AND partmethod = 'h'")"
+check "4 shards each" "4|4|4" \
+    "$(q coord -c "SELECT string_agg(n::text, '|' ORDER BY r) FROM (SELECT logicalrelid::text r, count(*) n FROM pg_dist_shard
+                   WHERE logicalrelid IN ('chronicle.streams'::regclass, 'chronicle.events', 'chronicle.snapshots') GROUP BY 1) s")"
+check "every other table of chronicle is a reference table" "0" \
+    "$(q coord -c "SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'chronicle'::regnamespace AND c.relkind = 'r'
+                   AND NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = c.oid)")"
+check "reducers, event_types, upcasters, projections, _tree_tables, subscriptions are reference tables" "6" \
+    "$(q coord -c "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND repmodel = 't' AND logicalrelid IN
+                   ('chronicle.reducers'::regclass, 'chronicle.event_types', 'chronicle.upcasters', 'chronicle.projections',
+                    'chronicle._tree_tables', 'chronicle.subscriptions')")"
+check "unique keys of chronicle.events all hold stream_id" "events_pkey|events_stream_event_id_key" \
+    "$(q coord -c "SELECT string_agg(conname, '|' ORDER BY conname) FROM pg_constraint
+                   WHERE conrelid = 'chronicle.events'::regclass AND contype IN ('p', 'u')")"
+check "stream-addressed functions delegated, colocated with chronicle.streams" "7" \
+    "$(q coord -c "SELECT count(*) FROM pg_dist_object o JOIN pg_dist_partition p ON p.colocationid = o.colocationid
+                   WHERE o.classid = 'pg_proc'::regclass AND o.distribution_argument_index = 0
+                     AND p.logicalrelid = 'chronicle.streams'::regclass")"
+check "distribute() again is a no-op" "" "$(err coord "SELECT chronicle.distribute()")"
+
+# Two streams whose shards are on different workers.
+node_of() {
+    q coord -c "SELECT p.nodeport FROM pg_dist_shard_placement p
+                WHERE p.shardid = get_shard_id_for_distribution_column('chronicle.events', '$1')"
+}
+a= b=
+for i in $(seq 1 40); do
+    s="account-$i"
+    case $(node_of "$s") in
+    "${port[w1]}") [[ -z $a ]] && a=$s ;;
+    "${port[w2]}") [[ -z $b ]] && b=$s ;;
+    esac
+    [[ -n $a && -n $b ]] && break
+done
+[[ -n $a && -n $b ]] || { fail "no streams on both workers"; exit 1; }
+echo "streams: $a on w1 (${port[w1]}), $b on w2 (${port[w2]})"
+
+# ---- appends through the coordinator -------------------------------------
+check "append, expected_version 0" "1" "$(q coord -c "SELECT chronicle.append('$a', 'Opened', '{\"owner\": \"ann\"}', NULL, 0)")"
+check "append, expected_version 1" "2" "$(q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 100}', NULL, 1)")"
+check "wrong expected_version is SE001" "SE001" "$(err coord "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}', NULL, 7)")"
+check "append_batch on w1's stream" "5" \
+    "$(q coord -c "SELECT chronicle.append_batch('$a', '[{\"type\": \"Deposited\", \"data\": {\"amount\": 10}},
+                                                  {\"type\": \"Withdrawn\", \"data\": {\"amount\": 30}},
+                                                  {\"type\": \"Deposited\", \"data\": {\"amount\": 5}}]', 2)")"
+check "append_batch on w2's stream, new" "2" \
+    "$(q coord -c "SELECT chronicle.append_batch('$b', '[{\"type\": \"Opened\", \"data\": {\"owner\": \"bob\"}},
+                                                  {\"type\": \"Deposited\", \"data\": {\"amount\": 7}}]', 0)")"
+id=5c0e3a1e-6a8e-4c52-9a44-0d9e4a7b2c11
+check "append with an event_id" "3" "$(q coord -c "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}', NULL, NULL, '$id')")"
+check "the same event_id again is a no-op" "3" "$(q coord -c "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}', NULL, NULL, '$id')")"
+check "the same event_id with other data is SE005" "SE005" \
+    "$(err coord "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 2}', NULL, NULL, '$id')")"
+check "batch repeating a stored event_id" "4" \
+    "$(q coord -c "SELECT chronicle.append_batch('$b', '[{\"type\": \"Deposited\", \"data\": {\"amount\": 1}, \"event_id\": \"$id\"},
+                                                  {\"type\": \"Deposited\", \"data\": {\"amount\": 2}}]')")"
+check "on Citus an event_id is unique within its stream: the same id in another stream" "6" \
+    "$(q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}', NULL, NULL, '$id')")"
+
+check "stream_version through the coordinator" "6|4" \
+    "$(q coord -c "SELECT chronicle.stream_version('$a') || '|' || chronicle.stream_version('$b')")"
+check "read_stream through the coordinator" "1:Opened 2:Deposited 3:Deposited 4:Withdrawn 5:Deposited 6:Deposited" \
+    "$(q coord -c "SELECT string_agg(version || ':' || type, ' ' ORDER BY version) FROM chronicle.read_stream('$a')")"
+check "read_stream backward, 2" "4 3" \
+    "$(q coord -c "SELECT string_agg(version::text, ' ') FROM chronicle.read_stream('$b', NULL, 2, true)")"
+
+# Rows live in the workers' shards only: every shell table is empty.
+for n in coord w1 w2; do
+    check "no row in $n's shell tables" "0|0|0" \
+        "$(q $n -c "SELECT pg_relation_size('chronicle.events') || '|' || pg_relation_size('chronicle.streams') || '|' || pg_relation_size('chronicle.snapshots')")"
+done
+# Each node's log is its own: global_position comes from the sequence of the
+# node that holds the stream (the coordinator's was never used).
+check "coordinator's global_position_seq unused" "f" "$(q coord -c "SELECT is_called FROM chronicle.global_position_seq")"
+check "w1's sequence numbered the events of $a" "6" "$(q w1 -c "SELECT last_value FROM chronicle.global_position_seq")"
+check "w2's sequence numbered the events of $b" "4" "$(q w2 -c "SELECT last_value FROM chronicle.global_position_seq")"
+
+# Inside a transaction block Citus does not delegate: an append there is
+# refused on the coordinator (its tx_id would not be the worker's).
+check "append inside a transaction block on the coordinator: 0A000" "0A000" \
+    "$(err coord "BEGIN; SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}'); COMMIT;")"
+# On the worker itself, inside a transaction block: the direct path.
+check "append on the worker in a transaction block" "7" \
+    "$(q w1 -c "BEGIN" -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 3}')" -c "COMMIT")"
+check "a worker refuses a stream it does not hold" "0A000" \
+    "$(err w1 "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}')")"
+
+# ---- replay, snapshots ------------------------------------------------
+q coord -c "SELECT chronicle.define_reducer('balance', '{\"\$init\": {\"balance\": 0},
+    \"Deposited\": {\"add\": {\"balance\": \"\$.amount\"}},
+    \"Withdrawn\": {\"sub\": {\"balance\": \"\$.amount\"}}}')" >/dev/null ||
+    fail "define_reducer on the coordinator"
+check "replay of w1's stream" '{"balance": 89}' "$(q coord -c "SELECT chronicle.replay('$a', 'balance')")"
+check "replay of w2's stream" '{"balance": 10}' "$(q coord -c "SELECT chronicle.replay('$b', 'balance')")"
+check "replay as_of_version" '{"balance": 110}' "$(q coord -c "SELECT chronicle.replay('$a', 'balance', 3)")"
+check "take_snapshot" "7" "$(q coord -c "SELECT chronicle.take_snapshot('$a', 'balance')")"
+check "the snapshot is in w1's shard" "1" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.snapshots WHERE stream_id = '$a'")"
+q coord -c "SELECT chronicle.append('$a', 'Withdrawn', '{\"amount\": 9}')" >/dev/null
+check "replay from the snapshot on" '{"balance": 80}' "$(q coord -c "SELECT chronicle.replay('$a', 'balance')")"
+
+# ---- concurrent writers to one stream (through the coordinator) --------
+for w in 1 2; do
+    (for i in $(seq 1 25); do
+        q coord -c "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}')" >/dev/null || echo "writer $w failed"
+    done) &
+done
+wait
+check "two concurrent writers: 50 more versions, none lost" "54|54|1..54" \
+    "$(q coord -c "SELECT chronicle.stream_version('$b') || '|' || count(*) || '|' || min(version) || '..' || max(version)
+                   FROM chronicle.events WHERE stream_id = '$b'")"
+
+# ---- verify, immutability -----------------------------------------------
+check "verify of each stream: intact" "0|0" \
+    "$(q coord -c "SELECT (SELECT count(*) FROM chronicle.verify('$a')) || '|' || (SELECT count(*) FROM chronicle.verify('$b'))")"
+check "UPDATE of events on a shard is SE002" "SE002" "$(err coord "UPDATE chronicle.events SET type = 'X' WHERE stream_id = '$a'")"
+check "DELETE of events on a shard is SE002" "SE002" "$(err coord "DELETE FROM chronicle.events WHERE stream_id = '$a'")"
+shard=$(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$a'))")
+q w1 -c "SET session_replication_role = replica" -c "SET citus.enable_manual_changes_to_shards = on" \
+    -c "UPDATE $shard SET data = '{\"amount\": 1000}' WHERE stream_id = '$a' AND version = 2" >/dev/null ||
+    fail "tampering with $shard on w1"
+check "verify finds the superuser's edit on the shard" "$a|2" \
+    "$(q coord -c "SELECT stream_id || '|' || version FROM chronicle.verify('$a') ORDER BY version LIMIT 1")"
+
+echo "$passes checks passed, $failures failed"
+((failures == 0))
