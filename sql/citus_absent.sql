@@ -28,3 +28,9 @@ RESET ROLE;
 -- An append still works as on any single node.
 SELECT chronicle.append('citus-absent-1', 'Opened', '{"n": 1}');
 SELECT chronicle.stream_version('citus-absent-1');
+
+-- The cluster-wide log reader needs Citus too; read_all is the one-node log.
+\set VERBOSITY sqlstate
+SELECT * FROM chronicle.read_all_nodes();
+\set VERBOSITY default
+SELECT count(*) AS events_in_log FROM chronicle.read_all();

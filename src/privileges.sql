@@ -80,6 +80,7 @@ GRANT EXECUTE ON FUNCTION chronicle.stream_version(text) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.verify(text) TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) TO chronicle_reader;
 -- chronicle.distribute(int) is granted to no one: it changes the tables' keys
 -- and places them on a Citus cluster, which only the extension's owner (or a
 -- superuser) may do.

@@ -106,3 +106,78 @@ END
 $distribute$;
 COMMENT ON FUNCTION chronicle.distribute(int) IS
     'On a Citus coordinator: shard streams, events and snapshots by stream_id (colocated), make the other tables reference tables, delegate stream-addressed functions to the stream''s node. 0A000 without Citus.';
+
+-- The global log of a Citus cluster, read from the coordinator: a page of
+-- each node's own log (chronicle.read_all run on that node, so with that
+-- node's transaction ids and horizon), merged node after node.  The cursor
+-- names the nodes by Citus group id: {"<groupid>": {"tx_id": "...",
+-- "global_position": n}, ...}; a node it does not name is read from the
+-- start.  Each row carries the cursor that stands after it, so a reader feeds
+-- the last row's cursor back (docs/design/citus.md: why this never skips).
+CREATE OR REPLACE FUNCTION chronicle.read_all_nodes(after jsonb DEFAULT '{}', max_count int DEFAULT 1000,
+                                                    category text DEFAULT NULL, types text[] DEFAULT NULL)
+    RETURNS TABLE(node int, "cursor" jsonb, stream_id text, version bigint, global_position bigint,
+                  event_id uuid, type text, type_version int, data jsonb, metadata jsonb,
+                  recorded_at timestamptz, tx_id xid8, hash bytea)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $read_all_nodes$
+DECLARE
+    n record;
+    page record;
+    e record;
+    pos jsonb;
+    cur jsonb;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension x WHERE x.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'chronicle.read_all_nodes() needs Citus, which is not installed in this database'
+            USING ERRCODE = 'feature_not_supported', HINT = 'Use chronicle.read_all.';
+    END IF;
+    IF after IS NULL OR pg_catalog.jsonb_typeof(after) OPERATOR(pg_catalog.<>) 'object' THEN
+        RAISE EXCEPTION 'after must be a JSON object of node cursors, {"<group id>": {"tx_id": ..., "global_position": ...}}'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_count IS NULL OR max_count OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'max_count must be a non-negative number (got %)', max_count
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    cur := after;
+    FOR n IN
+        SELECT d.groupid, d.nodename, d.nodeport
+          FROM pg_catalog.pg_dist_node d
+         WHERE d.noderole OPERATOR(pg_catalog.=) 'primary' AND d.isactive
+           AND EXISTS (SELECT FROM pg_catalog.pg_dist_placement p
+                         JOIN pg_catalog.pg_dist_shard s ON s.shardid OPERATOR(pg_catalog.=) p.shardid
+                        WHERE p.groupid OPERATOR(pg_catalog.=) d.groupid
+                          AND s.logicalrelid OPERATOR(pg_catalog.=) 'chronicle.events'::pg_catalog.regclass)
+         ORDER BY d.groupid
+    LOOP
+        pos := after OPERATOR(pg_catalog.->) n.groupid::pg_catalog.text;
+        SELECT * INTO page FROM pg_catalog.master_run_on_worker(
+            ARRAY[n.nodename], ARRAY[n.nodeport],
+            ARRAY[pg_catalog.format(
+                'SELECT pg_catalog.coalesce(pg_catalog.json_agg(e ORDER BY e.tx_id, e.global_position), ''[]'') '
+                'FROM chronicle.read_all(%L, %L, %L, %L, %L) e',
+                pg_catalog.coalesce(pos OPERATOR(pg_catalog.->>) 'tx_id', '0'),
+                pg_catalog.coalesce(pos OPERATOR(pg_catalog.->>) 'global_position', '0'),
+                max_count, category, types)],
+            false) r;
+        IF NOT page.success THEN
+            RAISE EXCEPTION 'reading the log of node %:% (group %) failed: %', n.nodename, n.nodeport, n.groupid, page.result
+                USING ERRCODE = 'connection_failure';
+        END IF;
+        FOR e IN SELECT * FROM pg_catalog.jsonb_populate_recordset(NULL::chronicle.events, page.result::pg_catalog.jsonb) LOOP
+            cur := cur OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(n.groupid::pg_catalog.text,
+                       pg_catalog.jsonb_build_object('tx_id', e.tx_id::pg_catalog.text, 'global_position', e.global_position));
+            node := n.groupid;
+            "cursor" := cur;
+            stream_id := e.stream_id; version := e.version; global_position := e.global_position;
+            event_id := e.event_id; type := e.type; type_version := e.type_version; data := e.data;
+            metadata := e.metadata; recorded_at := e.recorded_at; tx_id := e.tx_id; hash := e.hash;
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END
+$read_all_nodes$;
+COMMENT ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) IS
+    'On a Citus coordinator: a page of each node''s own log (read_all on that node), merged node by node; after names each node''s (tx_id, global_position) by group id, and each row carries the cursor standing after it.';

@@ -16,6 +16,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 }
 
@@ -25,6 +26,13 @@ namespace {
 
 SPIPlanPtr placement_plan;
 SPIPlanPtr citus_table_plan;
+SPIPlanPtr local_shards_plan;
+
+/* Qualified names: the pinned search_path holds no schema but pg_catalog. */
+const char *const LOCAL_SHARDS_SQL =
+    "SELECT x.r::pg_catalog.text FROM (SELECT pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, "
+    "s.shardid)) AS r FROM pg_catalog.pg_dist_shard s "
+    "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1) x WHERE x.r IS NOT NULL ORDER BY 1";
 
 /*
  * partmethod 'h' (hash-distributed); for it the local shard or NULL.  No row:
@@ -88,6 +96,36 @@ Oid local_placement(Oid relid, text *value, bool *distributed)
     }
     SPI_finish();
     return result;
+}
+
+char *local_shards_from_item(Oid relid)
+{
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[1] = {OIDOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&local_shards_plan, LOCAL_SHARDS_SQL, 1, argtypes);
+    Datum args[1] = {ObjectIdGetDatum(relid)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_shard failed");
+    if (SPI_processed == 0)
+    {
+        SPI_finish();
+        return NULL;
+    }
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfoChar(&sql, '(');
+    for (uint64 i = 0; i < SPI_processed; i++)
+    {
+        char *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+        appendStringInfo(&sql, "%sSELECT * FROM %s", i == 0 ? "" : " UNION ALL ", name);
+    }
+    appendStringInfoChar(&sql, ')');
+    /* SPI_palloc: in the caller's context, which outlives SPI_finish. */
+    char *out = (char *)SPI_palloc(sql.len + 1);
+    memcpy(out, sql.data, sql.len + 1);
+    SPI_finish();
+    return out;
 }
 
 } // namespace pg::citus

@@ -38,4 +38,11 @@ bool is_citus_table(Oid relid);
  */
 Oid local_placement(Oid relid, text *value, bool *distributed);
 
+/*
+ * The shards of distributed table relid placed on this node, as a FROM item:
+ * "(SELECT * FROM <shard> UNION ALL SELECT * FROM <shard> ...)", each name
+ * qualified and quoted; NULL when none is placed here.  palloc'd.
+ */
+char *local_shards_from_item(Oid relid);
+
 } // namespace pg::citus
