@@ -156,10 +156,10 @@ BEGIN
         SELECT * INTO page FROM pg_catalog.master_run_on_worker(
             ARRAY[n.nodename], ARRAY[n.nodeport],
             ARRAY[pg_catalog.format(
-                'SELECT pg_catalog.coalesce(pg_catalog.json_agg(e ORDER BY e.tx_id, e.global_position), ''[]'') '
+                'SELECT COALESCE(pg_catalog.json_agg(e ORDER BY e.tx_id, e.global_position), ''[]'') '
                 'FROM chronicle.read_all(%L, %L, %L, %L, %L) e',
-                pg_catalog.coalesce(pos OPERATOR(pg_catalog.->>) 'tx_id', '0'),
-                pg_catalog.coalesce(pos OPERATOR(pg_catalog.->>) 'global_position', '0'),
+                COALESCE(pos OPERATOR(pg_catalog.->>) 'tx_id', '0'),
+                COALESCE(pos OPERATOR(pg_catalog.->>) 'global_position', '0'),
                 max_count, category, types)],
             false) r;
         IF NOT page.success THEN

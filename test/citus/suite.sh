@@ -215,6 +215,67 @@ check "two concurrent writers: 50 more versions, none lost" "55|55|1..55" \
     "$(q coord -c "SELECT chronicle.stream_version('$b')")|$(q coord -c "SELECT count(*) || '|' || min(version) || '..' || max(version)
                    FROM chronicle.events WHERE stream_id = '$b'")"
 
+# ---- each node's log: read_all on a worker, read_all_nodes, out-of-order commits
+events_on() { # the events of the streams placed on node $1 (through the coordinator)
+    q coord -c "SELECT count(*) FROM chronicle.events e WHERE (SELECT p.nodeport FROM pg_dist_shard_placement p
+                WHERE p.shardid = get_shard_id_for_distribution_column('chronicle.events', e.stream_id)) = ${port[$1]}"
+}
+for n in w1 w2; do
+    check "read_all on $n returns $n's log: its own events" "$(events_on $n)" \
+        "$(q $n -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000)")"
+done
+check "read_all on the coordinator (no shard there) is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.read_all()")"
+check "read_all_nodes: every event of the cluster, once" "$(q coord -c "SELECT count(*) FROM chronicle.events")|0" \
+    "$(q coord -c "SELECT count(*) || '|' || (count(*) - count(DISTINCT (stream_id, version))) FROM chronicle.read_all_nodes('{}', 100000)")"
+check "read_all_nodes: each node's part in its (tx_id, global_position) order" "0" \
+    "$(q coord -c "SELECT count(*) FROM (SELECT node, tx_id, global_position, lag(tx_id) OVER w AS ptx, lag(global_position) OVER w AS ppos
+                   FROM (SELECT row_number() OVER () AS i, * FROM chronicle.read_all_nodes('{}', 100000)) r WINDOW w AS (PARTITION BY node ORDER BY i)) x
+                   WHERE ptx IS NOT NULL AND (tx_id, global_position) <= (ptx, ppos)")"
+
+# A second stream on each worker.
+a2= b2=
+for i in $(seq 41 120); do
+    s="account-$i"
+    case $(node_of "$s") in
+    "${port[w1]}") [[ -z $a2 ]] && a2=$s ;;
+    "${port[w2]}") [[ -z $b2 ]] && b2=$s ;;
+    esac
+    [[ -n $a2 && -n $b2 ]] && break
+done
+cursor=$(q coord -c "SELECT \"cursor\" FROM chronicle.read_all_nodes('{}', 100000) ORDER BY node DESC, tx_id DESC, global_position DESC LIMIT 1")
+# On each worker a transaction appends first and stays open (fifo-fed psql),
+# then an append to the other stream of that worker commits.
+hold_pids=()
+for n in w1 w2; do
+    s=$a
+    [[ $n == w2 ]] && s=$b
+    rm -f "$work/hold-$n" "$work/hold-$n.ready"
+    mkfifo "$work/hold-$n"
+    chmod a+rw "$work/hold-$n"
+    q $n <"$work/hold-$n" >"$work/hold-$n.out" 2>&1 &
+    hold_pids+=($!)
+done
+exec 7>"$work/hold-w1" 8>"$work/hold-w2"
+echo "BEGIN; SELECT chronicle.append('$a', 'Held', '{}');" >&7
+echo "\\! touch $work/hold-w1.ready" >&7
+echo "BEGIN; SELECT chronicle.append('$b', 'Held', '{}');" >&8
+echo "\\! touch $work/hold-w2.ready" >&8
+while [[ ! -e $work/hold-w1.ready || ! -e $work/hold-w2.ready ]]; do sleep 0.1; done
+q coord -c "SELECT chronicle.append('$a2', 'Late', '{}')" >/dev/null
+q coord -c "SELECT chronicle.append('$b2', 'Late', '{}')" >/dev/null
+check "committed after an open transaction began: held back on both nodes" "0" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.read_all_nodes('$cursor', 100)")"
+echo "COMMIT;" >&7
+echo "COMMIT;" >&8
+exec 7>&- 8>&-
+wait "${hold_pids[@]}"
+check "after the out-of-order commits, the same cursor returns all four, each node in tx order" \
+    "$a:Held $a2:Late $b:Held $b2:Late" \
+    "$(q coord -c "SELECT string_agg(stream_id || ':' || type, ' ' ORDER BY node, tx_id, global_position)
+                   FROM chronicle.read_all_nodes('$cursor', 100)")"
+next=$(q coord -c "SELECT \"cursor\" FROM chronicle.read_all_nodes('$cursor', 100) ORDER BY node DESC, tx_id DESC LIMIT 1")
+check "the last row's cursor reads nothing more" "0" "$(q coord -c "SELECT count(*) FROM chronicle.read_all_nodes('$next', 100)")"
+
 # ---- verify, immutability -----------------------------------------------
 check "verify of each stream: intact" "0|0" \
     "$(q coord -c "SELECT (SELECT count(*) FROM chronicle.verify('$a')) || '|' || (SELECT count(*) FROM chronicle.verify('$b'))")"
