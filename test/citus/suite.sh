@@ -15,10 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
 source test/lib/cluster.sh
 
-pkglibdir=$("$PG_CONFIG" --pkglibdir)
-sharedir=$("$PG_CONFIG" --sharedir)
-if [[ ! -e $pkglibdir/citus.so || ! -e $sharedir/extension/citus.control ]]; then
-    echo "skipped: Citus is not installed ($pkglibdir/citus.so, $sharedir/extension/citus.control)"
+source test/citus/lib.sh
+if ! citus_available; then
+    echo "skipped: Citus is not installed in the server of $PG_CONFIG (no citus.so, citus.control)"
     exit 77
 fi
 
@@ -42,53 +41,7 @@ check() {
     if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
 }
 
-# Three free loopback ports, distinct from each other.
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 20000))
-        if ! (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null && [[ " ${ports[*]:-} " != *" $p "* ]]; then
-            echo $p
-            return
-        fi
-    done
-}
-ports=()
-declare -A port
-for n in coord w1 w2; do
-    port[$n]=$(free_port)
-    ports+=("${port[$n]}")
-done
-nodes=(citus-coord citus-w1 citus-w2)
-trap 'for c in "${nodes[@]}"; do cluster_stop $c; done' EXIT
-
-for n in coord w1 w2; do
-    cluster_init "citus-$n" "listen_addresses = '127.0.0.1'" "port = ${port[$n]}" \
-        "shared_preload_libraries = 'citus'" "max_connections = 100" \
-        "citus.max_cached_conns_per_worker = 2" || exit 1
-    cluster_start "citus-$n" || exit 1
-done
-
-# q NODE SQL...: run SQL on a node, print unaligned tuples.
-q() {
-    local n=$1
-    shift
-    "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${port[$n]}" -U postgres -d postgres "$@"
-}
-# err NODE SQL: the SQLSTATE the statement fails with (empty if it succeeds).
-err() {
-    local n=$1
-    shift
-    q "$n" -v VERBOSITY=sqlstate -c "$1" 2>&1 >/dev/null | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\).*/\1/p' | head -1
-}
-
-for n in coord w1 w2; do
-    q $n -c "CREATE EXTENSION citus" || exit 1
-done
-q coord -c "SELECT citus_set_coordinator_host('127.0.0.1', ${port[coord]})" >/dev/null || exit 1
-q coord -c "SELECT citus_add_node('127.0.0.1', ${port[w1]})" >/dev/null || exit 1
-q coord -c "SELECT citus_add_node('127.0.0.1', ${port[w2]})" >/dev/null || exit 1
-q coord -c "CREATE EXTENSION chronicle" || exit 1
+citus_up || exit 1
 check "CREATE EXTENSION chronicle beside Citus reaches both workers" "2" \
     "$(q coord -c "SELECT count(*) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'chronicle'\$\$) WHERE success AND result <> ''")"
 
