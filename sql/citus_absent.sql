@@ -25,12 +25,15 @@ SELECT chronicle.distribute();
 \set VERBOSITY default
 RESET ROLE;
 
--- An append still works as on any single node.
+-- An append still works as on any single node (rolled back: the other
+-- tests of this database count the log).
+BEGIN;
 SELECT chronicle.append('citus-absent-1', 'Opened', '{"n": 1}');
 SELECT chronicle.stream_version('citus-absent-1');
+ROLLBACK;
 
 -- The cluster-wide log reader needs Citus too; read_all is the one-node log.
 \set VERBOSITY sqlstate
 SELECT * FROM chronicle.read_all_nodes();
 \set VERBOSITY default
-SELECT count(*) AS events_in_log FROM chronicle.read_all();
+SELECT count(*) AS events_in_log FROM chronicle.read_all() WHERE stream_id = 'citus-absent-1';

@@ -229,6 +229,9 @@ check "after the out-of-order commits, the same cursor returns all four, each no
 next=$(q coord -c "SELECT \"cursor\" FROM chronicle.read_all_nodes('$cursor', 100) ORDER BY node DESC, tx_id DESC LIMIT 1")
 check "the last row's cursor reads nothing more" "0" "$(q coord -c "SELECT count(*) FROM chronicle.read_all_nodes('$next', 100)")"
 
+# Subscriptions keep one checkpoint, not one per node: poll refuses (not done).
+check "poll on a distributed store is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.poll('no-such-subscription')")"
+
 # ---- verify, immutability -----------------------------------------------
 check "verify of each stream: intact" "0|0" \
     "$(q coord -c "SELECT (SELECT count(*) FROM chronicle.verify('$a')) || '|' || (SELECT count(*) FROM chronicle.verify('$b'))")"
