@@ -43,6 +43,14 @@ BEGIN
                   HINT = 'Connect to the coordinator (the node where citus_add_node() was called).';
     END IF;
 
+    -- Projections write tables of their own on every append; on a cluster
+    -- they would have to be sharded beside the streams: not built yet.
+    IF EXISTS (SELECT FROM chronicle.projections) THEN
+        RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with projections yet'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Drop the projections (chronicle.drop_projection) first; see docs/design/citus.md.';
+    END IF;
+
     -- Every unique key of a distributed table holds the distribution column.
     -- chronicle.events' keys on event_id and global_position do not: on a
     -- cluster an event_id is unique within its stream (SPEC section 8) and a
@@ -81,14 +89,18 @@ BEGIN
     END LOOP;
 
     -- Every other table of chronicle is a definition: small, read on every
-    -- node (reducers, event types, upcasters, projections, trees,
-    -- subscriptions), so a reference table, copied to every node.
+    -- node (reducers, event types, upcasters, projections, subscriptions),
+    -- so a reference table, copied to every node.  Except the trees'
+    -- catalog: it names the coordinator's own tables (regclass), which
+    -- workers do not have, and trees on distributed tables are not built
+    -- yet; tree tables stay on the coordinator, working as before.
     FOR t IN
         SELECT c.oid::pg_catalog.regclass::pg_catalog.text
           FROM pg_catalog.pg_class c
          WHERE c.relnamespace OPERATOR(pg_catalog.=) 'chronicle'::pg_catalog.regnamespace
            AND c.relkind OPERATOR(pg_catalog.=) 'r'
            AND c.oid OPERATOR(pg_catalog.<>) ALL (by_stream::pg_catalog.regclass[])
+           AND c.oid OPERATOR(pg_catalog.<>) 'chronicle._tree_tables'::pg_catalog.regclass
            AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
                             WHERE p.logicalrelid OPERATOR(pg_catalog.=) c.oid)
            AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i

@@ -54,13 +54,13 @@ check "streams, events, snapshots hash-distributed and colocated" "1|3" \
 check "4 shards each" "4|4|4" \
     "$(q coord -c "SELECT string_agg(n::text, '|' ORDER BY r) FROM (SELECT logicalrelid::text r, count(*) n FROM pg_dist_shard
                    WHERE logicalrelid IN ('chronicle.streams'::regclass, 'chronicle.events', 'chronicle.snapshots') GROUP BY 1) s")"
-check "every other table of chronicle is a reference table" "0" \
-    "$(q coord -c "SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'chronicle'::regnamespace AND c.relkind = 'r'
+check "every other table of chronicle but _tree_tables is a reference table" "chronicle._tree_tables" \
+    "$(q coord -c "SELECT string_agg(c.oid::regclass::text, ',') FROM pg_class c WHERE c.relnamespace = 'chronicle'::regnamespace AND c.relkind = 'r'
                    AND NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = c.oid)")"
-check "reducers, event_types, upcasters, projections, _tree_tables, subscriptions are reference tables" "6" \
+check "reducers, event_types, upcasters, projections, subscriptions, checkpoints, parked are reference tables" "7" \
     "$(q coord -c "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND repmodel = 't' AND logicalrelid IN
                    ('chronicle.reducers'::regclass, 'chronicle.event_types', 'chronicle.upcasters', 'chronicle.projections',
-                    'chronicle._tree_tables', 'chronicle.subscriptions')")"
+                    'chronicle.subscriptions', 'chronicle.subscription_checkpoints', 'chronicle.parked')")"
 check "unique keys of chronicle.events all hold stream_id" "events_pkey|events_stream_event_id_key" \
     "$(q coord -c "SELECT string_agg(conname, '|' ORDER BY conname) FROM pg_constraint
                    WHERE conrelid = 'chronicle.events'::regclass AND contype IN ('p', 'u')")"
@@ -155,6 +155,11 @@ check "the snapshot is in w1's shard" "1" \
 q coord -c "SELECT chronicle.append('$a', 'Withdrawn', '{\"amount\": 9}')" >/dev/null
 check "replay from the snapshot on" '{"balance": 80}' "$(q coord -c "SELECT chronicle.replay('$a', 'balance')")"
 
+check "fold over read_stream's rows" '{"balance": 80}' \
+    "$(q coord -c "SELECT chronicle.fold('balance', e ORDER BY e.version) FROM chronicle.read_stream('$a') e")"
+check "define_projection on a distributed store is 0A000 (not done)" "0A000" \
+    "$(err coord "SELECT chronicle.define_projection('balances', 'balance', 'public.balances', '{\"balance\": \"numeric\"}')")"
+
 # ---- concurrent writers to one stream (through the coordinator) --------
 for w in 1 2; do
     (for i in $(seq 1 25); do
@@ -231,6 +236,16 @@ check "the last row's cursor reads nothing more" "0" "$(q coord -c "SELECT count
 
 # Subscriptions keep one checkpoint, not one per node: poll refuses (not done).
 check "poll on a distributed store is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.poll('no-such-subscription')")"
+
+# Trees stay on the coordinator (not distributed): they work as on one node.
+q coord -c "CREATE TABLE cats (id int PRIMARY KEY, parent_id int, shop text NOT NULL, name text)" >/dev/null
+q coord -c "SELECT chronicle.tree_attach('cats', scope_column => 'shop')" >/dev/null || fail "tree_attach on the coordinator"
+q coord -c "INSERT INTO cats VALUES (1, NULL, 'a', 'root'), (2, 1, 'a', 'kid'), (3, NULL, 'b', 'root'), (4, 3, 'b', 'kid'), (5, 4, 'b', 'grandkid')" >/dev/null ||
+    fail "INSERT into a tree on the coordinator"
+check "tree numbering by scope on the coordinator" "a:1:1-4 a:2:2-3 b:3:1-6 b:4:2-5 b:5:3-4" \
+    "$(q coord -c "SELECT string_agg(shop || ':' || id || ':' || lft || '-' || rgt, ' ' ORDER BY shop, lft) FROM cats")"
+check "distributing a tree table by its scope is refused by Citus (id is unique alone)" "ERROR:  cannot create constraint on \"cats\"" \
+    "$(q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats', 'shop')" 2>&1 | head -1)"
 
 # ---- verify, immutability -----------------------------------------------
 check "verify of each stream: intact" "0|0" \
