@@ -43,6 +43,23 @@ BEGIN
                   HINT = 'Connect to the coordinator (the node where citus_add_node() was called).';
     END IF;
 
+    -- Citus 13 crashes delegating a call whose stream_id is NULL; chronicle's
+    -- planner hook keeps such calls local, and must be loaded before any
+    -- statement is planned: on every node (src/citus/guard.cpp).
+    IF EXISTS (SELECT FROM (SELECT pg_catalog.current_setting('shared_preload_libraries') AS libs
+                            UNION ALL
+                            SELECT CASE WHEN w.success THEN w.result ELSE '' END
+                              FROM pg_catalog.run_command_on_workers(
+                                   'SELECT pg_catalog.current_setting(''shared_preload_libraries'')') w) n
+                WHERE NOT ('chronicle' OPERATOR(pg_catalog.=) ANY (pg_catalog.string_to_array(
+                           pg_catalog.replace(n.libs, ' ', ''), ',')))) THEN
+        RAISE EXCEPTION 'chronicle must be in shared_preload_libraries on the coordinator and every worker'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Set shared_preload_libraries = ''citus,chronicle'' on every node and restart them: '
+                         'chronicle keeps calls with a NULL stream_id out of Citus''s call delegation, '
+                         'which would crash on them.';
+    END IF;
+
     -- Projections write tables of their own on every append; on a cluster
     -- they would have to be sharded beside the streams: not built yet.
     IF EXISTS (SELECT FROM chronicle.projections) THEN

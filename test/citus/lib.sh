@@ -48,7 +48,7 @@ citus_up() {
     trap 'for n in coord w1 w2; do cluster_stop citus-$n; done' EXIT
     for n in coord w1 w2; do
         cluster_init "citus-$n" "listen_addresses = '127.0.0.1'" "port = ${port[$n]}" \
-            "shared_preload_libraries = 'citus'" "max_connections = 100" "$@" || return 1
+            "shared_preload_libraries = 'citus,chronicle'" "max_connections = 100" "$@" || return 1
         cluster_start "citus-$n" || return 1
     done
     for n in coord w1 w2; do

@@ -87,6 +87,17 @@ done
 [[ -n $a && -n $b ]] || { fail "no streams on both workers"; exit 1; }
 echo "streams: $a on w1 (${port[w1]}), $b on w2 (${port[w2]})"
 
+# A NULL stream_id is an ordinary bad argument: Citus would crash delegating
+# it (src/citus/guard.cpp keeps such calls local).
+check "append(NULL, ...) through the coordinator is 22004, no crash" "22004" \
+    "$(err coord "SELECT chronicle.append(NULL, 'Opened', '{}')")"
+check "... as a bound NULL parameter too" "22004" \
+    "$(err coord "PREPARE p(text) AS SELECT chronicle.append(\$1, 'Opened', '{}'); EXECUTE p(NULL); EXECUTE p(NULL); EXECUTE p(NULL); EXECUTE p(NULL); EXECUTE p(NULL); EXECUTE p(NULL)")"
+check "read_stream(NULL) in FROM is 22004" "22004" "$(err coord "SELECT * FROM chronicle.read_stream(NULL)")"
+check "replay(NULL, ...) is NULL, as on one node" "t" "$(q coord -c "SELECT chronicle.replay(NULL, 'r') IS NULL")"
+check "verify() of every stream from the coordinator" "0" "$(q coord -c "SELECT count(*) FROM chronicle.verify()")"
+check "the coordinator is still up" "1" "$(q coord -c "SELECT 1")"
+
 # ---- appends through the coordinator -------------------------------------
 check "append, expected_version 0" "1" "$(q coord -c "SELECT chronicle.append('$a', 'Opened', '{\"owner\": \"ann\"}', NULL, 0)")"
 check "append, expected_version 1" "2" "$(q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 100}', NULL, 1)")"
