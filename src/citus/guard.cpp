@@ -27,6 +27,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/params.h"
@@ -100,6 +101,9 @@ void guard_call(Node *node, ParamListInfo params)
         return;
     Oid nsp = get_namespace_oid("chronicle", true);
     if (!OidIsValid(nsp) || get_func_namespace(call->funcid) != nsp)
+        return;
+    /* Only where Citus could delegate: installs without it plan exactly as before. */
+    if (!OidIsValid(get_extension_oid("citus", true)))
         return;
     if (call->args == NIL)
     {
