@@ -15,7 +15,7 @@ DECLARE
     -- Called with the stream as its first argument: Citus runs the call on
     -- the node holding the stream (one round trip, no lock elsewhere).
     delegated constant text[] := ARRAY[
-        'chronicle.append(text, text, jsonb, jsonb, bigint, uuid)',
+        'chronicle.append(text, text, jsonb, jsonb, bigint, uuid, text[])',
         'chronicle.append_batch(text, jsonb, bigint)',
         'chronicle.read_stream(text, bigint, integer, boolean)',
         'chronicle.stream_version(text)',

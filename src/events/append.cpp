@@ -1035,6 +1035,20 @@ Datum chronicle_append_events(PG_FUNCTION_ARGS)
         if (count == 0)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
                             {}, "append_events appends at least one event.");
+        /*
+         * On a Citus cluster the log is per node and no lock spans nodes: a
+         * condition could not see the other nodes' events, nor hold back
+         * their writers (docs/design/citus.md).  Refused, conditional or not
+         * (an unconditional call appends to streams on several nodes in one
+         * call, which the append path refuses anyway).
+         */
+        if (events_distributed())
+            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            "append_events is not supported on a distributed event store",
+                            "On a Citus cluster each node has a log of its own and no lock spans nodes, so a "
+                            "condition over the log cannot be checked race-free.",
+                            "Append to each stream with chronicle.append or chronicle.append_batch, with "
+                            "expected_version.");
         bool conditional = !PG_ARGISNULL(1);
         if (!conditional && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,

@@ -53,6 +53,15 @@ void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Dat
                       const char *nulls, Tuplestorestate *store);
 
 /*
+ * read.cpp, on a Citus cluster (docs/design/citus.md): is chronicle.events
+ * distributed here?  And a log statement ("... FROM chronicle.events e ...")
+ * rewritten to read this node's shards, under this node's horizon (0A000
+ * when this node holds none).  palloc'd.
+ */
+bool events_distributed(void);
+char *events_node_log_sql(const char *sql);
+
+/*
  * hash.cpp: the chain (docs/design/erasure.md, "The canonical encoding").
  * A link of chain v2 is computed from an EventsLink; content is the event's
  * content digest (events_content_digest of its original data and metadata).

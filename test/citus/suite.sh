@@ -270,5 +270,15 @@ q w1 -c "SET session_replication_role = replica" -c "SET citus.enable_manual_cha
 check "verify finds the superuser's edit on the shard" "$a|2" \
     "$(q coord -c "SELECT stream_id || '|' || version FROM chronicle.verify('$a') ORDER BY version LIMIT 1")"
 
+# ---- DCB (SPEC 2b) on a cluster: read_query per node, append_events refused
+check "append with tags (delegated)" "57" \
+    "$(q coord -c "SELECT chronicle.append('$b', 'Tagged', '{}', NULL, NULL, NULL, ARRAY['tag:x'])")"
+check "read_query on the worker holding it: its own log" "1|0" \
+    "$(q w2 -c "SELECT count(*) FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")|$(q w1 -c "SELECT count(*) FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
+    "$(err coord "SELECT * FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
+    "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+
 echo "$passes checks passed, $failures failed"
 ((failures == 0))
