@@ -15,7 +15,7 @@ OBJS        = $(SOURCES:.cpp=.o)
 # The scripts are assembled from the modules' SQL (src/schema.sql explains how):
 # data objects (tables.sql) are created once; the rest is re-runnable code that
 # both the install script and the upgrade script from the previous release run.
-SQL_MODULES = events types replay snapshots projections subscriptions erasure tree
+SQL_MODULES = events types replay snapshots projections subscriptions erasure tree citus
 SQL_DATA    = src/schema.sql $(foreach m,$(SQL_MODULES),$(wildcard src/$(m)/tables.sql))
 SQL_CODE    = src/base.sql $(foreach m,$(SQL_MODULES),$(sort $(filter-out %/tables.sql,$(wildcard src/$(m)/*.sql))))
 PREVIOUS    = 0.1.0

@@ -19,6 +19,7 @@ void reducers_init(void); /* src/replay: re-resolving function reducers' signatu
 void snapshots_init(void); /* src/snapshots: replay start hook, append observer, policy cache */
 /* After snapshots: its replay start hook falls back to the one installed before it. */
 void projections_init(void); /* src/projections: the append observer, its cache callbacks */
+void citus_guard_init(void); /* src/citus: NULL stream ids kept from Citus's call delegation */
 
 /* Called once per backend when the library is loaded.  Modules that define
  * GUCs or register cache callbacks add their init call here. */
@@ -29,6 +30,7 @@ void _PG_init(void)
     reducers_init();
     snapshots_init();
     projections_init();
+    citus_guard_init();
     /* After every module has defined its settings: a misspelt chronicle.* is an error. */
     MarkGUCPrefixReserved("chronicle");
 }

@@ -81,6 +81,10 @@ GRANT EXECUTE ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) TO c
 GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.verify(text) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.verify(text, boolean) TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) TO chronicle_reader;
+-- chronicle.distribute(int) is granted to no one: it changes the tables' keys
+-- and places them on a Citus cluster, which only the extension's owner (or a
+-- superuser) may do.
 
 -- types
 GRANT SELECT ON chronicle.event_types TO chronicle_reader;

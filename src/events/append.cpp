@@ -89,10 +89,21 @@ SPIPlanPtr insert_one_plan;
 SPIPlanPtr insert_many_plan;
 SPIPlanPtr insert_one_given_plan;
 SPIPlanPtr insert_many_given_plan;
+/* The same statements for a Citus cluster (EventsCatalog.distributed). */
+SPIPlanPtr find_ids_stream_plan;
+SPIPlanPtr update_plain_plan;
+SPIPlanPtr upsert_plain_plan;
+SPIPlanPtr insert_one_given_citus_plan;
+SPIPlanPtr insert_many_given_citus_plan;
 
 const char *const FIND_IDS_SQL =
     "SELECT e.event_id, e.stream_id, e.version, e.type, e.data, e.global_position FROM chronicle.events e "
     "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1)";
+
+/* On Citus an event_id is unique within its stream (SPEC section 8): one shard is asked. */
+const char *const FIND_IDS_STREAM_SQL =
+    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data FROM chronicle.events e "
+    "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1) AND e.stream_id OPERATOR(pg_catalog.=) $2";
 
 /*
  * The common case, an existing stream.  A plain UPDATE locks the row as part
@@ -117,6 +128,24 @@ const char *const UPSERT_SQL =
     "RETURNING s.version, (SELECT e.hash FROM chronicle.events e "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
     "AND e.version OPERATOR(pg_catalog.=) (s.version OPERATOR(pg_catalog.-) $3))";
+
+/*
+ * Citus plans no subquery in a RETURNING list: on a distributed store the
+ * statements return the version only and the previous hash is read apart
+ * (events_prev_hash, on the local shard).
+ */
+const char *const UPDATE_PLAIN_SQL =
+    "UPDATE chronicle.streams AS s "
+    "SET version = s.version OPERATOR(pg_catalog.+) $3, updated_at = $4 "
+    "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
+    "RETURNING s.version, NULL::pg_catalog.bytea";
+const char *const UPSERT_PLAIN_SQL =
+    "INSERT INTO chronicle.streams AS s (stream_id, category, version, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $4) "
+    "ON CONFLICT (stream_id) DO UPDATE "
+    "SET version = s.version OPERATOR(pg_catalog.+) excluded.version, "
+    "updated_at = excluded.updated_at "
+    "RETURNING s.version, NULL::pg_catalog.bytea";
 
 #define INSERT_ONE_SQL_TEXT \
     "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
@@ -146,6 +175,11 @@ const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT INSERT_RETURNING;
  */
 const char *const INSERT_ONE_GIVEN_SQL = INSERT_ONE_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING" INSERT_RETURNING;
 const char *const INSERT_MANY_GIVEN_SQL = INSERT_MANY_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING" INSERT_RETURNING;
+/* chronicle.distribute() replaced the unique key on event_id by (stream_id, event_id). */
+const char *const INSERT_ONE_GIVEN_CITUS_SQL =
+    INSERT_ONE_SQL_TEXT " ON CONFLICT (stream_id, event_id) DO NOTHING" INSERT_RETURNING;
+const char *const INSERT_MANY_GIVEN_CITUS_SQL =
+    INSERT_MANY_SQL_TEXT " ON CONFLICT (stream_id, event_id) DO NOTHING" INSERT_RETURNING;
 
 /* The owner of the called function (the extension owner), cached per call site. */
 Oid function_owner(FunctionCallInfo fcinfo)
@@ -238,7 +272,7 @@ void mark_batch_repeats(AppendRequest *req)
  * (after_lock), a hit is an append of the same event_id that committed while
  * this one waited: the caller must retry, and the retry will be a no-op.
  */
-void mark_stored(AppendRequest *req, bool after_lock)
+void mark_stored(AppendRequest *req, bool after_lock, const EventsCatalog *catalog, text *stream)
 {
     /* The candidates sorted by event_id (unique after mark_batch_repeats). */
     int *order = (int *)palloc(sizeof(int) * req->count);
@@ -254,9 +288,12 @@ void mark_stored(AppendRequest *req, bool after_lock)
     for (int k = 0; k < nids; k++)
         ids[k] = UUIDPGetDatum(&req->events[order[k]].event_id);
 
-    static const Oid argtypes[1] = {UUIDARRAYOID};
-    SPIPlanPtr plan = pg::spi::kept_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
-    Datum args[1] = {PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR))};
+    static const Oid argtypes[2] = {UUIDARRAYOID, TEXTOID};
+    SPIPlanPtr plan = catalog->distributed
+                          ? pg::spi::kept_plan(&find_ids_stream_plan, FIND_IDS_STREAM_SQL, 2, argtypes)
+                          : pg::spi::kept_plan(&find_ids_plan, FIND_IDS_SQL, 1, argtypes);
+    Datum args[2] = {PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR)),
+                     PointerGetDatum(stream)};
     if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: event_id lookup failed");
 
@@ -408,15 +445,17 @@ bool store_events(const EventsCatalog *catalog, text *stream, NewEvent **fresh, 
 
 /* Through an INSERT statement: with event_ids to skip on conflict, or when store.cpp declines. */
 void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int nfresh, uint8 *hashes,
-                   TimestampTz now, bool any_given)
+                   TimestampTz now, bool any_given, bool distributed)
 {
     Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
     if (nfresh == 1)
     {
         static const Oid argtypes[12] = {TEXTOID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,      JSONBOID,
                                          JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID, INT8OID};
-        SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 12, argtypes)
-                                    : pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 12, argtypes);
+        SPIPlanPtr plan =
+            !any_given    ? pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 12, argtypes)
+            : distributed ? pg::spi::kept_plan(&insert_one_given_citus_plan, INSERT_ONE_GIVEN_CITUS_SQL, 12, argtypes)
+                          : pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 12, argtypes);
         NewEvent *e = fresh[0];
         Datum args[12] = {PointerGetDatum(stream),
                           Int64GetDatum(e->version),
@@ -440,8 +479,10 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
     static const Oid argtypes[12] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
                                      UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
                                      JSONBARRAYOID, BYTEAARRAYOID,  JSONBARRAYOID, INT8ARRAYOID};
-    SPIPlanPtr plan = any_given ? pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 12, argtypes)
-                                : pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 12, argtypes);
+    SPIPlanPtr plan =
+        !any_given    ? pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 12, argtypes)
+        : distributed ? pg::spi::kept_plan(&insert_many_given_citus_plan, INSERT_MANY_GIVEN_CITUS_SQL, 12, argtypes)
+                      : pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 12, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -491,7 +532,7 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
  * comes with the row when the statement's snapshot sees it (prev_known).
  */
 int64 bump_with_sql(text *stream, const char *stream_id, int category_len, int count, TimestampTz now,
-                    bool create, uint8 *prev, bool *prev_known)
+                    bool create, bool distributed, uint8 *prev, bool *prev_known)
 {
     static const Oid upsert_types[4] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
     Datum upsert_args[4] = {PointerGetDatum(stream),
@@ -499,13 +540,15 @@ int64 bump_with_sql(text *stream, const char *stream_id, int category_len, int c
                             Int64GetDatum(count), TimestampTzGetDatum(now)};
     if (!create)
     {
-        SPIPlanPtr update = pg::spi::kept_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
+        SPIPlanPtr update = distributed ? pg::spi::kept_plan(&update_plain_plan, UPDATE_PLAIN_SQL, 4, upsert_types)
+                                        : pg::spi::kept_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
         if (pg::spi::execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
             elog(ERROR, "chronicle: stream update failed");
     }
     if (create || SPI_processed == 0)
     {
-        SPIPlanPtr upsert = pg::spi::kept_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
+        SPIPlanPtr upsert = distributed ? pg::spi::kept_plan(&upsert_plain_plan, UPSERT_PLAIN_SQL, 4, upsert_types)
+                                        : pg::spi::kept_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
         if (pg::spi::execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
             elog(ERROR, "chronicle: stream upsert failed");
     }
@@ -549,10 +592,14 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
 
+    text *stream = cstring_to_text_with_len(req->stream_id, req->stream_len);
+    EventsCatalog catalog;
+    events_catalog(&catalog, stream);
+
     if (any_given)
     {
         mark_batch_repeats(req);
-        mark_stored(req, false);
+        mark_stored(req, false, &catalog, stream);
     }
     NewEvent **fresh = (NewEvent **)palloc(sizeof(NewEvent *) * req->count);
     int nfresh = 0;
@@ -569,7 +616,6 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
     }
 
     int category_len = events_category_len(req->stream_id, req->stream_len);
-    text *stream = cstring_to_text_with_len(req->stream_id, req->stream_len);
     TimestampTz now = GetCurrentTransactionStartTimestamp();
 
     Oid saved_user;
@@ -580,18 +626,16 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
     /* Step 3: the stream row, straight through the table AM when possible. */
     uint8 prev[EVENTS_HASH_LEN];
     bool prev_known = false;
-    EventsCatalog catalog;
-    events_catalog(&catalog);
     int64 old_version = events_stream_bump(&catalog, stream, nfresh, now);
     if (old_version < 0)
         old_version = bump_with_sql(stream, req->stream_id, category_len, nfresh, now,
-                                    old_version == EVENTS_BUMP_NO_ROW, prev, &prev_known);
+                                    old_version == EVENTS_BUMP_NO_ROW, catalog.distributed, prev, &prev_known);
     int64 new_version = old_version + nfresh;
     check_expected(req, old_version);
 
     /* In READ COMMITTED each statement sees what committed while we waited. */
     if (any_given && !IsolationUsesXactSnapshot())
-        mark_stored(req, true);
+        mark_stored(req, true, &catalog, stream);
 
     size_t prev_len = 0;
     if (old_version > 0)
@@ -633,7 +677,7 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
     if (any_given || !store_events(&catalog, stream, fresh, nfresh, hashes, now))
     {
         events_pending_set(req->stream_id, req->stream_len, old_version + 1, nfresh, hashes);
-        insert_events(req, stream, fresh, nfresh, hashes, now, any_given);
+        insert_events(req, stream, fresh, nfresh, hashes, now, any_given, catalog.distributed);
         events_pending_clear();
     }
 
@@ -991,6 +1035,20 @@ Datum chronicle_append_events(PG_FUNCTION_ARGS)
         if (count == 0)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
                             {}, "append_events appends at least one event.");
+        /*
+         * On a Citus cluster the log is per node and no lock spans nodes: a
+         * condition could not see the other nodes' events, nor hold back
+         * their writers (docs/design/citus.md).  Refused, conditional or not
+         * (an unconditional call appends to streams on several nodes in one
+         * call, which the append path refuses anyway).
+         */
+        if (events_distributed())
+            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            "append_events is not supported on a distributed event store",
+                            "On a Citus cluster each node has a log of its own and no lock spans nodes, so a "
+                            "condition over the log cannot be checked race-free.",
+                            "Append to each stream with chronicle.append or chronicle.append_batch, with "
+                            "expected_version.");
         bool conditional = !PG_ARGISNULL(1);
         if (!conditional && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,

@@ -399,7 +399,15 @@ Datum chronicle_read_query(PG_FUNCTION_ARGS)
             elog(ERROR, "chronicle: SPI_connect failed");
         /* One generic plan per shape (see query_sql), as read_all's log and types shapes. */
         bool transient;
-        SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN, &transient);
+        SPIPlanPtr plan;
+        if (events_distributed())
+        {
+            /* A Citus node's own log, as read_all reads it there (docs/design/citus.md). */
+            plan = pg::spi::prepare(events_node_log_sql(sql), nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+            transient = true;
+        }
+        else
+            plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN, &transient);
         events_read_into(plan, nargs, argtypes, args, NULL, store);
         if (transient)
             SPI_freeplan(plan);

@@ -8,6 +8,7 @@
  * C-style frames only: everything here may ereport (boundary.h, rule 2).
  */
 #include "events/events.h"
+#include "pg/citus.h"
 
 extern "C" {
 #include "access/table.h"
@@ -37,7 +38,23 @@ static Oid function_oid(const char *name, Oid nsp)
                            PointerGetDatum(buildoidvector(NULL, 0)), ObjectIdGetDatum(nsp));
 }
 
-void events_catalog(EventsCatalog *out)
+/* On a Citus cluster: the local shard of relid holding stream_id, or 0A000. */
+static Oid local_shard(Oid relid, text *stream_id, bool *distributed)
+{
+    Oid shard = pg::citus::local_placement(relid, stream_id, distributed);
+    if (!OidIsValid(shard))
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("stream \"%s\" is stored on another node of the Citus cluster",
+                        text_to_cstring(stream_id)),
+                 errdetail("An append writes on the node that holds the stream's shard: the event's tx_id "
+                           "and global_position belong to that node's log."),
+                 errhint("Call the function as its own statement outside a transaction block, so that "
+                         "Citus delegates it to that node, or connect to that node.")));
+    return shard;
+}
+
+void events_catalog(EventsCatalog *out, text *stream_id)
 {
     /* Looked up on every append: a cached OID would outlive DROP/CREATE EXTENSION. */
     Oid nsp = get_namespace_oid("chronicle", false);
@@ -46,6 +63,17 @@ void events_catalog(EventsCatalog *out)
     out->position_seq = relation_oid("global_position_seq", nsp);
     out->insert_check_fn = function_oid("_events_insert_check", nsp);
     out->version_grows_fn = function_oid("_streams_version_grows", nsp);
+    out->distributed = false;
+    if (pg::citus::installed())
+    {
+        bool streams_distributed;
+        out->events = local_shard(out->events, stream_id, &out->distributed);
+        out->streams = local_shard(out->streams, stream_id, &streams_distributed);
+        if (out->distributed != streams_distributed)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("chronicle.events and chronicle.streams must both be distributed, or neither"),
+                            errhint("Run chronicle.distribute() on the coordinator.")));
+    }
 }
 
 void events_direct_open(DirectTarget *target, Oid relid, AclMode perms)

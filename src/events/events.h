@@ -53,6 +53,15 @@ void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Dat
                       const char *nulls, Tuplestorestate *store);
 
 /*
+ * read.cpp, on a Citus cluster (docs/design/citus.md): is chronicle.events
+ * distributed here?  And a log statement ("... FROM chronicle.events e ...")
+ * rewritten to read this node's shards, under this node's horizon (0A000
+ * when this node holds none).  palloc'd.
+ */
+bool events_distributed(void);
+char *events_node_log_sql(const char *sql);
+
+/*
  * hash.cpp: the chain (docs/design/erasure.md, "The canonical encoding").
  * A link of chain v2 is computed from an EventsLink; content is the event's
  * content digest (events_content_digest of its original data and metadata).
@@ -98,7 +107,15 @@ void events_direct_open(DirectTarget *target, Oid relid, AclMode perms);
 void events_direct_close(DirectTarget *target);
 bool events_direct_plain(const DirectTarget *target, const Oid *column_types, int ncolumns);
 
-/* The objects of schema chronicle that an append's direct writes use, looked up once per append. */
+/*
+ * The objects of schema chronicle that an append's direct writes use, looked
+ * up once per append.  On a Citus cluster (distributed: chronicle.distribute()
+ * has run) events and streams are the local shards holding stream_id's rows
+ * (pg/citus.h), and the SQL an append runs must be statements Citus can route
+ * to them; when the stream's shards are on another node, events_catalog
+ * refuses with 0A000 (an append writes where the stream lives: its tx_id and
+ * global_position are that node's, docs/design/citus.md).
+ */
 struct EventsCatalog
 {
     Oid events;
@@ -106,8 +123,9 @@ struct EventsCatalog
     Oid position_seq;
     Oid insert_check_fn;  /* _events_insert_check() */
     Oid version_grows_fn; /* _streams_version_grows() */
+    bool distributed;     /* Citus: event_id is unique per stream, SQL must be routable */
 };
-void events_catalog(EventsCatalog *out);
+void events_catalog(EventsCatalog *out, text *stream_id);
 
 /*
  * store.cpp: new rows written through the table AM and the executor's index

@@ -10,6 +10,7 @@
  */
 #include "events/events.h"
 #include "pg/spi.h"
+#include "pg/citus.h"
 #include "errors.h"
 #include "pg/boundary.h"
 #include "pg/result_memory.h"
@@ -17,12 +18,14 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
@@ -168,6 +171,25 @@ void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql
     SPI_finish();
 }
 
+/*
+ * read_all (and read_query) on a Citus cluster (docs/design/citus.md): this
+ * node's log, the events of the shards placed here, below this node's
+ * snapshot xmin.  The statement names the shards themselves (plain tables
+ * here), so Citus plans nothing and the horizon is this node's; it is
+ * prepared per call, since the shards placed here change with rebalancing.
+ */
+void read_node_log(FunctionCallInfo fcinfo, const char *sql, int cursor_options, int nargs,
+                   const Oid *argtypes, Datum *args, const char *nulls)
+{
+    char *node_sql = events_node_log_sql(sql);
+    Tuplestorestate *store = pg::begin_warm_result(fcinfo);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    SPIPlanPtr plan = pg::spi::prepare(node_sql, nargs, argtypes, cursor_options);
+    events_read_into(plan, nargs, argtypes, args, nulls, store);
+    SPI_finish();
+}
+
 text *stream_arg(FunctionCallInfo fcinfo)
 {
     if (PG_ARGISNULL(0))
@@ -176,6 +198,30 @@ text *stream_arg(FunctionCallInfo fcinfo)
 }
 
 } // namespace
+
+bool events_distributed(void)
+{
+    return pg::citus::installed() &&
+           pg::citus::is_citus_table(get_relname_relid("events", get_namespace_oid("chronicle", false)));
+}
+
+char *events_node_log_sql(const char *sql)
+{
+    Oid events = get_relname_relid("events", get_namespace_oid("chronicle", false));
+    char *from = pg::citus::local_shards_from_item(events);
+    if (from == NULL)
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("this node holds no shard of chronicle.events: its log is empty"),
+                 errdetail("On a Citus cluster each node has a log of its own: the events of the shards it holds, "
+                           "ordered by that node's transaction ids."),
+                 errhint("Read the log on each worker, or with chronicle.read_all_nodes on the coordinator.")));
+    const char *table = "FROM chronicle.events e ";
+    const char *at = strstr(sql, table);
+    if (at == NULL)
+        elog(ERROR, "chronicle: log statement without its table");
+    return psprintf("%.*sFROM %s e %s", (int)(at - sql), sql, from, at + strlen(table));
+}
 
 void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
                       const char *nulls, Tuplestorestate *store)
@@ -294,8 +340,11 @@ Datum chronicle_read_all(PG_FUNCTION_ARGS)
             by_types ? PG_GETARG_DATUM(4) : (Datum)0,
         };
         const char nulls[5] = {' ', ' ', ' ', by_category ? ' ' : 'n', by_types ? ' ' : 'n'};
-        read_into_result(fcinfo, &all_plans[shape], ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5,
-                         argtypes, args, nulls);
+        if (events_distributed())
+            read_node_log(fcinfo, ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5, argtypes, args, nulls);
+        else
+            read_into_result(fcinfo, &all_plans[shape], ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5,
+                             argtypes, args, nulls);
         return (Datum)0;
     });
 }

@@ -47,6 +47,36 @@ void syscache_fanout(Datum, int cacheid, uint32 hashvalue)
             sys_listeners[i].fn(sys_listeners[i].arg, cacheid, hashvalue);
 }
 
+struct XactListener
+{
+    XactCallback fn;
+    void *arg;
+};
+
+struct SubXactListener
+{
+    SubXactCallback fn;
+    void *arg;
+};
+
+XactListener xact_listeners[MAX_LISTENERS];
+int n_xact = 0;
+
+SubXactListener subxact_listeners[MAX_LISTENERS];
+int n_subxact = 0;
+
+void xact_fanout(XactEvent event, void *)
+{
+    for (int i = n_xact - 1; i >= 0; i--)
+        xact_listeners[i].fn(event, xact_listeners[i].arg);
+}
+
+void subxact_fanout(SubXactEvent event, SubTransactionId my_subid, SubTransactionId parent_subid, void *)
+{
+    for (int i = n_subxact - 1; i >= 0; i--)
+        subxact_listeners[i].fn(event, my_subid, parent_subid, subxact_listeners[i].arg);
+}
+
 } // namespace
 
 void on_relcache(RelcacheCallbackFunction fn, Datum arg)
@@ -71,6 +101,28 @@ void on_syscache(int cacheid, SyscacheCallbackFunction fn, Datum arg)
         CacheRegisterSyscacheCallback(cacheid, syscache_fanout, (Datum) 0);
         sys_registered[cacheid] = true;
     }
+}
+
+} // namespace pg::callbacks
+
+namespace pg::callbacks {
+
+void on_xact(XactCallback fn, void *arg)
+{
+    if (n_xact >= MAX_LISTENERS)
+        elog(ERROR, "chronicle: too many transaction listeners");
+    xact_listeners[n_xact++] = {fn, arg};
+    if (n_xact == 1)
+        RegisterXactCallback(xact_fanout, NULL);
+}
+
+void on_subxact(SubXactCallback fn, void *arg)
+{
+    if (n_subxact >= MAX_LISTENERS)
+        elog(ERROR, "chronicle: too many subtransaction listeners");
+    subxact_listeners[n_subxact++] = {fn, arg};
+    if (n_subxact == 1)
+        RegisterSubXactCallback(subxact_fanout, NULL);
 }
 
 } // namespace pg::callbacks

@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "postgres.h"
+#include "access/xact.h"
 #include "utils/inval.h"
 }
 
@@ -25,5 +26,13 @@ void on_relcache(RelcacheCallbackFunction fn, Datum arg);
 
 /* fn(arg, cacheid, hashvalue) on every invalidation of syscache cacheid. */
 void on_syscache(int cacheid, SyscacheCallbackFunction fn, Datum arg);
+
+/*
+ * fn(event, arg) at every transaction event, fn(event, mySubid, parentSubid,
+ * arg) at every subtransaction event.  Listeners are called in the reverse
+ * order of registration, as PostgreSQL calls its own list.
+ */
+void on_xact(XactCallback fn, void *arg);
+void on_subxact(SubXactCallback fn, void *arg);
 
 } // namespace pg::callbacks

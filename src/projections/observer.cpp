@@ -375,6 +375,6 @@ void projections_init(void)
     pg::callbacks::on_syscache(TYPEOID, invalidate_all, (Datum)0);
     pg::callbacks::on_syscache(PROCOID, function_changed, (Datum)0);
     states_init();
-    RegisterXactCallback(xact_end, nullptr);
-    RegisterSubXactCallback(subxact_end, nullptr);
+    pg::callbacks::on_xact(xact_end, nullptr);
+    pg::callbacks::on_subxact(subxact_end, nullptr);
 }

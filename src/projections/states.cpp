@@ -22,6 +22,7 @@
  * The hook chains to the one installed before it (the snapshots module's),
  * and answers only for the replay the observer armed it for.
  */
+#include "pg/callbacks.h"
 #include "projections/projections.h"
 
 #include "replay/replay.h"
@@ -280,6 +281,6 @@ void states_init(void)
 {
     prev_hook = replay_start_hook;
     replay_start_hook = start_hook;
-    RegisterXactCallback(xact_callback, nullptr);
-    RegisterSubXactCallback(subxact_callback, nullptr);
+    pg::callbacks::on_xact(xact_callback, nullptr);
+    pg::callbacks::on_subxact(subxact_callback, nullptr);
 }

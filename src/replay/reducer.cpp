@@ -10,6 +10,7 @@
 #include "replay/reducer.h"
 #include "pg/callbacks.h"
 #include "pg/spi.h"
+#include "pg/citus.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
@@ -351,12 +352,61 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
         elog(ERROR, "chronicle: chronicle.reducers is missing");
     Oid owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
     ReleaseSysCache(tup);
+    /*
+     * On a Citus cluster chronicle.reducers is a reference table, and Citus
+     * plans no function but an immutable one in ON CONFLICT's WHERE: the
+     * owner check runs first, on the row locked FOR UPDATE (a reference
+     * table's writes are serialised by Citus across the cluster), and the
+     * upsert runs without it (docs/design/citus.md).
+     */
+    bool on_citus = pg::citus::is_citus_table(rel);
+    static SPIPlanPtr upsert_citus = nullptr;
+    static SPIPlanPtr lock_plan = nullptr;
+    if (on_citus && !upsert_citus)
+    {
+        Oid types[6] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT4OID, OIDOID};
+        upsert_citus = keep(
+            "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) "
+            "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) "
+            "ON CONFLICT (name) DO UPDATE SET "
+            "  revision = r.revision OPERATOR(pg_catalog.+) CASE WHEN"
+            "    COALESCE(r.rules OPERATOR(pg_catalog.=) excluded.rules, r.rules IS NULL AND excluded.rules IS NULL)"
+            "    AND COALESCE(r.fn OPERATOR(pg_catalog.=) excluded.fn, r.fn IS NULL AND excluded.fn IS NULL)"
+            "    THEN 0 ELSE 1 END,"
+            "  rules = excluded.rules, fn = excluded.fn, category = excluded.category,"
+            "  snapshot_every = excluded.snapshot_every, defined_at = excluded.defined_at "
+            "RETURNING r.revision",
+            6, types);
+        Oid lock_types[1] = {TEXTOID};
+        lock_plan = keep("SELECT r.owner::pg_catalog.oid FROM chronicle.reducers r "
+                         "WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+                         1, lock_types);
+    }
 
     Oid save_user;
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    int rc = pg::spi::execute_plan(upsert, args, nulls, false, 1);
+    int rc;
+    if (on_citus)
+    {
+        if (pg::spi::execute_plan(lock_plan, args, nullptr, false, 1) != SPI_OK_SELECT)
+            elog(ERROR, "chronicle: locking the reducer's row failed");
+        bool isnull = true;
+        Oid current = SPI_processed == 1
+                          ? DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))
+                          : InvalidOid;
+        if (OidIsValid(current) && !has_privs_of_role(save_user, current))
+        {
+            /* Refused below, as the WHERE clause refuses: an upsert that stored nothing. */
+            rc = SPI_OK_INSERT_RETURNING;
+            SPI_processed = 0;
+        }
+        else
+            rc = pg::spi::execute_plan(upsert_citus, args, nulls, false, 1);
+    }
+    else
+        rc = pg::spi::execute_plan(upsert, args, nulls, false, 1);
     uint64 stored = SPI_processed;
     Oid row_owner = InvalidOid;
     if (rc == SPI_OK_INSERT_RETURNING && stored == 0)

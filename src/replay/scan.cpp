@@ -3,6 +3,7 @@
  * (scan.h).
  */
 #include "replay/scan.h"
+#include "pg/citus.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -20,6 +21,7 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
@@ -161,6 +163,23 @@ EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto, int natts)
     if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
         return nullptr;
     check_select(relid);
+
+    /*
+     * On a Citus cluster the rows are in the stream's shard; when that is on
+     * another node, SQL (which Citus routes there) reads them.
+     */
+    if (pg::citus::installed())
+    {
+        bool distributed;
+        Oid shard = pg::citus::local_placement(relid, stream_id, &distributed);
+        if (!OidIsValid(shard))
+            return nullptr;
+        if (shard != relid)
+        {
+            LockRelationOid(shard, AccessShareLock);
+            relid = shard;
+        }
+    }
 
     Relation heap = table_open(relid, NoLock);
     Oid pk = usable_table(heap) ? RelationGetPrimaryKeyIndex(heap) : InvalidOid;

@@ -21,6 +21,7 @@
  * touched once, in O(n log n) (renumber.cpp).  Maintenance statements run as
  * the table owner; while they run, every tree trigger stands aside.
  */
+#include "pg/callbacks.h"
 #include "tree/tree.h"
 #include "errors.h"
 
@@ -419,7 +420,7 @@ TreeInfo *tree_for_trigger(TriggerData *td)
 
 void tree_triggers_init(void)
 {
-    RegisterXactCallback(xact_callback, NULL);
+    pg::callbacks::on_xact(xact_callback, nullptr);
 }
 
 Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)

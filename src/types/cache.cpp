@@ -277,8 +277,8 @@ char *compile_in_cache(Fn &&compile)
 void cache_init()
 {
     pg::callbacks::on_relcache(relcache_callback, 0);
-    RegisterXactCallback(xact_callback, nullptr);
-    RegisterSubXactCallback(subxact_callback, nullptr);
+    pg::callbacks::on_xact(xact_callback, nullptr);
+    pg::callbacks::on_subxact(subxact_callback, nullptr);
 }
 
 void cache_ensure()

@@ -395,6 +395,8 @@ RECIPES = [
      "SELECT r::text AS v FROM chronicle.verify_digest(chronicle.digest()) r", "write", None, None),
     (["chronicle.distribute(integer)"], "distribute", "SELECT chronicle.distribute()::text AS v", "write",
      {"42501", "0A000"}, None),
+    (["chronicle.read_all_nodes(jsonb,integer,text,text[])"], "read_all_nodes",
+     "SELECT r::text AS v FROM chronicle.read_all_nodes() r", "read", {"0A000"}, None),
     # -- attempts on the superuser's reducers, last (today they succeed and
     # would change what the observers run)
     (["chronicle.define_reducer(text,jsonb,text,integer)"], "define_reducer:superusers-rules",

@@ -1,0 +1,131 @@
+/*
+ * citus.cpp: finding the local shard of a stream (citus.h).
+ *
+ * Citus's own SQL functions answer, through the one SQL door (spi.h):
+ * get_shard_id_for_distribution_column() hashes the value as the planner
+ * does, shard_name() gives the shard's qualified name, and to_regclass()
+ * finds it only where it is placed (a worker; the coordinator when it holds
+ * shards).  Reference tables have one shard placed everywhere but are only
+ * ever written through SQL, so they are reported as "not distributed" by
+ * local_placement and as Citus tables by is_citus_table.
+ */
+#include "pg/citus.h"
+#include "pg/spi.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+}
+
+namespace pg::citus {
+
+namespace {
+
+SPIPlanPtr placement_plan;
+SPIPlanPtr citus_table_plan;
+SPIPlanPtr local_shards_plan;
+
+/* Qualified names: the pinned search_path holds no schema but pg_catalog. */
+const char *const LOCAL_SHARDS_SQL =
+    "SELECT x.r::pg_catalog.text FROM (SELECT pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, "
+    "s.shardid)) AS r FROM pg_catalog.pg_dist_shard s "
+    "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1) x WHERE x.r IS NOT NULL ORDER BY 1";
+
+/*
+ * partmethod 'h' (hash-distributed); for it the local shard or NULL.  No row:
+ * not a Citus table (or a reference/local one, partmethod 'n').
+ */
+const char *const PLACEMENT_SQL =
+    "SELECT p.partmethod OPERATOR(pg_catalog.=) 'h', "
+    "CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN "
+    "pg_catalog.to_regclass(pg_catalog.shard_name(p.logicalrelid, "
+    "pg_catalog.get_shard_id_for_distribution_column(p.logicalrelid, $2)))::pg_catalog.oid END "
+    "FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
+
+const char *const CITUS_TABLE_SQL =
+    "SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
+
+} // namespace
+
+bool installed()
+{
+    return OidIsValid(get_extension_oid("citus", true));
+}
+
+bool is_citus_table(Oid relid)
+{
+    if (!installed())
+        return false;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[1] = {OIDOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&citus_table_plan, CITUS_TABLE_SQL, 1, argtypes);
+    Datum args[1] = {ObjectIdGetDatum(relid)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_partition failed");
+    bool found = SPI_processed > 0;
+    SPI_finish();
+    return found;
+}
+
+Oid local_placement(Oid relid, text *value, bool *distributed)
+{
+    *distributed = false;
+    if (!installed())
+        return relid;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[2] = {OIDOID, TEXTOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&placement_plan, PLACEMENT_SQL, 2, argtypes);
+    Datum args[2] = {ObjectIdGetDatum(relid), PointerGetDatum(value)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_partition failed");
+    Oid result = relid;
+    if (SPI_processed > 0)
+    {
+        bool isnull;
+        *distributed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        if (*distributed)
+        {
+            Datum shard = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+            result = isnull ? InvalidOid : DatumGetObjectId(shard);
+        }
+    }
+    SPI_finish();
+    return result;
+}
+
+char *local_shards_from_item(Oid relid)
+{
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[1] = {OIDOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&local_shards_plan, LOCAL_SHARDS_SQL, 1, argtypes);
+    Datum args[1] = {ObjectIdGetDatum(relid)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_shard failed");
+    if (SPI_processed == 0)
+    {
+        SPI_finish();
+        return NULL;
+    }
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfoChar(&sql, '(');
+    for (uint64 i = 0; i < SPI_processed; i++)
+    {
+        char *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+        appendStringInfo(&sql, "%sSELECT * FROM %s", i == 0 ? "" : " UNION ALL ", name);
+    }
+    appendStringInfoChar(&sql, ')');
+    /* SPI_palloc: in the caller's context, which outlives SPI_finish. */
+    char *out = (char *)SPI_palloc(sql.len + 1);
+    memcpy(out, sql.data, sql.len + 1);
+    SPI_finish();
+    return out;
+}
+
+} // namespace pg::citus

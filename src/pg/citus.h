@@ -1,0 +1,48 @@
+/*
+ * citus.h: where chronicle's direct (table access method) paths meet Citus.
+ *
+ * On a Citus cluster chronicle.events, chronicle.streams and
+ * chronicle.snapshots are distributed by stream_id (chronicle.distribute()).
+ * The relation of that name is then a shell: on the coordinator and on every
+ * worker it is an empty table that Citus's planner routes SQL away from, and
+ * the rows live in shards (chronicle.events_102008, ...), plain heap tables
+ * on the node that holds them.  A direct write or scan of the shell would
+ * write rows no query ever sees, so every direct path asks here which
+ * relation holds a stream's rows on this node.
+ *
+ * Without Citus (no row for the citus extension in pg_extension) nothing is
+ * looked up and the answer is the relation itself.
+ *
+ * C-style: may ereport (boundary.h, rule 2).  SPI need not be connected.
+ */
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+}
+
+namespace pg::citus {
+
+/* Is the citus extension installed in this database? */
+bool installed();
+
+/* Is relid a Citus table (distributed or reference) here?  false without Citus. */
+bool is_citus_table(Oid relid);
+
+/*
+ * The relation holding the rows of relid whose distribution column equals
+ * value (text): relid itself when it is not a distributed table; the shard's
+ * OID when relid is distributed and that shard is placed on this node;
+ * InvalidOid when it is placed on another node (use SQL, which Citus routes,
+ * or refuse).  *distributed tells which case it was.
+ */
+Oid local_placement(Oid relid, text *value, bool *distributed);
+
+/*
+ * The shards of distributed table relid placed on this node, as a FROM item:
+ * "(SELECT * FROM <shard> UNION ALL SELECT * FROM <shard> ...)", each name
+ * qualified and quoted; NULL when none is placed here.  palloc'd.
+ */
+char *local_shards_from_item(Oid relid);
+
+} // namespace pg::citus

@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# Citus suite (run by `make test`; SPEC section 8, docs/design/citus.md):
+# a coordinator and two workers on loopback, each a throwaway cluster with
+# shared_preload_libraries = 'citus'; chronicle.distribute(); then appends to
+# streams on both workers through the coordinator (delegated calls), expected
+# versions, batches, idempotent event_ids, concurrent writers, reads,
+# replays, snapshots, verify (and a tampered shard), immutability on shards,
+# and each node's own log.
+#
+# Citus has no Debian package: when its files are not installed in the
+# server of pg_config, this suite prints that it was skipped and exits 77,
+# which test/run.sh counts as skipped (never as passed).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/../.."
+source test/lib/cluster.sh
+
+source test/citus/lib.sh
+if ! citus_available; then
+    echo "skipped: Citus is not installed in the server of $PG_CONFIG (no citus.so, citus.control)"
+    exit 77
+fi
+
+if [[ -z ${PGBIN:-} ]]; then
+    private_install "$(chronicle_workdir)/install" || exit 1
+fi
+export PGBIN
+work=$(chronicle_workdir)
+failures=0
+passes=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+pass() {
+    echo "ok: $*"
+    passes=$((passes + 1))
+}
+# check WHAT EXPECTED ACTUAL
+check() {
+    if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
+}
+
+citus_up || exit 1
+check "CREATE EXTENSION chronicle beside Citus reaches both workers" "2" \
+    "$(q coord -c "SELECT count(*) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'chronicle'\$\$) WHERE success AND result <> ''")"
+
+# ---- distribute() ------------------------------------------------------
+q coord -c "SELECT chronicle.distribute(4)" || { fail "distribute() failed"; exit 1; }
+check "streams, events, snapshots hash-distributed and colocated" "1|3" \
+    "$(q coord -c "SELECT count(DISTINCT colocationid), count(*) FROM pg_dist_partition
+                   WHERE logicalrelid IN ('chronicle.streams'::regclass, 'chronicle.events', 'chronicle.snapshots')
+                     AND partmethod = 'h'")"
+check "4 shards each" "4|4|4" \
+    "$(q coord -c "SELECT string_agg(n::text, '|' ORDER BY r) FROM (SELECT logicalrelid::text r, count(*) n FROM pg_dist_shard
+                   WHERE logicalrelid IN ('chronicle.streams'::regclass, 'chronicle.events', 'chronicle.snapshots') GROUP BY 1) s")"
+check "every other table of chronicle but _tree_tables is a reference table" "chronicle._tree_tables" \
+    "$(q coord -c "SELECT string_agg(c.oid::regclass::text, ',') FROM pg_class c WHERE c.relnamespace = 'chronicle'::regnamespace AND c.relkind = 'r'
+                   AND NOT EXISTS (SELECT FROM pg_dist_partition p WHERE p.logicalrelid = c.oid)")"
+check "reducers, event_types, upcasters, projections, subscriptions, checkpoints, parked are reference tables" "7" \
+    "$(q coord -c "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND repmodel = 't' AND logicalrelid IN
+                   ('chronicle.reducers'::regclass, 'chronicle.event_types', 'chronicle.upcasters', 'chronicle.projections',
+                    'chronicle.subscriptions', 'chronicle.subscription_checkpoints', 'chronicle.parked')")"
+check "unique keys of chronicle.events all hold stream_id" "events_pkey|events_stream_event_id_key" \
+    "$(q coord -c "SELECT string_agg(conname, '|' ORDER BY conname) FROM pg_constraint
+                   WHERE conrelid = 'chronicle.events'::regclass AND contype IN ('p', 'u')")"
+check "stream-addressed functions delegated, colocated with chronicle.streams" "7" \
+    "$(q coord -c "SELECT count(*) FROM pg_dist_object o JOIN pg_dist_partition p ON p.colocationid = o.colocationid
+                   WHERE o.classid = 'pg_proc'::regclass AND o.distribution_argument_index = 0
+                     AND p.logicalrelid = 'chronicle.streams'::regclass")"
+check "distribute() again is a no-op" "" "$(err coord "SELECT chronicle.distribute()")"
+
+# Two streams whose shards are on different workers.
+node_of() {
+    q coord -c "SELECT p.nodeport FROM pg_dist_shard_placement p
+                WHERE p.shardid = get_shard_id_for_distribution_column('chronicle.events', '$1')"
+}
+a= b=
+for i in $(seq 1 40); do
+    s="account-$i"
+    case $(node_of "$s") in
+    "${port[w1]}") [[ -z $a ]] && a=$s ;;
+    "${port[w2]}") [[ -z $b ]] && b=$s ;;
+    esac
+    [[ -n $a && -n $b ]] && break
+done
+[[ -n $a && -n $b ]] || { fail "no streams on both workers"; exit 1; }
+echo "streams: $a on w1 (${port[w1]}), $b on w2 (${port[w2]})"
+
+# A NULL stream_id is an ordinary bad argument: Citus would crash delegating
+# it (src/citus/guard.cpp keeps such calls local).
+check "append(NULL, ...) through the coordinator is 22004, no crash" "22004" \
+    "$(err coord "SELECT chronicle.append(NULL, 'Opened', '{}')")"
+check "... as a bound NULL parameter too" "22004" \
+    "$(err coord "PREPARE p(text) AS SELECT chronicle.append(\$1, 'Opened', '{}'); EXECUTE p(NULL); EXECUTE p(NULL); EXECUTE p(NULL); EXECUTE p(NULL); EXECUTE p(NULL); EXECUTE p(NULL)")"
+check "read_stream(NULL) in FROM is 22004" "22004" "$(err coord "SELECT * FROM chronicle.read_stream(NULL)")"
+check "replay(NULL, ...) is NULL, as on one node" "t" "$(q coord -c "SELECT chronicle.replay(NULL, 'r') IS NULL")"
+check "verify() of every stream from the coordinator" "0" "$(q coord -c "SELECT count(*) FROM chronicle.verify()")"
+check "the coordinator is still up" "1" "$(q coord -c "SELECT 1")"
+
+# ---- appends through the coordinator -------------------------------------
+check "append, expected_version 0" "1" "$(q coord -c "SELECT chronicle.append('$a', 'Opened', '{\"owner\": \"ann\"}', NULL, 0)")"
+check "append, expected_version 1" "2" "$(q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 100}', NULL, 1)")"
+check "wrong expected_version is SE001" "SE001" "$(err coord "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}', NULL, 7)")"
+check "append_batch on w1's stream" "5" \
+    "$(q coord -c "SELECT chronicle.append_batch('$a', '[{\"type\": \"Deposited\", \"data\": {\"amount\": 10}},
+                                                  {\"type\": \"Withdrawn\", \"data\": {\"amount\": 30}},
+                                                  {\"type\": \"Deposited\", \"data\": {\"amount\": 5}}]', 2)")"
+check "append_batch on w2's stream, new" "2" \
+    "$(q coord -c "SELECT chronicle.append_batch('$b', '[{\"type\": \"Opened\", \"data\": {\"owner\": \"bob\"}},
+                                                  {\"type\": \"Deposited\", \"data\": {\"amount\": 7}}]', 0)")"
+id=5c0e3a1e-6a8e-4c52-9a44-0d9e4a7b2c11
+check "append with an event_id" "3" "$(q coord -c "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}', NULL, NULL, '$id')")"
+check "the same event_id again is a no-op" "3" "$(q coord -c "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}', NULL, NULL, '$id')")"
+check "the same event_id with other data is SE005" "SE005" \
+    "$(err coord "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 2}', NULL, NULL, '$id')")"
+check "batch repeating a stored event_id" "4" \
+    "$(q coord -c "SELECT chronicle.append_batch('$b', '[{\"type\": \"Deposited\", \"data\": {\"amount\": 1}, \"event_id\": \"$id\"},
+                                                  {\"type\": \"Deposited\", \"data\": {\"amount\": 2}}]')")"
+check "on Citus an event_id is unique within its stream: the same id in another stream" "6" \
+    "$(q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}', NULL, NULL, '$id')")"
+
+check "stream_version through the coordinator" "6|4" \
+    "$(q coord -c "SELECT chronicle.stream_version('$a') || '|' || chronicle.stream_version('$b')")"
+check "read_stream through the coordinator" "1:Opened 2:Deposited 3:Deposited 4:Withdrawn 5:Deposited 6:Deposited" \
+    "$(q coord -c "SELECT string_agg(version || ':' || type, ' ' ORDER BY version) FROM chronicle.read_stream('$a')")"
+check "read_stream backward, 2" "4 3" \
+    "$(q coord -c "SELECT string_agg(version::text, ' ') FROM chronicle.read_stream('$b', NULL, 2, true)")"
+
+# Rows live in the workers' shards only: every shell table is empty.
+for n in coord w1 w2; do
+    check "no row in $n's shell tables" "0|0|0" \
+        "$(q $n -c "SELECT pg_relation_size('chronicle.events') || '|' || pg_relation_size('chronicle.streams') || '|' || pg_relation_size('chronicle.snapshots')")"
+done
+# Each node's log is its own: global_position comes from the sequence of the
+# node that holds the stream (the coordinator's was never used).
+check "coordinator's global_position_seq unused" "f" "$(q coord -c "SELECT is_called FROM chronicle.global_position_seq")"
+check "w1's sequence numbered the events of $a" "6" "$(q w1 -c "SELECT last_value FROM chronicle.global_position_seq")"
+check "w2's sequence numbered the events of $b" "4" "$(q w2 -c "SELECT last_value FROM chronicle.global_position_seq")"
+
+# Inside a transaction block Citus does not delegate: an append there is
+# refused on the coordinator (its tx_id would not be the worker's).
+check "append inside a transaction block on the coordinator: 0A000" "0A000" \
+    "$(err coord "BEGIN; SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}'); COMMIT;")"
+# On the worker itself, inside a transaction block: the direct path.
+check "append on the worker in a transaction block" "7" \
+    "$(q w1 -c "BEGIN" -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 3}')" -c "COMMIT")"
+# A worker has Citus's metadata too: it delegates a call for another
+# worker's stream there, and refuses it inside a transaction block.
+check "a worker delegates a stream it does not hold" "5" \
+    "$(q w1 -c "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}')")"
+check "... and refuses it inside a transaction block" "0A000" \
+    "$(err w1 "BEGIN; SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}'); COMMIT;")"
+
+# ---- replay, snapshots ------------------------------------------------
+q coord -c "SELECT chronicle.define_reducer('balance', '{\"\$init\": {\"balance\": 0},
+    \"Deposited\": {\"add\": {\"balance\": \"\$.amount\"}},
+    \"Withdrawn\": {\"sub\": {\"balance\": \"\$.amount\"}}}')" >/dev/null ||
+    fail "define_reducer on the coordinator"
+check "replay of w1's stream" '{"balance": 89}' "$(q coord -c "SELECT chronicle.replay('$a', 'balance')")"
+check "replay of w2's stream" '{"balance": 11}' "$(q coord -c "SELECT chronicle.replay('$b', 'balance')")"
+check "replay as_of_version" '{"balance": 110}' "$(q coord -c "SELECT chronicle.replay('$a', 'balance', 3)")"
+check "take_snapshot" "7" "$(q coord -c "SELECT chronicle.take_snapshot('$a', 'balance')")"
+check "the snapshot is in w1's shard" "1" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.snapshots WHERE stream_id = '$a'")"
+q coord -c "SELECT chronicle.append('$a', 'Withdrawn', '{\"amount\": 9}')" >/dev/null
+check "replay from the snapshot on" '{"balance": 80}' "$(q coord -c "SELECT chronicle.replay('$a', 'balance')")"
+
+check "fold over read_stream's rows" '{"balance": 80}' \
+    "$(q coord -c "SELECT chronicle.fold('balance', e ORDER BY e.version) FROM chronicle.read_stream('$a') e")"
+check "define_projection on a distributed store is 0A000 (not done)" "0A000" \
+    "$(err coord "SELECT chronicle.define_projection('balances', 'balance', 'public.balances', '{\"balance\": \"numeric\"}')")"
+
+# ---- concurrent writers to one stream (through the coordinator) --------
+for w in 1 2; do
+    (for i in $(seq 1 25); do
+        q coord -c "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 1}')" >/dev/null || echo "writer $w failed"
+    done) &
+done
+wait
+# (Two statements: a delegated function called inside a query on a
+# distributed table would run on the shard, where Citus forbids its SQL.)
+check "two concurrent writers: 50 more versions, none lost" "55|55|1..55" \
+    "$(q coord -c "SELECT chronicle.stream_version('$b')")|$(q coord -c "SELECT count(*) || '|' || min(version) || '..' || max(version)
+                   FROM chronicle.events WHERE stream_id = '$b'")"
+
+# ---- each node's log: read_all on a worker, read_all_nodes, out-of-order commits
+events_on() { # the events of the streams placed on node $1 (through the coordinator)
+    q coord -c "SELECT count(*) FROM chronicle.events e WHERE (SELECT p.nodeport FROM pg_dist_shard_placement p
+                WHERE p.shardid = get_shard_id_for_distribution_column('chronicle.events', e.stream_id)) = ${port[$1]}"
+}
+for n in w1 w2; do
+    check "read_all on $n returns $n's log: its own events" "$(events_on $n)" \
+        "$(q $n -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000)")"
+done
+check "read_all on the coordinator (no shard there) is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.read_all()")"
+check "read_all_nodes: every event of the cluster, once" "$(q coord -c "SELECT count(*) FROM chronicle.events")|0" \
+    "$(q coord -c "SELECT count(*) || '|' || (count(*) - count(DISTINCT (stream_id, version))) FROM chronicle.read_all_nodes('{}', 100000)")"
+check "read_all_nodes: each node's part in its (tx_id, global_position) order" "0" \
+    "$(q coord -c "SELECT count(*) FROM (SELECT node, tx_id, global_position, lag(tx_id) OVER w AS ptx, lag(global_position) OVER w AS ppos
+                   FROM (SELECT row_number() OVER () AS i, * FROM chronicle.read_all_nodes('{}', 100000)) r WINDOW w AS (PARTITION BY node ORDER BY i)) x
+                   WHERE ptx IS NOT NULL AND (tx_id, global_position) <= (ptx, ppos)")"
+
+# A second stream on each worker.
+a2= b2=
+for i in $(seq 41 120); do
+    s="account-$i"
+    case $(node_of "$s") in
+    "${port[w1]}") [[ -z $a2 ]] && a2=$s ;;
+    "${port[w2]}") [[ -z $b2 ]] && b2=$s ;;
+    esac
+    [[ -n $a2 && -n $b2 ]] && break
+done
+cursor=$(q coord -c "SELECT \"cursor\" FROM chronicle.read_all_nodes('{}', 100000) ORDER BY node DESC, tx_id DESC, global_position DESC LIMIT 1")
+# On each worker a transaction appends first and stays open (fifo-fed psql),
+# then an append to the other stream of that worker commits.
+hold_pids=()
+for n in w1 w2; do
+    s=$a
+    [[ $n == w2 ]] && s=$b
+    rm -f "$work/hold-$n" "$work/hold-$n.ready"
+    mkfifo "$work/hold-$n"
+    chmod a+rw "$work/hold-$n"
+    q $n <"$work/hold-$n" >"$work/hold-$n.out" 2>&1 &
+    hold_pids+=($!)
+done
+exec 7>"$work/hold-w1" 8>"$work/hold-w2"
+echo "BEGIN; SELECT chronicle.append('$a', 'Held', '{}');" >&7
+echo "\\! touch $work/hold-w1.ready" >&7
+echo "BEGIN; SELECT chronicle.append('$b', 'Held', '{}');" >&8
+echo "\\! touch $work/hold-w2.ready" >&8
+while [[ ! -e $work/hold-w1.ready || ! -e $work/hold-w2.ready ]]; do sleep 0.1; done
+q coord -c "SELECT chronicle.append('$a2', 'Late', '{}')" >/dev/null
+q coord -c "SELECT chronicle.append('$b2', 'Late', '{}')" >/dev/null
+check "committed after an open transaction began: held back on both nodes" "0" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.read_all_nodes('$cursor', 100)")"
+echo "COMMIT;" >&7
+echo "COMMIT;" >&8
+exec 7>&- 8>&-
+wait "${hold_pids[@]}"
+check "after the out-of-order commits, the same cursor returns all four, each node in tx order" \
+    "$a:Held $a2:Late $b:Held $b2:Late" \
+    "$(q coord -c "SELECT string_agg(stream_id || ':' || type, ' ' ORDER BY node, tx_id, global_position)
+                   FROM chronicle.read_all_nodes('$cursor', 100)")"
+next=$(q coord -c "SELECT \"cursor\" FROM chronicle.read_all_nodes('$cursor', 100) ORDER BY node DESC, tx_id DESC LIMIT 1")
+check "the last row's cursor reads nothing more" "0" "$(q coord -c "SELECT count(*) FROM chronicle.read_all_nodes('$next', 100)")"
+
+# Subscriptions keep one checkpoint, not one per node: poll refuses (not done).
+check "poll on a distributed store is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.poll('no-such-subscription')")"
+
+# Trees stay on the coordinator (not distributed): they work as on one node.
+q coord -c "CREATE TABLE cats (id int PRIMARY KEY, parent_id int, shop text NOT NULL, name text)" >/dev/null
+q coord -c "SELECT chronicle.tree_attach('cats', scope_column => 'shop')" >/dev/null || fail "tree_attach on the coordinator"
+q coord -c "INSERT INTO cats VALUES (1, NULL, 'a', 'root'), (2, 1, 'a', 'kid'), (3, NULL, 'b', 'root'), (4, 3, 'b', 'kid'), (5, 4, 'b', 'grandkid')" >/dev/null ||
+    fail "INSERT into a tree on the coordinator"
+check "tree numbering by scope on the coordinator" "a:1:1-4 a:2:2-3 b:3:1-6 b:4:2-5 b:5:3-4" \
+    "$(q coord -c "SELECT string_agg(shop || ':' || id || ':' || lft || '-' || rgt, ' ' ORDER BY shop, lft) FROM cats")"
+check "distributing a tree table by its scope is refused by Citus (id is unique alone)" "ERROR:  cannot create constraint on \"cats\"" \
+    "$(q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats', 'shop')" 2>&1 | head -1)"
+
+# ---- verify, immutability -----------------------------------------------
+check "verify of each stream: intact" "0|0" \
+    "$(q coord -c "SELECT (SELECT count(*) FROM chronicle.verify('$a')) || '|' || (SELECT count(*) FROM chronicle.verify('$b'))")"
+check "UPDATE of events on a shard is SE002" "SE002" "$(err coord "UPDATE chronicle.events SET type = 'X' WHERE stream_id = '$a'")"
+check "DELETE of events on a shard is SE002" "SE002" "$(err coord "DELETE FROM chronicle.events WHERE stream_id = '$a'")"
+shard=$(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$a'))")
+q w1 -c "SET session_replication_role = replica" -c "SET citus.enable_manual_changes_to_shards = on" \
+    -c "UPDATE $shard SET data = '{\"amount\": 1000}' WHERE stream_id = '$a' AND version = 2" >/dev/null ||
+    fail "tampering with $shard on w1"
+check "verify finds the superuser's edit on the shard" "$a|2" \
+    "$(q coord -c "SELECT stream_id || '|' || version FROM chronicle.verify('$a') ORDER BY version LIMIT 1")"
+
+# ---- DCB (SPEC 2b) on a cluster: read_query per node, append_events refused
+check "append with tags (delegated)" "57" \
+    "$(q coord -c "SELECT chronicle.append('$b', 'Tagged', '{}', NULL, NULL, NULL, ARRAY['tag:x'])")"
+check "read_query on the worker holding it: its own log" "1|0" \
+    "$(q w2 -c "SELECT count(*) FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")|$(q w1 -c "SELECT count(*) FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
+    "$(err coord "SELECT * FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
+    "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+
+echo "$passes checks passed, $failures failed"
+((failures == 0))
