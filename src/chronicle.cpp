@@ -10,7 +10,6 @@ extern "C" {
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
-PG_FUNCTION_INFO_V1(chronicle_version);
 }
 
 void types_init(void); /* src/types: the strict_types GUC, schema cache callbacks */
@@ -33,7 +32,7 @@ void _PG_init(void)
     MarkGUCPrefixReserved("chronicle");
 }
 
-Datum chronicle_version(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_version)
 {
-    return pg::entry([&] { return CStringGetTextDatum(CHRONICLE_VERSION); });
+    return CStringGetTextDatum(CHRONICLE_VERSION);
 }

@@ -36,10 +36,6 @@ extern "C" {
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-
-PG_FUNCTION_INFO_V1(chronicle_define_projection);
-PG_FUNCTION_INFO_V1(chronicle_rebuild_projection);
-PG_FUNCTION_INFO_V1(chronicle_drop_projection);
 }
 
 /* The owner of the called function: chronicle's owner, who writes its tables. */
@@ -330,17 +326,17 @@ static Datum drop_projection(FunctionCallInfo fcinfo)
     PG_RETURN_VOID();
 }
 
-Datum chronicle_define_projection(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_define_projection)
 {
-    return pg::entry([&]() -> Datum { return define_projection(fcinfo); });
+    return define_projection(fcinfo);
 }
 
-Datum chronicle_rebuild_projection(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_rebuild_projection)
 {
-    return pg::entry([&]() -> Datum { return rebuild_projection(fcinfo); });
+    return rebuild_projection(fcinfo);
 }
 
-Datum chronicle_drop_projection(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_drop_projection)
 {
-    return pg::entry([&]() -> Datum { return drop_projection(fcinfo); });
+    return drop_projection(fcinfo);
 }

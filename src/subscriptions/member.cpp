@@ -24,8 +24,6 @@ extern "C" {
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
-
-PG_FUNCTION_INFO_V1(chronicle_stream_member);
 }
 
 namespace {
@@ -113,13 +111,11 @@ uint32 cached_hash(text *stream_id)
 } // namespace
 
 /* chronicle._stream_member(stream_id text, members int) RETURNS int, STRICT */
-Datum chronicle_stream_member(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_stream_member)
 {
-    return pg::entry([&]() -> Datum {
-        int32 members = PG_GETARG_INT32(1);
-        if (members < 1)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("members must be at least 1 (got %d)", members));
-        return Int32GetDatum((int32)(cached_hash(PG_GETARG_TEXT_PP(0)) % (uint32)members));
-    });
+    int32 members = PG_GETARG_INT32(1);
+    if (members < 1)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("members must be at least 1 (got %d)", members));
+    return Int32GetDatum((int32)(cached_hash(PG_GETARG_TEXT_PP(0)) % (uint32)members));
 }

@@ -29,8 +29,6 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_poll);
 }
 
 namespace {
@@ -182,36 +180,34 @@ bool poll_into_result(FunctionCallInfo fcinfo, text *name, int32 max_count, int3
  * chronicle.poll(name, max_count, member, members).  NULL max_count, member
  * and members mean their defaults (100, 0, 1), as read_all's do.
  */
-Datum chronicle_poll(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_poll)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "subscription name must not be NULL");
-        int32 max_count = PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1);
-        int32 member = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
-        int32 members = PG_ARGISNULL(3) ? 1 : PG_GETARG_INT32(3);
-        if (max_count < 0)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("max_count must not be negative (got %d)", max_count));
-        if (members < 1 || members > MAX_MEMBERS)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("members must be between 1 and %d (got %d)", MAX_MEMBERS, members));
-        if (member < 0 || member >= members)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("member must be between 0 and members - 1 = %d (got %d)", members - 1,
-                                       member));
-        text *name = PG_GETARG_TEXT_PP(0);
-        /* subscribe's rule (a longer name cannot exist), checked before it goes into a message */
-        int name_chars = pg_mbstrlen_with_len(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
-        if (name_chars < 1 || name_chars > 255)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("subscription name must have 1 to 255 characters (got %d)", name_chars));
-        if (!poll_into_result(fcinfo, name, max_count, member, members))
-        {
-            char *shown = text_to_cstring(name);
-            throw pg::Error(CHRONICLE_UNKNOWN_SUBSCRIPTION,
-                            pg::format("subscription \"%s\" does not exist", shown));
-        }
-        return (Datum)0;
-    });
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "subscription name must not be NULL");
+    int32 max_count = PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1);
+    int32 member = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+    int32 members = PG_ARGISNULL(3) ? 1 : PG_GETARG_INT32(3);
+    if (max_count < 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("max_count must not be negative (got %d)", max_count));
+    if (members < 1 || members > MAX_MEMBERS)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("members must be between 1 and %d (got %d)", MAX_MEMBERS, members));
+    if (member < 0 || member >= members)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("member must be between 0 and members - 1 = %d (got %d)", members - 1,
+                                   member));
+    text *name = PG_GETARG_TEXT_PP(0);
+    /* subscribe's rule (a longer name cannot exist), checked before it goes into a message */
+    int name_chars = pg_mbstrlen_with_len(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+    if (name_chars < 1 || name_chars > 255)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("subscription name must have 1 to 255 characters (got %d)", name_chars));
+    if (!poll_into_result(fcinfo, name, max_count, member, members))
+    {
+        char *shown = text_to_cstring(name);
+        throw pg::Error(CHRONICLE_UNKNOWN_SUBSCRIPTION,
+                        pg::format("subscription \"%s\" does not exist", shown));
+    }
+    return (Datum)0;
 }
