@@ -81,11 +81,6 @@ Oid events_rowtype(void)
     return type;
 }
 
-static SPIPlanPtr keep(const char *sql, int nargs, Oid *types)
-{
-    return pg::spi::prepare_kept(sql, nargs, types);
-}
-
 static void entry_free(Reducer *r)
 {
     MemoryContextDelete(r->cxt);
@@ -123,15 +118,13 @@ static void retire(Reducer *r)
 
 Reducer *reducer_get(const char *name)
 {
-    if (!lookup_plan)
-    {
-        Oid types[1] = {TEXTOID};
-        lookup_plan = keep("SELECT r.revision, r.rules, r.fn, r.owner::pg_catalog.oid FROM chronicle.reducers r "
-                           "WHERE r.name OPERATOR(pg_catalog.=) $1",
-                           1, types);
-    }
+    static const Oid types[1] = {TEXTOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&lookup_plan,
+                                         "SELECT r.revision, r.rules, r.fn, r.owner::pg_catalog.oid "
+                                         "FROM chronicle.reducers r WHERE r.name OPERATOR(pg_catalog.=) $1",
+                                         1, types);
     Datum args[1] = {CStringGetTextDatum(name)};
-    int rc = pg::spi::execute_plan(lookup_plan, args, nullptr, true, 1);
+    int rc = pg::spi::execute_plan(plan, args, nullptr, true, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reducer lookup failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
@@ -317,26 +310,24 @@ static void check_function(const char *name, Oid fn)
  */
 static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum fn, bool fn_null)
 {
-    static SPIPlanPtr upsert = nullptr;
+    static SPIPlanPtr upsert_plan = nullptr;
     static SPIPlanPtr owner_plan = nullptr;
+    static const Oid types[6] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT4OID, OIDOID};
     SPI_connect();
-    if (!upsert)
-    {
-        Oid types[6] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT4OID, OIDOID};
-        upsert = keep(
-            "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) "
-            "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) "
-            "ON CONFLICT (name) DO UPDATE SET "
-            "  revision = r.revision OPERATOR(pg_catalog.+) CASE WHEN"
-            "    COALESCE(r.rules OPERATOR(pg_catalog.=) excluded.rules, r.rules IS NULL AND excluded.rules IS NULL)"
-            "    AND COALESCE(r.fn OPERATOR(pg_catalog.=) excluded.fn, r.fn IS NULL AND excluded.fn IS NULL)"
-            "    THEN 0 ELSE 1 END,"
-            "  rules = excluded.rules, fn = excluded.fn, category = excluded.category,"
-            "  snapshot_every = excluded.snapshot_every, defined_at = excluded.defined_at "
-            "WHERE pg_catalog.pg_has_role($6, r.owner::pg_catalog.oid, 'USAGE') "
-            "RETURNING r.revision",
-            6, types);
-    }
+    SPIPlanPtr upsert = pg::spi::kept_plan(
+        &upsert_plan,
+        "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) "
+        "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) "
+        "ON CONFLICT (name) DO UPDATE SET "
+        "  revision = r.revision OPERATOR(pg_catalog.+) CASE WHEN"
+        "    COALESCE(r.rules OPERATOR(pg_catalog.=) excluded.rules, r.rules IS NULL AND excluded.rules IS NULL)"
+        "    AND COALESCE(r.fn OPERATOR(pg_catalog.=) excluded.fn, r.fn IS NULL AND excluded.fn IS NULL)"
+        "    THEN 0 ELSE 1 END,"
+        "  rules = excluded.rules, fn = excluded.fn, category = excluded.category,"
+        "  snapshot_every = excluded.snapshot_every, defined_at = excluded.defined_at "
+        "WHERE pg_catalog.pg_has_role($6, r.owner::pg_catalog.oid, 'USAGE') "
+        "RETURNING r.revision",
+        6, types);
     Datum args[6] = {PG_GETARG_DATUM(0), rules, fn, PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
                      PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), ObjectIdGetDatum(GetUserId())};
     char nulls[6] = {' ', rules_null ? 'n' : ' ', fn_null ? 'n' : ' ', PG_ARGISNULL(2) ? 'n' : ' ',

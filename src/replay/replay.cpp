@@ -56,19 +56,16 @@ enum
 static SPIPlanPtr events_plan()
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-    {
-        Oid types[3] = {TEXTOID, INT8OID, INT8OID};
-        plan = pg::spi::prepare_kept("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
-                           " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
-                           " FROM chronicle.events e"
-                           " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
-                           "   AND e.version OPERATOR(pg_catalog.>) $2"
-                           "   AND e.version OPERATOR(pg_catalog.<=) $3"
-                           " ORDER BY e.version",
-                           3, types);
-    }
-    return plan;
+    static const Oid types[3] = {TEXTOID, INT8OID, INT8OID};
+    return pg::spi::kept_plan(&plan,
+                              "SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
+                              " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
+                              " FROM chronicle.events e"
+                              " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+                              "   AND e.version OPERATOR(pg_catalog.>) $2"
+                              "   AND e.version OPERATOR(pg_catalog.<=) $3"
+                              " ORDER BY e.version",
+                              3, types);
 }
 
 /* The state of one replay: rules state or function state. */

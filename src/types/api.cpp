@@ -137,13 +137,9 @@ void store(SPIPlanPtr *plan, const char *sql, Datum type, Datum version, Datum d
     pg::guard([&] {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
-        if (!*plan)
-        {
-            Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
-            *plan = pg::spi::prepare_kept(sql, 3, argtypes);
-        }
+        static const Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
         Datum values[3] = {type, version, document};
-        int rc = pg::spi::execute_plan(*plan, values, nullptr, false, 0);
+        int rc = pg::spi::execute_plan(pg::spi::kept_plan(plan, sql, 3, argtypes), values, nullptr, false, 0);
         if (rc != SPI_OK_INSERT)
             elog(ERROR, "chronicle: storing the definition failed: %s", SPI_result_code_string(rc));
         SPI_finish();
