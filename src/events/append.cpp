@@ -17,9 +17,6 @@
  * Writes run with the rights of the function's owner (the extension owner),
  * like SECURITY DEFINER but without its per-call GUC machinery: writers have
  * no privileges on the tables themselves.
- *
- * Every frame here is C-style (no C++ objects with destructors), so the
- * PostgreSQL calls may ereport directly (boundary.h, rule 2).
  */
 #include "events/events.h"
 #include "pg/spi.h"

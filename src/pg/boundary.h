@@ -36,14 +36,21 @@
  *  5. Memory that outlives a call lives in a PostgreSQL memory context;
  *     never delete what palloc gave, never pfree what new gave.
  *
- * Rule 2 is kept per module, stated once at the top of its main header:
- *   C-style    no frame owns a C++ object with a destructor; PostgreSQL
- *              calls may ereport directly, anywhere (events, tree, replay's
- *              scan/rules/node, subscriptions);
- *   C++-style  frames may own std::string and friends; every PostgreSQL
- *              call that can ereport goes through pg::guard() (types).
- * A module may be C-style with C++-style files, or the other way round; the
- * header then names them.
+ * Rule 2 is kept in one of two ways, chosen per module and stated once at the
+ * top of the module's main header:
+ *
+ *   C-style    No frame owns a C++ object with a destructor (plain values,
+ *              palloc'd memory), so any PostgreSQL call may ereport anywhere,
+ *              and any function of the module may ereport.  A pg::Error
+ *              (whose text is a std::string) is built only after the
+ *              PostgreSQL calls that feed its text, right where it is thrown.
+ *   C++-style  Frames may own std::string, std::vector and the like; every
+ *              PostgreSQL call that can ereport runs under pg::guard(), so
+ *              errors arrive as C++ exceptions.  C-style callers reach such a
+ *              module through pg::c_entry().
+ *
+ * src/pg itself: boundary and selftest are C++-style; spi.h, callbacks.h,
+ * result_memory.h and jsonb_root.h are C-style.
  *
  * This header includes nothing else of chronicle.
  */

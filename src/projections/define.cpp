@@ -9,9 +9,6 @@
  * SECURITY_RESTRICTED_OPERATION, as PostgreSQL runs a table's code during
  * VACUUM or REINDEX: the definer's types, constraints and triggers never run
  * with the rights of an appender or of chronicle's owner.
- *
- * Frames here hold no C++ objects with destructors: PostgreSQL errors may
- * longjmp through them (boundary.h, rule 2).
  */
 #include "projections/projections.h"
 #include "pg/spi.h"

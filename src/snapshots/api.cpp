@@ -2,10 +2,10 @@
  * api.cpp: chronicle.take_snapshot, the trigger that keeps the policies
  * current, and the module's load-time setup.
  */
+#include "snapshots/snapshots.h"
+
 #include "errors.h"
-#include "events/observers.h"
 #include "pg/boundary.h"
-#include "replay/replay.h"
 #include "snapshots/catalog.h"
 #include "snapshots/store.h"
 
@@ -16,10 +16,6 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/rel.h"
 }
-
-bool snapshot_start(text *stream_id, const char *reducer, int32 revision, const ReplayBounds *bounds,
-                    Jsonb **state, int64 *version);
-void snapshot_observe(const AppendedEvents *appended);
 
 void snapshots_init(void)
 {

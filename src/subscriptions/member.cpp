@@ -28,7 +28,7 @@ extern "C" {
 
 namespace {
 
-/* The stream's 32-bit hash: SHA-256's first four bytes, big-endian.  C-style (may ereport). */
+/* The stream's 32-bit hash: SHA-256's first four bytes, big-endian. */
 uint32 stream_hash(const char *stream_id, int len)
 {
     /*

@@ -14,6 +14,9 @@
  * poll only reads (as the caller: chronicle_reader's SELECT on the tables),
  * so it works on a hot standby, except when it is given a new group size:
  * then it calls chronicle._subscription_resize (a write, 25006 there).
+ *
+ * src/subscriptions (this file and member.cpp, no header of its own) is
+ * C-style (pg/boundary.h).
  */
 #include "errors.h"
 #include "events/events.h"
@@ -132,7 +135,7 @@ bool read_state(text *name, int32 member, bool read_only, PollState *st)
     return true;
 }
 
-/* C-style (may ereport).  false: the subscription does not exist. */
+/* false: the subscription does not exist. */
 bool poll_into_result(FunctionCallInfo fcinfo, text *name, int32 max_count, int32 member, int32 members)
 {
     Tuplestorestate *store = pg::begin_warm_result(fcinfo);
