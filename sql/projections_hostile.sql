@@ -2,16 +2,6 @@
 -- without its fix) and hostile input that holds (kept so that it keeps
 -- holding).  SQLSTATEs are the point here.
 \set VERBOSITY sqlstate
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO PUBLIC;
-
 -- 1. A writer must not run code with the rights of whoever appends.  The
 -- observer used to replay a projection's reducer as the appender: a writer
 -- defining a function reducer over every stream, and a projection of it,
@@ -134,7 +124,7 @@ SELECT chronicle.define_projection(E'odd\x01name', 'rev_odd', '"Rev Odd"', jsonb
 SELECT chronicle.append('revodd-1', 'E', '{"p": 10}');
 SELECT * FROM "Rev Odd";
 -- Huge and negative numbers: the type's own range errors, the event not stored.
-SELECT left(pg_temp.error_of($$SELECT chronicle.append('revodd-1', 'E', '{"p": 1e300}')$$), 80);
+SELECT left(regress.error_of($$SELECT chronicle.append('revodd-1', 'E', '{"p": 1e300}')$$), 80);
 SELECT chronicle.append('revodd-1', 'E', '{"p": -2147483648}');
 SELECT stream_id, version, p FROM "Rev Odd";
 

@@ -186,7 +186,7 @@ static Datum define_projection(FunctionCallInfo fcinfo)
      * name committed meanwhile (23505 on the insert instead of 42710) and,
      * in the fill, the appends the lock waited for (their observers ran
      * before the projection existed: their rows would stay stale).
-     * projections_review.spec.
+     * projections_define_repeatable_read.spec.
      */
     CatalogRow existing;
     catalog_read(name, "", owner, &existing, true);

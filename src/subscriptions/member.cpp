@@ -13,7 +13,7 @@
  * (sql/subscriptions.sql checks the two agree).  The bytes hashed are the
  * id's UTF-8 encoding whatever the database's encoding, as in that formula:
  * a LATIN1 database, or one restored from it into UTF-8, must hand a stream
- * to the same member (sql/subscriptions_review.sql).
+ * to the same member (sql/subscriptions_hostile.sql).
  */
 #include "pg/boundary.h"
 
