@@ -40,10 +40,6 @@ extern "C" {
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_append);
-PG_FUNCTION_INFO_V1(chronicle_append_batch);
-PG_FUNCTION_INFO_V1(chronicle_append_events);
 }
 
 namespace {
@@ -870,82 +866,78 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e, bool multi
 } // namespace
 
 /* chronicle.append(stream_id, type, data, metadata, expected_version, event_id, tags) */
-Datum chronicle_append(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_append)
 {
-    return pg::entry([&]() -> Datum {
-        AppendRequest req;
-        read_stream_and_expected(fcinfo, 4, &req);
-        if (PG_ARGISNULL(1))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "type must not be NULL");
-        if (PG_ARGISNULL(2))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "data must not be NULL");
+    AppendRequest req;
+    read_stream_and_expected(fcinfo, 4, &req);
+    if (PG_ARGISNULL(1))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "type must not be NULL");
+    if (PG_ARGISNULL(2))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "data must not be NULL");
 
-        NewEvent event;
-        init_event(&event);
-        text *type = PG_GETARG_TEXT_PP(1);
-        event.type_len = VARSIZE_ANY_EXHDR(type);
-        event.type = text_to_cstring(type);
-        events_check_type(event.type, event.type_len);
-        event.data = PG_GETARG_JSONB_P(2);
-        events_check_object(event.data, "data");
-        if (PG_ARGISNULL(3))
-            event.metadata = empty_object();
-        else
-        {
-            event.metadata = PG_GETARG_JSONB_P(3);
-            events_check_object(event.metadata, "metadata");
-        }
-        event.given_id = !PG_ARGISNULL(5);
-        if (event.given_id)
-            event.event_id = *PG_GETARG_UUID_P(5);
-        else
-            random_uuid(&event.event_id);
-        if (PG_NARGS() > 6 && !PG_ARGISNULL(6)) /* 0.1.0's declaration has 6 arguments */
-        {
-            event.tags = PG_GETARG_ARRAYTYPE_P(6);
-            events_check_tags(event.tags, "tags", 1);
-        }
+    NewEvent event;
+    init_event(&event);
+    text *type = PG_GETARG_TEXT_PP(1);
+    event.type_len = VARSIZE_ANY_EXHDR(type);
+    event.type = text_to_cstring(type);
+    events_check_type(event.type, event.type_len);
+    event.data = PG_GETARG_JSONB_P(2);
+    events_check_object(event.data, "data");
+    if (PG_ARGISNULL(3))
+        event.metadata = empty_object();
+    else
+    {
+        event.metadata = PG_GETARG_JSONB_P(3);
+        events_check_object(event.metadata, "metadata");
+    }
+    event.given_id = !PG_ARGISNULL(5);
+    if (event.given_id)
+        event.event_id = *PG_GETARG_UUID_P(5);
+    else
+        random_uuid(&event.event_id);
+    if (PG_NARGS() > 6 && !PG_ARGISNULL(6)) /* 0.1.0's declaration has 6 arguments */
+    {
+        event.tags = PG_GETARG_ARRAYTYPE_P(6);
+        events_check_tags(event.tags, "tags", 1);
+    }
 
-        req.events = &event;
-        req.count = 1;
-        return Int64GetDatum(append_stream(fcinfo, &req));
-    });
+    req.events = &event;
+    req.count = 1;
+    return Int64GetDatum(append_stream(fcinfo, &req));
 }
 
 /* chronicle.append_batch(stream_id, events, expected_version) */
-Datum chronicle_append_batch(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_append_batch)
 {
-    return pg::entry([&]() -> Datum {
-        AppendRequest req;
-        read_stream_and_expected(fcinfo, 2, &req);
-        if (PG_ARGISNULL(1))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "events must not be NULL");
-        Jsonb *events = PG_GETARG_JSONB_P(1);
-        if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            "events must be a JSON array of event objects");
-        int count = (int)JB_ROOT_COUNT(events);
-        if (count == 0)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
-                            {}, "A batch appends at least one event.");
+    AppendRequest req;
+    read_stream_and_expected(fcinfo, 2, &req);
+    if (PG_ARGISNULL(1))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "events must not be NULL");
+    Jsonb *events = PG_GETARG_JSONB_P(1);
+    if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "events must be a JSON array of event objects");
+    int count = (int)JB_ROOT_COUNT(events);
+    if (count == 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
+                        {}, "A batch appends at least one event.");
 
-        req.events = (NewEvent *)palloc(sizeof(NewEvent) * count);
-        req.count = count;
-        Jsonb *empty = NULL;
-        for (int i = 0; i < count; i++)
-        {
-            NewEvent *e = &req.events[i];
-            JsonbValue *element = getIthJsonbValueFromContainer(&events->root, i);
-            parse_batch_element(element, i, e);
-            if (e->metadata == NULL)
-                e->metadata = empty ? empty : (empty = empty_object());
-            if (!e->given_id)
-                random_uuid(&e->event_id);
-            if ((i & 1023) == 0)
-                CHECK_FOR_INTERRUPTS();
-        }
-        return Int64GetDatum(append_stream(fcinfo, &req));
-    });
+    req.events = (NewEvent *)palloc(sizeof(NewEvent) * count);
+    req.count = count;
+    Jsonb *empty = NULL;
+    for (int i = 0; i < count; i++)
+    {
+        NewEvent *e = &req.events[i];
+        JsonbValue *element = getIthJsonbValueFromContainer(&events->root, i);
+        parse_batch_element(element, i, e);
+        if (e->metadata == NULL)
+            e->metadata = empty ? empty : (empty = empty_object());
+        if (!e->given_id)
+            random_uuid(&e->event_id);
+        if ((i & 1023) == 0)
+            CHECK_FOR_INTERRUPTS();
+    }
+    return Int64GetDatum(append_stream(fcinfo, &req));
 }
 
 namespace {
@@ -976,125 +968,123 @@ int compare_by_stream(const void *a, const void *b)
  *      order, so they do not deadlock);
  *   4. one row per event, in the order given: stream, version, global_position.
  */
-Datum chronicle_append_events(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_append_events)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "events must not be NULL");
-        Jsonb *events = PG_GETARG_JSONB_P(0);
-        if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must be a JSON array of event objects");
-        int count = (int)JB_ROOT_COUNT(events);
-        if (count == 0)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
-                            {}, "append_events appends at least one event.");
-        bool conditional = !PG_ARGISNULL(1);
-        if (!conditional && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "events must not be NULL");
+    Jsonb *events = PG_GETARG_JSONB_P(0);
+    if (!JB_ROOT_IS_ARRAY(events) || JB_ROOT_IS_SCALAR(events))
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must be a JSON array of event objects");
+    int count = (int)JB_ROOT_COUNT(events);
+    if (count == 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "events must not be an empty array",
+                        {}, "append_events appends at least one event.");
+    bool conditional = !PG_ARGISNULL(1);
+    if (!conditional && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "after_tx and after_position need fail_if_events_match",
+                        {}, "They say which events the condition's reader had seen.");
+    if (PG_ARGISNULL(2) && !PG_ARGISNULL(3))
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "after_position needs after_tx",
+                        {}, "Pass the (tx_id, global_position) of the last event read, or neither.");
+    Datum after_tx = PG_ARGISNULL(2) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(2);
+    int64 after_position = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
+
+    NewEvent *all = (NewEvent *)palloc(sizeof(NewEvent) * count);
+    Jsonb *empty = NULL;
+    for (int i = 0; i < count; i++)
+    {
+        NewEvent *e = &all[i];
+        parse_batch_element(getIthJsonbValueFromContainer(&events->root, i), i, e, true);
+        if (e->metadata == NULL)
+            e->metadata = empty ? empty : (empty = empty_object());
+        if (!e->given_id)
+            random_uuid(&e->event_id);
+        if ((i & 1023) == 0)
+            CHECK_FOR_INTERRUPTS();
+    }
+    EventQuery *condition =
+        conditional ? events_query_parse(PG_GETARG_JSONB_P(1), "fail_if_events_match") : NULL;
+
+    int *order = (int *)palloc(sizeof(int) * count);
+    for (int i = 0; i < count; i++)
+        order[i] = i;
+    by_stream_events = all;
+    qsort(order, count, sizeof(int), compare_by_stream);
+    for (int k = 1; k < count; k++)
+    {
+        const NewEvent *a = &all[order[k - 1]], *b = &all[order[k]];
+        if (a->stream_len == b->stream_len && memcmp(a->stream_id, b->stream_id, a->stream_len) == 0 &&
+            (a->has_expected != b->has_expected || (a->has_expected && a->expected != b->expected)))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            "after_tx and after_position need fail_if_events_match",
-                            {}, "They say which events the condition's reader had seen.");
-        if (PG_ARGISNULL(2) && !PG_ARGISNULL(3))
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "after_position needs after_tx",
-                            {}, "Pass the (tx_id, global_position) of the last event read, or neither.");
-        Datum after_tx = PG_ARGISNULL(2) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(2);
-        int64 after_position = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3);
+                            pg::format("events[%d] and events[%d] of stream \"%s\" give different expected_version",
+                                       Min(order[k - 1], order[k]), Max(order[k - 1], order[k]), b->stream_id),
+                            "All events of one stream carry the same expected_version, or none does.");
+    }
 
-        NewEvent *all = (NewEvent *)palloc(sizeof(NewEvent) * count);
-        Jsonb *empty = NULL;
+    PreventCommandIfReadOnly("chronicle.append_events()");
+    if (condition != NULL)
+    {
+        events_query_lock(condition);
+        Datum *ids = (Datum *)palloc(sizeof(Datum) * count);
+        int nids = 0;
         for (int i = 0; i < count; i++)
+            if (all[i].given_id)
+                ids[nids++] = UUIDPGetDatum(&all[i].event_id);
+        ArrayType *own_ids = construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+        ConditionHit hit;
+        if (events_condition_check(condition, after_tx, after_position, own_ids, &hit))
         {
-            NewEvent *e = &all[i];
-            parse_batch_element(getIthJsonbValueFromContainer(&events->root, i), i, e, true);
-            if (e->metadata == NULL)
-                e->metadata = empty ? empty : (empty = empty_object());
-            if (!e->given_id)
-                random_uuid(&e->event_id);
-            if ((i & 1023) == 0)
-                CHECK_FOR_INTERRUPTS();
+            const char *after = PG_ARGISNULL(2) ? "the beginning of the log"
+                                                : psprintf("(%s, %lld)",
+                                                           DatumGetCString(DirectFunctionCall1(xid8out, after_tx)),
+                                                           (long long)after_position);
+            throw pg::Error(CHRONICLE_APPEND_CONDITION_FAILED,
+                            pg::format("append condition failed: event %lld of stream \"%s\" (global_position %lld) "
+                                       "matches fail_if_events_match",
+                                       (long long)hit.version, hit.stream_id, (long long)hit.position),
+                            pg::format("It was appended after %s.", after),
+                            "Read the matching events again (read_query), decide again, and retry.");
         }
-        EventQuery *condition =
-            conditional ? events_query_parse(PG_GETARG_JSONB_P(1), "fail_if_events_match") : NULL;
+    }
 
-        int *order = (int *)palloc(sizeof(int) * count);
-        for (int i = 0; i < count; i++)
-            order[i] = i;
-        by_stream_events = all;
-        qsort(order, count, sizeof(int), compare_by_stream);
-        for (int k = 1; k < count; k++)
+    /* Each stream's events, contiguous, through the single-stream append. */
+    NewEvent *group = (NewEvent *)palloc(sizeof(NewEvent) * count);
+    for (int start = 0; start < count;)
+    {
+        const NewEvent *first = &all[order[start]];
+        int end = start + 1;
+        while (end < count && all[order[end]].stream_len == first->stream_len &&
+               memcmp(all[order[end]].stream_id, first->stream_id, first->stream_len) == 0)
+            end++;
+        AppendRequest req;
+        req.stream_id = first->stream_id;
+        req.stream_len = first->stream_len;
+        req.has_expected = first->has_expected;
+        req.expected = first->expected;
+        req.count = end - start;
+        req.events = group;
+        for (int k = start; k < end; k++)
+            group[k - start] = all[order[k]];
+        append_stream(fcinfo, &req);
+        for (int k = start; k < end; k++)
         {
-            const NewEvent *a = &all[order[k - 1]], *b = &all[order[k]];
-            if (a->stream_len == b->stream_len && memcmp(a->stream_id, b->stream_id, a->stream_len) == 0 &&
-                (a->has_expected != b->has_expected || (a->has_expected && a->expected != b->expected)))
-                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                                pg::format("events[%d] and events[%d] of stream \"%s\" give different expected_version",
-                                           Min(order[k - 1], order[k]), Max(order[k - 1], order[k]), b->stream_id),
-                                "All events of one stream carry the same expected_version, or none does.");
+            const NewEvent *done = &group[k - start];
+            const NewEvent *source = done->dup_of >= 0 ? &group[done->dup_of] : done;
+            all[order[k]].version = source->version;
+            all[order[k]].position = source->position;
         }
+        start = end;
+    }
 
-        PreventCommandIfReadOnly("chronicle.append_events()");
-        if (condition != NULL)
-        {
-            events_query_lock(condition);
-            Datum *ids = (Datum *)palloc(sizeof(Datum) * count);
-            int nids = 0;
-            for (int i = 0; i < count; i++)
-                if (all[i].given_id)
-                    ids[nids++] = UUIDPGetDatum(&all[i].event_id);
-            ArrayType *own_ids = construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-            ConditionHit hit;
-            if (events_condition_check(condition, after_tx, after_position, own_ids, &hit))
-            {
-                const char *after = PG_ARGISNULL(2) ? "the beginning of the log"
-                                                    : psprintf("(%s, %lld)",
-                                                               DatumGetCString(DirectFunctionCall1(xid8out, after_tx)),
-                                                               (long long)after_position);
-                throw pg::Error(CHRONICLE_APPEND_CONDITION_FAILED,
-                                pg::format("append condition failed: event %lld of stream \"%s\" (global_position %lld) "
-                                           "matches fail_if_events_match",
-                                           (long long)hit.version, hit.stream_id, (long long)hit.position),
-                                pg::format("It was appended after %s.", after),
-                                "Read the matching events again (read_query), decide again, and retry.");
-            }
-        }
-
-        /* Each stream's events, contiguous, through the single-stream append. */
-        NewEvent *group = (NewEvent *)palloc(sizeof(NewEvent) * count);
-        for (int start = 0; start < count;)
-        {
-            const NewEvent *first = &all[order[start]];
-            int end = start + 1;
-            while (end < count && all[order[end]].stream_len == first->stream_len &&
-                   memcmp(all[order[end]].stream_id, first->stream_id, first->stream_len) == 0)
-                end++;
-            AppendRequest req;
-            req.stream_id = first->stream_id;
-            req.stream_len = first->stream_len;
-            req.has_expected = first->has_expected;
-            req.expected = first->expected;
-            req.count = end - start;
-            req.events = group;
-            for (int k = start; k < end; k++)
-                group[k - start] = all[order[k]];
-            append_stream(fcinfo, &req);
-            for (int k = start; k < end; k++)
-            {
-                const NewEvent *done = &group[k - start];
-                const NewEvent *source = done->dup_of >= 0 ? &group[done->dup_of] : done;
-                all[order[k]].version = source->version;
-                all[order[k]].position = source->position;
-            }
-            start = end;
-        }
-
-        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-        ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-        for (int i = 0; i < count; i++)
-        {
-            Datum values[3] = {PointerGetDatum(cstring_to_text_with_len(all[i].stream_id, all[i].stream_len)),
-                               Int64GetDatum(all[i].version), Int64GetDatum(all[i].position)};
-            bool nulls[3] = {false, false, false};
-            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-        }
-        return (Datum)0;
-    });
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    for (int i = 0; i < count; i++)
+    {
+        Datum values[3] = {PointerGetDatum(cstring_to_text_with_len(all[i].stream_id, all[i].stream_len)),
+                           Int64GetDatum(all[i].version), Int64GetDatum(all[i].position)};
+        bool nulls[3] = {false, false, false};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return (Datum)0;
 }

@@ -32,8 +32,6 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_read_query);
 }
 
 #define QUERY_MAX_ITEMS 64
@@ -375,35 +373,33 @@ bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_pos
 }
 
 /* chronicle.read_query(query, after_tx, after_position, max_count) */
-Datum chronicle_read_query(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_read_query)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "query must not be NULL");
-        int32 max_count = PG_ARGISNULL(3) ? 1000 : PG_GETARG_INT32(3);
-        if (max_count < 0)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("max_count must not be negative (got %d)", max_count));
-        EventQuery *q = events_query_parse(PG_GETARG_JSONB_P(0), "query");
-        Datum after_tx = PG_ARGISNULL(1) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(1);
-        int64 after_position = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "query must not be NULL");
+    int32 max_count = PG_ARGISNULL(3) ? 1000 : PG_GETARG_INT32(3);
+    if (max_count < 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("max_count must not be negative (got %d)", max_count));
+    EventQuery *q = events_query_parse(PG_GETARG_JSONB_P(0), "query");
+    Datum after_tx = PG_ARGISNULL(1) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(1);
+    int64 after_position = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
 
-        int nargs;
-        Oid argtypes[3 + 2 * QUERY_MAX_ITEMS];
-        Datum args[3 + 2 * QUERY_MAX_ITEMS];
-        char *sql = query_sql(q, true, EVENTS_COLUMNS, EVENTS_COLUMNS, &nargs, argtypes);
-        query_args(q, after_tx, after_position, max_count, NULL, args);
+    int nargs;
+    Oid argtypes[3 + 2 * QUERY_MAX_ITEMS];
+    Datum args[3 + 2 * QUERY_MAX_ITEMS];
+    char *sql = query_sql(q, true, EVENTS_COLUMNS, EVENTS_COLUMNS, &nargs, argtypes);
+    query_args(q, after_tx, after_position, max_count, NULL, args);
 
-        Tuplestorestate *store = pg::begin_warm_result(fcinfo);
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        /* One generic plan per shape (see query_sql), as read_all's log and types shapes. */
-        bool transient;
-        SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN, &transient);
-        events_read_into(plan, nargs, argtypes, args, NULL, store);
-        if (transient)
-            SPI_freeplan(plan);
-        SPI_finish();
-        return (Datum)0;
-    });
+    Tuplestorestate *store = pg::begin_warm_result(fcinfo);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    /* One generic plan per shape (see query_sql), as read_all's log and types shapes. */
+    bool transient;
+    SPIPlanPtr plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN, &transient);
+    events_read_into(plan, nargs, argtypes, args, NULL, store);
+    if (transient)
+        SPI_freeplan(plan);
+    SPI_finish();
+    return (Datum)0;
 }

@@ -30,13 +30,6 @@ extern "C" {
 #include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
-
-PG_FUNCTION_INFO_V1(chronicle_tree_attach);
-PG_FUNCTION_INFO_V1(chronicle_tree_detach);
-PG_FUNCTION_INFO_V1(chronicle_tree_insert);
-PG_FUNCTION_INFO_V1(chronicle_tree_move);
-PG_FUNCTION_INFO_V1(chronicle_tree_delete);
-PG_FUNCTION_INFO_V1(chronicle_tree_rebuild);
 }
 
 namespace {
@@ -250,243 +243,239 @@ uint64 rebuild_all(TreeInfo *ti)
 
 } // namespace
 
-Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_attach)
 {
-    return pg::entry([&]() -> Datum {
-        require(fcinfo, 0, "tbl");
-        require(fcinfo, 1, "id_column");
-        require(fcinfo, 2, "parent_column");
-        require(fcinfo, 5, "on_delete");
-        Oid relid = PG_GETARG_OID(0);
-        const char *idc = NameStr(*PG_GETARG_NAME(1));
-        const char *parc = NameStr(*PG_GETARG_NAME(2));
-        const char *scopec = PG_ARGISNULL(3) ? NULL : NameStr(*PG_GETARG_NAME(3));
-        const char *ordc = PG_ARGISNULL(4) ? NULL : NameStr(*PG_GETARG_NAME(4));
-        char *on_delete = text_to_cstring(PG_GETARG_TEXT_PP(5));
-        mode_code(on_delete);
-        require(fcinfo, 6, "numbering");
-        char *numbering = text_to_cstring(PG_GETARG_TEXT_PP(6));
-        if (strcmp(numbering, "per_scope") != 0 && strcmp(numbering, "per_root") != 0)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("unknown numbering \"%s\"", numbering), "",
-                            "Use per_scope or per_root.");
-        bool per_root = strcmp(numbering, "per_root") == 0;
-        if (per_root && scopec)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            "numbering per_root cannot be combined with a scope column",
-                            "Each root tree is numbered on its own; its root's id (tree_root) "
-                            "identifies it.");
-        check_owned_table(relid);
-        /* Its row in chronicle._tree_tables would outlive the session's table. */
-        if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
-        {
-            const char *name = get_rel_name(relid);
-            throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("\"%s\" is a temporary table", name),
-                            "Temporary tables cannot be attached as trees.");
-        }
+    require(fcinfo, 0, "tbl");
+    require(fcinfo, 1, "id_column");
+    require(fcinfo, 2, "parent_column");
+    require(fcinfo, 5, "on_delete");
+    Oid relid = PG_GETARG_OID(0);
+    const char *idc = NameStr(*PG_GETARG_NAME(1));
+    const char *parc = NameStr(*PG_GETARG_NAME(2));
+    const char *scopec = PG_ARGISNULL(3) ? NULL : NameStr(*PG_GETARG_NAME(3));
+    const char *ordc = PG_ARGISNULL(4) ? NULL : NameStr(*PG_GETARG_NAME(4));
+    char *on_delete = text_to_cstring(PG_GETARG_TEXT_PP(5));
+    mode_code(on_delete);
+    require(fcinfo, 6, "numbering");
+    char *numbering = text_to_cstring(PG_GETARG_TEXT_PP(6));
+    if (strcmp(numbering, "per_scope") != 0 && strcmp(numbering, "per_root") != 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("unknown numbering \"%s\"", numbering), "",
+                        "Use per_scope or per_root.");
+    bool per_root = strcmp(numbering, "per_root") == 0;
+    if (per_root && scopec)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "numbering per_root cannot be combined with a scope column",
+                        "Each root tree is numbered on its own; its root's id (tree_root) "
+                        "identifies it.");
+    check_owned_table(relid);
+    /* Its row in chronicle._tree_tables would outlive the session's table. */
+    if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+    {
+        const char *name = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("\"%s\" is a temporary table", name),
+                        "Temporary tables cannot be attached as trees.");
+    }
 
-        Oid idtype, ptype, stype, otype;
-        AttrNumber idatt = user_column(relid, idc, "id", &idtype);
-        user_column(relid, parc, "parent", &ptype);
-        if (scopec)
-            user_column(relid, scopec, "scope", &stype);
-        if (ordc)
-            user_column(relid, ordc, "order", &otype);
-        if (strcmp(idc, parc) == 0 || (scopec && (strcmp(scopec, idc) == 0 || strcmp(scopec, parc) == 0)))
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            "the id, parent and scope columns must be distinct");
-        /* Checked before any DDL: the (scope, lft) index needs btree, the scope lock a hash. */
-        if (scopec)
+    Oid idtype, ptype, stype, otype;
+    AttrNumber idatt = user_column(relid, idc, "id", &idtype);
+    user_column(relid, parc, "parent", &ptype);
+    if (scopec)
+        user_column(relid, scopec, "scope", &stype);
+    if (ordc)
+        user_column(relid, ordc, "order", &otype);
+    if (strcmp(idc, parc) == 0 || (scopec && (strcmp(scopec, idc) == 0 || strcmp(scopec, parc) == 0)))
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "the id, parent and scope columns must be distinct");
+    /* Checked before any DDL: the (scope, lft) index needs btree, the scope lock a hash. */
+    if (scopec)
+    {
+        TypeCacheEntry *tc = lookup_type_cache(stype, TYPECACHE_BTREE_OPFAMILY | TYPECACHE_HASH_PROC);
+        if (!OidIsValid(tc->btree_opf) || !OidIsValid(tc->hash_proc))
         {
-            TypeCacheEntry *tc = lookup_type_cache(stype, TYPECACHE_BTREE_OPFAMILY | TYPECACHE_HASH_PROC);
-            if (!OidIsValid(tc->btree_opf) || !OidIsValid(tc->hash_proc))
-            {
-                const char *type_name = format_type_be(stype);
-                throw pg::Error(CHRONICLE_NOT_A_TREE,
-                                pg::format("the scope column's type %s has no btree ordering or no hash function",
-                                           type_name));
-            }
-        }
-        if (ptype != idtype)
-            throw pg::Error(ERRCODE_DATATYPE_MISMATCH,
-                            pg::format("parent column \"%s\" is of type %s but id column \"%s\" is "
-                                       "of type %s",
-                                       parc, format_type_be(ptype), idc, format_type_be(idtype)));
-        if (!id_is_unique(relid, idatt))
-        {
-            const char *name = get_rel_name(relid);
+            const char *type_name = format_type_be(stype);
             throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("id column \"%s\" of table %s is not unique", idc, name),
-                            "", "Add a primary key or unique constraint on it.");
+                            pg::format("the scope column's type %s has no btree ordering or no hash function",
+                                       type_name));
         }
-        /* A unique index admits any number of NULLs, and a NULL id names no node. */
-        if (!id_not_null(relid, idatt))
+    }
+    if (ptype != idtype)
+        throw pg::Error(ERRCODE_DATATYPE_MISMATCH,
+                        pg::format("parent column \"%s\" is of type %s but id column \"%s\" is "
+                                   "of type %s",
+                                   parc, format_type_be(ptype), idc, format_type_be(idtype)));
+    if (!id_is_unique(relid, idatt))
+    {
+        const char *name = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("id column \"%s\" of table %s is not unique", idc, name),
+                        "", "Add a primary key or unique constraint on it.");
+    }
+    /* A unique index admits any number of NULLs, and a NULL id names no node. */
+    if (!id_not_null(relid, idatt))
+    {
+        const char *name = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("id column \"%s\" of table %s must be NOT NULL", idc, name),
+                        "A row with a NULL id could not be numbered or named.",
+                        "Declare it NOT NULL (a primary key is).");
+    }
+    if (!OidIsValid(get_array_type(idtype)))
+    {
+        const char *type_name = format_type_be(idtype);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("id type %s has no array type", type_name));
+    }
+    /* Checked before any DDL: the trigger's WHEN compares order values. */
+    if (ordc)
+    {
+        TypeCacheEntry *tc = lookup_type_cache(otype, TYPECACHE_CMP_PROC);
+        if (!OidIsValid(tc->cmp_proc))
         {
-            const char *name = get_rel_name(relid);
+            const char *type_name = format_type_be(otype);
             throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("id column \"%s\" of table %s must be NOT NULL", idc, name),
-                            "A row with a NULL id could not be numbered or named.",
-                            "Declare it NOT NULL (a primary key is).");
+                            pg::format("the order column's type %s has no btree ordering", type_name));
         }
-        if (!OidIsValid(get_array_type(idtype)))
+    }
+    if (per_root)
+    {
+        TypeCacheEntry *tc = lookup_type_cache(idtype, TYPECACHE_HASH_PROC);
+        if (!OidIsValid(tc->hash_proc))
         {
             const char *type_name = format_type_be(idtype);
             throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("id type %s has no array type", type_name));
+                            pg::format("the id column's type %s has no hash function", type_name),
+                            "numbering per_root locks each root tree by its id.");
         }
-        /* Checked before any DDL: the trigger's WHEN compares order values. */
-        if (ordc)
-        {
-            TypeCacheEntry *tc = lookup_type_cache(otype, TYPECACHE_CMP_PROC);
-            if (!OidIsValid(tc->cmp_proc))
-            {
-                const char *type_name = format_type_be(otype);
-                throw pg::Error(CHRONICLE_NOT_A_TREE,
-                                pg::format("the order column's type %s has no btree ordering", type_name));
-            }
-        }
-        if (per_root)
-        {
-            TypeCacheEntry *tc = lookup_type_cache(idtype, TYPECACHE_HASH_PROC);
-            if (!OidIsValid(tc->hash_proc))
-            {
-                const char *type_name = format_type_be(idtype);
-                throw pg::Error(CHRONICLE_NOT_A_TREE,
-                                pg::format("the id column's type %s has no hash function", type_name),
-                                "numbering per_root locks each root tree by its id.");
-            }
-            AttrNumber a = get_attnum(relid, "tree_root");
-            if (a > 0 && get_atttype(relid, a) != idtype)
-                throw pg::Error(CHRONICLE_NOT_A_TREE,
-                                pg::format("column \"tree_root\" of table %s exists and is not of the id "
-                                           "column's type",
-                                           get_rel_name(relid)));
-            if (strcmp(idc, "tree_root") == 0 || strcmp(parc, "tree_root") == 0 ||
-                (ordc && strcmp(ordc, "tree_root") == 0))
-                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                                "column \"tree_root\" is managed by chronicle with numbering per_root");
-        }
-        for (const char *col : {"lft", "rgt", "depth"})
-        {
-            AttrNumber a = get_attnum(relid, col);
-            if (a > 0 && get_atttype(relid, a) != INT4OID)
-                throw pg::Error(CHRONICLE_NOT_A_TREE,
-                                pg::format("column \"%s\" of table %s exists and is not an integer",
-                                           col, get_rel_name(relid)));
-        }
+        AttrNumber a = get_attnum(relid, "tree_root");
+        if (a > 0 && get_atttype(relid, a) != idtype)
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("column \"tree_root\" of table %s exists and is not of the id "
+                                       "column's type",
+                                       get_rel_name(relid)));
+        if (strcmp(idc, "tree_root") == 0 || strcmp(parc, "tree_root") == 0 ||
+            (ordc && strcmp(ordc, "tree_root") == 0))
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "column \"tree_root\" is managed by chronicle with numbering per_root");
+    }
+    for (const char *col : {"lft", "rgt", "depth"})
+    {
+        AttrNumber a = get_attnum(relid, col);
+        if (a > 0 && get_atttype(relid, a) != INT4OID)
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("column \"%s\" of table %s exists and is not an integer",
+                                       col, get_rel_name(relid)));
+    }
 
-        SPI_connect();
-        Oid types[7] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID};
-        Datum values[7] = {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
-                           PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
-                           PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
-                           CStringGetTextDatum(on_delete), CStringGetTextDatum(numbering)};
-        char nulls[7] = {' ', ' ', ' ', scopec ? ' ' : 'n', ordc ? ' ' : 'n', ' ', ' '};
-        meta_write("INSERT INTO chronicle._tree_tables (tbl, id_column, parent_column, "
-                   "scope_column, order_column, on_delete, numbering) "
-                   "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tbl) DO NOTHING",
-                   7, types, values, nulls);
-        if (SPI_processed == 0)
-        {
-            const char *name = get_rel_name(relid);
-            throw pg::Error(ERRCODE_DUPLICATE_OBJECT,
-                            pg::format("table %s is already attached as a tree", name),
-                            "", "Detach it first with chronicle.tree_detach().");
-        }
+    SPI_connect();
+    Oid types[7] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID};
+    Datum values[7] = {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
+                       PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
+                       PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+                       CStringGetTextDatum(on_delete), CStringGetTextDatum(numbering)};
+    char nulls[7] = {' ', ' ', ' ', scopec ? ' ' : 'n', ordc ? ' ' : 'n', ' ', ' '};
+    meta_write("INSERT INTO chronicle._tree_tables (tbl, id_column, parent_column, "
+               "scope_column, order_column, on_delete, numbering) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tbl) DO NOTHING",
+               7, types, values, nulls);
+    if (SPI_processed == 0)
+    {
+        const char *name = get_rel_name(relid);
+        throw pg::Error(ERRCODE_DUPLICATE_OBJECT,
+                        pg::format("table %s is already attached as a tree", name),
+                        "", "Detach it first with chronicle.tree_detach().");
+    }
 
-        char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-                                             get_rel_name(relid));
-        const char *P = quote_identifier(parc);
-        const char *S = scopec ? quote_identifier(scopec) : NULL;
-        run_sql(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS lft integer, "
-                         "ADD COLUMN IF NOT EXISTS rgt integer, "
-                         "ADD COLUMN IF NOT EXISTS depth integer",
-                         T));
-        run_sql(psprintf("ALTER TABLE %s ALTER COLUMN lft DROP DEFAULT, "
-                         "ALTER COLUMN rgt DROP DEFAULT, ALTER COLUMN depth DROP DEFAULT",
-                         T));
-        if (per_root)
-        {
-            /* The root's id: one index range (tree_root, lft) holds each tree. */
-            run_sql(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS tree_root %s", T,
-                             format_type_extended(idtype, -1, FORMAT_TYPE_FORCE_QUALIFY)));
-            run_sql(psprintf("ALTER TABLE %s ALTER COLUMN tree_root DROP DEFAULT", T));
-        }
-        const char *lead = per_root ? "tree_root, " : S ? psprintf("%s, ", S) : "";
-        run_sql(psprintf("CREATE INDEX IF NOT EXISTS chronicle_tree_%u_lft ON %s (%slft)", relid, T,
-                         lead));
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE "
-                         "ON %s FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_lock_trigger()",
-                         T));
-        /* AFTER, not BEFORE: a BEFORE ROW trigger makes PostgreSQL lock (and
-         * WAL-log the lock of) every row an UPDATE touches, including each row
-         * chronicle renumbers; the WHEN clause lets those skip it entirely.
-         * Its first test is a C function, not current_setting(): it runs for
-         * every renumbered row, and a custom setting's lookup by name cost
-         * 3.5% of a leaf insert into a 100,000-node tree (callgrind). */
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_2_guard AFTER UPDATE OF lft, rgt, depth%s "
-                         "ON %s FOR EACH ROW WHEN (NOT chronicle._tree_maintaining() AND "
-                         "(OLD.lft IS DISTINCT FROM NEW.lft OR OLD.rgt IS "
-                         "DISTINCT FROM NEW.rgt OR OLD.depth IS DISTINCT FROM NEW.depth%s)) "
-                         "EXECUTE FUNCTION chronicle._tree_guard_trigger()",
-                         per_root ? ", tree_root" : "", T,
-                         per_root ? " OR OLD.tree_root IS DISTINCT FROM NEW.tree_root" : ""));
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON %s "
-                         "REFERENCING NEW TABLE AS chronicle_new FOR EACH STATEMENT "
-                         "EXECUTE FUNCTION chronicle._tree_insert_trigger()",
-                         T));
-        /* With an order column, a new order value moves the node among its siblings. */
-        const char *O = ordc ? quote_identifier(ordc) : NULL;
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_4_moved AFTER UPDATE OF %s%s%s%s%s ON %s "
-                         "FOR EACH ROW WHEN (OLD.%s IS DISTINCT FROM NEW.%s%s%s%s%s%s) "
-                         "EXECUTE FUNCTION chronicle._tree_moved_trigger()",
-                         P, S ? ", " : "", S ? S : "", O ? ", " : "", O ? O : "", T, P, P,
-                         S ? " OR OLD." : "", S ? S : "", S ? " IS DISTINCT FROM NEW." : "",
-                         S ? S : "",
-                         O ? psprintf(" OR OLD.%s IS DISTINCT FROM NEW.%s", O, O) : ""));
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_5_update AFTER UPDATE ON %s "
-                         "FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_update_trigger()",
-                         T));
-        run_sql(psprintf("CREATE TRIGGER chronicle_tree_6_delete AFTER DELETE ON %s "
-                         "REFERENCING OLD TABLE AS chronicle_old FOR EACH STATEMENT "
-                         "EXECUTE FUNCTION chronicle._tree_delete_trigger()",
-                         T));
-        CacheInvalidateRelcacheByRelid(relid);
-        CommandCounterIncrement();
-        TreeInfo *ti = tree_info(relid, false);
-        rebuild_all(ti);
-        SPI_finish();
-        PG_RETURN_VOID();
-    });
+    char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                         get_rel_name(relid));
+    const char *P = quote_identifier(parc);
+    const char *S = scopec ? quote_identifier(scopec) : NULL;
+    run_sql(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS lft integer, "
+                     "ADD COLUMN IF NOT EXISTS rgt integer, "
+                     "ADD COLUMN IF NOT EXISTS depth integer",
+                     T));
+    run_sql(psprintf("ALTER TABLE %s ALTER COLUMN lft DROP DEFAULT, "
+                     "ALTER COLUMN rgt DROP DEFAULT, ALTER COLUMN depth DROP DEFAULT",
+                     T));
+    if (per_root)
+    {
+        /* The root's id: one index range (tree_root, lft) holds each tree. */
+        run_sql(psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS tree_root %s", T,
+                         format_type_extended(idtype, -1, FORMAT_TYPE_FORCE_QUALIFY)));
+        run_sql(psprintf("ALTER TABLE %s ALTER COLUMN tree_root DROP DEFAULT", T));
+    }
+    const char *lead = per_root ? "tree_root, " : S ? psprintf("%s, ", S) : "";
+    run_sql(psprintf("CREATE INDEX IF NOT EXISTS chronicle_tree_%u_lft ON %s (%slft)", relid, T,
+                     lead));
+    run_sql(psprintf("CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE "
+                     "ON %s FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_lock_trigger()",
+                     T));
+    /* AFTER, not BEFORE: a BEFORE ROW trigger makes PostgreSQL lock (and
+     * WAL-log the lock of) every row an UPDATE touches, including each row
+     * chronicle renumbers; the WHEN clause lets those skip it entirely.
+     * Its first test is a C function, not current_setting(): it runs for
+     * every renumbered row, and a custom setting's lookup by name cost
+     * 3.5% of a leaf insert into a 100,000-node tree (callgrind). */
+    run_sql(psprintf("CREATE TRIGGER chronicle_tree_2_guard AFTER UPDATE OF lft, rgt, depth%s "
+                     "ON %s FOR EACH ROW WHEN (NOT chronicle._tree_maintaining() AND "
+                     "(OLD.lft IS DISTINCT FROM NEW.lft OR OLD.rgt IS "
+                     "DISTINCT FROM NEW.rgt OR OLD.depth IS DISTINCT FROM NEW.depth%s)) "
+                     "EXECUTE FUNCTION chronicle._tree_guard_trigger()",
+                     per_root ? ", tree_root" : "", T,
+                     per_root ? " OR OLD.tree_root IS DISTINCT FROM NEW.tree_root" : ""));
+    run_sql(psprintf("CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON %s "
+                     "REFERENCING NEW TABLE AS chronicle_new FOR EACH STATEMENT "
+                     "EXECUTE FUNCTION chronicle._tree_insert_trigger()",
+                     T));
+    /* With an order column, a new order value moves the node among its siblings. */
+    const char *O = ordc ? quote_identifier(ordc) : NULL;
+    run_sql(psprintf("CREATE TRIGGER chronicle_tree_4_moved AFTER UPDATE OF %s%s%s%s%s ON %s "
+                     "FOR EACH ROW WHEN (OLD.%s IS DISTINCT FROM NEW.%s%s%s%s%s%s) "
+                     "EXECUTE FUNCTION chronicle._tree_moved_trigger()",
+                     P, S ? ", " : "", S ? S : "", O ? ", " : "", O ? O : "", T, P, P,
+                     S ? " OR OLD." : "", S ? S : "", S ? " IS DISTINCT FROM NEW." : "",
+                     S ? S : "",
+                     O ? psprintf(" OR OLD.%s IS DISTINCT FROM NEW.%s", O, O) : ""));
+    run_sql(psprintf("CREATE TRIGGER chronicle_tree_5_update AFTER UPDATE ON %s "
+                     "FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_update_trigger()",
+                     T));
+    run_sql(psprintf("CREATE TRIGGER chronicle_tree_6_delete AFTER DELETE ON %s "
+                     "REFERENCING OLD TABLE AS chronicle_old FOR EACH STATEMENT "
+                     "EXECUTE FUNCTION chronicle._tree_delete_trigger()",
+                     T));
+    CacheInvalidateRelcacheByRelid(relid);
+    CommandCounterIncrement();
+    TreeInfo *ti = tree_info(relid, false);
+    rebuild_all(ti);
+    SPI_finish();
+    PG_RETURN_VOID();
 }
 
-Datum chronicle_tree_detach(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_detach)
 {
-    return pg::entry([&]() -> Datum {
-        require(fcinfo, 0, "tbl");
-        Oid relid = PG_GETARG_OID(0);
-        check_owned_table(relid);
-        TreeInfo *ti = tree_info(relid, false);
-        SPI_connect();
-        /* The table before the tree lock, as every writer takes them: DROP
-         * TRIGGER below needs ACCESS EXCLUSIVE, and taking it after the tree
-         * lock waited for writers that wait for the tree lock (40P01;
-         * docs/design/locking.md, isolation spec locks_tree_detach). */
-        LockRelationOid(relid, AccessExclusiveLock);
-        tree_lock_table(ti, true);
-        const char *T = pstrdup(ti->qtable);
-        for (const char *trig : {"chronicle_tree_1_lock", "chronicle_tree_2_guard",
-                                 "chronicle_tree_3_insert", "chronicle_tree_4_moved",
-                                 "chronicle_tree_5_update", "chronicle_tree_6_delete"})
-            run_sql(psprintf("DROP TRIGGER IF EXISTS %s ON %s", trig, T));
-        Oid types[1] = {REGCLASSOID};
-        Datum values[1] = {ObjectIdGetDatum(relid)};
-        meta_write("DELETE FROM chronicle._tree_tables WHERE tbl OPERATOR(pg_catalog.=) $1", 1,
-                   types, values, NULL);
-        CacheInvalidateRelcacheByRelid(relid);
-        SPI_finish();
-        PG_RETURN_VOID();
-    });
+    require(fcinfo, 0, "tbl");
+    Oid relid = PG_GETARG_OID(0);
+    check_owned_table(relid);
+    TreeInfo *ti = tree_info(relid, false);
+    SPI_connect();
+    /* The table before the tree lock, as every writer takes them: DROP
+     * TRIGGER below needs ACCESS EXCLUSIVE, and taking it after the tree
+     * lock waited for writers that wait for the tree lock (40P01;
+     * docs/design/locking.md, isolation spec locks_tree_detach). */
+    LockRelationOid(relid, AccessExclusiveLock);
+    tree_lock_table(ti, true);
+    const char *T = pstrdup(ti->qtable);
+    for (const char *trig : {"chronicle_tree_1_lock", "chronicle_tree_2_guard",
+                             "chronicle_tree_3_insert", "chronicle_tree_4_moved",
+                             "chronicle_tree_5_update", "chronicle_tree_6_delete"})
+        run_sql(psprintf("DROP TRIGGER IF EXISTS %s ON %s", trig, T));
+    Oid types[1] = {REGCLASSOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    meta_write("DELETE FROM chronicle._tree_tables WHERE tbl OPERATOR(pg_catalog.=) $1", 1,
+               types, values, NULL);
+    CacheInvalidateRelcacheByRelid(relid);
+    SPI_finish();
+    PG_RETURN_VOID();
 }
 
 /* A structural function's table and its lock, taken before any numbers are read. */
@@ -511,268 +500,260 @@ static TreeInfo *lock_tree_of(Oid relid, Datum id, TreeNode *node, bool must_exi
     return ti;
 }
 
-Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_insert)
 {
-    return pg::entry([&]() -> Datum {
-        require(fcinfo, 0, "tbl");
-        require(fcinfo, 1, "node");
-        Oid relid = PG_GETARG_OID(0);
-        Jsonb *node = PG_GETARG_JSONB_P(1);
-        char placement = placement_code(fcinfo, 3);
-        if (!JB_ROOT_IS_OBJECT(node) || JB_ROOT_IS_SCALAR(node))
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "node must be a JSON object");
-        SPI_connect();
-        TreeInfo *ti = tree_info(relid, false);
-        /* INSERT ... RETURNING *: the INSERT itself runs as the caller. */
-        if (!any_column_priv(relid, ACL_INSERT) || !any_column_priv(relid, ACL_SELECT))
-            deny(relid);
-        bool has_target = !PG_ARGISNULL(2);
-        TreeNode target;
-        Datum target_id = (Datum) 0;
-        if (has_target)
-        {
-            target_id = tree_cast_id(ti, PG_GETARG_DATUM(2), get_fn_expr_argtype(fcinfo->flinfo, 2));
-            ti = lock_tree_of(relid, target_id, &target, true);
-        }
+    require(fcinfo, 0, "tbl");
+    require(fcinfo, 1, "node");
+    Oid relid = PG_GETARG_OID(0);
+    Jsonb *node = PG_GETARG_JSONB_P(1);
+    char placement = placement_code(fcinfo, 3);
+    if (!JB_ROOT_IS_OBJECT(node) || JB_ROOT_IS_SCALAR(node))
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "node must be a JSON object");
+    SPI_connect();
+    TreeInfo *ti = tree_info(relid, false);
+    /* INSERT ... RETURNING *: the INSERT itself runs as the caller. */
+    if (!any_column_priv(relid, ACL_INSERT) || !any_column_priv(relid, ACL_SELECT))
+        deny(relid);
+    bool has_target = !PG_ARGISNULL(2);
+    TreeNode target;
+    Datum target_id = (Datum) 0;
+    if (has_target)
+    {
+        target_id = tree_cast_id(ti, PG_GETARG_DATUM(2), get_fn_expr_argtype(fcinfo->flinfo, 2));
+        ti = lock_tree_of(relid, target_id, &target, true);
+    }
 
-        /* INSERT the object's keys (column defaults apply to the others). */
-        Datum keyarg[1] = {PG_GETARG_DATUM(1)};
-        Oid keytype[1] = {JSONBOID};
-        if (pg::spi::execute_with_args("SELECT pg_catalog.jsonb_object_keys($1)", 1, keytype, keyarg,
-                                  NULL, true, 0) != SPI_OK_SELECT)
-            elog(ERROR, "jsonb_object_keys failed");
-        uint64 nkeys = SPI_processed;
-        SPITupleTable *keys = SPI_tuptable;
-        char *cols = pstrdup(""), *vals = pstrdup("");
-        char *parent_name = get_attname(relid, ti->parent_att, false);
-        /* per_root: tree_root is the tree key, managed like lft (the parent decides it). */
-        char *scope_name = ti->scope_att && !ti->per_root ? get_attname(relid, ti->scope_att, false) : NULL;
-        for (uint64 i = 0; i < nkeys; i++)
+    /* INSERT the object's keys (column defaults apply to the others). */
+    Datum keyarg[1] = {PG_GETARG_DATUM(1)};
+    Oid keytype[1] = {JSONBOID};
+    if (pg::spi::execute_with_args("SELECT pg_catalog.jsonb_object_keys($1)", 1, keytype, keyarg,
+                              NULL, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "jsonb_object_keys failed");
+    uint64 nkeys = SPI_processed;
+    SPITupleTable *keys = SPI_tuptable;
+    char *cols = pstrdup(""), *vals = pstrdup("");
+    char *parent_name = get_attname(relid, ti->parent_att, false);
+    /* per_root: tree_root is the tree key, managed like lft (the parent decides it). */
+    char *scope_name = ti->scope_att && !ti->per_root ? get_attname(relid, ti->scope_att, false) : NULL;
+    for (uint64 i = 0; i < nkeys; i++)
+    {
+        char *key = SPI_getvalue(keys->vals[i], keys->tupdesc, 1);
+        if (strcmp(key, "lft") == 0 || strcmp(key, "rgt") == 0 || strcmp(key, "depth") == 0 ||
+            (ti->per_root && strcmp(key, "tree_root") == 0))
+            throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                            pg::format("column \"%s\" of tree table %s is managed by chronicle",
+                                       key, ti->qtable));
+        AttrNumber att = get_attnum(relid, key);
+        if (att <= 0)
+            throw pg::Error(ERRCODE_UNDEFINED_COLUMN,
+                            pg::format("column \"%s\" of tree table %s does not exist", key,
+                                       ti->qtable));
+        if (has_target && (att == ti->parent_att || att == ti->scope_att))
+            continue; /* the target decides */
+        const char *q = quote_identifier(key);
+        cols = psprintf("%s%s%s", cols, *cols ? ", " : "", q);
+        vals = psprintf("%s%sr.%s", vals, *vals ? ", " : "", q);
+    }
+    Datum args[3] = {PG_GETARG_DATUM(1), (Datum) 0, (Datum) 0};
+    char nulls[3] = {' ', 'n', 'n'};
+    Oid types[3] = {JSONBOID, ti->id_type, ti->scope_att ? ti->scope_type : INT4OID};
+    if (has_target)
+    {
+        bool child = placement == 'f' || placement == 'l';
+        args[1] = child ? target.id : target.parent;
+        nulls[1] = (child ? false : target.parent_null) ? 'n' : ' ';
+        cols = psprintf("%s%s%s", cols, *cols ? ", " : "", quote_identifier(parent_name));
+        vals = psprintf("%s%s$2", vals, *vals ? ", " : "");
+        if (scope_name)
         {
-            char *key = SPI_getvalue(keys->vals[i], keys->tupdesc, 1);
-            if (strcmp(key, "lft") == 0 || strcmp(key, "rgt") == 0 || strcmp(key, "depth") == 0 ||
-                (ti->per_root && strcmp(key, "tree_root") == 0))
-                throw pg::Error(CHRONICLE_MANAGED_COLUMN,
-                                pg::format("column \"%s\" of tree table %s is managed by chronicle",
-                                           key, ti->qtable));
-            AttrNumber att = get_attnum(relid, key);
-            if (att <= 0)
-                throw pg::Error(ERRCODE_UNDEFINED_COLUMN,
-                                pg::format("column \"%s\" of tree table %s does not exist", key,
-                                           ti->qtable));
-            if (has_target && (att == ti->parent_att || att == ti->scope_att))
-                continue; /* the target decides */
-            const char *q = quote_identifier(key);
-            cols = psprintf("%s%s%s", cols, *cols ? ", " : "", q);
-            vals = psprintf("%s%sr.%s", vals, *vals ? ", " : "", q);
+            args[2] = target.scope;
+            nulls[2] = target.scope_null ? 'n' : ' ';
+            cols = psprintf("%s, %s", cols, quote_identifier(scope_name));
+            vals = psprintf("%s, $3", vals);
         }
-        Datum args[3] = {PG_GETARG_DATUM(1), (Datum) 0, (Datum) 0};
-        char nulls[3] = {' ', 'n', 'n'};
-        Oid types[3] = {JSONBOID, ti->id_type, ti->scope_att ? ti->scope_type : INT4OID};
-        if (has_target)
-        {
-            bool child = placement == 'f' || placement == 'l';
-            args[1] = child ? target.id : target.parent;
-            nulls[1] = (child ? false : target.parent_null) ? 'n' : ' ';
-            cols = psprintf("%s%s%s", cols, *cols ? ", " : "", quote_identifier(parent_name));
-            vals = psprintf("%s%s$2", vals, *vals ? ", " : "");
-            if (scope_name)
-            {
-                args[2] = target.scope;
-                nulls[2] = target.scope_null ? 'n' : ' ';
-                cols = psprintf("%s, %s", cols, quote_identifier(scope_name));
-                vals = psprintf("%s, $3", vals);
-            }
-        }
-        char *sql = *cols ? psprintf("INSERT INTO %s AS t (%s) SELECT %s FROM "
-                                     "pg_catalog.jsonb_populate_record(NULL::%s, $1) AS r "
-                                     "RETURNING t.%s",
-                                     ti->qtable, cols, vals, ti->qtable, ti->qid)
-                          : psprintf("INSERT INTO %s AS t DEFAULT VALUES RETURNING t.%s",
-                                     ti->qtable, ti->qid);
-        int rc = pg::spi::execute_with_args(sql, 3, types, args, nulls, false, 0);
-        if (rc != SPI_OK_INSERT_RETURNING || SPI_processed > 1)
-            elog(ERROR, "chronicle: tree_insert failed: %s", SPI_result_code_string(rc));
-        /*
-         * No row stored: a BEFORE INSERT trigger of the user's skipped it, or
-         * one AFTER INSERT deleted it again.  Like an INSERT that inserts 0
-         * rows, that is not an error; there is no stored row to return.
-         */
-        TreeNode fresh;
-        bool isnull;
-        if (SPI_processed == 0 ||
-            !tree_fetch_node(ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-                             &fresh))
-        {
-            SPI_finish();
-            PG_RETURN_NULL();
-        }
-        Datum id = fresh.id;
-        /* The trigger made it the last child (or placed it by the order column). */
-        if (has_target && placement != 'l')
-        {
-            /* Placing the new row is maintenance, as the trigger's numbering was. */
-            int sec;
-            Oid user = tree_switch_to_owner(ti, &sec);
-            tree_move_node(ti, id, target_id, false, placement, true);
-            tree_switch_back(user, sec);
-        }
-        Datum rowarg[1] = {id};
-        tree_run(tree_plan(ti, P_ROW_JSON), rowarg, NULL, false);
-        if (SPI_processed == 0)
-        {
-            SPI_finish();
-            PG_RETURN_NULL();
-        }
-        Datum result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-        result = SPI_datumTransfer(result, false, -1);
+    }
+    char *sql = *cols ? psprintf("INSERT INTO %s AS t (%s) SELECT %s FROM "
+                                 "pg_catalog.jsonb_populate_record(NULL::%s, $1) AS r "
+                                 "RETURNING t.%s",
+                                 ti->qtable, cols, vals, ti->qtable, ti->qid)
+                      : psprintf("INSERT INTO %s AS t DEFAULT VALUES RETURNING t.%s",
+                                 ti->qtable, ti->qid);
+    int rc = pg::spi::execute_with_args(sql, 3, types, args, nulls, false, 0);
+    if (rc != SPI_OK_INSERT_RETURNING || SPI_processed > 1)
+        elog(ERROR, "chronicle: tree_insert failed: %s", SPI_result_code_string(rc));
+    /*
+     * No row stored: a BEFORE INSERT trigger of the user's skipped it, or
+     * one AFTER INSERT deleted it again.  Like an INSERT that inserts 0
+     * rows, that is not an error; there is no stored row to return.
+     */
+    TreeNode fresh;
+    bool isnull;
+    if (SPI_processed == 0 ||
+        !tree_fetch_node(ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+                         &fresh))
+    {
         SPI_finish();
-        return result;
-    });
-}
-
-Datum chronicle_tree_move(PG_FUNCTION_ARGS)
-{
-    return pg::entry([&]() -> Datum {
-        require(fcinfo, 0, "tbl");
-        require(fcinfo, 1, "node");
-        char placement = placement_code(fcinfo, 3);
-        Oid relid = PG_GETARG_OID(0);
-        SPI_connect();
-        TreeInfo *ti = tree_info(relid, false);
-        /* UPDATE t SET parent = target WHERE id = node (and the scope, when it changes). */
-        Oid caller = GetUserId();
-        if (!column_priv(relid, ti->parent_att, ACL_UPDATE) || !column_priv(relid, ti->id_att, ACL_SELECT))
-            deny(relid);
-        refuse_rls(relid);
-        Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
-        Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), argtype);
-        Datum target = PG_ARGISNULL(2) ? (Datum) 0 : tree_cast_id(ti, PG_GETARG_DATUM(2), argtype);
+        PG_RETURN_NULL();
+    }
+    Datum id = fresh.id;
+    /* The trigger made it the last child (or placed it by the order column). */
+    if (has_target && placement != 'l')
+    {
+        /* Placing the new row is maintenance, as the trigger's numbering was. */
         int sec;
         Oid user = tree_switch_to_owner(ti, &sec);
-        TreeNode node;
-        /* per_root: a move may change rows' tree_root, which INSERTs read
-         * under the table lock shared: it takes the table exclusively. */
-        if (ti->per_root)
-            tree_lock_table(ti, true);
-        ti = lock_tree_of(relid, id, &node, true);
-        if (ti->scope_att && !ti->per_root && !PG_ARGISNULL(2) && !column_priv(relid, ti->scope_att, ACL_UPDATE, caller))
-        {
-            TreeNode dest;
-            if (tree_fetch_node(ti, target, &dest) &&
-                strcmp(tree_scope_text(ti, dest.scope, dest.scope_null),
-                       tree_scope_text(ti, node.scope, node.scope_null)) != 0)
-                deny(relid);
-        }
-        tree_move_node(ti, id, target, PG_ARGISNULL(2), placement, true);
+        tree_move_node(ti, id, target_id, false, placement, true);
         tree_switch_back(user, sec);
+    }
+    Datum rowarg[1] = {id};
+    tree_run(tree_plan(ti, P_ROW_JSON), rowarg, NULL, false);
+    if (SPI_processed == 0)
+    {
         SPI_finish();
-        PG_RETURN_VOID();
-    });
+        PG_RETURN_NULL();
+    }
+    Datum result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    result = SPI_datumTransfer(result, false, -1);
+    SPI_finish();
+    return result;
 }
 
-Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_move)
 {
-    return pg::entry([&]() -> Datum {
-        require(fcinfo, 0, "tbl");
-        require(fcinfo, 1, "node");
-        require(fcinfo, 2, "mode");
-        char mode = mode_code(text_to_cstring(PG_GETARG_TEXT_PP(2)));
-        Oid relid = PG_GETARG_OID(0);
-        SPI_connect();
-        TreeInfo *ti = tree_info(relid, false);
-        /* DELETE FROM t WHERE id = node; promote also moves the children up:
-         * UPDATE t SET parent = node's parent WHERE parent = node. */
-        if (!table_priv(relid, ACL_DELETE) || !column_priv(relid, ti->id_att, ACL_SELECT) ||
-            (mode == DEL_PROMOTE && !column_priv(relid, ti->parent_att, ACL_UPDATE)))
+    require(fcinfo, 0, "tbl");
+    require(fcinfo, 1, "node");
+    char placement = placement_code(fcinfo, 3);
+    Oid relid = PG_GETARG_OID(0);
+    SPI_connect();
+    TreeInfo *ti = tree_info(relid, false);
+    /* UPDATE t SET parent = target WHERE id = node (and the scope, when it changes). */
+    Oid caller = GetUserId();
+    if (!column_priv(relid, ti->parent_att, ACL_UPDATE) || !column_priv(relid, ti->id_att, ACL_SELECT))
+        deny(relid);
+    refuse_rls(relid);
+    Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), argtype);
+    Datum target = PG_ARGISNULL(2) ? (Datum) 0 : tree_cast_id(ti, PG_GETARG_DATUM(2), argtype);
+    int sec;
+    Oid user = tree_switch_to_owner(ti, &sec);
+    TreeNode node;
+    /* per_root: a move may change rows' tree_root, which INSERTs read
+     * under the table lock shared: it takes the table exclusively. */
+    if (ti->per_root)
+        tree_lock_table(ti, true);
+    ti = lock_tree_of(relid, id, &node, true);
+    if (ti->scope_att && !ti->per_root && !PG_ARGISNULL(2) && !column_priv(relid, ti->scope_att, ACL_UPDATE, caller))
+    {
+        TreeNode dest;
+        if (tree_fetch_node(ti, target, &dest) &&
+            strcmp(tree_scope_text(ti, dest.scope, dest.scope_null),
+                   tree_scope_text(ti, node.scope, node.scope_null)) != 0)
             deny(relid);
-        refuse_rls(relid);
-        int sec;
-        Oid user = tree_switch_to_owner(ti, &sec);
-        Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
-        TreeNode node;
-        /* per_root: promoting a root's children makes them roots (new tree_root). */
-        if (ti->per_root && mode == DEL_PROMOTE)
-            tree_lock_table(ti, true);
-        ti = lock_tree_of(relid, id, &node, true);
-        tree_require_numbers(ti, id, &node, "node");
-        int32 a = node.lft, b = node.rgt;
-        Datum sc = node.scope;
-        char sn = node.scope_null ? 'n' : ' ';
-        int64 deleted = 0;
-        /* Children are dealt with before the node goes, so that a foreign key
-         * from the parent column sees no orphan at the end of any statement. */
-        if (mode == DEL_RESTRICT && b - a > 1)
+    }
+    tree_move_node(ti, id, target, PG_ARGISNULL(2), placement, true);
+    tree_switch_back(user, sec);
+    SPI_finish();
+    PG_RETURN_VOID();
+}
+
+SQL_FUNCTION(chronicle_tree_delete)
+{
+    require(fcinfo, 0, "tbl");
+    require(fcinfo, 1, "node");
+    require(fcinfo, 2, "mode");
+    char mode = mode_code(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+    Oid relid = PG_GETARG_OID(0);
+    SPI_connect();
+    TreeInfo *ti = tree_info(relid, false);
+    /* DELETE FROM t WHERE id = node; promote also moves the children up:
+     * UPDATE t SET parent = node's parent WHERE parent = node. */
+    if (!table_priv(relid, ACL_DELETE) || !column_priv(relid, ti->id_att, ACL_SELECT) ||
+        (mode == DEL_PROMOTE && !column_priv(relid, ti->parent_att, ACL_UPDATE)))
+        deny(relid);
+    refuse_rls(relid);
+    int sec;
+    Oid user = tree_switch_to_owner(ti, &sec);
+    Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
+    TreeNode node;
+    /* per_root: promoting a root's children makes them roots (new tree_root). */
+    if (ti->per_root && mode == DEL_PROMOTE)
+        tree_lock_table(ti, true);
+    ti = lock_tree_of(relid, id, &node, true);
+    tree_require_numbers(ti, id, &node, "node");
+    int32 a = node.lft, b = node.rgt;
+    Datum sc = node.scope;
+    char sn = node.scope_null ? 'n' : ' ';
+    int64 deleted = 0;
+    /* Children are dealt with before the node goes, so that a foreign key
+     * from the parent column sees no orphan at the end of any statement. */
+    if (mode == DEL_RESTRICT && b - a > 1)
+    {
+        const char *node_text = tree_id_text(ti, id);
+        throw pg::Error(ERRCODE_RESTRICT_VIOLATION,
+                        pg::format("node %s of tree table %s has children", node_text,
+                                   ti->qtable),
+                        "", "Use mode cascade or promote.");
+    }
+    if (mode == DEL_CASCADE)
+    {
+        Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};
+        char nulls[3] = {' ', ' ', sn};
+        tree_run(tree_plan(ti, P_DELETE_RANGE), args, nulls, true);
+        deleted = (int64) SPI_processed;
+        Datum shift[3] = {Int32GetDatum(b + 1), Int32GetDatum(-(b - a + 1)), sc};
+        tree_run(tree_plan(ti, P_SHIFT_INSERT), shift, nulls, true);
+    }
+    else
+    {
+        if (mode == DEL_PROMOTE && b - a > 1)
         {
-            const char *node_text = tree_id_text(ti, id);
-            throw pg::Error(ERRCODE_RESTRICT_VIOLATION,
-                            pg::format("node %s of tree table %s has children", node_text,
-                                       ti->qtable),
-                            "", "Use mode cascade or promote.");
+            Datum rp[2] = {id, node.parent};
+            char rn[2] = {' ', node.parent_null ? 'n' : ' '};
+            tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
         }
-        if (mode == DEL_CASCADE)
+        Datum one[1] = {id};
+        tree_run(tree_plan(ti, P_DELETE_ONE), one, NULL, true);
+        deleted = (int64) SPI_processed;
+        if (ti->per_root && node.parent_null && b - a > 1)
+            /* A deleted root's children become roots of trees of their own. */
+            tree_renumber_roots(ti, &sc, 1, false, false, NULL, 0);
+        else
         {
             Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};
             char nulls[3] = {' ', ' ', sn};
-            tree_run(tree_plan(ti, P_DELETE_RANGE), args, nulls, true);
-            deleted = (int64) SPI_processed;
-            Datum shift[3] = {Int32GetDatum(b + 1), Int32GetDatum(-(b - a + 1)), sc};
-            tree_run(tree_plan(ti, P_SHIFT_INSERT), shift, nulls, true);
+            tree_run(tree_plan(ti, P_PROMOTE_GAP), args, nulls, true);
         }
-        else
-        {
-            if (mode == DEL_PROMOTE && b - a > 1)
-            {
-                Datum rp[2] = {id, node.parent};
-                char rn[2] = {' ', node.parent_null ? 'n' : ' '};
-                tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
-            }
-            Datum one[1] = {id};
-            tree_run(tree_plan(ti, P_DELETE_ONE), one, NULL, true);
-            deleted = (int64) SPI_processed;
-            if (ti->per_root && node.parent_null && b - a > 1)
-                /* A deleted root's children become roots of trees of their own. */
-                tree_renumber_roots(ti, &sc, 1, false, false, NULL, 0);
-            else
-            {
-                Datum args[3] = {Int32GetDatum(a), Int32GetDatum(b), sc};
-                char nulls[3] = {' ', ' ', sn};
-                tree_run(tree_plan(ti, P_PROMOTE_GAP), args, nulls, true);
-            }
-        }
-        tree_switch_back(user, sec);
-        SPI_finish();
-        PG_RETURN_INT64(deleted);
-    });
+    }
+    tree_switch_back(user, sec);
+    SPI_finish();
+    PG_RETURN_INT64(deleted);
 }
 
-Datum chronicle_tree_rebuild(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_rebuild)
 {
-    return pg::entry([&]() -> Datum {
-        require(fcinfo, 0, "tbl");
-        Oid relid = PG_GETARG_OID(0);
-        SPI_connect();
-        TreeInfo *ti = tree_info(relid, false);
-        /* Its owner, or a role that may write the numbering itself (it holds
-         * the tree's exclusive lock while it works). */
-        if (!pg_class_ownercheck(relid, GetUserId()))
-        {
-            if (!column_priv(relid, ti->lft_att, ACL_UPDATE) || !column_priv(relid, ti->rgt_att, ACL_UPDATE) ||
-                !column_priv(relid, ti->depth_att, ACL_UPDATE) ||
-                (ti->per_root && !column_priv(relid, ti->scope_att, ACL_UPDATE)))
-                deny(relid);
-            refuse_rls(relid);
-        }
-        /* The table before the tree lock (as rebuild_all would take them),
-         * after the privilege check; then the attachment again, so that a
-         * tree_detach that committed while we waited is seen: TR004. */
-        LockRelationOid(relid, RowExclusiveLock);
-        ti = tree_info(relid, false);
-        int sec;
-        Oid user = tree_switch_to_owner(ti, &sec);
-        uint64 n = rebuild_all(ti);
-        tree_switch_back(user, sec);
-        SPI_finish();
-        PG_RETURN_INT64((int64) n);
-    });
+    require(fcinfo, 0, "tbl");
+    Oid relid = PG_GETARG_OID(0);
+    SPI_connect();
+    TreeInfo *ti = tree_info(relid, false);
+    /* Its owner, or a role that may write the numbering itself (it holds
+     * the tree's exclusive lock while it works). */
+    if (!pg_class_ownercheck(relid, GetUserId()))
+    {
+        if (!column_priv(relid, ti->lft_att, ACL_UPDATE) || !column_priv(relid, ti->rgt_att, ACL_UPDATE) ||
+            !column_priv(relid, ti->depth_att, ACL_UPDATE) ||
+            (ti->per_root && !column_priv(relid, ti->scope_att, ACL_UPDATE)))
+            deny(relid);
+        refuse_rls(relid);
+    }
+    /* The table before the tree lock (as rebuild_all would take them),
+     * after the privilege check; then the attachment again, so that a
+     * tree_detach that committed while we waited is seen: TR004. */
+    LockRelationOid(relid, RowExclusiveLock);
+    ti = tree_info(relid, false);
+    int sec;
+    Oid user = tree_switch_to_owner(ti, &sec);
+    uint64 n = rebuild_all(ti);
+    tree_switch_back(user, sec);
+    SPI_finish();
+    PG_RETURN_INT64((int64) n);
 }

@@ -38,14 +38,6 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
-
-PG_FUNCTION_INFO_V1(chronicle_tree_lock_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_guard_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_insert_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_maintaining);
-PG_FUNCTION_INFO_V1(chronicle_tree_moved_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_update_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_delete_trigger);
 }
 
 namespace {
@@ -422,294 +414,284 @@ void tree_triggers_init(void)
     RegisterXactCallback(xact_callback, NULL);
 }
 
-Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_lock_trigger)
 {
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo);
-        TreeInfo *ti = tree_for_trigger(td);
-        if (!ti)
-            return PointerGetDatum(NULL);
-        /* A scoped INSERT only shares the table; everything else holds it. */
-        if (ti->scope_att && TRIGGER_FIRED_BY_INSERT(td->tg_event))
-            tree_lock_table_for_insert(ti);
-        else if (ti->scope_att && TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-            tree_lock_table_upgrade(ti);
-        else
-            tree_lock_table(ti, true);
-        int d = tree_trigger_depth();
-        if (d < MAX_DEPTH)
-            generation_at[d] = tree_generation();
-        if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-        {
-            Pending *p = find_pending(ti->relid, d, false);
-            if (p)
-                p->n = 0;
-        }
+    TriggerData *td = trigger_data(fcinfo);
+    TreeInfo *ti = tree_for_trigger(td);
+    if (!ti)
         return PointerGetDatum(NULL);
-    });
+    /* A scoped INSERT only shares the table; everything else holds it. */
+    if (ti->scope_att && TRIGGER_FIRED_BY_INSERT(td->tg_event))
+        tree_lock_table_for_insert(ti);
+    else if (ti->scope_att && TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+        tree_lock_table_upgrade(ti);
+    else
+        tree_lock_table(ti, true);
+    int d = tree_trigger_depth();
+    if (d < MAX_DEPTH)
+        generation_at[d] = tree_generation();
+    if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+    {
+        Pending *p = find_pending(ti->relid, d, false);
+        if (p)
+            p->n = 0;
+    }
+    return PointerGetDatum(NULL);
 }
 
-Datum chronicle_tree_maintaining(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_maintaining)
 {
     /* Evaluated in a WHEN clause, at the depth of the statement itself. */
-    return pg::entry([&]() -> Datum { return BoolGetDatum(tree_busy(tree_trigger_depth())); });
+    return BoolGetDatum(tree_busy(tree_trigger_depth()));
 }
 
-Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_guard_trigger)
 {
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo);
-        /* The trigger's WHEN clause already skips chronicle's own writes. */
-        if (tree_busy(tree_trigger_depth() - 1))
-            return PointerGetDatum(NULL);
-        TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
-        throw pg::Error(CHRONICLE_MANAGED_COLUMN,
-                        pg::format("columns lft, rgt and depth of tree table %s are managed by "
-                                   "chronicle",
-                                   ti ? ti->qtable : RelationGetRelationName(td->tg_relation)),
-                        "", "Change the parent column, or use chronicle.tree_move().");
-    });
+    TriggerData *td = trigger_data(fcinfo);
+    /* The trigger's WHEN clause already skips chronicle's own writes. */
+    if (tree_busy(tree_trigger_depth() - 1))
+        return PointerGetDatum(NULL);
+    TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+    throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                    pg::format("columns lft, rgt and depth of tree table %s are managed by "
+                               "chronicle",
+                               ti ? ti->qtable : RelationGetRelationName(td->tg_relation)),
+                    "", "Change the parent column, or use chronicle.tree_move().");
 }
 
-Datum chronicle_tree_insert_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_insert_trigger)
 {
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo);
-        TreeInfo *ti = tree_for_trigger(td);
-        if (!ti || !td->tg_newtable)
-            return PointerGetDatum(NULL);
-        int n, numbered;
-        Captured *rows = capture(ti, td->tg_relation, td->tg_newtable, &n, true, &numbered);
-        if (n == 0)
-            return PointerGetDatum(NULL);
-        if (numbered > 0 && numbered < n)
-            managed_columns_error(ti);
-        bool single = n == 1 && undisturbed();
-        AsOwner o = begin_maintenance(ti);
-        Datum *stmt_ids = NULL;
+    TriggerData *td = trigger_data(fcinfo);
+    TreeInfo *ti = tree_for_trigger(td);
+    if (!ti || !td->tg_newtable)
+        return PointerGetDatum(NULL);
+    int n, numbered;
+    Captured *rows = capture(ti, td->tg_relation, td->tg_newtable, &n, true, &numbered);
+    if (n == 0)
+        return PointerGetDatum(NULL);
+    if (numbered > 0 && numbered < n)
+        managed_columns_error(ti);
+    bool single = n == 1 && undisturbed();
+    AsOwner o = begin_maintenance(ti);
+    Datum *stmt_ids = NULL;
+    if (ti->per_root)
+    {
+        stmt_ids = (Datum *) palloc(sizeof(Datum) * n);
+        for (int i = 0; i < n; i++)
+            stmt_ids[i] = rows[i].id;
+        resolve_roots(ti, rows, n);
+    }
+    lock_scopes(ti, rows, n);
+    if (numbered == n)
+    {
+        /* Rows that bring their own numbers (a data-only restore, whose
+         * COPY fires this trigger): kept only if every tree they joined
+         * is valid with them, read under the tree locks with the latest
+         * snapshot.  The rows already there keep their numbers, so valid
+         * new rows can only be whole new trees after them, numbered as
+         * inserting them one by one in that order would have numbered
+         * them: no INSERT can give a row numbers chronicle would not. */
+        per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
+            CommandCounterIncrement();
+            PushActiveSnapshot(GetLatestSnapshot());
+            char *problem = NULL;
+            int64 problems = tree_scope_problems(ti, first->scope, first->scope_null, &problem);
+            PopActiveSnapshot();
+            if (problems > 0)
+                throw pg::Error(CHRONICLE_MANAGED_COLUMN,
+                                pg::format("the lft, rgt and depth an INSERT gave rows of tree "
+                                           "table %s do not form valid trees",
+                                           ti->qtable),
+                                ti->scope_att ? pg::format("Scope %s: %s", first->scope_text, problem)
+                                              : pg::format("%s", problem),
+                                "Leave lft, rgt and depth NULL and chronicle numbers the rows.");
+        });
+        end_maintenance(o);
+        return PointerGetDatum(NULL);
+    }
+    if (single)
+        tree_place_new_leaf(ti, rows[0].id);
+    else if (ti->per_root)
+    {
+        Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
+        int nk = distinct_keys(ti, rows, n, keys);
+        tree_renumber_roots(ti, keys, nk, false, false, stmt_ids, n);
+    }
+    else
+        per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
+            tree_renumber(ti, first->scope, first->scope_null, false, ids, k);
+        });
+    end_maintenance(o);
+    return PointerGetDatum(NULL);
+}
+
+SQL_FUNCTION(chronicle_tree_moved_trigger)
+{
+    TriggerData *td = trigger_data(fcinfo);
+    TreeInfo *ti = tree_for_trigger(td);
+    if (!ti)
+        return PointerGetDatum(NULL);
+    TupleDesc desc = RelationGetDescr(td->tg_relation);
+    Pending *p = find_pending(ti->relid, tree_trigger_depth(), true);
+    MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+    if (p->n == p->cap)
+    {
+        int cap = p->cap ? p->cap * 2 : 16;
+        auto grow = [&](void *ptr, size_t size) {
+            return ptr ? repalloc_huge(ptr, size * cap) : palloc(size * cap);
+        };
+        p->ids = (Datum *) grow(p->ids, sizeof(Datum));
+        p->old_scope = (Datum *) grow(p->old_scope, sizeof(Datum));
+        p->new_scope = (Datum *) grow(p->new_scope, sizeof(Datum));
+        p->old_scope_null = (bool *) grow(p->old_scope_null, sizeof(bool));
+        p->new_scope_null = (bool *) grow(p->new_scope_null, sizeof(bool));
+        p->cap = cap;
+    }
+    int16 len;
+    bool byval;
+    bool isnull;
+    get_typlenbyval(ti->id_type, &len, &byval);
+    p->ids[p->n] =
+        datumCopy(heap_getattr(td->tg_newtuple, ti->id_att, desc, &isnull), byval, len);
+    p->old_scope_null[p->n] = p->new_scope_null[p->n] = true;
+    p->old_scope[p->n] = p->new_scope[p->n] = (Datum) 0;
+    if (ti->scope_att)
+    {
+        get_typlenbyval(ti->scope_type, &len, &byval);
+        Datum os = heap_getattr(td->tg_trigtuple, ti->scope_att, desc, &p->old_scope_null[p->n]);
+        Datum ns = heap_getattr(td->tg_newtuple, ti->scope_att, desc, &p->new_scope_null[p->n]);
+        if (p->new_scope_null[p->n] && !ti->per_root)
+        {
+            MemoryContextSwitchTo(old);
+            throw pg::Error(ERRCODE_NOT_NULL_VIOLATION,
+                            pg::format("the scope column of tree table %s must not be NULL",
+                                       ti->qtable));
+        }
+        p->old_scope[p->n] = p->old_scope_null[p->n] ? (Datum) 0 : datumCopy(os, byval, len);
+        p->new_scope[p->n] = p->new_scope_null[p->n] ? (Datum) 0 : datumCopy(ns, byval, len);
+    }
+    p->n++;
+    MemoryContextSwitchTo(old);
+    return PointerGetDatum(NULL);
+}
+
+SQL_FUNCTION(chronicle_tree_update_trigger)
+{
+    TriggerData *td = trigger_data(fcinfo);
+    TreeInfo *ti = tree_for_trigger(td);
+    if (!ti)
+        return PointerGetDatum(NULL);
+    Pending *p = find_pending(ti->relid, tree_trigger_depth(), false);
+    if (!p || p->n == 0)
+        return PointerGetDatum(NULL);
+    int n = p->n;
+    p->n = 0;
+    /* Each moved row once per scope it leaves and once per scope it joins. */
+    Captured *rows = (Captured *) palloc0(sizeof(Captured) * n * 2);
+    int k = 0;
+    bool scope_moves = false;
+    for (int i = 0; i < n; i++)
+    {
+        Captured *c = &rows[k++];
+        c->id = p->ids[i];
+        c->seq = i;
+        c->scope = p->new_scope[i];
+        c->scope_null = p->new_scope_null[i];
+        c->lft = 1; /* marks a moved row */
         if (ti->per_root)
         {
-            stmt_ids = (Datum *) palloc(sizeof(Datum) * n);
-            for (int i = 0; i < n; i++)
-                stmt_ids[i] = rows[i].id;
-            resolve_roots(ti, rows, n);
+            /* Locked by its current tree; where it goes is read below. */
+            c->scope_text = c->scope_null ? pstrdup("") : tree_id_text(ti, c->scope);
+            c->key = c->scope_null ? 0
+                                   : DatumGetUInt32(FunctionCall1Coll(
+                                         &ti->scope_hash, ti->scope_coll, c->scope));
         }
-        lock_scopes(ti, rows, n);
-        if (numbered == n)
+        else if (ti->scope_att)
         {
-            /* Rows that bring their own numbers (a data-only restore, whose
-             * COPY fires this trigger): kept only if every tree they joined
-             * is valid with them, read under the tree locks with the latest
-             * snapshot.  The rows already there keep their numbers, so valid
-             * new rows can only be whole new trees after them, numbered as
-             * inserting them one by one in that order would have numbered
-             * them: no INSERT can give a row numbers chronicle would not. */
-            per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
-                CommandCounterIncrement();
-                PushActiveSnapshot(GetLatestSnapshot());
-                char *problem = NULL;
-                int64 problems = tree_scope_problems(ti, first->scope, first->scope_null, &problem);
-                PopActiveSnapshot();
-                if (problems > 0)
-                    throw pg::Error(CHRONICLE_MANAGED_COLUMN,
-                                    pg::format("the lft, rgt and depth an INSERT gave rows of tree "
-                                               "table %s do not form valid trees",
-                                               ti->qtable),
-                                    ti->scope_att ? pg::format("Scope %s: %s", first->scope_text, problem)
-                                                  : pg::format("%s", problem),
-                                    "Leave lft, rgt and depth NULL and chronicle numbers the rows.");
-            });
-            end_maintenance(o);
-            return PointerGetDatum(NULL);
-        }
-        if (single)
-            tree_place_new_leaf(ti, rows[0].id);
-        else if (ti->per_root)
-        {
-            Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
-            int nk = distinct_keys(ti, rows, n, keys);
-            tree_renumber_roots(ti, keys, nk, false, false, stmt_ids, n);
+            c->scope_text = tree_scope_text(ti, c->scope, c->scope_null);
+            c->key = DatumGetUInt32(
+                FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, c->scope));
+            char *old_text = tree_scope_text(ti, p->old_scope[i], p->old_scope_null[i]);
+            if (strcmp(old_text, c->scope_text) != 0)
+            {
+                scope_moves = true;
+                Captured *o = &rows[k++];
+                o->id = p->ids[i];
+                o->seq = n + i;
+                o->scope = p->old_scope[i];
+                o->scope_null = p->old_scope_null[i];
+                o->scope_text = old_text;
+                o->key = o->scope_null ? 0
+                                       : DatumGetUInt32(FunctionCall1Coll(
+                                             &ti->scope_hash, ti->scope_coll, o->scope));
+                o->lft = 0; /* left this scope */
+            }
         }
         else
-            per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
-                tree_renumber(ti, first->scope, first->scope_null, false, ids, k);
-            });
-        end_maintenance(o);
-        return PointerGetDatum(NULL);
-    });
-}
-
-Datum chronicle_tree_moved_trigger(PG_FUNCTION_ARGS)
-{
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo);
-        TreeInfo *ti = tree_for_trigger(td);
-        if (!ti)
-            return PointerGetDatum(NULL);
-        TupleDesc desc = RelationGetDescr(td->tg_relation);
-        Pending *p = find_pending(ti->relid, tree_trigger_depth(), true);
-        MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-        if (p->n == p->cap)
+            c->scope_text = pstrdup("");
+    }
+    bool single = n == 1 && !scope_moves && undisturbed();
+    AsOwner o = begin_maintenance(ti);
+    lock_scopes(ti, rows, k, false);
+    if (single)
+    {
+        TreeNode node;
+        if (tree_fetch_node(ti, rows[0].id, &node))
+            tree_move_node(ti, node.id, node.parent, node.parent_null,
+                           ti->order_att ? 'o' : 'l', false);
+    }
+    else if (ti->per_root)
+    {
+        /*
+         * The trees the moved rows leave, and those of their new parents:
+         * a parent that moves too, or hangs below a row that moves, is in
+         * a tree left, so these trees hold every row whose place changes.
+         * (The table lock is held exclusively: an UPDATE's.)
+         */
+        Datum *keys = (Datum *) palloc(sizeof(Datum) * (2 * k + 1));
+        Datum *ids = (Datum *) palloc(sizeof(Datum) * (k + 1));
+        int nk = 0;
+        for (int i = 0; i < k; i++)
         {
-            int cap = p->cap ? p->cap * 2 : 16;
-            auto grow = [&](void *ptr, size_t size) {
-                return ptr ? repalloc_huge(ptr, size * cap) : palloc(size * cap);
-            };
-            p->ids = (Datum *) grow(p->ids, sizeof(Datum));
-            p->old_scope = (Datum *) grow(p->old_scope, sizeof(Datum));
-            p->new_scope = (Datum *) grow(p->new_scope, sizeof(Datum));
-            p->old_scope_null = (bool *) grow(p->old_scope_null, sizeof(bool));
-            p->new_scope_null = (bool *) grow(p->new_scope_null, sizeof(bool));
-            p->cap = cap;
+            ids[i] = rows[i].id;
+            if (!rows[i].scope_null)
+                keys[nk++] = rows[i].scope;
+            TreeNode node, parent;
+            if (tree_fetch_node(ti, rows[i].id, &node) && !node.parent_null &&
+                tree_fetch_node(ti, node.parent, &parent) && !parent.scope_null)
+                keys[nk++] = parent.scope;
         }
-        int16 len;
-        bool byval;
-        bool isnull;
-        get_typlenbyval(ti->id_type, &len, &byval);
-        p->ids[p->n] =
-            datumCopy(heap_getattr(td->tg_newtuple, ti->id_att, desc, &isnull), byval, len);
-        p->old_scope_null[p->n] = p->new_scope_null[p->n] = true;
-        p->old_scope[p->n] = p->new_scope[p->n] = (Datum) 0;
-        if (ti->scope_att)
+        tree_renumber_roots(ti, keys, nk, false, false, ids, k);
+    }
+    else
+    {
+        if (scope_moves)
         {
-            get_typlenbyval(ti->scope_type, &len, &byval);
-            Datum os = heap_getattr(td->tg_trigtuple, ti->scope_att, desc, &p->old_scope_null[p->n]);
-            Datum ns = heap_getattr(td->tg_newtuple, ti->scope_att, desc, &p->new_scope_null[p->n]);
-            if (p->new_scope_null[p->n] && !ti->per_root)
-            {
-                MemoryContextSwitchTo(old);
-                throw pg::Error(ERRCODE_NOT_NULL_VIOLATION,
-                                pg::format("the scope column of tree table %s must not be NULL",
-                                           ti->qtable));
-            }
-            p->old_scope[p->n] = p->old_scope_null[p->n] ? (Datum) 0 : datumCopy(os, byval, len);
-            p->new_scope[p->n] = p->new_scope_null[p->n] ? (Datum) 0 : datumCopy(ns, byval, len);
-        }
-        p->n++;
-        MemoryContextSwitchTo(old);
-        return PointerGetDatum(NULL);
-    });
-}
-
-Datum chronicle_tree_update_trigger(PG_FUNCTION_ARGS)
-{
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo);
-        TreeInfo *ti = tree_for_trigger(td);
-        if (!ti)
-            return PointerGetDatum(NULL);
-        Pending *p = find_pending(ti->relid, tree_trigger_depth(), false);
-        if (!p || p->n == 0)
-            return PointerGetDatum(NULL);
-        int n = p->n;
-        p->n = 0;
-        /* Each moved row once per scope it leaves and once per scope it joins. */
-        Captured *rows = (Captured *) palloc0(sizeof(Captured) * n * 2);
-        int k = 0;
-        bool scope_moves = false;
-        for (int i = 0; i < n; i++)
-        {
-            Captured *c = &rows[k++];
-            c->id = p->ids[i];
-            c->seq = i;
-            c->scope = p->new_scope[i];
-            c->scope_null = p->new_scope_null[i];
-            c->lft = 1; /* marks a moved row */
-            if (ti->per_root)
-            {
-                /* Locked by its current tree; where it goes is read below. */
-                c->scope_text = c->scope_null ? pstrdup("") : tree_id_text(ti, c->scope);
-                c->key = c->scope_null ? 0
-                                       : DatumGetUInt32(FunctionCall1Coll(
-                                             &ti->scope_hash, ti->scope_coll, c->scope));
-            }
-            else if (ti->scope_att)
-            {
-                c->scope_text = tree_scope_text(ti, c->scope, c->scope_null);
-                c->key = DatumGetUInt32(
-                    FunctionCall1Coll(&ti->scope_hash, ti->scope_coll, c->scope));
-                char *old_text = tree_scope_text(ti, p->old_scope[i], p->old_scope_null[i]);
-                if (strcmp(old_text, c->scope_text) != 0)
-                {
-                    scope_moves = true;
-                    Captured *o = &rows[k++];
-                    o->id = p->ids[i];
-                    o->seq = n + i;
-                    o->scope = p->old_scope[i];
-                    o->scope_null = p->old_scope_null[i];
-                    o->scope_text = old_text;
-                    o->key = o->scope_null ? 0
-                                           : DatumGetUInt32(FunctionCall1Coll(
-                                                 &ti->scope_hash, ti->scope_coll, o->scope));
-                    o->lft = 0; /* left this scope */
-                }
-            }
-            else
-                c->scope_text = pstrdup("");
-        }
-        bool single = n == 1 && !scope_moves && undisturbed();
-        AsOwner o = begin_maintenance(ti);
-        lock_scopes(ti, rows, k, false);
-        if (single)
-        {
-            TreeNode node;
-            if (tree_fetch_node(ti, rows[0].id, &node))
-                tree_move_node(ti, node.id, node.parent, node.parent_null,
-                               ti->order_att ? 'o' : 'l', false);
-        }
-        else if (ti->per_root)
-        {
-            /*
-             * The trees the moved rows leave, and those of their new parents:
-             * a parent that moves too, or hangs below a row that moves, is in
-             * a tree left, so these trees hold every row whose place changes.
-             * (The table lock is held exclusively: an UPDATE's.)
-             */
-            Datum *keys = (Datum *) palloc(sizeof(Datum) * (2 * k + 1));
-            Datum *ids = (Datum *) palloc(sizeof(Datum) * (k + 1));
-            int nk = 0;
+            /* A node changing scope takes its descendants along. */
             for (int i = 0; i < k; i++)
             {
-                ids[i] = rows[i].id;
-                if (!rows[i].scope_null)
-                    keys[nk++] = rows[i].scope;
-                TreeNode node, parent;
-                if (tree_fetch_node(ti, rows[i].id, &node) && !node.parent_null &&
-                    tree_fetch_node(ti, node.parent, &parent) && !parent.scope_null)
-                    keys[nk++] = parent.scope;
+                if (rows[i].lft != 0)
+                    continue;
+                TreeNode node;
+                if (!tree_fetch_node(ti, rows[i].id, &node) || node.lft_null)
+                    continue;
+                Datum args[4] = {Int32GetDatum(node.lft), Int32GetDatum(node.rgt), node.scope,
+                                 rows[i].scope};
+                tree_run(tree_plan(ti, P_SET_SCOPE), args, NULL, true);
             }
-            tree_renumber_roots(ti, keys, nk, false, false, ids, k);
         }
-        else
-        {
-            if (scope_moves)
-            {
-                /* A node changing scope takes its descendants along. */
-                for (int i = 0; i < k; i++)
-                {
-                    if (rows[i].lft != 0)
-                        continue;
-                    TreeNode node;
-                    if (!tree_fetch_node(ti, rows[i].id, &node) || node.lft_null)
-                        continue;
-                    Datum args[4] = {Int32GetDatum(node.lft), Int32GetDatum(node.rgt), node.scope,
-                                     rows[i].scope};
-                    tree_run(tree_plan(ti, P_SET_SCOPE), args, NULL, true);
-                }
-            }
-            per_scope(rows, k, [&](Captured *first, Datum *ids, int m) {
-                /* Only rows that joined this scope (or moved within it) are placed anew. */
-                Datum *moved = (Datum *) palloc(sizeof(Datum) * (m > 0 ? m : 1));
-                int nm = 0;
-                for (int i = 0; i < m; i++)
-                    if (first[i].lft != 0)
-                        moved[nm++] = ids[i];
-                tree_renumber(ti, first->scope, first->scope_null, false, moved, nm);
-            });
-        }
-        end_maintenance(o);
-        return PointerGetDatum(NULL);
-    });
+        per_scope(rows, k, [&](Captured *first, Datum *ids, int m) {
+            /* Only rows that joined this scope (or moved within it) are placed anew. */
+            Datum *moved = (Datum *) palloc(sizeof(Datum) * (m > 0 ? m : 1));
+            int nm = 0;
+            for (int i = 0; i < m; i++)
+                if (first[i].lft != 0)
+                    moved[nm++] = ids[i];
+            tree_renumber(ti, first->scope, first->scope_null, false, moved, nm);
+        });
+    }
+    end_maintenance(o);
+    return PointerGetDatum(NULL);
 }
 
 /* The nearest ancestor of a deleted row that was not deleted (for promote). */
@@ -721,114 +703,112 @@ static int find_captured(TreeInfo *ti, Captured *rows, int n, Datum id)
     return -1;
 }
 
-Datum chronicle_tree_delete_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_delete_trigger)
 {
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo);
-        TreeInfo *ti = tree_for_trigger(td);
-        if (!ti || !td->tg_oldtable)
-            return PointerGetDatum(NULL);
-        int n;
-        Captured *rows = capture(ti, td->tg_relation, td->tg_oldtable, &n, false);
-        if (n == 0)
-            return PointerGetDatum(NULL);
-        bool single = n == 1 && undisturbed() && !rows[0].lft_null;
-        AsOwner o = begin_maintenance(ti);
-        lock_scopes(ti, rows, n, false);
-        if (single)
-        {
-            TreeNode gone;
-            gone.id = rows[0].id;
-            gone.lft = rows[0].lft;
-            gone.rgt = rows[0].rgt;
-            gone.depth = rows[0].depth;
-            gone.parent = rows[0].parent;
-            gone.parent_null = rows[0].parent_null;
-            gone.scope = rows[0].scope;
-            gone.scope_null = rows[0].scope_null;
-            tree_close_deleted(ti, &gone, ti->on_delete);
-        }
-        else
-        {
-            int16 idlen;
-            bool idbyval;
-            char align;
-            get_typlenbyvalalign(ti->id_type, &idlen, &idbyval, &align);
-            per_scope(rows, n, [&](Captured *first, Datum *ids, int m) {
-                ArrayType *arr = construct_array(ids, m, ti->id_type, idlen, idbyval, align);
-                Datum args[1] = {PointerGetDatum(arr)};
-                if (ti->on_delete == DEL_RESTRICT)
-                {
-                    tree_run(tree_plan(ti, P_COUNT_CHILDREN), args, NULL, false);
-                    if (SPI_processed > 0)
-                    {
-                        /* PostgreSQL calls before any std::string exists (boundary.h, rule 2). */
-                        const char *node = tree_id_text(
-                            ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-                                              &first->lft_null));
-                        throw pg::Error(
-                            ERRCODE_RESTRICT_VIOLATION,
-                            pg::format("a deleted node of tree table %s has children",
-                                       ti->qtable),
-                            pg::format("Node %s would lose its parent; the table's on_delete "
-                                       "mode is restrict.",
-                                       node));
-                    }
-                }
-                else if (ti->on_delete == DEL_PROMOTE)
-                {
-                    for (int i = 0; i < m; i++)
-                    {
-                        /* Children go to the nearest ancestor that survives. */
-                        Captured *c = &first[i];
-                        Datum up = c->parent;
-                        bool up_null = c->parent_null;
-                        for (int guard = 0; !up_null && guard <= m; guard++)
-                        {
-                            int at = find_captured(ti, first, m, up);
-                            if (at < 0)
-                                break;
-                            up = first[at].parent;
-                            up_null = first[at].parent_null;
-                        }
-                        Datum rp[2] = {c->id, up};
-                        char rn[2] = {' ', up_null ? 'n' : ' '};
-                        tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
-                    }
-                }
-                else
-                {
-                    /* Cascade, level by level down the parent column. */
-                    while (true)
-                    {
-                        CHECK_FOR_INTERRUPTS();
-                        tree_run(tree_plan(ti, P_DELETE_CHILDREN), args, NULL, true);
-                        uint64 got = SPI_processed;
-                        if (got == 0)
-                            break;
-                        Datum *next = (Datum *) palloc(sizeof(Datum) * got);
-                        for (uint64 i = 0; i < got; i++)
-                        {
-                            bool isnull;
-                            next[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[i],
-                                                              SPI_tuptable->tupdesc, 1, &isnull),
-                                                idbyval, idlen);
-                        }
-                        args[0] = PointerGetDatum(
-                            construct_array(next, (int) got, ti->id_type, idlen, idbyval, align));
-                    }
-                }
-                if (!ti->per_root)
-                    tree_renumber(ti, first->scope, first->scope_null, false, NULL, 0);
-            });
-            if (ti->per_root)
-            {
-                Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
-                int nk = distinct_keys(ti, rows, n, keys);
-                tree_renumber_roots(ti, keys, nk, false, false, NULL, 0);
-            }
-        }
-        end_maintenance(o);
+    TriggerData *td = trigger_data(fcinfo);
+    TreeInfo *ti = tree_for_trigger(td);
+    if (!ti || !td->tg_oldtable)
         return PointerGetDatum(NULL);
-    });
+    int n;
+    Captured *rows = capture(ti, td->tg_relation, td->tg_oldtable, &n, false);
+    if (n == 0)
+        return PointerGetDatum(NULL);
+    bool single = n == 1 && undisturbed() && !rows[0].lft_null;
+    AsOwner o = begin_maintenance(ti);
+    lock_scopes(ti, rows, n, false);
+    if (single)
+    {
+        TreeNode gone;
+        gone.id = rows[0].id;
+        gone.lft = rows[0].lft;
+        gone.rgt = rows[0].rgt;
+        gone.depth = rows[0].depth;
+        gone.parent = rows[0].parent;
+        gone.parent_null = rows[0].parent_null;
+        gone.scope = rows[0].scope;
+        gone.scope_null = rows[0].scope_null;
+        tree_close_deleted(ti, &gone, ti->on_delete);
+    }
+    else
+    {
+        int16 idlen;
+        bool idbyval;
+        char align;
+        get_typlenbyvalalign(ti->id_type, &idlen, &idbyval, &align);
+        per_scope(rows, n, [&](Captured *first, Datum *ids, int m) {
+            ArrayType *arr = construct_array(ids, m, ti->id_type, idlen, idbyval, align);
+            Datum args[1] = {PointerGetDatum(arr)};
+            if (ti->on_delete == DEL_RESTRICT)
+            {
+                tree_run(tree_plan(ti, P_COUNT_CHILDREN), args, NULL, false);
+                if (SPI_processed > 0)
+                {
+                    /* PostgreSQL calls before any std::string exists (boundary.h, rule 2). */
+                    const char *node = tree_id_text(
+                        ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+                                          &first->lft_null));
+                    throw pg::Error(
+                        ERRCODE_RESTRICT_VIOLATION,
+                        pg::format("a deleted node of tree table %s has children",
+                                   ti->qtable),
+                        pg::format("Node %s would lose its parent; the table's on_delete "
+                                   "mode is restrict.",
+                                   node));
+                }
+            }
+            else if (ti->on_delete == DEL_PROMOTE)
+            {
+                for (int i = 0; i < m; i++)
+                {
+                    /* Children go to the nearest ancestor that survives. */
+                    Captured *c = &first[i];
+                    Datum up = c->parent;
+                    bool up_null = c->parent_null;
+                    for (int guard = 0; !up_null && guard <= m; guard++)
+                    {
+                        int at = find_captured(ti, first, m, up);
+                        if (at < 0)
+                            break;
+                        up = first[at].parent;
+                        up_null = first[at].parent_null;
+                    }
+                    Datum rp[2] = {c->id, up};
+                    char rn[2] = {' ', up_null ? 'n' : ' '};
+                    tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
+                }
+            }
+            else
+            {
+                /* Cascade, level by level down the parent column. */
+                while (true)
+                {
+                    CHECK_FOR_INTERRUPTS();
+                    tree_run(tree_plan(ti, P_DELETE_CHILDREN), args, NULL, true);
+                    uint64 got = SPI_processed;
+                    if (got == 0)
+                        break;
+                    Datum *next = (Datum *) palloc(sizeof(Datum) * got);
+                    for (uint64 i = 0; i < got; i++)
+                    {
+                        bool isnull;
+                        next[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[i],
+                                                          SPI_tuptable->tupdesc, 1, &isnull),
+                                            idbyval, idlen);
+                    }
+                    args[0] = PointerGetDatum(
+                        construct_array(next, (int) got, ti->id_type, idlen, idbyval, align));
+                }
+            }
+            if (!ti->per_root)
+                tree_renumber(ti, first->scope, first->scope_null, false, NULL, 0);
+        });
+        if (ti->per_root)
+        {
+            Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
+            int nk = distinct_keys(ti, rows, n, keys);
+            tree_renumber_roots(ti, keys, nk, false, false, NULL, 0);
+        }
+    }
+    end_maintenance(o);
+    return PointerGetDatum(NULL);
 }
