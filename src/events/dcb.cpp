@@ -11,9 +11,6 @@
  * so a shape's plan is prepared once per backend and kept (a small cache).
  * A tags test is written as `tags <> '{}' AND tags @> $n`, the predicate of
  * the partial GIN index events_tags_idx followed by the indexable test.
- *
- * C-style frames only (boundary.h, rule 2): throws happen before any
- * PostgreSQL call that could longjmp over a C++ object.
  */
 #include "events/events.h"
 #include "pg/spi.h"
