@@ -1,15 +1,6 @@
 -- The event store's write path: chronicle.append and chronicle.append_batch
 -- (SPEC section 2).  Errors are shown as "SQLSTATE: message" through a small
 -- helper, because the code is what a client catches.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- A first append creates the stream and returns its new version.
 SELECT chronicle.append('account-123456', 'AccountOpened',
                         '{"AccountNumber": 123456, "Owner": "John Doe", "InitialBalance": 0}');
@@ -40,10 +31,10 @@ COMMIT;
 -- expected_version: NULL is any, 0 a new stream, N exactly N; otherwise SE001
 -- naming stream, expected and actual.
 SELECT chronicle.append('order-2', 'Placed', '{}', expected_version => 0);
-SELECT pg_temp.error_of($$SELECT chronicle.append('order-2', 'Placed', '{}', expected_version => 0)$$);
+SELECT regress.error_of($$SELECT chronicle.append('order-2', 'Placed', '{}', expected_version => 0)$$);
 SELECT chronicle.append('order-2', 'Paid', '{}', expected_version => 1);
-SELECT pg_temp.error_of($$SELECT chronicle.append('order-2', 'Paid', '{}', expected_version => 1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('order-3', 'Paid', '{}', expected_version => 5)$$);
+SELECT regress.error_of($$SELECT chronicle.append('order-2', 'Paid', '{}', expected_version => 1)$$);
+SELECT regress.error_of($$SELECT chronicle.append('order-3', 'Paid', '{}', expected_version => 5)$$);
 -- A failed append leaves nothing behind, not even the stream row.
 SELECT count(*) AS order_3_rows FROM chronicle.streams WHERE stream_id = 'order-3';
 SELECT chronicle.stream_version('order-2') AS order_2_version;
@@ -54,9 +45,9 @@ SELECT chronicle.append('order-4', 'Placed', '{"n": 1}', event_id => 'a0000000-0
 SELECT chronicle.append('order-4', 'Shipped', '{}');
 SELECT chronicle.append('order-4', 'Placed', '{"n": 1}', event_id => 'a0000000-0000-4000-8000-000000000001',
                         expected_version => 0) AS retried_version;
-SELECT pg_temp.error_of($$SELECT chronicle.append('order-4', 'Placed', '{"n": 2}',
+SELECT regress.error_of($$SELECT chronicle.append('order-4', 'Placed', '{"n": 2}',
                         event_id => 'a0000000-0000-4000-8000-000000000001')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('order-5', 'Placed', '{"n": 1}',
+SELECT regress.error_of($$SELECT chronicle.append('order-5', 'Placed', '{"n": 1}',
                         event_id => 'a0000000-0000-4000-8000-000000000001')$$);
 SELECT chronicle.stream_version('order-4') AS order_4_version,
        chronicle.stream_version('order-5') AS order_5_version;
@@ -85,7 +76,7 @@ SELECT chronicle.append_batch('cart-7', '[
   {"type": "CheckedOut", "data": {}, "event_id": "b0000000-0000-4000-8000-000000000001"},
   {"type": "Paid", "data": {"amount": 5}, "event_id": "b0000000-0000-4000-8000-000000000002"}
 ]', expected_version => 0) AS no_op_version;
-SELECT pg_temp.error_of($$SELECT chronicle.append_batch('cart-8', '[
+SELECT regress.error_of($$SELECT chronicle.append_batch('cart-8', '[
   {"type": "Paid", "data": {"amount": 5}, "event_id": "b0000000-0000-4000-8000-000000000003"},
   {"type": "Paid", "data": {"amount": 6}, "event_id": "b0000000-0000-4000-8000-000000000003"}
 ]')$$);
@@ -93,7 +84,7 @@ SELECT chronicle.stream_version('cart-7') AS cart_7_version, chronicle.stream_ve
 
 -- Bad input: a clear error, the documented SQLSTATE, nothing written.
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM chronicle.events;
-SELECT q, pg_temp.error_of(q) FROM (VALUES
+SELECT q, regress.error_of(q) FROM (VALUES
   ($$SELECT chronicle.append(NULL, 'T', '{}')$$),
   ($$SELECT chronicle.append('s-1', NULL, '{}')$$),
   ($$SELECT chronicle.append('s-1', 'T', NULL)$$),
@@ -132,7 +123,7 @@ SELECT (SELECT count(*) FROM chronicle.events) - n AS rows_written,
 FROM before;
 
 -- A batch whose third element is bad writes none of the first two.
-SELECT pg_temp.error_of($$SELECT chronicle.append_batch('s-2', '[
+SELECT regress.error_of($$SELECT chronicle.append_batch('s-2', '[
   {"type": "T", "data": {}}, {"type": "T", "data": {}}, {"type": "T", "data": "oops"}]')$$);
 SELECT chronicle.stream_version('s-2') AS s_2_version;
 
@@ -159,7 +150,7 @@ SELECT chronicle.append('guarded-0', 'T', '{}');
 SELECT coalesce(sum(calls), 0) AS insert_check_calls FROM pg_stat_xact_user_functions
 WHERE schemaname = 'chronicle' AND funcname = '_events_insert_check';
 ALTER TABLE chronicle.events ADD CONSTRAINT no_forbidden CHECK (type <> 'Forbidden');
-SELECT pg_temp.error_of($$SELECT chronicle.append('guarded-1', 'Forbidden', '{}')$$);
+SELECT regress.error_of($$SELECT chronicle.append('guarded-1', 'Forbidden', '{}')$$);
 SELECT chronicle.stream_version('guarded-1') AS guarded_version;
 ALTER TABLE chronicle.events DROP CONSTRAINT no_forbidden;
 -- ... and an audit trigger still fires (append then uses an INSERT statement).

@@ -2,15 +2,6 @@
 -- UPDATE, DELETE and TRUNCATE for every role, a direct INSERT must continue the
 -- version and hash chain, and chronicle.verify() finds what a superuser changed
 -- with the triggers switched off.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT chronicle.append_batch('integrity-1', '[
   {"type": "Opened", "data": {"owner": "ann"}, "metadata": {"by": "clerk"}},
   {"type": "Deposited", "data": {"amount": 10}},
@@ -55,30 +46,30 @@ SELECT * FROM chronicle.verify('integrity-1');
 SELECT * FROM chronicle.verify('no-such-stream');
 
 -- UPDATE, DELETE and TRUNCATE are SE002, even for the owner (a superuser here).
-SELECT pg_temp.error_of($$UPDATE chronicle.events SET data = '{}' WHERE stream_id = 'integrity-1'$$);
-SELECT pg_temp.error_of($$DELETE FROM chronicle.events WHERE stream_id = 'integrity-2'$$);
-SELECT pg_temp.error_of($$TRUNCATE chronicle.events$$);
+SELECT regress.error_of($$UPDATE chronicle.events SET data = '{}' WHERE stream_id = 'integrity-1'$$);
+SELECT regress.error_of($$DELETE FROM chronicle.events WHERE stream_id = 'integrity-2'$$);
+SELECT regress.error_of($$TRUNCATE chronicle.events$$);
 -- No foreign key ties events to their stream row (pg_restore -j loads both in
 -- parallel); triggers keep stream rows from being deleted or truncated.
-SELECT pg_temp.error_of($$TRUNCATE chronicle.streams CASCADE$$);
-SELECT pg_temp.error_of($$DELETE FROM chronicle.streams WHERE stream_id = 'integrity-2'$$);
+SELECT regress.error_of($$TRUNCATE chronicle.streams CASCADE$$);
+SELECT regress.error_of($$DELETE FROM chronicle.streams WHERE stream_id = 'integrity-2'$$);
 -- The error names the row and suggests what to do instead.
 UPDATE chronicle.events SET metadata = '{}' WHERE stream_id = 'integrity-2';
 -- A stream's version only grows; its id and category stay.
-SELECT pg_temp.error_of($$UPDATE chronicle.streams SET version = 1 WHERE stream_id = 'integrity-1'$$);
-SELECT pg_temp.error_of($$UPDATE chronicle.streams SET category = 'x' WHERE stream_id = 'integrity-1'$$);
+SELECT regress.error_of($$UPDATE chronicle.streams SET version = 1 WHERE stream_id = 'integrity-1'$$);
+SELECT regress.error_of($$UPDATE chronicle.streams SET category = 'x' WHERE stream_id = 'integrity-1'$$);
 SELECT count(*) AS events_left FROM chronicle.events;
 
 -- A direct INSERT (only the owner can) must be the next version with the right hash.
-SELECT pg_temp.error_of($$INSERT INTO chronicle.events
+SELECT regress.error_of($$INSERT INTO chronicle.events
   SELECT stream_id, 7, nextval('chronicle.global_position_seq'), gen_random_uuid(), 'Forged', 1,
          '{}', '{}', now(), pg_current_xact_id(), hash
   FROM chronicle.events WHERE stream_id = 'integrity-2' AND version = 1$$);
-SELECT pg_temp.error_of($$INSERT INTO chronicle.events
+SELECT regress.error_of($$INSERT INTO chronicle.events
   SELECT stream_id, 2, nextval('chronicle.global_position_seq'), gen_random_uuid(), 'Forged', 1,
          '{}', '{}', now(), pg_current_xact_id(), hash
   FROM chronicle.events WHERE stream_id = 'integrity-2' AND version = 1$$);
-SELECT pg_temp.error_of($$INSERT INTO chronicle.events
+SELECT regress.error_of($$INSERT INTO chronicle.events
   SELECT stream_id, 2, nextval('chronicle.global_position_seq'), gen_random_uuid(), 'Forged', 1,
          '[]', '{}', now(), pg_current_xact_id(), hash
   FROM chronicle.events WHERE stream_id = 'integrity-2' AND version = 1$$);

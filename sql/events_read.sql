@@ -1,14 +1,5 @@
 -- The event store's read path: stream_version, read_stream and read_all
 -- (SPEC section 2).
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT chronicle.append_batch('reader-1', '[
   {"type": "Opened", "data": {"owner": "ann"}},
   {"type": "Deposited", "data": {"amount": 10}},
@@ -100,14 +91,6 @@ SET enable_bitmapscan = off;
 -- pg_catalog still gets the real ones.  (The first call of each shape below
 -- prepares its statement under that search_path; the plan cache would also
 -- parse a kept statement again for a caller whose search_path differs.)
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 CREATE SCHEMA shadow;
 CREATE FUNCTION shadow.trap(xid8, xid8) RETURNS boolean
 LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'shadowing operator called'; END $$;
@@ -121,7 +104,7 @@ CREATE OPERATOR shadow.> (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = shadow
 CREATE OPERATOR shadow.= (LEFTARG = text, RIGHTARG = text, FUNCTION = shadow.trap);
 -- The same query written without qualification would call them:
 SET search_path = shadow, pg_catalog;
-SELECT pg_temp.error_of($$SELECT count(*) FROM chronicle.events e
+SELECT regress.error_of($$SELECT count(*) FROM chronicle.events e
                           WHERE split_part(e.stream_id, '-', 1) = 'reader'$$) AS unqualified;
 RESET search_path;
 CREATE FUNCTION shadow.split_part(text, text, int) RETURNS text
@@ -167,12 +150,12 @@ RESET enable_bitmapscan;
 -- without SELECT on chronicle.events is refused by the table's privileges.
 CREATE ROLE regress_read_all_caller;
 GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO regress_read_all_caller;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO regress_read_all_caller;
+GRANT EXECUTE ON FUNCTION regress.error_of(text) TO regress_read_all_caller;
 SET ROLE regress_read_all_caller;
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_all()$$) AS without_select;
+SELECT regress.error_of($$SELECT * FROM chronicle.read_all()$$) AS without_select;
 RESET ROLE;
 REVOKE ALL ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) FROM regress_read_all_caller;
-REVOKE ALL ON FUNCTION pg_temp.error_of(text) FROM regress_read_all_caller;
+REVOKE ALL ON FUNCTION regress.error_of(text) FROM regress_read_all_caller;
 DROP ROLE regress_read_all_caller;
 
 -- The rows of a read are written into memory of the backend that later reads
@@ -234,7 +217,7 @@ SELECT contexts, :bytes_before > 128 * 1024 AS page_memory_kept, bytes = :bytes_
 FROM pg_temp.result_memory;
 -- A query that fails while it reads a result gives that memory back too;
 -- the reads after it are unaffected.
-SELECT pg_temp.error_of($$SELECT r.global_position / 0 FROM chronicle.read_all() r$$) AS failed_read;
+SELECT regress.error_of($$SELECT r.global_position / 0 FROM chronicle.read_all() r$$) AS failed_read;
 SELECT count(*) AS page_after_failure FROM chronicle.read_all();
 SELECT contexts, bytes = :bytes_before AS same_bytes FROM pg_temp.result_memory;
 -- The holdable cursor still returns every event it was opened on.
@@ -248,7 +231,7 @@ SELECT (SELECT array_agg(global_position) FROM chronicle.read_all(max_count => 5
 RESET work_mem;
 
 -- Bad arguments.
-SELECT q, pg_temp.error_of(q) FROM (VALUES
+SELECT q, regress.error_of(q) FROM (VALUES
   ($$SELECT chronicle.stream_version(NULL)$$),
   ($$SELECT * FROM chronicle.read_stream(NULL)$$),
   ($$SELECT * FROM chronicle.read_stream('reader-1', -1)$$),

@@ -2,15 +2,6 @@
 -- (src/events/stream_row.cpp), not through an UPDATE statement.  It must
 -- still refuse what an UPDATE statement refuses.  Errors are shown as
 -- "SQLSTATE: message", because the code is what a client catches.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- Everything below changes chronicle's tables as their owner would: undone at the end.
 BEGIN;
 
@@ -20,7 +11,7 @@ BEGIN;
 ALTER TABLE chronicle.streams ADD CONSTRAINT at_most_two CHECK (version <= 2) NOT VALID;
 SELECT chronicle.append('capped-1', 'Happened', '{}');
 SELECT chronicle.append('capped-1', 'Happened', '{}');
-SELECT pg_temp.error_of($$SELECT chronicle.append('capped-1', 'Happened', '{}')$$);
+SELECT regress.error_of($$SELECT chronicle.append('capped-1', 'Happened', '{}')$$);
 -- The refused append wrote nothing.
 SELECT version FROM chronicle.streams WHERE stream_id = 'capped-1';
 SELECT count(*) FROM chronicle.events WHERE stream_id = 'capped-1';
@@ -34,8 +25,8 @@ SET LOCAL client_min_messages = error; -- wal_level may be below logical: no war
 CREATE PUBLICATION chronicle_test_pub FOR TABLE chronicle.streams;
 RESET client_min_messages;
 ALTER TABLE chronicle.streams REPLICA IDENTITY NOTHING;
-SELECT pg_temp.error_of($$UPDATE chronicle.streams SET updated_at = updated_at WHERE stream_id = 'replicated-1'$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('replicated-1', 'Happened', '{}')$$);
+SELECT regress.error_of($$UPDATE chronicle.streams SET updated_at = updated_at WHERE stream_id = 'replicated-1'$$);
+SELECT regress.error_of($$SELECT chronicle.append('replicated-1', 'Happened', '{}')$$);
 SELECT version FROM chronicle.streams WHERE stream_id = 'replicated-1';
 -- With the identity back, appends go on.
 ALTER TABLE chronicle.streams REPLICA IDENTITY DEFAULT;

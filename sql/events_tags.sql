@@ -1,14 +1,5 @@
 -- Event tags (SPEC section 2b): set through append, append_batch and (in
 -- events_tags_append_events) append_events; validated (SE003); returned by every read.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- tags is the last column of chronicle.events (after hash), text[], '{}' by default.
 SELECT attnum, attname, format_type(atttypid, atttypmod) AS type, attnotnull
 FROM pg_attribute WHERE attrelid = 'chronicle.events'::regclass AND attnum > 9 ORDER BY attnum;
@@ -38,19 +29,19 @@ SELECT * FROM chronicle.verify('tagged-1');
 SELECT * FROM chronicle.verify('tagged-3');
 
 -- Validation: SE003, nothing written.
-SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', ''])$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', NULL])$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['a' || chr(10) || 'b'])$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[repeat('é', 256)])$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-11', 'X', '{}', tags => ARRAY[repeat('é', 255)])$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[['a', 'b'], ['c', 'd']])$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}',
+SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', ''])$$);
+SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', NULL])$$);
+SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['a' || chr(10) || 'b'])$$);
+SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[repeat('é', 256)])$$);
+SELECT regress.error_of($$SELECT chronicle.append('tagged-11', 'X', '{}', tags => ARRAY[repeat('é', 255)])$$);
+SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[['a', 'b'], ['c', 'd']])$$);
+SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}',
     tags => (SELECT array_agg('t' || i) FROM generate_series(1, 65) i))$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append('tagged-10', 'X', '{}',
+SELECT regress.error_of($$SELECT chronicle.append('tagged-10', 'X', '{}',
     tags => (SELECT array_agg('t' || i) FROM generate_series(1, 64) i))$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": "a"}]')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": ["a", 1]}]')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}},
+SELECT regress.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": "a"}]')$$);
+SELECT regress.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": ["a", 1]}]')$$);
+SELECT regress.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}},
     {"type": "X", "data": {}, "tags": ["a", ""]}]')$$);
 SELECT count(*) AS written_by_failures FROM chronicle.events WHERE stream_id = 'tagged-9';
 SELECT version, cardinality(tags) FROM chronicle.read_stream('tagged-10');

@@ -1,14 +1,6 @@
 -- chronicle.append_events and chronicle.read_query (SPEC section 2b):
 -- the DCB example, multi-stream appends, expected_version per stream,
 -- idempotency, the condition's position, and every validation error.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 -- Positions are not stable across runs: show them relative to the first one.
 CREATE TEMP TABLE base AS SELECT coalesce(max(global_position), 0) AS p FROM chronicle.events;
 
@@ -17,7 +9,7 @@ SELECT stream_id, version, global_position > (SELECT p FROM base) AS positioned
 FROM chronicle.append_events(
   '[{"stream_id": "user-1", "type": "UserRegistered", "data": {"username": "alice"}, "tags": ["username:alice"]}]',
   '{"items": [{"types": ["UserRegistered"], "tags": ["username:alice"]}]}');
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events(
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events(
   '[{"stream_id": "user-2", "type": "UserRegistered", "data": {"username": "alice"}, "tags": ["username:alice"]}]',
   '{"items": [{"types": ["UserRegistered"], "tags": ["username:alice"]}]}')$$) ~
   '^SE007: append condition failed: event 1 of stream "user-1" \(global_position \d+\) matches fail_if_events_match$' AS se007;
@@ -38,15 +30,15 @@ SELECT stream_id, version FROM chronicle.append_events(
   '[{"stream_id": "user-1", "type": "UserRenamed", "data": {"username": "alice2"}, "tags": ["username:alice"]}]',
   '{"items": [{"types": ["UserRegistered"], "tags": ["username:alice"]}]}', :'alice_tx', :alice_pos);
 -- ... but one position earlier, it is caught.
-SELECT pg_temp.error_of(format($$SELECT * FROM chronicle.append_events(
+SELECT regress.error_of(format($$SELECT * FROM chronicle.append_events(
   '[{"stream_id": "user-1", "type": "X", "data": {}}]',
   '{"items": [{"types": ["UserRegistered"], "tags": ["username:alice"]}]}', %L, %s)$$,
   :'alice_tx', :alice_pos - 1)) LIKE 'SE007: append condition failed: event 1 of stream "user-1"%' AS se007;
 -- Items are OR-ed; types only, tags only.
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events(
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events(
   '[{"stream_id": "user-9", "type": "X", "data": {}}]',
   '{"items": [{"tags": ["nobody"]}, {"types": ["UsernameReserved"]}]}')$$) LIKE 'SE007: %event 1 of stream "user-3"%' AS types_only;
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events(
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events(
   '[{"stream_id": "user-9", "type": "X", "data": {}}]',
   '{"items": [{"tags": ["username:bob"]}]}')$$) LIKE 'SE007: %event 1 of stream "user-2"%' AS tags_only;
 -- An item's tags must all be on the event.
@@ -65,7 +57,7 @@ SELECT e.stream_id, e.version, e.global_position = r.global_position AS same_pos
 FROM chronicle.read_query('{"items": [{"tags": ["course:1"]}, {"types": ["Confirmed"]}]}') e
 JOIN chronicle.events r USING (event_id) ORDER BY e.tx_id, e.global_position;
 -- A wrong expected_version on one stream: SE001, nothing written by the call.
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[
   {"stream_id": "student-1", "type": "Enrolled", "data": {"c": 2}},
   {"stream_id": "course-1", "type": "Enrolled", "data": {"s": 2}, "expected_version": 1}]')$$);
 SELECT stream_id, version FROM chronicle.streams WHERE stream_id IN ('course-1', 'student-1') ORDER BY 1;
@@ -84,9 +76,9 @@ FROM chronicle.append_events('[
 JOIN chronicle.events e ON e.stream_id = r.stream_id AND e.version = r.version
 JOIN first_try f ON f.event_id = e.event_id;
 SELECT count(*) AS order_events FROM chronicle.events WHERE stream_id LIKE 'dcborder-%';
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[
   {"stream_id": "dcborder-1", "type": "Placed", "data": {"n": 99}, "event_id": "00000000-0000-4000-8000-0000000dcb01"}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[
   {"stream_id": "dcborder-3", "type": "Placed", "data": {"n": 2}, "event_id": "00000000-0000-4000-8000-0000000dcb02"}]')$$);
 -- The same event_id twice in one call: the repeat is a no-op.
 SELECT stream_id, version FROM chronicle.append_events('[
@@ -94,27 +86,27 @@ SELECT stream_id, version FROM chronicle.append_events('[
   {"stream_id": "dcborder-4", "type": "Placed", "data": {}, "event_id": "00000000-0000-4000-8000-0000000dcb04"}]');
 
 -- Validation errors, with their SQLSTATEs; nothing written.
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events(NULL)$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('{}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"type": "X", "data": {}}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": 1, "type": "X", "data": {}}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "", "type": "X", "data": {}}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "expected_version": -1}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "expected_version": 1.5}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "expected_version": 0},
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events(NULL)$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('{}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"type": "X", "data": {}}]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": 1, "type": "X", "data": {}}]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "", "type": "X", "data": {}}]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "expected_version": -1}]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "expected_version": 1.5}]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "expected_version": 0},
   {"stream_id": "bad-1", "type": "X", "data": {}}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "tags": [""]}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "color": 1}]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": []}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{}]}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": []}]}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a", 1]}]}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"types": "X"}]}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"type": ["X"]}]}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a"]}], "limit": 1}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '[]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', NULL, '5')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a"]}]}', NULL, 5)$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "tags": [""]}]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "color": 1}]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": []}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{}]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": []}]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a", 1]}]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"types": "X"}]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"type": ["X"]}]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a"]}], "limit": 1}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '[]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', NULL, '5')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a"]}]}', NULL, 5)$$);
 SELECT count(*) AS bad_events FROM chronicle.events WHERE stream_id = 'bad-1';

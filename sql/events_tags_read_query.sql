@@ -1,14 +1,5 @@
 -- chronicle.read_query (SPEC section 2b): read_all's order, horizon and
 -- paging, filtered by a query; the tag index serves it.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT chronicle.append_batch('rq-' || i, jsonb_build_array(
     jsonb_build_object('type', CASE WHEN i % 2 = 0 THEN 'Even' ELSE 'Odd' END,
                        'data', jsonb_build_object('i', i),
@@ -49,13 +40,13 @@ WHERE e.tags <> '{}'::text[] AND e.tags @> ARRAY['rq:1'] ORDER BY e.tx_id, e.glo
 RESET enable_seqscan;
 
 -- Errors.
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query(NULL)$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": ["a"]}]}', max_count => -1)$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('"x"')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": [""]}]}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"types": []}]}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query('{"items": [1]}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.read_query(
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query(NULL)$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": ["a"]}]}', max_count => -1)$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query('"x"')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": [""]}]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"types": []}]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [1]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query(
     jsonb_build_object('items', (SELECT jsonb_agg(jsonb_build_object('tags', jsonb_build_array('t' || i))) FROM generate_series(1, 65) i)))$$);
 SELECT count(*) AS items_64 FROM chronicle.read_query(
     jsonb_build_object('items', (SELECT jsonb_agg(jsonb_build_object('tags', jsonb_build_array('rq:' || (i % 3)))) FROM generate_series(1, 64) i)));

@@ -1,14 +1,5 @@
 -- Inline projections (SPEC section 6): a table per projection, one row per
 -- stream, kept current inside every append.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- The seed's bank account, with a category: the projection covers its streams.
 SELECT chronicle.define_reducer('proj_account', '{
   "AccountOpened":  {"set": {"number": "$.AccountNumber", "owner": "$.Owner", "balance": "$.InitialBalance",
@@ -77,7 +68,7 @@ SELECT chronicle.append('pacct-1', 'AccountOpened', '{"AccountNumber": "one"}');
 SELECT chronicle.stream_version('pacct-1') AS still_3, number FROM proj_accounts WHERE stream_id = 'pacct-1';
 -- The column's modifier applies as in a plain INSERT: 10^10 overflows numeric(12,2).
 SELECT chronicle.append('pacct-1', 'DepositMade', '{"Amount": 10000000000}');
-SELECT pg_temp.error_of($$SELECT chronicle.append('pacct-1', 'DepositMade', '{"Amount": 10000000000}')$$);
+SELECT regress.error_of($$SELECT chronicle.append('pacct-1', 'DepositMade', '{"Amount": 10000000000}')$$);
 
 -- rebuild_projection replaces the contents from the log and returns the
 -- rows written.  Here the owner damaged the table first.
@@ -143,43 +134,43 @@ SELECT chronicle.append('pacct-3', 'DepositMade', '{"Amount": 5}');
 SELECT version, balance FROM proj_accounts WHERE stream_id = 'pacct-3';
 
 -- Bad definitions: each error has its code, and nothing is created.
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection(NULL, 'proj_account', 'p_bad', '{}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('', 'proj_account', 'p_bad', '{}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'no_such_reducer', 'p_bad', '{"a": "int"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '["a"]')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": 1}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": {"path": "x"}}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": {"type": "int", "default": 1}}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": {"type": "int", "path": "x..y"}}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": {"type": "int", "path": 1}}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": ""}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"": "int"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"version": "int"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"stream_id": "text"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', jsonb_build_object(repeat('x', 64), 'int'))$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection(NULL, 'proj_account', 'p_bad', '{}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('', 'proj_account', 'p_bad', '{}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'no_such_reducer', 'p_bad', '{"a": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '["a"]')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": 1}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": {"path": "x"}}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": {"type": "int", "default": 1}}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": {"type": "int", "path": "x..y"}}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": {"type": "int", "path": 1}}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": ""}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"version": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"stream_id": "text"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', jsonb_build_object(repeat('x', 64), 'int'))$$);
 -- Type names go through PostgreSQL's type parser, never into SQL as written.
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "no_such_type"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "int); DROP TABLE proj_accounts; --"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "record"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "varchar(x)"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "no_such_type"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "int); DROP TABLE proj_accounts; --"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "record"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'p_bad', '{"a": "varchar(x)"}')$$);
 -- Table names: an existing table, a bad name, a missing schema, a temporary
 -- table, the extension's schema.
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'proj_accounts', '{"a": "int"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'a.b.c.d', '{"a": "int"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', '"unterminated', '{"a": "int"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'no_such_schema.t', '{"a": "int"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'pg_temp.t', '{"a": "int"}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'chronicle.t', '{"a": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'proj_accounts', '{"a": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'a.b.c.d', '{"a": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', '"unterminated', '{"a": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'no_such_schema.t', '{"a": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'pg_temp.t', '{"a": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('bad', 'proj_account', 'chronicle.t', '{"a": "int"}')$$);
 -- A projection name is unique.
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('accounts', 'proj_account', 'p_bad', '{"a": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('accounts', 'proj_account', 'p_bad', '{"a": "int"}')$$);
 SELECT to_regclass('p_bad') AS not_created, count(*) AS projections FROM chronicle.projections;
 
 -- rebuild and drop of an unknown projection.
-SELECT pg_temp.error_of($$SELECT chronicle.rebuild_projection('nope')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.drop_projection('nope')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.rebuild_projection(NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.drop_projection('owners', NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.rebuild_projection('nope')$$);
+SELECT regress.error_of($$SELECT chronicle.drop_projection('nope')$$);
+SELECT regress.error_of($$SELECT chronicle.rebuild_projection(NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.drop_projection('owners', NULL)$$);
 
 -- A table dropped behind the projection's back fails the appends it
 -- covered, with the way out in the hint.

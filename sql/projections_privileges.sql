@@ -2,16 +2,6 @@
 -- it; appenders need no right on it (the observer writes as the table's
 -- owner, restricted as VACUUM is); readers get SELECT; rebuild and drop are
 -- for the table's owner.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO PUBLIC;
-
 CREATE ROLE regress_proj_definer IN ROLE chronicle_writer;
 CREATE ROLE regress_proj_appender IN ROLE chronicle_writer;
 CREATE ROLE regress_proj_reader IN ROLE chronicle_reader;
@@ -20,7 +10,7 @@ CREATE SCHEMA proj_acl AUTHORIZATION regress_proj_definer;
 -- A function reducer that notes who ran it: whoever replays, fills or
 -- appends, it runs as the role that chose it, the function's owner, here
 -- postgres, restricted (a member of the owning role runs it as itself);
--- projections_review.sql shows why neither the appender nor the table's owner.
+-- projections_hostile.sql shows why neither the appender nor the table's owner.
 CREATE FUNCTION public.proj_acl_reduce(state jsonb, e chronicle.events) RETURNS jsonb
 LANGUAGE sql AS $$
     SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 1, 'who', current_user)
@@ -32,7 +22,7 @@ SELECT chronicle.append('acl-1', 'Created', '{}');
 
 -- The definer needs CREATE on the schema the table goes in ...
 SET ROLE regress_proj_definer;
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('acl', 'proj_acl', 'public.acl_counts', '{"n": "int"}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('acl', 'proj_acl', 'public.acl_counts', '{"n": "int"}')$$);
 -- ... and gets the table.
 SELECT chronicle.define_projection('acl', 'proj_acl', 'proj_acl.counts', '{"n": "int", "who": "text"}');
 SELECT * FROM proj_acl.counts;
@@ -53,10 +43,10 @@ SELECT tableowner FROM pg_tables WHERE schemaname = 'proj_acl' AND tablename = '
 SET ROLE regress_proj_appender;
 SELECT chronicle.append('acl-1', 'Touched', '{}');
 SELECT chronicle.append('acl-2', 'Created', '{}');
-SELECT pg_temp.error_of($$SELECT * FROM proj_acl.counts$$);
-SELECT pg_temp.error_of($$UPDATE proj_acl.counts SET n = 0$$);
-SELECT pg_temp.error_of($$SELECT chronicle.rebuild_projection('acl')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.drop_projection('acl')$$);
+SELECT regress.error_of($$SELECT * FROM proj_acl.counts$$);
+SELECT regress.error_of($$UPDATE proj_acl.counts SET n = 0$$);
+SELECT regress.error_of($$SELECT chronicle.rebuild_projection('acl')$$);
+SELECT regress.error_of($$SELECT chronicle.drop_projection('acl')$$);
 RESET ROLE;
 -- The reducer ran as its function's owner, the trigger as the table's owner.
 SELECT * FROM proj_acl.counts ORDER BY stream_id;
@@ -65,8 +55,8 @@ SELECT * FROM proj_acl.trail;
 -- Readers read the table, and cannot define.
 SET ROLE regress_proj_reader;
 SELECT stream_id, n FROM proj_acl.counts ORDER BY stream_id;
-SELECT pg_temp.error_of($$SELECT chronicle.define_projection('r', 'proj_acl', 'r', '{}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.rebuild_projection('acl')$$);
+SELECT regress.error_of($$SELECT chronicle.define_projection('r', 'proj_acl', 'r', '{}')$$);
+SELECT regress.error_of($$SELECT chronicle.rebuild_projection('acl')$$);
 RESET ROLE;
 
 -- The owner rebuilds (the reducer now runs as the owner, who runs the fold).

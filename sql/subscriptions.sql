@@ -3,16 +3,6 @@
 -- Other tests append to the same log, so this file uses its own categories
 -- (subacc, subord, subgrp, subup) or starts at the end of the log.
 \set VERBOSITY sqlstate
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO PUBLIC;
-
 -- A consumer: poll a page, "process" each event (return it), ack it.
 CREATE FUNCTION pg_temp.consume(sub text, n int DEFAULT 100, m int DEFAULT 0, ms int DEFAULT 1)
 RETURNS SETOF text LANGUAGE plpgsql AS $$
@@ -111,8 +101,8 @@ SELECT count(*) FROM chronicle.replay_parked('parking');
 
 -- Park checks its event: unknown (22023), or not one this subscription
 -- delivers (22023).
-SELECT pg_temp.error_of($$SELECT chronicle.park('parking', '00000000-0000-0000-0000-000000000000', 'x')$$);
-SELECT replace(pg_temp.error_of(format($$SELECT chronicle.park('parking', %L, 'x')$$, event_id)),
+SELECT regress.error_of($$SELECT chronicle.park('parking', '00000000-0000-0000-0000-000000000000', 'x')$$);
+SELECT replace(regress.error_of(format($$SELECT chronicle.park('parking', %L, 'x')$$, event_id)),
                event_id::text, '<event_id>')
 FROM chronicle.read_stream('subacc-1', 1, 1);
 
@@ -148,7 +138,7 @@ SELECT count(*) AS disagreements
 FROM generate_series(1, 2000) i, (VALUES (1), (2), (3), (7), (64), (1024)) n(n)
 WHERE chronicle._stream_member('stream-' || i, n)
    <> ('x' || left(encode(sha256(convert_to('stream-' || i, 'UTF8')), 'hex'), 8))::bit(32)::bigint % n;
-SELECT pg_temp.error_of($$SELECT chronicle._stream_member('a', 0)$$);
+SELECT regress.error_of($$SELECT chronicle._stream_member('a', 0)$$);
 
 -- Member 1 acks everything it got; member 0 acks nothing.
 SELECT count(*) AS processed FROM pg_temp.consume('group', 100, 1, 3);
@@ -171,38 +161,38 @@ SELECT chronicle.append('subup-1', 'SubRenamed', '{"old": 1}');
 SELECT stream_id, type, type_version, data FROM chronicle.poll('upcast');
 
 -- Errors.  An unknown subscription is SE006 for every function.
-SELECT pg_temp.error_of($$SELECT chronicle.poll('nope')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack('nope', '1', 1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.park('nope', gen_random_uuid(), 'x')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.replay_parked('nope')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.unsubscribe('nope')$$);
+SELECT regress.error_of($$SELECT chronicle.poll('nope')$$);
+SELECT regress.error_of($$SELECT chronicle.ack('nope', '1', 1)$$);
+SELECT regress.error_of($$SELECT chronicle.park('nope', gen_random_uuid(), 'x')$$);
+SELECT regress.error_of($$SELECT chronicle.replay_parked('nope')$$);
+SELECT regress.error_of($$SELECT chronicle.unsubscribe('nope')$$);
 -- NULLs are 22004 (NULL max_count, member, members mean the defaults).
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe(NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe('x', from_start => NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe('x', types => '{a,NULL}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll(NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack('accounts', NULL, 1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.park('accounts', NULL, 'x')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.park('accounts', gen_random_uuid(), NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe(NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe('x', from_start => NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe('x', types => '{a,NULL}')$$);
+SELECT regress.error_of($$SELECT chronicle.poll(NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.ack('accounts', NULL, 1)$$);
+SELECT regress.error_of($$SELECT chronicle.park('accounts', NULL, 'x')$$);
+SELECT regress.error_of($$SELECT chronicle.park('accounts', gen_random_uuid(), NULL)$$);
 SELECT count(*) FROM chronicle.poll('accounts', NULL, NULL, NULL);
 -- Bad values are 22023.
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe('')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe(repeat('n', 256))$$);
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe(E'a\nb')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe('x', category => 'subacc-1')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe('x', types => '{}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe('x', types => '{{a,b},{c,d}}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll(repeat('n', 1000000))$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('accounts', -1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('accounts', 10, 1, 1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('accounts', 10, -1, 2)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('accounts', 10, 0, 0)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('accounts', 10, 0, 1025)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack('accounts', '1', 1, 1)$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe('')$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe(repeat('n', 256))$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe(E'a\nb')$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe('x', category => 'subacc-1')$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe('x', types => '{}')$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe('x', types => '{{a,b},{c,d}}')$$);
+SELECT regress.error_of($$SELECT chronicle.poll('')$$);
+SELECT regress.error_of($$SELECT chronicle.poll(repeat('n', 1000000))$$);
+SELECT regress.error_of($$SELECT chronicle.poll('accounts', -1)$$);
+SELECT regress.error_of($$SELECT chronicle.poll('accounts', 10, 1, 1)$$);
+SELECT regress.error_of($$SELECT chronicle.poll('accounts', 10, -1, 2)$$);
+SELECT regress.error_of($$SELECT chronicle.poll('accounts', 10, 0, 0)$$);
+SELECT regress.error_of($$SELECT chronicle.poll('accounts', 10, 0, 1025)$$);
+SELECT regress.error_of($$SELECT chronicle.ack('accounts', '1', 1, 1)$$);
 -- An ack at or past the horizon (pg_snapshot_xmin) would pass over events
 -- that may still commit: 22023.
-SELECT pg_temp.error_of(format($$SELECT chronicle.ack('accounts', %L, 0)$$,
+SELECT regress.error_of(format($$SELECT chronicle.ack('accounts', %L, 0)$$,
                                pg_snapshot_xmin(pg_current_snapshot())));
 -- None of these failures changed anything.
 SELECT count(*) AS subscriptions FROM chronicle.subscriptions WHERE name IN ('x', '', 'nope');

@@ -4,16 +4,6 @@
 -- ack, park, replay_parked and unsubscribe; chronicle_writer is a member of
 -- it.  chronicle_reader may only look (tables and subscription_status).
 -- Nobody writes the tables directly: the functions write with the owner's rights.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO PUBLIC;
-
 SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = 'chronicle_subscriber';
 SELECT pg_has_role('chronicle_subscriber', 'chronicle_reader', 'MEMBER') AS subscriber_is_reader,
        pg_has_role('chronicle_writer', 'chronicle_subscriber', 'MEMBER') AS writer_is_subscriber,
@@ -36,10 +26,10 @@ SELECT chronicle.park('priv', event_id, 'x') FROM chronicle.read_stream('subpriv
 SELECT stream_id FROM chronicle.replay_parked('priv');
 SELECT name, member, lag FROM chronicle.subscription_status WHERE name = 'priv';
 -- ... but cannot append, nor write the tables.
-SELECT pg_temp.error_of($$SELECT chronicle.append('subpriv-1', 'Happened', '{}')$$);
-SELECT pg_temp.error_of($$UPDATE chronicle.subscription_checkpoints SET global_position = 0$$);
-SELECT pg_temp.error_of($$DELETE FROM chronicle.subscriptions$$);
-SELECT pg_temp.error_of($$INSERT INTO chronicle.parked VALUES ('priv', gen_random_uuid(), 'x', 1, now())$$);
+SELECT regress.error_of($$SELECT chronicle.append('subpriv-1', 'Happened', '{}')$$);
+SELECT regress.error_of($$UPDATE chronicle.subscription_checkpoints SET global_position = 0$$);
+SELECT regress.error_of($$DELETE FROM chronicle.subscriptions$$);
+SELECT regress.error_of($$INSERT INTO chronicle.parked VALUES ('priv', gen_random_uuid(), 'x', 1, now())$$);
 RESET ROLE;
 
 -- A writer is a subscriber too.
@@ -52,20 +42,20 @@ RESET ROLE;
 SET ROLE regress_subs_reader;
 SELECT name, member, lag FROM chronicle.subscription_status WHERE name = 'priv';
 SELECT count(*) AS subscriptions FROM chronicle.subscriptions WHERE name = 'priv';
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe('reader_sub')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('priv')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack('priv', '1', 1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.park('priv', gen_random_uuid(), 'x')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.replay_parked('priv')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.unsubscribe('priv')$$);
-SELECT pg_temp.error_of($$SELECT chronicle._subscription_resize('priv', 2)$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe('reader_sub')$$);
+SELECT regress.error_of($$SELECT chronicle.poll('priv')$$);
+SELECT regress.error_of($$SELECT chronicle.ack('priv', '1', 1)$$);
+SELECT regress.error_of($$SELECT chronicle.park('priv', gen_random_uuid(), 'x')$$);
+SELECT regress.error_of($$SELECT chronicle.replay_parked('priv')$$);
+SELECT regress.error_of($$SELECT chronicle.unsubscribe('priv')$$);
+SELECT regress.error_of($$SELECT chronicle._subscription_resize('priv', 2)$$);
 RESET ROLE;
 
 -- A role with no chronicle role can do nothing.
 SET ROLE regress_subs_nobody;
-SELECT pg_temp.error_of($$SELECT chronicle.poll('priv')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.subscription_status$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.parked$$);
+SELECT regress.error_of($$SELECT chronicle.poll('priv')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.subscription_status$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.parked$$);
 RESET ROLE;
 
 -- The internal name check is granted to nobody; the stream hash to readers.

@@ -3,15 +3,6 @@
 -- written); read_stream and read_all return data upcasted to the newest
 -- version, while the stored rows never change.
 
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT chronicle.define_event_type('TaOpened', '{
   "type": "object", "required": ["owner", "currency"], "additionalProperties": false,
   "properties": {"owner": {"type": "string", "minLength": 1},
@@ -36,7 +27,7 @@ SELECT chronicle.stream_version('typedacct-1') AS acct_1, chronicle.stream_versi
        (SELECT count(*) FROM chronicle.streams WHERE stream_id = 'typedacct-2') AS acct_2_rows;
 
 -- A batch is all or nothing: its third event is invalid, so none is written.
-SELECT pg_temp.error_of($$
+SELECT regress.error_of($$
   SELECT chronicle.append_batch('typedacct-1', '[
     {"type": "TaDeposited", "data": {"amount": 1}},
     {"type": "Untyped", "data": {"anything": true}},
@@ -50,7 +41,7 @@ SELECT chronicle.define_event_type('TaDeposited', '{
   "type": "object", "required": ["amount", "channel"],
   "properties": {"amount": {"type": "number", "exclusiveMinimum": 0},
                  "channel": {"enum": ["atm", "online"]}}}', 2);
-SELECT pg_temp.error_of($$
+SELECT regress.error_of($$
   SELECT chronicle.append_batch('typedacct-1', '[{"type": "TaDeposited", "type_version": 2, "data": {"amount": 5}}]')
 $$);
 SELECT chronicle.append_batch('typedacct-1', '[
@@ -60,8 +51,8 @@ SELECT chronicle.append_batch('typedacct-1', '[
 -- With chronicle.strict_types on, types without a schema (for that
 -- type_version) are rejected, alone or in a batch.
 SET chronicle.strict_types = on;
-SELECT pg_temp.error_of($$ SELECT chronicle.append('typedacct-1', 'Untyped', '{}') $$);
-SELECT pg_temp.error_of($$
+SELECT regress.error_of($$ SELECT chronicle.append('typedacct-1', 'Untyped', '{}') $$);
+SELECT regress.error_of($$
   SELECT chronicle.append_batch('typedacct-1', '[
     {"type": "TaDeposited", "data": {"amount": 1}},
     {"type": "TaDeposited", "type_version": 3, "data": {"amount": 1}}]')

@@ -1,4 +1,4 @@
--- (Named to run last: the events_* files expect the log as they left it.)
+-- (After the events_* files in sql/schedule: they expect the log as they left it.)
 -- Snapshots, a projection and a subscription on one category at once: the
 -- append observers run in order (snapshots, then projections), and replay's
 -- start hooks chain (projections' remembered states, then snapshots).  Every

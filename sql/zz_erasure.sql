@@ -4,15 +4,6 @@
 -- projections and subscriptions after it; privileges; the attacks that
 -- verify() or verify_digest() catch; erased values gone from the table's
 -- files after VACUUM FULL.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO PUBLIC;
 -- A digest that covers every event appended so far: its position (the
 -- read_all horizon) is past the newest event's transaction.  (An autovacuum
 -- ANALYZE holding a transaction id can keep the horizon back for a moment.)
@@ -43,7 +34,7 @@ SELECT chronicle.define_event_type('CustomerRegistered', '{
                                                  "city":   {"type": "string"}}},
     "plan":    {"type": "string"}
   }}');
-SELECT pg_temp.error_of($$SELECT chronicle.define_event_type('Bad', '{"properties": {"a": {"x-personal": "yes"}}}')$$);
+SELECT regress.error_of($$SELECT chronicle.define_event_type('Bad', '{"properties": {"a": {"x-personal": "yes"}}}')$$);
 
 SELECT chronicle.define_reducer('customer', '{
   "CustomerRegistered": {"set": {"name": "$.name", "plan": "$.plan"}},
@@ -62,8 +53,8 @@ SELECT chronicle.append('customer-1', 'PlanChanged', '{"plan": "pro"}');
 SELECT chronicle.append('customer-2', 'CustomerRegistered', '{"name": "Bob", "plan": "basic"}');
 SELECT chronicle.take_snapshot('customer-1', 'customer');
 -- A writer cannot redact.
-SELECT pg_temp.error_of($$SELECT chronicle.redact('customer-1')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact_tagged('person:1')$$);
+SELECT regress.error_of($$SELECT chronicle.redact('customer-1')$$);
+SELECT regress.error_of($$SELECT chronicle.redact_tagged('person:1')$$);
 RESET ROLE;
 SELECT stream_id, version, name, plan FROM public.customers_view ORDER BY 1;
 SELECT chronicle.subscribe('erasure-mailer', 'customer');
@@ -135,25 +126,25 @@ SELECT chronicle.redact_tagged('person:none') AS nothing_tagged;
 -- right after a redaction in the same transaction.
 BEGIN;
 SELECT chronicle.redact('customer-2', 1, ARRAY['plan']) AS redacted;
-SELECT pg_temp.error_of($$UPDATE chronicle.events SET data = '{"plan": "x"}' WHERE stream_id = 'customer-2'$$);
-SELECT pg_temp.error_of($$UPDATE chronicle.events SET type = 'X' WHERE stream_id = 'customer-1' AND version = 1$$);
+SELECT regress.error_of($$UPDATE chronicle.events SET data = '{"plan": "x"}' WHERE stream_id = 'customer-2'$$);
+SELECT regress.error_of($$UPDATE chronicle.events SET type = 'X' WHERE stream_id = 'customer-1' AND version = 1$$);
 ROLLBACK;
 
 -- Bad arguments.
-SELECT pg_temp.error_of($$SELECT chronicle.redact(NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact('customer-1', 0)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact('customer-1', 99)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact('no-such-stream')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact('customer-1', 1, '{}')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact('customer-1', 1, ARRAY['a..b'])$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact('customer-1', 1, ARRAY[NULL])$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact('chronicle-erasures')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact_tagged(NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.redact_tagged('')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.verify_digest(NULL)$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.verify_digest('[]')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.verify_digest('{"position": -1, "streams": 0, "events": 0, "root": "00"}')$$);
-SELECT pg_temp.error_of($$SELECT * FROM chronicle.verify_digest('{"position": 1, "streams": 0, "events": 0, "root": "zz"}')$$);
+SELECT regress.error_of($$SELECT chronicle.redact(NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.redact('customer-1', 0)$$);
+SELECT regress.error_of($$SELECT chronicle.redact('customer-1', 99)$$);
+SELECT regress.error_of($$SELECT chronicle.redact('no-such-stream')$$);
+SELECT regress.error_of($$SELECT chronicle.redact('customer-1', 1, '{}')$$);
+SELECT regress.error_of($$SELECT chronicle.redact('customer-1', 1, ARRAY['a..b'])$$);
+SELECT regress.error_of($$SELECT chronicle.redact('customer-1', 1, ARRAY[NULL])$$);
+SELECT regress.error_of($$SELECT chronicle.redact('chronicle-erasures')$$);
+SELECT regress.error_of($$SELECT chronicle.redact_tagged(NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.redact_tagged('')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest(NULL)$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('[]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": -1, "streams": 0, "events": 0, "root": "00"}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": 1, "streams": 0, "events": 0, "root": "zz"}')$$);
 
 -- Digests: recorded, and one taken now verifies.
 SELECT pg_temp.covering_digest() AS d \gset

@@ -1,7 +1,13 @@
 /*
  * chronicle.cpp: the module's entry: magic block, load-time setup, version().
  */
+#include "citus/guard.h"
 #include "pg/boundary.h"
+#include "projections/projections.h"
+#include "replay/reducer.h"
+#include "snapshots/snapshots.h"
+#include "tree/tree.h"
+#include "types/types.h"
 
 extern "C" {
 #include "utils/builtins.h"
@@ -10,32 +16,24 @@ extern "C" {
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
-PG_FUNCTION_INFO_V1(chronicle_version);
 }
-
-void types_init(void); /* src/types: the strict_types GUC, schema cache callbacks */
-void tree_init(void);  /* src/tree: relcache and transaction callbacks */
-void reducers_init(void); /* src/replay: re-resolving function reducers' signatures */
-void snapshots_init(void); /* src/snapshots: replay start hook, append observer, policy cache */
-/* After snapshots: its replay start hook falls back to the one installed before it. */
-void projections_init(void); /* src/projections: the append observer, its cache callbacks */
-void citus_guard_init(void); /* src/citus: NULL stream ids kept from Citus's call delegation */
 
 /* Called once per backend when the library is loaded.  Modules that define
  * GUCs or register cache callbacks add their init call here. */
 void _PG_init(void)
 {
-    types_init();
-    tree_init();
-    reducers_init();
-    snapshots_init();
-    projections_init();
-    citus_guard_init();
+    types_init();      /* the strict_types GUC, schema cache callbacks */
+    tree_init();       /* relcache and transaction callbacks */
+    reducers_init();   /* re-resolving function reducers' signatures */
+    snapshots_init();  /* replay start hook, append observer, policy cache */
+    /* After snapshots: its replay start hook falls back to the one installed before it. */
+    projections_init(); /* the append observer, its cache callbacks */
+    citus_guard_init(); /* NULL stream ids kept from Citus's call delegation */
     /* After every module has defined its settings: a misspelt chronicle.* is an error. */
     MarkGUCPrefixReserved("chronicle");
 }
 
-Datum chronicle_version(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_version)
 {
-    return pg::entry([&] { return CStringGetTextDatum(CHRONICLE_VERSION); });
+    return CStringGetTextDatum(CHRONICLE_VERSION);
 }

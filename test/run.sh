@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: every suite against a throwaway PostgreSQL cluster.
-#   1. pg_regress          sql/*.sql against expected/*.out
+#   0. the schedule        every sql/*.sql is in sql/schedule (test/lib/check_schedule.sh)
+#   1. pg_regress          sql/schedule's files against expected/*.out
 #   2. isolation tester    test/isolation/specs/*.spec
 #   3. further suites      test/*/suite.sh (each starts what else it needs)
 # Prints a closing "N passed, N failed, N skipped" line; exits non-zero if
@@ -58,6 +59,16 @@ run_suite() {
 }
 
 mkdir -p "$work/logs"
+echo "== schedule"
+if test/lib/check_schedule.sh >"$work/logs/schedule.log" 2>&1; then
+    echo "test schedule ... ok"
+    passed=$((passed + 1))
+else
+    echo "test schedule ... FAILED"
+    cat "$work/logs/schedule.log"
+    failed=$((failed + 1))
+    failures+=("schedule")
+fi
 run_suite "pg_regress" "$work/logs/regress.log" make -s regresscheck
 [[ -f regression.diffs ]] && cp regression.diffs "$work/logs/regress.diffs"
 run_suite "isolation" "$work/logs/isolation.log" make -s isolationcheck

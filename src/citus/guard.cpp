@@ -22,6 +22,8 @@
  * One hook in the planner chain, installed once, calling the previous one.
  * C-style frames only (boundary.h, rule 2).
  */
+#include "citus/guard.h"
+
 extern "C" {
 #include "postgres.h"
 #include "catalog/namespace.h"
@@ -39,7 +41,6 @@ extern "C" {
 #include "utils/lsyscache.h"
 }
 
-void citus_guard_init(void);
 
 namespace {
 

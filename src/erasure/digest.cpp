@@ -37,9 +37,6 @@ extern "C" {
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_digest);
-PG_FUNCTION_INFO_V1(chronicle_verify_digest);
 }
 
 namespace {
@@ -335,221 +332,217 @@ void report(Tuplestorestate *store, TupleDesc desc, const Head *h, int64 version
 
 } // namespace
 
-Datum chronicle_digest(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_digest)
 {
-    return pg::entry([&]() -> Datum {
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&horizon_plan, HORIZON_SQL, 0, NULL), NULL, NULL, true, 1) !=
-                SPI_OK_SELECT ||
-            SPI_processed != 1)
-            elog(ERROR, "chronicle: reading the snapshot's horizon failed");
-        bool isnull;
-        Datum horizon_datum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-        uint64 horizon = U64FromFullTransactionId(DatumGetFullTransactionId(horizon_datum));
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&horizon_plan, HORIZON_SQL, 0, NULL), NULL, NULL, true, 1) !=
+            SPI_OK_SELECT ||
+        SPI_processed != 1)
+        elog(ERROR, "chronicle: reading the snapshot's horizon failed");
+    bool isnull;
+    Datum horizon_datum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    uint64 horizon = U64FromFullTransactionId(DatumGetFullTransactionId(horizon_datum));
 
-        static const Oid heads_types[1] = {XID8OID};
-        Datum heads_args[1] = {horizon_datum};
-        Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&heads_plan, HEADS_SQL, 1, heads_types),
-                                        heads_args, NULL, true);
-        MemoryContext keep = CurrentMemoryContext;
-        Heads heads = {NULL, 0, 0, 0};
-        int64 max_position = 0;
-        for (;;)
+    static const Oid heads_types[1] = {XID8OID};
+    Datum heads_args[1] = {horizon_datum};
+    Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&heads_plan, HEADS_SQL, 1, heads_types),
+                                    heads_args, NULL, true);
+    MemoryContext keep = CurrentMemoryContext;
+    Heads heads = {NULL, 0, 0, 0};
+    int64 max_position = 0;
+    for (;;)
+    {
+        CHECK_FOR_INTERRUPTS();
+        pg::spi::cursor_fetch(cursor, true, 5000);
+        if (SPI_processed == 0)
+            break;
+        SPITupleTable *table = SPI_tuptable;
+        MemoryContext old = MemoryContextSwitchTo(keep);
+        for (uint64 i = 0; i < SPI_processed; i++)
         {
-            CHECK_FOR_INTERRUPTS();
-            pg::spi::cursor_fetch(cursor, true, 5000);
-            if (SPI_processed == 0)
-                break;
-            SPITupleTable *table = SPI_tuptable;
-            MemoryContext old = MemoryContextSwitchTo(keep);
-            for (uint64 i = 0; i < SPI_processed; i++)
-            {
-                HeapTuple row = table->vals[i];
-                text *sid = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 1, &isnull));
-                int slen = VARSIZE_ANY_EXHDR(sid);
-                Head *last = heads.n > 0 ? &heads.items[heads.n - 1] : NULL;
-                if (last == NULL || last->stream_len != slen || memcmp(last->stream, VARDATA_ANY(sid), slen) != 0)
-                    last = heads_add(&heads, VARDATA_ANY(sid), slen);
-                int64 version = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 2, &isnull));
-                bytea *h = DatumGetByteaPP(SPI_getbinval(row, table->tupdesc, 3, &isnull));
-                heads.events += version - last->version;
-                last->version = version;
-                memset(last->hash, 0, EVENTS_HASH_LEN);
-                memcpy(last->hash, VARDATA_ANY(h), Min(VARSIZE_ANY_EXHDR(h), EVENTS_HASH_LEN));
-                int64 position = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 4, &isnull));
-                max_position = Max(max_position, position);
-            }
-            MemoryContextSwitchTo(old);
-            SPI_freetuptable(table);
+            HeapTuple row = table->vals[i];
+            text *sid = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 1, &isnull));
+            int slen = VARSIZE_ANY_EXHDR(sid);
+            Head *last = heads.n > 0 ? &heads.items[heads.n - 1] : NULL;
+            if (last == NULL || last->stream_len != slen || memcmp(last->stream, VARDATA_ANY(sid), slen) != 0)
+                last = heads_add(&heads, VARDATA_ANY(sid), slen);
+            int64 version = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 2, &isnull));
+            bytea *h = DatumGetByteaPP(SPI_getbinval(row, table->tupdesc, 3, &isnull));
+            heads.events += version - last->version;
+            last->version = version;
+            memset(last->hash, 0, EVENTS_HASH_LEN);
+            memcpy(last->hash, VARDATA_ANY(h), Min(VARSIZE_ANY_EXHDR(h), EVENTS_HASH_LEN));
+            int64 position = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 4, &isnull));
+            max_position = Max(max_position, position);
         }
-        SPI_cursor_close(cursor);
+        MemoryContextSwitchTo(old);
+        SPI_freetuptable(table);
+    }
+    SPI_cursor_close(cursor);
 
-        StringInfoData encoded;
-        heads_encode(&heads, &encoded);
-        uint8 root[EVENTS_HASH_LEN];
-        events_sha256(encoded.data, encoded.len, root);
+    StringInfoData encoded;
+    heads_encode(&heads, &encoded);
+    uint8 root[EVENTS_HASH_LEN];
+    events_sha256(encoded.data, encoded.len, root);
 
-        if (!RecoveryInProgress())
-        {
-            Oid saved_user;
-            int saved_context;
-            GetUserIdAndSecContext(&saved_user, &saved_context);
-            SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
-            bytea *root_bytes = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
-            SET_VARSIZE(root_bytes, VARHDRSZ + EVENTS_HASH_LEN);
-            memcpy(VARDATA(root_bytes), root, EVENTS_HASH_LEN);
-            bytea *heads_bytes = (bytea *)palloc_extended(VARHDRSZ + encoded.len, MCXT_ALLOC_HUGE);
-            SET_VARSIZE(heads_bytes, VARHDRSZ + encoded.len);
-            memcpy(VARDATA(heads_bytes), encoded.data, encoded.len);
-            static const Oid types[6] = {XID8OID, INT8OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
-            Datum args[6] = {horizon_datum, Int64GetDatum(max_position), Int64GetDatum(heads.n),
-                             Int64GetDatum(heads.events), PointerGetDatum(root_bytes),
-                             PointerGetDatum(heads_bytes)};
-            if (pg::spi::execute_plan(pg::spi::kept_plan(&record_plan, RECORD_SQL, 6, types), args, NULL, false, 0) !=
-                SPI_OK_INSERT)
-                elog(ERROR, "chronicle: recording the digest failed");
-            SetUserIdAndSecContext(saved_user, saved_context);
-        }
-        SPI_finish();
-
-        JsonbParseState *state = NULL;
-        pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-        jsonb_put_uint(&state, "position", horizon);
-        jsonb_put_int(&state, "global_position", max_position);
-        jsonb_put_int(&state, "streams", heads.n);
-        jsonb_put_int(&state, "events", heads.events);
-        JsonbValue r;
-        r.type = jbvString;
-        r.val.string.val = hex(root, EVENTS_HASH_LEN);
-        r.val.string.len = EVENTS_HASH_LEN * 2;
-        jsonb_put(&state, "root", &r);
-        JsonbValue *result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-        PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
-    });
-}
-
-Datum chronicle_verify_digest(PG_FUNCTION_ARGS)
-{
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("digest must not be NULL")));
-        Jsonb *d = PG_GETARG_JSONB_P(0);
-        if (!JB_ROOT_IS_OBJECT(d) || JB_ROOT_IS_SCALAR(d))
-            bad_digest("it must be a JSON object");
-        uint64 horizon = member_uint(d, "position");
-        uint64 want_streams = member_uint(d, "streams");
-        uint64 want_events = member_uint(d, "events");
-        JsonbValue *root_value = member(d, "root");
-        if (root_value == NULL || root_value->type != jbvString ||
-            root_value->val.string.len != EVENTS_HASH_LEN * 2)
-            bad_digest("\"root\" must be 64 hexadecimal digits");
-        uint8 want_root[EVENTS_HASH_LEN];
-        for (int i = 0; i < EVENTS_HASH_LEN; i++)
-        {
-            int hi = hexval(root_value->val.string.val[2 * i]);
-            int lo = hexval(root_value->val.string.val[2 * i + 1]);
-            if (hi < 0 || lo < 0)
-                bad_digest("\"root\" must be 64 hexadecimal digits");
-            want_root[i] = (uint8)(hi << 4 | lo);
-        }
-
-        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-        ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-        Tuplestorestate *store = rsinfo->setResult;
-        TupleDesc desc = rsinfo->setDesc;
-
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        Heads now = {NULL, 0, 0, 0};
-        recompute_heads(horizon, &now);
-        StringInfoData encoded;
-        heads_encode(&now, &encoded);
-        uint8 root[EVENTS_HASH_LEN];
-        events_sha256(encoded.data, encoded.len, root);
-        if (memcmp(root, want_root, EVENTS_HASH_LEN) == 0)
-        {
-            if ((uint64)now.n != want_streams || (uint64)now.events != want_events)
-                report(store, desc, NULL, 0,
-                       psprintf("the digest's counts (%llu streams, %llu events) are not those its root "
-                                "covers (%d streams, %lld events): the digest was edited",
-                                (unsigned long long)want_streams, (unsigned long long)want_events, now.n,
-                                (long long)now.events));
-            SPI_finish();
-            return (Datum)0;
-        }
-
-        /* The root differs: name the streams, with the heads recorded for this digest. */
+    if (!RecoveryInProgress())
+    {
+        Oid saved_user;
+        int saved_context;
+        GetUserIdAndSecContext(&saved_user, &saved_context);
+        SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
         bytea *root_bytes = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
         SET_VARSIZE(root_bytes, VARHDRSZ + EVENTS_HASH_LEN);
-        memcpy(VARDATA(root_bytes), want_root, EVENTS_HASH_LEN);
-        static const Oid types[2] = {BYTEAOID, XID8OID};
-        Datum args[2] = {PointerGetDatum(root_bytes),
-                         FullTransactionIdGetDatum(FullTransactionIdFromU64(horizon))};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&stored_plan, STORED_SQL, 2, types), args, NULL, true, 1) !=
-            SPI_OK_SELECT)
-            elog(ERROR, "chronicle: reading chronicle.digests failed");
-        Heads then = {NULL, 0, 0, 0};
-        bool known = false;
-        if (SPI_processed == 1)
-        {
-            bool isnull;
-            bytea *stored = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-            uint8 check[EVENTS_HASH_LEN];
-            events_sha256(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), check);
-            known = memcmp(check, want_root, EVENTS_HASH_LEN) == 0 &&
-                    heads_decode(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), &then);
-        }
-        if (!known)
-        {
+        memcpy(VARDATA(root_bytes), root, EVENTS_HASH_LEN);
+        bytea *heads_bytes = (bytea *)palloc_extended(VARHDRSZ + encoded.len, MCXT_ALLOC_HUGE);
+        SET_VARSIZE(heads_bytes, VARHDRSZ + encoded.len);
+        memcpy(VARDATA(heads_bytes), encoded.data, encoded.len);
+        static const Oid types[6] = {XID8OID, INT8OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
+        Datum args[6] = {horizon_datum, Int64GetDatum(max_position), Int64GetDatum(heads.n),
+                         Int64GetDatum(heads.events), PointerGetDatum(root_bytes),
+                         PointerGetDatum(heads_bytes)};
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&record_plan, RECORD_SQL, 6, types), args, NULL, false, 0) !=
+            SPI_OK_INSERT)
+            elog(ERROR, "chronicle: recording the digest failed");
+        SetUserIdAndSecContext(saved_user, saved_context);
+    }
+    SPI_finish();
+
+    JsonbParseState *state = NULL;
+    pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+    jsonb_put_uint(&state, "position", horizon);
+    jsonb_put_int(&state, "global_position", max_position);
+    jsonb_put_int(&state, "streams", heads.n);
+    jsonb_put_int(&state, "events", heads.events);
+    JsonbValue r;
+    r.type = jbvString;
+    r.val.string.val = hex(root, EVENTS_HASH_LEN);
+    r.val.string.len = EVENTS_HASH_LEN * 2;
+    jsonb_put(&state, "root", &r);
+    JsonbValue *result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+    PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
+}
+
+SQL_FUNCTION(chronicle_verify_digest)
+{
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("digest must not be NULL")));
+    Jsonb *d = PG_GETARG_JSONB_P(0);
+    if (!JB_ROOT_IS_OBJECT(d) || JB_ROOT_IS_SCALAR(d))
+        bad_digest("it must be a JSON object");
+    uint64 horizon = member_uint(d, "position");
+    uint64 want_streams = member_uint(d, "streams");
+    uint64 want_events = member_uint(d, "events");
+    JsonbValue *root_value = member(d, "root");
+    if (root_value == NULL || root_value->type != jbvString ||
+        root_value->val.string.len != EVENTS_HASH_LEN * 2)
+        bad_digest("\"root\" must be 64 hexadecimal digits");
+    uint8 want_root[EVENTS_HASH_LEN];
+    for (int i = 0; i < EVENTS_HASH_LEN; i++)
+    {
+        int hi = hexval(root_value->val.string.val[2 * i]);
+        int lo = hexval(root_value->val.string.val[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            bad_digest("\"root\" must be 64 hexadecimal digits");
+        want_root[i] = (uint8)(hi << 4 | lo);
+    }
+
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    Tuplestorestate *store = rsinfo->setResult;
+    TupleDesc desc = rsinfo->setDesc;
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    Heads now = {NULL, 0, 0, 0};
+    recompute_heads(horizon, &now);
+    StringInfoData encoded;
+    heads_encode(&now, &encoded);
+    uint8 root[EVENTS_HASH_LEN];
+    events_sha256(encoded.data, encoded.len, root);
+    if (memcmp(root, want_root, EVENTS_HASH_LEN) == 0)
+    {
+        if ((uint64)now.n != want_streams || (uint64)now.events != want_events)
             report(store, desc, NULL, 0,
-                   psprintf("the log as of this digest's position has root %s, not the digest's: history "
-                            "was changed, shortened or removed (the streams cannot be named: this digest's "
-                            "heads are not recorded in chronicle.digests); run chronicle.verify()",
-                            hex(root, EVENTS_HASH_LEN)));
-            SPI_finish();
-            return (Datum)0;
-        }
-        /* Both lists are in byte order of stream_id: merge them. */
-        int i = 0, j = 0;
-        while (i < then.n || j < now.n)
-        {
-            Head *a = i < then.n ? &then.items[i] : NULL;
-            Head *b = j < now.n ? &now.items[j] : NULL;
-            int c = a == NULL ? 1 : b == NULL ? -1 : stream_cmp(a->stream, a->stream_len, b->stream, b->stream_len);
-            if (c < 0)
-            {
-                report(store, desc, a, a->version,
-                       psprintf("removed: the digest covers versions 1..%lld, the log has none of them",
-                                (long long)a->version));
-                i++;
-            }
-            else if (c > 0)
-            {
-                report(store, desc, b, b->version,
-                       psprintf("added: %lld events below the digest's position that it does not cover",
-                                (long long)b->version));
-                j++;
-            }
-            else
-            {
-                if (b->version < a->version)
-                    report(store, desc, a, a->version,
-                           psprintf("shortened: the digest covers versions 1..%lld, the log has 1..%lld",
-                                    (long long)a->version, (long long)b->version));
-                else if (b->version > a->version)
-                    report(store, desc, a, a->version,
-                           psprintf("lengthened: the digest covers versions 1..%lld, the log has 1..%lld below its position",
-                                    (long long)a->version, (long long)b->version));
-                else if (memcmp(a->hash, b->hash, EVENTS_HASH_LEN) != 0)
-                    report(store, desc, a, a->version,
-                           psprintf("changed: versions 1..%lld no longer hash to the digest's head",
-                                    (long long)a->version));
-                i++;
-                j++;
-            }
-        }
+                   psprintf("the digest's counts (%llu streams, %llu events) are not those its root "
+                            "covers (%d streams, %lld events): the digest was edited",
+                            (unsigned long long)want_streams, (unsigned long long)want_events, now.n,
+                            (long long)now.events));
         SPI_finish();
         return (Datum)0;
-    });
+    }
+
+    /* The root differs: name the streams, with the heads recorded for this digest. */
+    bytea *root_bytes = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
+    SET_VARSIZE(root_bytes, VARHDRSZ + EVENTS_HASH_LEN);
+    memcpy(VARDATA(root_bytes), want_root, EVENTS_HASH_LEN);
+    static const Oid types[2] = {BYTEAOID, XID8OID};
+    Datum args[2] = {PointerGetDatum(root_bytes),
+                     FullTransactionIdGetDatum(FullTransactionIdFromU64(horizon))};
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&stored_plan, STORED_SQL, 2, types), args, NULL, true, 1) !=
+        SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading chronicle.digests failed");
+    Heads then = {NULL, 0, 0, 0};
+    bool known = false;
+    if (SPI_processed == 1)
+    {
+        bool isnull;
+        bytea *stored = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        uint8 check[EVENTS_HASH_LEN];
+        events_sha256(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), check);
+        known = memcmp(check, want_root, EVENTS_HASH_LEN) == 0 &&
+                heads_decode(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), &then);
+    }
+    if (!known)
+    {
+        report(store, desc, NULL, 0,
+               psprintf("the log as of this digest's position has root %s, not the digest's: history "
+                        "was changed, shortened or removed (the streams cannot be named: this digest's "
+                        "heads are not recorded in chronicle.digests); run chronicle.verify()",
+                        hex(root, EVENTS_HASH_LEN)));
+        SPI_finish();
+        return (Datum)0;
+    }
+    /* Both lists are in byte order of stream_id: merge them. */
+    int i = 0, j = 0;
+    while (i < then.n || j < now.n)
+    {
+        Head *a = i < then.n ? &then.items[i] : NULL;
+        Head *b = j < now.n ? &now.items[j] : NULL;
+        int c = a == NULL ? 1 : b == NULL ? -1 : stream_cmp(a->stream, a->stream_len, b->stream, b->stream_len);
+        if (c < 0)
+        {
+            report(store, desc, a, a->version,
+                   psprintf("removed: the digest covers versions 1..%lld, the log has none of them",
+                            (long long)a->version));
+            i++;
+        }
+        else if (c > 0)
+        {
+            report(store, desc, b, b->version,
+                   psprintf("added: %lld events below the digest's position that it does not cover",
+                            (long long)b->version));
+            j++;
+        }
+        else
+        {
+            if (b->version < a->version)
+                report(store, desc, a, a->version,
+                       psprintf("shortened: the digest covers versions 1..%lld, the log has 1..%lld",
+                                (long long)a->version, (long long)b->version));
+            else if (b->version > a->version)
+                report(store, desc, a, a->version,
+                       psprintf("lengthened: the digest covers versions 1..%lld, the log has 1..%lld below its position",
+                                (long long)a->version, (long long)b->version));
+            else if (memcmp(a->hash, b->hash, EVENTS_HASH_LEN) != 0)
+                report(store, desc, a, a->version,
+                       psprintf("changed: versions 1..%lld no longer hash to the digest's head",
+                                (long long)a->version));
+            i++;
+            j++;
+        }
+    }
+    SPI_finish();
+    return (Datum)0;
 }

@@ -23,8 +23,6 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
-
-PG_FUNCTION_INFO_V1(chronicle_rechain_v2);
 }
 
 namespace {
@@ -42,100 +40,98 @@ const char *const UPDATE_SQL =
 
 } // namespace
 
-Datum chronicle_rechain_v2(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_rechain_v2)
 {
-    return pg::entry([&]() -> Datum {
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
 
-        TupleDesc desc = CreateTemplateTupleDesc(3);
-        TupleDescInitEntry(desc, 1, "stream_id", TEXTOID, -1, 0);
-        TupleDescInitEntry(desc, 2, "version", INT8OID, -1, 0);
-        TupleDescInitEntry(desc, 3, "problem", TEXTOID, -1, 0);
-        desc = BlessTupleDesc(desc);
-        Tuplestorestate *problems = tuplestore_begin_heap(false, false, work_mem);
-        EventsReport out = {problems, desc, 0};
-        events_verify_into(&out, NULL, true);
-        if (out.count > 0)
+    TupleDesc desc = CreateTemplateTupleDesc(3);
+    TupleDescInitEntry(desc, 1, "stream_id", TEXTOID, -1, 0);
+    TupleDescInitEntry(desc, 2, "version", INT8OID, -1, 0);
+    TupleDescInitEntry(desc, 3, "problem", TEXTOID, -1, 0);
+    desc = BlessTupleDesc(desc);
+    Tuplestorestate *problems = tuplestore_begin_heap(false, false, work_mem);
+    EventsReport out = {problems, desc, 0};
+    events_verify_into(&out, NULL, true);
+    if (out.count > 0)
+    {
+        StringInfoData list;
+        initStringInfo(&list);
+        TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+        int shown = 0;
+        while (shown < 100 && tuplestore_gettupleslot(problems, true, false, slot))
         {
-            StringInfoData list;
-            initStringInfo(&list);
-            TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-            int shown = 0;
-            while (shown < 100 && tuplestore_gettupleslot(problems, true, false, slot))
-            {
-                bool isnull;
-                char *stream = TextDatumGetCString(slot_getattr(slot, 1, &isnull));
-                int64 version = DatumGetInt64(slot_getattr(slot, 2, &isnull));
-                char *problem = TextDatumGetCString(slot_getattr(slot, 3, &isnull));
-                appendStringInfo(&list, "%sstream \"%s\" version %lld: %s", shown ? "\n" : "", stream,
-                                 (long long)version, problem);
-                shown++;
-            }
-            if (out.count > shown)
-                appendStringInfo(&list, "\n(and %lld more)", (long long)(out.count - shown));
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                            errmsg("chronicle cannot re-chain the event log to hash chain v2: verify() under 0.1.0's "
-                                   "rules finds %lld problem(s)",
-                                   (long long)out.count),
-                            errdetail("%s", list.data),
-                            errhint("The upgrade changed nothing. Restore the listed events from a backup (or "
-                                    "investigate them), then run ALTER EXTENSION chronicle UPDATE again.")));
+            bool isnull;
+            char *stream = TextDatumGetCString(slot_getattr(slot, 1, &isnull));
+            int64 version = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+            char *problem = TextDatumGetCString(slot_getattr(slot, 3, &isnull));
+            appendStringInfo(&list, "%sstream \"%s\" version %lld: %s", shown ? "\n" : "", stream,
+                             (long long)version, problem);
+            shown++;
         }
-        tuplestore_end(problems);
+        if (out.count > shown)
+            appendStringInfo(&list, "\n(and %lld more)", (long long)(out.count - shown));
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("chronicle cannot re-chain the event log to hash chain v2: verify() under 0.1.0's "
+                               "rules finds %lld problem(s)",
+                               (long long)out.count),
+                        errdetail("%s", list.data),
+                        errhint("The upgrade changed nothing. Restore the listed events from a backup (or "
+                                "investigate them), then run ALTER EXTENSION chronicle UPDATE again.")));
+    }
+    tuplestore_end(problems);
 
-        static const Oid types[3] = {TEXTOID, INT8OID, BYTEAOID};
-        SPIPlanPtr update = pg::spi::kept_plan(&update_plan, UPDATE_SQL, 3, types);
-        Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&scan_plan, SCAN_SQL, 0, NULL), NULL, NULL, false);
-        MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "chronicle rechain rows", ALLOCSET_DEFAULT_SIZES);
-        char *stream = NULL;
-        int stream_len = 0;
-        uint8 prev[EVENTS_HASH_LEN];
-        size_t prev_len = 0;
-        int64 rechained = 0;
-        for (;;)
+    static const Oid types[3] = {TEXTOID, INT8OID, BYTEAOID};
+    SPIPlanPtr update = pg::spi::kept_plan(&update_plan, UPDATE_SQL, 3, types);
+    Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&scan_plan, SCAN_SQL, 0, NULL), NULL, NULL, false);
+    MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "chronicle rechain rows", ALLOCSET_DEFAULT_SIZES);
+    char *stream = NULL;
+    int stream_len = 0;
+    uint8 prev[EVENTS_HASH_LEN];
+    size_t prev_len = 0;
+    int64 rechained = 0;
+    for (;;)
+    {
+        CHECK_FOR_INTERRUPTS();
+        pg::spi::cursor_fetch(cursor, true, 1000);
+        if (SPI_processed == 0)
+            break;
+        SPITupleTable *table = SPI_tuptable;
+        uint64 n = SPI_processed;
+        for (uint64 i = 0; i < n; i++)
         {
-            CHECK_FOR_INTERRUPTS();
-            pg::spi::cursor_fetch(cursor, true, 1000);
-            if (SPI_processed == 0)
-                break;
-            SPITupleTable *table = SPI_tuptable;
-            uint64 n = SPI_processed;
-            for (uint64 i = 0; i < n; i++)
+            HeapTuple row = table->vals[i];
+            bool isnull;
+            text *sid = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 1, &isnull));
+            int slen = VARSIZE_ANY_EXHDR(sid);
+            if (stream == NULL || slen != stream_len || memcmp(VARDATA_ANY(sid), stream, slen) != 0)
             {
-                HeapTuple row = table->vals[i];
-                bool isnull;
-                text *sid = DatumGetTextPP(SPI_getbinval(row, table->tupdesc, 1, &isnull));
-                int slen = VARSIZE_ANY_EXHDR(sid);
-                if (stream == NULL || slen != stream_len || memcmp(VARDATA_ANY(sid), stream, slen) != 0)
-                {
-                    stream = pnstrdup(VARDATA_ANY(sid), slen);
-                    stream_len = slen;
-                    prev_len = 0;
-                }
-                int64 version = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 2, &isnull));
-                MemoryContext old = MemoryContextSwitchTo(rows);
-                uint8 link[EVENTS_HASH_LEN];
-                events_scan_hash(prev, prev_len, row, table->tupdesc, link);
-                bytea *h = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
-                SET_VARSIZE(h, VARHDRSZ + EVENTS_HASH_LEN);
-                memcpy(VARDATA(h), link, EVENTS_HASH_LEN);
-                events_permit_set(EVENTS_PERMIT_REHASH, stream, stream_len, version, NULL, NULL, link);
-                Datum args[3] = {PointerGetDatum(sid), Int64GetDatum(version), PointerGetDatum(h)};
-                int rc = pg::spi::execute_plan(update, args, NULL, false, 0);
-                events_permit_clear();
-                if (rc != SPI_OK_UPDATE || SPI_processed != 1)
-                    elog(ERROR, "chronicle: re-chaining event %lld of stream \"%s\" failed", (long long)version, stream);
-                MemoryContextSwitchTo(old);
-                MemoryContextReset(rows);
-                memcpy(prev, link, EVENTS_HASH_LEN);
-                prev_len = EVENTS_HASH_LEN;
-                rechained++;
+                stream = pnstrdup(VARDATA_ANY(sid), slen);
+                stream_len = slen;
+                prev_len = 0;
             }
-            SPI_freetuptable(table);
+            int64 version = DatumGetInt64(SPI_getbinval(row, table->tupdesc, 2, &isnull));
+            MemoryContext old = MemoryContextSwitchTo(rows);
+            uint8 link[EVENTS_HASH_LEN];
+            events_scan_hash(prev, prev_len, row, table->tupdesc, link);
+            bytea *h = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
+            SET_VARSIZE(h, VARHDRSZ + EVENTS_HASH_LEN);
+            memcpy(VARDATA(h), link, EVENTS_HASH_LEN);
+            events_permit_set(EVENTS_PERMIT_REHASH, stream, stream_len, version, NULL, NULL, link);
+            Datum args[3] = {PointerGetDatum(sid), Int64GetDatum(version), PointerGetDatum(h)};
+            int rc = pg::spi::execute_plan(update, args, NULL, false, 0);
+            events_permit_clear();
+            if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+                elog(ERROR, "chronicle: re-chaining event %lld of stream \"%s\" failed", (long long)version, stream);
+            MemoryContextSwitchTo(old);
+            MemoryContextReset(rows);
+            memcpy(prev, link, EVENTS_HASH_LEN);
+            prev_len = EVENTS_HASH_LEN;
+            rechained++;
         }
-        SPI_cursor_close(cursor);
-        SPI_finish();
-        PG_RETURN_INT64(rechained);
-    });
+        SPI_freetuptable(table);
+    }
+    SPI_cursor_close(cursor);
+    SPI_finish();
+    PG_RETURN_INT64(rechained);
 }

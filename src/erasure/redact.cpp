@@ -46,9 +46,6 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
-
-PG_FUNCTION_INFO_V1(chronicle_redact);
-PG_FUNCTION_INFO_V1(chronicle_redact_tagged);
 }
 
 #define ERASURES_STREAM "chronicle-erasures"
@@ -581,81 +578,77 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
 
 } // namespace
 
-Datum chronicle_redact(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_redact)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("stream_id must not be NULL")));
-        PreventCommandIfReadOnly("chronicle.redact()");
-        PreventCommandIfParallelMode("chronicle.redact()");
-        text *stream = PG_GETARG_TEXT_PP(0);
-        check_stream_arg(stream);
-        bool has_version = !PG_ARGISNULL(1);
-        int64 version = has_version ? PG_GETARG_INT64(1) : 0;
-        if (has_version && version < 1)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("version must be at least 1")));
-        Request req;
-        memset(&req, 0, sizeof(req));
-        if (!PG_ARGISNULL(2))
-            parse_paths(PG_GETARG_ARRAYTYPE_P(2), &req);
-        req.reason = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-        MemoryContext outer = CurrentMemoryContext;
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        text **streams = (text **)palloc(sizeof(text *));
-        streams[0] = stream;
-        int64 n = run(fcinfo, &req, streams, 1, has_version, version, true, outer);
-        SPI_finish();
-        recompute(&req);
-        PG_RETURN_INT64(n);
-    });
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("stream_id must not be NULL")));
+    PreventCommandIfReadOnly("chronicle.redact()");
+    PreventCommandIfParallelMode("chronicle.redact()");
+    text *stream = PG_GETARG_TEXT_PP(0);
+    check_stream_arg(stream);
+    bool has_version = !PG_ARGISNULL(1);
+    int64 version = has_version ? PG_GETARG_INT64(1) : 0;
+    if (has_version && version < 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("version must be at least 1")));
+    Request req;
+    memset(&req, 0, sizeof(req));
+    if (!PG_ARGISNULL(2))
+        parse_paths(PG_GETARG_ARRAYTYPE_P(2), &req);
+    req.reason = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+    MemoryContext outer = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    text **streams = (text **)palloc(sizeof(text *));
+    streams[0] = stream;
+    int64 n = run(fcinfo, &req, streams, 1, has_version, version, true, outer);
+    SPI_finish();
+    recompute(&req);
+    PG_RETURN_INT64(n);
 }
 
-Datum chronicle_redact_tagged(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_redact_tagged)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("tag must not be NULL")));
-        PreventCommandIfReadOnly("chronicle.redact_tagged()");
-        PreventCommandIfParallelMode("chronicle.redact_tagged()");
-        text *tag = PG_GETARG_TEXT_PP(0);
-        if (VARSIZE_ANY_EXHDR(tag) == 0)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("tag must not be empty")));
-        Request req;
-        memset(&req, 0, sizeof(req));
-        if (!PG_ARGISNULL(1))
-            parse_paths(PG_GETARG_ARRAYTYPE_P(1), &req);
-        req.reason = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
-        req.tag = text_to_cstring(tag);
-        MemoryContext outer = CurrentMemoryContext;
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        /* The streams holding the tag, as the owner (the caller may not read the table). */
-        Oid saved_user;
-        int saved_context;
-        GetUserIdAndSecContext(&saved_user, &saved_context);
-        SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
-        static const Oid types[1] = {TEXTOID};
-        Datum args[1] = {PointerGetDatum(tag)};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&tagged_streams_plan, TAGGED_STREAMS_SQL, 1, types), args, NULL, false,
-                             0) != SPI_OK_SELECT)
-            elog(ERROR, "chronicle: reading the tagged streams failed");
-        SetUserIdAndSecContext(saved_user, saved_context);
-        int n = (int)SPI_processed;
-        text **streams = (text **)palloc(sizeof(text *) * Max(n, 1));
-        int kept = 0;
-        for (int i = 0; i < n; i++)
-        {
-            bool isnull;
-            text *s = DatumGetTextPCopy(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-            if (VARSIZE_ANY_EXHDR(s) == (int)strlen(ERASURES_STREAM) &&
-                memcmp(VARDATA_ANY(s), ERASURES_STREAM, VARSIZE_ANY_EXHDR(s)) == 0)
-                continue;
-            streams[kept++] = s;
-        }
-        int64 changed = run(fcinfo, &req, streams, kept, false, 0, false, outer);
-        SPI_finish();
-        recompute(&req);
-        PG_RETURN_INT64(changed);
-    });
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("tag must not be NULL")));
+    PreventCommandIfReadOnly("chronicle.redact_tagged()");
+    PreventCommandIfParallelMode("chronicle.redact_tagged()");
+    text *tag = PG_GETARG_TEXT_PP(0);
+    if (VARSIZE_ANY_EXHDR(tag) == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("tag must not be empty")));
+    Request req;
+    memset(&req, 0, sizeof(req));
+    if (!PG_ARGISNULL(1))
+        parse_paths(PG_GETARG_ARRAYTYPE_P(1), &req);
+    req.reason = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+    req.tag = text_to_cstring(tag);
+    MemoryContext outer = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    /* The streams holding the tag, as the owner (the caller may not read the table). */
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
+    static const Oid types[1] = {TEXTOID};
+    Datum args[1] = {PointerGetDatum(tag)};
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&tagged_streams_plan, TAGGED_STREAMS_SQL, 1, types), args, NULL, false,
+                         0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading the tagged streams failed");
+    SetUserIdAndSecContext(saved_user, saved_context);
+    int n = (int)SPI_processed;
+    text **streams = (text **)palloc(sizeof(text *) * Max(n, 1));
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+    {
+        bool isnull;
+        text *s = DatumGetTextPCopy(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+        if (VARSIZE_ANY_EXHDR(s) == (int)strlen(ERASURES_STREAM) &&
+            memcmp(VARDATA_ANY(s), ERASURES_STREAM, VARSIZE_ANY_EXHDR(s)) == 0)
+            continue;
+        streams[kept++] = s;
+    }
+    int64 changed = run(fcinfo, &req, streams, kept, false, 0, false, outer);
+    SPI_finish();
+    recompute(&req);
+    PG_RETURN_INT64(changed);
 }

@@ -17,9 +17,6 @@
  * Writes run with the rights of the function's owner (the extension owner),
  * like SECURITY DEFINER but without its per-call GUC machinery: writers have
  * no privileges on the tables themselves.
- *
- * Every frame here is C-style (no C++ objects with destructors), so the
- * PostgreSQL calls may ereport directly (boundary.h, rule 2).
  */
 #include "events/events.h"
 #include "pg/spi.h"
@@ -43,10 +40,6 @@ extern "C" {
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_append);
-PG_FUNCTION_INFO_V1(chronicle_append_batch);
-PG_FUNCTION_INFO_V1(chronicle_append_events);
 }
 
 namespace {
@@ -917,9 +910,8 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e, bool multi
 } // namespace
 
 /* chronicle.append(stream_id, type, data, metadata, expected_version, event_id, tags) */
-Datum chronicle_append(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_append)
 {
-    return pg::entry([&]() -> Datum {
         AppendRequest req;
         read_stream_and_expected(fcinfo, 4, &req);
         if (PG_ARGISNULL(1))
@@ -956,13 +948,11 @@ Datum chronicle_append(PG_FUNCTION_ARGS)
         req.events = &event;
         req.count = 1;
         return Int64GetDatum(append_stream(fcinfo, &req));
-    });
 }
 
 /* chronicle.append_batch(stream_id, events, expected_version) */
-Datum chronicle_append_batch(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_append_batch)
 {
-    return pg::entry([&]() -> Datum {
         AppendRequest req;
         read_stream_and_expected(fcinfo, 2, &req);
         if (PG_ARGISNULL(1))
@@ -992,7 +982,6 @@ Datum chronicle_append_batch(PG_FUNCTION_ARGS)
                 CHECK_FOR_INTERRUPTS();
         }
         return Int64GetDatum(append_stream(fcinfo, &req));
-    });
 }
 
 namespace {
@@ -1023,9 +1012,8 @@ int compare_by_stream(const void *a, const void *b)
  *      order, so they do not deadlock);
  *   4. one row per event, in the order given: stream, version, global_position.
  */
-Datum chronicle_append_events(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_append_events)
 {
-    return pg::entry([&]() -> Datum {
         if (PG_ARGISNULL(0))
             throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "events must not be NULL");
         Jsonb *events = PG_GETARG_JSONB_P(0);
@@ -1157,5 +1145,4 @@ Datum chronicle_append_events(PG_FUNCTION_ARGS)
             tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         }
         return (Datum)0;
-    });
 }

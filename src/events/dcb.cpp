@@ -11,9 +11,6 @@
  * so a shape's plan is prepared once per backend and kept (a small cache).
  * A tags test is written as `tags <> '{}' AND tags @> $n`, the predicate of
  * the partial GIN index events_tags_idx followed by the indexable test.
- *
- * C-style frames only (boundary.h, rule 2): throws happen before any
- * PostgreSQL call that could longjmp over a C++ object.
  */
 #include "events/events.h"
 #include "pg/spi.h"
@@ -32,8 +29,6 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_read_query);
 }
 
 #define QUERY_MAX_ITEMS 64
@@ -375,9 +370,8 @@ bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_pos
 }
 
 /* chronicle.read_query(query, after_tx, after_position, max_count) */
-Datum chronicle_read_query(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_read_query)
 {
-    return pg::entry([&]() -> Datum {
         if (PG_ARGISNULL(0))
             throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "query must not be NULL");
         int32 max_count = PG_ARGISNULL(3) ? 1000 : PG_GETARG_INT32(3);
@@ -413,5 +407,4 @@ Datum chronicle_read_query(PG_FUNCTION_ARGS)
             SPI_freeplan(plan);
         SPI_finish();
         return (Datum)0;
-    });
 }

@@ -20,8 +20,6 @@
  * other), Exclusive conflicts with Share and Exclusive, RowExclusive
  * conflicts with Share but not with itself (conditions never wait on each
  * other through the wide key).  All are transaction locks.
- *
- * C-style frames only: everything here may ereport.
  */
 #include "events/events.h"
 

@@ -4,8 +4,6 @@
  * executor state that ExecInsertIndexTuples and ExecConstraints need), and
  * the test that the table is still exactly what the extension made, so that
  * such a write skips nothing an SQL statement would have done.
- *
- * C-style frames only: everything here may ereport (boundary.h, rule 2).
  */
 #include "events/events.h"
 #include "pg/citus.h"

@@ -1,8 +1,11 @@
 /*
- * events.h: what the files of the events module share (not a public API).
+ * events.h: what the files of the events module share.  One other module uses
+ * it: subscriptions/poll.cpp reads events as read_all does, through
+ * EVENTS_COLUMNS and events_read_into().  Modules above the event store learn
+ * of appends through observers.h.
  *
- * The C-style helpers here may ereport(ERROR): call them from frames that own
- * no C++ objects with destructors (boundary.h, rule 2).  All of them do.
+ * src/events is C-style (pg/boundary.h): no frame owns a C++ object with a
+ * destructor, and any function may ereport.
  */
 #pragma once
 

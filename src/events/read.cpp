@@ -29,10 +29,6 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_stream_version);
-PG_FUNCTION_INFO_V1(chronicle_read_stream);
-PG_FUNCTION_INFO_V1(chronicle_read_all);
 }
 
 namespace {
@@ -258,9 +254,8 @@ void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Dat
 }
 
 /* chronicle.stream_version(stream_id) */
-Datum chronicle_stream_version(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_stream_version)
 {
-    return pg::entry([&]() -> Datum {
         text *stream = stream_arg(fcinfo);
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
@@ -277,13 +272,11 @@ Datum chronicle_stream_version(PG_FUNCTION_ARGS)
         }
         SPI_finish();
         return Int64GetDatum(version);
-    });
 }
 
 /* chronicle.read_stream(stream_id, from_version, max_count, backward) */
-Datum chronicle_read_stream(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_read_stream)
 {
-    return pg::entry([&]() -> Datum {
         text *stream = stream_arg(fcinfo);
         bool backward = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
         int64 from = backward ? PG_INT64_MAX : 1;
@@ -312,7 +305,6 @@ Datum chronicle_read_stream(PG_FUNCTION_ARGS)
         else
             read_into_result(fcinfo, &forward_plan, FORWARD_SQL, 0, 3, argtypes, args, nulls);
         return (Datum)0;
-    });
 }
 
 /*
@@ -320,9 +312,8 @@ Datum chronicle_read_stream(PG_FUNCTION_ARGS)
  * NULL arguments mean the defaults ('0', 0, 1000, no filter); a negative
  * max_count is 22023.
  */
-Datum chronicle_read_all(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_read_all)
 {
-    return pg::entry([&]() -> Datum {
         int32 max_count = PG_ARGISNULL(2) ? 1000 : PG_GETARG_INT32(2);
         if (max_count < 0)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
@@ -346,5 +337,4 @@ Datum chronicle_read_all(PG_FUNCTION_ARGS)
             read_into_result(fcinfo, &all_plans[shape], ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5,
                              argtypes, args, nulls);
         return (Datum)0;
-    });
 }

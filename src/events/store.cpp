@@ -26,8 +26,6 @@
  * added or dropped by the owner also sends append to the INSERT statement,
  * which names its columns.  An owner who
  * adds an audit trigger to chronicle.events therefore still sees it fire.
- *
- * C-style frames only: everything here may ereport (boundary.h, rule 2).
  */
 #include "events/events.h"
 

@@ -25,8 +25,7 @@
  * the key is unchanged.  Anything else on chronicle.streams (a trigger, a
  * rule, row-level security, a changed column list) makes the bump decline,
  * and append runs its UPDATE statement instead.
- *
- * C-style frames only: everything here may ereport (boundary.h, rule 2).
+
  */
 #include "events/events.h"
 #include "pg/spi.h"

@@ -33,10 +33,6 @@ extern "C" {
 #include "utils/xid8.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
-
-PG_FUNCTION_INFO_V1(chronicle_events_immutable);
-PG_FUNCTION_INFO_V1(chronicle_events_insert_check);
-PG_FUNCTION_INFO_V1(chronicle_streams_version_grows);
 }
 
 namespace {
@@ -217,93 +213,87 @@ ArrayType *events_row_tags(HeapTuple row, TupleDesc desc)
     return isnull ? NULL : DatumGetArrayTypeP(tags);
 }
 
-Datum chronicle_events_immutable(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_events_immutable)
 {
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo, "chronicle._events_immutable");
-        const char *what = TRIGGER_FIRED_BY_UPDATE(td->tg_event)   ? "UPDATE"
-                           : TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE"
-                                                                   : "TRUNCATE";
-        const char *table = RelationGetRelationName(td->tg_relation);
-        if (TRIGGER_FIRED_FOR_ROW(td->tg_event) && TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
-            TRIGGER_FIRED_BEFORE(td->tg_event) && strcmp(table, "events") == 0 && permitted_update(td))
-            return PointerGetDatum(td->tg_newtuple);
-        if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
-        {
-            /* chronicle.streams (stream_id 1, category 2, version 3) has this
-             * trigger for DELETE since no foreign key ties events to it. */
-            bool streams = strcmp(table, "streams") == 0;
-            TupleDesc desc = td->tg_relation->rd_att;
-            char *stream = TextDatumGetCString(attr(td->tg_trigtuple, desc, EV_STREAM_ID));
-            int64 version = DatumGetInt64(attr(td->tg_trigtuple, desc, streams ? 3 : EV_VERSION));
-            throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
-                            pg::format("%s of chronicle.%s is not allowed: the event log is append-only",
-                                       what, table),
-                            streams ? pg::format("Stream \"%s\" at version %lld.", stream, (long long)version)
-                                    : pg::format("Event %lld of stream \"%s\".", (long long)version, stream),
-                            "Record a correcting event instead.");
-        }
+    TriggerData *td = trigger_data(fcinfo, "chronicle._events_immutable");
+    const char *what = TRIGGER_FIRED_BY_UPDATE(td->tg_event)   ? "UPDATE"
+                       : TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE"
+                                                               : "TRUNCATE";
+    const char *table = RelationGetRelationName(td->tg_relation);
+    if (TRIGGER_FIRED_FOR_ROW(td->tg_event) && TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+        TRIGGER_FIRED_BEFORE(td->tg_event) && strcmp(table, "events") == 0 && permitted_update(td))
+        return PointerGetDatum(td->tg_newtuple);
+    if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
+    {
+        /* chronicle.streams (stream_id 1, category 2, version 3) has this
+         * trigger for DELETE since no foreign key ties events to it. */
+        bool streams = strcmp(table, "streams") == 0;
+        TupleDesc desc = td->tg_relation->rd_att;
+        char *stream = TextDatumGetCString(attr(td->tg_trigtuple, desc, EV_STREAM_ID));
+        int64 version = DatumGetInt64(attr(td->tg_trigtuple, desc, streams ? 3 : EV_VERSION));
         throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
                         pg::format("%s of chronicle.%s is not allowed: the event log is append-only",
-                                   what, table));
-        return (Datum)0;
-    });
+                                   what, table),
+                        streams ? pg::format("Stream \"%s\" at version %lld.", stream, (long long)version)
+                                : pg::format("Event %lld of stream \"%s\".", (long long)version, stream),
+                        "Record a correcting event instead.");
+    }
+    throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
+                    pg::format("%s of chronicle.%s is not allowed: the event log is append-only",
+                               what, table));
+    return (Datum)0;
 }
 
-Datum chronicle_events_insert_check(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_events_insert_check)
 {
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo, "chronicle._events_insert_check");
-        if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-            !TRIGGER_FIRED_BEFORE(td->tg_event))
-            throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-                            "chronicle._events_insert_check() must be a BEFORE INSERT row trigger");
-        HeapTuple row = td->tg_trigtuple;
-        TupleDesc desc = td->tg_relation->rd_att;
+    TriggerData *td = trigger_data(fcinfo, "chronicle._events_insert_check");
+    if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+        !TRIGGER_FIRED_BEFORE(td->tg_event))
+        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                        "chronicle._events_insert_check() must be a BEFORE INSERT row trigger");
+    HeapTuple row = td->tg_trigtuple;
+    TupleDesc desc = td->tg_relation->rd_att;
 
-        text *stream = DatumGetTextPP(attr(row, desc, EV_STREAM_ID));
-        int64 version = DatumGetInt64(attr(row, desc, EV_VERSION));
-        bytea *hash = DatumGetByteaPP(attr(row, desc, EV_HASH));
-        if (VARSIZE_ANY_EXHDR(hash) == EVENTS_HASH_LEN &&
-            events_pending_match(VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream), version,
-                                 (const uint8 *)VARDATA_ANY(hash)))
-            return PointerGetDatum(row);
-        check_direct_insert(row, desc);
+    text *stream = DatumGetTextPP(attr(row, desc, EV_STREAM_ID));
+    int64 version = DatumGetInt64(attr(row, desc, EV_VERSION));
+    bytea *hash = DatumGetByteaPP(attr(row, desc, EV_HASH));
+    if (VARSIZE_ANY_EXHDR(hash) == EVENTS_HASH_LEN &&
+        events_pending_match(VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream), version,
+                             (const uint8 *)VARDATA_ANY(hash)))
         return PointerGetDatum(row);
-    });
+    check_direct_insert(row, desc);
+    return PointerGetDatum(row);
 }
 
-Datum chronicle_streams_version_grows(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_streams_version_grows)
 {
-    return pg::entry([&]() -> Datum {
-        TriggerData *td = trigger_data(fcinfo, "chronicle._streams_version_grows");
-        if (!TRIGGER_FIRED_BY_UPDATE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-            throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-                            "chronicle._streams_version_grows() must be an UPDATE row trigger");
-        TupleDesc desc = td->tg_relation->rd_att;
-        HeapTuple old_row = td->tg_trigtuple;
-        HeapTuple new_row = td->tg_newtuple;
-        /* streams: stream_id 1, category 2, version 3 */
-        int64 old_version = DatumGetInt64(attr(old_row, desc, 3));
-        int64 new_version = DatumGetInt64(attr(new_row, desc, 3));
-        text *old_id = DatumGetTextPP(attr(old_row, desc, 1));
-        text *new_id = DatumGetTextPP(attr(new_row, desc, 1));
-        text *old_category = DatumGetTextPP(attr(old_row, desc, 2));
-        text *new_category = DatumGetTextPP(attr(new_row, desc, 2));
-        auto same = [](text *a, text *b) {
-            return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-                   memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
-        };
-        if (new_version < old_version || !same(old_id, new_id) || !same(old_category, new_category))
-        {
-            /* PostgreSQL call first: it must not longjmp over the Error's strings (rule 2). */
-            const char *stream = text_to_cstring(old_id);
-            throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
-                            pg::format("stream \"%s\": a stream keeps its id and category and its version only grows",
-                                       stream),
-                            pg::format("Version %lld would become %lld.", (long long)old_version,
-                                       (long long)new_version));
-        }
-        return PointerGetDatum(new_row);
-    });
+    TriggerData *td = trigger_data(fcinfo, "chronicle._streams_version_grows");
+    if (!TRIGGER_FIRED_BY_UPDATE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                        "chronicle._streams_version_grows() must be an UPDATE row trigger");
+    TupleDesc desc = td->tg_relation->rd_att;
+    HeapTuple old_row = td->tg_trigtuple;
+    HeapTuple new_row = td->tg_newtuple;
+    /* streams: stream_id 1, category 2, version 3 */
+    int64 old_version = DatumGetInt64(attr(old_row, desc, 3));
+    int64 new_version = DatumGetInt64(attr(new_row, desc, 3));
+    text *old_id = DatumGetTextPP(attr(old_row, desc, 1));
+    text *new_id = DatumGetTextPP(attr(new_row, desc, 1));
+    text *old_category = DatumGetTextPP(attr(old_row, desc, 2));
+    text *new_category = DatumGetTextPP(attr(new_row, desc, 2));
+    auto same = [](text *a, text *b) {
+        return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+               memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+    };
+    if (new_version < old_version || !same(old_id, new_id) || !same(old_category, new_category))
+    {
+        /* PostgreSQL call first: it must not longjmp over the Error's strings (rule 2). */
+        const char *stream = text_to_cstring(old_id);
+        throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
+                        pg::format("stream \"%s\": a stream keeps its id and category and its version only grows",
+                                   stream),
+                        pg::format("Version %lld would become %lld.", (long long)old_version,
+                                   (long long)new_version));
+    }
+    return PointerGetDatum(new_row);
 }

@@ -30,8 +30,6 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_verify);
 }
 
 namespace {
@@ -253,16 +251,14 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
     }
 }
 
-Datum chronicle_verify(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_verify)
 {
-    return pg::entry([&]() -> Datum {
-        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-        ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-        EventsReport out = {rsinfo->setResult, rsinfo->setDesc, 0};
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        events_verify_into(&out, PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), false);
-        SPI_finish();
-        return (Datum)0;
-    });
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    EventsReport out = {rsinfo->setResult, rsinfo->setDesc, 0};
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    events_verify_into(&out, PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), false);
+    SPI_finish();
+    return (Datum)0;
 }

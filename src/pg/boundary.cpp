@@ -5,6 +5,10 @@
 
 #include <cstdio>
 
+extern "C" {
+#include "mb/pg_wchar.h"
+}
+
 namespace pg {
 
 std::string format(const char *fmt, ...)
@@ -36,6 +40,16 @@ std::string format(const char *fmt, ...)
 static char caught_message[2048];
 static char caught_detail[2048];
 static char caught_hint[1024];
+
+void copy_clipped(char *dst, size_t size, const char *src) noexcept
+{
+    size_t len = strlen(src);
+    /* Cut at a character boundary: half a UTF-8 character is invalid text for the client. */
+    if (len >= size)
+        len = pg_mbcliplen(src, (int) Min(len, (size_t) PG_INT32_MAX), (int) size - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
 
 void remember(CaughtError &caught, const Error &e) noexcept
 {
@@ -81,18 +95,3 @@ void raise(const CaughtError &caught)
 }
 
 } // namespace pg
-
-/* Defined last so that the line numbers above (pinned by expected/boundary.out) stay put. */
-extern "C" {
-#include "mb/pg_wchar.h"
-}
-
-void pg::copy_clipped(char *dst, size_t size, const char *src) noexcept
-{
-    size_t len = strlen(src);
-    /* Cut at a character boundary: half a UTF-8 character is invalid text for the client. */
-    if (len >= size)
-        len = pg_mbcliplen(src, (int) Min(len, (size_t) PG_INT32_MAX), (int) size - 1);
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-}

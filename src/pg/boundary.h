@@ -8,11 +8,13 @@
  * PostgreSQL's C frames terminates the backend.  The rules for every file in
  * chronicle:
  *
- *  1. Every SQL-callable function is extern "C", declared with
- *     PG_FUNCTION_INFO_V1, and its whole body is `return pg::entry([&] {...});`.
- *     entry() catches every C++ exception and raises the matching ereport only
- *     after the catch block has ended (messages are copied into static storage
- *     first), so the exception object is destroyed before the longjmp.
+ *  1. Every SQL-callable function is declared with SQL_FUNCTION(name) (below),
+ *     which makes it extern "C" with PG_FUNCTION_INFO_V1 and runs its body
+ *     inside pg::entry().  entry() catches every C++ exception and raises the
+ *     matching ereport only after the catch block has ended (messages are
+ *     copied into static storage first), so the exception object is destroyed
+ *     before the longjmp.  C-style code that calls into C++-style code (not
+ *     through SQL) goes through pg::c_entry(), the same catch for any result.
  *
  *  2. A PostgreSQL call that can ereport(ERROR) must not jump over a C++ frame
  *     that owns an object with a non-trivial destructor (std::string,
@@ -33,6 +35,22 @@
  *
  *  5. Memory that outlives a call lives in a PostgreSQL memory context;
  *     never delete what palloc gave, never pfree what new gave.
+ *
+ * Rule 2 is kept in one of two ways, chosen per module and stated once at the
+ * top of the module's main header:
+ *
+ *   C-style    No frame owns a C++ object with a destructor (plain values,
+ *              palloc'd memory), so any PostgreSQL call may ereport anywhere,
+ *              and any function of the module may ereport.  A pg::Error
+ *              (whose text is a std::string) is built only after the
+ *              PostgreSQL calls that feed its text, right where it is thrown.
+ *   C++-style  Frames may own std::string, std::vector and the like; every
+ *              PostgreSQL call that can ereport runs under pg::guard(), so
+ *              errors arrive as C++ exceptions.  C-style callers reach such a
+ *              module through pg::c_entry().
+ *
+ * src/pg itself: boundary and selftest are C++-style; spi.h, callbacks.h,
+ * result_memory.h and jsonb_root.h are C-style.
  *
  * This header includes nothing else of chronicle.
  */
@@ -172,16 +190,16 @@ void remember(CaughtError &caught, const char *what) noexcept;
 pg_attribute_noreturn() void raise(const CaughtError &caught);
 
 /*
- * The wrapper around every SQL-callable function body (rule 1).  The body
- * returns a Datum; exceptions become ereport(ERROR) after unwinding.
+ * Run C++-style code for a C caller: whatever fn returns, or, if it throws,
+ * the matching ereport(ERROR) once the C++ frames have unwound (rule 1).
  */
-template <typename Body>
-Datum entry(Body &&body)
+template <typename Fn>
+auto c_entry(Fn &&fn) -> decltype(fn())
 {
     CaughtError caught;
     try
     {
-        return body();
+        return fn();
     }
     catch (const PgError &e)
     {
@@ -207,4 +225,36 @@ Datum entry(Body &&body)
     raise(caught);
 }
 
+/* The wrapper around every SQL-callable function body (rule 1). */
+template <typename Body>
+Datum entry(Body &&body)
+{
+    return c_entry([&]() -> Datum { return body(); });
+}
+
 } // namespace pg
+
+/*
+ * SQL_FUNCTION(name) defines the SQL-callable C function `name` (rule 1):
+ *
+ *     SQL_FUNCTION(chronicle_version)
+ *     {
+ *         return CStringGetTextDatum(CHRONICLE_VERSION);
+ *     }
+ *
+ * expands to PG_FUNCTION_INFO_V1(name); the extern "C" function `name`
+ * (the symbol CREATE FUNCTION ... AS 'MODULE_PATHNAME', 'name' finds), whose
+ * whole body is pg::entry() around name_body(fcinfo); and the head of the
+ * file-local name_body, which sees `fcinfo` as any V1 function does and
+ * returns its Datum.  Use it at file scope, outside any namespace.
+ */
+#define SQL_FUNCTION(name)                                                        \
+    static Datum name##_body(FunctionCallInfo fcinfo);                            \
+    extern "C" {                                                                  \
+    PG_FUNCTION_INFO_V1(name);                                                    \
+    Datum name(PG_FUNCTION_ARGS)                                                  \
+    {                                                                             \
+        return ::pg::entry([&]() -> Datum { return name##_body(fcinfo); });       \
+    }                                                                             \
+    }                                                                             \
+    static Datum name##_body(FunctionCallInfo fcinfo)

@@ -7,9 +7,8 @@
  * backend; Citus alone takes 5 relcache slots).  chronicle takes one relcache
  * slot and one syscache slot per cache it watches, whatever the number of
  * modules that listen: modules register here, from _PG_init, never with
- * CacheRegister*Callback directly.
- *
- * C-style: registration may ereport (too many listeners is a bug).
+ * CacheRegister*Callback directly.  Registration ereports when the fixed
+ * table of listeners is full (a bug).
  */
 #pragma once
 

@@ -11,7 +11,7 @@
  * context lent to the call site from a small per-backend pool.
  *
  * It uses fcinfo->flinfo->fn_extra: a function that calls it must not use
- * fn_extra for anything else.  C-style: may ereport (boundary.h, rule 2).
+ * fn_extra for anything else.
  */
 #pragma once
 

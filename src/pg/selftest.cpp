@@ -14,9 +14,6 @@
 extern "C" {
 #include "funcapi.h"
 #include "utils/builtins.h"
-
-PG_FUNCTION_INFO_V1(chronicle_boundary_selftest);
-PG_FUNCTION_INFO_V1(chronicle_boundary_counters);
 }
 
 namespace {
@@ -64,24 +61,20 @@ Datum run_mode(const std::string &mode)
 
 } // namespace
 
-Datum chronicle_boundary_selftest(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_boundary_selftest)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "mode must not be NULL");
-        char *mode = text_to_cstring(PG_GETARG_TEXT_PP(0));
-        return run_mode(mode);
-    });
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "mode must not be NULL");
+    char *mode = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    return run_mode(mode);
 }
 
-Datum chronicle_boundary_counters(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_boundary_counters)
 {
-    return pg::entry([&]() -> Datum {
-        TupleDesc desc;
-        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "return type must be a row type");
-        Datum values[2] = {Int64GetDatum(live_objects), Int64GetDatum(destroyed_objects)};
-        bool nulls[2] = {false, false};
-        return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
-    });
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "return type must be a row type");
+    Datum values[2] = {Int64GetDatum(live_objects), Int64GetDatum(destroyed_objects)};
+    bool nulls[2] = {false, false};
+    return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
 }

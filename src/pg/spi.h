@@ -25,8 +25,6 @@
  *
  * User objects are reached only by OID or by names chronicle quoted and
  * schema-qualified itself; the SQL given here must be a single statement.
- *
- * C-style: every function may ereport (boundary.h, rule 2).
  */
 #pragma once
 

@@ -9,9 +9,6 @@
  * SECURITY_RESTRICTED_OPERATION, as PostgreSQL runs a table's code during
  * VACUUM or REINDEX: the definer's types, constraints and triggers never run
  * with the rights of an appender or of chronicle's owner.
- *
- * Frames here hold no C++ objects with destructors: PostgreSQL errors may
- * longjmp through them (boundary.h, rule 2).
  */
 #include "projections/projections.h"
 #include "pg/spi.h"
@@ -37,10 +34,6 @@ extern "C" {
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-
-PG_FUNCTION_INFO_V1(chronicle_define_projection);
-PG_FUNCTION_INFO_V1(chronicle_rebuild_projection);
-PG_FUNCTION_INFO_V1(chronicle_drop_projection);
 }
 
 /* The owner of the called function: chronicle's owner, who writes its tables. */
@@ -205,7 +198,7 @@ static Datum define_projection(FunctionCallInfo fcinfo)
      * name committed meanwhile (23505 on the insert instead of 42710) and,
      * in the fill, the appends the lock waited for (their observers ran
      * before the projection existed: their rows would stay stale).
-     * projections_review.spec.
+     * projections_define_repeatable_read.spec.
      */
     CatalogRow existing;
     catalog_read(name, "", owner, &existing, true);
@@ -342,17 +335,17 @@ static Datum drop_projection(FunctionCallInfo fcinfo)
     PG_RETURN_VOID();
 }
 
-Datum chronicle_define_projection(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_define_projection)
 {
-    return pg::entry([&]() -> Datum { return define_projection(fcinfo); });
+    return define_projection(fcinfo);
 }
 
-Datum chronicle_rebuild_projection(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_rebuild_projection)
 {
-    return pg::entry([&]() -> Datum { return rebuild_projection(fcinfo); });
+    return rebuild_projection(fcinfo);
 }
 
-Datum chronicle_drop_projection(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_drop_projection)
 {
-    return pg::entry([&]() -> Datum { return drop_projection(fcinfo); });
+    return drop_projection(fcinfo);
 }

@@ -5,6 +5,8 @@
  * reducer's state; the append observer (observer.cpp) keeps the table
  * current, define/rebuild/drop (define.cpp) manage it, target.cpp turns a
  * definition into SQL.
+ *
+ * src/projections is C-style (pg/boundary.h).
  */
 #pragma once
 

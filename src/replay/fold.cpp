@@ -22,11 +22,6 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/typcache.h"
-
-PG_FUNCTION_INFO_V1(chronicle_fold_step);
-PG_FUNCTION_INFO_V1(chronicle_fold_final);
-PG_FUNCTION_INFO_V1(chronicle_merge_step);
-PG_FUNCTION_INFO_V1(chronicle_merge_final);
 }
 
 /* Per query (flinfo->fn_extra): the reducer last named and the row layout. */
@@ -110,156 +105,152 @@ static FoldCache *fold_cache(FunctionCallInfo fcinfo, text *name, HeapTupleHeade
 }
 
 /* _fold_step(state internal, reducer text, e chronicle.events) */
-Datum chronicle_fold_step(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_fold_step)
 {
-    return pg::entry([&]() -> Datum {
-        MemoryContext aggcxt = aggregate_context(fcinfo, "chronicle.fold");
-        FoldState *st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<FoldState *>(PG_GETARG_POINTER(0));
-        /* Rows with a NULL reducer or event are skipped, as strict aggregates do. */
-        if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-        {
-            if (!st)
-                PG_RETURN_NULL();
-            PG_RETURN_POINTER(st);
-        }
-        HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(2);
-        FoldCache *fc = fold_cache(fcinfo, PG_GETARG_TEXT_PP(1), th);
+    MemoryContext aggcxt = aggregate_context(fcinfo, "chronicle.fold");
+    FoldState *st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<FoldState *>(PG_GETARG_POINTER(0));
+    /* Rows with a NULL reducer or event are skipped, as strict aggregates do. */
+    if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+    {
         if (!st)
-        {
-            st = static_cast<FoldState *>(MemoryContextAllocZero(aggcxt, sizeof(FoldState)));
-            st->r = fc->r;
-            if (fc->r->compiled)
-                st->state = rules_initial_state(fc->r->compiled, aggcxt);
-        }
-        else if (st->r != fc->r)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            "chronicle.fold needs the same reducer for every row of a group");
+            PG_RETURN_NULL();
+        PG_RETURN_POINTER(st);
+    }
+    HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(2);
+    FoldCache *fc = fold_cache(fcinfo, PG_GETARG_TEXT_PP(1), th);
+    if (!st)
+    {
+        st = static_cast<FoldState *>(MemoryContextAllocZero(aggcxt, sizeof(FoldState)));
+        st->r = fc->r;
+        if (fc->r->compiled)
+            st->state = rules_initial_state(fc->r->compiled, aggcxt);
+    }
+    else if (st->r != fc->r)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "chronicle.fold needs the same reducer for every row of a group");
 
-        HeapTupleData tuple;
-        tuple.t_len = HeapTupleHeaderGetDatumLength(th);
-        ItemPointerSetInvalid(&tuple.t_self);
-        tuple.t_tableOid = InvalidOid;
-        tuple.t_data = th;
+    HeapTupleData tuple;
+    tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+    ItemPointerSetInvalid(&tuple.t_self);
+    tuple.t_tableOid = InvalidOid;
+    tuple.t_data = th;
 
-        Datum values[12];
-        bool nulls[12];
-        int natts = fc->rowdesc->natts;
-        if (natts != 12)
-            throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            pg::format("chronicle.events has %d columns, chronicle.fold expects 12", natts));
-        heap_deform_tuple(&tuple, fc->rowdesc, values, nulls);
+    Datum values[12];
+    bool nulls[12];
+    int natts = fc->rowdesc->natts;
+    if (natts != 12)
+        throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        pg::format("chronicle.events has %d columns, chronicle.fold expects 12", natts));
+    heap_deform_tuple(&tuple, fc->rowdesc, values, nulls);
 
-        /* Upcast as every read does (a row that was upcast already stays as it is). */
-        Jsonb *data = nulls[6] ? nullptr : DatumGetJsonbP(values[6]);
-        int32 type_version = nulls[5] ? 1 : DatumGetInt32(values[5]);
-        bool changed = false;
-        if (data && !nulls[4])
+    /* Upcast as every read does (a row that was upcast already stays as it is). */
+    Jsonb *data = nulls[6] ? nullptr : DatumGetJsonbP(values[6]);
+    int32 type_version = nulls[5] ? 1 : DatumGetInt32(values[5]);
+    bool changed = false;
+    if (data && !nulls[4])
+    {
+        int32 upcast_version = type_version;
+        /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
+        text *t = DatumGetTextPP(values[4]);
+        int len = VARSIZE_ANY_EXHDR(t);
+        char buf[256];
+        char *name = buf;
+        if (len < static_cast<int>(sizeof(buf)))
         {
-            int32 upcast_version = type_version;
-            /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
-            text *t = DatumGetTextPP(values[4]);
-            int len = VARSIZE_ANY_EXHDR(t);
-            char buf[256];
-            char *name = buf;
-            if (len < static_cast<int>(sizeof(buf)))
-            {
-                memcpy(buf, VARDATA_ANY(t), len);
-                buf[len] = '\0';
-            }
-            else
-                name = text_to_cstring(t);
-            Jsonb *up = types_upcast(name, &upcast_version, data);
-            changed = up != data || upcast_version != type_version;
-            data = up;
-            type_version = upcast_version;
-        }
-
-        if (st->r->compiled)
-        {
-            EventView ev;
-            text *type = nulls[4] ? nullptr : DatumGetTextPP(values[4]);
-            ev.reducer = st->r->name;
-            ev.stream_id = nulls[0] ? nullptr : DatumGetTextPP(values[0]);
-            ev.has_version = !nulls[1];
-            ev.version = nulls[1] ? 0 : DatumGetInt64(values[1]);
-            ev.type = type ? VARDATA_ANY(type) : nullptr;
-            ev.typelen = type ? VARSIZE_ANY_EXHDR(type) : 0;
-            ev.data = data;
-            ev.event_id = nulls[3] ? nullptr : DatumGetUUIDP(values[3]);
-            ev.has_recorded_at = !nulls[8];
-            ev.recorded_at = nulls[8] ? 0 : DatumGetTimestampTz(values[8]);
-            rules_apply(st->r->compiled, &st->state, &ev, aggcxt);
-            PG_RETURN_POINTER(st);
-        }
-
-        Datum row = PG_GETARG_DATUM(2);
-        if (changed)
-        {
-            values[5] = Int32GetDatum(type_version);
-            values[6] = JsonbPGetDatum(data);
-            row = HeapTupleGetDatum(heap_form_tuple(fc->rowdesc, values, nulls));
-        }
-        LOCAL_FCINFO(call, 2);
-        bool as_owner = OidIsValid(fc->fn_user);
-        /* The owner's run gets the default collation, as replay's does (replay.cpp). */
-        InitFunctionCallInfoData(*call, as_owner ? &fc->owner_flinfo : &st->r->flinfo, 2,
-                                 as_owner ? DEFAULT_COLLATION_OID : InvalidOid, nullptr, nullptr);
-        call->args[0].value = PointerGetDatum(st->fnstate);
-        call->args[0].isnull = st->fnstate == nullptr;
-        call->args[1].value = row;
-        call->args[1].isnull = false;
-        /* As replay calls it: under the pinned path, whoever folds (src/pg/spi.h);
-         * another role's function as that role, restricted, in a sandbox.
-         * An error aborts the (sub)transaction, which restores both. */
-        Datum result;
-        if (as_owner)
-        {
-            int guc_nest = pg::spi::sandbox_begin();
-            Oid saved_user;
-            int saved_context;
-            GetUserIdAndSecContext(&saved_user, &saved_context);
-            SetUserIdAndSecContext(fc->fn_user,
-                                   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-            result = FunctionCallInvoke(call);
-            SetUserIdAndSecContext(saved_user, saved_context);
-            pg::spi::sandbox_end(guc_nest);
+            memcpy(buf, VARDATA_ANY(t), len);
+            buf[len] = '\0';
         }
         else
-        {
-            int guc_nest = pg::spi::pin_begin();
-            result = FunctionCallInvoke(call);
-            pg::spi::pin_end(guc_nest);
-        }
-        Jsonb *next = nullptr;
-        if (!call->isnull)
-        {
-            Jsonb *j = DatumGetJsonbP(result);
-            next = static_cast<Jsonb *>(MemoryContextAlloc(aggcxt, VARSIZE(j)));
-            memcpy(next, j, VARSIZE(j));
-        }
-        if (st->fnstate)
-            pfree(st->fnstate);
-        st->fnstate = next;
+            name = text_to_cstring(t);
+        Jsonb *up = types_upcast(name, &upcast_version, data);
+        changed = up != data || upcast_version != type_version;
+        data = up;
+        type_version = upcast_version;
+    }
+
+    if (st->r->compiled)
+    {
+        EventView ev;
+        text *type = nulls[4] ? nullptr : DatumGetTextPP(values[4]);
+        ev.reducer = st->r->name;
+        ev.stream_id = nulls[0] ? nullptr : DatumGetTextPP(values[0]);
+        ev.has_version = !nulls[1];
+        ev.version = nulls[1] ? 0 : DatumGetInt64(values[1]);
+        ev.type = type ? VARDATA_ANY(type) : nullptr;
+        ev.typelen = type ? VARSIZE_ANY_EXHDR(type) : 0;
+        ev.data = data;
+        ev.event_id = nulls[3] ? nullptr : DatumGetUUIDP(values[3]);
+        ev.has_recorded_at = !nulls[8];
+        ev.recorded_at = nulls[8] ? 0 : DatumGetTimestampTz(values[8]);
+        rules_apply(st->r->compiled, &st->state, &ev, aggcxt);
         PG_RETURN_POINTER(st);
-    });
+    }
+
+    Datum row = PG_GETARG_DATUM(2);
+    if (changed)
+    {
+        values[5] = Int32GetDatum(type_version);
+        values[6] = JsonbPGetDatum(data);
+        row = HeapTupleGetDatum(heap_form_tuple(fc->rowdesc, values, nulls));
+    }
+    LOCAL_FCINFO(call, 2);
+    bool as_owner = OidIsValid(fc->fn_user);
+    /* The owner's run gets the default collation, as replay's does (replay.cpp). */
+    InitFunctionCallInfoData(*call, as_owner ? &fc->owner_flinfo : &st->r->flinfo, 2,
+                             as_owner ? DEFAULT_COLLATION_OID : InvalidOid, nullptr, nullptr);
+    call->args[0].value = PointerGetDatum(st->fnstate);
+    call->args[0].isnull = st->fnstate == nullptr;
+    call->args[1].value = row;
+    call->args[1].isnull = false;
+    /* As replay calls it: under the pinned path, whoever folds (src/pg/spi.h);
+     * another role's function as that role, restricted, in a sandbox.
+     * An error aborts the (sub)transaction, which restores both. */
+    Datum result;
+    if (as_owner)
+    {
+        int guc_nest = pg::spi::sandbox_begin();
+        Oid saved_user;
+        int saved_context;
+        GetUserIdAndSecContext(&saved_user, &saved_context);
+        SetUserIdAndSecContext(fc->fn_user,
+                               saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+        result = FunctionCallInvoke(call);
+        SetUserIdAndSecContext(saved_user, saved_context);
+        pg::spi::sandbox_end(guc_nest);
+    }
+    else
+    {
+        int guc_nest = pg::spi::pin_begin();
+        result = FunctionCallInvoke(call);
+        pg::spi::pin_end(guc_nest);
+    }
+    Jsonb *next = nullptr;
+    if (!call->isnull)
+    {
+        Jsonb *j = DatumGetJsonbP(result);
+        next = static_cast<Jsonb *>(MemoryContextAlloc(aggcxt, VARSIZE(j)));
+        memcpy(next, j, VARSIZE(j));
+    }
+    if (st->fnstate)
+        pfree(st->fnstate);
+    st->fnstate = next;
+    PG_RETURN_POINTER(st);
 }
 
 /* _fold_final(state internal): read-only, so window use is safe. */
-Datum chronicle_fold_final(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_fold_final)
 {
-    return pg::entry([&]() -> Datum {
-        aggregate_context(fcinfo, "chronicle.fold");
-        if (PG_ARGISNULL(0))
-            PG_RETURN_NULL();
-        FoldState *st = reinterpret_cast<FoldState *>(PG_GETARG_POINTER(0));
-        if (st->r->compiled)
-            PG_RETURN_JSONB_P(node_to_jsonb(st->state));
-        if (!st->fnstate)
-            PG_RETURN_NULL();
-        Jsonb *copy = static_cast<Jsonb *>(palloc(VARSIZE(st->fnstate)));
-        memcpy(copy, st->fnstate, VARSIZE(st->fnstate));
-        PG_RETURN_JSONB_P(copy);
-    });
+    aggregate_context(fcinfo, "chronicle.fold");
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    FoldState *st = reinterpret_cast<FoldState *>(PG_GETARG_POINTER(0));
+    if (st->r->compiled)
+        PG_RETURN_JSONB_P(node_to_jsonb(st->state));
+    if (!st->fnstate)
+        PG_RETURN_NULL();
+    Jsonb *copy = static_cast<Jsonb *>(palloc(VARSIZE(st->fnstate)));
+    memcpy(copy, st->fnstate, VARSIZE(st->fnstate));
+    PG_RETURN_JSONB_P(copy);
 }
 
 /* merge_agg's state: the merged document; NULL until the first value. */
@@ -269,34 +260,30 @@ struct MergeState
 };
 
 /* _merge_step(state internal, data jsonb): RFC 7396, patch by patch. */
-Datum chronicle_merge_step(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_merge_step)
 {
-    return pg::entry([&]() -> Datum {
-        MemoryContext aggcxt = aggregate_context(fcinfo, "chronicle.merge_agg");
-        MergeState *st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<MergeState *>(PG_GETARG_POINTER(0));
-        if (PG_ARGISNULL(1))
-        {
-            if (!st)
-                PG_RETURN_NULL();
-            PG_RETURN_POINTER(st);
-        }
+    MemoryContext aggcxt = aggregate_context(fcinfo, "chronicle.merge_agg");
+    MergeState *st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<MergeState *>(PG_GETARG_POINTER(0));
+    if (PG_ARGISNULL(1))
+    {
         if (!st)
-            st = static_cast<MergeState *>(MemoryContextAllocZero(aggcxt, sizeof(MergeState)));
-        Jsonb *patch = PG_GETARG_JSONB_P(1);
-        JsonbValue v = pg::jsonb_root_value(patch);
-        /* The first value is the starting document, taken as it is (its nulls stay). */
-        st->root = st->root ? node_merge(st->root, &v, aggcxt) : node_from_jbv(&v, aggcxt);
+            PG_RETURN_NULL();
         PG_RETURN_POINTER(st);
-    });
+    }
+    if (!st)
+        st = static_cast<MergeState *>(MemoryContextAllocZero(aggcxt, sizeof(MergeState)));
+    Jsonb *patch = PG_GETARG_JSONB_P(1);
+    JsonbValue v = pg::jsonb_root_value(patch);
+    /* The first value is the starting document, taken as it is (its nulls stay). */
+    st->root = st->root ? node_merge(st->root, &v, aggcxt) : node_from_jbv(&v, aggcxt);
+    PG_RETURN_POINTER(st);
 }
 
-Datum chronicle_merge_final(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_merge_final)
 {
-    return pg::entry([&]() -> Datum {
-        aggregate_context(fcinfo, "chronicle.merge_agg");
-        if (PG_ARGISNULL(0))
-            PG_RETURN_NULL();
-        MergeState *st = reinterpret_cast<MergeState *>(PG_GETARG_POINTER(0));
-        PG_RETURN_JSONB_P(node_to_jsonb(st->root));
-    });
+    aggregate_context(fcinfo, "chronicle.merge_agg");
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    MergeState *st = reinterpret_cast<MergeState *>(PG_GETARG_POINTER(0));
+    PG_RETURN_JSONB_P(node_to_jsonb(st->root));
 }

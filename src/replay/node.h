@@ -6,10 +6,8 @@
  * a replay that re-serialised its state per event would cost O(events *
  * state).  The tree is changed in place instead and serialised once, at the
  * end.  Replaced values are pfree'd at once, so a long replay keeps its
- * memory at O(state) however many events it applies.
- *
- * Plain C data only (rule 2 of pg/boundary.h): every function may ereport
- * (out of memory, stack depth) and none owns a C++ destructor.
+ * memory at O(state) however many events it applies.  Every function may
+ * ereport (out of memory, stack depth).
  */
 #pragma once
 

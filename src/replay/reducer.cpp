@@ -27,9 +27,6 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
-
-PG_FUNCTION_INFO_V1(chronicle_define_reducer_rules);
-PG_FUNCTION_INFO_V1(chronicle_define_reducer_fn);
 }
 
 static Reducer *cache_head = nullptr;
@@ -85,11 +82,6 @@ Oid events_rowtype(void)
     return type;
 }
 
-static SPIPlanPtr keep(const char *sql, int nargs, Oid *types)
-{
-    return pg::spi::prepare_kept(sql, nargs, types);
-}
-
 static void entry_free(Reducer *r)
 {
     MemoryContextDelete(r->cxt);
@@ -127,15 +119,13 @@ static void retire(Reducer *r)
 
 Reducer *reducer_get(const char *name)
 {
-    if (!lookup_plan)
-    {
-        Oid types[1] = {TEXTOID};
-        lookup_plan = keep("SELECT r.revision, r.rules, r.fn, r.owner::pg_catalog.oid FROM chronicle.reducers r "
-                           "WHERE r.name OPERATOR(pg_catalog.=) $1",
+    static const Oid types[1] = {TEXTOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&lookup_plan,
+                                         "SELECT r.revision, r.rules, r.fn, r.owner::pg_catalog.oid "
+                                         "FROM chronicle.reducers r WHERE r.name OPERATOR(pg_catalog.=) $1",
                            1, types);
-    }
     Datum args[1] = {CStringGetTextDatum(name)};
-    int rc = pg::spi::execute_plan(lookup_plan, args, nullptr, true, 1);
+    int rc = pg::spi::execute_plan(plan, args, nullptr, true, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reducer lookup failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
@@ -321,13 +311,12 @@ static void check_function(const char *name, Oid fn)
  */
 static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum fn, bool fn_null)
 {
-    static SPIPlanPtr upsert = nullptr;
+    static SPIPlanPtr upsert_plan = nullptr;
     static SPIPlanPtr owner_plan = nullptr;
+    static const Oid types[6] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT4OID, OIDOID};
     SPI_connect();
-    if (!upsert)
-    {
-        Oid types[6] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT4OID, OIDOID};
-        upsert = keep(
+    SPIPlanPtr upsert = pg::spi::kept_plan(
+        &upsert_plan,
             "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) "
             "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) "
             "ON CONFLICT (name) DO UPDATE SET "
@@ -340,7 +329,6 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
             "WHERE pg_catalog.pg_has_role($6, r.owner::pg_catalog.oid, 'USAGE') "
             "RETURNING r.revision",
             6, types);
-    }
     Datum args[6] = {PG_GETARG_DATUM(0), rules, fn, PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
                      PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), ObjectIdGetDatum(GetUserId())};
     char nulls[6] = {' ', rules_null ? 'n' : ' ', fn_null ? 'n' : ' ', PG_ARGISNULL(2) ? 'n' : ' ',
@@ -362,10 +350,10 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
     bool on_citus = pg::citus::is_citus_table(rel);
     static SPIPlanPtr upsert_citus = nullptr;
     static SPIPlanPtr lock_plan = nullptr;
-    if (on_citus && !upsert_citus)
+    if (on_citus)
     {
         Oid types[6] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT4OID, OIDOID};
-        upsert_citus = keep(
+        pg::spi::kept_plan(&upsert_citus,
             "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) "
             "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) "
             "ON CONFLICT (name) DO UPDATE SET "
@@ -378,7 +366,7 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
             "RETURNING r.revision",
             6, types);
         Oid lock_types[1] = {TEXTOID};
-        lock_plan = keep("SELECT r.owner::pg_catalog.oid FROM chronicle.reducers r "
+        pg::spi::kept_plan(&lock_plan, "SELECT r.owner::pg_catalog.oid FROM chronicle.reducers r "
                          "WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
                          1, lock_types);
     }
@@ -440,9 +428,8 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
 }
 
 /* define_reducer(name text, rules jsonb, category text, snapshot_every int) */
-Datum chronicle_define_reducer_rules(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_define_reducer_rules)
 {
-    return pg::entry([&]() -> Datum {
         check_common_args(fcinfo);
         char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
         Jsonb *rules = PG_GETARG_JSONB_P(1);
@@ -452,13 +439,11 @@ Datum chronicle_define_reducer_rules(PG_FUNCTION_ARGS)
         rules_compile(name, rules, scratch);
         MemoryContextDelete(scratch);
         PG_RETURN_INT32(store(fcinfo, PointerGetDatum(rules), false, (Datum) 0, true));
-    });
 }
 
 /* define_reducer(name text, fn regprocedure, category text, snapshot_every int) */
-Datum chronicle_define_reducer_fn(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_define_reducer_fn)
 {
-    return pg::entry([&]() -> Datum {
         check_common_args(fcinfo);
         char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
         Oid fn = PG_GETARG_OID(1);
@@ -466,5 +451,4 @@ Datum chronicle_define_reducer_fn(PG_FUNCTION_ARGS)
         /* Qualified, so that resolving it again never depends on a search_path. */
         char *signature = format_procedure_qualified(fn);
         PG_RETURN_INT32(store(fcinfo, (Datum) 0, true, CStringGetTextDatum(signature), false));
-    });
 }

@@ -31,8 +31,6 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
-
-PG_FUNCTION_INFO_V1(chronicle_replay);
 }
 
 replay_start_hook_type replay_start_hook = nullptr;
@@ -58,19 +56,16 @@ enum
 static SPIPlanPtr events_plan()
 {
     static SPIPlanPtr plan = nullptr;
-    if (!plan)
-    {
-        Oid types[3] = {TEXTOID, INT8OID, INT8OID};
-        plan = pg::spi::prepare_kept("SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
-                           " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
-                           " FROM chronicle.events e"
-                           " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
-                           "   AND e.version OPERATOR(pg_catalog.>) $2"
-                           "   AND e.version OPERATOR(pg_catalog.<=) $3"
-                           " ORDER BY e.version",
-                           3, types);
-    }
-    return plan;
+    static const Oid types[3] = {TEXTOID, INT8OID, INT8OID};
+    return pg::spi::kept_plan(&plan,
+                              "SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
+                              " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
+                              " FROM chronicle.events e"
+                              " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+                              "   AND e.version OPERATOR(pg_catalog.>) $2"
+                              "   AND e.version OPERATOR(pg_catalog.<=) $3"
+                              " ORDER BY e.version",
+                              3, types);
 }
 
 /* The state of one replay: rules state or function state. */
@@ -521,31 +516,29 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     MemoryContextDelete(run.cxt);
 }
 
-Datum chronicle_replay(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_replay)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-            PG_RETURN_NULL();
-        ReplayBounds bounds{};
-        if (!PG_ARGISNULL(2))
-        {
-            bounds.has_version = true;
-            bounds.as_of_version = PG_GETARG_INT64(2);
-            if (bounds.as_of_version < 0)
-                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                                pg::format("as_of_version must not be negative, not " INT64_FORMAT,
-                                           bounds.as_of_version));
-        }
-        if (!PG_ARGISNULL(3))
-        {
-            bounds.has_time = true;
-            bounds.as_of_time = PG_GETARG_TIMESTAMPTZ(3);
-        }
-        char *reducer = text_to_cstring(PG_GETARG_TEXT_PP(1));
-        ReplayResult result;
-        replay_stream(PG_GETARG_TEXT_PP(0), reducer, &bounds, &result);
-        if (!result.state)
-            PG_RETURN_NULL();
-        PG_RETURN_JSONB_P(result.state);
-    });
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        PG_RETURN_NULL();
+    ReplayBounds bounds{};
+    if (!PG_ARGISNULL(2))
+    {
+        bounds.has_version = true;
+        bounds.as_of_version = PG_GETARG_INT64(2);
+        if (bounds.as_of_version < 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("as_of_version must not be negative, not " INT64_FORMAT,
+                                       bounds.as_of_version));
+    }
+    if (!PG_ARGISNULL(3))
+    {
+        bounds.has_time = true;
+        bounds.as_of_time = PG_GETARG_TIMESTAMPTZ(3);
+    }
+    char *reducer = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    ReplayResult result;
+    replay_stream(PG_GETARG_TEXT_PP(0), reducer, &bounds, &result);
+    if (!result.state)
+        PG_RETURN_NULL();
+    PG_RETURN_JSONB_P(result.state);
 }

@@ -1,6 +1,10 @@
 /*
  * replay.h: rebuilding a stream's state with a reducer, for chronicle.replay
  * and for the modules above replay (snapshots, projections).
+ *
+ * src/replay is C-style (pg/boundary.h).  Where the executor calls back into
+ * it (replay.cpp's DestReceiver), the C++ exceptions of its code are caught
+ * there and raised as ereport once the callback is left.
  */
 #pragma once
 

@@ -2,8 +2,7 @@
  * rules.h: the rules language of SPEC section 3, compiled once per reducer
  * revision and applied to a node.h state tree event by event.
  *
- * Everything here is plain C data (rule 2 of pg/boundary.h); malformed rules
- * and rules that cannot apply throw pg::Error(SE004).
+ * Malformed rules and rules that cannot apply throw pg::Error(SE004).
  */
 #pragma once
 

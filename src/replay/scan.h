@@ -9,8 +9,6 @@
  * locks, snapshot and index) and fetches the heap a page at a time: the
  * index entries of one heap page are collected first, then the page is
  * locked once for all their visibility checks, as a sequential scan does.
- *
- * Plain C frames (rule 2 of pg/boundary.h): every function may ereport.
  */
 #pragma once
 

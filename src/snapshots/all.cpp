@@ -21,8 +21,6 @@ extern "C" {
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
-
-PG_FUNCTION_INFO_V1(chronicle_snapshot_all);
 }
 
 struct Policy
@@ -93,73 +91,71 @@ static int next_batch(text *reducer, const Policy *policy, text *after, int32 mi
     return n;
 }
 
-Datum chronicle_snapshot_all(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_snapshot_all)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "reducer must not be NULL");
-        if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) < 1)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            PG_ARGISNULL(1) ? std::string("min_new_events must be at least 1, not NULL")
-                                            : pg::format("min_new_events must be at least 1, not %d",
-                                                         PG_GETARG_INT32(1)));
-        if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            PG_ARGISNULL(2) ? std::string("batch_size must be at least 1, not NULL")
-                                            : pg::format("batch_size must be at least 1, not %d",
-                                                         PG_GETARG_INT32(2)));
-        /* Committing needs a CALL of its own, outside any transaction block. */
-        bool nonatomic = fcinfo->context && IsA(fcinfo->context, CallContext) &&
-                         !castNode(CallContext, fcinfo->context)->atomic;
-        if (!nonatomic)
-            throw pg::Error(ERRCODE_INVALID_TRANSACTION_TERMINATION,
-                            "chronicle.snapshot_all() cannot run inside a transaction block",
-                            "It commits after each batch.",
-                            "CALL it on its own, or use chronicle.take_snapshot() in a transaction.");
-        pg::guard([&] { PreventCommandIfReadOnly("chronicle.snapshot_all()"); });
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "reducer must not be NULL");
+    if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) < 1)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        PG_ARGISNULL(1) ? std::string("min_new_events must be at least 1, not NULL")
+                                        : pg::format("min_new_events must be at least 1, not %d",
+                                                     PG_GETARG_INT32(1)));
+    if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        PG_ARGISNULL(2) ? std::string("batch_size must be at least 1, not NULL")
+                                        : pg::format("batch_size must be at least 1, not %d",
+                                                     PG_GETARG_INT32(2)));
+    /* Committing needs a CALL of its own, outside any transaction block. */
+    bool nonatomic = fcinfo->context && IsA(fcinfo->context, CallContext) &&
+                     !castNode(CallContext, fcinfo->context)->atomic;
+    if (!nonatomic)
+        throw pg::Error(ERRCODE_INVALID_TRANSACTION_TERMINATION,
+                        "chronicle.snapshot_all() cannot run inside a transaction block",
+                        "It commits after each batch.",
+                        "CALL it on its own, or use chronicle.take_snapshot() in a transaction.");
+    pg::guard([&] { PreventCommandIfReadOnly("chronicle.snapshot_all()"); });
 
-        int32 min_new = PG_GETARG_INT32(1);
-        int32 batch_size = PG_GETARG_INT32(2);
-        int64 taken = 0;
+    int32 min_new = PG_GETARG_INT32(1);
+    int32 batch_size = PG_GETARG_INT32(2);
+    int64 taken = 0;
 
-        if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        /* SPI's procedure memory lives as long as the CALL, across commits. */
-        text *reducer = PG_GETARG_TEXT_P_COPY(0);
-        char *reducer_name = text_to_cstring(reducer);
-        MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "chronicle snapshot_all batch",
-                                                        ALLOCSET_DEFAULT_SIZES);
-        /* Each stream's replay result, freed once it is stored. */
-        MemoryContext stream_cxt = AllocSetContextCreate(CurrentMemoryContext, "chronicle snapshot_all stream",
-                                                         ALLOCSET_DEFAULT_SIZES);
-        text *after = cstring_to_text("");
-        for (;;)
+    if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    /* SPI's procedure memory lives as long as the CALL, across commits. */
+    text *reducer = PG_GETARG_TEXT_P_COPY(0);
+    char *reducer_name = text_to_cstring(reducer);
+    MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "chronicle snapshot_all batch",
+                                                    ALLOCSET_DEFAULT_SIZES);
+    /* Each stream's replay result, freed once it is stored. */
+    MemoryContext stream_cxt = AllocSetContextCreate(CurrentMemoryContext, "chronicle snapshot_all stream",
+                                                     ALLOCSET_DEFAULT_SIZES);
+    text *after = cstring_to_text("");
+    for (;;)
+    {
+        MemoryContextReset(batch_cxt);
+        MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+        Policy policy;
+        read_reducer(reducer, &policy);
+        text **ids;
+        int n = next_batch(reducer, &policy, after, min_new, batch_size, &ids);
+        MemoryContextSwitchTo(old);
+        if (n == 0)
+            break;
+        for (int i = 0; i < n; i++)
         {
-            MemoryContextReset(batch_cxt);
-            MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-            Policy policy;
-            read_reducer(reducer, &policy);
-            text **ids;
-            int n = next_batch(reducer, &policy, after, min_new, batch_size, &ids);
+            CHECK_FOR_INTERRUPTS();
+            old = MemoryContextSwitchTo(stream_cxt);
+            snapshot_store(ids[i], reducer_name, 0);
             MemoryContextSwitchTo(old);
-            if (n == 0)
-                break;
-            for (int i = 0; i < n; i++)
-            {
-                CHECK_FOR_INTERRUPTS();
-                old = MemoryContextSwitchTo(stream_cxt);
-                snapshot_store(ids[i], reducer_name, 0);
-                MemoryContextSwitchTo(old);
-                MemoryContextReset(stream_cxt);
-            }
-            taken += n;
-            pfree(after);
-            after = DatumGetTextPCopy(PointerGetDatum(ids[n - 1]));
-            SPI_commit();
-            ereport(NOTICE, (errmsg("snapshot_all(%s): " INT64_FORMAT " snapshotted so far", reducer_name, taken)));
+            MemoryContextReset(stream_cxt);
         }
-        SPI_finish();
-        ereport(NOTICE, (errmsg("snapshot_all(%s): done, " INT64_FORMAT " snapshotted", reducer_name, taken)));
-        PG_RETURN_VOID();
-    });
+        taken += n;
+        pfree(after);
+        after = DatumGetTextPCopy(PointerGetDatum(ids[n - 1]));
+        SPI_commit();
+        ereport(NOTICE, (errmsg("snapshot_all(%s): " INT64_FORMAT " snapshotted so far", reducer_name, taken)));
+    }
+    SPI_finish();
+    ereport(NOTICE, (errmsg("snapshot_all(%s): done, " INT64_FORMAT " snapshotted", reducer_name, taken)));
+    PG_RETURN_VOID();
 }

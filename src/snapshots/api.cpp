@@ -2,10 +2,10 @@
  * api.cpp: chronicle.take_snapshot, the trigger that keeps the policies
  * current, and the module's load-time setup.
  */
+#include "snapshots/snapshots.h"
+
 #include "errors.h"
-#include "events/observers.h"
 #include "pg/boundary.h"
-#include "replay/replay.h"
 #include "snapshots/catalog.h"
 #include "snapshots/store.h"
 
@@ -15,14 +15,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
-
-PG_FUNCTION_INFO_V1(chronicle_take_snapshot);
-PG_FUNCTION_INFO_V1(chronicle_snapshot_policies_changed);
 }
-
-bool snapshot_start(text *stream_id, const char *reducer, int32 revision, const ReplayBounds *bounds,
-                    Jsonb **state, int64 *version);
-void snapshot_observe(const AppendedEvents *appended);
 
 void snapshots_init(void)
 {
@@ -32,34 +25,30 @@ void snapshots_init(void)
 }
 
 /* chronicle.take_snapshot(stream_id text, reducer text) RETURNS bigint */
-Datum chronicle_take_snapshot(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_take_snapshot)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "stream_id must not be NULL");
-        if (PG_ARGISNULL(1))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "reducer must not be NULL");
-        /* 25006 on a standby or in a read-only transaction, before any lock. */
-        pg::guard([&] { PreventCommandIfReadOnly("chronicle.take_snapshot()"); });
-        text *stream_id = PG_GETARG_TEXT_PP(0);
-        char *reducer = text_to_cstring(PG_GETARG_TEXT_PP(1));
-        PG_RETURN_INT64(snapshot_store(stream_id, reducer, 0));
-    });
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "stream_id must not be NULL");
+    if (PG_ARGISNULL(1))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "reducer must not be NULL");
+    /* 25006 on a standby or in a read-only transaction, before any lock. */
+    pg::guard([&] { PreventCommandIfReadOnly("chronicle.take_snapshot()"); });
+    text *stream_id = PG_GETARG_TEXT_PP(0);
+    char *reducer = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    PG_RETURN_INT64(snapshot_store(stream_id, reducer, 0));
 }
 
 /*
  * Trigger on chronicle.reducers: every backend reads the policies again
  * (the relcache callback of catalog.cpp), this one at the next command.
  */
-Datum chronicle_snapshot_policies_changed(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_snapshot_policies_changed)
 {
-    return pg::entry([&]() -> Datum {
-        if (!CALLED_AS_TRIGGER(fcinfo))
-            throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-                            "chronicle._snapshot_policies_changed() must be called as a trigger");
-        TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
-        Oid relid = RelationGetRelid(trigger->tg_relation);
-        pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
-        return PointerGetDatum(nullptr);
-    });
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                        "chronicle._snapshot_policies_changed() must be called as a trigger");
+    TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    Oid relid = RelationGetRelid(trigger->tg_relation);
+    pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
+    return PointerGetDatum(nullptr);
 }

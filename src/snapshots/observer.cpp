@@ -22,6 +22,7 @@
  * is skipped, silently but for a DEBUG1 message: an optimisation must not
  * make an append fail.
  */
+#include "snapshots/snapshots.h"
 #include "errors.h"
 #include "events/observers.h"
 #include "pg/boundary.h"

@@ -17,8 +17,6 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
-
-PG_FUNCTION_INFO_V1(chronicle_snapshots_reducer_changed);
 }
 
 /* Delete every snapshot of the reducer named in `row` (a renamed row: both names). */
@@ -33,10 +31,8 @@ static void delete_of(HeapTuple row, TupleDesc desc)
         stale_run_latest(plan, args, SPI_OK_DELETE);
 }
 
-Datum chronicle_snapshots_reducer_changed(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_snapshots_reducer_changed)
 {
-    return pg::entry([&]() -> Datum {
-        pg::guard([&] { stale_trigger(fcinfo, "chronicle._snapshots_reducer_changed()", nullptr, delete_of); });
-        return PointerGetDatum(nullptr);
-    });
+    pg::guard([&] { stale_trigger(fcinfo, "chronicle._snapshots_reducer_changed()", nullptr, delete_of); });
+    return PointerGetDatum(nullptr);
 }

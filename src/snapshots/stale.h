@@ -17,8 +17,6 @@
  * REPEATABLE READ the transaction's own snapshot would miss a snapshot row
  * committed while it waited.  It runs as the owner of chronicle.snapshots,
  * restricted: nobody else writes that table.
- *
- * C-style: every function may ereport.
  */
 #pragma once
 

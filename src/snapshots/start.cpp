@@ -12,6 +12,7 @@
  * to the full replay's state at its version.  Others are skipped (the
  * replay then starts earlier, or at version 1).
  */
+#include "snapshots/snapshots.h"
 #include "pg/boundary.h"
 #include "pg/spi.h"
 #include "replay/replay.h"

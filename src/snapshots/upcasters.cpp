@@ -12,8 +12,6 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
-
-PG_FUNCTION_INFO_V1(chronicle_snapshots_upcaster_changed);
 }
 
 /* Delete the snapshots that include an event of `type` at or below `from_version`. */
@@ -47,12 +45,10 @@ static bool any_snapshot(void)
     return SPI_processed > 0;
 }
 
-Datum chronicle_snapshots_upcaster_changed(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_snapshots_upcaster_changed)
 {
-    return pg::entry([&]() -> Datum {
-        pg::guard([&] {
-            stale_trigger(fcinfo, "chronicle._snapshots_upcaster_changed()", any_snapshot, delete_for);
-        });
-        return PointerGetDatum(nullptr);
+    pg::guard([&] {
+        stale_trigger(fcinfo, "chronicle._snapshots_upcaster_changed()", any_snapshot, delete_for);
     });
+    return PointerGetDatum(nullptr);
 }

@@ -29,7 +29,6 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
-PG_FUNCTION_INFO_V1(chronicle_subscription_forget);
 }
 
 namespace {
@@ -48,26 +47,24 @@ void delete_latest(SPIPlanPtr plan, Datum *args)
 
 } // namespace
 
-Datum chronicle_subscription_forget(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_subscription_forget)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            PG_RETURN_VOID();
-        Datum args[1] = {PG_GETARG_DATUM(0)};
-        Oid types[1] = {TEXTOID};
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        delete_latest(pg::spi::kept_plan(&forget_checkpoints,
-                                         "DELETE FROM chronicle.subscription_checkpoints c "
-                                         "WHERE c.subscription OPERATOR(pg_catalog.=) $1",
-                                         1, types),
-                      args);
-        delete_latest(pg::spi::kept_plan(&forget_parked,
-                                         "DELETE FROM chronicle.parked p "
-                                         "WHERE p.subscription OPERATOR(pg_catalog.=) $1",
-                                         1, types),
-                      args);
-        SPI_finish();
+    if (PG_ARGISNULL(0))
         PG_RETURN_VOID();
-    });
+    Datum args[1] = {PG_GETARG_DATUM(0)};
+    Oid types[1] = {TEXTOID};
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    delete_latest(pg::spi::kept_plan(&forget_checkpoints,
+                                     "DELETE FROM chronicle.subscription_checkpoints c "
+                                     "WHERE c.subscription OPERATOR(pg_catalog.=) $1",
+                                     1, types),
+                  args);
+    delete_latest(pg::spi::kept_plan(&forget_parked,
+                                     "DELETE FROM chronicle.parked p "
+                                     "WHERE p.subscription OPERATOR(pg_catalog.=) $1",
+                                     1, types),
+                  args);
+    SPI_finish();
+    PG_RETURN_VOID();
 }

@@ -13,7 +13,7 @@
  * (sql/subscriptions.sql checks the two agree).  The bytes hashed are the
  * id's UTF-8 encoding whatever the database's encoding, as in that formula:
  * a LATIN1 database, or one restored from it into UTF-8, must hand a stream
- * to the same member (sql/subscriptions_review.sql).
+ * to the same member (sql/subscriptions_hostile.sql).
  */
 #include "pg/boundary.h"
 
@@ -24,13 +24,11 @@ extern "C" {
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
-
-PG_FUNCTION_INFO_V1(chronicle_stream_member);
 }
 
 namespace {
 
-/* The stream's 32-bit hash: SHA-256's first four bytes, big-endian.  C-style (may ereport). */
+/* The stream's 32-bit hash: SHA-256's first four bytes, big-endian. */
 uint32 stream_hash(const char *stream_id, int len)
 {
     /*
@@ -113,13 +111,11 @@ uint32 cached_hash(text *stream_id)
 } // namespace
 
 /* chronicle._stream_member(stream_id text, members int) RETURNS int, STRICT */
-Datum chronicle_stream_member(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_stream_member)
 {
-    return pg::entry([&]() -> Datum {
-        int32 members = PG_GETARG_INT32(1);
-        if (members < 1)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("members must be at least 1 (got %d)", members));
-        return Int32GetDatum((int32)(cached_hash(PG_GETARG_TEXT_PP(0)) % (uint32)members));
-    });
+    int32 members = PG_GETARG_INT32(1);
+    if (members < 1)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("members must be at least 1 (got %d)", members));
+    return Int32GetDatum((int32)(cached_hash(PG_GETARG_TEXT_PP(0)) % (uint32)members));
 }

@@ -14,6 +14,9 @@
  * poll only reads (as the caller: chronicle_reader's SELECT on the tables),
  * so it works on a hot standby, except when it is given a new group size:
  * then it calls chronicle._subscription_resize (a write, 25006 there).
+ *
+ * src/subscriptions (this file and member.cpp, no header of its own) is
+ * C-style (pg/boundary.h).
  */
 #include "errors.h"
 #include "events/events.h"
@@ -32,8 +35,6 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
-
-PG_FUNCTION_INFO_V1(chronicle_poll);
 }
 
 namespace {
@@ -137,7 +138,7 @@ bool read_state(text *name, int32 member, bool read_only, PollState *st)
     return true;
 }
 
-/* C-style (may ereport).  false: the subscription does not exist. */
+/* false: the subscription does not exist. */
 bool poll_into_result(FunctionCallInfo fcinfo, text *name, int32 max_count, int32 member, int32 members)
 {
     Tuplestorestate *store = pg::begin_warm_result(fcinfo);
@@ -185,9 +186,8 @@ bool poll_into_result(FunctionCallInfo fcinfo, text *name, int32 max_count, int3
  * chronicle.poll(name, max_count, member, members).  NULL max_count, member
  * and members mean their defaults (100, 0, 1), as read_all's do.
  */
-Datum chronicle_poll(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_poll)
 {
-    return pg::entry([&]() -> Datum {
         if (PG_ARGISNULL(0))
             throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "subscription name must not be NULL");
         int32 max_count = PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1);
@@ -229,5 +229,4 @@ Datum chronicle_poll(PG_FUNCTION_ARGS)
                             pg::format("subscription \"%s\" does not exist", shown));
         }
         return (Datum)0;
-    });
 }

@@ -32,13 +32,6 @@ extern "C" {
 #include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
-
-PG_FUNCTION_INFO_V1(chronicle_tree_attach);
-PG_FUNCTION_INFO_V1(chronicle_tree_detach);
-PG_FUNCTION_INFO_V1(chronicle_tree_insert);
-PG_FUNCTION_INFO_V1(chronicle_tree_move);
-PG_FUNCTION_INFO_V1(chronicle_tree_delete);
-PG_FUNCTION_INFO_V1(chronicle_tree_rebuild);
 }
 
 namespace {
@@ -252,9 +245,8 @@ uint64 rebuild_all(TreeInfo *ti)
 
 } // namespace
 
-Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_attach)
 {
-    return pg::entry([&]() -> Datum {
         require(fcinfo, 0, "tbl");
         require(fcinfo, 1, "id_column");
         require(fcinfo, 2, "parent_column");
@@ -459,12 +451,10 @@ Datum chronicle_tree_attach(PG_FUNCTION_ARGS)
         rebuild_all(ti);
         SPI_finish();
         PG_RETURN_VOID();
-    });
 }
 
-Datum chronicle_tree_detach(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_detach)
 {
-    return pg::entry([&]() -> Datum {
         require(fcinfo, 0, "tbl");
         Oid relid = PG_GETARG_OID(0);
         check_owned_table(relid);
@@ -488,7 +478,6 @@ Datum chronicle_tree_detach(PG_FUNCTION_ARGS)
         CacheInvalidateRelcacheByRelid(relid);
         SPI_finish();
         PG_RETURN_VOID();
-    });
 }
 
 /* Whether the table has a foreign key to itself; takes the table's ROW
@@ -530,9 +519,8 @@ static TreeInfo *lock_tree_of(Oid relid, Datum id, TreeNode *node, bool must_exi
     return ti;
 }
 
-Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_insert)
 {
-    return pg::entry([&]() -> Datum {
         require(fcinfo, 0, "tbl");
         require(fcinfo, 1, "node");
         Oid relid = PG_GETARG_OID(0);
@@ -647,12 +635,10 @@ Datum chronicle_tree_insert(PG_FUNCTION_ARGS)
         result = SPI_datumTransfer(result, false, -1);
         SPI_finish();
         return result;
-    });
 }
 
-Datum chronicle_tree_move(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_move)
 {
-    return pg::entry([&]() -> Datum {
         require(fcinfo, 0, "tbl");
         require(fcinfo, 1, "node");
         char placement = placement_code(fcinfo, 3);
@@ -687,12 +673,10 @@ Datum chronicle_tree_move(PG_FUNCTION_ARGS)
         tree_switch_back(user, sec);
         SPI_finish();
         PG_RETURN_VOID();
-    });
 }
 
-Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_delete)
 {
-    return pg::entry([&]() -> Datum {
         require(fcinfo, 0, "tbl");
         require(fcinfo, 1, "node");
         require(fcinfo, 2, "mode");
@@ -774,12 +758,10 @@ Datum chronicle_tree_delete(PG_FUNCTION_ARGS)
         tree_switch_back(user, sec);
         SPI_finish();
         PG_RETURN_INT64(deleted);
-    });
 }
 
-Datum chronicle_tree_rebuild(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_rebuild)
 {
-    return pg::entry([&]() -> Datum {
         require(fcinfo, 0, "tbl");
         Oid relid = PG_GETARG_OID(0);
         SPI_connect();
@@ -805,5 +787,4 @@ Datum chronicle_tree_rebuild(PG_FUNCTION_ARGS)
         tree_switch_back(user, sec);
         SPI_finish();
         PG_RETURN_INT64((int64) n);
-    });
 }

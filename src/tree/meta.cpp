@@ -157,14 +157,12 @@ static bool load(TreeInfo *ti, Oid relid)
 
     SPI_connect();
     SetUserIdAndSecContext(meta_owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-    if (plan == NULL)
-    {
-        Oid argtypes[1] = {REGCLASSOID};
-        plan = pg::spi::prepare_kept("SELECT id_column::text, parent_column::text, scope_column::text, "
-                                     "order_column::text, on_delete, numbering FROM chronicle._tree_tables "
-                                     "WHERE tbl OPERATOR(pg_catalog.=) $1",
-                                     1, argtypes);
-    }
+    static const Oid argtypes[1] = {REGCLASSOID};
+    pg::spi::kept_plan(&plan,
+                       "SELECT id_column::text, parent_column::text, scope_column::text, "
+                       "order_column::text, on_delete, numbering FROM chronicle._tree_tables "
+                       "WHERE tbl OPERATOR(pg_catalog.=) $1",
+                       1, argtypes);
     Datum args[1] = {ObjectIdGetDatum(relid)};
     /*
      * The latest snapshot, as catalog lookups read the table's triggers: a
@@ -173,7 +171,9 @@ static bool load(TreeInfo *ti, Oid relid)
      * tree whose triggers are gone.  It sees an attach made earlier in this
      * transaction too.
      */
-    pg::spi::execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
+    int rc = pg::spi::execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading chronicle._tree_tables failed: %s", SPI_result_code_string(rc));
     SetUserIdAndSecContext(save_user, save_sec);
     if (SPI_processed == 0)
     {

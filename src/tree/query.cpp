@@ -23,11 +23,6 @@ extern "C" {
 #include "executor/tstoreReceiver.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
-
-PG_FUNCTION_INFO_V1(chronicle_tree_subtree);
-PG_FUNCTION_INFO_V1(chronicle_tree_ancestors);
-PG_FUNCTION_INFO_V1(chronicle_tree_children);
-PG_FUNCTION_INFO_V1(chronicle_tree_validate);
 }
 
 namespace {
@@ -279,64 +274,62 @@ int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **fir
     return p.count;
 }
 
-Datum chronicle_tree_subtree(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_subtree)
 {
-    return pg::entry([&]() -> Datum { return rows_of(fcinfo, P_SUBTREE, true); });
+    return rows_of(fcinfo, P_SUBTREE, true);
 }
 
-Datum chronicle_tree_ancestors(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_ancestors)
 {
-    return pg::entry([&]() -> Datum { return rows_of(fcinfo, P_ANCESTORS, false); });
+    return rows_of(fcinfo, P_ANCESTORS, false);
 }
 
-Datum chronicle_tree_children(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_children)
 {
-    return pg::entry([&]() -> Datum { return rows_of(fcinfo, P_CHILDREN, false); });
+    return rows_of(fcinfo, P_CHILDREN, false);
 }
 
-Datum chronicle_tree_validate(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_validate)
 {
-    return pg::entry([&]() -> Datum {
-        if (PG_ARGISNULL(0))
-            throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "argument tbl must not be NULL");
-        InitMaterializedSRF(fcinfo, 0);
-        ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
-        SPI_connect();
-        TreeInfo *ti = tree_info(PG_GETARG_OID(0), false);
-        if (pg::spi::execute_plan(tree_plan(ti, P_SCOPES), NULL, NULL, true, 0) != SPI_OK_SELECT)
-            elog(ERROR, "chronicle: tree query failed");
-        uint64 ns = SPI_processed;
-        SPITupleTable *scopes = SPI_tuptable;
-        Problems p = {rsi->setResult, rsi->setDesc, "", 0, NULL, (Datum) 0};
-        for (uint64 i = 0; i < ns; i++)
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "argument tbl must not be NULL");
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+    SPI_connect();
+    TreeInfo *ti = tree_info(PG_GETARG_OID(0), false);
+    if (pg::spi::execute_plan(tree_plan(ti, P_SCOPES), NULL, NULL, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: tree query failed");
+    uint64 ns = SPI_processed;
+    SPITupleTable *scopes = SPI_tuptable;
+    Problems p = {rsi->setResult, rsi->setDesc, "", 0, NULL, (Datum) 0};
+    for (uint64 i = 0; i < ns; i++)
+    {
+        bool isnull;
+        Datum s = SPI_getbinval(scopes->vals[i], scopes->tupdesc, 1, &isnull);
+        p.scope = tree_scope_text(ti, s, isnull);
+        p.key = s;
+        if (ti->per_root && isnull)
         {
-            bool isnull;
-            Datum s = SPI_getbinval(scopes->vals[i], scopes->tupdesc, 1, &isnull);
-            p.scope = tree_scope_text(ti, s, isnull);
-            p.key = s;
-            if (ti->per_root && isnull)
+            /* per_root: a row without tree_root belongs to no tree. */
+            SPITupleTable *keep = SPI_tuptable;
+            if (pg::spi::execute_plan(tree_plan(ti, P_ALL_ROWS), NULL, NULL, true, 0) != SPI_OK_SELECT)
+                elog(ERROR, "chronicle: tree query failed");
+            for (uint64 j = 0; j < SPI_processed; j++)
             {
-                /* per_root: a row without tree_root belongs to no tree. */
-                SPITupleTable *keep = SPI_tuptable;
-                if (pg::spi::execute_plan(tree_plan(ti, P_ALL_ROWS), NULL, NULL, true, 0) != SPI_OK_SELECT)
-                    elog(ERROR, "chronicle: tree query failed");
-                for (uint64 j = 0; j < SPI_processed; j++)
-                {
-                    bool rn;
-                    SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 7, &rn);
-                    if (rn)
-                        problem(&p, ti,
-                                SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &rn),
-                                "not numbered (tree_root is NULL)");
-                }
-                SPI_tuptable = keep;
-                continue;
+                bool rn;
+                SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 7, &rn);
+                if (rn)
+                    problem(&p, ti,
+                            SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &rn),
+                            "not numbered (tree_root is NULL)");
             }
-            if (ti->scope_att && isnull)
-                continue; /* rows without a scope belong to no tree */
-            validate_scope(ti, &p, s, isnull);
+            SPI_tuptable = keep;
+            continue;
         }
-        SPI_finish();
-        return (Datum) 0;
-    });
+        if (ti->scope_att && isnull)
+            continue; /* rows without a scope belong to no tree */
+        validate_scope(ti, &p, s, isnull);
+    }
+    SPI_finish();
+    return (Datum) 0;
 }

@@ -1,10 +1,9 @@
 /*
  * tree.h: nested sets on the user's own tables (SPEC section 7).
  *
- * The module is written in C style (palloc'd arrays, no C++ containers) so
- * that a PostgreSQL error may longjmp through any of its frames (boundary.h
- * rule 2); domain errors are thrown as pg::Error only from frames that are
- * reached from an entry() body through chronicle code alone.
+ * src/tree is C-style (pg/boundary.h): palloc'd arrays, no C++ containers.
+ * Domain errors are thrown as pg::Error only from frames reached from an
+ * SQL_FUNCTION body through chronicle code alone.
  *
  * Layers:
  *   meta.cpp      the attachment of a table (chronicle._tree_tables), cached per

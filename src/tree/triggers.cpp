@@ -39,14 +39,6 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
-
-PG_FUNCTION_INFO_V1(chronicle_tree_lock_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_guard_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_insert_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_maintaining);
-PG_FUNCTION_INFO_V1(chronicle_tree_moved_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_update_trigger);
-PG_FUNCTION_INFO_V1(chronicle_tree_delete_trigger);
 }
 
 namespace {
@@ -423,9 +415,8 @@ void tree_triggers_init(void)
     pg::callbacks::on_xact(xact_callback, nullptr);
 }
 
-Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_lock_trigger)
 {
-    return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         TreeInfo *ti = tree_for_trigger(td);
         if (!ti)
@@ -447,18 +438,16 @@ Datum chronicle_tree_lock_trigger(PG_FUNCTION_ARGS)
                 p->n = 0;
         }
         return PointerGetDatum(NULL);
-    });
 }
 
-Datum chronicle_tree_maintaining(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_maintaining)
 {
     /* Evaluated in a WHEN clause, at the depth of the statement itself. */
-    return pg::entry([&]() -> Datum { return BoolGetDatum(tree_busy(tree_trigger_depth())); });
+    return BoolGetDatum(tree_busy(tree_trigger_depth()));
 }
 
-Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_guard_trigger)
 {
-    return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         /* The trigger's WHEN clause already skips chronicle's own writes. */
         if (tree_busy(tree_trigger_depth() - 1))
@@ -469,12 +458,10 @@ Datum chronicle_tree_guard_trigger(PG_FUNCTION_ARGS)
                                    "chronicle",
                                    ti ? ti->qtable : RelationGetRelationName(td->tg_relation)),
                         "", "Change the parent column, or use chronicle.tree_move().");
-    });
 }
 
-Datum chronicle_tree_insert_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_insert_trigger)
 {
-    return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         TreeInfo *ti = tree_for_trigger(td);
         if (!ti || !td->tg_newtable)
@@ -537,12 +524,10 @@ Datum chronicle_tree_insert_trigger(PG_FUNCTION_ARGS)
             });
         end_maintenance(o);
         return PointerGetDatum(NULL);
-    });
 }
 
-Datum chronicle_tree_moved_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_moved_trigger)
 {
-    return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         TreeInfo *ti = tree_for_trigger(td);
         if (!ti)
@@ -589,12 +574,10 @@ Datum chronicle_tree_moved_trigger(PG_FUNCTION_ARGS)
         p->n++;
         MemoryContextSwitchTo(old);
         return PointerGetDatum(NULL);
-    });
 }
 
-Datum chronicle_tree_update_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_update_trigger)
 {
-    return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         TreeInfo *ti = tree_for_trigger(td);
         if (!ti)
@@ -710,7 +693,6 @@ Datum chronicle_tree_update_trigger(PG_FUNCTION_ARGS)
         }
         end_maintenance(o);
         return PointerGetDatum(NULL);
-    });
 }
 
 /* The nearest ancestor of a deleted row that was not deleted (for promote). */
@@ -722,9 +704,8 @@ static int find_captured(TreeInfo *ti, Captured *rows, int n, Datum id)
     return -1;
 }
 
-Datum chronicle_tree_delete_trigger(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_tree_delete_trigger)
 {
-    return pg::entry([&]() -> Datum {
         TriggerData *td = trigger_data(fcinfo);
         TreeInfo *ti = tree_for_trigger(td);
         if (!ti || !td->tg_oldtable)
@@ -831,5 +812,4 @@ Datum chronicle_tree_delete_trigger(PG_FUNCTION_ARGS)
         }
         end_maintenance(o);
         return PointerGetDatum(NULL);
-    });
 }

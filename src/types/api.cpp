@@ -20,12 +20,6 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
-
-PG_FUNCTION_INFO_V1(chronicle_define_event_type);
-PG_FUNCTION_INFO_V1(chronicle_define_upcaster);
-PG_FUNCTION_INFO_V1(chronicle_check_event);
-PG_FUNCTION_INFO_V1(chronicle_upcast);
-PG_FUNCTION_INFO_V1(chronicle_types_changed);
 }
 
 namespace {
@@ -143,13 +137,9 @@ void store(SPIPlanPtr *plan, const char *sql, Datum type, Datum version, Datum d
     pg::guard([&] {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
-        if (!*plan)
-        {
-            Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
-            *plan = pg::spi::prepare_kept(sql, 3, argtypes);
-        }
+        static const Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
         Datum values[3] = {type, version, document};
-        int rc = pg::spi::execute_plan(*plan, values, nullptr, false, 0);
+        int rc = pg::spi::execute_plan(pg::spi::kept_plan(plan, sql, 3, argtypes), values, nullptr, false, 0);
         if (rc != SPI_OK_INSERT)
             elog(ERROR, "chronicle: storing the definition failed: %s", SPI_result_code_string(rc));
         SPI_finish();
@@ -173,112 +163,104 @@ void types_init(void)
     types::cache_init();
 }
 
+/*
+ * The C-style callers (events, replay) reach this C++-style module through
+ * pg::c_entry(): what it throws reaches them as ereport(ERROR).
+ */
 void types_check_event(const char *type, int32 type_version, Jsonb *data)
 {
-    pg::entry([&]() -> Datum {
-        check_event(type, type_version, data);
-        return (Datum) 0;
-    });
+    pg::c_entry([&] { check_event(type, type_version, data); });
 }
 
 bool types_has_upcasters(const char *type)
 {
-    return DatumGetBool(pg::entry([&]() -> Datum {
+    return pg::c_entry([&] {
         types::cache_ensure();
         if (!types::cache_has_upcasters())
-            return BoolGetDatum(false);
+            return false;
         types::TypeEntry *entry = types::cache_find(type);
-        return BoolGetDatum(entry && entry->nupcasters > 0);
-    }));
+        return entry && entry->nupcasters > 0;
+    });
 }
 
 Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data)
 {
-    return reinterpret_cast<Jsonb *>(
-        DatumGetPointer(pg::entry([&]() -> Datum { return PointerGetDatum(upcast(type, type_version, data)); })));
+    return pg::c_entry([&] { return upcast(type, type_version, data); });
 }
 
 /* ------------------------------------------------------ SQL-callable */
 
 /* chronicle.define_event_type(type text, schema jsonb, type_version int DEFAULT 1) */
-Datum chronicle_define_event_type(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_define_event_type)
 {
-    return pg::entry([&]() -> Datum {
-        check_no_nulls(fcinfo, "chronicle.define_event_type");
-        const char *type = type_argument(PG_GETARG_DATUM(0));
-        Jsonb *schema = pg::guard([&] { return PG_GETARG_JSONB_P(1); });
-        int32 version = PG_GETARG_INT32(2);
-        if (version < 1)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("type_version must be 1 or more, not %d", version));
-        std::string what = pg::format("event type \"%s\" (type_version %d)", type, version);
-        types::CompiledSchema compiled = types::compile_schema(schema, what.c_str());
-        types::free_regexes(compiled.regexes);
-        store(&store_type_plan,
-              "INSERT INTO chronicle.event_types AS t (type, type_version, schema, defined_at) "
-              "VALUES ($1, $2, $3, pg_catalog.now()) "
-              "ON CONFLICT ON CONSTRAINT event_types_pkey DO UPDATE "
-              "SET schema = excluded.schema, defined_at = excluded.defined_at "
-              "WHERE NOT (t.schema OPERATOR(pg_catalog.=) excluded.schema)",
-              PG_GETARG_DATUM(0), Int32GetDatum(version), JsonbPGetDatum(schema));
-        PG_RETURN_VOID();
-    });
+    check_no_nulls(fcinfo, "chronicle.define_event_type");
+    const char *type = type_argument(PG_GETARG_DATUM(0));
+    Jsonb *schema = pg::guard([&] { return PG_GETARG_JSONB_P(1); });
+    int32 version = PG_GETARG_INT32(2);
+    if (version < 1)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("type_version must be 1 or more, not %d", version));
+    std::string what = pg::format("event type \"%s\" (type_version %d)", type, version);
+    types::CompiledSchema compiled = types::compile_schema(schema, what.c_str());
+    types::free_regexes(compiled.regexes);
+    store(&store_type_plan,
+          "INSERT INTO chronicle.event_types AS t (type, type_version, schema, defined_at) "
+          "VALUES ($1, $2, $3, pg_catalog.now()) "
+          "ON CONFLICT ON CONSTRAINT event_types_pkey DO UPDATE "
+          "SET schema = excluded.schema, defined_at = excluded.defined_at "
+          "WHERE NOT (t.schema OPERATOR(pg_catalog.=) excluded.schema)",
+          PG_GETARG_DATUM(0), Int32GetDatum(version), JsonbPGetDatum(schema));
+    PG_RETURN_VOID();
 }
 
 /* chronicle.define_upcaster(type text, from_version int, rules jsonb) */
-Datum chronicle_define_upcaster(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_define_upcaster)
 {
-    return pg::entry([&]() -> Datum {
-        check_no_nulls(fcinfo, "chronicle.define_upcaster");
-        const char *type = type_argument(PG_GETARG_DATUM(0));
-        int32 from = PG_GETARG_INT32(1);
-        Jsonb *rules = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
-        if (from < 1 || from == PG_INT32_MAX)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("from_version must be between 1 and %d, not %d", PG_INT32_MAX - 1, from));
-        std::string what = pg::format("\"%s\" from type_version %d", type, from);
-        types::compile_upcaster(rules, what.c_str());
-        store(&store_upcaster_plan,
-              "INSERT INTO chronicle.upcasters AS u (type, from_version, rules, defined_at) "
-              "VALUES ($1, $2, $3, pg_catalog.now()) "
-              "ON CONFLICT ON CONSTRAINT upcasters_pkey DO UPDATE "
-              "SET rules = excluded.rules, defined_at = excluded.defined_at "
-              "WHERE NOT (u.rules OPERATOR(pg_catalog.=) excluded.rules)",
-              PG_GETARG_DATUM(0), Int32GetDatum(from), JsonbPGetDatum(rules));
-        PG_RETURN_VOID();
-    });
+    check_no_nulls(fcinfo, "chronicle.define_upcaster");
+    const char *type = type_argument(PG_GETARG_DATUM(0));
+    int32 from = PG_GETARG_INT32(1);
+    Jsonb *rules = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
+    if (from < 1 || from == PG_INT32_MAX)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("from_version must be between 1 and %d, not %d", PG_INT32_MAX - 1, from));
+    std::string what = pg::format("\"%s\" from type_version %d", type, from);
+    types::compile_upcaster(rules, what.c_str());
+    store(&store_upcaster_plan,
+          "INSERT INTO chronicle.upcasters AS u (type, from_version, rules, defined_at) "
+          "VALUES ($1, $2, $3, pg_catalog.now()) "
+          "ON CONFLICT ON CONSTRAINT upcasters_pkey DO UPDATE "
+          "SET rules = excluded.rules, defined_at = excluded.defined_at "
+          "WHERE NOT (u.rules OPERATOR(pg_catalog.=) excluded.rules)",
+          PG_GETARG_DATUM(0), Int32GetDatum(from), JsonbPGetDatum(rules));
+    PG_RETURN_VOID();
 }
 
 /* chronicle._check_event(type text, type_version int, data jsonb): true, or SE003. */
-Datum chronicle_check_event(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_check_event)
 {
-    return pg::entry([&]() -> Datum {
-        check_no_nulls(fcinfo, "chronicle._check_event");
-        const char *type = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
-        Jsonb *data = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
-        check_event(type, PG_GETARG_INT32(1), data);
-        PG_RETURN_BOOL(true);
-    });
+    check_no_nulls(fcinfo, "chronicle._check_event");
+    const char *type = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+    Jsonb *data = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
+    check_event(type, PG_GETARG_INT32(1), data);
+    PG_RETURN_BOOL(true);
 }
 
 /* chronicle._upcast(type text, type_version int, data jsonb, OUT type_version int, OUT data jsonb) */
-Datum chronicle_upcast(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_upcast)
 {
-    return pg::entry([&]() -> Datum {
-        check_no_nulls(fcinfo, "chronicle._upcast");
-        const char *type = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
-        int32 version = PG_GETARG_INT32(1);
-        Jsonb *data = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
-        Jsonb *result = upcast(type, &version, data);
-        return pg::guard([&] {
-            TupleDesc desc;
-            if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-                elog(ERROR, "chronicle._upcast must return a record");
-            desc = BlessTupleDesc(desc);
-            Datum values[2] = {Int32GetDatum(version), JsonbPGetDatum(result)};
-            bool nulls[2] = {false, false};
-            return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-        });
+    check_no_nulls(fcinfo, "chronicle._upcast");
+    const char *type = pg::guard([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+    int32 version = PG_GETARG_INT32(1);
+    Jsonb *data = pg::guard([&] { return PG_GETARG_JSONB_P(2); });
+    Jsonb *result = upcast(type, &version, data);
+    return pg::guard([&] {
+        TupleDesc desc;
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "chronicle._upcast must return a record");
+        desc = BlessTupleDesc(desc);
+        Datum values[2] = {Int32GetDatum(version), JsonbPGetDatum(result)};
+        bool nulls[2] = {false, false};
+        return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     });
 }
 
@@ -287,16 +269,14 @@ Datum chronicle_upcast(PG_FUNCTION_ARGS)
  * (define functions, or the owner editing the tables) invalidates the caches
  * of all backends at commit, and this backend's at once.
  */
-Datum chronicle_types_changed(PG_FUNCTION_ARGS)
+SQL_FUNCTION(chronicle_types_changed)
 {
-    return pg::entry([&]() -> Datum {
-        if (!CALLED_AS_TRIGGER(fcinfo))
-            throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-                            "chronicle._types_changed() must be called as a trigger");
-        TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
-        Oid relid = RelationGetRelid(trigger->tg_relation);
-        pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
-        types::cache_changed_here();
-        return PointerGetDatum(nullptr);
-    });
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                        "chronicle._types_changed() must be called as a trigger");
+    TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    Oid relid = RelationGetRelid(trigger->tg_relation);
+    pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
+    types::cache_changed_here();
+    return PointerGetDatum(nullptr);
 }

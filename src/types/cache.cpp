@@ -98,11 +98,6 @@ void drop_cache()
     upcaster_count = 0;
 }
 
-SPIPlanPtr prepare(const char *sql)
-{
-    return pg::spi::prepare_kept(sql, 0, nullptr);
-}
-
 /* Run a load query; rows come back as (type text, version int, document jsonb). */
 void run(SPIPlanPtr plan)
 {
@@ -176,16 +171,18 @@ void load()
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    if (!load_types_plan)
-        load_types_plan = prepare("SELECT type, type_version, schema FROM chronicle.event_types "
-                                  "ORDER BY type_version");
-    if (!load_upcasters_plan)
-        load_upcasters_plan = prepare("SELECT type, from_version, rules FROM chronicle.upcasters "
-                                      "ORDER BY from_version");
+    SPIPlanPtr plans[2] = {
+        pg::spi::kept_plan(&load_types_plan,
+                           "SELECT type, type_version, schema FROM chronicle.event_types ORDER BY type_version",
+                           0, nullptr),
+        pg::spi::kept_plan(&load_upcasters_plan,
+                           "SELECT type, from_version, rules FROM chronicle.upcasters ORDER BY from_version",
+                           0, nullptr),
+    };
 
     for (int table = 0; table < 2; table++)
     {
-        run(table == 0 ? load_types_plan : load_upcasters_plan);
+        run(plans[table]);
         MemoryContext spi_context = MemoryContextSwitchTo(cache_context);
         for (uint64 row = 0; row < SPI_processed; row++)
         {

@@ -7,8 +7,6 @@
  * message reaches every backend (and hot standbys, through the WAL), and a
  * relcache callback marks the cache stale.  Schemas and rules are compiled
  * lazily, the first time a type is checked or read.
- *
- * Every function reports errors as C++ exceptions (pg::Error / pg::PgError).
  */
 #pragma once
 

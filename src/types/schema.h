@@ -5,10 +5,7 @@
  * Compiled schemas live in a PostgreSQL memory context (the types cache); the
  * only memory outside it is the regex engine's (malloc'd by pg_regcomp), which
  * CompiledSchema::regexes lists so that it can be released with the context.
- *
- * compile_schema() and check_data() report every error as a C++ exception:
- * pg::Error (SE003) for domain errors, pg::PgError for PostgreSQL's own (they
- * run their PostgreSQL calls under pg::guard()).
+ * Domain errors are pg::Error (SE003).
  */
 #pragma once
 

@@ -1,7 +1,13 @@
 /*
  * types.h: event-type integrity rules and upcasters (SPEC section 4), as the
- * events and replay modules see them.  Both functions may raise PostgreSQL
- * errors; call them from frames without C++ destructors, or through pg::guard().
+ * events and replay modules see them.
+ *
+ * src/types is C++-style (pg/boundary.h): inside it, errors travel as C++
+ * exceptions (pg::Error, pg::PgError) and PostgreSQL calls run under
+ * pg::guard() (schema_util.h's helpers may ereport and are called under one).
+ * The functions below are its C-style face: they run under pg::c_entry() and
+ * so report every error with ereport(ERROR); call them from frames without
+ * C++ destructors, or through pg::guard().
  */
 #pragma once
 

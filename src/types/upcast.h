@@ -7,7 +7,6 @@
  *                                 a renamed key replaces a key of its new name
  *   set     {"key": value, ...}   literal values, overwriting
  *   unset   ["key", ...]          removed last, so they win over rename and set
- * Both functions report errors as C++ exceptions (pg::Error / pg::PgError).
  */
 #pragma once
 
