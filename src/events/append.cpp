@@ -564,7 +564,7 @@ int64 bump_with_sql(text *stream, const char *stream_id, int category_len, int c
 }
 
 /* Steps 1..6 of the header comment; returns the version the caller reports. */
-int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
+int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req, bool lock_keys = true)
 {
     PreventCommandIfReadOnly("chronicle.append()");
     PreventCommandIfParallelMode("chronicle.append()");
@@ -578,9 +578,18 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req)
         if ((i & 1023) == 1023)
             CHECK_FOR_INTERRUPTS();
     }
-    /* The shared keys of what this append writes, before it writes (dcb_locks.cpp). */
-    for (int i = 0; i < req->count; i++)
-        events_lock_written(req->events[i].type, req->events[i].type_len, req->events[i].tags);
+    /*
+     * The shared keys of what this append writes, before it writes, all in
+     * one order (dcb_locks.cpp); append_events took them with its condition's.
+     */
+    if (lock_keys)
+    {
+        DcbKeySet keys;
+        events_keys_init(&keys, req->count * 2);
+        for (int i = 0; i < req->count; i++)
+            events_keys_written(&keys, req->events[i].type, req->events[i].type_len, req->events[i].tags);
+        events_keys_lock(&keys, false);
+    }
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -1005,8 +1014,10 @@ int compare_by_stream(const void *a, const void *b)
  * chronicle.append_events(events, fail_if_events_match, after_tx, after_position):
  *   1. parse every event (with its stream_id and expected_version) and the
  *      condition, so that a malformed argument fails before anything is locked;
- *   2. with a condition: take its exclusive keys, then look for a matching
- *      event after (after_tx, after_position) with a fresh snapshot (SE007);
+ *   2. take every key of the call in one order (the condition's exclusive
+ *      keys and the written events' shared ones); with a condition, look for
+ *      a matching event after (after_tx, after_position) with a fresh
+ *      snapshot (SE007);
  *   3. append each stream's events as append_batch does, streams in stream_id
  *      order (two multi-stream appends lock their stream rows in the same
  *      order, so they do not deadlock);
@@ -1081,9 +1092,20 @@ SQL_FUNCTION(chronicle_append_events)
         }
 
         PreventCommandIfReadOnly("chronicle.append_events()");
+        /*
+         * Every key of the call, up front and in one order: the condition's
+         * (exclusive) with those of every event it writes (shared), so that
+         * no cycle can form between two appends (dcb_locks.cpp).
+         */
+        DcbKeySet keys;
+        events_keys_init(&keys, count * 2 + (condition != NULL ? 4 : 0));
+        for (int i = 0; i < count; i++)
+            events_keys_written(&keys, all[i].type, all[i].type_len, all[i].tags);
+        if (condition != NULL)
+            events_query_lock(condition, &keys);
+        events_keys_lock(&keys, condition != NULL);
         if (condition != NULL)
         {
-            events_query_lock(condition);
             Datum *ids = (Datum *)palloc(sizeof(Datum) * count);
             int nids = 0;
             for (int i = 0; i < count; i++)
@@ -1124,7 +1146,7 @@ SQL_FUNCTION(chronicle_append_events)
             req.events = group;
             for (int k = start; k < end; k++)
                 group[k - start] = all[order[k]];
-            append_stream(fcinfo, &req);
+            append_stream(fcinfo, &req, false);
             for (int k = start; k < end; k++)
             {
                 const NewEvent *done = &group[k - start];

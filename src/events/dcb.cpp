@@ -297,33 +297,30 @@ EventQuery *events_query_parse(Jsonb *query, const char *what)
 }
 
 /*
- * The condition's exclusive keys (dcb_locks.cpp): per item, the key of its
- * first tag (an event it matches carries that tag, so its writer holds the
- * tag's shared key), or, for an item without tags, the key of each type.
+ * The condition's exclusive keys, added to the call's key set (dcb_locks.cpp):
+ * per item, the key of its first tag (an event it matches carries that tag,
+ * so its writer holds the tag's shared key), or, for an item without tags,
+ * the key of each type.
  */
-void events_query_lock(const EventQuery *q)
+void events_query_lock(const EventQuery *q, DcbKeySet *set)
 {
-    int max = 0;
-    for (int i = 0; i < q->nitems; i++)
-        max += q->items[i].tags != NULL ? 1 : array_length1(q->items[i].types);
-    DcbKey *keys = (DcbKey *)palloc(sizeof(DcbKey) * max);
-    int n = 0;
     for (int i = 0; i < q->nitems; i++)
     {
         const QueryItem *item = &q->items[i];
+        const char *s;
+        int len;
         if (item->tags != NULL)
         {
-            array_element(item->tags, 0, &keys[n].s, &keys[n].len);
-            keys[n++].is_tag = true;
+            array_element(item->tags, 0, &s, &len);
+            events_keys_condition(set, s, len, true);
         }
         else
             for (int t = 0; t < array_length1(item->types); t++)
             {
-                array_element(item->types, t, &keys[n].s, &keys[n].len);
-                keys[n++].is_tag = false;
+                array_element(item->types, t, &s, &len);
+                events_keys_condition(set, s, len, false);
             }
     }
-    events_lock_condition(keys, n);
 }
 
 bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_position, ArrayType *own_ids,

@@ -14,7 +14,7 @@ extern "C" {
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "nodes/execnodes.h"
-#include "storage/lockdefs.h"
+#include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
@@ -170,20 +170,28 @@ void events_check_tags(ArrayType *tags, const char *what, int base);
 
 /*
  * dcb_locks.cpp: the locks that make append_events' condition race-free
- * (docs/design/dcb.md).  Every append takes, before it writes, a shared
- * lock on the key of each event's type and of each of its tags; a
- * conditional append takes the exclusive lock of each condition item's key
- * before it checks.  Transaction-level: held until commit or abort.
+ * (docs/design/dcb.md).  A call gathers its keys into a set (a shared key
+ * for each written event's type and tags, an exclusive key per condition
+ * item) and takes them together, before it writes or checks: the wide key
+ * first, then the keys in ascending order (docs/design/locking.md, level 5).
+ * Transaction-level: held until commit or abort.
  */
-void events_lock_written(const char *type, int type_len, ArrayType *tags);
-struct DcbKey
+struct DcbLockKey
 {
-    const char *s;
-    int len;
-    bool is_tag; /* else an event type */
+    LOCKTAG tag;
+    LOCKMODE mode;
 };
-/* A condition's keys: RowExclusiveLock on the wide key, then ExclusiveLock on each, sorted. */
-void events_lock_condition(const DcbKey *keys, int n);
+struct DcbKeySet
+{
+    DcbLockKey *keys;
+    int n, max;
+};
+void events_keys_init(DcbKeySet *set, int expected);
+void events_keys_written(DcbKeySet *set, const char *type, int type_len, ArrayType *tags);
+void events_keys_condition(DcbKeySet *set, const char *s, int len, bool is_tag);
+void events_keys_lock(DcbKeySet *set, bool conditional);
+/* One event's shared keys, as a call of their own (a direct INSERT's row). */
+void events_lock_written(const char *type, int type_len, ArrayType *tags);
 
 /*
  * dcb.cpp: a query over types and tags (SPEC section 2b), parsed (22023 for
@@ -201,7 +209,7 @@ struct ConditionHit
     int64 position;
 };
 EventQuery *events_query_parse(Jsonb *query, const char *what);
-void events_query_lock(const EventQuery *q);
+void events_query_lock(const EventQuery *q, DcbKeySet *set);
 bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_position, ArrayType *own_ids,
                             ConditionHit *hit); /* own_ids: uuid[] of the append's caller-chosen event_ids */
 
