@@ -160,14 +160,24 @@ def op_append_batch(rng, w):
 
 
 def op_append_events(rng, w):
-    # A conditional append over two streams (SPEC 2b), once it exists.
+    # append_events (SPEC 2b) over two streams, without a condition or with
+    # one over the same few tags and types the sessions write, so that
+    # conditions meet each other's writes (crossing conditions included),
+    # after the position of the newest event its transaction sees.
     a, b = rng.sample(STREAMS, 2)
     ea, eb = w.uuid(rng), w.uuid(rng)
-    events = ('[{"stream_id": "%s", "type": "Dep", "data": {"amount": 1}, "event_id": "%s", "tags": ["t:x"]},'
-              ' {"stream_id": "%s", "type": "Wd", "data": {"amount": 1}, "event_id": "%s", "tags": ["t:x"]}]'
-              % (a, ea, b, eb))
-    cond = '{"items": [{"tags": ["t:nothing-%d"]}]}' % rng.randint(1, 3)
-    return ("SELECT count(*) FROM chronicle.append_events(%s, %s)" % (q(events), q(cond)), {ea, eb})
+    ta, tb = rng.choice(["t:x", "t:y", "t:z"]), rng.choice(["t:x", "t:y", "t:z"])
+    events = ('[{"stream_id": "%s", "type": "Dep", "data": {"amount": 1}, "event_id": "%s", "tags": ["%s"]},'
+              ' {"stream_id": "%s", "type": "Wd", "data": {"amount": 1}, "event_id": "%s", "tags": ["%s", "t:w"]}]'
+              % (a, ea, ta, b, eb, tb))
+    cond = rng.choice([None, '{"items": [{"tags": ["t:x"]}]}', '{"items": [{"tags": ["t:y"]}]}',
+                       '{"items": [{"tags": ["t:z"]}, {"tags": ["t:x"]}]}', '{"items": [{"types": ["Wd"]}]}',
+                       '{"items": [{"tags": ["t:nothing"]}]}'])
+    if cond is None:
+        return ("SELECT count(*) FROM chronicle.append_events(%s)" % q(events), {ea, eb})
+    newest = "(SELECT %s FROM chronicle.events ORDER BY tx_id DESC, global_position DESC LIMIT 1)"
+    return ("SELECT count(*) FROM chronicle.append_events(%s, %s, %s, %s)"
+            % (q(events), q(cond), newest % "tx_id", newest % "global_position"), {ea, eb})
 
 
 def op_redact(rng, w):
