@@ -34,6 +34,8 @@ SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags =>
 SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['a' || chr(10) || 'b'])$$);
 SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[repeat('é', 256)])$$);
 SELECT regress.error_of($$SELECT chronicle.append('tagged-11', 'X', '{}', tags => ARRAY[repeat('é', 255)])$$);
+-- A SQL array's subscripts start at 1 in the log (a stored '[0:1]={a,b}' reads back with its bounds).
+SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => '[0:1]={a,b}'::text[])$$);
 SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[['a', 'b'], ['c', 'd']])$$);
 SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}',
     tags => (SELECT array_agg('t' || i) FROM generate_series(1, 65) i))$$);
@@ -62,7 +64,8 @@ SELECT stream_id, version FROM chronicle.append_events('[{"stream_id": "keys-2",
     '{"items": [{"tags": ["k:3", "k:4"]}, {"types": ["K2", "K3"]}]}');
 SELECT * FROM my_keys;
 ROLLBACK;
--- Past 64 keys in one transaction, the wide key instead of more keys.
+-- Past 64 keys in one transaction, the wide key instead of more keys; a call that
+-- would go past them takes the wide key first and none of its keys (one order).
 BEGIN;
 SELECT chronicle.append('keys-3', 'K', '{}', tags => (SELECT array_agg('w' || i) FROM generate_series(1, 64) i));
 SELECT * FROM my_keys;

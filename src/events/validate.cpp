@@ -91,6 +91,10 @@ void events_check_tags(ArrayType *tags, const char *what, int base)
     if (ARR_NDIM(tags) > 1)
         throw pg::Error(CHRONICLE_INVALID_EVENT,
                         pg::format("%s must be a one-dimensional array", what));
+    if (ARR_NDIM(tags) == 1 && ARR_LBOUND(tags)[0] != 1)
+        throw pg::Error(CHRONICLE_INVALID_EVENT,
+                        pg::format("%s must start at subscript 1 (got %d)", what, ARR_LBOUND(tags)[0]),
+                        "The log stores tags as given; an array with other bounds would read back with them.");
     if (ARR_HASNULL(tags))
         throw pg::Error(CHRONICLE_INVALID_EVENT, pg::format("%s must not contain NULL", what));
     int n = ARR_NDIM(tags) == 0 ? 0 : ARR_DIMS(tags)[0];
