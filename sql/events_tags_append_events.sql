@@ -76,6 +76,22 @@ FROM chronicle.append_events('[
 JOIN chronicle.events e ON e.stream_id = r.stream_id AND e.version = r.version
 JOIN first_try f ON f.event_id = e.event_id;
 SELECT count(*) AS order_events FROM chronicle.events WHERE stream_id LIKE 'dcborder-%';
+-- A retry after another writer appended a matching event: the call it retries
+-- committed (its decision was made and stands), so the retry is a no-op that
+-- returns the stored versions, not SE007.  A call that would write anything
+-- new is checked as usual.
+SELECT stream_id, version FROM chronicle.append_events('[
+  {"stream_id": "dcbother-1", "type": "Placed", "data": {"n": 3}, "tags": ["invoice:7"]}]');
+SELECT r.stream_id, r.version
+FROM chronicle.append_events('[
+  {"stream_id": "dcborder-1", "type": "Placed", "data": {"n": 1}, "event_id": "00000000-0000-4000-8000-0000000dcb01", "tags": ["invoice:7"]},
+  {"stream_id": "dcborder-2", "type": "Placed", "data": {"n": 2}, "event_id": "00000000-0000-4000-8000-0000000dcb02"}]',
+  '{"items": [{"tags": ["invoice:7"]}]}', :'alice_tx', :alice_pos) r;
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[
+  {"stream_id": "dcborder-1", "type": "Placed", "data": {"n": 1}, "event_id": "00000000-0000-4000-8000-0000000dcb01", "tags": ["invoice:7"]},
+  {"stream_id": "dcborder-2", "type": "Placed", "data": {"n": 5}}]',
+  '{"items": [{"tags": ["invoice:7"]}]}', $$ || quote_literal(:'alice_tx') || $$, $$ || :alice_pos || $$)$$)
+  LIKE 'SE007: append condition failed: event 1 of stream "dcbother-1"%' AS se007;
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[
   {"stream_id": "dcborder-1", "type": "Placed", "data": {"n": 99}, "event_id": "00000000-0000-4000-8000-0000000dcb01"}]')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[

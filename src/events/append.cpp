@@ -1113,7 +1113,8 @@ SQL_FUNCTION(chronicle_append_events)
                     ids[nids++] = UUIDPGetDatum(&all[i].event_id);
             ArrayType *own_ids = construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
             ConditionHit hit;
-            if (events_condition_check(condition, after_tx, after_position, own_ids, &hit))
+            if (events_condition_check(condition, after_tx, after_position, own_ids, &hit) &&
+                !(nids == count && events_all_stored(own_ids)))
             {
                 const char *after = PG_ARGISNULL(2) ? "the beginning of the log"
                                                     : psprintf("(%s, %lld)",

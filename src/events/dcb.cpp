@@ -366,6 +366,32 @@ bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_pos
     return found;
 }
 
+/*
+ * Are all of these event_ids in the log (committed, seen with a snapshot taken
+ * now)?  Then a conditional append_events that gives them is a retry of one
+ * that committed: its decision stands, and it returns the stored rows instead
+ * of failing on an event appended after it (append_stream sees the repeats).
+ */
+bool events_all_stored(ArrayType *ids)
+{
+    static SPIPlanPtr plan;
+    static const Oid argtypes[1] = {UUIDARRAYOID};
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    SPIPlanPtr p = pg::spi::kept_plan(&plan,
+                                      "SELECT NOT EXISTS (SELECT FROM unnest($1) i(id) WHERE NOT EXISTS "
+                                      "(SELECT FROM chronicle.events e WHERE e.event_id = i.id))",
+                                      1, argtypes);
+    Datum args[1] = {PointerGetDatum(ids)};
+    int rc = pg::spi::execute_snapshot(p, args, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "chronicle: stored event_id lookup failed: %s", SPI_result_code_string(rc));
+    bool isnull;
+    bool all = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    SPI_finish();
+    return all && !isnull;
+}
+
 /* chronicle.read_query(query, after_tx, after_position, max_count) */
 SQL_FUNCTION(chronicle_read_query)
 {

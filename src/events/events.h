@@ -210,6 +210,7 @@ struct ConditionHit
 };
 EventQuery *events_query_parse(Jsonb *query, const char *what);
 void events_query_lock(const EventQuery *q, DcbKeySet *set);
+bool events_all_stored(ArrayType *ids);
 bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_position, ArrayType *own_ids,
                             ConditionHit *hit); /* own_ids: uuid[] of the append's caller-chosen event_ids */
 
