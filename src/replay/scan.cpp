@@ -31,16 +31,24 @@ extern "C" {
 #include "utils/uuid.h"
 }
 
-/* Does the table still have the columns of chronicle.events at their positions? */
+/*
+ * The columns this scan checks and may return: those of 0.1.0, through hash.
+ * tags (0.2.0) is neither read nor required, as before it existed: a role
+ * with SELECT on exactly those columns replays with a rules reducer
+ * (sql/replay_stream.sql).
+ */
+static constexpr int SCAN_COLUMNS = EV_HASH;
+
+/* Does the table still have those columns at their positions? */
 static bool usable_table(Relation heap)
 {
     return heap->rd_tableam == GetHeapamTableAmRoutine() &&
-           event_row_desc_matches(RelationGetDescr(heap), EV_NCOLUMNS);
+           event_row_desc_matches(RelationGetDescr(heap), SCAN_COLUMNS);
 }
 
 /*
- * The permission check of the executor for the same query, which selects
- * every column: SELECT on the table, or on each of those columns; the error
+ * The permission check of the executor for the same query over the
+ * SCAN_COLUMNS: SELECT on the table, or on each of those columns; the error
  * (42501, "permission denied for table events") and any check a security
  * plugin adds through ExecutorCheckPerms_hook are the executor's own.
  */
@@ -52,7 +60,7 @@ static void check_select(Oid relid)
     rte->relkind = RELKIND_RELATION;
     rte->rellockmode = AccessShareLock;
     rte->requiredPerms = ACL_SELECT;
-    for (int attno = 1; attno <= EV_NCOLUMNS; attno++)
+    for (int attno = 1; attno <= SCAN_COLUMNS; attno++)
         rte->selectedCols = bms_add_member(rte->selectedCols, attno - FirstLowInvalidHeapAttributeNumber);
     ExecCheckRTPerms(list_make1(rte), true);
 }
@@ -167,7 +175,7 @@ EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto, int natts)
     s->snapshot = RegisterSnapshot(GetActiveSnapshot());
     s->after = after;
     s->upto = upto;
-    s->natts = Min(Max(natts, EV_VERSION), EV_NCOLUMNS);
+    s->natts = Min(Max(natts, EV_VERSION), SCAN_COLUMNS);
     s->buffer = InvalidBuffer;
 
     /*

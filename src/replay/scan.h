@@ -38,8 +38,8 @@ struct EventRow
 };
 
 /*
- * The next event's first natts attributes (at least 2, at most EV_NCOLUMNS of
- * row/event_row.h), valid
+ * The next event's first natts attributes (at least 2, at most 11: through
+ * hash, row/event_row.h), valid
  * until the next call; false after the last.  Checks for interrupts.
  */
 bool event_scan_next(EventScan *s, EventRow *row);
