@@ -67,14 +67,14 @@ struct EventColumnDef
 };
 
 /* The columns by index (column number - 1). */
-inline constexpr EventColumnDef event_row_columns[EV_NCOLUMNS] = {
+static constexpr EventColumnDef event_row_columns[EV_NCOLUMNS] = {
 #define EVENT_ROW_DEF(ID, name, type, stored) {#name, type, EVENT_STORED_##stored},
     EVENT_ROW(EVENT_ROW_DEF)
 #undef EVENT_ROW_DEF
 };
 
 /* Their types alone, in order (what events_direct_plain compares). */
-inline constexpr Oid event_row_types[EV_NCOLUMNS] = {
+static constexpr Oid event_row_types[EV_NCOLUMNS] = {
 #define EVENT_ROW_TYPE(ID, name, type, stored) type,
     EVENT_ROW(EVENT_ROW_TYPE)
 #undef EVENT_ROW_TYPE
