@@ -1,8 +1,9 @@
 /*
- * events.h: what the files of the events module share.  One other module uses
- * it: subscriptions/poll.cpp reads events as read_all does, through
- * EVENTS_COLUMNS and events_read_into().  Modules above the event store learn
- * of appends through observers.h.
+ * events.h: what the files of the events module share (private to it; the
+ * erasure module, which rewrites events in place, is its one other user).
+ * The row of chronicle.events (EV_* column numbers, EVENTS_COLUMNS) is
+ * defined in row/event_row.h; modules above the event store read events
+ * through read.h and learn of appends through observers.h.
  *
  * src/events is C-style (pg/boundary.h): no frame owns a C++ object with a
  * destructor, and any function may ereport.
@@ -21,39 +22,11 @@ extern "C" {
 #include "utils/uuid.h"
 }
 
+#include "events/read.h"
+#include "row/event_row.h"
+
 #define EVENTS_HASH_LEN 32 /* SHA-256 */
 #define EVENTS_NOTIFY_CHANNEL "chronicle_events"
-
-/* Column numbers of chronicle.events (1-based, the contract's order). */
-enum EventsColumn
-{
-    EV_STREAM_ID = 1,
-    EV_VERSION,
-    EV_GLOBAL_POSITION,
-    EV_EVENT_ID,
-    EV_TYPE,
-    EV_TYPE_VERSION,
-    EV_DATA,
-    EV_METADATA,
-    EV_RECORDED_AT,
-    EV_TX_ID,
-    EV_HASH,
-    EV_TAGS, /* 0.2.0: appended after hash (src/events/tables.sql) */
-    EV_NCOLUMNS = EV_TAGS
-};
-
-/* The select list that yields rows of type chronicle.events from alias e. */
-#define EVENTS_COLUMNS                                                                     \
-    "e.stream_id, e.version, e.global_position, e.event_id, e.type, e.type_version, e.data, " \
-    "e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
-
-/*
- * read.cpp: run a read plan whose rows are chronicle.events rows (SPI
- * connected), storing them into store upcast as every read returns them
- * (SPEC section 4).  nulls as SPI takes them ('n' for NULL), or NULL.
- */
-void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
-                      const char *nulls, Tuplestorestate *store);
 
 /*
  * read.cpp, on a Citus cluster (docs/design/citus.md): is chronicle.events

@@ -50,10 +50,6 @@ struct EventsStore
 
 namespace {
 
-/* The columns put() fills, in the contract's order. */
-const Oid column_types[EV_NCOLUMNS] = {TEXTOID,  INT8OID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,
-                                       JSONBOID, JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID};
-
 /* An INSERT trigger that the direct path may leave out (see the header). */
 bool skippable_insert_trigger(const Trigger *t, Oid streams, Oid check_fn)
 {
@@ -64,7 +60,7 @@ bool skippable_insert_trigger(const Trigger *t, Oid streams, Oid check_fn)
 
 bool direct_path_possible(const DirectTarget *target, Oid streams, Oid check_fn)
 {
-    if (!events_direct_plain(target, column_types, EV_NCOLUMNS))
+    if (!events_direct_plain(target, event_row_types, EV_NCOLUMNS))
         return false;
     const TriggerDesc *triggers = target->rel->trigdesc;
     if (triggers != NULL)

@@ -11,6 +11,7 @@
 #include "pg/spi.h"
 #include "pg/jsonb_root.h"
 #include "replay/reducer.h"
+#include "row/event_row.h"
 #include "types/types.h"
 
 extern "C" {
@@ -135,23 +136,24 @@ SQL_FUNCTION(chronicle_fold_step)
     tuple.t_tableOid = InvalidOid;
     tuple.t_data = th;
 
-    Datum values[12];
-    bool nulls[12];
+    Datum values[EV_NCOLUMNS];
+    bool nulls[EV_NCOLUMNS];
     int natts = fc->rowdesc->natts;
-    if (natts != 12)
+    if (natts != EV_NCOLUMNS)
         throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        pg::format("chronicle.events has %d columns, chronicle.fold expects 12", natts));
+                        pg::format("chronicle.events has %d columns, chronicle.fold expects %d", natts,
+                                   EV_NCOLUMNS));
     heap_deform_tuple(&tuple, fc->rowdesc, values, nulls);
 
     /* Upcast as every read does (a row that was upcast already stays as it is). */
-    Jsonb *data = nulls[6] ? nullptr : DatumGetJsonbP(values[6]);
-    int32 type_version = nulls[5] ? 1 : DatumGetInt32(values[5]);
+    Jsonb *data = nulls[EV_DATA - 1] ? nullptr : DatumGetJsonbP(values[EV_DATA - 1]);
+    int32 type_version = nulls[EV_TYPE_VERSION - 1] ? 1 : DatumGetInt32(values[EV_TYPE_VERSION - 1]);
     bool changed = false;
-    if (data && !nulls[4])
+    if (data && !nulls[EV_TYPE - 1])
     {
         int32 upcast_version = type_version;
         /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
-        text *t = DatumGetTextPP(values[4]);
+        text *t = DatumGetTextPP(values[EV_TYPE - 1]);
         int len = VARSIZE_ANY_EXHDR(t);
         char buf[256];
         char *name = buf;
@@ -171,17 +173,17 @@ SQL_FUNCTION(chronicle_fold_step)
     if (st->r->compiled)
     {
         EventView ev;
-        text *type = nulls[4] ? nullptr : DatumGetTextPP(values[4]);
+        text *type = nulls[EV_TYPE - 1] ? nullptr : DatumGetTextPP(values[EV_TYPE - 1]);
         ev.reducer = st->r->name;
-        ev.stream_id = nulls[0] ? nullptr : DatumGetTextPP(values[0]);
-        ev.has_version = !nulls[1];
-        ev.version = nulls[1] ? 0 : DatumGetInt64(values[1]);
+        ev.stream_id = nulls[EV_STREAM_ID - 1] ? nullptr : DatumGetTextPP(values[EV_STREAM_ID - 1]);
+        ev.has_version = !nulls[EV_VERSION - 1];
+        ev.version = nulls[EV_VERSION - 1] ? 0 : DatumGetInt64(values[EV_VERSION - 1]);
         ev.type = type ? VARDATA_ANY(type) : nullptr;
         ev.typelen = type ? VARSIZE_ANY_EXHDR(type) : 0;
         ev.data = data;
-        ev.event_id = nulls[3] ? nullptr : DatumGetUUIDP(values[3]);
-        ev.has_recorded_at = !nulls[8];
-        ev.recorded_at = nulls[8] ? 0 : DatumGetTimestampTz(values[8]);
+        ev.event_id = nulls[EV_EVENT_ID - 1] ? nullptr : DatumGetUUIDP(values[EV_EVENT_ID - 1]);
+        ev.has_recorded_at = !nulls[EV_RECORDED_AT - 1];
+        ev.recorded_at = nulls[EV_RECORDED_AT - 1] ? 0 : DatumGetTimestampTz(values[EV_RECORDED_AT - 1]);
         rules_apply(st->r->compiled, &st->state, &ev, aggcxt);
         PG_RETURN_POINTER(st);
     }
@@ -189,8 +191,8 @@ SQL_FUNCTION(chronicle_fold_step)
     Datum row = PG_GETARG_DATUM(2);
     if (changed)
     {
-        values[5] = Int32GetDatum(type_version);
-        values[6] = JsonbPGetDatum(data);
+        values[EV_TYPE_VERSION - 1] = Int32GetDatum(type_version);
+        values[EV_DATA - 1] = JsonbPGetDatum(data);
         row = HeapTupleGetDatum(heap_form_tuple(fc->rowdesc, values, nulls));
     }
     LOCAL_FCINFO(call, 2);

@@ -16,6 +16,7 @@
 #include "pg/boundary.h"
 #include "replay/reducer.h"
 #include "replay/scan.h"
+#include "row/event_row.h"
 #include "types/types.h"
 
 extern "C" {
@@ -35,32 +36,12 @@ extern "C" {
 
 replay_start_hook_type replay_start_hook = nullptr;
 
-/* Columns of chronicle.events, in table order (the row type's order). */
-enum
-{
-    COL_STREAM_ID = 1,
-    COL_VERSION,
-    COL_GLOBAL_POSITION,
-    COL_EVENT_ID,
-    COL_TYPE,
-    COL_TYPE_VERSION,
-    COL_DATA,
-    COL_METADATA,
-    COL_RECORDED_AT,
-    COL_TX_ID,
-    COL_HASH,
-    COL_TAGS, /* 0.2.0: after hash (src/events/tables.sql) */
-    NCOLS = COL_TAGS
-};
-
 static SPIPlanPtr events_plan()
 {
     static SPIPlanPtr plan = nullptr;
     static const Oid types[3] = {TEXTOID, INT8OID, INT8OID};
     return pg::spi::kept_plan(&plan,
-                              "SELECT e.stream_id, e.version, e.global_position, e.event_id, e.type,"
-                              " e.type_version, e.data, e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
-                              " FROM chronicle.events e"
+                              "SELECT " EVENTS_COLUMNS " FROM chronicle.events e"
                               " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
                               "   AND e.version OPERATOR(pg_catalog.>) $2"
                               "   AND e.version OPERATOR(pg_catalog.<=) $3"
@@ -178,15 +159,15 @@ static Jsonb *row_jsonb(Run *run, Datum d)
  */
 static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const ReplayBounds *bounds)
 {
-    bool has_recorded_at = natts >= COL_RECORDED_AT;
-    TimestampTz recorded_at = has_recorded_at ? DatumGetTimestampTz(values[COL_RECORDED_AT - 1]) : 0;
+    bool has_recorded_at = natts >= EV_RECORDED_AT;
+    TimestampTz recorded_at = has_recorded_at ? DatumGetTimestampTz(values[EV_RECORDED_AT - 1]) : 0;
     if (bounds->has_time && recorded_at > bounds->as_of_time)
         return false;
 
-    text *type = reinterpret_cast<text *>(DatumGetPointer(values[COL_TYPE - 1]));
+    text *type = reinterpret_cast<text *>(DatumGetPointer(values[EV_TYPE - 1]));
     /* What DatumGetTextPP does, without a call per row for the usual short type. */
     if (VARATT_IS_COMPRESSED(type) || VARATT_IS_EXTERNAL(type))
-        type = DatumGetTextPP(values[COL_TYPE - 1]);
+        type = DatumGetTextPP(values[EV_TYPE - 1]);
     int typelen = VARSIZE_ANY_EXHDR(type);
     const CompiledRules *compiled = run->r->compiled;
     const char *type_name = run->type_name;
@@ -211,8 +192,8 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
             type_upcasts = true;
         }
     }
-    int32 type_version = DatumGetInt32(values[COL_TYPE_VERSION - 1]);
-    Jsonb *stored = row_jsonb(run, values[COL_DATA - 1]);
+    int32 type_version = DatumGetInt32(values[EV_TYPE_VERSION - 1]);
+    Jsonb *stored = row_jsonb(run, values[EV_DATA - 1]);
     int32 upcast_version = type_version;
     Jsonb *data = type_upcasts || !compiled ? types_upcast(type_name, &upcast_version, stored) : stored;
 
@@ -222,21 +203,21 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
         ev.reducer = run->r->name;
         ev.stream_id = run->stream_id;
         ev.has_version = true;
-        ev.version = DatumGetInt64(values[COL_VERSION - 1]);
+        ev.version = DatumGetInt64(values[EV_VERSION - 1]);
         ev.type = VARDATA_ANY(type);
         ev.typelen = typelen;
         ev.data = data;
-        ev.event_id = DatumGetUUIDP(values[COL_EVENT_ID - 1]);
+        ev.event_id = DatumGetUUIDP(values[EV_EVENT_ID - 1]);
         ev.has_recorded_at = has_recorded_at;
         ev.recorded_at = recorded_at;
         rules_apply_list(compiled, type_rules, &run->state, &ev, run->cxt);
         return true;
     }
 
-    Datum row_values[NCOLS];
+    Datum row_values[EV_NCOLUMNS];
     memcpy(row_values, values, sizeof(row_values));
-    row_values[COL_TYPE_VERSION - 1] = Int32GetDatum(upcast_version);
-    row_values[COL_DATA - 1] = JsonbPGetDatum(data);
+    row_values[EV_TYPE_VERSION - 1] = Int32GetDatum(upcast_version);
+    row_values[EV_DATA - 1] = JsonbPGetDatum(data);
     HeapTuple row = heap_form_tuple(run->rowdesc, row_values, nulls);
     call_function(run, HeapTupleGetDatum(row));
     return true;
@@ -275,7 +256,7 @@ static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
 {
     Receiver *rc = reinterpret_cast<Receiver *>(self);
     CHECK_FOR_INTERRUPTS();
-    int natts = rc->run->r->compiled ? COL_RECORDED_AT : NCOLS;
+    int natts = rc->run->r->compiled ? EV_RECORDED_AT : EV_NCOLUMNS;
     slot_getsomeattrs(slot, natts);
 
     MemoryContext old = MemoryContextSwitchTo(rc->per_event);
@@ -311,7 +292,7 @@ static bool receive_row(TupleTableSlot *slot, DestReceiver *self)
     MemoryContextReset(rc->per_event);
     if (more)
     {
-        rc->last = DatumGetInt64(slot->tts_values[COL_VERSION - 1]);
+        rc->last = DatumGetInt64(slot->tts_values[EV_VERSION - 1]);
         rc->found = true;
     }
     return more;
@@ -364,7 +345,7 @@ static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, R
 {
     int64 upto = bounds->has_version ? bounds->as_of_version : PG_INT64_MAX;
     /* The attributes in table order up to the last one the rules read. */
-    int natts = bounds->has_time || run->r->compiled->uses_recorded_at ? COL_RECORDED_AT : COL_DATA;
+    int natts = bounds->has_time || run->r->compiled->uses_recorded_at ? EV_RECORDED_AT : EV_DATA;
     /* rc->last is where the replay starts: 0, or a snapshot's version. */
     EventScan *scan = event_scan_begin(stream_id, rc->last, upto, natts);
     if (!scan)
@@ -387,7 +368,7 @@ static bool read_direct(Run *run, text *stream_id, const ReplayBounds *bounds, R
                 MemoryContextReset(rc->per_event);
             if (!more)
                 break;
-            rc->last = DatumGetInt64(row.values[COL_VERSION - 1]);
+            rc->last = DatumGetInt64(row.values[EV_VERSION - 1]);
             rc->found = true;
         }
     }

@@ -4,6 +4,7 @@
  */
 #include "replay/scan.h"
 #include "pg/citus.h"
+#include "row/event_row.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -31,51 +32,23 @@ extern "C" {
 }
 
 /*
- * How a column of chronicle.events is stored, which its type fixes: the
- * deforming below needs no tuple descriptor lookups for them.
+ * The columns this scan checks and may return: those of 0.1.0, through hash.
+ * tags (0.2.0) is neither read nor required, as before it existed: a role
+ * with SELECT on exactly those columns replays with a rules reducer
+ * (sql/replay_stream.sql).
  */
-enum StoredAs : uint8
-{
-    STORED_VARLENA, /* text, jsonb, bytea: int alignment unless short */
-    STORED_INT8,    /* bigint, timestamptz, xid8: by value, double alignment */
-    STORED_INT4,    /* int: by value, int alignment */
-    STORED_UUID     /* 16 bytes by reference, char alignment */
-};
+static constexpr int SCAN_COLUMNS = EV_HASH;
 
-/* The columns of chronicle.events, in the order SPEC section 2 defines. */
-static constexpr int EVENT_COLUMNS = 11;
-static constexpr struct
-{
-    const char *name;
-    Oid type;
-    StoredAs stored;
-} event_columns[EVENT_COLUMNS] = {
-    {"stream_id", TEXTOID, STORED_VARLENA},   {"version", INT8OID, STORED_INT8},
-    {"global_position", INT8OID, STORED_INT8}, {"event_id", UUIDOID, STORED_UUID},
-    {"type", TEXTOID, STORED_VARLENA},        {"type_version", INT4OID, STORED_INT4},
-    {"data", JSONBOID, STORED_VARLENA},       {"metadata", JSONBOID, STORED_VARLENA},
-    {"recorded_at", TIMESTAMPTZOID, STORED_INT8}, {"tx_id", XID8OID, STORED_INT8},
-    {"hash", BYTEAOID, STORED_VARLENA}};
-
-/* Does the table still have those columns at those positions? */
+/* Does the table still have those columns at their positions? */
 static bool usable_table(Relation heap)
 {
-    TupleDesc desc = RelationGetDescr(heap);
-    if (heap->rd_tableam != GetHeapamTableAmRoutine() || desc->natts < EVENT_COLUMNS)
-        return false;
-    for (int i = 0; i < EVENT_COLUMNS; i++)
-    {
-        Form_pg_attribute att = TupleDescAttr(desc, i);
-        if (att->attisdropped || att->atttypid != event_columns[i].type ||
-            strcmp(NameStr(att->attname), event_columns[i].name) != 0)
-            return false;
-    }
-    return true;
+    return heap->rd_tableam == GetHeapamTableAmRoutine() &&
+           event_row_desc_matches(RelationGetDescr(heap), SCAN_COLUMNS);
 }
 
 /*
- * The permission check of the executor for the same query, which selects
- * every column: SELECT on the table, or on each of those columns; the error
+ * The permission check of the executor for the same query over the
+ * SCAN_COLUMNS: SELECT on the table, or on each of those columns; the error
  * (42501, "permission denied for table events") and any check a security
  * plugin adds through ExecutorCheckPerms_hook are the executor's own.
  */
@@ -87,7 +60,7 @@ static void check_select(Oid relid)
     rte->relkind = RELKIND_RELATION;
     rte->rellockmode = AccessShareLock;
     rte->requiredPerms = ACL_SELECT;
-    for (int attno = 1; attno <= EVENT_COLUMNS; attno++)
+    for (int attno = 1; attno <= SCAN_COLUMNS; attno++)
         rte->selectedCols = bms_add_member(rte->selectedCols, attno - FirstLowInvalidHeapAttributeNumber);
     ExecCheckRTPerms(list_make1(rte), true);
 }
@@ -112,8 +85,8 @@ struct EventScan
     bool has_pending;
     bool index_done;
     TupleTableSlot *slot; /* for rows that lack a column (see event_scan_next) */
-    Datum values[EVENT_COLUMNS];
-    bool isnull[EVENT_COLUMNS];
+    Datum values[EV_NCOLUMNS];
+    bool isnull[EV_NCOLUMNS];
 };
 
 /*
@@ -202,7 +175,7 @@ EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto, int natts)
     s->snapshot = RegisterSnapshot(GetActiveSnapshot());
     s->after = after;
     s->upto = upto;
-    s->natts = Min(Max(natts, 2), EVENT_COLUMNS);
+    s->natts = Min(Max(natts, EV_VERSION), SCAN_COLUMNS);
     s->buffer = InvalidBuffer;
 
     /*
@@ -341,42 +314,6 @@ static bool next_batch(EventScan *s)
     return true;
 }
 
-/* Column I of a tuple without nulls, stored at or after off; returns the offset past it. */
-template <int I>
-static inline uint32 take_column(const char *tp, uint32 off, Datum *value)
-{
-    switch (event_columns[I].stored)
-    {
-    case STORED_VARLENA:
-        off = att_align_pointer(off, TYPALIGN_INT, -1, tp + off);
-        *value = PointerGetDatum(tp + off);
-        return off + VARSIZE_ANY(tp + off);
-    case STORED_INT8:
-        off = TYPEALIGN(ALIGNOF_DOUBLE, off);
-        *value = Int64GetDatum(*reinterpret_cast<const int64 *>(tp + off));
-        return off + sizeof(int64);
-    case STORED_INT4:
-        off = INTALIGN(off);
-        *value = Int32GetDatum(*reinterpret_cast<const int32 *>(tp + off));
-        return off + sizeof(int32);
-    case STORED_UUID:
-        *value = PointerGetDatum(tp + off);
-        return off + UUID_LEN;
-    }
-    return off;
-}
-
-/* Columns I.. up to natts, unrolled: each column's storage is a constant. */
-template <int I>
-static inline void take_columns(const char *tp, uint32 off, int natts, Datum *values)
-{
-    if constexpr (I < EVENT_COLUMNS)
-    {
-        if (I < natts)
-            take_columns<I + 1>(tp, take_column<I>(tp, off, &values[I]), natts, values);
-    }
-}
-
 /*
  * heap_deform_tuple for the first natts attributes only, with the
  * PostgreSQL macros it uses: a replay needs the columns up to data.  A
@@ -388,13 +325,12 @@ static inline void take_columns(const char *tp, uint32 off, int natts, Datum *va
 static void deform(EventScan *s, HeapTuple tuple)
 {
     HeapTupleHeader tup = tuple->t_data;
-    char *tp = reinterpret_cast<char *>(tup) + tup->t_hoff;
     if (!HeapTupleHasNulls(tuple))
     {
-        take_columns<0>(tp, 0, s->natts, s->values);
-        memset(s->isnull, 0, s->natts * sizeof(bool));
+        event_row_deform(tup, s->natts, s->values, s->isnull);
         return;
     }
+    char *tp = reinterpret_cast<char *>(tup) + tup->t_hoff;
 
     uint32 off = 0;
     bits8 *bp = tup->t_bits;
@@ -446,7 +382,7 @@ bool event_scan_next(EventScan *s, EventRow *row)
             row->values = s->slot->tts_values;
             row->isnull = s->slot->tts_isnull;
         }
-        int64 version = DatumGetInt64(row->values[1]);
+        int64 version = DatumGetInt64(row->values[EV_VERSION - 1]);
         if (version <= s->after)
             continue;
         if (version > s->upto)

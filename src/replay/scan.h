@@ -25,7 +25,7 @@ struct EventScan;
  * current user may not read chronicle.events.  Returns NULL, having opened
  * nothing, when this scan could not return what the executor would:
  * row-level security is enabled on chronicle.events, it is not a heap table
- * with the columns of SPEC section 2 in their order, or its primary key is
+ * with the columns of row/event_row.h in their order, or its primary key is
  * not a btree on (stream_id, version); the caller then reads through SPI.
  */
 EventScan *event_scan_begin(text *stream_id, int64 after, int64 upto, int natts);
@@ -38,7 +38,8 @@ struct EventRow
 };
 
 /*
- * The next event's first natts attributes (at least 2, at most 11), valid
+ * The next event's first natts attributes (at least 2, at most 11: through
+ * hash, row/event_row.h), valid
  * until the next call; false after the last.  Checks for interrupts.
  */
 bool event_scan_next(EventScan *s, EventRow *row);

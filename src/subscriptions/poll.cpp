@@ -19,11 +19,12 @@
  * C-style (pg/boundary.h).
  */
 #include "errors.h"
-#include "events/events.h"
+#include "events/read.h"
 #include "pg/boundary.h"
 #include "pg/spi.h"
 #include "pg/citus.h"
 #include "pg/result_memory.h"
+#include "row/event_row.h"
 
 extern "C" {
 #include "catalog/namespace.h"
