@@ -1,0 +1,51 @@
+-- Review of issue 14: the content digest a redaction keeps in
+-- chronicle.erasures is not itself chained, so verify() must also check a
+-- redacted event's current content against what its (chained) receipt in
+-- stream chronicle-erasures says the redaction left.  Otherwise a superuser
+-- can set any value in a redacted event, or forge an erasures row for an
+-- event never redacted and then rewrite it, and verify() stays empty.
+\set VERBOSITY terse
+CREATE ROLE regress_forgery_admin;
+GRANT chronicle_admin TO regress_forgery_admin;
+SELECT chronicle.append('ledger-1', 'Deposited', '{"amount": 10, "email": "a@example.org"}');
+SELECT chronicle.append('ledger-1', 'Deposited', '{"amount": 20, "email": "b@example.org"}');
+SET ROLE regress_forgery_admin;
+SELECT chronicle.redact('ledger-1', 1, ARRAY['email'], 'test');
+RESET ROLE;
+SELECT count(*) AS problems_after_redact FROM chronicle.verify();
+SELECT chronicle.append('ledger-1', 'Deposited', '{"amount": 30}');
+SELECT count(*) AS problems_after_later_append FROM chronicle.verify();
+
+-- a. a value set in a redacted event (not a removal): caught by verify().
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE chronicle.events SET data = '{"amount": 1000000}' WHERE stream_id = 'ledger-1' AND version = 1;
+SELECT stream_id, version, problem FROM chronicle.verify();
+ROLLBACK;
+
+-- b. an erasures row forged for an event never redacted (its digest is the
+-- event's own content digest, so the chain still links), then the event
+-- rewritten: caught by verify().
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO chronicle.erasures (stream_id, version, event_id, content_digest, paths, redacted_at)
+SELECT stream_id, version, event_id,
+       sha256(int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8') ||
+              int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8')),
+       '{email}', now()
+  FROM chronicle.events WHERE stream_id = 'ledger-1' AND version = 2;
+SELECT count(*) AS problems_with_forged_row_only FROM chronicle.verify();
+UPDATE chronicle.events SET data = '{"amount": 2000000}' WHERE stream_id = 'ledger-1' AND version = 2;
+SELECT stream_id, version, problem FROM chronicle.verify();
+ROLLBACK;
+
+-- c. a second redaction of the same event: its latest receipt counts.
+SET ROLE regress_forgery_admin;
+SELECT chronicle.redact('ledger-1', 1, ARRAY['amount'], 'test');
+RESET ROLE;
+SELECT count(*) AS problems_after_second_redact FROM chronicle.verify();
+SELECT data FROM chronicle.events WHERE stream_id = 'ledger-1' AND version = 1;
+SELECT count(*) AS receipt_entries_with_digest
+  FROM chronicle.events c, jsonb_array_elements(c.data->'events') x
+ WHERE c.stream_id = 'chronicle-erasures' AND x ? 'content_digest';
+DROP ROLE regress_forgery_admin;
