@@ -385,6 +385,17 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     push_key_string(&req->events, "event_id",
                     DatumGetCString(DirectFunctionCall1(uuid_out, event_id)));
     push_key_string(&req->events, "rule", rule);
+    /* The digest of the content the redaction left, which verify() checks the
+     * row against: the kept digest in chronicle.erasures is not chained, this
+     * receipt is (a forged erasures row or a rewritten redacted row shows). */
+    {
+        uint8 after[EVENTS_HASH_LEN];
+        events_content_digest(new_data, new_metadata, after);
+        char hex[EVENTS_HASH_LEN * 2 + 1];
+        for (int i = 0; i < EVENTS_HASH_LEN; i++)
+            snprintf(hex + 2 * i, 3, "%02x", after[i]);
+        push_key_string(&req->events, "content_digest", pstrdup(hex)); /* kept until the receipt is built */
+    }
     push_string(&req->events, WJB_KEY, "paths");
     pushJsonbValue(&req->events, WJB_BEGIN_ARRAY, NULL);
     if (!all)

@@ -40,13 +40,26 @@ SPIPlanPtr scan_one_plan;
 SPIPlanPtr streams_all_plan;
 SPIPlanPtr streams_one_plan;
 
+#define RECEIPT_DIGEST_SQL                                                                  \
+    "(SELECT x OPERATOR(pg_catalog.->>) 'content_digest' FROM chronicle.events c, "           \
+    "pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(c.data OPERATOR(pg_catalog.->) 'events') " \
+    "WHEN 'array' THEN c.data OPERATOR(pg_catalog.->) 'events' ELSE '[]'::pg_catalog.jsonb END) x " \
+    "WHERE c.stream_id OPERATOR(pg_catalog.=) 'chronicle-erasures' "                          \
+    "AND x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb(e.stream_id) " \
+    "AND x OPERATOR(pg_catalog.->) 'version' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb(e.version) " \
+    "ORDER BY c.version DESC LIMIT 1)"
+
 /* Columns 1..9 are chain v1's; v2 adds global_position, tx_id, the content
  * digest a redaction kept, and tags (EVENTS_SCAN_*, events.h). */
 #define SCAN_COLUMNS                                                                        \
     "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
     "e.recorded_at, e.hash, e.global_position, e.tx_id, r.content_digest, " EVENTS_SCAN_TAGS  \
+    ", CASE WHEN r.stream_id IS NOT NULL THEN " RECEIPT_DIGEST_SQL " END"                    \
     " FROM chronicle.events e LEFT JOIN chronicle.erasures r "                              \
     "ON r.stream_id OPERATOR(pg_catalog.=) e.stream_id AND r.version OPERATOR(pg_catalog.=) e.version "
+/* A redacted event's content digest as its latest receipt (chained, in
+ * stream chronicle-erasures) recorded it; column 14, NULL: no receipt. */
+#define SCAN_RECEIPT_DIGEST 14
 
 const char *const SCAN_ALL_SQL = SCAN_COLUMNS "ORDER BY e.stream_id, e.version";
 const char *const SCAN_ONE_SQL =
@@ -141,6 +154,28 @@ void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryC
             events_scan_hash(w->prev, w->prev_len, row, desc, expected);
         if (!hash_ok_size || memcmp(VARDATA_ANY(hash), expected, EVENTS_HASH_LEN) != 0)
             report(out, sid, slen, version, "hash mismatch: the row or the chain before it was altered");
+        bool unredacted = true;
+        if (!v1)
+            (void)SPI_getbinval(row, desc, EVENTS_SCAN_CONTENT, &unredacted);
+        if (!unredacted)
+        {
+            /* The link commits to the kept digest, not to the row's content:
+             * the content must be what the chained receipt says was left. */
+            bool no_receipt;
+            Datum want = SPI_getbinval(row, desc, SCAN_RECEIPT_DIGEST, &no_receipt);
+            uint8 now[EVENTS_HASH_LEN];
+            events_content_digest(DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
+                                  DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)), now);
+            char hex[EVENTS_HASH_LEN * 2 + 1];
+            for (int i = 0; i < EVENTS_HASH_LEN; i++)
+                snprintf(hex + 2 * i, 3, "%02x", now[i]);
+            if (no_receipt)
+                report(out, sid, slen, version,
+                       "redacted without a receipt in stream chronicle-erasures: chronicle.erasures was written directly");
+            else if (strcmp(TextDatumGetCString(want), hex) != 0)
+                report(out, sid, slen, version,
+                       "content differs from what its redaction left (receipt in stream chronicle-erasures)");
+        }
     }
     w->last_version = version;
     w->prev_len = hash_ok_size ? EVENTS_HASH_LEN : 0;
