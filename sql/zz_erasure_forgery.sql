@@ -48,4 +48,35 @@ SELECT data FROM chronicle.events WHERE stream_id = 'ledger-1' AND version = 1;
 SELECT count(*) AS receipt_entries_with_digest
   FROM chronicle.events c, jsonb_array_elements(c.data->'events') x
  WHERE c.stream_id = 'chronicle-erasures' AND x ? 'content_digest';
+
+-- d. the receipts verify() trusts cannot be forged with append: only redact
+-- appends to stream chronicle-erasures (42501 for a writer, an admin, the
+-- superuser; append, append_batch, append_events alike).
+CREATE ROLE regress_forgery_writer;
+GRANT chronicle_writer TO regress_forgery_writer;
+SET ROLE regress_forgery_writer;
+SELECT regress.error_of($$SELECT chronicle.append('chronicle-erasures', 'EventsRedacted', '{"events": []}')$$);
+SELECT regress.error_of($$SELECT chronicle.append_batch('chronicle-erasures', '[{"type": "EventsRedacted", "data": {}}]')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "chronicle-erasures", "type": "EventsRedacted", "data": {}}]')$$);
+RESET ROLE;
+SET ROLE regress_forgery_admin;
+SELECT regress.error_of($$SELECT chronicle.append('chronicle-erasures', 'EventsRedacted', '{"events": []}')$$);
+RESET ROLE;
+SELECT regress.error_of($$SELECT chronicle.append('chronicle-erasures', 'EventsRedacted', '{"events": []}')$$);
+-- redact itself still appends its receipt, also after a refused forgery in
+-- the same transaction, and its receipt leaves no permission behind (an
+-- admin who is also a writer).
+GRANT chronicle_writer TO regress_forgery_admin;
+BEGIN;
+SET ROLE regress_forgery_admin;
+SELECT regress.error_of($$SELECT chronicle.append('chronicle-erasures', 'EventsRedacted', '{"events": []}')$$);
+SELECT chronicle.redact('ledger-1', 2, ARRAY['email'], 'test');
+SELECT regress.error_of($$SELECT chronicle.append('chronicle-erasures', 'EventsRedacted', '{"events": []}')$$);
+RESET ROLE;
+COMMIT;
+SELECT count(*) AS receipts, max(version) AS last FROM chronicle.events WHERE stream_id = 'chronicle-erasures';
+SELECT count(*) AS problems FROM chronicle.verify();
+DROP OWNED BY regress_forgery_writer;
+DROP ROLE regress_forgery_writer;
+DROP OWNED BY regress_forgery_admin;
 DROP ROLE regress_forgery_admin;

@@ -548,6 +548,7 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
         JsonbValue *receipt = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
         static const Oid types[1] = {JSONBOID};
         Datum args[1] = {JsonbPGetDatum(JsonbValueToJsonb(receipt))};
+        events_allow_receipt();
         if (pg::spi::execute_plan(pg::spi::kept_plan(&receipt_plan, RECEIPT_SQL, 1, types), args, NULL, false, 0) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: appending the erasure receipt failed");
