@@ -76,6 +76,27 @@ RESET ROLE;
 COMMIT;
 SELECT count(*) AS receipts, max(version) AS last FROM chronicle.events WHERE stream_id = 'chronicle-erasures';
 SELECT count(*) AS problems FROM chronicle.verify();
+
+-- e. redact with no paths removes every "x-personal" property: one whose
+-- name holds a dot, one in the objects of an array (each element), an
+-- array whose items are personal; the rest stays.
+SELECT chronicle.define_event_type('regress_Signed', '{"type": "object", "properties": {
+  "e.mail": {"type": "string", "x-personal": true},
+  "plan": {"type": "string"},
+  "contacts": {"type": "array", "items": {"type": "object", "properties": {
+      "phone": {"type": "string", "x-personal": true}, "kind": {"type": "string"}}}},
+  "aliases": {"type": "array", "items": {"type": "string", "x-personal": true}}}}');
+SELECT chronicle.append('signup-1', 'regress_Signed',
+  '{"e.mail": "eve@example.org", "plan": "pro", "contacts": [{"phone": "555-0101", "kind": "home"},
+    {"phone": "555-0102", "kind": "work"}, {"kind": "none"}], "aliases": ["evie", "e"]}');
+SET ROLE regress_forgery_admin;
+SELECT chronicle.redact('signup-1', 1) AS redacted;
+RESET ROLE;
+SELECT data FROM chronicle.events WHERE stream_id = 'signup-1';
+SELECT x->'paths' AS receipt_paths
+  FROM chronicle.events c, jsonb_array_elements(c.data->'events') x
+ WHERE c.stream_id = 'chronicle-erasures' AND x->>'stream_id' = 'signup-1';
+SELECT count(*) AS problems FROM chronicle.verify();
 DROP OWNED BY regress_forgery_writer;
 DROP ROLE regress_forgery_writer;
 DROP OWNED BY regress_forgery_admin;
