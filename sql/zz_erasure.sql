@@ -144,7 +144,7 @@ SELECT regress.error_of($$SELECT chronicle.redact_tagged('')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest(NULL)$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('[]')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": -1, "streams": 0, "events": 0, "root": "00"}')$$);
-SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": 1, "streams": 0, "events": 0, "root": "zz"}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": 1, "streams": 0, "events": 0, "global_position": 0, "root": "zz"}')$$);
 
 -- Digests: recorded, and one taken now verifies.
 SELECT pg_temp.covering_digest() AS d \gset

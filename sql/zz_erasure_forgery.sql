@@ -97,6 +97,14 @@ SELECT x->'paths' AS receipt_paths
   FROM chronicle.events c, jsonb_array_elements(c.data->'events') x
  WHERE c.stream_id = 'chronicle-erasures' AND x->>'stream_id' = 'signup-1';
 SELECT count(*) AS problems FROM chronicle.verify();
+
+-- f. a digest whose global_position was edited (the field the root's heads
+-- fix): verify_digest() names the edit; the unedited digest verifies.
+SELECT chronicle.digest() AS d \gset
+SELECT count(*) AS unedited_problems FROM chronicle.verify_digest(:'d');
+SELECT regexp_replace(problem, '[0-9]+', 'N', 'g') AS problem
+  FROM chronicle.verify_digest(jsonb_set(:'d', '{global_position}', to_jsonb((:'d'::jsonb->>'global_position')::bigint + 1000)));
+SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": 1, "streams": 0, "events": 0, "global_position": -1, "root": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}')$$);
 DROP OWNED BY regress_forgery_writer;
 DROP ROLE regress_forgery_writer;
 DROP OWNED BY regress_forgery_admin;
