@@ -7,19 +7,19 @@
 \set VERBOSITY terse
 CREATE ROLE regress_forgery_admin;
 GRANT chronicle_admin TO regress_forgery_admin;
-SELECT chronicle.append('ledger-1', 'Deposited', '{"amount": 10, "email": "a@example.org"}');
-SELECT chronicle.append('ledger-1', 'Deposited', '{"amount": 20, "email": "b@example.org"}');
+SELECT chronicle.append('forgery-ledger-1', 'Deposited', '{"amount": 10, "email": "a@example.org"}');
+SELECT chronicle.append('forgery-ledger-1', 'Deposited', '{"amount": 20, "email": "b@example.org"}');
 SET ROLE regress_forgery_admin;
-SELECT chronicle.redact('ledger-1', 1, ARRAY['email'], 'test');
+SELECT chronicle.redact('forgery-ledger-1', 1, ARRAY['email'], 'test');
 RESET ROLE;
 SELECT count(*) AS problems_after_redact FROM chronicle.verify();
-SELECT chronicle.append('ledger-1', 'Deposited', '{"amount": 30}');
+SELECT chronicle.append('forgery-ledger-1', 'Deposited', '{"amount": 30}');
 SELECT count(*) AS problems_after_later_append FROM chronicle.verify();
 
 -- a. a value set in a redacted event (not a removal): caught by verify().
 BEGIN;
 SET LOCAL session_replication_role = replica;
-UPDATE chronicle.events SET data = '{"amount": 1000000}' WHERE stream_id = 'ledger-1' AND version = 1;
+UPDATE chronicle.events SET data = '{"amount": 1000000}' WHERE stream_id = 'forgery-ledger-1' AND version = 1;
 SELECT stream_id, version, problem FROM chronicle.verify();
 ROLLBACK;
 
@@ -33,18 +33,18 @@ SELECT stream_id, version, event_id,
        sha256(int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8') ||
               int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8')),
        '{email}', now()
-  FROM chronicle.events WHERE stream_id = 'ledger-1' AND version = 2;
+  FROM chronicle.events WHERE stream_id = 'forgery-ledger-1' AND version = 2;
 SELECT count(*) AS problems_with_forged_row_only FROM chronicle.verify();
-UPDATE chronicle.events SET data = '{"amount": 2000000}' WHERE stream_id = 'ledger-1' AND version = 2;
+UPDATE chronicle.events SET data = '{"amount": 2000000}' WHERE stream_id = 'forgery-ledger-1' AND version = 2;
 SELECT stream_id, version, problem FROM chronicle.verify();
 ROLLBACK;
 
 -- c. a second redaction of the same event: its latest receipt counts.
 SET ROLE regress_forgery_admin;
-SELECT chronicle.redact('ledger-1', 1, ARRAY['amount'], 'test');
+SELECT chronicle.redact('forgery-ledger-1', 1, ARRAY['amount'], 'test');
 RESET ROLE;
 SELECT count(*) AS problems_after_second_redact FROM chronicle.verify();
-SELECT data FROM chronicle.events WHERE stream_id = 'ledger-1' AND version = 1;
+SELECT data FROM chronicle.events WHERE stream_id = 'forgery-ledger-1' AND version = 1;
 SELECT count(*) AS receipt_entries_with_digest
   FROM chronicle.events c, jsonb_array_elements(c.data->'events') x
  WHERE c.stream_id = 'chronicle-erasures' AND x ? 'content_digest';
@@ -70,7 +70,7 @@ GRANT chronicle_writer TO regress_forgery_admin;
 BEGIN;
 SET ROLE regress_forgery_admin;
 SELECT regress.error_of($$SELECT chronicle.append('chronicle-erasures', 'EventsRedacted', '{"events": []}')$$);
-SELECT chronicle.redact('ledger-1', 2, ARRAY['email'], 'test');
+SELECT chronicle.redact('forgery-ledger-1', 2, ARRAY['email'], 'test');
 SELECT regress.error_of($$SELECT chronicle.append('chronicle-erasures', 'EventsRedacted', '{"events": []}')$$);
 RESET ROLE;
 COMMIT;
@@ -86,16 +86,16 @@ SELECT chronicle.define_event_type('regress_Signed', '{"type": "object", "proper
   "contacts": {"type": "array", "items": {"type": "object", "properties": {
       "phone": {"type": "string", "x-personal": true}, "kind": {"type": "string"}}}},
   "aliases": {"type": "array", "items": {"type": "string", "x-personal": true}}}}');
-SELECT chronicle.append('signup-1', 'regress_Signed',
+SELECT chronicle.append('forgery-signup-1', 'regress_Signed',
   '{"e.mail": "eve@example.org", "plan": "pro", "contacts": [{"phone": "555-0101", "kind": "home"},
     {"phone": "555-0102", "kind": "work"}, {"kind": "none"}], "aliases": ["evie", "e"]}');
 SET ROLE regress_forgery_admin;
-SELECT chronicle.redact('signup-1', 1) AS redacted;
+SELECT chronicle.redact('forgery-signup-1', 1) AS redacted;
 RESET ROLE;
-SELECT data FROM chronicle.events WHERE stream_id = 'signup-1';
+SELECT data FROM chronicle.events WHERE stream_id = 'forgery-signup-1';
 SELECT x->'paths' AS receipt_paths
   FROM chronicle.events c, jsonb_array_elements(c.data->'events') x
- WHERE c.stream_id = 'chronicle-erasures' AND x->>'stream_id' = 'signup-1';
+ WHERE c.stream_id = 'chronicle-erasures' AND x->>'stream_id' = 'forgery-signup-1';
 SELECT count(*) AS problems FROM chronicle.verify();
 
 -- f. a digest whose global_position was edited (the field the root's heads
