@@ -545,7 +545,8 @@ bool redact_stream(Request *req, text *stream, bool has_version, int64 version, 
     static const Oid types[1] = {TEXTOID};
     Datum args[1] = {PointerGetDatum(stream)};
     /* The latest snapshot: in REPEATABLE READ the transaction's own would
-     * miss a snapshot row committed while this one waited for its lock. */
+     * miss a snapshot row committed while this one waited for the stream's
+     * row (snapshot_store locks it FOR KEY SHARE before its replay). */
     if (pg::spi::execute_snapshot(pg::spi::kept_plan(&snapshots_plan, SNAPSHOTS_SQL, 1, types), args, NULL,
                                   GetLatestSnapshot(), InvalidSnapshot, false, true, 0) != SPI_OK_DELETE)
         elog(ERROR, "chronicle: deleting the stream's snapshots failed");
@@ -586,27 +587,6 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
     GetUserIdAndSecContext(&saved_user, &saved_context);
     Oid owner = function_owner(fcinfo);
     SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-
-    /*
-     * Every stream row first (in the callers' order: redact_tagged's is
-     * sorted), then SHARE ROW EXCLUSIVE on chronicle.snapshots, before any
-     * event is read: a snapshot writer (take_snapshot, an append's automatic
-     * snapshot) holds ROW EXCLUSIVE from before its replay reads the events,
-     * so one computed from the data before this redaction has committed by
-     * now and the DELETE below (latest snapshot) removes it, and one not yet
-     * started waits for this transaction and replays the redacted data (the
-     * locking of src/snapshots/stale.h).  The stream rows before the table
-     * lock: an append holds its stream's row when it takes ROW EXCLUSIVE.
-     */
-    for (int i = 0; i < nstreams; i++)
-    {
-        static const Oid lock_types[1] = {TEXTOID};
-        Datum lock_args[1] = {PointerGetDatum(streams[i])};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&lock_plan, LOCK_SQL, 1, lock_types), lock_args, NULL, false,
-                                  0) != SPI_OK_SELECT)
-            elog(ERROR, "chronicle: locking the stream failed");
-    }
-    LockRelationOid(get_relname_relid("snapshots", get_namespace_oid("chronicle", false)), ShareRowExclusiveLock);
 
     pushJsonbValue(&req->events, WJB_BEGIN_ARRAY, NULL);
     bool *touched = (bool *)palloc0(sizeof(bool) * Max(nstreams, 1));
