@@ -82,6 +82,7 @@ struct Heads
     int n;
     int cap;
     int64 events;
+    int64 max_position; /* recompute_heads: the highest global_position covered */
 };
 
 Head *heads_add(Heads *h, const char *stream, int len)
@@ -313,6 +314,8 @@ void recompute_heads(uint64 horizon, Heads *out)
                     MemoryContextSwitchTo(o);
                 }
                 out->events += version - current->version;
+                out->max_position = Max(out->max_position,
+                                        DatumGetInt64(SPI_getbinval(row, table->tupdesc, EVENTS_SCAN_POSITION, &isnull)));
                 current->version = version;
                 memcpy(current->hash, link, EVENTS_HASH_LEN);
             }
@@ -349,7 +352,7 @@ SQL_FUNCTION(chronicle_digest)
     Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&heads_plan, HEADS_SQL, 1, heads_types),
                                     heads_args, NULL, true);
     MemoryContext keep = CurrentMemoryContext;
-    Heads heads = {NULL, 0, 0, 0};
+    Heads heads = {NULL, 0, 0, 0, 0};
     int64 max_position = 0;
     for (;;)
     {
@@ -434,6 +437,10 @@ SQL_FUNCTION(chronicle_verify_digest)
     uint64 horizon = member_uint(d, "position");
     uint64 want_streams = member_uint(d, "streams");
     uint64 want_events = member_uint(d, "events");
+    /* Optional (a digest rebuilt from chronicle.digests' columns may lack
+     * it); when given, it must be the one the root covers. */
+    bool has_position = member(d, "global_position") != NULL;
+    uint64 want_position = has_position ? member_uint(d, "global_position") : 0;
     JsonbValue *root_value = member(d, "root");
     if (root_value == NULL || root_value->type != jbvString ||
         root_value->val.string.len != EVENTS_HASH_LEN * 2)
@@ -455,7 +462,7 @@ SQL_FUNCTION(chronicle_verify_digest)
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
-    Heads now = {NULL, 0, 0, 0};
+    Heads now = {NULL, 0, 0, 0, 0};
     recompute_heads(horizon, &now);
     StringInfoData encoded;
     heads_encode(&now, &encoded);
@@ -469,6 +476,11 @@ SQL_FUNCTION(chronicle_verify_digest)
                             "covers (%d streams, %lld events): the digest was edited",
                             (unsigned long long)want_streams, (unsigned long long)want_events, now.n,
                             (long long)now.events));
+        if (has_position && (uint64)now.max_position != want_position)
+            report(store, desc, NULL, 0,
+                   psprintf("the digest's global_position %llu is not the one its root covers (%lld): "
+                            "the digest was edited",
+                            (unsigned long long)want_position, (long long)now.max_position));
         SPI_finish();
         return (Datum)0;
     }
@@ -483,7 +495,7 @@ SQL_FUNCTION(chronicle_verify_digest)
     if (pg::spi::execute_plan(pg::spi::kept_plan(&stored_plan, STORED_SQL, 2, types), args, NULL, true, 1) !=
         SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading chronicle.digests failed");
-    Heads then = {NULL, 0, 0, 0};
+    Heads then = {NULL, 0, 0, 0, 0};
     bool known = false;
     if (SPI_processed == 1)
     {

@@ -37,6 +37,8 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/snapmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -183,12 +185,31 @@ JsonbValue *object_member(JsonbContainer *c, const char *key)
     return findJsonbValueFromContainer(c, JB_FOBJECT, &k);
 }
 
-/* The dotted paths of the properties a schema marks "x-personal": true. */
-void personal_paths(JsonbContainer *schema, const char *prefix, List **out, int depth)
+/*
+ * The properties a schema marks "x-personal": true, each as a List of keys
+ * (char *; NULL stands for every element of an array), so that a key holding
+ * a dot is one key.  Followed: "properties" (objects) and "items" (arrays;
+ * an array whose items are personal is removed whole).
+ */
+bool personal_mark(JsonbContainer *schema)
+{
+    JsonbValue *mark = object_member(schema, "x-personal");
+    return mark && mark->type == jbvBool && mark->val.boolean;
+}
+
+void personal_paths(JsonbContainer *schema, List *prefix, List **out, int depth)
 {
     check_stack_depth();
     if (depth > 32 || !JsonContainerIsObject(schema))
         return;
+    JsonbValue *items = object_member(schema, "items");
+    if (prefix != NIL && items && items->type == jbvBinary && JsonContainerIsObject(items->val.binary.data))
+    {
+        if (personal_mark(items->val.binary.data))
+            *out = lappend(*out, prefix);
+        else
+            personal_paths(items->val.binary.data, lappend(list_copy(prefix), NULL), out, depth + 1);
+    }
     JsonbValue *props = object_member(schema, "properties");
     if (props == NULL || props->type != jbvBinary || !JsonContainerIsObject(props->val.binary.data))
         return;
@@ -207,14 +228,75 @@ void personal_paths(JsonbContainer *schema, const char *prefix, List **out, int 
             key = pnstrdup(v.val.string.val, v.val.string.len);
         else if (tok == WJB_VALUE && level == 1 && key && v.type == jbvBinary)
         {
-            char *path = prefix ? psprintf("%s.%s", prefix, key) : key;
-            JsonbValue *mark = object_member(v.val.binary.data, "x-personal");
-            if (mark && mark->type == jbvBool && mark->val.boolean)
+            List *path = lappend(list_copy(prefix), key);
+            if (personal_mark(v.val.binary.data))
                 *out = lappend(*out, path);
             else
                 personal_paths(v.val.binary.data, path, out, depth + 1);
         }
     }
+}
+
+/* A personal path for the receipt: keys joined by dots, "*" for every element. */
+char *personal_path_text(List *path)
+{
+    StringInfoData buf;
+    initStringInfo(&buf);
+    ListCell *lc;
+    foreach (lc, path)
+    {
+        if (buf.len > 0)
+            appendStringInfoChar(&buf, '.');
+        appendStringInfoString(&buf, lfirst(lc) ? (const char *)lfirst(lc) : "*");
+    }
+    return buf.data;
+}
+
+Datum keys_array(List *path)
+{
+    int n = list_length(path);
+    Datum *parts = (Datum *)palloc(sizeof(Datum) * Max(n, 1));
+    for (int i = 0; i < n; i++)
+        parts[i] = CStringGetTextDatum((const char *)list_nth(path, i));
+    return PointerGetDatum(construct_array(parts, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+Jsonb *remove_path(Jsonb *value, Datum path);
+
+/* Remove one personal path from value, every element where it says so. */
+Jsonb *remove_personal(Jsonb *value, List *path, int depth)
+{
+    check_stack_depth();
+    int at = -1;
+    for (int i = 0; i < list_length(path); i++)
+        if (list_nth(path, i) == NULL)
+        {
+            at = i;
+            break;
+        }
+    if (at < 0)
+        return remove_path(value, keys_array(path));
+    /* the array at the keys before the first NULL: each of its elements */
+    List *prefix = list_truncate(list_copy(path), at);
+    int n = list_length(prefix);
+    Datum *keys = (Datum *)palloc(sizeof(Datum) * Max(n, 1));
+    for (int i = 0; i < n; i++)
+        keys[i] = CStringGetTextDatum((const char *)list_nth(prefix, i));
+    bool isnull;
+    Datum array = jsonb_get_element(value, keys, n, &isnull, false);
+    if (isnull)
+        return value;
+    Jsonb *a = DatumGetJsonbP(array);
+    if (!JB_ROOT_IS_ARRAY(a) || JB_ROOT_IS_SCALAR(a))
+        return value;
+    int count = JB_ROOT_COUNT(a);
+    for (int k = 0; k < count; k++)
+    {
+        List *each = list_copy(path);
+        list_nth_cell(each, at)->ptr_value = psprintf("%d", k);
+        value = remove_personal(value, each, depth + 1);
+    }
+    return value;
 }
 
 Jsonb *remove_path(Jsonb *value, Datum path)
@@ -306,13 +388,13 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
             rule = "x-personal";
             Jsonb *schema = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
             List *paths = NIL;
-            personal_paths(&schema->root, NULL, &paths, 0);
+            personal_paths(&schema->root, NIL, &paths, 0);
             ListCell *lc;
             foreach (lc, paths)
             {
-                Jsonb *d = remove_path(new_data, path_array((char *)lfirst(lc)));
+                Jsonb *d = remove_personal(new_data, (List *)lfirst(lc), 0);
                 if (!same_jsonb(d, new_data))
-                    removed = lappend(removed, lfirst(lc));
+                    removed = lappend(removed, personal_path_text((List *)lfirst(lc)));
                 new_data = d;
             }
         }
@@ -385,6 +467,17 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     push_key_string(&req->events, "event_id",
                     DatumGetCString(DirectFunctionCall1(uuid_out, event_id)));
     push_key_string(&req->events, "rule", rule);
+    /* The digest of the content the redaction left, which verify() checks the
+     * row against: the kept digest in chronicle.erasures is not chained, this
+     * receipt is (a forged erasures row or a rewritten redacted row shows). */
+    {
+        uint8 after[EVENTS_HASH_LEN];
+        events_content_digest(new_data, new_metadata, after);
+        char hex[EVENTS_HASH_LEN * 2 + 1];
+        for (int i = 0; i < EVENTS_HASH_LEN; i++)
+            snprintf(hex + 2 * i, 3, "%02x", after[i]);
+        push_key_string(&req->events, "content_digest", pstrdup(hex)); /* kept until the receipt is built */
+    }
     push_string(&req->events, WJB_KEY, "paths");
     pushJsonbValue(&req->events, WJB_BEGIN_ARRAY, NULL);
     if (!all)
@@ -451,8 +544,11 @@ bool redact_stream(Request *req, text *stream, bool has_version, int64 version, 
         return false;
     static const Oid types[1] = {TEXTOID};
     Datum args[1] = {PointerGetDatum(stream)};
-    if (pg::spi::execute_plan(pg::spi::kept_plan(&snapshots_plan, SNAPSHOTS_SQL, 1, types), args, NULL, false, 0) !=
-        SPI_OK_DELETE)
+    /* The latest snapshot: in REPEATABLE READ the transaction's own would
+     * miss a snapshot row committed while this one waited for the stream's
+     * row (snapshot_store locks it FOR KEY SHARE before its replay). */
+    if (pg::spi::execute_snapshot(pg::spi::kept_plan(&snapshots_plan, SNAPSHOTS_SQL, 1, types), args, NULL,
+                                  GetLatestSnapshot(), InvalidSnapshot, false, true, 0) != SPI_OK_DELETE)
         elog(ERROR, "chronicle: deleting the stream's snapshots failed");
     req->snapshots_deleted += (int64)SPI_processed;
     return true;
@@ -537,6 +633,7 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
         JsonbValue *receipt = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
         static const Oid types[1] = {JSONBOID};
         Datum args[1] = {JsonbPGetDatum(JsonbValueToJsonb(receipt))};
+        events_allow_receipt();
         if (pg::spi::execute_plan(pg::spi::kept_plan(&receipt_plan, RECEIPT_SQL, 1, types), args, NULL, false, 0) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: appending the erasure receipt failed");

@@ -706,6 +706,7 @@ void read_stream_and_expected(FunctionCallInfo fcinfo, int expected_arg, AppendR
     req->stream_len = VARSIZE_ANY_EXHDR(stream);
     req->stream_id = text_to_cstring(stream);
     events_check_stream_id(req->stream_id, req->stream_len);
+    events_check_append_stream(req->stream_id, req->stream_len);
 
     req->has_expected = !PG_ARGISNULL(expected_arg);
     if (req->has_expected)
@@ -861,6 +862,7 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e, bool multi
             e->stream_id = pnstrdup(value.val.string.val, value.val.string.len);
             e->stream_len = value.val.string.len;
             events_check_stream_id(e->stream_id, e->stream_len);
+            events_check_append_stream(e->stream_id, e->stream_len);
         }
         else if (multi && KEY_IS("expected_version"))
         {

@@ -132,6 +132,13 @@ bool events_prev_hash(const EventsCatalog *catalog, text *stream_id, int64 versi
 /* validate.cpp: argument rules shared by append and the insert trigger. */
 void events_check_stream_id(const char *stream_id, int len); /* 22023 */
 void events_check_type(const char *type, int len);           /* SE003 */
+/*
+ * Stream chronicle-erasures holds redact's receipts, which verify() trusts:
+ * an append to it is refused (42501) unless redact announced it just before
+ * (events_allow_receipt, spent by that append, tied to the (sub)transaction).
+ */
+void events_allow_receipt(void);
+void events_check_append_stream(const char *stream_id, int len);
 void events_check_object(Jsonb *value, const char *what);    /* SE003 */
 int events_category_len(const char *stream_id, int len);     /* bytes before the first '-' */
 /*

@@ -8,7 +8,9 @@
 
 extern "C" {
 #include "access/tupmacs.h"
+#include "access/xact.h"
 #include "mb/pg_wchar.h"
+#include "storage/proc.h"
 }
 
 #define STREAM_ID_MAX_CHARS 512
@@ -122,4 +124,35 @@ void events_check_tags(ArrayType *tags, const char *what, int base)
         p = att_addlength_pointer(p, -1, p);
         p = (const char *)att_align_nominal(p, TYPALIGN_INT);
     }
+}
+
+namespace {
+struct ReceiptPermit
+{
+    bool active;
+    LocalTransactionId lxid;
+    SubTransactionId subxid;
+};
+ReceiptPermit receipt_permit;
+} // namespace
+
+void events_allow_receipt(void)
+{
+    receipt_permit.lxid = MyProc->lxid;
+    receipt_permit.subxid = GetCurrentSubTransactionId();
+    receipt_permit.active = true;
+}
+
+void events_check_append_stream(const char *stream_id, int len)
+{
+    static const char receipts[] = "chronicle-erasures";
+    if (len != (int)sizeof(receipts) - 1 || memcmp(stream_id, receipts, len) != 0)
+        return;
+    bool allowed = receipt_permit.active && receipt_permit.lxid == MyProc->lxid &&
+                   receipt_permit.subxid == GetCurrentSubTransactionId();
+    receipt_permit.active = false; /* one append */
+    if (!allowed)
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        "only chronicle.redact and chronicle.redact_tagged append to stream \"chronicle-erasures\"",
+                        "Its events are the erasure receipts verify() checks redacted events against.");
 }

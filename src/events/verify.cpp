@@ -40,6 +40,30 @@ SPIPlanPtr scan_one_plan;
 SPIPlanPtr streams_all_plan;
 SPIPlanPtr streams_one_plan;
 
+/*
+ * A redacted event's content digest as its latest receipt (chained, in
+ * stream chronicle-erasures) recorded it; no row: no receipt.  Run apart
+ * from the scan, after it (one stream: Citus routes it to one node).
+ */
+const char *const RECEIPT_DIGEST_SQL =
+    "SELECT x OPERATOR(pg_catalog.->>) 'content_digest' FROM chronicle.events c, "
+    "pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(c.data OPERATOR(pg_catalog.->) 'events') "
+    "WHEN 'array' THEN c.data OPERATOR(pg_catalog.->) 'events' ELSE '[]'::pg_catalog.jsonb END) x "
+    "WHERE c.stream_id OPERATOR(pg_catalog.=) 'chronicle-erasures' "
+    "AND x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1) "
+    "AND x OPERATOR(pg_catalog.->) 'version' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($2) "
+    "ORDER BY c.version DESC LIMIT 1";
+SPIPlanPtr receipt_digest_plan;
+
+/* A redacted row seen by the walk, checked against its receipt after it. */
+struct Redacted
+{
+    char *stream;
+    int stream_len;
+    int64 version;
+    char hex[EVENTS_HASH_LEN * 2 + 1];
+};
+
 /* Columns 1..9 are chain v1's; v2 adds global_position, tx_id, the content
  * digest a redaction kept, and tags (EVENTS_SCAN_*, events.h). */
 #define SCAN_COLUMNS                                                                        \
@@ -87,6 +111,7 @@ struct Walk
     int64 last_version; /* 0 before the stream's first row */
     uint8 prev[EVENTS_HASH_LEN];
     size_t prev_len;
+    List *redacted; /* of Redacted, in keep */
 };
 
 void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryContext keep, bool v1)
@@ -141,11 +166,57 @@ void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryC
             events_scan_hash(w->prev, w->prev_len, row, desc, expected);
         if (!hash_ok_size || memcmp(VARDATA_ANY(hash), expected, EVENTS_HASH_LEN) != 0)
             report(out, sid, slen, version, "hash mismatch: the row or the chain before it was altered");
+        bool unredacted = true;
+        if (!v1)
+            (void)SPI_getbinval(row, desc, EVENTS_SCAN_CONTENT, &unredacted);
+        if (!unredacted)
+        {
+            /* The link commits to the kept digest, not to the row's content:
+             * the content must be what the chained receipt says was left
+             * (checked after the walk, check_receipts). */
+            uint8 now[EVENTS_HASH_LEN];
+            events_content_digest(DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
+                                  DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)), now);
+            MemoryContext old = MemoryContextSwitchTo(keep);
+            Redacted *r = (Redacted *)palloc(sizeof(Redacted));
+            r->stream = pnstrdup(sid, slen);
+            r->stream_len = slen;
+            r->version = version;
+            for (int i = 0; i < EVENTS_HASH_LEN; i++)
+                snprintf(r->hex + 2 * i, 3, "%02x", now[i]);
+            w->redacted = lappend(w->redacted, r);
+            MemoryContextSwitchTo(old);
+        }
     }
     w->last_version = version;
     w->prev_len = hash_ok_size ? EVENTS_HASH_LEN : 0;
     if (hash_ok_size)
         memcpy(w->prev, VARDATA_ANY(hash), EVENTS_HASH_LEN);
+}
+
+void check_receipts(EventsReport *out, List *redacted)
+{
+    static const Oid types[2] = {TEXTOID, INT8OID};
+    ListCell *lc;
+    foreach (lc, redacted)
+    {
+        CHECK_FOR_INTERRUPTS();
+        Redacted *r = (Redacted *)lfirst(lc);
+        Datum args[2] = {PointerGetDatum(cstring_to_text_with_len(r->stream, r->stream_len)),
+                         Int64GetDatum(r->version)};
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&receipt_digest_plan, RECEIPT_DIGEST_SQL, 2, types), args,
+                                  NULL, true, 1) != SPI_OK_SELECT)
+            elog(ERROR, "chronicle: reading the erasure receipts failed");
+        bool isnull = true;
+        Datum want = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)
+                                        : (Datum)0;
+        if (SPI_processed == 0)
+            report(out, r->stream, r->stream_len, r->version,
+                   "redacted without a receipt in stream chronicle-erasures: chronicle.erasures was written directly");
+        else if (isnull || strcmp(TextDatumGetCString(want), r->hex) != 0)
+            report(out, r->stream, r->stream_len, r->version,
+                   "content differs from what its redaction left (receipt in stream chronicle-erasures)");
+    }
 }
 
 void check_stream_rows(EventsReport *out, SPIPlanPtr plan, Datum *args)
@@ -243,6 +314,7 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
             SPI_freetuptable(table);
         }
         SPI_cursor_close(cursor);
+        check_receipts(out, walk.redacted);
 
         if (one)
             check_stream_rows(out, pg::spi::kept_plan(&streams_one_plan, STREAMS_ONE_SQL, 1, argtypes), args);

@@ -78,6 +78,36 @@ int64 snapshot_store(text *stream_id, const char *reducer, int64 upto, ReducerRi
     LockRelationOid(cat->snapshots, RowExclusiveLock);
 
     /*
+     * The stream's row FOR KEY SHARE, as the owner, before the replay reads
+     * the events: it conflicts with the FOR UPDATE a redaction holds (not with
+     * an append's update), so a snapshot computed from the data before a
+     * redaction has committed before that redaction deletes the stream's
+     * snapshots, and one started during it waits and, in READ COMMITTED,
+     * replays the redacted data (isolation erasure_redact_snapshot).
+     */
+    {
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "chronicle: SPI_connect failed");
+        static SPIPlanPtr lock_plan = nullptr;
+        static const Oid types[1] = {TEXTOID};
+        Datum args[1] = {PointerGetDatum(stream_id)};
+        Oid save_user;
+        int save_sec;
+        GetUserIdAndSecContext(&save_user, &save_sec);
+        SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+        int rc = pg::spi::execute_plan(
+            pg::spi::kept_plan(&lock_plan,
+                               "SELECT 1 FROM chronicle.streams s WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
+                               "FOR KEY SHARE",
+                               1, types),
+            args, nullptr, false, 0);
+        SetUserIdAndSecContext(save_user, save_sec);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "chronicle: locking the stream failed: %s", SPI_result_code_string(rc));
+        SPI_finish();
+    }
+
+    /*
      * A fresh snapshot that also sees what this command wrote: an append's
      * own events, and in READ COMMITTED the events another writer of the
      * stream committed while this append waited for the stream row (the
