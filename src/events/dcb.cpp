@@ -1,6 +1,6 @@
 /*
  * dcb.cpp: queries over types and tags (SPEC section 2b): chronicle.read_query,
- * and the condition of chronicle.append_events (append.cpp calls
+ * and the condition of chronicle.append_events (append_events.cpp calls
  * events_condition_check).  docs/design/dcb.md explains the locking.
  *
  * A query is {"items": [{"types": [...], "tags": [...]}, ...]}: an item

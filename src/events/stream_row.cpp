@@ -24,10 +24,11 @@
  * foreign key's PK-side update trigger, which PostgreSQL itself skips when
  * the key is unchanged.  Anything else on chronicle.streams (a trigger, a
  * rule, row-level security, a changed column list) makes the bump decline,
- * and append runs its UPDATE statement instead.
+ * and append runs its UPDATE statement instead (append_bump_with_sql, at the
+ * end of this file, which also creates a new stream's row).
 
  */
-#include "events/events.h"
+#include "events/append.h"
 #include "pg/spi.h"
 
 extern "C" {
@@ -143,6 +144,54 @@ bool prev_hash_with_sql(text *stream_id, int64 version, bytea **hash)
     *hash = isnull ? NULL : DatumGetByteaPP(value);
     return true;
 }
+
+/* The stream row through SQL (append_bump_with_sql); the _plain ones on a Citus cluster. */
+SPIPlanPtr update_plan;
+SPIPlanPtr upsert_plan;
+SPIPlanPtr update_plain_plan;
+SPIPlanPtr upsert_plain_plan;
+
+/*
+ * The common case, an existing stream.  A plain UPDATE locks the row as part
+ * of the update; ON CONFLICT DO UPDATE would first lock it separately (one
+ * more WAL record per append).  $2, the category, is used by UPSERT_SQL only.
+ */
+const char *const UPDATE_SQL =
+    "UPDATE chronicle.streams AS s "
+    "SET version = s.version OPERATOR(pg_catalog.+) $3, updated_at = $4 "
+    "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
+    "RETURNING s.version, (SELECT e.hash FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
+    "AND e.version OPERATOR(pg_catalog.=) (s.version OPERATOR(pg_catalog.-) $3))";
+
+/* A stream that did not exist a moment ago: create it, or join a concurrent creator. */
+const char *const UPSERT_SQL =
+    "INSERT INTO chronicle.streams AS s (stream_id, category, version, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $4) "
+    "ON CONFLICT (stream_id) DO UPDATE "
+    "SET version = s.version OPERATOR(pg_catalog.+) excluded.version, "
+    "updated_at = excluded.updated_at "
+    "RETURNING s.version, (SELECT e.hash FROM chronicle.events e "
+    "WHERE e.stream_id OPERATOR(pg_catalog.=) s.stream_id "
+    "AND e.version OPERATOR(pg_catalog.=) (s.version OPERATOR(pg_catalog.-) $3))";
+
+/*
+ * Citus plans no subquery in a RETURNING list: on a distributed store the
+ * statements return the version only and the previous hash is read apart
+ * (events_prev_hash, on the local shard).
+ */
+const char *const UPDATE_PLAIN_SQL =
+    "UPDATE chronicle.streams AS s "
+    "SET version = s.version OPERATOR(pg_catalog.+) $3, updated_at = $4 "
+    "WHERE s.stream_id OPERATOR(pg_catalog.=) $1 "
+    "RETURNING s.version, NULL::pg_catalog.bytea";
+const char *const UPSERT_PLAIN_SQL =
+    "INSERT INTO chronicle.streams AS s (stream_id, category, version, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $4) "
+    "ON CONFLICT (stream_id) DO UPDATE "
+    "SET version = s.version OPERATOR(pg_catalog.+) excluded.version, "
+    "updated_at = excluded.updated_at "
+    "RETURNING s.version, NULL::pg_catalog.bytea";
 
 } // namespace
 
@@ -305,4 +354,45 @@ bool events_prev_hash(const EventsCatalog *catalog, text *stream_id, int64 versi
     index_close(index, NoLock);
     table_close(rel, NoLock);
     return found;
+}
+
+/* events_stream_bump's fallback: the UPDATE statement, or the upsert of a new stream (append.h). */
+int64 append_bump_with_sql(const EventsCatalog *catalog, text *stream, const char *stream_id, int category_len,
+                           int count, TimestampTz now, bool create, uint8 *prev, bool *prev_known)
+{
+    bool distributed = catalog->distributed;
+    static const Oid upsert_types[4] = {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+    Datum upsert_args[4] = {PointerGetDatum(stream),
+                            PointerGetDatum(cstring_to_text_with_len(stream_id, category_len)),
+                            Int64GetDatum(count), TimestampTzGetDatum(now)};
+    if (!create)
+    {
+        SPIPlanPtr update = distributed ? pg::spi::kept_plan(&update_plain_plan, UPDATE_PLAIN_SQL, 4, upsert_types)
+                                        : pg::spi::kept_plan(&update_plan, UPDATE_SQL, 4, upsert_types);
+        if (pg::spi::execute_plan(update, upsert_args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+            elog(ERROR, "chronicle: stream update failed");
+    }
+    if (create || SPI_processed == 0)
+    {
+        SPIPlanPtr upsert = distributed ? pg::spi::kept_plan(&upsert_plain_plan, UPSERT_PLAIN_SQL, 4, upsert_types)
+                                        : pg::spi::kept_plan(&upsert_plan, UPSERT_SQL, 4, upsert_types);
+        if (pg::spi::execute_plan(upsert, upsert_args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+            elog(ERROR, "chronicle: stream upsert failed");
+    }
+    if (SPI_processed != 1)
+        elog(ERROR, "chronicle: stream row of \"%s\" not written", text_to_cstring(stream));
+    /*
+     * The previous event's hash is missing only when this append waited for
+     * the stream lock and the event it waited for committed after the
+     * statement's snapshot (READ COMMITTED): the caller then reads it with a
+     * new snapshot, which sees it.
+     */
+    bool isnull;
+    int64 new_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    int64 old_version = new_version - count;
+    Datum prev_datum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+    *prev_known = old_version > 0 && !isnull;
+    if (*prev_known)
+        copy_prev_hash(DatumGetByteaPP(prev_datum), stream, old_version, prev);
+    return old_version;
 }
