@@ -18,6 +18,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 }
 
 namespace pg::citus {
@@ -48,11 +49,28 @@ const char *const PLACEMENT_SQL =
 const char *const CITUS_TABLE_SQL =
     "SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
 
+/*
+ * Is citus.so loaded in this backend?  Citus loads only from
+ * shared_preload_libraries (its _PG_init refuses anything else) and defines
+ * the setting citus.version there, before any query runs.  Without it no
+ * Citus code runs here: its planner does not route statements away from the
+ * shell tables, and a citus row in pg_extension (left from a server that
+ * preloaded it) cannot be used.  A GUC look-up is a binary search in
+ * backend memory, where pg_extension is an index scan, and it cannot go
+ * stale: the answer is fixed for the backend's life.  (A placeholder
+ * citus.version, SET without Citus, only sends the caller to the catalog.)
+ */
+bool library_loaded()
+{
+    return GetConfigOption("citus.version", true, false) != NULL;
+}
+
 } // namespace
 
 bool installed()
 {
-    return OidIsValid(get_extension_oid("citus", true));
+    /* Every append asks: the common case, no Citus, costs no catalog access. */
+    return library_loaded() && OidIsValid(get_extension_oid("citus", true));
 }
 
 bool is_citus_table(Oid relid)

@@ -10,8 +10,9 @@
  * write rows no query ever sees, so every direct path asks here which
  * relation holds a stream's rows on this node.
  *
- * Without Citus (no row for the citus extension in pg_extension) nothing is
- * looked up and the answer is the relation itself.
+ * Without Citus (citus.so not loaded in this backend, or no row for the citus
+ * extension in pg_extension) nothing is looked up and the answer is the
+ * relation itself.
  *
  * C-style: may ereport (boundary.h, rule 2).  SPI need not be connected.
  */
@@ -23,7 +24,7 @@ extern "C" {
 
 namespace pg::citus {
 
-/* Is the citus extension installed in this database? */
+/* Is the citus extension installed in this database (and its library loaded in this backend)? */
 bool installed();
 
 /* Is relid a Citus table (distributed or reference) here?  false without Citus. */
