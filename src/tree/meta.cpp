@@ -21,7 +21,6 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -50,18 +49,9 @@ static void tree_relcache_callback(Datum arg, Oid relid)
         ti->valid = false;
 }
 
-void tree_init(void)
+void tree_meta_init(void)
 {
-    /* PGC_INTERNAL: nobody can SET it; only tree_run() changes it. */
-    DefineCustomBoolVariable("chronicle.tree_maintenance",
-                             "Whether chronicle is renumbering a tree table in this session.",
-                             "Read by the guard trigger of tree tables; cannot be set.",
-                             &tree_maintenance_setting, false, PGC_INTERNAL,
-                             GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE |
-                                 GUC_NO_RESET_ALL,
-                             NULL, NULL, NULL);
     pg::callbacks::on_relcache(tree_relcache_callback, (Datum) 0);
-    tree_triggers_init();
 }
 
 static char *cache_strdup(const char *s)

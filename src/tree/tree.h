@@ -5,15 +5,16 @@
  * Domain errors are thrown as pg::Error only from frames reached from an
  * SQL_FUNCTION body through chronicle code alone.
  *
- * Layers:
+ * Layers, each file calling only those above it:
+ *   exec.cpp      SPI execution of maintenance statements, tree locks
  *   meta.cpp      the attachment of a table (chronicle._tree_tables), cached per
  *                 backend with its prepared plans, invalidated by relcache events
- *   exec.cpp      SPI execution of maintenance statements, tree locks
  *   renumber.cpp  numbering a whole tree (table + scope) from its parent column
  *   ops.cpp       bounded single-node operations: insert a leaf, move, delete
- *   triggers.cpp  the triggers that keep the numbering right under plain SQL
- *   api.cpp       tree_attach, tree_detach, tree_insert/move/delete/rebuild
  *   query.cpp     tree_subtree/ancestors/children, tree_validate
+ *   api.cpp       tree_attach, tree_detach, tree_insert/move/delete/rebuild
+ *   triggers.cpp  the triggers that keep the numbering right under plain SQL
+ *   init.cpp      tree_init: the module's setting and every layer's callbacks
  */
 #pragma once
 
@@ -88,10 +89,12 @@ struct TreeInfo
     SPIPlanPtr plans[N_TREE_PLANS];
 };
 
-/* meta.cpp */
+/* init.cpp, from _PG_init */
+void tree_init(void);
+
+/* meta.cpp (tree_meta_init: from tree_init; hidden, not in chronicle.so's dynamic symbols) */
 TreeInfo *tree_info(Oid relid, bool missing_ok);
-void tree_init(void); /* from _PG_init */
-void tree_triggers_init(void);
+__attribute__((visibility("hidden"))) void tree_meta_init(void);
 SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which);
 Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
 
@@ -148,6 +151,9 @@ void tree_move_node(TreeInfo *ti, Datum node, Datum target, bool target_null, ch
 void tree_close_deleted(TreeInfo *ti, TreeNode *gone, char mode);
 int32 tree_ordered_position(TreeInfo *ti, TreeNode *parent, TreeNode *node);
 int32 tree_end_position(TreeInfo *ti, Datum scope, bool scope_null);
+
+/* triggers.cpp: from tree_init */
+void tree_triggers_init(void);
 
 /* The btree comparison of two ids / order values. */
 int tree_cmp_id(TreeInfo *ti, Datum a, Datum b);
