@@ -8,6 +8,7 @@
 #include "events/append.h"
 #include "errors.h"
 #include "pg/boundary.h"
+#include "pg/jsonb_root.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -114,13 +115,9 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e, bool multi
 
     JsonbIterator *it = JsonbIteratorInit(element->val.binary.data);
     JsonbValue key, value;
-    JsonbIteratorToken token;
     bool have_type = false, have_data = false;
-    while ((token = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+    while (pg::jsonb_next_member(&it, &key, &value))
     {
-        if (token != WJB_KEY)
-            continue;
-        token = JsonbIteratorNext(&it, &value, true);
         const char *k = key.val.string.val;
         int klen = key.val.string.len;
 #define KEY_IS(name) (klen == (int)strlen(name) && memcmp(k, name, klen) == 0)

@@ -127,29 +127,24 @@ ProjColumn *columns_parse(Jsonb *columns, int *ncols)
     int n = JB_ROOT_COUNT(columns);
     ProjColumn *cols = static_cast<ProjColumn *>(palloc0(sizeof(ProjColumn) * Max(n, 1)));
     JsonbIterator *it = JsonbIteratorInit(&columns->root);
-    JsonbValue v;
-    JsonbIteratorToken tok;
+    JsonbValue k, v;
     int i = 0;
-    while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+    while (pg::jsonb_next_member(&it, &k, &v))
     {
-        if (tok == WJB_KEY)
-        {
-            ProjColumn *c = &cols[i];
-            c->name = jstring(&v);
-            if (*c->name == '\0')
-                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "a column name must not be empty");
-            if (strlen(c->name) >= NAMEDATALEN)
-                throw pg::Error(ERRCODE_NAME_TOO_LONG,
-                                pg::format("column name \"%s\" is too long", c->name),
-                                pg::format("PostgreSQL names have at most %d bytes.", NAMEDATALEN - 1));
-            if (strcmp(c->name, "stream_id") == 0 || strcmp(c->name, "version") == 0)
-                throw pg::Error(ERRCODE_DUPLICATE_COLUMN,
-                                pg::format("column \"%s\" is reserved for the projection itself", c->name),
-                                "Every projection table has stream_id and version; name the state's column differently "
-                                "and point it at the key with {\"type\": ..., \"path\": \"version\"}.");
-        }
-        else if (tok == WJB_VALUE)
-            parse_spec(&cols[i++], &v);
+        ProjColumn *c = &cols[i];
+        c->name = jstring(&k);
+        if (*c->name == '\0')
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "a column name must not be empty");
+        if (strlen(c->name) >= NAMEDATALEN)
+            throw pg::Error(ERRCODE_NAME_TOO_LONG,
+                            pg::format("column name \"%s\" is too long", c->name),
+                            pg::format("PostgreSQL names have at most %d bytes.", NAMEDATALEN - 1));
+        if (strcmp(c->name, "stream_id") == 0 || strcmp(c->name, "version") == 0)
+            throw pg::Error(ERRCODE_DUPLICATE_COLUMN,
+                            pg::format("column \"%s\" is reserved for the projection itself", c->name),
+                            "Every projection table has stream_id and version; name the state's column differently "
+                            "and point it at the key with {\"type\": ..., \"path\": \"version\"}.");
+        parse_spec(&cols[i++], &v);
     }
     *ncols = i;
     return cols;

@@ -56,10 +56,9 @@ static Datum path_array(Jsonb *path)
     Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * Max(n, 1)));
     JsonbIterator *it = JsonbIteratorInit(&path->root);
     JsonbValue v;
-    JsonbIteratorToken tok;
     int i = 0;
-    while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-        if (tok == WJB_ELEM && v.type == jbvString && i < n)
+    while (pg::jsonb_next_element(&it, &v))
+        if (v.type == jbvString && i < n)
             elems[i++] = PointerGetDatum(cstring_to_text_with_len(v.val.string.val, v.val.string.len));
     return PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
 }
@@ -88,10 +87,9 @@ void target_load(const char *name, Oid relid, Jsonb *catalog_columns, ProjTarget
 
     JsonbIterator *it = JsonbIteratorInit(&catalog_columns->root);
     JsonbValue v;
-    JsonbIteratorToken tok;
-    while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+    while (pg::jsonb_next_element(&it, &v))
     {
-        if (tok != WJB_ELEM || v.type != jbvBinary || t->ncols >= n)
+        if (v.type != jbvBinary || t->ncols >= n)
             continue;
         JsonbValue colname, path;
         if (!pg::jsonb_member(v.val.binary.data, "name", &colname) || colname.type != jbvString ||

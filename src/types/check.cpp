@@ -261,14 +261,12 @@ void check_node(Checker &c, const SchemaNode *n, const JsonbValue &v)
             int index = 0;
             JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
             JsonbValue e;
-            JsonbIteratorToken tok;
-            while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-                if (tok == WJB_ELEM)
-                {
-                    if ((index & 1023) == 0)
-                        CHECK_FOR_INTERRUPTS();
-                    check_child(c, n->items, e, nullptr, 0, index++);
-                }
+            while (pg::jsonb_next_element(&it, &e))
+            {
+                if ((index & 1023) == 0)
+                    CHECK_FOR_INTERRUPTS();
+                check_child(c, n->items, e, nullptr, 0, index++);
+            }
         }
         break;
     default:

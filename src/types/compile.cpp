@@ -58,11 +58,9 @@ void each_element(const JsonbValue &array, Fn &&fn)
 {
     JsonbIterator *it = JsonbIteratorInit(array.val.binary.data);
     JsonbValue v;
-    JsonbIteratorToken tok;
     int index = 0;
-    while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-        if (tok == WJB_ELEM)
-            fn(v, index++);
+    while (pg::jsonb_next_element(&it, &v))
+        fn(v, index++);
 }
 
 uint16 type_bit(const JsonbValue &v)
@@ -184,16 +182,12 @@ void compile_keyword(Compiler &c, SchemaNode *node, const JsonbValue &key, const
         node->properties = static_cast<Property *>(palloc0(sizeof(Property) * Max(n, 1)));
         JsonbIterator *it = JsonbIteratorInit(obj);
         JsonbValue pk, pv;
-        JsonbIteratorToken tok;
         /* Jsonb yields keys in its own sorted order, which lookups rely on. */
-        while ((tok = JsonbIteratorNext(&it, &pk, true)) != WJB_DONE)
+        while (pg::jsonb_next_member(&it, &pk, &pv))
         {
-            if (tok != WJB_KEY)
-                continue;
             Property &p = node->properties[node->nproperties++];
             p.name = pnstrdup(pk.val.string.val, pk.val.string.len);
             p.name_len = pk.val.string.len;
-            JsonbIteratorNext(&it, &pv, true);
             p.schema = compile_child(c, pv, depth, p.name, p.name_len);
         }
     }
@@ -312,12 +306,8 @@ SchemaNode *compile_node(Compiler &c, const JsonbValue &v, int depth)
 
     JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
     JsonbValue key, value;
-    JsonbIteratorToken tok;
-    while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+    while (pg::jsonb_next_member(&it, &key, &value))
     {
-        if (tok != WJB_KEY)
-            continue;
-        JsonbIteratorNext(&it, &value, true);
         int saved = c.path->len;
         append_key(c.path, key.val.string.val, key.val.string.len);
         compile_keyword(c, node, key, value, depth);

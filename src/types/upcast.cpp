@@ -3,6 +3,7 @@
  * runs under pg::guard(); below it, frames hold only plain values.
  */
 #include "types/upcast.h"
+#include "pg/jsonb_root.h"
 
 extern "C" {
 #include "lib/stringinfo.h"
@@ -60,12 +61,8 @@ void compile_rename(Upcaster *u, const JsonbValue &v, const char *what)
     u->rename_to = static_cast<Key *>(palloc(sizeof(Key) * Max(n, 1)));
     JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
     JsonbValue k, target;
-    JsonbIteratorToken tok;
-    while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+    while (pg::jsonb_next_member(&it, &k, &target))
     {
-        if (tok != WJB_KEY)
-            continue;
-        JsonbIteratorNext(&it, &target, true);
         if (target.type != jbvString)
             rules_error(what, "rename of \"%s\" must give the new key name as a string",
                         pnstrdup(k.val.string.val, k.val.string.len));
@@ -86,11 +83,8 @@ void compile_unset(Upcaster *u, const JsonbValue &v, const char *what)
     u->unset = static_cast<Key *>(palloc(sizeof(Key) * Max(n, 1)));
     JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
     JsonbValue e;
-    JsonbIteratorToken tok;
-    while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+    while (pg::jsonb_next_element(&it, &e))
     {
-        if (tok != WJB_ELEM)
-            continue;
         if (e.type != jbvString)
             rules_error(what, "unset must be an array of key names");
         if (find_key(u->unset, u->nunset, e.val.string.val, e.val.string.len) < 0)
@@ -105,12 +99,8 @@ Upcaster *compile(Jsonb *rules, const char *what)
     Upcaster *u = static_cast<Upcaster *>(palloc0(sizeof(Upcaster)));
     JsonbIterator *it = JsonbIteratorInit(&rules->root);
     JsonbValue k, v;
-    JsonbIteratorToken tok;
-    while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+    while (pg::jsonb_next_member(&it, &k, &v))
     {
-        if (tok != WJB_KEY)
-            continue;
-        JsonbIteratorNext(&it, &v, true);
         if (same_key(k, "rename"))
             compile_rename(u, v, what);
         else if (same_key(k, "set"))
@@ -152,12 +142,8 @@ Jsonb *apply(const Upcaster *u, Jsonb *data)
 
     JsonbIterator *it = JsonbIteratorInit(&data->root);
     JsonbValue k, v;
-    JsonbIteratorToken tok;
-    while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+    while (pg::jsonb_next_member(&it, &k, &v))
     {
-        if (tok != WJB_KEY)
-            continue;
-        JsonbIteratorNext(&it, &v, true);
         if (find_key(u->rename_from, u->nrename, k.val.string.val, k.val.string.len) >= 0 ||
             find_key(u->unset, u->nunset, k.val.string.val, k.val.string.len) >= 0)
             continue;
@@ -174,14 +160,9 @@ Jsonb *apply(const Upcaster *u, Jsonb *data)
     if (u->set)
     {
         it = JsonbIteratorInit(&u->set->root);
-        while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
-        {
-            if (tok != WJB_KEY)
-                continue;
-            JsonbIteratorNext(&it, &v, true);
+        while (pg::jsonb_next_member(&it, &k, &v))
             if (find_key(u->unset, u->nunset, k.val.string.val, k.val.string.len) < 0)
                 push_pair(&state, k.val.string.val, k.val.string.len, &v);
-        }
     }
     return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
 }
