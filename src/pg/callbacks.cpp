@@ -2,8 +2,11 @@
  * callbacks.cpp: one PostgreSQL callback per table, fanned out (callbacks.h).
  */
 #include "pg/callbacks.h"
+#include "pg/boundary.h"
 
 extern "C" {
+#include "commands/trigger.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 }
 
@@ -123,6 +126,15 @@ void on_subxact(SubXactCallback fn, void *arg)
     subxact_listeners[n_subxact++] = {fn, arg};
     if (n_subxact == 1)
         RegisterSubXactCallback(subxact_fanout, NULL);
+}
+
+void invalidate_trigger_table(FunctionCallInfo fcinfo, const char *name)
+{
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, pg::format("%s must be called as a trigger", name));
+    TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    Oid relid = RelationGetRelid(trigger->tg_relation);
+    pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
 }
 
 } // namespace pg::callbacks

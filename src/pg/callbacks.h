@@ -15,6 +15,7 @@
 extern "C" {
 #include "postgres.h"
 #include "access/xact.h"
+#include "fmgr.h"
 #include "utils/inval.h"
 }
 
@@ -33,5 +34,15 @@ void on_syscache(int cacheid, SyscacheCallbackFunction fn, Datum arg);
  */
 void on_xact(XactCallback fn, void *arg);
 void on_subxact(SubXactCallback fn, void *arg);
+
+/*
+ * The body of a trigger that tells every backend "this table changed": a
+ * relcache invalidation of the trigger's table, which the on_relcache
+ * listeners of this backend receive at its next command and those of the
+ * others at commit.  name (as "chronicle._types_changed()") is for the 39P01
+ * raised when fcinfo is not a trigger call.  C++-style: throws pg::Error.
+ * Hidden: not in chronicle.so's dynamic symbols.
+ */
+__attribute__((visibility("hidden"))) void invalidate_trigger_table(FunctionCallInfo fcinfo, const char *name);
 
 } // namespace pg::callbacks

@@ -6,15 +6,13 @@
 
 #include "errors.h"
 #include "pg/boundary.h"
+#include "pg/callbacks.h"
 #include "snapshots/catalog.h"
 #include "snapshots/store.h"
 
 extern "C" {
-#include "commands/trigger.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
-#include "utils/rel.h"
 }
 
 void snapshots_init(void)
@@ -44,11 +42,6 @@ SQL_FUNCTION(chronicle_take_snapshot)
  */
 SQL_FUNCTION(chronicle_snapshot_policies_changed)
 {
-    if (!CALLED_AS_TRIGGER(fcinfo))
-        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-                        "chronicle._snapshot_policies_changed() must be called as a trigger");
-    TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
-    Oid relid = RelationGetRelid(trigger->tg_relation);
-    pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
+    pg::callbacks::invalidate_trigger_table(fcinfo, "chronicle._snapshot_policies_changed()");
     return PointerGetDatum(nullptr);
 }

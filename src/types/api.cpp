@@ -7,19 +7,18 @@
 #include "pg/spi.h"
 
 #include "errors.h"
+#include "pg/callbacks.h"
 #include "types/cache.h"
 
 #include <string>
 
 extern "C" {
 #include "catalog/pg_type_d.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 }
 
 namespace {
@@ -271,12 +270,7 @@ SQL_FUNCTION(chronicle_upcast)
  */
 SQL_FUNCTION(chronicle_types_changed)
 {
-    if (!CALLED_AS_TRIGGER(fcinfo))
-        throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-                        "chronicle._types_changed() must be called as a trigger");
-    TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
-    Oid relid = RelationGetRelid(trigger->tg_relation);
-    pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
+    pg::callbacks::invalidate_trigger_table(fcinfo, "chronicle._types_changed()");
     types::cache_changed_here();
     return PointerGetDatum(nullptr);
 }
