@@ -20,6 +20,7 @@
  */
 #include "events/events.h"
 #include "pg/boundary.h"
+#include "pg/owner.h"
 #include "pg/spi.h"
 
 extern "C" {
@@ -179,16 +180,6 @@ char *hex(const uint8 *bytes, int n)
     return s;
 }
 
-Oid function_owner(FunctionCallInfo fcinfo)
-{
-    HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-    if (!HeapTupleIsValid(tuple))
-        elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
-    Oid owner = ((Form_pg_proc)GETSTRUCT(tuple))->proowner;
-    ReleaseSysCache(tuple);
-    return owner;
-}
-
 void jsonb_put(JsonbParseState **state, const char *key, JsonbValue *value)
 {
     JsonbValue k;
@@ -273,12 +264,8 @@ void recompute_heads(uint64 horizon, Heads *out)
     uint8 prev[EVENTS_HASH_LEN];
     size_t prev_len = 0;
     Head *current = NULL;
-    for (;;)
+    while (pg::spi::fetch_batch(cursor, 1000))
     {
-        CHECK_FOR_INTERRUPTS();
-        pg::spi::cursor_fetch(cursor, true, 1000);
-        if (SPI_processed == 0)
-            break;
         SPITupleTable *table = SPI_tuptable;
         for (uint64 i = 0; i < SPI_processed; i++)
         {
@@ -354,12 +341,8 @@ SQL_FUNCTION(chronicle_digest)
     MemoryContext keep = CurrentMemoryContext;
     Heads heads = {NULL, 0, 0, 0, 0};
     int64 max_position = 0;
-    for (;;)
+    while (pg::spi::fetch_batch(cursor, 5000))
     {
-        CHECK_FOR_INTERRUPTS();
-        pg::spi::cursor_fetch(cursor, true, 5000);
-        if (SPI_processed == 0)
-            break;
         SPITupleTable *table = SPI_tuptable;
         MemoryContext old = MemoryContextSwitchTo(keep);
         for (uint64 i = 0; i < SPI_processed; i++)
@@ -394,7 +377,7 @@ SQL_FUNCTION(chronicle_digest)
         Oid saved_user;
         int saved_context;
         GetUserIdAndSecContext(&saved_user, &saved_context);
-        SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
+        SetUserIdAndSecContext(pg::function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
         bytea *root_bytes = (bytea *)palloc(VARHDRSZ + EVENTS_HASH_LEN);
         SET_VARSIZE(root_bytes, VARHDRSZ + EVENTS_HASH_LEN);
         memcpy(VARDATA(root_bytes), root, EVENTS_HASH_LEN);

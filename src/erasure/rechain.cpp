@@ -90,12 +90,8 @@ SQL_FUNCTION(chronicle_rechain_v2)
     uint8 prev[EVENTS_HASH_LEN];
     size_t prev_len = 0;
     int64 rechained = 0;
-    for (;;)
+    while (pg::spi::fetch_batch(cursor, 1000))
     {
-        CHECK_FOR_INTERRUPTS();
-        pg::spi::cursor_fetch(cursor, true, 1000);
-        if (SPI_processed == 0)
-            break;
         SPITupleTable *table = SPI_tuptable;
         uint64 n = SPI_processed;
         for (uint64 i = 0; i < n; i++)

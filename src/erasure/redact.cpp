@@ -28,6 +28,7 @@
 #include "events/events.h"
 #include "events/observers.h"
 #include "pg/boundary.h"
+#include "pg/owner.h"
 #include "pg/spi.h"
 
 extern "C" {
@@ -554,16 +555,6 @@ bool redact_stream(Request *req, text *stream, bool has_version, int64 version, 
     return true;
 }
 
-Oid function_owner(FunctionCallInfo fcinfo)
-{
-    HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-    if (!HeapTupleIsValid(tuple))
-        elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
-    Oid owner = ((Form_pg_proc)GETSTRUCT(tuple))->proowner;
-    ReleaseSysCache(tuple);
-    return owner;
-}
-
 void check_stream_arg(text *stream)
 {
     const char *s = VARDATA_ANY(stream);
@@ -585,7 +576,7 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
     Oid saved_user;
     int saved_context;
     GetUserIdAndSecContext(&saved_user, &saved_context);
-    Oid owner = function_owner(fcinfo);
+    Oid owner = pg::function_owner(fcinfo);
     SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
 
     pushJsonbValue(&req->events, WJB_BEGIN_ARRAY, NULL);
@@ -725,7 +716,7 @@ SQL_FUNCTION(chronicle_redact_tagged)
     Oid saved_user;
     int saved_context;
     GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
+    SetUserIdAndSecContext(pg::function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
     static const Oid types[1] = {TEXTOID};
     Datum args[1] = {PointerGetDatum(tag)};
     if (pg::spi::execute_plan(pg::spi::kept_plan(&tagged_streams_plan, TAGGED_STREAMS_SQL, 1, types), args, NULL, false,

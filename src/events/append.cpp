@@ -25,6 +25,7 @@
 #include "events/observers.h"
 #include "errors.h"
 #include "pg/boundary.h"
+#include "pg/owner.h"
 #include "types/types.h"
 
 extern "C" {
@@ -40,17 +41,13 @@ extern "C" {
 
 namespace {
 
-/* The owner of the called function (the extension owner), cached per call site. */
+/* The owner of the called function (the extension owner, pg/owner.h), cached per call site. */
 Oid function_owner(FunctionCallInfo fcinfo)
 {
     Oid *cached = (Oid *)fcinfo->flinfo->fn_extra;
     if (cached == NULL)
     {
-        HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-        if (!HeapTupleIsValid(tuple))
-            elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
-        Oid owner = ((Form_pg_proc)GETSTRUCT(tuple))->proowner;
-        ReleaseSysCache(tuple);
+        Oid owner = pg::function_owner(fcinfo);
         cached = (Oid *)MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Oid));
         *cached = owner;
         fcinfo->flinfo->fn_extra = cached;

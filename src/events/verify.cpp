@@ -297,12 +297,8 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
         memset(&walk, 0, sizeof(walk));
         MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "chronicle verify rows",
                                                    ALLOCSET_DEFAULT_SIZES);
-        for (;;)
+        while (pg::spi::fetch_batch(cursor, 1000))
         {
-            CHECK_FOR_INTERRUPTS();
-            pg::spi::cursor_fetch(cursor, true, 1000);
-            if (SPI_processed == 0)
-                break;
             SPITupleTable *table = SPI_tuptable;
             MemoryContext old = MemoryContextSwitchTo(rows);
             for (uint64 i = 0; i < SPI_processed; i++)

@@ -31,6 +31,7 @@
 extern "C" {
 #include "postgres.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/snapshot.h"
 }
 
@@ -73,6 +74,18 @@ int execute_snapshot(SPIPlanPtr plan, Datum *values, const char *nulls, Snapshot
                      Snapshot crosscheck_snapshot, bool read_only, bool fire_triggers, long count);
 Portal cursor_open(const char *name, SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only);
 void cursor_fetch(Portal portal, bool forward, long count);
+
+/*
+ * The next count rows of a cursor, forward, into SPI_tuptable; false when
+ * none is left.  For the loops that walk a result in batches (checking for
+ * interrupts between them):  while (pg::spi::fetch_batch(cursor, 1000)) ...
+ */
+inline bool fetch_batch(Portal portal, long count)
+{
+    CHECK_FOR_INTERRUPTS();
+    cursor_fetch(portal, true, count);
+    return SPI_processed > 0;
+}
 
 /*
  * A plan prepared under the pinned path (not kept: freed with SPI_finish);

@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "pg/boundary.h"
+#include "pg/owner.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -34,17 +35,6 @@ extern "C" {
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-}
-
-/* The owner of the called function: chronicle's owner, who writes its tables. */
-static Oid extension_owner(FunctionCallInfo fcinfo)
-{
-    HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-    if (!HeapTupleIsValid(tuple))
-        elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
-    Oid owner = ((Form_pg_proc)GETSTRUCT(tuple))->proowner;
-    ReleaseSysCache(tuple);
-    return owner;
 }
 
 static Oid chronicle_relid(const char *relname)
@@ -185,7 +175,7 @@ static Datum define_projection(FunctionCallInfo fcinfo)
                         pg::format("projection \"%s\" cannot put its table in schema chronicle", name),
                         "Schema chronicle belongs to the extension; DROP EXTENSION would have to drop the table with it.");
     char *qualified = quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
-    Oid owner = extension_owner(fcinfo);
+    Oid owner = pg::function_owner(fcinfo);
 
     hold_appends();
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -273,7 +263,7 @@ static Datum rebuild_projection(FunctionCallInfo fcinfo)
         elog(ERROR, "chronicle: SPI_connect failed");
     /* FOR SHARE: a concurrent drop waits for the rebuild to end. */
     CatalogRow row;
-    catalog_read(name, "FOR SHARE", extension_owner(fcinfo), &row, false);
+    catalog_read(name, "FOR SHARE", pg::function_owner(fcinfo), &row, false);
     if (!row.found)
         unknown_projection(name);
     if (get_rel_name(row.relid))
@@ -301,7 +291,7 @@ static Datum drop_projection(FunctionCallInfo fcinfo)
     if (PG_ARGISNULL(1))
         throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "drop_table must not be NULL");
     bool drop_table = PG_GETARG_BOOL(1);
-    Oid owner = extension_owner(fcinfo);
+    Oid owner = pg::function_owner(fcinfo);
 
     hold_appends();
     if (SPI_connect() != SPI_OK_CONNECT)
