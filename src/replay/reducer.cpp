@@ -296,6 +296,18 @@ static void check_function(const char *name, Oid fn)
         aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_FUNCTION, signature);
 }
 
+/* The upsert of store(), but for its WHERE (the owner check) and RETURNING. */
+#define UPSERT_REDUCER_SQL \
+    "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) " \
+    "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) " \
+    "ON CONFLICT (name) DO UPDATE SET " \
+    "  revision = r.revision OPERATOR(pg_catalog.+) CASE WHEN" \
+    "    COALESCE(r.rules OPERATOR(pg_catalog.=) excluded.rules, r.rules IS NULL AND excluded.rules IS NULL)" \
+    "    AND COALESCE(r.fn OPERATOR(pg_catalog.=) excluded.fn, r.fn IS NULL AND excluded.fn IS NULL)" \
+    "    THEN 0 ELSE 1 END," \
+    "  rules = excluded.rules, fn = excluded.fn, category = excluded.category," \
+    "  snapshot_every = excluded.snapshot_every, defined_at = excluded.defined_at "
+
 /*
  * Insert or update the row as the owner of chronicle.reducers: writers may
  * define reducers but have no privilege on the table itself.  Identical
@@ -317,16 +329,7 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
     SPI_connect();
     SPIPlanPtr upsert = pg::spi::kept_plan(
         &upsert_plan,
-            "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) "
-            "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) "
-            "ON CONFLICT (name) DO UPDATE SET "
-            "  revision = r.revision OPERATOR(pg_catalog.+) CASE WHEN"
-            "    COALESCE(r.rules OPERATOR(pg_catalog.=) excluded.rules, r.rules IS NULL AND excluded.rules IS NULL)"
-            "    AND COALESCE(r.fn OPERATOR(pg_catalog.=) excluded.fn, r.fn IS NULL AND excluded.fn IS NULL)"
-            "    THEN 0 ELSE 1 END,"
-            "  rules = excluded.rules, fn = excluded.fn, category = excluded.category,"
-            "  snapshot_every = excluded.snapshot_every, defined_at = excluded.defined_at "
-            "WHERE pg_catalog.pg_has_role($6, r.owner::pg_catalog.oid, 'USAGE') "
+            UPSERT_REDUCER_SQL "WHERE pg_catalog.pg_has_role($6, r.owner::pg_catalog.oid, 'USAGE') "
             "RETURNING r.revision",
             6, types);
     Datum args[6] = {PG_GETARG_DATUM(0), rules, fn, PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
@@ -354,16 +357,7 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
     {
         Oid types[6] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT4OID, OIDOID};
         pg::spi::kept_plan(&upsert_citus,
-            "INSERT INTO chronicle.reducers AS r (name, revision, rules, fn, category, snapshot_every, defined_at, owner) "
-            "VALUES ($1, 1, $2, $3, $4, $5, pg_catalog.now(), $6::pg_catalog.regrole) "
-            "ON CONFLICT (name) DO UPDATE SET "
-            "  revision = r.revision OPERATOR(pg_catalog.+) CASE WHEN"
-            "    COALESCE(r.rules OPERATOR(pg_catalog.=) excluded.rules, r.rules IS NULL AND excluded.rules IS NULL)"
-            "    AND COALESCE(r.fn OPERATOR(pg_catalog.=) excluded.fn, r.fn IS NULL AND excluded.fn IS NULL)"
-            "    THEN 0 ELSE 1 END,"
-            "  rules = excluded.rules, fn = excluded.fn, category = excluded.category,"
-            "  snapshot_every = excluded.snapshot_every, defined_at = excluded.defined_at "
-            "RETURNING r.revision",
+            UPSERT_REDUCER_SQL "RETURNING r.revision",
             6, types);
         Oid lock_types[1] = {TEXTOID};
         pg::spi::kept_plan(&lock_plan, "SELECT r.owner::pg_catalog.oid FROM chronicle.reducers r "
