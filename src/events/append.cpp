@@ -174,6 +174,7 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req, bool lock_keys)
 {
     PreventCommandIfReadOnly("chronicle.append()");
     PreventCommandIfParallelMode("chronicle.append()");
+    /* Step 1: the events' types, the DCB keys. */
     bool any_given = check_events(req);
     if (lock_keys)
         lock_written_keys(req);
@@ -184,6 +185,7 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req, bool lock_keys)
     EventsCatalog catalog;
     events_catalog(&catalog, stream);
 
+    /* Step 2: idempotency, for caller-chosen event_ids. */
     if (any_given)
     {
         append_mark_repeats(req);
@@ -211,11 +213,13 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req, bool lock_keys)
     if (old_version < 0)
         old_version = append_bump_with_sql(&catalog, stream, req->stream_id, category_len, nfresh, now,
                                            old_version == EVENTS_BUMP_NO_ROW, prev, &prev_known);
+    /* Step 4. */
     check_expected(req, old_version);
     /* In READ COMMITTED each statement sees what committed while we waited. */
     if (any_given && !IsolationUsesXactSnapshot())
         append_mark_stored(req, true, &catalog, stream);
 
+    /* Step 5: the chain, then the rows. */
     if (old_version > 0 && !prev_known)
         read_prev_hash(&catalog, stream, old_version, prev);
     uint8 *hashes = chain(req, fresh, nfresh, old_version, prev, catalog.position_seq, now);
@@ -223,7 +227,7 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req, bool lock_keys)
 
     SetUserIdAndSecContext(saved_user, saved_context);
     SPI_finish();
-    /* `stream` lived in SPI's memory, gone with SPI_finish: announce() makes a copy. */
+    /* Step 6.  `stream` lived in SPI's memory, gone with SPI_finish: announce() makes a copy. */
     announce(fcinfo, req, category_len, old_version + 1, old_version + nfresh);
     return old_version + nfresh;
 }
