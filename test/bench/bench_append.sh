@@ -34,10 +34,6 @@ INSERT INTO raw_events VALUES ('account-' || :sid, nextval('raw_version'), nextv
     gen_random_uuid(), 'Deposited', 1, '{"amount": 10, "currency": "EUR"}', '{}', now(),
     pg_current_xact_id(), '\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff');
 EOF2
-cat >"$tmp/append.sql" <<'EOF2'
-\set sid random(1, 100)
-SELECT chronicle.append('account-' || :sid, 'Deposited', '{"amount": 10, "currency": "EUR"}');
-EOF2
 cat >"$tmp/secdef.sql" <<'EOF2'
 \set sid random(1, 100)
 SELECT append_secdef('account-' || :sid, 'Deposited', '{"amount": 10, "currency": "EUR"}');
@@ -57,13 +53,13 @@ cat >"$tmp/append_batch.sql" <<EOF2
 SELECT chronicle.append_batch('batch-' || :sid, '$batch');
 EOF2
 
-read -r append raw < <(tps_pair "$tmp/append.sql" "$tmp/raw.sql")
+read -r append raw < <(tps_pair test/bench/append.pgbench "$tmp/raw.sql")
 report "append: 1 event, 2 clients, 100 streams" "$append" "$raw" tps ">=0.75" "raw INSERT, same columns and indexes"
 
 read -r append_batch raw_batch < <(tps_pair "$tmp/append_batch.sql" "$tmp/raw_batch.sql")
 report "append_batch: 100 events per call" "$append_batch" "$raw_batch" tps ">=0.7" "INSERT ... SELECT of the same rows"
 
-read -r secdef append2 < <(tps_pair "$tmp/secdef.sql" "$tmp/append.sql")
+read -r secdef append2 < <(tps_pair "$tmp/secdef.sql" test/bench/append.pgbench)
 report "append as SECURITY DEFINER + SET search_path" "$secdef" "$append2" tps "" "design note: vs the shipped append"
 
 # A page of 1000 from the middle of the log, and the scan it wraps.

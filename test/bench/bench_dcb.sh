@@ -25,10 +25,6 @@ SQL
 
 # 1 and 2: appends.  Every conditional append names a tag of its own (the
 # client id and a random number), so its condition finds nothing and passes.
-cat >"$tmp/append.sql" <<'EOF2'
-\set sid random(1, 100)
-SELECT chronicle.append('account-' || :sid, 'Deposited', '{"amount": 10, "currency": "EUR"}');
-EOF2
 cat >"$tmp/append_tags.sql" <<'EOF2'
 \set sid random(1, 100)
 \set t random(1, 1000000000)
@@ -43,9 +39,9 @@ SELECT * FROM chronicle.append_events(
   '{"items": [{"types": ["Deposited"], "tags": ["username-:client_id-:t"]}]}');
 EOF2
 
-read -r cond plain < <(tps_pair "$tmp/conditional.sql" "$tmp/append.sql")
+read -r cond plain < <(tps_pair "$tmp/conditional.sql" test/bench/append.pgbench)
 report "append_events: 1 event, 1-item condition" "$cond" "$plain" tps ">=0.6" "plain append of 1 event, 2 clients"
-read -r tagged untagged < <(tps_pair "$tmp/append_tags.sql" "$tmp/append.sql")
+read -r tagged untagged < <(tps_pair "$tmp/append_tags.sql" test/bench/append.pgbench)
 report "append: 1 event with 3 tags" "$tagged" "$untagged" tps ">=0.9" "append without tags"
 
 # 3: the log.  $events events in streams of 100 (load-1 .. load-N); event k

@@ -11,8 +11,7 @@
 # server of pg_config, this suite prints that it was skipped and exits 77,
 # which test/run.sh counts as skipped (never as passed).
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-cd "$here/../.."
+cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
 source test/lib/checks.sh
 source test/citus/lib.sh

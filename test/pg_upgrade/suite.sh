@@ -12,8 +12,7 @@
 #     poll after the checkpoint, tree insert/move/INSERT, verify);
 #   - read_all from the old cursor goes on to the new events.
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-cd "$here/../.."
+cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
 source test/lib/checks.sh
 

@@ -15,8 +15,7 @@
 # `pg_basebackup -R`, and removes both at exit.  Exits non-zero on any
 # difference.
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-cd "$here/../.."
+cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
 source test/lib/checks.sh
 
