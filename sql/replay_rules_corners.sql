@@ -3,14 +3,6 @@
 -- each as pinned here.
 CREATE SCHEMA rules_corners;
 SET search_path = rules_corners, public;
--- try(sql): 'ok', or the error's SQLSTATE and message.
-CREATE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 SELECT chronicle.append('corner-1', 'A', '{"n": 1}'),
        chronicle.append('corner-1', 'B', '{"n": 2}'),
@@ -45,21 +37,21 @@ SELECT chronicle.replay('corner-1', 'unsets');
 -- 4. An event attribute as the value of add/sub/min/max or merge is accepted
 --    when the reducer is defined, although only @version is a number and no
 --    attribute is an object; replaying an event it applies to raises SE004.
-SELECT try($$SELECT chronicle.define_reducer('attr_add', '{"A": {"add": {"n": "@type"}}}')$$) AS define_add,
-       try($$SELECT chronicle.replay('corner-1', 'attr_add')$$) AS replay_add;
-SELECT try($$SELECT chronicle.define_reducer('attr_min', '{"B": {"min": {"n": "@recorded_at"}}}')$$) AS define_min,
-       try($$SELECT chronicle.replay('corner-1', 'attr_min', as_of_version => 1)$$) AS replay_before_b,
-       try($$SELECT chronicle.replay('corner-1', 'attr_min')$$) AS replay_b;
-SELECT try($$SELECT chronicle.define_reducer('attr_merge', '{"A": {"merge": {"m": "@stream_id"}}}')$$) AS define_merge,
-       try($$SELECT chronicle.replay('corner-1', 'attr_merge')$$) AS replay_merge;
-SELECT try($$SELECT chronicle.define_reducer('attr_sub', '{"C": {"sub": {"n": "@event_id"}}}')$$) AS define_sub,
-       try($$SELECT chronicle.replay('corner-1', 'attr_sub')$$) AS replay_sub;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('attr_add', '{"A": {"add": {"n": "@type"}}}')$$) AS define_add,
+       regress.error_of($$SELECT chronicle.replay('corner-1', 'attr_add')$$) AS replay_add;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('attr_min', '{"B": {"min": {"n": "@recorded_at"}}}')$$) AS define_min,
+       regress.error_of($$SELECT chronicle.replay('corner-1', 'attr_min', as_of_version => 1)$$) AS replay_before_b,
+       regress.error_of($$SELECT chronicle.replay('corner-1', 'attr_min')$$) AS replay_b;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('attr_merge', '{"A": {"merge": {"m": "@stream_id"}}}')$$) AS define_merge,
+       regress.error_of($$SELECT chronicle.replay('corner-1', 'attr_merge')$$) AS replay_merge;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('attr_sub', '{"C": {"sub": {"n": "@event_id"}}}')$$) AS define_sub,
+       regress.error_of($$SELECT chronicle.replay('corner-1', 'attr_sub')$$) AS replay_sub;
 -- @version is a number: add, sub, min and max of it apply.
 SELECT chronicle.define_reducer('attr_version', '{"*": {"add": {"sum": "@version"}, "max": {"top": "@version"}, "min": {"low": "@version"}}}');
 SELECT chronicle.replay('corner-1', 'attr_version');
 -- The same operations with a literal that can never apply are refused at
 -- definition (the reference's rule for literals).
-SELECT try($$SELECT chronicle.define_reducer('lit_add', '{"A": {"add": {"n": "type"}}}')$$) AS define_literal_add,
-       try($$SELECT chronicle.define_reducer('lit_merge', '{"A": {"merge": {"m": 3}}}')$$) AS define_literal_merge;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('lit_add', '{"A": {"add": {"n": "type"}}}')$$) AS define_literal_add,
+       regress.error_of($$SELECT chronicle.define_reducer('lit_merge', '{"A": {"merge": {"m": 3}}}')$$) AS define_literal_merge;
 
 DROP SCHEMA rules_corners CASCADE;

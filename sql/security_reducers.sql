@@ -4,15 +4,6 @@
 -- resolved when used; no replay runs a function that another role chose.
 -- And chronicle's own SQL never resolves a name through the caller's path.
 \set VERBOSITY sqlstate
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO PUBLIC;
 
 CREATE ROLE regress_red_alice IN ROLE chronicle_writer;
 CREATE ROLE regress_red_bob IN ROLE chronicle_writer;
@@ -37,11 +28,11 @@ SET ROLE regress_red_bob;
 CREATE FUNCTION red_b.evil(state jsonb, e chronicle.events) RETURNS jsonb LANGUAGE sql
     SET search_path = pg_catalog, pg_temp AS $$ SELECT '{"evil": true}'::jsonb $$;
 GRANT EXECUTE ON FUNCTION red_b.evil(jsonb, chronicle.events) TO PUBLIC;
-SELECT pg_temp.error_of($$SELECT chronicle.define_reducer('red_rules', '{"E": {"add": {"n": 9}}}')$$) AS rules_over_rules;
-SELECT pg_temp.error_of($$SELECT chronicle.define_reducer('red_rules', 'red_b.evil(jsonb, chronicle.events)'::regprocedure)$$) AS function_over_rules;
-SELECT pg_temp.error_of($$SELECT chronicle.define_reducer('red_fn', '{"E": {"add": {"n": 9}}}'::jsonb)$$) AS rules_over_function;
-SELECT pg_temp.error_of($$SELECT chronicle.define_reducer('red_fn', 'red_b.evil(jsonb, chronicle.events)'::regprocedure)$$) AS function_over_function;
-SELECT pg_temp.error_of($$SELECT chronicle.define_reducer('red_fn', '{"E": {"add": {"n": 9}}}')$$) AS text_form;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('red_rules', '{"E": {"add": {"n": 9}}}')$$) AS rules_over_rules;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('red_rules', 'red_b.evil(jsonb, chronicle.events)'::regprocedure)$$) AS function_over_rules;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('red_fn', '{"E": {"add": {"n": 9}}}'::jsonb)$$) AS rules_over_function;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('red_fn', 'red_b.evil(jsonb, chronicle.events)'::regprocedure)$$) AS function_over_function;
+SELECT regress.error_of($$SELECT chronicle.define_reducer('red_fn', '{"E": {"add": {"n": 9}}}')$$) AS text_form;
 -- bob's own reducer is his.
 SELECT chronicle.define_reducer('red_bobs', '{"E": {"add": {"n": 1}}}');
 RESET ROLE;
@@ -77,7 +68,7 @@ ALTER FUNCTION red_a.count(jsonb, chronicle.events) RENAME TO count_old;
 \set VERBOSITY default
 SELECT chronicle.replay('red-1', 'red_fn');
 \set VERBOSITY sqlstate
-SELECT pg_temp.error_of($$SELECT chronicle.replay('red-1', 'red_fn')$$) AS gone;
+SELECT regress.error_of($$SELECT chronicle.replay('red-1', 'red_fn')$$) AS gone;
 GRANT CREATE ON SCHEMA red_a TO regress_red_bob;
 SET ROLE regress_red_bob;
 CREATE FUNCTION red_a.count(state jsonb, e chronicle.events) RETURNS jsonb LANGUAGE sql
@@ -104,7 +95,7 @@ BEGIN
     IF current_user <> 'regress_red_bob' THEN EXECUTE 'ALTER ROLE regress_red_bob SUPERUSER'; END IF;
     RETURN '{}';
 END $$;
-SELECT left(pg_temp.error_of($$SELECT chronicle.define_reducer('red_admin', 'red_b.takeover(jsonb, chronicle.events)'::regprocedure)$$), 5) AS takeover;
+SELECT left(regress.error_of($$SELECT chronicle.define_reducer('red_admin', 'red_b.takeover(jsonb, chronicle.events)'::regprocedure)$$), 5) AS takeover;
 RESET ROLE;
 SELECT chronicle.append('redadm-1', 'E', '{}');
 SELECT chronicle.define_projection('red_admin_p', 'red_admin', 'public.red_admin_rows', '{"n": "int"}');

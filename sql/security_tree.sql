@@ -8,15 +8,6 @@
 -- to make mallory a superuser.  The tables belong to the superuser running
 -- the test.  Chronicle's SQL runs with search_path = pg_catalog, pg_temp for
 -- its whole execution (src/pg/spi.h), so none of them may ever be called.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO PUBLIC;
 
 CREATE ROLE regress_mallory IN ROLE chronicle_writer;
 CREATE SCHEMA regress_hostile AUTHORIZATION regress_mallory;
@@ -141,28 +132,28 @@ UNION ALL SELECT 'sec_ts', count(*) FROM chronicle.tree_validate('public.sec_ts'
 CREATE ROLE regress_tree_reader IN ROLE chronicle_writer;
 GRANT SELECT ON public.sec_t4 TO regress_tree_reader;
 SET ROLE regress_tree_reader;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_insert('public.sec_t4', '{"id": 7}', 1)$$) AS insert_without_insert;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_move('public.sec_t4', 3, 1)$$) AS move_without_update;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_delete('public.sec_t4', 4)$$) AS delete_without_delete;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_rebuild('public.sec_t4')$$) AS rebuild_without_update;
+SELECT regress.error_of($$SELECT chronicle.tree_insert('public.sec_t4', '{"id": 7}', 1)$$) AS insert_without_insert;
+SELECT regress.error_of($$SELECT chronicle.tree_move('public.sec_t4', 3, 1)$$) AS move_without_update;
+SELECT regress.error_of($$SELECT chronicle.tree_delete('public.sec_t4', 4)$$) AS delete_without_delete;
+SELECT regress.error_of($$SELECT chronicle.tree_rebuild('public.sec_t4')$$) AS rebuild_without_update;
 RESET ROLE;
 -- UPDATE of the parent column alone is enough to move (as for UPDATE ... SET parent_id);
 -- DELETE alone to delete; promote also moves the children, so it needs UPDATE of the parent.
 GRANT UPDATE (parent_id) ON public.sec_t4 TO regress_tree_reader;
 GRANT INSERT (id, parent_id) ON public.sec_t4 TO regress_tree_reader;
 SET ROLE regress_tree_reader;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_insert('public.sec_t4', '{"id": 7}', 1, 'first_child')$$) AS insert_with_column_insert;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_insert('public.sec_t4', '{"id": 8, "name": "x"}', 1)$$) AS insert_of_a_column_not_granted;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_move('public.sec_t4', 7, 2)$$) AS move_with_parent_update;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_delete('public.sec_t4', 7)$$) AS delete_still_refused;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_rebuild('public.sec_t4')$$) AS rebuild_still_refused;
+SELECT regress.error_of($$SELECT chronicle.tree_insert('public.sec_t4', '{"id": 7}', 1, 'first_child')$$) AS insert_with_column_insert;
+SELECT regress.error_of($$SELECT chronicle.tree_insert('public.sec_t4', '{"id": 8, "name": "x"}', 1)$$) AS insert_of_a_column_not_granted;
+SELECT regress.error_of($$SELECT chronicle.tree_move('public.sec_t4', 7, 2)$$) AS move_with_parent_update;
+SELECT regress.error_of($$SELECT chronicle.tree_delete('public.sec_t4', 7)$$) AS delete_still_refused;
+SELECT regress.error_of($$SELECT chronicle.tree_rebuild('public.sec_t4')$$) AS rebuild_still_refused;
 RESET ROLE;
 REVOKE UPDATE (parent_id) ON public.sec_t4 FROM regress_tree_reader;
 GRANT DELETE, UPDATE (lft, rgt, depth) ON public.sec_t4 TO regress_tree_reader;
 SET ROLE regress_tree_reader;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_delete('public.sec_t4', 7, 'promote')$$) AS promote_without_parent_update;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_delete('public.sec_t4', 7)$$) AS delete_with_delete;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_rebuild('public.sec_t4')$$) AS rebuild_with_numbering_update;
+SELECT regress.error_of($$SELECT chronicle.tree_delete('public.sec_t4', 7, 'promote')$$) AS promote_without_parent_update;
+SELECT regress.error_of($$SELECT chronicle.tree_delete('public.sec_t4', 7)$$) AS delete_with_delete;
+SELECT regress.error_of($$SELECT chronicle.tree_rebuild('public.sec_t4')$$) AS rebuild_with_numbering_update;
 RESET ROLE;
 SELECT count(*) AS problems FROM chronicle.tree_validate('public.sec_t4');
 -- Row-level security that applies to the caller: the functions (which write
@@ -171,7 +162,7 @@ ALTER TABLE public.sec_t4 ENABLE ROW LEVEL SECURITY;
 CREATE POLICY sec_t4_all ON public.sec_t4 USING (true);
 GRANT UPDATE (parent_id) ON public.sec_t4 TO regress_tree_reader;
 SET ROLE regress_tree_reader;
-SELECT pg_temp.error_of($$SELECT chronicle.tree_move('public.sec_t4', 3, 1)$$) AS move_under_rls;
+SELECT regress.error_of($$SELECT chronicle.tree_move('public.sec_t4', 3, 1)$$) AS move_under_rls;
 RESET ROLE;
 ALTER TABLE public.sec_t4 DISABLE ROW LEVEL SECURITY;
 DROP POLICY sec_t4_all ON public.sec_t4;
@@ -179,7 +170,7 @@ DROP POLICY sec_t4_all ON public.sec_t4;
 -- A TEMP table cannot be attached (its row in chronicle._tree_tables would
 -- outlive it): TR004.
 CREATE TEMP TABLE sec_temp (id int PRIMARY KEY, parent_id int);
-SELECT pg_temp.error_of($$SELECT chronicle.tree_attach('sec_temp')$$) AS attach_temp;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('sec_temp')$$) AS attach_temp;
 SELECT count(*) AS temp_rows FROM chronicle._tree_tables WHERE tbl = 'sec_temp'::regclass;
 
 -- An id type whose equality lives outside pg_catalog (citext): tree SQL uses

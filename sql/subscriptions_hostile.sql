@@ -2,35 +2,26 @@
 -- problems it fixed (each marked "Fixed"), and hostile inputs that already
 -- behaved, kept here so that they keep behaving.  Categories subrev*.
 \set VERBOSITY sqlstate
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || left(SQLERRM, 120);
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.error_of(text) TO PUBLIC;
 
 SELECT chronicle.append('subrev-' || i, 'Happened', jsonb_build_object('i', i)) FROM generate_series(1, 6) i;
 SELECT chronicle.subscribe('rev', category => 'subrev');
 
 -- Fixed: _subscription_resize (granted to chronicle_subscriber, called by
 -- poll) gives poll's codes when called directly, not a constraint's.
-SELECT pg_temp.error_of($$SELECT chronicle._subscription_resize('rev', NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle._subscription_resize('rev', 0)$$);
-SELECT pg_temp.error_of($$SELECT chronicle._subscription_resize('rev', 1025)$$);
-SELECT pg_temp.error_of($$SELECT chronicle._subscription_resize(NULL, 2)$$);
-SELECT pg_temp.error_of($$SELECT chronicle._subscription_resize('nope', 2)$$);
+SELECT regress.error_of($$SELECT chronicle._subscription_resize('rev', NULL)$$);
+SELECT regress.error_of($$SELECT chronicle._subscription_resize('rev', 0)$$);
+SELECT regress.error_of($$SELECT chronicle._subscription_resize('rev', 1025)$$);
+SELECT regress.error_of($$SELECT chronicle._subscription_resize(NULL, 2)$$);
+SELECT regress.error_of($$SELECT chronicle._subscription_resize('nope', 2)$$);
 SELECT members FROM chronicle.subscriptions WHERE name = 'rev';
 
 -- Hostile input that already behaved.  NULLs everywhere.
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe(NULL, NULL, NULL, NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack(NULL, NULL, NULL, NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack('rev', '1', NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.park(NULL, NULL, NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.replay_parked(NULL)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.unsubscribe(NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe(NULL, NULL, NULL, NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.ack(NULL, NULL, NULL, NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.ack('rev', '1', NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.park(NULL, NULL, NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.replay_parked(NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.unsubscribe(NULL)$$);
 SELECT chronicle._stream_member(NULL, 3) IS NULL AS strict_null,
        chronicle._stream_member('a', NULL) IS NULL AS strict_null_members;
 -- NULL member of ack is member 0, as for poll.
@@ -40,12 +31,12 @@ SELECT member, (checkpoint).global_position = (SELECT global_position FROM chron
 FROM chronicle.subscription_status WHERE name = 'rev';
 
 -- Empty, 1 MB and control-character strings.
-SELECT pg_temp.error_of($$SELECT chronicle.ack('', '1', 1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack(repeat('n', 1000000), '1', 1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.park(repeat('n', 1000000), gen_random_uuid(), 'x')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.unsubscribe(E'rev\t')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.subscribe(U&'x\0085y')$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll(E'rev\x01')$$);
+SELECT regress.error_of($$SELECT chronicle.ack('', '1', 1)$$);
+SELECT regress.error_of($$SELECT chronicle.ack(repeat('n', 1000000), '1', 1)$$);
+SELECT regress.error_of($$SELECT chronicle.park(repeat('n', 1000000), gen_random_uuid(), 'x')$$);
+SELECT regress.error_of($$SELECT chronicle.unsubscribe(E'rev\t')$$);
+SELECT regress.error_of($$SELECT chronicle.subscribe(U&'x\0085y')$$);
+SELECT regress.error_of($$SELECT chronicle.poll(E'rev\x01')$$);
 -- A 1 MB error text, and one with control characters, are kept as given.
 SELECT chronicle.park('rev', event_id, repeat('e', 1000000)) FROM chronicle.read_stream('subrev-2');
 SELECT chronicle.park('rev', event_id, E'line 1\nline 2\t\x01') FROM chronicle.read_stream('subrev-3');
@@ -67,13 +58,13 @@ SELECT types, array_lower(types, 1) FROM chronicle.subscriptions WHERE name = 'r
 SELECT chronicle.unsubscribe('rev_bounds');
 
 -- Huge and negative numbers.
-SELECT pg_temp.error_of($$SELECT chronicle.poll('rev', -2147483648)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('rev', 10, 2147483647, 1024)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('rev', 10, -2147483648, 2)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.poll('rev', 10, 0, -2147483648)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack('rev', '1', 1, -1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle.ack('rev', '18446744073709551615', 1)$$);
-SELECT pg_temp.error_of($$SELECT chronicle._stream_member('a', -2147483648)$$);
+SELECT regress.error_of($$SELECT chronicle.poll('rev', -2147483648)$$);
+SELECT regress.error_of($$SELECT chronicle.poll('rev', 10, 2147483647, 1024)$$);
+SELECT regress.error_of($$SELECT chronicle.poll('rev', 10, -2147483648, 2)$$);
+SELECT regress.error_of($$SELECT chronicle.poll('rev', 10, 0, -2147483648)$$);
+SELECT regress.error_of($$SELECT chronicle.ack('rev', '1', 1, -1)$$);
+SELECT regress.error_of($$SELECT chronicle.ack('rev', '18446744073709551615', 1)$$);
+SELECT regress.error_of($$SELECT chronicle._stream_member('a', -2147483648)$$);
 SELECT chronicle._stream_member('a', 2147483647) = ('x' || left(encode(sha256('a'), 'hex'), 8))::bit(32)::bigint % 2147483647
        AS largest_group;
 SELECT count(*) AS whole_page FROM chronicle.poll('rev', 2147483647);

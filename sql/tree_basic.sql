@@ -1,13 +1,7 @@
 -- Nested sets on the user's own tables (SPEC section 7): the seed example,
 -- placements, delete modes, queries, scopes, id types, odd names, attach over
--- existing rows, rebuild.  Errors are shown as "SQLSTATE: message" by try().
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- existing rows, rebuild.  Errors are shown as "SQLSTATE: message" by
+-- regress.error_of (sql/setup.sql).
 
 -- The seed's example, exactly.
 CREATE TABLE nested_set (id int PRIMARY KEY, parent_id int REFERENCES nested_set, name text);
@@ -70,21 +64,21 @@ SELECT id, repeat('  ', depth) || name AS tree, lft, rgt FROM nested_set ORDER B
 SELECT * FROM chronicle.tree_validate('nested_set');
 
 -- Errors.
-SELECT try($$SELECT chronicle.tree_move('nested_set', 3, 4)$$) AS into_own_subtree;
-SELECT try($$SELECT chronicle.tree_move('nested_set', 3, 3)$$) AS onto_itself;
-SELECT try($$UPDATE nested_set SET parent_id = 7 WHERE id = 3$$) AS cycle_by_update;
-SELECT try($$UPDATE nested_set SET parent_id = 3 WHERE id = 3$$) AS own_parent;
-SELECT try($$SELECT chronicle.tree_move('nested_set', 99, 1)$$) AS unknown_node;
-SELECT try($$SELECT chronicle.tree_move('nested_set', 3, 99)$$) AS unknown_target;
-SELECT try($$SELECT chronicle.tree_insert('nested_set', '{"id": 20}', 99)$$) AS unknown_target;
-SELECT try($$SELECT * FROM chronicle.tree_ancestors(NULL::nested_set, 99)$$) AS unknown_node;
-SELECT try($$INSERT INTO nested_set (id, name, lft) VALUES (20, 'x', 1)$$) AS insert_lft;
-SELECT try($$UPDATE nested_set SET rgt = rgt + 1 WHERE id = 1$$) AS update_rgt;
-SELECT try($$UPDATE nested_set SET depth = 3$$) AS update_depth;
+SELECT regress.error_of($$SELECT chronicle.tree_move('nested_set', 3, 4)$$) AS into_own_subtree;
+SELECT regress.error_of($$SELECT chronicle.tree_move('nested_set', 3, 3)$$) AS onto_itself;
+SELECT regress.error_of($$UPDATE nested_set SET parent_id = 7 WHERE id = 3$$) AS cycle_by_update;
+SELECT regress.error_of($$UPDATE nested_set SET parent_id = 3 WHERE id = 3$$) AS own_parent;
+SELECT regress.error_of($$SELECT chronicle.tree_move('nested_set', 99, 1)$$) AS unknown_node;
+SELECT regress.error_of($$SELECT chronicle.tree_move('nested_set', 3, 99)$$) AS unknown_target;
+SELECT regress.error_of($$SELECT chronicle.tree_insert('nested_set', '{"id": 20}', 99)$$) AS unknown_target;
+SELECT regress.error_of($$SELECT * FROM chronicle.tree_ancestors(NULL::nested_set, 99)$$) AS unknown_node;
+SELECT regress.error_of($$INSERT INTO nested_set (id, name, lft) VALUES (20, 'x', 1)$$) AS insert_lft;
+SELECT regress.error_of($$UPDATE nested_set SET rgt = rgt + 1 WHERE id = 1$$) AS update_rgt;
+SELECT regress.error_of($$UPDATE nested_set SET depth = 3$$) AS update_depth;
 -- The guard stands aside only for chronicle's own writes, which it recognises
 -- by the read-only setting chronicle.tree_maintenance: SQL cannot switch it on.
-SELECT try($$SET chronicle.tree_maintenance = on$$) AS set_maintenance;
-SELECT try($$SELECT pg_catalog.set_config('chronicle.tree_maintenance', 'on', true)$$) AS set_config;
+SELECT regress.error_of($$SET chronicle.tree_maintenance = on$$) AS set_maintenance;
+SELECT regress.error_of($$SELECT pg_catalog.set_config('chronicle.tree_maintenance', 'on', true)$$) AS set_config;
 SELECT current_setting('chronicle.tree_maintenance') AS maintenance;
 SELECT chronicle._tree_maintaining() AS maintaining;
 -- A role with no chronicle role at all, allowed to update the table, gets the
@@ -92,40 +86,40 @@ SELECT chronicle._tree_maintaining() AS maintaining;
 CREATE ROLE tree_guarded_user;
 GRANT SELECT, UPDATE ON nested_set TO tree_guarded_user;
 SET ROLE tree_guarded_user;
-SELECT try($$UPDATE nested_set SET lft = lft WHERE id = 1$$) AS same_value;
-SELECT try($$UPDATE nested_set SET lft = 0 WHERE id = 1$$) AS update_lft_as_other_role;
+SELECT regress.error_of($$UPDATE nested_set SET lft = lft WHERE id = 1$$) AS same_value;
+SELECT regress.error_of($$UPDATE nested_set SET lft = 0 WHERE id = 1$$) AS update_lft_as_other_role;
 RESET ROLE;
 REVOKE ALL ON nested_set FROM tree_guarded_user;
 DROP ROLE tree_guarded_user;
-SELECT try($$SELECT chronicle.tree_insert('nested_set', '{"id": 20, "lft": 1}')$$) AS insert_lft;
-SELECT try($$SELECT chronicle.tree_insert('nested_set', '{"id": 20, "nosuch": 1}')$$) AS unknown_column;
-SELECT try($$SELECT chronicle.tree_insert('nested_set', '[1]')$$) AS not_an_object;
-SELECT try($$SELECT chronicle.tree_move('nested_set', 3, 1, 'sideways')$$) AS bad_placement;
-SELECT try($$SELECT chronicle.tree_move('nested_set', NULL::int, 1)$$) AS null_node;
-SELECT try($$SELECT chronicle.tree_delete('nested_set', 3, 'explode')$$) AS bad_mode;
-SELECT try($$SELECT * FROM chronicle.tree_subtree(NULL::nested_set, 1, -1)$$) AS negative_depth;
-SELECT try($$SELECT chronicle.tree_attach('nested_set')$$) AS attached_twice;
-SELECT try($$SELECT * FROM chronicle.tree_subtree(1, 1)$$) AS not_a_row_type;
+SELECT regress.error_of($$SELECT chronicle.tree_insert('nested_set', '{"id": 20, "lft": 1}')$$) AS insert_lft;
+SELECT regress.error_of($$SELECT chronicle.tree_insert('nested_set', '{"id": 20, "nosuch": 1}')$$) AS unknown_column;
+SELECT regress.error_of($$SELECT chronicle.tree_insert('nested_set', '[1]')$$) AS not_an_object;
+SELECT regress.error_of($$SELECT chronicle.tree_move('nested_set', 3, 1, 'sideways')$$) AS bad_placement;
+SELECT regress.error_of($$SELECT chronicle.tree_move('nested_set', NULL::int, 1)$$) AS null_node;
+SELECT regress.error_of($$SELECT chronicle.tree_delete('nested_set', 3, 'explode')$$) AS bad_mode;
+SELECT regress.error_of($$SELECT * FROM chronicle.tree_subtree(NULL::nested_set, 1, -1)$$) AS negative_depth;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('nested_set')$$) AS attached_twice;
+SELECT regress.error_of($$SELECT * FROM chronicle.tree_subtree(1, 1)$$) AS not_a_row_type;
 CREATE TABLE plain_table (id int PRIMARY KEY, parent_id int);
-SELECT try($$SELECT chronicle.tree_rebuild('plain_table')$$) AS not_attached;
-SELECT try($$SELECT * FROM chronicle.tree_children(NULL::plain_table, 1)$$) AS not_attached;
+SELECT regress.error_of($$SELECT chronicle.tree_rebuild('plain_table')$$) AS not_attached;
+SELECT regress.error_of($$SELECT * FROM chronicle.tree_children(NULL::plain_table, 1)$$) AS not_attached;
 CREATE VIEW plain_view AS SELECT * FROM plain_table;
-SELECT try($$SELECT chronicle.tree_attach('plain_view')$$) AS a_view;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('plain_view')$$) AS a_view;
 CREATE TABLE no_key (id int, parent_id int);
-SELECT try($$SELECT chronicle.tree_attach('no_key')$$) AS id_not_unique;
-SELECT try($$SELECT chronicle.tree_attach('plain_table', parent_column => 'nosuch')$$) AS no_column;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('no_key')$$) AS id_not_unique;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('plain_table', parent_column => 'nosuch')$$) AS no_column;
 CREATE TABLE mixed (id int PRIMARY KEY, parent_id text);
-SELECT try($$SELECT chronicle.tree_attach('mixed')$$) AS type_mismatch;
-SELECT try($$SELECT chronicle.tree_attach('plain_table', on_delete => 'shred')$$) AS bad_on_delete;
-SELECT try($$SELECT chronicle.tree_attach(NULL)$$) AS null_table;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('mixed')$$) AS type_mismatch;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('plain_table', on_delete => 'shred')$$) AS bad_on_delete;
+SELECT regress.error_of($$SELECT chronicle.tree_attach(NULL)$$) AS null_table;
 CREATE ROLE tree_stranger;
 SET ROLE tree_stranger;
-SELECT try($$SELECT chronicle.tree_attach('plain_table')$$) AS not_owner;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('plain_table')$$) AS not_owner;
 RESET ROLE;
 GRANT chronicle_writer TO tree_stranger;
 SET ROLE tree_stranger;
-SELECT try($$SELECT chronicle.tree_attach('plain_table')$$) AS not_owner;
-SELECT try($$SELECT chronicle.tree_move('nested_set', 3, 1)$$) AS no_update_privilege;
+SELECT regress.error_of($$SELECT chronicle.tree_attach('plain_table')$$) AS not_owner;
+SELECT regress.error_of($$SELECT chronicle.tree_move('nested_set', 3, 1)$$) AS no_update_privilege;
 RESET ROLE;
 -- Nothing of the failed statements was written.
 SELECT * FROM chronicle.tree_validate('nested_set');
@@ -133,7 +127,7 @@ SELECT count(*) AS rows FROM nested_set;
 
 -- Deleting: tree_delete by mode (its own, whatever the table's on_delete).
 SELECT chronicle.tree_delete('nested_set', 12, 'restrict') AS deleted;
-SELECT try($$SELECT chronicle.tree_delete('nested_set', 3, 'restrict')$$) AS restrict_with_children;
+SELECT regress.error_of($$SELECT chronicle.tree_delete('nested_set', 3, 'restrict')$$) AS restrict_with_children;
 SELECT chronicle.tree_delete('nested_set', 2, 'promote') AS deleted;
 SELECT id, repeat('  ', depth) || name AS tree, lft, rgt, parent_id FROM nested_set ORDER BY lft;
 SELECT chronicle.tree_delete('nested_set', 3) AS deleted;
@@ -157,7 +151,7 @@ SELECT * FROM chronicle.tree_validate('cat_cascade');
 CREATE TABLE cat_promote (id int PRIMARY KEY, parent_id int REFERENCES cat_promote, name text);
 SELECT chronicle.tree_attach('cat_promote', on_delete => 'promote');
 INSERT INTO cat_promote VALUES (1, NULL, 'a'), (2, 1, 'b'), (3, 2, 'c'), (4, 2, 'd'), (5, 1, 'e');
-SELECT try($$DELETE FROM cat_promote WHERE id = 2$$) AS foreign_key_first;
+SELECT regress.error_of($$DELETE FROM cat_promote WHERE id = 2$$) AS foreign_key_first;
 ALTER TABLE cat_promote DROP CONSTRAINT cat_promote_parent_id_fkey;
 DELETE FROM cat_promote WHERE id = 2;
 SELECT id, name, lft, rgt, depth, parent_id FROM cat_promote ORDER BY lft;
@@ -170,8 +164,8 @@ SELECT * FROM chronicle.tree_validate('cat_promote');
 CREATE TABLE cat_restrict (id int PRIMARY KEY, parent_id int, name text);
 SELECT chronicle.tree_attach('cat_restrict', on_delete => 'restrict');
 INSERT INTO cat_restrict VALUES (1, NULL, 'a'), (2, 1, 'b'), (3, 1, 'c');
-SELECT try($$DELETE FROM cat_restrict WHERE id = 1$$) AS restrict;
-SELECT try($$DELETE FROM cat_restrict WHERE id IN (1, 2)$$) AS restrict_multi;
+SELECT regress.error_of($$DELETE FROM cat_restrict WHERE id = 1$$) AS restrict;
+SELECT regress.error_of($$DELETE FROM cat_restrict WHERE id IN (1, 2)$$) AS restrict_multi;
 DELETE FROM cat_restrict WHERE id = 2;
 DELETE FROM cat_restrict WHERE id IN (1, 3);
 SELECT count(*) AS rows FROM cat_restrict;
@@ -186,9 +180,9 @@ SELECT id, name, lft, rgt, depth FROM cat_fk ORDER BY lft;
 SELECT * FROM chronicle.tree_validate('cat_fk');
 
 -- An unknown parent without a foreign key is TR002, for single and multi-row statements.
-SELECT try($$INSERT INTO cat_cascade VALUES (50, 99, 'x')$$) AS unknown_parent;
-SELECT try($$INSERT INTO cat_cascade VALUES (50, 1, 'x'), (51, 99, 'y')$$) AS unknown_parent;
-SELECT try($$UPDATE cat_cascade SET parent_id = 99 WHERE id = 1$$) AS unknown_parent;
+SELECT regress.error_of($$INSERT INTO cat_cascade VALUES (50, 99, 'x')$$) AS unknown_parent;
+SELECT regress.error_of($$INSERT INTO cat_cascade VALUES (50, 1, 'x'), (51, 99, 'y')$$) AS unknown_parent;
+SELECT regress.error_of($$UPDATE cat_cascade SET parent_id = 99 WHERE id = 1$$) AS unknown_parent;
 
 -- The numbering is kept as the table's owner (as foreign keys are checked):
 -- a role allowed to INSERT and DELETE, but not to UPDATE, keeps the tree right,
@@ -198,7 +192,7 @@ SET ROLE tree_stranger;
 INSERT INTO cat_cascade VALUES (30, 1, 'by stranger'), (31, 30, 'by stranger');
 INSERT INTO cat_cascade VALUES (32, NULL, 'by stranger');
 DELETE FROM cat_cascade WHERE id = 30;
-SELECT try($$INSERT INTO cat_cascade (id, name, depth) VALUES (33, 'x', 0)$$) AS insert_depth;
+SELECT regress.error_of($$INSERT INTO cat_cascade (id, name, depth) VALUES (33, 'x', 0)$$) AS insert_depth;
 RESET ROLE;
 SELECT id, name, lft, rgt, depth FROM cat_cascade ORDER BY lft;
 SELECT * FROM chronicle.tree_validate('cat_cascade');
@@ -223,9 +217,9 @@ INSERT INTO menu VALUES (1, NULL, 'a', 'home'), (2, 1, 'a', 'news'), (3, NULL, '
                         (4, 3, 'b', 'shop'), (5, 3, 'b', 'cart');
 SELECT site, id, name, lft, rgt, depth FROM menu ORDER BY site, lft;
 -- A parent in another scope does not exist for this tree.
-SELECT try($$INSERT INTO menu VALUES (6, 1, 'b', 'x')$$) AS parent_in_other_scope;
-SELECT try($$SELECT chronicle.tree_move('menu', 4, 1)$$) AS target_in_other_scope;
-SELECT try($$INSERT INTO menu VALUES (6, NULL, NULL, 'x')$$) AS null_scope;
+SELECT regress.error_of($$INSERT INTO menu VALUES (6, 1, 'b', 'x')$$) AS parent_in_other_scope;
+SELECT regress.error_of($$SELECT chronicle.tree_move('menu', 4, 1)$$) AS target_in_other_scope;
+SELECT regress.error_of($$INSERT INTO menu VALUES (6, NULL, NULL, 'x')$$) AS null_scope;
 -- Changing the scope moves the whole subtree to the other tree.
 UPDATE menu SET site = 'a', parent_id = 2 WHERE id = 3;
 SELECT site, id, name, lft, rgt, depth FROM menu ORDER BY site, lft;
@@ -290,7 +284,7 @@ INSERT INTO existing VALUES (5, NULL, 1, 'r'), (3, 5, 2, 'x'), (9, 5, 1, 'y'), (
 SELECT chronicle.tree_attach('existing');
 SELECT id, name, lft, rgt, depth FROM existing ORDER BY lft;
 SELECT chronicle.tree_detach('existing');
-SELECT try($$SELECT * FROM chronicle.tree_validate('existing')$$) AS detached;
+SELECT regress.error_of($$SELECT * FROM chronicle.tree_validate('existing')$$) AS detached;
 UPDATE existing SET lft = NULL;  -- no longer managed
 SELECT chronicle.tree_attach('existing', order_column => 'pos');
 SELECT id, name, lft, rgt, depth FROM existing ORDER BY lft;
@@ -311,7 +305,7 @@ SELECT chronicle.tree_rebuild('existing') AS renumbered;
 ALTER TABLE existing DISABLE TRIGGER USER;
 INSERT INTO existing VALUES (20, 2, 1, 'unnumbered');
 ALTER TABLE existing ENABLE TRIGGER USER;
-SELECT try($$SELECT chronicle.tree_move('existing', 20, 5)$$) AS corrupt;
+SELECT regress.error_of($$SELECT chronicle.tree_move('existing', 20, 5)$$) AS corrupt;
 SELECT * FROM chronicle.tree_validate('existing');
 SELECT chronicle.tree_rebuild('existing') AS renumbered;
 SELECT * FROM chronicle.tree_validate('existing');
@@ -320,7 +314,7 @@ SELECT * FROM chronicle.tree_validate('existing');
 SELECT chronicle.tree_detach('existing');
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'existing'::regclass AND tgname LIKE 'chronicle_tree_%';
 SELECT count(*) AS attachments FROM chronicle._tree_tables WHERE tbl = 'existing'::regclass;
-SELECT try($$SELECT chronicle.tree_detach('existing')$$) AS detached_twice;
+SELECT regress.error_of($$SELECT chronicle.tree_detach('existing')$$) AS detached_twice;
 
 -- Dropping an attached table removes its attachment.
 SELECT chronicle.tree_attach('existing');

@@ -98,25 +98,18 @@ SELECT chronicle.tree_rebuild('cat') AS renumbered, count(*) AS problems FROM ch
 
 -- A cycle made by one statement is TR001 and names a node of the cycle, not
 -- a child hanging below it.
-CREATE FUNCTION try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    RETURN 'no error';
-EXCEPTION WHEN others THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 -- The issue's statement: 6 is already 1's child, so only 1 moves (into 6).
-SELECT try('UPDATE nested_set SET parent_id = CASE id WHEN 1 THEN 6 ELSE 1 END WHERE id IN (1, 6)');
+SELECT regress.error_of('UPDATE nested_set SET parent_id = CASE id WHEN 1 THEN 6 ELSE 1 END WHERE id IN (1, 6)');
 -- Both rows move: 7 and 8 under each other, their children 2..5 below them.
 CREATE TABLE cyc (id int PRIMARY KEY, parent_id int);
 SELECT chronicle.tree_attach('cyc');
 INSERT INTO cyc VALUES (1, NULL), (7, 1), (8, 1), (2, 7), (3, 7), (4, 8), (5, 8);
-SELECT try('UPDATE cyc SET parent_id = CASE id WHEN 7 THEN 8 ELSE 7 END WHERE id IN (7, 8)');
+SELECT regress.error_of('UPDATE cyc SET parent_id = CASE id WHEN 7 THEN 8 ELSE 7 END WHERE id IN (7, 8)');
 SET enable_seqscan = off;
-SELECT try('UPDATE cyc SET parent_id = CASE id WHEN 8 THEN 7 ELSE 8 END WHERE id IN (8, 7)');
+SELECT regress.error_of('UPDATE cyc SET parent_id = CASE id WHEN 8 THEN 7 ELSE 8 END WHERE id IN (8, 7)');
 RESET enable_seqscan;
 -- A longer cycle: 2 -> 4 -> 3 -> 2; its smallest id is named.
-SELECT try('UPDATE cyc SET parent_id = CASE id WHEN 2 THEN 4 WHEN 3 THEN 2 ELSE 3 END WHERE id IN (2, 3, 4)');
+SELECT regress.error_of('UPDATE cyc SET parent_id = CASE id WHEN 2 THEN 4 WHEN 3 THEN 2 ELSE 3 END WHERE id IN (2, 3, 4)');
 SELECT count(*) AS problems FROM chronicle.tree_validate('cyc');
 SELECT id, name, lft, rgt FROM nested_set ORDER BY lft;
 

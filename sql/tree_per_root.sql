@@ -5,13 +5,6 @@
 -- Its own schema: the regression tests share one database.
 CREATE SCHEMA tree_per_root;
 SET search_path = tree_per_root, public;
-CREATE FUNCTION try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    RETURN 'no error';
-EXCEPTION WHEN others THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 CREATE TABLE f (id int PRIMARY KEY, parent_id int, name text);
 INSERT INTO f VALUES (1, NULL, 'a'), (2, 1, 'a1'), (3, 1, 'a2'), (10, NULL, 'b'), (11, 10, 'b1');
@@ -62,12 +55,12 @@ SELECT chronicle.tree_move('f', 2, 20, 'after');
 SELECT id, parent_id, tree_root, lft, rgt, depth FROM f ORDER BY tree_root, lft;
 SELECT count(*) AS problems FROM chronicle.tree_validate('f');
 -- Within one tree the usual checks hold; between trees there is no cycle.
-SELECT try($$SELECT chronicle.tree_move('f', 10, 11, 'last_child')$$);
-SELECT try($$UPDATE f SET parent_id = 11 WHERE id = 10$$);
-SELECT try($$INSERT INTO f VALUES (99, 98, 'orphan')$$);
-SELECT try($$UPDATE f SET tree_root = 1 WHERE id = 11$$);
-SELECT try($$INSERT INTO f (id, parent_id, tree_root) VALUES (99, 1, 1)$$);
-SELECT try($$SELECT chronicle.tree_insert('f', '{"id": 99, "tree_root": 1}')$$);
+SELECT regress.error_of($$SELECT chronicle.tree_move('f', 10, 11, 'last_child')$$);
+SELECT regress.error_of($$UPDATE f SET parent_id = 11 WHERE id = 10$$);
+SELECT regress.error_of($$INSERT INTO f VALUES (99, 98, 'orphan')$$);
+SELECT regress.error_of($$UPDATE f SET tree_root = 1 WHERE id = 11$$);
+SELECT regress.error_of($$INSERT INTO f (id, parent_id, tree_root) VALUES (99, 1, 1)$$);
+SELECT regress.error_of($$SELECT chronicle.tree_insert('f', '{"id": 99, "tree_root": 1}')$$);
 
 -- A multi-row UPDATE across trees (one parent moves too, into a third tree).
 UPDATE f SET parent_id = CASE id WHEN 30 THEN 20 WHEN 3 THEN 30 WHEN 4 THEN 3 END WHERE id IN (30, 3, 4);
@@ -99,9 +92,9 @@ SELECT count(*) AS problems FROM chronicle.tree_validate('f');
 
 -- Bad arguments.
 CREATE TABLE g (id int PRIMARY KEY, parent_id int, s int);
-SELECT try($$SELECT chronicle.tree_attach('g', numbering => 'per_tree')$$);
-SELECT try($$SELECT chronicle.tree_attach('g', numbering => NULL)$$);
-SELECT try($$SELECT chronicle.tree_attach('g', scope_column => 's', numbering => 'per_root')$$);
+SELECT regress.error_of($$SELECT chronicle.tree_attach('g', numbering => 'per_tree')$$);
+SELECT regress.error_of($$SELECT chronicle.tree_attach('g', numbering => NULL)$$);
+SELECT regress.error_of($$SELECT chronicle.tree_attach('g', scope_column => 's', numbering => 'per_root')$$);
 -- The default stays one sequence per scope.
 SELECT chronicle.tree_attach('g');
 SELECT numbering FROM chronicle._tree_tables WHERE tbl = 'g'::regclass;
@@ -123,9 +116,9 @@ ALTER TABLE f2 ADD PRIMARY KEY (id);
 SELECT chronicle.tree_attach('f2', numbering => 'per_root');
 INSERT INTO f2 SELECT * FROM f;
 SELECT count(*) AS restored, (SELECT count(*) FROM chronicle.tree_validate('f2')) AS problems FROM f2;
-SELECT try($$INSERT INTO f2 (id, parent_id, lft, rgt, depth) VALUES (500, NULL, 1, 2, 0)$$);
-SELECT try($$INSERT INTO f2 (id, parent_id, lft, rgt, depth, tree_root) VALUES (500, NULL, 1, 2, 0, 2)$$);
-SELECT try($$INSERT INTO f2 (id, parent_id, lft, rgt, depth, tree_root) VALUES (500, NULL, 1, 2, 0, 500)$$);
+SELECT regress.error_of($$INSERT INTO f2 (id, parent_id, lft, rgt, depth) VALUES (500, NULL, 1, 2, 0)$$);
+SELECT regress.error_of($$INSERT INTO f2 (id, parent_id, lft, rgt, depth, tree_root) VALUES (500, NULL, 1, 2, 0, 2)$$);
+SELECT regress.error_of($$INSERT INTO f2 (id, parent_id, lft, rgt, depth, tree_root) VALUES (500, NULL, 1, 2, 0, 500)$$);
 
 RESET search_path;
 DROP SCHEMA tree_per_root CASCADE;

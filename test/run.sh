@@ -23,9 +23,7 @@ make -s >/dev/null || { echo "build failed" >&2; exit 1; }
 work=$(chronicle_workdir)
 private_install "$work/install" || { echo "private install failed" >&2; exit 1; }
 export PGBIN
-cluster_init test || exit 1
-cluster_start test || exit 1
-trap 'cluster_stop test' EXIT
+cluster_up test || exit 1
 
 passed=0
 failed=0

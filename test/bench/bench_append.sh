@@ -13,22 +13,11 @@
 # lowest of three interleaved medians, to damp the noise of a shared machine.
 # BENCH_SECONDS (default 5) is the length of each pgbench run.
 set -euo pipefail
-cd "$(dirname "$0")"
-source ./lib.sh
-seconds=${BENCH_SECONDS:-5}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
 
 sql <<'SQL'
-CREATE EXTENSION chronicle;
 -- The baseline: chronicle.events' columns and indexes, no functions, no triggers.
-CREATE TABLE raw_events (LIKE chronicle.events INCLUDING DEFAULTS);
-ALTER TABLE raw_events ADD PRIMARY KEY (stream_id, version),
-    ADD UNIQUE (global_position), ADD UNIQUE (event_id);
-CREATE INDEX ON raw_events (tx_id, global_position);
-CREATE INDEX ON raw_events (split_part(stream_id, '-', 1), tx_id, global_position);
-CREATE SEQUENCE raw_version;
-CREATE SEQUENCE raw_position;
+\i test/bench/raw_events.sql
 -- The same C function, declared the way a plpgsql-minded design would.
 CREATE FUNCTION append_secdef(stream_id text, type text, data jsonb, metadata jsonb DEFAULT NULL,
                               expected_version bigint DEFAULT NULL, event_id uuid DEFAULT NULL)
@@ -44,10 +33,6 @@ cat >"$tmp/raw.sql" <<'EOF2'
 INSERT INTO raw_events VALUES ('account-' || :sid, nextval('raw_version'), nextval('raw_position'),
     gen_random_uuid(), 'Deposited', 1, '{"amount": 10, "currency": "EUR"}', '{}', now(),
     pg_current_xact_id(), '\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff');
-EOF2
-cat >"$tmp/append.sql" <<'EOF2'
-\set sid random(1, 100)
-SELECT chronicle.append('account-' || :sid, 'Deposited', '{"amount": 10, "currency": "EUR"}');
 EOF2
 cat >"$tmp/secdef.sql" <<'EOF2'
 \set sid random(1, 100)
@@ -68,46 +53,24 @@ cat >"$tmp/append_batch.sql" <<EOF2
 SELECT chronicle.append_batch('batch-' || :sid, '$batch');
 EOF2
 
-best() { printf '%s\n' "$@" | sort -g | tail -1; }
-
-# pair A B [CLIENTS]: A and B interleaved three times; prints "bestA bestB".
-pair() {
-    local a=() b=() i clients=${3:-2}
-    for i in 1 2 3; do
-        a+=("$(tps "$1" "$clients" "$seconds")")
-        b+=("$(tps "$2" "$clients" "$seconds")")
-    done
-    echo "$(best "${a[@]}") $(best "${b[@]}")"
-}
-
-read -r append raw < <(pair "$tmp/append.sql" "$tmp/raw.sql")
+read -r append raw < <(tps_pair test/bench/append.pgbench "$tmp/raw.sql")
 report "append: 1 event, 2 clients, 100 streams" "$append" "$raw" tps ">=0.75" "raw INSERT, same columns and indexes"
 
-read -r append_batch raw_batch < <(pair "$tmp/append_batch.sql" "$tmp/raw_batch.sql")
+read -r append_batch raw_batch < <(tps_pair "$tmp/append_batch.sql" "$tmp/raw_batch.sql")
 report "append_batch: 100 events per call" "$append_batch" "$raw_batch" tps ">=0.7" "INSERT ... SELECT of the same rows"
 
-read -r secdef append2 < <(pair "$tmp/secdef.sql" "$tmp/append.sql")
+read -r secdef append2 < <(tps_pair "$tmp/secdef.sql" test/bench/append.pgbench)
 report "append as SECURITY DEFINER + SET search_path" "$secdef" "$append2" tps "" "design note: vs the shipped append"
 
 # A page of 1000 from the middle of the log, and the scan it wraps.
 read -r tx pos < <(sql -t -A -F ' ' -c "SELECT tx_id, global_position FROM chronicle.events
     ORDER BY tx_id, global_position OFFSET (SELECT count(*) / 2 FROM chronicle.events) LIMIT 1")
 settle chronicle.events
-# pair_ms A B: the server-side medians of queries A and B (25 executions each,
-# each in its own session), interleaved three times; prints "lowestA lowestB".
-pair_ms() {
-    local a=() b=() i
-    for i in 1 2 3; do
-        a+=("$(median_ms "$1" 25)")
-        b+=("$(median_ms "$2" 25)")
-    done
-    echo "$(printf '%s\n' "${a[@]}" | sort -g | head -1) $(printf '%s\n' "${b[@]}" | sort -g | head -1)"
-}
-read -r page scan < <(pair_ms "SELECT * FROM chronicle.read_all('$tx', $pos, 1000)" \
+read -r page scan < <(ms_pair "SELECT * FROM chronicle.read_all('$tx', $pos, 1000)" \
     "SELECT * FROM chronicle.events e WHERE (e.tx_id, e.global_position) > ('$tx'::xid8, $pos::bigint)
     AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.tx_id, e.global_position LIMIT 1000")
 report "read_all: page of 1000" "$page" "$scan" ms "<=1.5" "ordered index scan, LIMIT 1000"
-read -r page_cat scan_cat < <(pair_ms "SELECT * FROM chronicle.read_all('0', 0, 1000, category => 'account')" \
+read -r page_cat scan_cat < <(ms_pair "SELECT * FROM chronicle.read_all('0', 0, 1000, category => 'account')" \
     "SELECT * FROM chronicle.events e WHERE (e.tx_id, e.global_position) > ('0'::xid8, 0::bigint)
     AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) AND split_part(e.stream_id, '-', 1) = 'account'
     ORDER BY e.tx_id, e.global_position LIMIT 1000")
@@ -117,7 +80,7 @@ report "read_all: category page of 1000" "$page_cat" "$scan_cat" ms "<=1.5" "ord
 echo "SELECT * FROM chronicle.read_all('$tx', $pos, 1000);" >"$tmp/page.sql"
 echo "SELECT * FROM chronicle.events e WHERE (e.tx_id, e.global_position) > ('$tx'::xid8, $pos::bigint)
     AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.tx_id, e.global_position LIMIT 1000;" >"$tmp/scan.sql"
-read -r page_tps scan_tps < <(pair "$tmp/page.sql" "$tmp/scan.sql" 1)
+read -r page_tps scan_tps < <(tps_pair "$tmp/page.sql" "$tmp/scan.sql" 1)
 per_page() { awk -v t="$1" 'BEGIN { printf "%.4f", 1000 / t }'; }
 report "read_all: page of 1000, fetched by a client" "$(per_page "$page_tps")" "$(per_page "$scan_tps")" \
     ms "<=1.5" "same scan sent to the client; ms per page"

@@ -9,21 +9,14 @@
 # pgbench.  Skipped when Citus is not installed.  It starts its own clusters and
 # ignores the bench database run.sh gives it.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-source test/lib/cluster.sh
-source test/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 source test/citus/lib.sh
 if ! citus_available; then
     echo "   skipped: Citus is not installed"
     exit 0
 fi
-if [[ -z ${PGBIN:-} ]]; then
-    private_install "$(chronicle_workdir)/install" >/dev/null || exit 1
-fi
-seconds=${BENCH_SECONDS:-5}
-tmp=$(mktemp -d)
+install_if_needed >/dev/null || exit 1
 citus_up "synchronous_commit = off" "autovacuum = off" >/dev/null || exit 1
-trap 'rm -rf "$tmp"; for n in coord w1 w2; do cluster_stop citus-$n; done' EXIT
 
 q coord -c "SELECT chronicle.distribute(4)" >/dev/null || exit 1
 # 100 streams per worker, created before the runs (steady-state appends).

@@ -11,54 +11,36 @@
 #      over the same log (its baseline: verify_digest recomputes every chain
 #      as verify does).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-source test/lib/cluster.sh
-source test/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 v1_ref=${BENCH_V1_REF:-089d023}
 n=${BENCH_STATEMENTS:-300}
 events=${BENCH_DIGEST_EVENTS:-1000000}
 streams=$((events / 10))
-work=$(chronicle_workdir)/bench-erasure
-rm -rf "$work"
-mkdir -p "$work/v1-src"
-[[ $(id -u) -eq 0 ]] && chown postgres "$work"
 
 if command -v valgrind >/dev/null && git cat-file -e "$v1_ref^{commit}" 2>/dev/null; then
-    git archive "$v1_ref" | tar -x -C "$work/v1-src"
-    make -s -j2 -C "$work/v1-src" >/dev/null 2>&1
+    # v1: the server tree with chronicle built from $v1_ref.
+    mkdir -p "$tmp/v1-src"
+    git archive "$v1_ref" | tar -x -C "$tmp/v1-src"
+    make -s -j2 -C "$tmp/v1-src" >/dev/null 2>&1
     saved_pgbin=$PGBIN
-    private_install "$work/v1-tree" "$work/v1-src"
+    private_install "$tmp/v1-tree" "$tmp/v1-src"
     v1_bin=$PGBIN
     PGBIN=$saved_pgbin
-    # per_event BIN: instructions per append with that server tree's chronicle.
-    per_event() {
-        local bin=$1 data="$work/data-$2" i
-        as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync >/dev/null 2>&1
-        printf 'CREATE DATABASE bench\n' | as_pg "$bin/postgres" --single -D "$data" postgres >/dev/null 2>&1
-        printf '%s\n' "CREATE EXTENSION chronicle" \
-            "SELECT count(chronicle.append('account-' || i, 'Opened', '{\"owner\": \"x\"}')) FROM generate_series(1, 100) i" \
-            >"$work/setup.sql"
-        chmod a+r "$work/setup.sql"
-        as_pg "$bin/postgres" --single -D "$data" bench <"$work/setup.sql" >/dev/null 2>&1
-        run() {
-            for ((i = 0; i < $1; i++)); do
-                echo "SELECT chronicle.append('account-$((i % 100 + 1))', 'Deposited', '{\"amount\": 10, \"currency\": \"EUR\"}')"
-            done >"$work/in.txt"
-            chmod a+r "$work/in.txt"
-            as_pg valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-                "$bin/postgres" --single -D "$data" -c fsync=off -c synchronous_commit=off bench \
-                <"$work/in.txt" >/dev/null 2>"$work/valgrind.err"
-            sed -n 's/^totals: *\([0-9]*\).*/\1/p;s/^summary: *\([0-9]*\).*/\1/p' "$work/cg.out" | head -1
-        }
-        local small big
-        small=$(run 20)
-        big=$(run $((n + 20)))
-        echo $(((big - small) / n))
+    printf '%s\n' "CREATE EXTENSION chronicle;" \
+        "SELECT count(chronicle.append('account-' || i, 'Opened', '{\"owner\": \"x\"}')) FROM generate_series(1, 100) i;" \
+        >"$tmp/setup.sql"
+    # appends COUNT: COUNT appends of one event to 100 streams, one a line.
+    appends() {
+        local i
+        for ((i = 0; i < $1; i++)); do
+            echo "SELECT chronicle.append('account-$((i % 100 + 1))', 'Deposited', '{\"amount\": 10, \"currency\": \"EUR\"}')"
+        done
     }
-    chmod a+rwx "$work"
-    v2=$(per_event "$PGBIN" v2)
-    v1=$(per_event "$v1_bin" v1)
+    single_user_db "$PGBIN" "$tmp/data-v2" "$tmp/setup.sql"
+    single_user_db "$v1_bin" "$tmp/data-v1" "$tmp/setup.sql"
+    v2=$(ir_per_statement "$PGBIN" "$tmp/data-v2" "$n" appends)
+    v1=$(ir_per_statement "$v1_bin" "$tmp/data-v1" "$n" appends)
     report "append: instructions per event, chain v2 vs v1" "$v2" "$v1" Ir "<=1.053" \
         "v1 = $v1_ref; single-user backend, $n statements"
 else
@@ -66,7 +48,6 @@ else
 fi
 
 # 2. A log of $events events in $streams streams, appended by chronicle.
-sql -c "CREATE EXTENSION chronicle"
 sql -c "SELECT count(chronicle.append_batch('s-' || i, (SELECT jsonb_agg(jsonb_build_object(
             'type', 'Deposited', 'data', jsonb_build_object('amount', j, 'note', 'payment ' || j)))
           FROM generate_series(1, 10) j))) FROM generate_series(1, $streams) i" >/dev/null

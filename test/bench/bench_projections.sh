@@ -11,14 +11,9 @@
 # Throughputs are the best of three interleaved runs.  BENCH_SECONDS
 # (default 5) is the length of each pgbench run.
 set -euo pipefail
-cd "$(dirname "$0")"
-source ./lib.sh
-seconds=${BENCH_SECONDS:-5}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
 
 sql >/dev/null <<'SQL'
-CREATE EXTENSION chronicle;
 SELECT chronicle.define_reducer('account', '{
   "AccountOpened":  {"set": {"number": "$.AccountNumber", "owner": "$.Owner", "balance": "$.InitialBalance"}},
   "DepositMade":    {"add": {"balance": "$.Amount"}},
@@ -45,19 +40,9 @@ SELECT chronicle.append('$c-' || :sid, 'DepositMade', '{"Amount": 10}');
 EOF2
 done
 
-best() { printf '%s\n' "$@" | sort -g | tail -1; }
-pair() {
-    local a=() b=() i
-    for i in 1 2 3; do
-        a+=("$(tps "$1" 2 "$seconds")")
-        b+=("$(tps "$2" 2 "$seconds")")
-    done
-    echo "$(best "${a[@]}") $(best "${b[@]}")"
-}
-
-read -r covered plain < <(pair "$tmp/account.sql" "$tmp/plain.sql")
+read -r covered plain < <(tps_pair "$tmp/account.sql" "$tmp/plain.sql")
 report "append to a projected stream (~10 events)" "$covered" "$plain" tps "" "the same append, no projection"
-read -r covered_long plain_long < <(pair "$tmp/longacct.sql" "$tmp/longplain.sql")
+read -r covered_long plain_long < <(tps_pair "$tmp/longacct.sql" "$tmp/longplain.sql")
 report "append to a projected stream (~200 events)" "$covered_long" "$plain_long" tps "" "the same append, no projection"
 # The rows are right after the runs.
 sql -t -A -c "SELECT 'stale rows: ' || count(*) FROM accounts a

@@ -13,7 +13,6 @@ source "$(dirname "$0")/lib.sh"
 # Events are loaded with append_batch (1,000 per call) when the events core
 # is installed; otherwise the owner inserts the rows directly.
 sql <<'SQL'
-CREATE EXTENSION chronicle;
 CREATE FUNCTION pg_temp.load(stream text, n int, per_call int) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     done int := 0;

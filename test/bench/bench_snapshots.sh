@@ -7,7 +7,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 sql <<'SQL'
-CREATE EXTENSION chronicle;
 CREATE FUNCTION pg_temp.load(stream text, first int, last int) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     done int := first - 1;

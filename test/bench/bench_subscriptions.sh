@@ -11,7 +11,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 sql <<'SQL'
-CREATE EXTENSION chronicle;
 -- 100,000 events: 500 account and 500 order streams, 100 events each, in
 -- batches of 100 (every batch its own transaction id).
 SELECT chronicle.append_batch(c || '-' || s, (

@@ -20,7 +20,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 sql <<'SQL'
-CREATE EXTENSION chronicle;
 CREATE EXTENSION ltree;
 CREATE FUNCTION build(n int, attached boolean, name text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN

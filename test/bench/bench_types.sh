@@ -7,12 +7,9 @@
 #     events whose type has no upcaster (the one-hash-lookup fast path), vs
 #     the same read before any upcaster exists.
 set -euo pipefail
-source test/bench/lib.sh
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
 
 sql <<'SQL'
-CREATE EXTENSION chronicle;
 SELECT chronicle.define_event_type('Paid', '{
   "type": "object", "required": ["payment_id", "amount", "currency"], "additionalProperties": false,
   "properties": {"payment_id": {"type": "string", "format": "uuid"},

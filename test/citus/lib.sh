@@ -4,7 +4,7 @@
 #   citus_available      Citus's files are installed in the server of pg_config
 #   citus_up [conf...]   start citus-coord, citus-w1, citus-w2 (extra
 #                        postgresql.conf lines for all three), add the workers,
-#                        CREATE EXTENSION chronicle; stopped at exit
+#                        CREATE EXTENSION chronicle; stopped at exit (at_exit)
 #   q NODE ARGS...       psql on coord, w1 or w2 (unaligned tuples)
 #   err NODE SQL         the SQLSTATE SQL fails with, empty if it succeeds
 
@@ -45,11 +45,9 @@ citus_up() {
         port[$n]=$(free_port)
         ports+=("${port[$n]}")
     done
-    trap 'for n in coord w1 w2; do cluster_stop citus-$n; done' EXIT
     for n in coord w1 w2; do
-        cluster_init "citus-$n" "listen_addresses = '127.0.0.1'" "port = ${port[$n]}" \
+        cluster_up "citus-$n" "listen_addresses = '127.0.0.1'" "port = ${port[$n]}" \
             "shared_preload_libraries = 'citus,chronicle'" "max_connections = 100" "$@" || return 1
-        cluster_start "citus-$n" || return 1
     done
     for n in coord w1 w2; do
         q $n -c "CREATE EXTENSION citus" || return 1

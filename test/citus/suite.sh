@@ -11,36 +11,17 @@
 # server of pg_config, this suite prints that it was skipped and exits 77,
 # which test/run.sh counts as skipped (never as passed).
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-cd "$here/../.."
+cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
-
+source test/lib/checks.sh
 source test/citus/lib.sh
 if ! citus_available; then
     echo "skipped: Citus is not installed in the server of $PG_CONFIG (no citus.so, citus.control)"
     exit 77
 fi
 
-if [[ -z ${PGBIN:-} ]]; then
-    private_install "$(chronicle_workdir)/install" || exit 1
-fi
-export PGBIN
+install_if_needed || exit 1
 work=$(chronicle_workdir)
-failures=0
-passes=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-pass() {
-    echo "ok: $*"
-    passes=$((passes + 1))
-}
-# check WHAT EXPECTED ACTUAL
-check() {
-    if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
-}
-
 citus_up || exit 1
 check "CREATE EXTENSION chronicle beside Citus reaches both workers" "2" \
     "$(q coord -c "SELECT count(*) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'chronicle'\$\$) WHERE success AND result <> ''")"
@@ -75,15 +56,18 @@ node_of() {
     q coord -c "SELECT p.nodeport FROM pg_dist_shard_placement p
                 WHERE p.shardid = get_shard_id_for_distribution_column('chronicle.events', '$1')"
 }
-a= b=
-for i in $(seq 1 40); do
-    s="account-$i"
-    case $(node_of "$s") in
-    "${port[w1]}") [[ -z $a ]] && a=$s ;;
-    "${port[w2]}") [[ -z $b ]] && b=$s ;;
-    esac
-    [[ -n $a && -n $b ]] && break
-done
+# stream_on NODE FIRST LAST: the first of account-FIRST .. account-LAST placed on NODE.
+stream_on() {
+    local i
+    for ((i = $2; i <= $3; i++)); do
+        if [[ $(node_of "account-$i") == "${port[$1]}" ]]; then
+            echo "account-$i"
+            return
+        fi
+    done
+}
+a=$(stream_on w1 1 40)
+b=$(stream_on w2 1 40)
 [[ -n $a && -n $b ]] || { fail "no streams on both workers"; exit 1; }
 echo "streams: $a on w1 (${port[w1]}), $b on w2 (${port[w2]})"
 
@@ -202,15 +186,8 @@ check "read_all_nodes: each node's part in its (tx_id, global_position) order" "
                    WHERE ptx IS NOT NULL AND (tx_id, global_position) <= (ptx, ppos)")"
 
 # A second stream on each worker.
-a2= b2=
-for i in $(seq 41 120); do
-    s="account-$i"
-    case $(node_of "$s") in
-    "${port[w1]}") [[ -z $a2 ]] && a2=$s ;;
-    "${port[w2]}") [[ -z $b2 ]] && b2=$s ;;
-    esac
-    [[ -n $a2 && -n $b2 ]] && break
-done
+a2=$(stream_on w1 41 120)
+b2=$(stream_on w2 41 120)
 cursor=$(q coord -c "SELECT \"cursor\" FROM chronicle.read_all_nodes('{}', 100000) ORDER BY node DESC, tx_id DESC, global_position DESC LIMIT 1")
 # On each worker a transaction appends first and stays open (fifo-fed psql),
 # then an append to the other stream of that worker commits.
@@ -219,6 +196,7 @@ for n in w1 w2; do
     s=$a
     [[ $n == w2 ]] && s=$b
     rm -f "$work/hold-$n" "$work/hold-$n.ready"
+    at_exit rm -f "$work/hold-$n" "$work/hold-$n.ready" "$work/hold-$n.out"
     mkfifo "$work/hold-$n"
     chmod a+rw "$work/hold-$n"
     q $n <"$work/hold-$n" >"$work/hold-$n.out" 2>&1 &
@@ -280,5 +258,4 @@ check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
 check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
 
-echo "$passes checks passed, $failures failed"
-((failures == 0))
+checks_done

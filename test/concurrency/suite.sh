@@ -8,8 +8,8 @@
 #   CONCURRENCY_SEED=n  CONCURRENCY_ROUNDS=n  CONCURRENCY_ONLY=op,op   (see driver.py)
 set -euo pipefail
 cd "$(dirname "$0")"
+source ../lib/cluster.sh
 export CONCURRENCY_DB=chronicle_concurrency
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $CONCURRENCY_DB" -c "CREATE DATABASE $CONCURRENCY_DB" 2>/dev/null
-trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $CONCURRENCY_DB" >/dev/null 2>&1 || true' EXIT
+scratch_db "$CONCURRENCY_DB"
 python3 -c 'import driver; print(driver.SETUP)' | psql -X -q -v ON_ERROR_STOP=1 -d "$CONCURRENCY_DB" >/dev/null
 python3 driver.py

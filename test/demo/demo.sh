@@ -17,9 +17,9 @@ fi
 PGBIN=$("$PG_CONFIG" --bindir)
 
 echo "== starting a throwaway PostgreSQL cluster in $(chronicle_workdir)/demo"
-cluster_init demo
-cluster_start demo
-trap 'cluster_stop demo; echo "== cluster stopped and removed"' EXIT
+stopped() { echo "== cluster stopped and removed"; }
+at_exit stopped
+cluster_up demo
 
 psql -X -q -c "CREATE EXTENSION chronicle" >/dev/null
 echo "chronicle $(psql -X -A -t -c 'SELECT chronicle.version()') installed"

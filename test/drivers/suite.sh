@@ -9,9 +9,9 @@
 # against its cluster; test/lib/deps.sh installs python3-psycopg, nodejs, npm.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source test/lib/cluster.sh
 db=drivers
-trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true' EXIT
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+scratch_db "$db"
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
 CREATE EXTENSION chronicle;
 SELECT chronicle.define_reducer('drv_order', '{

@@ -9,11 +9,12 @@
 #   HOSTILE_ACCEPT=1 bash test/hostile/suite.sh   (then review the diff)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source test/lib/cluster.sh
 # python3 is installed by test/lib/deps.sh: a missing one is a failure, not a skip.
 db=hostile
 out=$(mktemp)
-trap 'rm -f "$out"; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true' EXIT
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+at_exit rm -f "$out"
+scratch_db "$db"
 
 # The server log, when this is test/run.sh's cluster (socket directory beside it).
 log="${PGHOST:-}/../server.log"

@@ -12,52 +12,34 @@
 #     poll after the checkpoint, tree insert/move/INSERT, verify);
 #   - read_all from the old cursor goes on to the new events.
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-cd "$here/../.."
+cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
+source test/lib/checks.sh
 
-if [[ -z ${PGBIN:-} ]]; then
-    private_install "$(chronicle_workdir)/install" || exit 1
-fi
-export PGBIN
+install_if_needed || exit 1
 work=$(chronicle_workdir)
 old=pgupgrade_old
 new=pgupgrade_new
 out="$work/pgupgrade-out"
-rm -rf "$out"
-mkdir -p "$out"
-[[ $(id -u) -eq 0 ]] && chown postgres "$out"
-failures=0
-passes=0
+scratch_dir "$out"
 
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-pass() {
-    echo "ok: $*"
-    passes=$((passes + 1))
-}
-trap 'cluster_stop $new; cluster_stop $old' EXIT
-
-psql_on() {
-    local name=$1
-    shift
-    (cluster_env "$name" && "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d app "$@")
+# app NAME [psql arguments]: psql against database app of cluster NAME.
+app() {
+    psql_on "$1" app -q -v ON_ERROR_STOP=1 "${@:2}"
 }
 
-cluster_init "$old" || exit 1
-cluster_start "$old" || exit 1
-(cluster_env "$old" && "$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE app") || exit 1
-psql_on "$old" -f test/restore/populate.sql >"$out/populate.log" 2>&1 || { cat "$out/populate.log"; exit 1; }
-psql_on "$old" -f test/restore/checks.sql >"$out/before.txt" 2>&1 || { cat "$out/before.txt"; exit 1; }
+cluster_up "$old" || exit 1
+at_exit cluster_stop "$new"
+psql_on "$old" postgres -q -c "CREATE DATABASE app" || exit 1
+app "$old" -f test/restore/populate.sql >"$out/populate.log" 2>&1 || { cat "$out/populate.log"; exit 1; }
+app "$old" -f test/restore/checks.sql >"$out/before.txt" 2>&1 || { cat "$out/before.txt"; exit 1; }
 cat "$out/before.txt"
 grep -qx 'events|45|.*' "$out/before.txt" && grep -qx 'verify_problems|0|' "$out/before.txt" ||
     fail "the old cluster is not populated as populate.sql means"
 
 # pg_upgrade keeps no OIDs but those of regclass, regrole and regtype values:
 # no other reg* column in any table chronicle creates.
-reg_columns=$(psql_on "$old" -At -c "
+reg_columns=$(app "$old" -At -c "
     SELECT string_agg(a.attrelid::regclass || '.' || a.attname || ' ' || a.atttypid::regtype, ', ')
     FROM pg_depend d
     JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'chronicle'
@@ -69,13 +51,13 @@ reg_columns=$(psql_on "$old" -At -c "
     fail "reg* columns pg_upgrade cannot keep: $reg_columns"
 
 # A read_all cursor taken before the upgrade, and what follows it.
-cursor=$(psql_on "$old" -At -c "SELECT tx_id || ' ' || global_position FROM chronicle.read_all(max_count => 20)
+cursor=$(app "$old" -At -c "SELECT tx_id || ' ' || global_position FROM chronicle.read_all(max_count => 20)
                                 ORDER BY tx_id DESC, global_position DESC LIMIT 1")
 read -r cursor_tx cursor_pos <<<"$cursor"
 [[ -n $cursor_tx && -n $cursor_pos ]] || fail "no read_all cursor"
 after_cursor="SELECT count(*), md5(string_agg(a::text, ';' ORDER BY tx_id, global_position))
                FROM chronicle.read_all('$cursor_tx', $cursor_pos, 100000) a"
-psql_on "$old" -At -c "$after_cursor" >"$out/cursor_before.txt"
+app "$old" -At -c "$after_cursor" >"$out/cursor_before.txt"
 grep -q '^25|' "$out/cursor_before.txt" && pass "25 events after the cursor before the upgrade" ||
     fail "read_all after the cursor before the upgrade: $(cat "$out/cursor_before.txt")"
 
@@ -93,41 +75,27 @@ else
     fail "pg_upgrade --check:"
     cat "$out/check.log"
     find "$work/$new/data" "$out" -path '*pg_upgrade_output.d*' -name '*.txt' -exec sh -c 'echo "== $1"; cat "$1"' _ {} \;
-    echo "$passes checks passed, $failures failed"
-    exit 1
+    checks_done
 fi
 if upgrade >"$out/upgrade.log" 2>&1; then
     pass "pg_upgrade (copy mode)"
 else
     fail "pg_upgrade:"
     tail -30 "$out/upgrade.log"
-    echo "$passes checks passed, $failures failed"
-    exit 1
+    checks_done
 fi
 
 cluster_start "$new" || exit 1
-psql_on "$new" -f test/restore/checks.sql >"$out/after.txt" 2>&1
-if diff -u "$out/before.txt" "$out/after.txt"; then
-    pass "every table, replay and read_all equal the old cluster's; verify and tree_validate empty"
-else
-    fail "the upgraded cluster differs"
-fi
-psql_on "$new" -At -c "$after_cursor" >"$out/cursor_after.txt" 2>&1
-if diff -u "$out/cursor_before.txt" "$out/cursor_after.txt"; then
-    pass "read_all after the old cursor returns the same events"
-else
-    fail "read_all after the old cursor differs"
-fi
-psql_on "$new" -f test/restore/continue.sql >"$out/continue.txt" 2>&1
-if diff -u test/restore/continue.expected "$out/continue.txt"; then
-    pass "appends, projection, poll and tree writes continue; verify empty"
-else
-    fail "the upgraded cluster does not continue as expected"
-fi
+app "$new" -f test/restore/checks.sql >"$out/after.txt" 2>&1
+check_files "every table, replay and read_all equal the old cluster's; verify and tree_validate empty" \
+    "$out/before.txt" "$out/after.txt"
+app "$new" -At -c "$after_cursor" >"$out/cursor_after.txt" 2>&1
+check_files "read_all after the old cursor returns the same events" "$out/cursor_before.txt" "$out/cursor_after.txt"
+app "$new" -f test/restore/continue.sql >"$out/continue.txt" 2>&1
+check_files "appends, projection, poll and tree writes continue; verify empty" \
+    test/restore/continue.expected "$out/continue.txt"
 # The old cursor now also reaches the four events appended after the upgrade.
-n=$(psql_on "$new" -At -c "SELECT count(*) FROM chronicle.read_all('$cursor_tx', $cursor_pos, 100000)")
-[[ $n == 29 ]] && pass "read_all from the old cursor goes on to the new events (29)" ||
-    fail "read_all from the old cursor: $n events, not 29"
+n=$(app "$new" -At -c "SELECT count(*) FROM chronicle.read_all('$cursor_tx', $cursor_pos, 100000)")
+check "read_all from the old cursor goes on to the new events" 29 "$n"
 
-echo "$passes checks passed, $failures failed"
-((failures == 0))
+checks_done

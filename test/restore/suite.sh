@@ -25,32 +25,14 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
 source test/lib/cluster.sh
+source test/lib/checks.sh
 
-if [[ -z ${PGBIN:-} ]]; then
-    private_install "$(chronicle_workdir)/install" || exit 1
-fi
-export PGBIN
+install_if_needed || exit 1
 work=$(chronicle_workdir)
 name=restore
 out="$work/restore-out"
-rm -rf "$out"
-mkdir -p "$out"
-chmod a+rwx "$out"
-failures=0
-passes=0
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-pass() {
-    echo "ok: $*"
-    passes=$((passes + 1))
-}
-trap 'cluster_stop $name' EXIT
-
-cluster_init "$name" || exit 1
-cluster_start "$name" || exit 1
+scratch_dir "$out"
+cluster_up "$name" || exit 1
 
 psql_db() {
     local db=$1
@@ -98,19 +80,11 @@ done
 check_restored() {
     local db=$1
     psql_db "$db" -f "$here/checks.sql" >"$out/$db.txt" 2>&1
-    if diff -u "$out/src.txt" "$out/$db.txt" >"$out/$db.diff"; then
-        pass "$db: every table, replay and read_all equal the source's; verify and tree_validate empty"
-    else
-        fail "$db differs from the source:"
-        cat "$out/$db.diff"
-    fi
+    check_files "$db: every table, replay and read_all equal the source's; verify and tree_validate empty" \
+        "$out/src.txt" "$out/$db.txt"
     psql_db "$db" -f "$here/continue.sql" >"$out/$db.continue" 2>&1
-    if diff -u "$here/continue.expected" "$out/$db.continue" >"$out/$db.continue.diff"; then
-        pass "$db: appends, projection, poll and tree writes continue; verify empty"
-    else
-        fail "$db does not continue as expected:"
-        cat "$out/$db.continue.diff"
-    fi
+    check_files "$db: appends, projection, poll and tree writes continue; verify empty" \
+        "$here/continue.expected" "$out/$db.continue"
 }
 
 # restore_case DB COMMAND...: run the restore, which must succeed without errors.
@@ -179,7 +153,7 @@ restore_case no_owner "$PGBIN/pg_restore" -e --no-owner --no-privileges -d no_ow
 # restore, so restored events stay below read_all's horizon and new appends
 # sort after them.
 fresh=restore_fresh
-trap 'cluster_stop $fresh; cluster_stop $name' EXIT
+at_exit cluster_stop "$fresh"
 epoch=$(psql_db src -At -c "SELECT (pg_current_xact_id()::text::numeric / 4294967296)::bigint + 1")
 cluster_init "$fresh" || exit 1
 as_pg "$PGBIN/pg_resetwal" --epoch="$epoch" "$work/$fresh/data" >"$out/resetwal.log" 2>&1 ||
@@ -190,5 +164,4 @@ restore_case other_cluster "$PGBIN/pg_restore" -e -j 4 -d other_cluster "$out/du
 cluster_stop "$fresh"
 cluster_env "$name"
 
-echo "$passes checks passed, $failures failed"
-((failures == 0))
+checks_done

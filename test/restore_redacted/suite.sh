@@ -10,15 +10,12 @@
 # log without redactions.  Run by test/run.sh against its cluster.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source test/lib/cluster.sh
+source test/lib/checks.sh
 out=$(mktemp -d)
-cleanup() {
-    psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS restore_from" \
-        -c "DROP DATABASE IF EXISTS restore_to" >/dev/null 2>&1 || true
-    rm -rf "$out"
-}
-trap cleanup EXIT
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS restore_from" \
-    -c "DROP DATABASE IF EXISTS restore_to" -c "CREATE DATABASE restore_from" -c "CREATE DATABASE restore_to"
+at_exit rm -rf "$out"
+scratch_db restore_from
+scratch_db restore_to
 psql -X -q -v ON_ERROR_STOP=1 -d restore_from >/dev/null <<'SQL'
 CREATE EXTENSION chronicle;
 SELECT chronicle.append('person-1', 'Registered', '{"name": "Ann", "plan": "basic"}', '{"ip": "192.0.2.7"}',
@@ -37,24 +34,17 @@ state() { # what must be equal after the restore
 }
 state restore_from >"$out/before.txt"
 pg_dump -d restore_from >"$out/dump.sql"
-failed=0
 if psql -X -q -v ON_ERROR_STOP=1 -d restore_to -f "$out/dump.sql" >"$out/restore.log" 2>&1; then
-    echo "ok: the dump of a redacted log restores"
+    pass "the dump of a redacted log restores"
 else
-    echo "FAILED: restore"; tail -5 "$out/restore.log"; failed=1
+    fail "restore"
+    tail -5 "$out/restore.log"
 fi
-state restore_to >"$out/after.txt"
-if diff -u "$out/before.txt" "$out/after.txt"; then
-    echo "ok: events, hashes and erasures identical ($(wc -l <"$out/after.txt") lines)"
-else
-    echo "FAILED: restored state differs"; failed=1
-fi
-problems=$(psql -X -At -d restore_to -c "SELECT count(*) FROM chronicle.verify()")
-digest_problems=$(psql -X -At -d restore_to -c "SELECT count(*) FROM chronicle.verify_digest('$digest')")
-redacted=$(psql -X -At -d restore_to -c "SELECT count(*) FROM chronicle.events WHERE data ? 'name' OR metadata ? 'ip'")
-if [[ $problems == 0 && $digest_problems == 0 && $redacted == 0 ]]; then
-    echo "ok: verify() and verify_digest() find nothing; no erased value came back"
-else
-    echo "FAILED: verify $problems, verify_digest $digest_problems, erased values $redacted"; failed=1
-fi
-exit $failed
+state restore_to >"$out/after.txt" || true # a failed restore fails the check below
+check_files "events, hashes and erasures identical ($(wc -l <"$out/before.txt") lines)" "$out/before.txt" "$out/after.txt"
+check "verify() finds nothing" 0 "$(psql -X -At -d restore_to -c "SELECT count(*) FROM chronicle.verify()")"
+check "verify_digest() of the digest taken before the dump finds nothing" 0 \
+    "$(psql -X -At -d restore_to -c "SELECT count(*) FROM chronicle.verify_digest('$digest')")"
+check "no erased value came back" 0 \
+    "$(psql -X -At -d restore_to -c "SELECT count(*) FROM chronicle.events WHERE data ? 'name' OR metadata ? 'ip'")"
+checks_done

@@ -21,6 +21,7 @@
 # cluster; prints one verdict per path and a summary; exits 1 on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source test/lib/cluster.sh
 here=test/security
 db=security
 out=$(mktemp -d)
@@ -29,14 +30,16 @@ cleanup() {
         echo "outputs kept in $out, database $db kept"
         return
     fi
-    psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" \
+    drop_db "$db"
+    psql -X -q -d postgres -c "SET client_min_messages = warning" \
         -c "DROP ROLE IF EXISTS sec_low" -c "DROP ROLE IF EXISTS sec_mallory" >/dev/null 2>&1 || true
     rm -rf "$out"
 }
-trap cleanup EXIT
+at_exit cleanup
 start=$SECONDS
 su="psql -X -q -v ON_ERROR_STOP=1 -d $db"
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" \
+drop_db "$db"
+psql -X -q -d postgres -c "SET client_min_messages = warning" \
     -c "DROP ROLE IF EXISTS sec_low" -c "DROP ROLE IF EXISTS sec_mallory" \
     -c "CREATE DATABASE $db" -c "CREATE ROLE sec_low LOGIN" -c "CREATE ROLE sec_mallory LOGIN"
 

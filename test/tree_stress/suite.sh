@@ -7,11 +7,12 @@
 # Runs against the cluster test/run.sh started (PGHOST etc. are exported).
 set -euo pipefail
 cd "$(dirname "$0")"
+source ../lib/cluster.sh
 db=chronicle_tree_stress
-psql -X -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
+scratch_db "$db"
 export PGDATABASE=$db
 work=$(mktemp -d)
-trap 'rm -rf "$work"; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db"' EXIT
+at_exit rm -rf "$work"
 
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE EXTENSION chronicle;

@@ -4,10 +4,10 @@
 # 22023), never XX000 or a crash.  Run by test/run.sh against its cluster.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source test/lib/cluster.sh
 # python3 is installed by test/lib/deps.sh: a missing one is a failure, not a skip.
 db=types_fuzz
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db"' EXIT
+scratch_db "$db"
 psql -X -q -d "$db" -c "CREATE EXTENSION chronicle"
 for seed in 1 2 3; do
     states=$(python3 test/types_fuzz/gen.py "$seed" | psql -X -q -t -A -F ' ' -v ON_ERROR_STOP=1 -d "$db")

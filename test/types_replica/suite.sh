@@ -2,23 +2,16 @@
 # Event types on a hot standby: reads never write, so schemas and upcasters
 # work on a read-only replica, and definitions made on the primary reach the
 # standby's cached copies (relcache invalidations travel in the WAL).
-# Run by test/run.sh (PGBIN is set); exits non-zero on the first failure.
+# Run by test/run.sh (PGBIN is set); exits non-zero when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
+source test/lib/checks.sh
 
+install_if_needed
 primary=types_primary
 standby=types_standby
-work=$(chronicle_workdir)
-cleanup() {
-    cluster_stop "$standby"
-    cluster_stop "$primary"
-}
-trap cleanup EXIT
-
-cluster_init "$primary" "wal_level = replica" "max_wal_senders = 4" "hot_standby = on"
-echo "local replication all trust" >>"$work/$primary/data/pg_hba.conf"
-cluster_start "$primary"
+cluster_up "$primary" "wal_level = replica" "max_wal_senders = 4" "hot_standby = on"
 primary_host=$PGHOST
 
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
@@ -29,35 +22,13 @@ SELECT chronicle.define_upcaster('Shipped', 1, '{"rename": {"box": "parcel"}}');
 SELECT chronicle.append_batch('shipment-1', '[{"type": "Shipped", "data": {"box": "P1"}, "type_version": 1}]');
 SQL
 
-# The standby: a base backup of the primary, streaming from it.
-rm -rf "$work/$standby"
-mkdir -p "$work/$standby/sock"
-[[ $(id -u) -eq 0 ]] && chown -R postgres "$work/$standby"
-as_pg "$PGBIN/pg_basebackup" -h "$primary_host" -U postgres -D "$work/$standby/data" -R -X stream -c fast
-sed -i "s|^unix_socket_directories = .*|unix_socket_directories = '$work/$standby/sock'|" \
-    "$work/$standby/data/postgresql.conf"
-cluster_start "$standby"
+cluster_standby "$primary" "$standby"
 standby_host=$PGHOST
-
-# wait_for_replay: block until the standby has replayed everything the primary wrote.
-wait_for_replay() {
-    local lsn
-    lsn=$(psql -X -t -A -h "$primary_host" -c "SELECT pg_current_wal_lsn()")
-    psql -X -q -t -A -h "$standby_host" -v ON_ERROR_STOP=1 -v lsn="$lsn" <<'SQL' >/dev/null
-SELECT set_config('types_test.lsn', :'lsn', false);
-DO $$
-BEGIN
-    FOR i IN 1..600 LOOP
-        EXIT WHEN pg_last_wal_replay_lsn() >= current_setting('types_test.lsn')::pg_lsn;
-        PERFORM pg_sleep(0.1);
-    END LOOP;
-    IF pg_last_wal_replay_lsn() < current_setting('types_test.lsn')::pg_lsn THEN
-        RAISE EXCEPTION 'standby did not catch up';
-    END IF;
-END $$;
-SQL
-}
-wait_for_replay
+if cluster_wait_replay "$primary" "$standby"; then
+    pass "the standby replayed the definitions and the event"
+else
+    fail "the standby did not catch up"
+fi
 
 # One standby session: it reads with the definitions replicated so far, then
 # sees a new upcaster defined on the primary without reconnecting.
@@ -88,17 +59,14 @@ END $$;
 SELECT row(u.*)::text FROM chronicle._upcast('Shipped', 1, '{"box": "P1"}') u;
 SELECT type_version || ' ' || data FROM chronicle.read_all(category => 'shipment');
 SQL
-)
-echo "$out"; echo
-expected='t
-(2,"{""parcel"": ""P1""}")
-2 {"parcel": "P1"}
-t
-(3,"{""parcel"": ""P1"", ""carrier"": ""post""}")
-3 {"parcel": "P1", "carrier": "post"}'
-if [[ "$out" != "$expected" ]]; then
-    echo "unexpected output from the standby; expected:" >&2
-    echo "$expected" >&2
-    exit 1
-fi
-echo "standby: schemas checked, upcasters applied, new definitions seen"
+) || fail "the standby session stopped with an error (the lines it did not print fail below)"
+mapfile -t got <<<"$out"
+check "the session is on the standby" "t" "${got[0]:-}"
+check "_upcast applies the replicated upcaster" '(2,"{""parcel"": ""P1""}")' "${got[1]:-}"
+check "read_stream returns the event upcast" '2 {"parcel": "P1"}' "${got[2]:-}"
+check "_check_event accepts valid data (and raised SE003 for invalid data)" "t" "${got[3]:-}"
+check "_upcast in the same session sees the upcaster defined since" \
+    '(3,"{""parcel"": ""P1"", ""carrier"": ""post""}")' "${got[4]:-}"
+check "read_all in the same session applies it" '3 {"parcel": "P1", "carrier": "post"}' "${got[5]:-}"
+check "nothing else was printed" 6 "${#got[@]}"
+checks_done

@@ -14,13 +14,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source test/lib/cluster.sh
+source test/lib/checks.sh
 
 RELEASE_0_1_0=a11f9b1   # the 0.1.0 release (src/upgrade/README.md)
 here=test/upgrade
 work=$(chronicle_workdir)/upgrade
-rm -rf "$work"
+scratch_dir "$work"
 mkdir -p "$work/old-src"
-[[ $(id -u) -eq 0 ]] && chown postgres "$work"
 
 git cat-file -e "$RELEASE_0_1_0^{commit}" 2>/dev/null ||
     { echo "git history with commit $RELEASE_0_1_0 (0.1.0) is needed"; exit 1; }
@@ -31,8 +31,8 @@ old_bin=$PGBIN
 private_install "$work/new-tree"
 new_bin=$PGBIN
 
-cleanup() { PGBIN=$new_bin cluster_stop upgrade-db; }
-trap cleanup EXIT
+stop_db() { PGBIN=$new_bin cluster_stop upgrade-db; }
+at_exit stop_db
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
@@ -59,36 +59,27 @@ PGBIN=$new_bin cluster_start upgrade-db
 psql_q -d upgraded -c "ALTER EXTENSION chronicle UPDATE"
 psql_q -d fresh -c "CREATE EXTENSION chronicle"
 
-failed=0
-check() { # check NAME EXPECTED ACTUAL
-    if diff -u "$2" "$3" >"$work/$1.diff"; then
-        echo "ok: $1"
-    else
-        echo "FAILED: $1"; head -60 "$work/$1.diff"; failed=1
-    fi
-}
-
 psql_q -d upgraded -f "$here/catalog.sql" >"$work/catalog-upgraded.txt"
 psql_q -d fresh -f "$here/catalog.sql" >"$work/catalog-fresh.txt"
 echo "catalog lines: $(wc -l <"$work/catalog-fresh.txt") (fresh), $(wc -l <"$work/catalog-upgraded.txt") (upgraded)"
-check catalog "$work/catalog-fresh.txt" "$work/catalog-upgraded.txt"
+check_files catalog "$work/catalog-fresh.txt" "$work/catalog-upgraded.txt"
 
 psql_q -d upgraded -f "$here/state.sql" >"$work/state-after.txt"
 echo "state lines: $(wc -l <"$work/state-before.txt")"
-check state "$work/state-before.txt" "$work/state-after.txt"
+check_files state "$work/state-before.txt" "$work/state-after.txt"
 
 psql_q -d upgraded -f "$here/after.sql" >"$work/after.txt"
-check after "$here/after.expected" "$work/after.txt"
+check_files after "$here/after.expected" "$work/after.txt"
 
 # The tampered log: ALTER EXTENSION fails with the problem listed, nothing changes.
 if psql -X -q -v ON_ERROR_STOP=1 -d tampered -c "ALTER EXTENSION chronicle UPDATE" >"$work/tampered.txt" 2>&1; then
-    echo "FAILED: tampered: the update of a tampered 0.1.0 log succeeded"; failed=1
+    fail "tampered: the update of a tampered 0.1.0 log succeeded"
 else
     psql_q -d tampered -At -c "SELECT 'extversion ' || extversion FROM pg_extension WHERE extname = 'chronicle'" \
         >>"$work/tampered.txt"
     { grep -E '^(ERROR|DETAIL|HINT):' "$work/tampered.txt"; grep '^extversion' "$work/tampered.txt"; } \
         >"$work/tampered-got.txt"
-    check tampered "$here/tampered.expected" "$work/tampered-got.txt"
+    check_files tampered "$here/tampered.expected" "$work/tampered-got.txt"
 fi
 
-exit $failed
+checks_done

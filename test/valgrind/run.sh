@@ -54,7 +54,7 @@ exec valgrind --quiet --trace-children=yes --leak-check=no --track-origins=yes \
 WRAP
 chmod a+rx "$PGBIN/postgres"
 
-trap 'cluster_stop $name' EXIT
+at_exit cluster_stop "$name"
 cluster_start "$name" || exit 1
 echo "server under valgrind: $(psql -X -A -t -c 'SELECT version()' | cut -d, -f1)"
 
