@@ -155,7 +155,9 @@ static bool attachment_from_trigger(Oid relid, char **names, char **on_delete, c
     for (int i = 0; td && i < td->numtriggers && !found; i++)
     {
         Trigger *t = &td->triggers[i];
-        if (strcmp(t->tgname, "chronicle_tree_1_lock") != 0 || get_func_namespace(t->tgfoid) != nsp)
+        /* On a shard Citus names it chronicle_tree_1_lock_<shardid>. */
+        if (strncmp(t->tgname, "chronicle_tree_1_lock", strlen("chronicle_tree_1_lock")) != 0 ||
+            get_func_namespace(t->tgfoid) != nsp)
             continue;
         char *fn = get_func_name(t->tgfoid);
         if (fn == NULL || strcmp(fn, "_tree_lock_trigger") != 0)
