@@ -146,6 +146,19 @@ check "a function delegated by scope runs tree_move on $sb's worker" "1:1-6 4:2-
 q coord -c "SELECT move_cat('$sa', 2, 4)" >/dev/null || fail "move_cat for $sa"
 check "... and on $sa's" "1:1-10 4:2-7 5:3-4 2:5-6 3:8-9" "$(numbering "$sa")"
 
+# ---- a role that may only write the table's rows ------------------------------
+q coord -c "CREATE ROLE tree_clerk LOGIN" -c "GRANT SELECT, INSERT, DELETE, UPDATE (parent_id, name) ON cats TO tree_clerk" >/dev/null ||
+    fail "CREATE ROLE tree_clerk LOGIN"
+q coord -c "SET ROLE tree_clerk" -c "INSERT INTO cats VALUES ('$sb', 12, 1, 'clerk')" >/dev/null || fail "tree_clerk's INSERT"
+check "a role with row rights only: its INSERT is numbered on the shard (the maintenance runs as the owner)" \
+    "1:1-8 4:2-5 3:3-4 12:6-7" "$(numbering "$sb")"
+q coord -c "SET ROLE tree_clerk" -c "DELETE FROM cats WHERE shop = '$sb' AND id = 12" >/dev/null || fail "tree_clerk's DELETE"
+check "... its DELETE closes the gap" "1:1-6 4:2-5 3:3-4" "$(numbering "$sb")"
+check "... it may not write lft (42501, its own lack of privilege)" "42501" \
+    "$(err coord "SET ROLE tree_clerk; UPDATE cats SET lft = 1 WHERE shop = '$sb'")"
+check "... nor run tree_move on the worker without chronicle_writer (42501)" "42501" \
+    "$(err w2 "SET ROLE tree_clerk; SELECT chronicle.tree_move('cats', 3, 1, in_scope => '$sb')")"
+
 # ---- writers of scopes on different workers do not wait for each other ------
 # A transaction holds $sa's tree lock on w1 (an INSERT through the
 # coordinator, left open); writers of $sb on w2 go through, a writer of $sa
