@@ -149,7 +149,9 @@ static bool attachment_from_trigger(Oid relid, char **names, char **on_delete, c
 {
     *bare = false;
     Oid nsp = get_namespace_oid("chronicle", true);
-    Relation rel = relation_open(relid, AccessShareLock);
+    Relation rel = try_relation_open(relid, AccessShareLock);
+    if (rel == NULL)
+        return false;
     bool found = false;
     TriggerDesc *td = rel->trigdesc;
     for (int i = 0; td && i < td->numtriggers && !found; i++)
@@ -292,8 +294,8 @@ static bool load(TreeInfo *ti, Oid relid)
         /* No row here: on a Citus worker, a shard (or the shell) of a
          * distributed tree carries its attachment in its lock trigger. */
         bool bare;
-        if (!attachment_from_trigger(relid, names, &del, &numbering, &ids, &bare) ||
-            !pg::citus::installed())
+        if (!pg::citus::installed() || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
+            !attachment_from_trigger(relid, names, &del, &numbering, &ids, &bare))
             return false;
         char method;
         char *column;
