@@ -781,7 +781,6 @@ SQL_FUNCTION(chronicle_tree_move)
         SPI_connect();
         TreeInfo *ti = tree_info(relid, false);
         /* UPDATE t SET parent = target WHERE id = node (and the scope, when it changes). */
-        Oid caller = GetUserId();
         if (!column_priv(relid, ti->parent_att, ACL_UPDATE) || !column_priv(relid, ti->id_att, ACL_SELECT))
             deny(relid);
         refuse_rls(relid);
@@ -799,7 +798,6 @@ SQL_FUNCTION(chronicle_tree_move)
         if (ti->per_root)
             tree_lock_table(ti, true);
         ti = lock_tree_of(ti, id, sa, &node, true);
-        (void) caller;
         if (!may_change_scope && !PG_ARGISNULL(2) && !ti->scoped_ids)
         {
             TreeNode dest;

@@ -319,6 +319,9 @@ static bool load(TreeInfo *ti, Oid relid)
     ti->per_root = numbering && strcmp(numbering, "per_root") == 0;
     ti->scoped_ids = ids && strcmp(ids, "scope") == 0;
     ti->attached_here = attached_here;
+    for (char *str : {del, numbering, ids})
+        if (str)
+            pfree(str);
 
     Oid typ, coll;
     ti->relid = relid;
