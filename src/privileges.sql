@@ -141,12 +141,12 @@ GRANT SELECT ON chronicle._tree_tables TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.tree_attach(regclass, name, name, name, name, text, text) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.tree_detach(regclass) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.tree_insert(regclass, jsonb, anyelement, text) TO chronicle_writer;
-GRANT EXECUTE ON FUNCTION chronicle.tree_move(regclass, anyelement, anyelement, text) TO chronicle_writer;
-GRANT EXECUTE ON FUNCTION chronicle.tree_delete(regclass, anyelement, text) TO chronicle_writer;
-GRANT EXECUTE ON FUNCTION chronicle.tree_subtree(anyelement, anycompatible, int) TO chronicle_reader;
-GRANT EXECUTE ON FUNCTION chronicle.tree_ancestors(anyelement, anycompatible) TO chronicle_reader;
-GRANT EXECUTE ON FUNCTION chronicle.tree_children(anyelement, anycompatible) TO chronicle_reader;
-GRANT EXECUTE ON FUNCTION chronicle.tree_validate(regclass) TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle.tree_move(regclass, anyelement, anyelement, text, "any") TO chronicle_writer;
+GRANT EXECUTE ON FUNCTION chronicle.tree_delete(regclass, anyelement, text, "any") TO chronicle_writer;
+GRANT EXECUTE ON FUNCTION chronicle.tree_subtree(anyelement, anycompatible, int, "any") TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle.tree_ancestors(anyelement, anycompatible, "any") TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle.tree_children(anyelement, anycompatible, "any") TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle.tree_validate(regclass, "any") TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.tree_rebuild(regclass) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle._tree_lock_trigger(), chronicle._tree_guard_trigger(),
     chronicle._tree_insert_trigger(), chronicle._tree_moved_trigger(),

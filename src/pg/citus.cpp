@@ -19,7 +19,12 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 }
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
 
 namespace pg::citus {
 
@@ -43,8 +48,44 @@ const char *const PLACEMENT_SQL =
     "SELECT p.partmethod OPERATOR(pg_catalog.=) 'h', "
     "CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN "
     "pg_catalog.to_regclass(pg_catalog.shard_name(p.logicalrelid, "
-    "pg_catalog.get_shard_id_for_distribution_column(p.logicalrelid, $2)))::pg_catalog.oid END "
+    "pg_catalog.get_shard_id_for_distribution_column(p.logicalrelid, $2), false))::pg_catalog.oid END "
     "FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
+
+/*
+ * A shard's name is its table's name and "_<shardid>": the id picks the one
+ * row of pg_dist_shard, and the name that row gives must be relid's own (a
+ * table that only looks like a shard is none).
+ */
+const char *const SHARD_PARENT_SQL =
+    "SELECT p.logicalrelid::pg_catalog.oid, p.partmethod, CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' "
+    "THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END "
+    "FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_dist_partition p "
+    "ON p.logicalrelid OPERATOR(pg_catalog.=) s.logicalrelid "
+    "WHERE s.shardid OPERATOR(pg_catalog.=) $1 "
+    "AND pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid, false))::pg_catalog.oid "
+    "OPERATOR(pg_catalog.=) $2";
+
+const char *const TABLE_METHOD_SQL =
+    "SELECT p.partmethod, CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' "
+    "THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END "
+    "FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
+
+const char *const LOCAL_SHARD_OIDS_SQL =
+    "SELECT x.r FROM (SELECT pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid, false))"
+    "::pg_catalog.oid AS r FROM pg_catalog.pg_dist_shard s "
+    "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1) x WHERE x.r IS NOT NULL ORDER BY 1";
+
+const char *const PLACEMENT_NODE_SQL =
+    "SELECT n.nodename OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) n.nodeport::pg_catalog.text "
+    "FROM pg_catalog.pg_dist_placement pl JOIN pg_catalog.pg_dist_node n "
+    "ON n.groupid OPERATOR(pg_catalog.=) pl.groupid AND n.noderole OPERATOR(pg_catalog.=) 'primary' "
+    "WHERE pl.shardid OPERATOR(pg_catalog.=) pg_catalog.get_shard_id_for_distribution_column($1, $2) "
+    "ORDER BY 1 LIMIT 1";
+
+SPIPlanPtr shard_parent_plan;
+SPIPlanPtr table_method_plan;
+SPIPlanPtr local_shard_oids_plan;
+SPIPlanPtr placement_node_plan;
 
 const char *const CITUS_TABLE_SQL =
     "SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
@@ -142,6 +183,108 @@ char *local_shards_from_item(Oid relid)
     /* SPI_palloc: in the caller's context, which outlives SPI_finish. */
     char *out = (char *)SPI_palloc(sql.len + 1);
     memcpy(out, sql.data, sql.len + 1);
+    SPI_finish();
+    return out;
+}
+
+Oid shard_parent(Oid relid, char *method, char **column)
+{
+    *method = 0;
+    *column = NULL;
+    if (!installed())
+        return InvalidOid;
+    /* "<table>_<shardid>": anything else is no shard (and costs no query). */
+    const char *name = get_rel_name(relid);
+    if (name == NULL)
+        return InvalidOid;
+    const char *end = name + strlen(name), *p = end;
+    while (p > name && isdigit((unsigned char) p[-1]))
+        p--;
+    if (p == end || p == name || p[-1] != '_' || end - p > 18)
+        return InvalidOid;
+    int64 shardid = strtoll(p, NULL, 10);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[2] = {INT8OID, OIDOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&shard_parent_plan, SHARD_PARENT_SQL, 2, argtypes);
+    Datum args[2] = {Int64GetDatum(shardid), ObjectIdGetDatum(relid)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_shard failed");
+    Oid parent = InvalidOid;
+    if (SPI_processed > 0)
+    {
+        bool isnull;
+        HeapTuple tup = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        parent = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+        *method = DatumGetChar(SPI_getbinval(tup, desc, 2, &isnull));
+        char *c = SPI_getvalue(tup, desc, 3);
+        /* SPI_palloc: in the caller's context, which outlives SPI_finish. */
+        if (c)
+            *column = strcpy((char *) SPI_palloc(strlen(c) + 1), c);
+    }
+    SPI_finish();
+    return parent;
+}
+
+char table_method(Oid relid, char **column)
+{
+    *column = NULL;
+    if (!installed())
+        return 0;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[1] = {OIDOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&table_method_plan, TABLE_METHOD_SQL, 1, argtypes);
+    Datum args[1] = {ObjectIdGetDatum(relid)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_partition failed");
+    char method = 0;
+    if (SPI_processed > 0)
+    {
+        bool isnull;
+        method = DatumGetChar(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        char *c = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+        if (c)
+            *column = strcpy((char *) SPI_palloc(strlen(c) + 1), c);
+    }
+    SPI_finish();
+    return method;
+}
+
+Oid *local_shards(Oid relid, int *n)
+{
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[1] = {OIDOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&local_shard_oids_plan, LOCAL_SHARD_OIDS_SQL, 1, argtypes);
+    Datum args[1] = {ObjectIdGetDatum(relid)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_shard failed");
+    Oid *out = (Oid *) SPI_palloc(sizeof(Oid) * (SPI_processed + 1));
+    for (uint64 i = 0; i < SPI_processed; i++)
+    {
+        bool isnull;
+        out[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    *n = (int) SPI_processed;
+    SPI_finish();
+    return out;
+}
+
+char *placement_node(Oid relid, text *value)
+{
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[2] = {OIDOID, TEXTOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&placement_node_plan, PLACEMENT_NODE_SQL, 2, argtypes);
+    Datum args[2] = {ObjectIdGetDatum(relid), PointerGetDatum(value)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_placement failed");
+    const char *node = SPI_processed > 0 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+    if (node == NULL)
+        node = "another node";
+    char *out = strcpy((char *) SPI_palloc(strlen(node) + 1), node);
     SPI_finish();
     return out;
 }

@@ -46,4 +46,22 @@ Oid local_placement(Oid relid, text *value, bool *distributed);
  */
 char *local_shards_from_item(Oid relid);
 
+/*
+ * For user tables (src/tree): the Citus table that relid is a shard of, on
+ * this node (InvalidOid when relid is no shard), with its partition method
+ * ('h' hash, 'n' reference or local) and, for a hash-distributed one, the
+ * name of its distribution column (*column, palloc'd; NULL otherwise).
+ */
+Oid shard_parent(Oid relid, char *method, char **column);
+
+/* relid as a Citus table: its partition method, or 0 when it is none (then
+ * *column is NULL); *column as for shard_parent. */
+char table_method(Oid relid, char **column);
+
+/* The local shards of a distributed table, ascending by OID (palloc'd; *n of them). */
+Oid *local_shards(Oid relid, int *n);
+
+/* "host:port" of the node holding the shard of relid for value (text). */
+char *placement_node(Oid relid, text *value);
+
 } // namespace pg::citus

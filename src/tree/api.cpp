@@ -7,6 +7,7 @@
  * and keep the numbering themselves while the triggers stand aside.
  */
 #include "tree/tree.h"
+#include "pg/citus.h"
 #include "pg/spi.h"
 #include "errors.h"
 
@@ -159,8 +160,11 @@ AttrNumber user_column(Oid relid, const char *name, const char *role, Oid *type)
     return att;
 }
 
-/* A unique, non-partial, immediate index on exactly the id column. */
-bool id_is_unique(Oid relid, AttrNumber att)
+/*
+ * A unique, non-partial, immediate index on exactly the id column; or, with
+ * scope_att, on exactly the id and scope columns (in either order).
+ */
+bool id_is_unique(Oid relid, AttrNumber att, AttrNumber scope_att = 0)
 {
     bool found = false;
     Relation rel = relation_open(relid, AccessShareLock);
@@ -172,8 +176,11 @@ bool id_is_unique(Oid relid, AttrNumber att)
         if (!HeapTupleIsValid(tup))
             continue;
         Form_pg_index idx = (Form_pg_index) GETSTRUCT(tup);
-        if (idx->indisunique && idx->indimmediate && idx->indnkeyatts == 1 &&
-            idx->indkey.values[0] == att && heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+        bool keys = scope_att ? idx->indnkeyatts == 2 &&
+                                    ((idx->indkey.values[0] == att && idx->indkey.values[1] == scope_att) ||
+                                     (idx->indkey.values[0] == scope_att && idx->indkey.values[1] == att))
+                              : idx->indnkeyatts == 1 && idx->indkey.values[0] == att;
+        if (idx->indisunique && idx->indimmediate && keys && heap_attisnull(tup, Anum_pg_index_indpred, NULL))
             found = true;
         ReleaseSysCache(tup);
     }
@@ -279,11 +286,35 @@ SQL_FUNCTION(chronicle_tree_attach)
                             "Temporary tables cannot be attached as trees.");
         }
 
+        /*
+         * A Citus table's triggers fire on its shards, which need the
+         * attachment there: it travels in the lock trigger's arguments, which
+         * Citus copies when it distributes the table (docs/design/citus.md).
+         * Attaching a table already distributed would number its rows through
+         * Citus, whose shards' triggers would take chronicle's writes for a
+         * user's (TR005).
+         */
+        {
+            char method, *dist_column;
+            if (pg::citus::installed() &&
+                (pg::citus::table_method(relid, &dist_column) != 0 ||
+                 OidIsValid(pg::citus::shard_parent(relid, &method, &dist_column))))
+            {
+                const char *name = get_rel_name(relid);
+                throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                                pg::format("table %s is a Citus table or shard", name),
+                                "chronicle.tree_attach numbers the rows of a table of this node.",
+                                "Attach the table before distributing it: tree_attach(..., scope_column => "
+                                "'<column>'), then create_distributed_table(tbl, '<column>') with "
+                                "citus.enable_unsafe_triggers on.");
+            }
+        }
         Oid idtype, ptype, stype, otype;
         AttrNumber idatt = user_column(relid, idc, "id", &idtype);
         user_column(relid, parc, "parent", &ptype);
+        AttrNumber scopeatt = 0;
         if (scopec)
-            user_column(relid, scopec, "scope", &stype);
+            scopeatt = user_column(relid, scopec, "scope", &stype);
         if (ordc)
             user_column(relid, ordc, "order", &otype);
         if (strcmp(idc, parc) == 0 || (scopec && (strcmp(scopec, idc) == 0 || strcmp(scopec, parc) == 0)))
@@ -306,12 +337,28 @@ SQL_FUNCTION(chronicle_tree_attach)
                             pg::format("parent column \"%s\" is of type %s but id column \"%s\" is "
                                        "of type %s",
                                        parc, format_type_be(ptype), idc, format_type_be(idtype)));
+        /*
+         * Ids unique in the table (today's rule), or, with a scope column,
+         * within their scope: a key on (scope, id), which is what Citus
+         * allows on a table distributed by its scope.  A node is then named
+         * by its scope and id.
+         */
+        bool scoped_ids = false;
         if (!id_is_unique(relid, idatt))
         {
-            const char *name = get_rel_name(relid);
-            throw pg::Error(CHRONICLE_NOT_A_TREE,
-                            pg::format("id column \"%s\" of table %s is not unique", idc, name),
-                            "", "Add a primary key or unique constraint on it.");
+            scoped_ids = scopec && !per_root && id_is_unique(relid, idatt, scopeatt);
+            if (!scoped_ids)
+            {
+                const char *name = get_rel_name(relid);
+                throw pg::Error(CHRONICLE_NOT_A_TREE,
+                                pg::format("id column \"%s\" of table %s is not unique", idc, name),
+                                scopec && !per_root
+                                    ? pg::format("Nor is it unique within scope column \"%s\".", scopec)
+                                    : std::string(),
+                                scopec && !per_root
+                                    ? "Add a primary key or unique constraint on it, or on (scope, id)."
+                                    : "Add a primary key or unique constraint on it.");
+            }
         }
         /* A unique index admits any number of NULLs, and a NULL id names no node. */
         if (!id_not_null(relid, idatt))
@@ -370,16 +417,17 @@ SQL_FUNCTION(chronicle_tree_attach)
         }
 
         SPI_connect();
-        Oid types[7] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID};
-        Datum values[7] = {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
+        Oid types[8] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID};
+        Datum values[8] = {ObjectIdGetDatum(relid), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
                            PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
                            PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
-                           CStringGetTextDatum(on_delete), CStringGetTextDatum(numbering)};
-        char nulls[7] = {' ', ' ', ' ', scopec ? ' ' : 'n', ordc ? ' ' : 'n', ' ', ' '};
+                           CStringGetTextDatum(on_delete), CStringGetTextDatum(numbering),
+                           CStringGetTextDatum(scoped_ids ? "scope" : "table")};
+        char nulls[8] = {' ', ' ', ' ', scopec ? ' ' : 'n', ordc ? ' ' : 'n', ' ', ' ', ' '};
         meta_write("INSERT INTO chronicle._tree_tables (tbl, id_column, parent_column, "
-                   "scope_column, order_column, on_delete, numbering) "
-                   "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tbl) DO NOTHING",
-                   7, types, values, nulls);
+                   "scope_column, order_column, on_delete, numbering, ids_unique_in) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tbl) DO NOTHING",
+                   8, types, values, nulls);
         if (SPI_processed == 0)
         {
             const char *name = get_rel_name(relid);
@@ -409,9 +457,10 @@ SQL_FUNCTION(chronicle_tree_attach)
         const char *lead = per_root ? "tree_root, " : S ? psprintf("%s, ", S) : "";
         run_sql(psprintf("CREATE INDEX IF NOT EXISTS chronicle_tree_%u_lft ON %s (%slft)", relid, T,
                          lead));
+        /* Its arguments carry the attachment to a Citus table's shards (meta.cpp). */
         run_sql(psprintf("CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE "
-                         "ON %s FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_lock_trigger()",
-                         T));
+                         "ON %s FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_lock_trigger(%s)",
+                         T, tree_trigger_args(idc, parc, scopec, ordc, on_delete, numbering, scoped_ids)));
         /* AFTER, not BEFORE: a BEFORE ROW trigger makes PostgreSQL lock (and
          * WAL-log the lock of) every row an UPDATE touches, including each row
          * chronicle renumbers; the WHEN clause lets those skip it entirely.
@@ -459,6 +508,15 @@ SQL_FUNCTION(chronicle_tree_detach)
         Oid relid = PG_GETARG_OID(0);
         check_owned_table(relid);
         TreeInfo *ti = tree_info(relid, false);
+        if (!ti->attached_here)
+        {
+            /* A distributed tree's shell or shard on a worker: its
+             * attachment is the coordinator's. */
+            const char *name = get_rel_name(relid);
+            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            pg::format("tree table %s was attached on the Citus coordinator", name), "",
+                            "Detach it there: Citus removes the triggers from every shard.");
+        }
         SPI_connect();
         /* The table before the tree lock, as every writer takes them: DROP
          * TRIGGER below needs ACCESS EXCLUSIVE, and taking it after the tree
@@ -467,10 +525,17 @@ SQL_FUNCTION(chronicle_tree_detach)
         LockRelationOid(relid, AccessExclusiveLock);
         tree_lock_table(ti, true);
         const char *T = pstrdup(ti->qtable);
+        /* A distributed table's: Citus drops them on its shards too, if told
+         * that triggers on its tables are wanted (for this statement only). */
+        int nest = NewGUCNestLevel();
+        if (ti->citus == 'd')
+            set_config_option("citus.enable_unsafe_triggers", "on", PGC_USERSET, PGC_S_SESSION,
+                              GUC_ACTION_SAVE, true, 0, false);
         for (const char *trig : {"chronicle_tree_1_lock", "chronicle_tree_2_guard",
                                  "chronicle_tree_3_insert", "chronicle_tree_4_moved",
                                  "chronicle_tree_5_update", "chronicle_tree_6_delete"})
             run_sql(psprintf("DROP TRIGGER IF EXISTS %s ON %s", trig, T));
+        AtEOXact_GUC(true, nest);
         Oid types[1] = {REGCLASSOID};
         Datum values[1] = {ObjectIdGetDatum(relid)};
         meta_write("DELETE FROM chronicle._tree_tables WHERE tbl OPERATOR(pg_catalog.=) $1", 1,
@@ -497,25 +562,58 @@ static bool references_itself(Oid relid)
     return found;
 }
 
-/* A structural function's table and its lock, taken before any numbers are read. */
-static TreeInfo *lock_tree_of(Oid relid, Datum id, TreeNode *node, bool must_exist)
+/*
+ * The in_scope argument (arg) of a function: given or not, as a value of the
+ * scope column's type.  A table without a scope column has no scope to give.
+ */
+struct ScopeArg
 {
-    TreeInfo *ti = tree_info(relid, false);
-    if (!tree_fetch_node(ti, id, node))
+    bool given;
+    Datum value;
+};
+
+ScopeArg scope_arg(FunctionCallInfo fcinfo, TreeInfo *ti, int arg)
+{
+    ScopeArg sa = {false, (Datum) 0};
+    if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
+        return sa;
+    if (!ti->scope_att || ti->per_root)
+    {
+        const char *name = get_rel_name(ti->relid);
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("tree table %s has no scope column", name ? name : "?"), "",
+                        "Leave in_scope NULL.");
+    }
+    sa.given = true;
+    sa.value = tree_cast_scope(ti, PG_GETARG_DATUM(arg), get_fn_expr_argtype(fcinfo->flinfo, arg));
+    return sa;
+}
+
+/*
+ * The tree a function works on: the table's own, or, for a table distributed
+ * by Citus, its shard holding the scope (on this node: tree_local_shard).
+ */
+TreeInfo *working_tree(TreeInfo *ti, ScopeArg sa)
+{
+    return ti->citus == 'd' ? tree_local_shard(ti, sa.value, !sa.given) : ti;
+}
+
+/* A structural function's node and its tree's lock, taken before any numbers are read. */
+static TreeInfo *lock_tree_of(TreeInfo *ti, Datum id, ScopeArg sa, TreeNode *node, bool must_exist,
+                              const char *role = "node")
+{
+    Oid relid = ti->relid;
+    if (!tree_locate(ti, id, sa.given, sa.value, true, node))
     {
         if (must_exist)
-            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
-                            pg::format("node %s does not exist in tree table %s",
-                                       tree_id_text(ti, id), ti->qtable));
+            tree_node_not_found(ti, id, sa.given, sa.value, role);
         return ti;
     }
     tree_lock_for_write(ti, node->scope, node->scope_null);
     /* Detached while we waited: TR004, as if it had been before. */
     ti = tree_info(relid, false);
-    if (!tree_fetch_node(ti, id, node)) /* deleted while we waited */
-        throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
-                        pg::format("node %s does not exist in tree table %s",
-                                   tree_id_text(ti, id), ti->qtable));
+    if (!tree_fetch_node(ti, id, node->scope, node->scope_null, node)) /* deleted while we waited */
+        tree_node_not_found(ti, id, sa.given, sa.value, role);
     return ti;
 }
 
@@ -533,13 +631,39 @@ SQL_FUNCTION(chronicle_tree_insert)
         /* INSERT ... RETURNING *: the INSERT itself runs as the caller. */
         if (!any_column_priv(relid, ACL_INSERT) || !any_column_priv(relid, ACL_SELECT))
             deny(relid);
+        /*
+         * The row's scope, when the object gives one: where ids are unique
+         * only within their scope it is the scope the target is looked up in,
+         * and on a table distributed by Citus the shard the row goes to (on
+         * a table whose ids are unique, the target decides, as it always did).
+         */
+        ScopeArg row_scope = {false, (Datum) 0};
+        if (ti->scope_att && !ti->per_root)
+        {
+            Datum kv[2] = {PG_GETARG_DATUM(1),
+                           CStringGetTextDatum(get_attname(relid, ti->scope_att, false))};
+            Oid kt[2] = {JSONBOID, TEXTOID};
+            if (pg::spi::execute_with_args("SELECT $1 OPERATOR(pg_catalog.->>) $2", 2, kt, kv, NULL, true, 1) !=
+                SPI_OK_SELECT)
+                elog(ERROR, "chronicle: reading the scope of the row failed");
+            bool isnull;
+            Datum v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+            if (!isnull)
+            {
+                row_scope.given = true;
+                row_scope.value = tree_cast_scope(ti, v, TEXTOID);
+            }
+        }
+        ti = working_tree(ti, row_scope);
+        relid = ti->relid; /* a shard's attribute numbers from here on */
         bool has_target = !PG_ARGISNULL(2);
         TreeNode target;
         Datum target_id = (Datum) 0;
         if (has_target)
         {
             target_id = tree_cast_id(ti, PG_GETARG_DATUM(2), get_fn_expr_argtype(fcinfo->flinfo, 2));
-            ti = lock_tree_of(relid, target_id, &target, true);
+            ScopeArg in = ti->scoped_ids ? row_scope : ScopeArg{false, (Datum) 0};
+            ti = lock_tree_of(ti, target_id, in, &target, true);
         }
 
         /* INSERT the object's keys (column defaults apply to the others). */
@@ -591,12 +715,15 @@ SQL_FUNCTION(chronicle_tree_insert)
                 vals = psprintf("%s, $3", vals);
             }
         }
+        /* scoped_ids: the new row's scope names it too. */
+        const char *returning = ti->scoped_ids ? psprintf("t.%s, t.%s", ti->qid, ti->qscope)
+                                               : psprintf("t.%s, NULL::int4", ti->qid);
         char *sql = *cols ? psprintf("INSERT INTO %s AS t (%s) SELECT %s FROM "
                                      "pg_catalog.jsonb_populate_record(NULL::%s, $1) AS r "
-                                     "RETURNING t.%s",
-                                     ti->qtable, cols, vals, ti->qtable, ti->qid)
-                          : psprintf("INSERT INTO %s AS t DEFAULT VALUES RETURNING t.%s",
-                                     ti->qtable, ti->qid);
+                                     "RETURNING %s",
+                                     ti->qtable, cols, vals, ti->qtable, returning)
+                          : psprintf("INSERT INTO %s AS t DEFAULT VALUES RETURNING %s",
+                                     ti->qtable, returning);
         int rc = pg::spi::execute_with_args(sql, 3, types, args, nulls, false, 0);
         if (rc != SPI_OK_INSERT_RETURNING || SPI_processed > 1)
             elog(ERROR, "chronicle: tree_insert failed: %s", SPI_result_code_string(rc));
@@ -606,10 +733,17 @@ SQL_FUNCTION(chronicle_tree_insert)
          * rows, that is not an error; there is no stored row to return.
          */
         TreeNode fresh;
-        bool isnull;
+        bool isnull, scope_null = true;
+        Datum fresh_scope = (Datum) 0;
+        if (SPI_processed > 0 && ti->scoped_ids)
+        {
+            fresh_scope = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &scope_null);
+            if (!scope_null)
+                fresh_scope = SPI_datumTransfer(fresh_scope, false, -1);
+        }
         if (SPI_processed == 0 ||
             !tree_fetch_node(ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
-                             &fresh))
+                             fresh_scope, scope_null, &fresh))
         {
             SPI_finish();
             PG_RETURN_NULL();
@@ -621,11 +755,12 @@ SQL_FUNCTION(chronicle_tree_insert)
             /* Placing the new row is maintenance, as the trigger's numbering was. */
             int sec;
             Oid user = tree_switch_to_owner(ti, &sec);
-            tree_move_node(ti, id, target_id, false, placement, true);
+            tree_move_node(ti, id, fresh.scope, fresh.scope_null, target_id, false, placement, true);
             tree_switch_back(user, sec);
         }
-        Datum rowarg[1] = {id};
-        tree_run(tree_plan(ti, P_ROW_JSON), rowarg, NULL, false);
+        Datum rowarg[2] = {id, fresh.scope};
+        char rownull[2] = {' ', fresh.scope_null ? 'n' : ' '};
+        tree_run(tree_plan(ti, P_ROW_JSON), rowarg, rownull, false);
         if (SPI_processed == 0)
         {
             SPI_finish();
@@ -646,10 +781,12 @@ SQL_FUNCTION(chronicle_tree_move)
         SPI_connect();
         TreeInfo *ti = tree_info(relid, false);
         /* UPDATE t SET parent = target WHERE id = node (and the scope, when it changes). */
-        Oid caller = GetUserId();
         if (!column_priv(relid, ti->parent_att, ACL_UPDATE) || !column_priv(relid, ti->id_att, ACL_SELECT))
             deny(relid);
         refuse_rls(relid);
+        bool may_change_scope = !ti->scope_att || ti->per_root || column_priv(relid, ti->scope_att, ACL_UPDATE);
+        ScopeArg sa = scope_arg(fcinfo, ti, 4);
+        ti = working_tree(ti, sa);
         Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
         Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), argtype);
         Datum target = PG_ARGISNULL(2) ? (Datum) 0 : tree_cast_id(ti, PG_GETARG_DATUM(2), argtype);
@@ -660,16 +797,16 @@ SQL_FUNCTION(chronicle_tree_move)
          * under the table lock shared: it takes the table exclusively. */
         if (ti->per_root)
             tree_lock_table(ti, true);
-        ti = lock_tree_of(relid, id, &node, true);
-        if (ti->scope_att && !ti->per_root && !PG_ARGISNULL(2) && !column_priv(relid, ti->scope_att, ACL_UPDATE, caller))
+        ti = lock_tree_of(ti, id, sa, &node, true);
+        if (!may_change_scope && !PG_ARGISNULL(2) && !ti->scoped_ids)
         {
             TreeNode dest;
-            if (tree_fetch_node(ti, target, &dest) &&
+            if (tree_fetch_node(ti, target, (Datum) 0, true, &dest) &&
                 strcmp(tree_scope_text(ti, dest.scope, dest.scope_null),
                        tree_scope_text(ti, node.scope, node.scope_null)) != 0)
                 deny(relid);
         }
-        tree_move_node(ti, id, target, PG_ARGISNULL(2), placement, true);
+        tree_move_node(ti, id, node.scope, node.scope_null, target, PG_ARGISNULL(2), placement, true);
         tree_switch_back(user, sec);
         SPI_finish();
         PG_RETURN_VOID();
@@ -690,6 +827,9 @@ SQL_FUNCTION(chronicle_tree_delete)
             (mode == DEL_PROMOTE && !column_priv(relid, ti->parent_att, ACL_UPDATE)))
             deny(relid);
         refuse_rls(relid);
+        ScopeArg sa = scope_arg(fcinfo, ti, 3);
+        ti = working_tree(ti, sa);
+        relid = ti->relid;
         int sec;
         Oid user = tree_switch_to_owner(ti, &sec);
         Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
@@ -709,7 +849,7 @@ SQL_FUNCTION(chronicle_tree_delete)
         /* per_root: promoting a root's children makes them roots (new tree_root). */
         if (ti->per_root && mode == DEL_PROMOTE)
             tree_lock_table(ti, true);
-        ti = lock_tree_of(relid, id, &node, true);
+        ti = lock_tree_of(ti, id, sa, &node, true);
         tree_require_numbers(ti, id, &node, "node");
         int32 a = node.lft, b = node.rgt;
         Datum sc = node.scope;
@@ -738,12 +878,13 @@ SQL_FUNCTION(chronicle_tree_delete)
         {
             if (mode == DEL_PROMOTE && b - a > 1)
             {
-                Datum rp[2] = {id, node.parent};
-                char rn[2] = {' ', node.parent_null ? 'n' : ' '};
+                Datum rp[3] = {id, node.parent, sc};
+                char rn[3] = {' ', node.parent_null ? 'n' : ' ', sn};
                 tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
             }
-            Datum one[1] = {id};
-            tree_run(tree_plan(ti, P_DELETE_ONE), one, NULL, true);
+            Datum one[2] = {id, sc};
+            char onen[2] = {' ', sn};
+            tree_run(tree_plan(ti, P_DELETE_ONE), one, onen, true);
             deleted = (int64) SPI_processed;
             if (ti->per_root && node.parent_null && b - a > 1)
                 /* A deleted root's children become roots of trees of their own. */
@@ -776,15 +917,36 @@ SQL_FUNCTION(chronicle_tree_rebuild)
                 deny(relid);
             refuse_rls(relid);
         }
-        /* The table before the tree lock (as rebuild_all would take them),
-         * after the privilege check; then the attachment again, so that a
-         * tree_detach that committed while we waited is seen: TR004. */
-        LockRelationOid(relid, RowExclusiveLock);
-        ti = tree_info(relid, false);
-        int sec;
-        Oid user = tree_switch_to_owner(ti, &sec);
-        uint64 n = rebuild_all(ti);
-        tree_switch_back(user, sec);
+        /* A table distributed by Citus: each of its shards on this node. */
+        int nshards = 1;
+        Oid *shards = &relid;
+        if (ti->citus == 'd')
+        {
+            shards = pg::citus::local_shards(relid, &nshards);
+            if (nshards == 0)
+            {
+                const char *name = get_rel_name(relid);
+                throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                                pg::format("no shard of tree table %s is on this node", name),
+                                "A distributed tree is rebuilt shard by shard, on the nodes holding them.",
+                                pg::format("Run it on every shard from the coordinator: SELECT * FROM "
+                                           "run_command_on_shards('%s', $$SELECT chronicle.tree_rebuild('%%s')$$).",
+                                           name));
+            }
+        }
+        uint64 n = 0;
+        for (int i = 0; i < nshards; i++)
+        {
+            /* The table before the tree lock (as rebuild_all would take them),
+             * after the privilege check; then the attachment again, so that a
+             * tree_detach that committed while we waited is seen: TR004. */
+            LockRelationOid(shards[i], RowExclusiveLock);
+            ti = tree_info(shards[i], false);
+            int sec;
+            Oid user = tree_switch_to_owner(ti, &sec);
+            n += rebuild_all(ti);
+            tree_switch_back(user, sec);
+        }
         SPI_finish();
         PG_RETURN_INT64((int64) n);
 }

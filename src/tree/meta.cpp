@@ -11,6 +11,7 @@
  */
 #include "tree/tree.h"
 #include "pg/callbacks.h"
+#include "pg/citus.h"
 #include "pg/spi.h"
 #include "errors.h"
 
@@ -19,6 +20,9 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "access/relation.h"
+#include "commands/trigger.h"
+#include "utils/rel.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -72,7 +76,7 @@ static bool same_shape(const TreeInfo *a, const TreeInfo *b)
            a->lft_att == b->lft_att && a->rgt_att == b->rgt_att && a->depth_att == b->depth_att &&
            a->id_type == b->id_type && a->scope_type == b->scope_type &&
            a->order_type == b->order_type && a->on_delete == b->on_delete &&
-           a->per_root == b->per_root &&
+           a->per_root == b->per_root && a->scoped_ids == b->scoped_ids && a->citus == b->citus &&
            same_str(a->qtable, b->qtable) && same_str(a->qid, b->qid) &&
            same_str(a->qparent, b->qparent) && same_str(a->qscope, b->qscope) &&
            same_str(a->qorder, b->qorder) && same_str(a->eq_id, b->eq_id) &&
@@ -132,6 +136,105 @@ static void cmp_proc(Oid type, FmgrInfo *out, const char *what)
     fmgr_info_copy(out, &tc->cmp_proc_finfo, CacheMemoryContext);
 }
 
+/*
+ * The attachment as the lock trigger's arguments carry it ("id=...",
+ * "parent=...", ...: tree_trigger_args).  Citus copies a distributed table's
+ * triggers, arguments and all, to its shell on every worker and to every
+ * shard, so a shard's triggers find the attachment there without a catalog
+ * on each node (docs/design/citus.md).  Returns false when relid has no lock
+ * trigger; *bare when it has one without arguments (attached by 0.1.0).
+ */
+static bool attachment_from_trigger(Oid relid, char **names, char **on_delete, char **numbering,
+                                    char **ids, bool *bare)
+{
+    *bare = false;
+    Oid nsp = get_namespace_oid("chronicle", true);
+    Relation rel = try_relation_open(relid, AccessShareLock);
+    if (rel == NULL)
+        return false;
+    bool found = false;
+    TriggerDesc *td = rel->trigdesc;
+    for (int i = 0; td && i < td->numtriggers && !found; i++)
+    {
+        Trigger *t = &td->triggers[i];
+        /* On a shard Citus names it chronicle_tree_1_lock_<shardid>. */
+        if (strncmp(t->tgname, "chronicle_tree_1_lock", strlen("chronicle_tree_1_lock")) != 0 ||
+            get_func_namespace(t->tgfoid) != nsp)
+            continue;
+        char *fn = get_func_name(t->tgfoid);
+        if (fn == NULL || strcmp(fn, "_tree_lock_trigger") != 0)
+            continue;
+        found = true;
+        if (t->tgnargs == 0)
+            *bare = true;
+        MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+        for (int a = 0; a < t->tgnargs; a++)
+        {
+            const char *arg = t->tgargs[a], *eq = strchr(arg, '=');
+            if (eq == NULL)
+                continue;
+            size_t klen = eq - arg;
+            const char *v = eq + 1;
+            auto key = [&](const char *k) { return strlen(k) == klen && strncmp(arg, k, klen) == 0; };
+            if (key("id"))
+                names[0] = pstrdup(v);
+            else if (key("parent"))
+                names[1] = pstrdup(v);
+            else if (key("scope"))
+                names[2] = pstrdup(v);
+            else if (key("order"))
+                names[3] = pstrdup(v);
+            else if (key("on_delete"))
+                *on_delete = pstrdup(v);
+            else if (key("numbering"))
+                *numbering = pstrdup(v);
+            else if (key("ids"))
+                *ids = pstrdup(v);
+        }
+        MemoryContextSwitchTo(old);
+    }
+    relation_close(rel, AccessShareLock);
+    if (found && !*bare && (names[0] == NULL || names[1] == NULL || *on_delete == NULL))
+        *bare = true;
+    return found;
+}
+
+/*
+ * Where the table stands in a Citus cluster (TreeInfo.citus), checked
+ * against the attachment: a tree can be distributed by its scope column only.
+ * Without Citus nothing is looked up.
+ */
+static char citus_kind(Oid relid, const char *scope, bool per_root, bool attached_here)
+{
+    if (!pg::citus::installed())
+        return 0;
+    char method = 0;
+    char *column = NULL;
+    char kind = 0;
+    if (!attached_here && OidIsValid(pg::citus::shard_parent(relid, &method, &column)))
+        kind = 's';
+    else
+    {
+        method = pg::citus::table_method(relid, &column);
+        kind = method ? 'd' : 0;
+    }
+    if (kind == 0)
+        return 0;
+    if (method != 'h' || per_root || scope == NULL || column == NULL || strcmp(column, scope) != 0)
+    {
+        /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
+        const char *name = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format(kind == 's' ? "tree table shard %s is not of a table distributed by its scope column"
+                                               : "tree table %s is a Citus table not distributed by its scope column",
+                                   name),
+                        "Each scope's numbering must live on one node: a tree with a scope column may be "
+                        "distributed by that column, and no other Citus table can be a tree.",
+                        "Undistribute it (undistribute_table), or detach the tree.");
+    }
+    return kind;
+}
+
 /* Read the attachment row as the owner of chronicle._tree_tables, so that any
  * role writing an attached table can keep it numbered. */
 static bool load(TreeInfo *ti, Oid relid)
@@ -150,7 +253,7 @@ static bool load(TreeInfo *ti, Oid relid)
     static const Oid argtypes[1] = {REGCLASSOID};
     pg::spi::kept_plan(&plan,
                        "SELECT id_column::text, parent_column::text, scope_column::text, "
-                       "order_column::text, on_delete, numbering FROM chronicle._tree_tables "
+                       "order_column::text, on_delete, numbering, ids_unique_in FROM chronicle._tree_tables "
                        "WHERE tbl OPERATOR(pg_catalog.=) $1",
                        1, argtypes);
     Datum args[1] = {ObjectIdGetDatum(relid)};
@@ -165,24 +268,60 @@ static bool load(TreeInfo *ti, Oid relid)
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading chronicle._tree_tables failed: %s", SPI_result_code_string(rc));
     SetUserIdAndSecContext(save_user, save_sec);
-    if (SPI_processed == 0)
+    /* Kept past SPI_finish (in CacheMemoryContext). */
+    char *names[4] = {NULL, NULL, NULL, NULL};
+    char *del = NULL, *numbering = NULL, *ids = NULL;
+    bool attached_here = SPI_processed > 0;
+    if (attached_here)
     {
-        SPI_finish();
-        return false;
+        HeapTuple tup = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+        for (int i = 0; i < 4; i++)
+        {
+            char *v = SPI_getvalue(tup, desc, i + 1);
+            names[i] = v ? pstrdup(v) : NULL;
+        }
+        del = pstrdup(SPI_getvalue(tup, desc, 5));
+        char *n = SPI_getvalue(tup, desc, 6), *u = SPI_getvalue(tup, desc, 7);
+        numbering = n ? pstrdup(n) : NULL;
+        ids = u ? pstrdup(u) : NULL;
+        MemoryContextSwitchTo(old);
     }
-    HeapTuple tup = SPI_tuptable->vals[0];
-    TupleDesc desc = SPI_tuptable->tupdesc;
-    char *idc = SPI_getvalue(tup, desc, 1), *parc = SPI_getvalue(tup, desc, 2),
-         *scopec = SPI_getvalue(tup, desc, 3), *ordc = SPI_getvalue(tup, desc, 4),
-         *del = SPI_getvalue(tup, desc, 5), *numbering = SPI_getvalue(tup, desc, 6);
-    /* Keep the strings past SPI_finish. */
-    MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
-    char *names[4] = {pstrdup(idc), pstrdup(parc), scopec ? pstrdup(scopec) : NULL,
-                      ordc ? pstrdup(ordc) : NULL};
-    MemoryContextSwitchTo(old);
+    SPI_finish();
+    if (!attached_here)
+    {
+        /* No row here: on a Citus worker, a shard (or the shell) of a
+         * distributed tree carries its attachment in its lock trigger. */
+        bool bare;
+        if (!pg::citus::installed() || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
+            !attachment_from_trigger(relid, names, &del, &numbering, &ids, &bare))
+            return false;
+        char method;
+        char *column;
+        bool shard = OidIsValid(pg::citus::shard_parent(relid, &method, &column));
+        if (!shard && pg::citus::table_method(relid, &column) == 0)
+            return false; /* a table of this node: only its catalog row attaches it */
+        if (bare)
+        {
+            const char *name = get_rel_name(relid);
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("the attachment of tree table %s did not reach this node", name),
+                            "Its lock trigger carries no attachment (the table was attached by chronicle 0.1.0).",
+                            "Detach the table on the coordinator, attach it again, then distribute it.");
+        }
+        if (names[2] && names[2][0] == '\0')
+            names[2] = NULL;
+        if (names[3] && names[3][0] == '\0')
+            names[3] = NULL;
+    }
     ti->on_delete = del[0] == 'c' ? DEL_CASCADE : del[0] == 'p' ? DEL_PROMOTE : DEL_RESTRICT;
     ti->per_root = numbering && strcmp(numbering, "per_root") == 0;
-    SPI_finish();
+    ti->scoped_ids = ids && strcmp(ids, "scope") == 0;
+    ti->attached_here = attached_here;
+    for (char *str : {del, numbering, ids})
+        if (str)
+            pfree(str);
 
     Oid typ, coll;
     ti->relid = relid;
@@ -192,6 +331,7 @@ static bool load(TreeInfo *ti, Oid relid)
         throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("relation %u does not exist", relid));
     ti->owner = ((Form_pg_class) GETSTRUCT(rt))->relowner;
     ReleaseSysCache(rt);
+    ti->citus = citus_kind(relid, names[2], ti->per_root, attached_here);
     ti->id_att = column(relid, names[0], &ti->id_type, &ti->id_coll);
     ti->parent_att = column(relid, names[1], &typ, &coll);
     if (ti->per_root)
@@ -243,6 +383,9 @@ static bool load(TreeInfo *ti, Oid relid)
     for (int i = 0; i < 4; i++)
         if (names[i])
             pfree(names[i]);
+    if (ti->scoped_ids && !ti->scope_att)
+        throw pg::Error(CHRONICLE_NOT_A_TREE, "ids unique within their scope need a scope column",
+                        "", "Re-attach the table with chronicle.tree_attach().");
     return true;
 }
 
@@ -313,6 +456,13 @@ static const char *scope_clause(TreeInfo *ti, const char *alias, int n)
     return psprintf(" AND %s.%s %s $%d", alias, ti->qscope, ti->eq_scope, n);
 }
 
+/* " AND t.scope = $n" where ids are unique only within their scope (scoped_ids):
+ * what a statement addressing rows by id or parent adds, as its last parameter. */
+static const char *id_scope_clause(TreeInfo *ti, const char *alias, int n)
+{
+    return ti->scoped_ids ? scope_clause(ti, alias, n) : "";
+}
+
 /* The columns every whole-tree read returns, in this order (renumber.cpp,
  * query.cpp): id, parent, lft, rgt, depth, order (or NULL), tree_root (or NULL). */
 static const char *row_columns(TreeInfo *ti)
@@ -339,6 +489,14 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         sql = psprintf("SELECT t.lft, t.rgt, t.depth, t.%s, %s%s, %s%s FROM %s t WHERE t.%s %s $1",
                        P, S ? "t." : "NULL::int4", S ? ti->qscope : "",
                        ti->qorder ? "t." : "NULL::int4", ti->qorder ? ti->qorder : "", T, I, EQ);
+        sql = psprintf("%s%s", sql, id_scope_clause(ti, "t", 2));
+        add(id);
+        if (ti->scoped_ids)
+            add(sc);
+        break;
+    case P_NODE_SCOPES:
+        sql = S ? psprintf("SELECT t.%s FROM %s t WHERE t.%s %s $1 LIMIT 2", ti->qscope, T, I, EQ)
+                : pstrdup("SELECT NULL::int4 WHERE false");
         add(id);
         break;
     case P_SCOPE_ROWS:
@@ -382,11 +540,14 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             add(sc);
         break;
     case P_SET_NODE:
-        sql = psprintf("UPDATE %s t SET lft = $2, rgt = $3, depth = $4%s WHERE t.%s %s $1", T,
-                       ti->per_root ? ", tree_root = $5" : "", I, EQ);
+        /* $5: the tree key (per_root: tree_root's new value; scoped_ids: the scope). */
+        sql = psprintf("UPDATE %s t SET lft = $2, rgt = $3, depth = $4%s WHERE t.%s %s $1%s", T,
+                       ti->per_root ? ", tree_root = $5" : "", I, EQ, id_scope_clause(ti, "t", 5));
         add(id), add(i4), add(i4), add(i4);
         if (ti->per_root)
             add(id);
+        else if (ti->scoped_ids)
+            add(sc);
         break;
     case P_MOVE:
         /* awesome_nested_set's bounded update: the node's range [$1,$2] moves by $5,
@@ -427,8 +588,11 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             add(sc);
         break;
     case P_REPARENT:
-        sql = psprintf("UPDATE %s t SET %s = $2 WHERE t.%s %s $1", T, P, P, EQ);
+        sql = psprintf("UPDATE %s t SET %s = $2 WHERE t.%s %s $1%s", T, P, P, EQ,
+                       id_scope_clause(ti, "t", 3));
         add(id), add(id);
+        if (ti->scoped_ids)
+            add(sc);
         break;
     case P_WRITE_BACK:
         /* The arrays are unnested in the target list (ProjectSet, rows
@@ -437,12 +601,15 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         sql = psprintf("UPDATE %s t SET lft = v.l, rgt = v.r, depth = v.d%s "
                        "FROM (SELECT pg_catalog.unnest($1) AS i, pg_catalog.unnest($2) AS l, "
                        "pg_catalog.unnest($3) AS r, pg_catalog.unnest($4) AS d%s) AS v "
-                       "WHERE t.%s %s v.i",
+                       "WHERE t.%s %s v.i%s",
                        T, ti->per_root ? ", tree_root = v.k" : "",
-                       ti->per_root ? ", pg_catalog.unnest($5) AS k" : "", I, EQ);
+                       ti->per_root ? ", pg_catalog.unnest($5) AS k" : "", I, EQ,
+                       id_scope_clause(ti, "t", 5));
         add(idarr), add(INT4ARRAYOID), add(INT4ARRAYOID), add(INT4ARRAYOID);
         if (ti->per_root)
             add(idarr);
+        else if (ti->scoped_ids)
+            add(sc);
         break;
     case P_SIBLINGS:
         sql = psprintf("SELECT t.%s%s%s, t.lft FROM %s t WHERE t.depth = $1 AND t.lft > $2 "
@@ -472,41 +639,55 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
         /* Up the parent column through the primary key: O(depth log n), bounded
          * by the node's depth even if the parent column had a cycle. */
         sql = psprintf("WITH RECURSIVE up(r, pid, k, lim) AS ("
-                       "SELECT NULL::%s, n.%s, 0, n.depth FROM %s n WHERE n.%s %s $1 "
+                       "SELECT NULL::%s, n.%s, 0, n.depth FROM %s n WHERE n.%s %s $1%s "
                        "UNION ALL "
-                       "SELECT p.*::%s, p.%s, up.k + 1, up.lim FROM up JOIN %s p ON p.%s %s up.pid "
+                       "SELECT p.*::%s, p.%s, up.k + 1, up.lim FROM up JOIN %s p ON p.%s %s up.pid%s "
                        "WHERE up.k < up.lim) "
                        "SELECT (up.r).* FROM up WHERE up.k > 0 ORDER BY up.k DESC",
-                       T, P, T, I, EQ, T, P, T, I, EQ);
+                       T, P, T, I, EQ, id_scope_clause(ti, "n", 2), T, P, T, I, EQ,
+                       id_scope_clause(ti, "p", 2));
         add(id);
+        if (ti->scoped_ids)
+            add(sc);
         break;
     case P_CHILDREN:
         /* Hop from sibling to sibling on the lft index: the first child starts at
          * lft + 1, each next one right after the previous one's rgt.  O(k log n). */
         sql = psprintf("WITH RECURSIVE c(r, nxt, stop%s) AS ("
                        "SELECT t.*::%s, t.rgt, n.rgt%s FROM %s n JOIN %s t ON t.lft = n.lft + 1%s "
-                       "WHERE n.%s %s $1 AND t.lft < n.rgt "
+                       "WHERE n.%s %s $1%s AND t.lft < n.rgt "
                        "UNION ALL "
                        "SELECT t.*::%s, t.rgt, c.stop%s FROM c JOIN %s t ON t.lft = c.nxt + 1%s "
                        "WHERE t.lft < c.stop) "
                        "SELECT (c.r).* FROM c ORDER BY (c.r).lft",
                        S ? ", sc" : "", T, S ? psprintf(", n.%s", ti->qscope) : "", T, T,
                        S ? psprintf(" AND t.%s %s n.%s", ti->qscope, ti->eq_scope, ti->qscope) : "", I, EQ,
-                       T, S ? ", c.sc" : "", T,
+                       id_scope_clause(ti, "n", 2), T, S ? ", c.sc" : "", T,
                        S ? psprintf(" AND t.%s %s c.sc", ti->qscope, ti->eq_scope) : "");
         add(id);
+        if (ti->scoped_ids)
+            add(sc);
         break;
     case P_COUNT_CHILDREN:
-        sql = psprintf("SELECT t.%s FROM %s t WHERE t.%s %s ANY ($1) LIMIT 1", I, T, P, EQ);
+        sql = psprintf("SELECT t.%s FROM %s t WHERE t.%s %s ANY ($1)%s LIMIT 1", I, T, P, EQ,
+                       id_scope_clause(ti, "t", 2));
         add(idarr);
+        if (ti->scoped_ids)
+            add(sc);
         break;
     case P_ROW_JSON:
-        sql = psprintf("SELECT pg_catalog.to_jsonb(t.*) FROM %s t WHERE t.%s %s $1", T, I, EQ);
+        sql = psprintf("SELECT pg_catalog.to_jsonb(t.*) FROM %s t WHERE t.%s %s $1%s", T, I, EQ,
+                       id_scope_clause(ti, "t", 2));
         add(id);
+        if (ti->scoped_ids)
+            add(sc);
         break;
     case P_DELETE_CHILDREN:
-        sql = psprintf("DELETE FROM %s t WHERE t.%s %s ANY ($1) RETURNING t.%s", T, P, EQ, I);
+        sql = psprintf("DELETE FROM %s t WHERE t.%s %s ANY ($1)%s RETURNING t.%s", T, P, EQ,
+                       id_scope_clause(ti, "t", 2), I);
         add(idarr);
+        if (ti->scoped_ids)
+            add(sc);
         break;
     case P_DELETE_RANGE:
         sql = psprintf("DELETE FROM %s t WHERE t.lft >= $1 AND t.rgt <= $2%s", T,
@@ -516,8 +697,10 @@ static SPIPlanPtr prepare(TreeInfo *ti, TreePlan which)
             add(sc);
         break;
     case P_DELETE_ONE:
-        sql = psprintf("DELETE FROM %s t WHERE t.%s %s $1", T, I, EQ);
+        sql = psprintf("DELETE FROM %s t WHERE t.%s %s $1%s", T, I, EQ, id_scope_clause(ti, "t", 2));
         add(id);
+        if (ti->scoped_ids)
+            add(sc);
         break;
     case P_SCOPES:
         sql = S ? psprintf("SELECT DISTINCT t.%s FROM %s t ORDER BY 1", ti->qscope, T)
@@ -554,6 +737,71 @@ Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type)
     char *text = OidOutputFunctionCall(out, value);
     getTypeInputInfo(ti->id_type, &in, &ioparam);
     return OidInputFunctionCall(in, text, ioparam, -1);
+}
+
+/* A scope argument of any type as a value of the scope column's type (as
+ * tree_cast_id: a literal of unknown type through its text). */
+Datum tree_cast_scope(TreeInfo *ti, Datum value, Oid type)
+{
+    if (type == ti->scope_type)
+        return value;
+    Oid out, in, ioparam;
+    bool varlena;
+    char *text;
+    if (type == UNKNOWNOID)
+        text = DatumGetCString(value);
+    else
+    {
+        getTypeOutputInfo(type, &out, &varlena);
+        text = OidOutputFunctionCall(out, value);
+    }
+    getTypeInputInfo(ti->scope_type, &in, &ioparam);
+    return OidInputFunctionCall(in, text, ioparam, -1);
+}
+
+TreeInfo *tree_local_shard(TreeInfo *ti, Datum scope, bool scope_null)
+{
+    if (ti->citus != 'd')
+        return ti;
+    if (scope_null)
+    {
+        const char *name = get_rel_name(ti->relid);
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                        pg::format("tree table %s is distributed by its scope column: the scope must be given",
+                                   name),
+                        "", "Pass in_scope => the node's scope (tree_insert: the scope in the row).");
+    }
+    char *value = tree_scope_text(ti, scope, false);
+    bool distributed;
+    Oid shard = pg::citus::local_placement(ti->relid, cstring_to_text(value), &distributed);
+    if (!OidIsValid(shard))
+    {
+        const char *name = get_rel_name(ti->relid);
+        const char *node = pg::citus::placement_node(ti->relid, cstring_to_text(value));
+        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        pg::format("scope %s of tree table %s is stored on another node (%s)", value, name, node),
+                        "The tree functions work on the shard holding the scope, on the node that holds it.",
+                        "Use plain INSERT, UPDATE and DELETE (Citus routes them), connect to that node, or "
+                        "call the function from one distributed with create_distributed_function(..., "
+                        "colocate_with => the table), whose distribution argument is the scope.");
+    }
+    return tree_info(shard, false);
+}
+
+/* "key=value" arguments (attachment_from_trigger reads them back). */
+char *tree_trigger_args(const char *id, const char *parent, const char *scope, const char *order,
+                        const char *on_delete, const char *numbering, bool scoped_ids)
+{
+    auto arg = [](const char *key, const char *value) {
+        return quote_literal_cstr(psprintf("%s=%s", key, value));
+    };
+    char *out = psprintf("%s, %s", arg("id", id), arg("parent", parent));
+    if (scope)
+        out = psprintf("%s, %s", out, arg("scope", scope));
+    if (order)
+        out = psprintf("%s, %s", out, arg("order", order));
+    return psprintf("%s, %s, %s, %s", out, arg("on_delete", on_delete), arg("numbering", numbering),
+                    arg("ids", scoped_ids ? "scope" : "table"));
 }
 
 int tree_cmp_id(TreeInfo *ti, Datum a, Datum b)

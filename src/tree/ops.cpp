@@ -37,12 +37,14 @@ static Datum copy_datum(Datum d, Oid type)
     return datumCopy(d, byval, len);
 }
 
-static bool fetch_node(TreeInfo *ti, Datum id, TreeNode *out, bool latest)
+static bool fetch_node(TreeInfo *ti, Datum id, Datum scope, bool scope_null, TreeNode *out, bool latest)
 {
-    Datum args[1] = {id};
+    /* scoped_ids: within the scope ($2); a NULL scope finds nothing there. */
+    Datum args[2] = {id, scope};
+    char nulls[2] = {' ', scope_null ? 'n' : ' '};
     if (latest)
-        tree_run(tree_plan(ti, P_NODE), args, NULL, false);
-    else if (pg::spi::execute_plan(tree_plan(ti, P_NODE), args, NULL, true, 1) != SPI_OK_SELECT)
+        tree_run(tree_plan(ti, P_NODE), args, nulls, false);
+    else if (pg::spi::execute_plan(tree_plan(ti, P_NODE), args, nulls, true, 1) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: tree query failed");
     if (SPI_processed == 0)
         return false;
@@ -71,15 +73,65 @@ static bool fetch_node(TreeInfo *ti, Datum id, TreeNode *out, bool latest)
     return true;
 }
 
-bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out)
+bool tree_fetch_node(TreeInfo *ti, Datum id, Datum scope, bool scope_null, TreeNode *out)
 {
-    return fetch_node(ti, id, out, true);
+    return fetch_node(ti, id, scope, scope_null, out, true);
 }
 
 /* The same, in the calling statement's snapshot (read functions). */
-bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, TreeNode *out)
+bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, Datum scope, bool scope_null, TreeNode *out)
 {
-    return fetch_node(ti, id, out, false);
+    return fetch_node(ti, id, scope, scope_null, out, false);
+}
+
+bool tree_locate(TreeInfo *ti, Datum id, bool given, Datum scope, bool latest, TreeNode *out)
+{
+    if (ti->scoped_ids && !given)
+    {
+        Datum args[1] = {id};
+        if (latest)
+            tree_run(tree_plan(ti, P_NODE_SCOPES), args, NULL, false);
+        else if (pg::spi::execute_plan(tree_plan(ti, P_NODE_SCOPES), args, NULL, true, 2) != SPI_OK_SELECT)
+            elog(ERROR, "chronicle: tree query failed");
+        if (SPI_processed == 0)
+            return false;
+        if (SPI_processed > 1)
+        {
+            /* Output functions before the throw: none may longjmp over its strings (rule 2). */
+            const char *node_text = tree_id_text(ti, id);
+            throw pg::Error(ERRCODE_CARDINALITY_VIOLATION,
+                            pg::format("node %s is in more than one scope of tree table %s", node_text,
+                                       ti->qtable),
+                            "Its ids are unique within their scope only.",
+                            "Pass the scope: in_scope => ... (tree_insert: the scope in the row).");
+        }
+        bool isnull;
+        Datum found = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        found = copy_datum(found, ti->scope_type);
+        return fetch_node(ti, id, found, isnull, out, latest);
+    }
+    if (!fetch_node(ti, id, scope, !given, out, latest))
+        return false;
+    if (given && !ti->scoped_ids && ti->scope_att)
+    {
+        if (out->scope_null)
+            return false;
+        return strcmp(tree_scope_text(ti, out->scope, false), tree_scope_text(ti, scope, false)) == 0;
+    }
+    return true;
+}
+
+void tree_node_not_found(TreeInfo *ti, Datum id, bool given, Datum scope, const char *role)
+{
+    /* Output functions before the throw: none may longjmp over its strings (rule 2). */
+    const char *id_text = tree_id_text(ti, id);
+    const char *scope_text = given && ti->scope_att ? tree_scope_text(ti, scope, false) : NULL;
+    if (scope_text)
+        throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                        pg::format("%s %s does not exist in scope %s of tree table %s", role, id_text,
+                                   scope_text, ti->qtable));
+    throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
+                    pg::format("%s %s does not exist in tree table %s", role, id_text, ti->qtable));
 }
 
 static bool same_scope(TreeInfo *ti, TreeNode *a, TreeNode *b)
@@ -142,10 +194,10 @@ int32 tree_ordered_position(TreeInfo *ti, TreeNode *parent, TreeNode *node)
 }
 
 /* Number a row that a single-row INSERT just added (lft still NULL). */
-void tree_place_new_leaf(TreeInfo *ti, Datum id)
+void tree_place_new_leaf(TreeInfo *ti, Datum id, Datum scope, bool scope_null)
 {
     TreeNode node, parent;
-    if (!tree_fetch_node(ti, id, &node) || !node.lft_null)
+    if (!tree_fetch_node(ti, id, scope, scope_null, &node) || !node.lft_null)
         return;
     TreeNode *pp = NULL;
     if (ti->per_root)
@@ -160,7 +212,7 @@ void tree_place_new_leaf(TreeInfo *ti, Datum id)
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s cannot be its own parent in tree table %s",
                                        tree_id_text(ti, id), ti->qtable));
-        bool found = tree_fetch_node(ti, node.parent, &parent);
+        bool found = tree_fetch_node(ti, node.parent, node.scope, node.scope_null, &parent);
         if (found && ti->per_root)
         {
             node.scope = parent.scope;
@@ -210,11 +262,11 @@ static void move_to_tree(TreeInfo *ti, TreeNode *node, Datum key, int32 dest, in
     tree_run(tree_plan(ti, P_SHIFT_INSERT), close, NULL, true);
 }
 
-void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_null, char placement,
-                    bool set_parent)
+void tree_move_node(TreeInfo *ti, Datum node_id, Datum scope, bool scope_null, Datum target_id,
+                    bool target_null, char placement, bool set_parent)
 {
     TreeNode node, target;
-    if (!tree_fetch_node(ti, node_id, &node))
+    if (!tree_fetch_node(ti, node_id, scope, scope_null, &node))
         throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                         pg::format("node %s does not exist in tree table %s",
                                    tree_id_text(ti, node_id), ti->qtable));
@@ -223,7 +275,7 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
     Datum new_parent = (Datum) 0;
     bool new_parent_null = true;
     if (ti->per_root && (target_null || ((placement == 'b' || placement == 'a') &&
-                                         tree_fetch_node(ti, target_id, &target) &&
+                                         tree_fetch_node(ti, target_id, node.scope, node.scope_null, &target) &&
                                          !target.lft_null && target.depth == 0 &&
                                          tree_cmp_id(ti, node_id, target_id) != 0)))
     {
@@ -243,7 +295,8 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum target_id, bool target_nu
     }
     else
     {
-        if (!tree_fetch_node(ti, target_id, &target) ||
+        /* scoped_ids: the target is looked up in the node's scope. */
+        if (!tree_fetch_node(ti, target_id, node.scope, node.scope_null, &target) ||
             (!ti->per_root && !same_scope(ti, &node, &target)))
         {
             /* Output functions before the throw: none may longjmp over its strings (rule 2). */
@@ -362,8 +415,8 @@ void tree_close_deleted(TreeInfo *ti, TreeNode *gone, char mode)
     }
     if (mode == DEL_PROMOTE)
     {
-        Datum rp[2] = {gone->id, gone->parent};
-        char rn[2] = {' ', gone->parent_null ? 'n' : ' '};
+        Datum rp[3] = {gone->id, gone->parent, gone->scope};
+        char rn[3] = {' ', gone->parent_null ? 'n' : ' ', sn};
         tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
         if (ti->per_root && gone->parent_null && b - a > 1)
         {

@@ -6,6 +6,7 @@
  * wait for writers and always see one committed numbering.
  */
 #include "tree/tree.h"
+#include "pg/citus.h"
 #include "pg/spi.h"
 #include "errors.h"
 #include "pg/result_memory.h"
@@ -43,7 +44,24 @@ TreeInfo *tree_of_rowtype(FunctionCallInfo fcinfo)
     return tree_info(relid, false);
 }
 
-Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
+/* The in_scope argument: a value of the scope column's type, or not given. */
+bool scope_given(FunctionCallInfo fcinfo, TreeInfo *ti, int arg, Datum *scope)
+{
+    if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
+        return false;
+    if (!ti->scope_att || ti->per_root)
+    {
+        const char *name = get_rel_name(ti->relid);
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("tree table %s has no scope column", name ? name : "?"), "",
+                        "Leave in_scope NULL.");
+    }
+    *scope = tree_cast_scope(ti, PG_GETARG_DATUM(arg), get_fn_expr_argtype(fcinfo->flinfo, arg));
+    return true;
+}
+
+/* scope_arg: where in_scope is (subtree: after max_depth). */
+Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth, int scope_arg)
 {
     /* Warm result memory: a subtree of thousands of rows fills fresh pages otherwise. */
     pg::begin_warm_result(fcinfo);
@@ -54,7 +72,24 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
         throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "max_depth must not be negative");
     SPI_connect();
     TreeInfo *ti = tree_of_rowtype(fcinfo);
+    Datum scope = (Datum) 0;
+    bool given = scope_given(fcinfo, ti, scope_arg, &scope);
+    /* A table distributed by Citus: its shard holding the scope, here. */
+    if (ti->citus == 'd')
+        ti = tree_local_shard(ti, scope, !given);
     Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
+    /*
+     * The node first where its scope decides (a scope given, or ids unique
+     * only within their scope): found there or TR002, before any rows.
+     */
+    TreeNode located;
+    bool have_node = false;
+    if (given || ti->scoped_ids)
+    {
+        if (!tree_locate(ti, id, given, scope, false, &located))
+            tree_node_not_found(ti, id, given, scope, "node");
+        have_node = true;
+    }
     /* Rows go straight from the executor into the result tuplestore, converted
      * to the table's row type (which may have dropped columns). */
     int nparams = 1;
@@ -66,14 +101,20 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
         params->params[i].ptype = type;
     };
     set_param(0, id, false, ti->id_type);
+    if (ti->scoped_ids)
+    {
+        /* P_ANCESTORS, P_CHILDREN: within the node's scope. */
+        set_param(1, located.scope, located.scope_null, ti->scope_type);
+        nparams = 2;
+    }
     if (which == P_SUBTREE)
     {
         /* Subtree: the node's numbers first, then its range. */
         TreeNode node;
-        if (!tree_fetch_node_snapshot(ti, id, &node))
-            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
-                            pg::format("node %s does not exist in tree table %s",
-                                       tree_id_text(ti, id), ti->qtable));
+        if (have_node)
+            node = located;
+        else if (!tree_fetch_node_snapshot(ti, id, (Datum) 0, true, &node))
+            tree_node_not_found(ti, id, false, (Datum) 0, "node");
         tree_require_numbers(ti, id, &node, "node");
         bool depth_given = with_depth && !PG_ARGISNULL(2);
         set_param(0, Int32GetDatum(node.lft), false, INT4OID);
@@ -113,13 +154,11 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth)
         elog(ERROR, "chronicle: tree query failed");
     uint64 n = SPI_processed;
     dest->rDestroy(dest);
-    if (n == 0)
+    if (n == 0 && !have_node)
     {
         TreeNode node;
-        if (!tree_fetch_node_snapshot(ti, id, &node))
-            throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
-                            pg::format("node %s does not exist in tree table %s",
-                                       tree_id_text(ti, id), ti->qtable));
+        if (!tree_fetch_node_snapshot(ti, id, (Datum) 0, true, &node))
+            tree_node_not_found(ti, id, false, (Datum) 0, "node");
     }
     SPI_finish();
     return (Datum) 0;
@@ -276,38 +315,39 @@ int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **fir
 
 SQL_FUNCTION(chronicle_tree_subtree)
 {
-    return rows_of(fcinfo, P_SUBTREE, true);
+    return rows_of(fcinfo, P_SUBTREE, true, 3);
 }
 
 SQL_FUNCTION(chronicle_tree_ancestors)
 {
-    return rows_of(fcinfo, P_ANCESTORS, false);
+    return rows_of(fcinfo, P_ANCESTORS, false, 2);
 }
 
 SQL_FUNCTION(chronicle_tree_children)
 {
-    return rows_of(fcinfo, P_CHILDREN, false);
+    return rows_of(fcinfo, P_CHILDREN, false, 2);
 }
 
-SQL_FUNCTION(chronicle_tree_validate)
+/* Every tree of one table (or shard) of this node, or only the scope given. */
+static void validate_table(TreeInfo *ti, Problems *p, bool given, Datum scope)
 {
-    if (PG_ARGISNULL(0))
-        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "argument tbl must not be NULL");
-    InitMaterializedSRF(fcinfo, 0);
-    ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
-    SPI_connect();
-    TreeInfo *ti = tree_info(PG_GETARG_OID(0), false);
+    if (given)
+    {
+        p->scope = tree_scope_text(ti, scope, false);
+        p->key = scope;
+        validate_scope(ti, p, scope, false);
+        return;
+    }
     if (pg::spi::execute_plan(tree_plan(ti, P_SCOPES), NULL, NULL, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: tree query failed");
     uint64 ns = SPI_processed;
     SPITupleTable *scopes = SPI_tuptable;
-    Problems p = {rsi->setResult, rsi->setDesc, "", 0, NULL, (Datum) 0};
     for (uint64 i = 0; i < ns; i++)
     {
         bool isnull;
         Datum s = SPI_getbinval(scopes->vals[i], scopes->tupdesc, 1, &isnull);
-        p.scope = tree_scope_text(ti, s, isnull);
-        p.key = s;
+        p->scope = tree_scope_text(ti, s, isnull);
+        p->key = s;
         if (ti->per_root && isnull)
         {
             /* per_root: a row without tree_root belongs to no tree. */
@@ -319,7 +359,7 @@ SQL_FUNCTION(chronicle_tree_validate)
                 bool rn;
                 SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 7, &rn);
                 if (rn)
-                    problem(&p, ti,
+                    problem(p, ti,
                             SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &rn),
                             "not numbered (tree_root is NULL)");
             }
@@ -328,8 +368,45 @@ SQL_FUNCTION(chronicle_tree_validate)
         }
         if (ti->scope_att && isnull)
             continue; /* rows without a scope belong to no tree */
-        validate_scope(ti, &p, s, isnull);
+        validate_scope(ti, p, s, isnull);
     }
+}
+
+SQL_FUNCTION(chronicle_tree_validate)
+{
+    if (PG_ARGISNULL(0))
+        throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "argument tbl must not be NULL");
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
+    SPI_connect();
+    Oid relid = PG_GETARG_OID(0);
+    TreeInfo *ti = tree_info(relid, false);
+    Datum scope = (Datum) 0;
+    bool given = scope_given(fcinfo, ti, 1, &scope);
+    Problems p = {rsi->setResult, rsi->setDesc, "", 0, NULL, (Datum) 0};
+    if (ti->citus == 'd' && given)
+        validate_table(tree_local_shard(ti, scope, false), &p, true, scope);
+    else if (ti->citus == 'd')
+    {
+        /* Every scope of the table's shards on this node. */
+        int n;
+        Oid *shards = pg::citus::local_shards(relid, &n);
+        if (n == 0)
+        {
+            const char *name = get_rel_name(relid);
+            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            pg::format("no shard of tree table %s is on this node", name),
+                            "A distributed tree is validated where its shards are: on this node with "
+                            "in_scope, on each worker without.",
+                            pg::format("From the coordinator: SELECT * FROM run_command_on_shards('%s', "
+                                       "$$SELECT count(*) FROM chronicle.tree_validate('%%s')$$).",
+                                       name));
+        }
+        for (int i = 0; i < n; i++)
+            validate_table(tree_info(shards[i], false), &p, false, (Datum) 0);
+    }
+    else
+        validate_table(ti, &p, given, scope);
     SPI_finish();
     return (Datum) 0;
 }

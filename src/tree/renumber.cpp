@@ -222,7 +222,8 @@ void read_nothing(DestReceiver *self) {}
 } // namespace
 
 namespace {
-uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved);
+/* scope: the tree's scope, which the write-back qualifies its ids by (scoped_ids). */
+uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, Datum scope);
 }
 
 /* Read the rows of a tree plan into Row structs. */
@@ -254,7 +255,7 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
     char nulls[1] = {scope_null ? 'n' : ' '};
     int n;
     Row *rows = read_rows(ti, P_SCOPE_ROWS, args, nulls, &n);
-    return renumber_rows(ti, rows, n, moved, nmoved);
+    return renumber_rows(ti, rows, n, moved, nmoved, scope);
 }
 
 uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool rebuild,
@@ -275,12 +276,12 @@ uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool 
             PointerGetDatum(construct_array(moved, nmoved, ti->id_type, len, byval, align))};
         rows = read_rows(ti, P_ROOT_ROWS, args, NULL, &n);
     }
-    return renumber_rows(ti, rows, n, moved, nmoved);
+    return renumber_rows(ti, rows, n, moved, nmoved, (Datum) 0);
 }
 
 namespace {
 
-uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved)
+uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, Datum scope)
 {
     if (n == 0)
         return 0;
@@ -454,7 +455,7 @@ uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved)
             PointerGetDatum(construct_array(rr, changed, INT4OID, 4, true, TYPALIGN_INT)),
             PointerGetDatum(construct_array(d, changed, INT4OID, 4, true, TYPALIGN_INT)),
             k ? PointerGetDatum(construct_array(k, changed, ti->id_type, idlen, idbyval, align))
-              : (Datum) 0};
+              : scope};
         tree_run(tree_plan(ti, P_WRITE_BACK), wb, NULL, true);
     }
     return (uint64) changed;

@@ -54,6 +54,8 @@ enum TreePlan
     P_ROOT_ROWS,       /* as P_SCOPE_ROWS, of the trees in $1 and the ids in $2 */
     P_ALL_ROWS,        /* as P_SCOPE_ROWS, of the whole table */
     P_MOVE_TREE,       /* move a subtree [a, b] into another root tree */
+    /* ids unique within their scope (scoped_ids) */
+    P_NODE_SCOPES,     /* the scopes holding an id (at most two: found, or ambiguous) */
     N_TREE_PLANS
 };
 
@@ -81,6 +83,24 @@ struct TreeInfo
      * every plan, lock and check by scope works per root tree.
      */
     bool per_root;
+    /*
+     * scoped_ids: the table's unique key is (scope, id), not id alone, so an
+     * id names a node only within its scope: every statement that addresses
+     * rows by id (or by parent) is also qualified by the scope, passed as its
+     * last parameter (meta.cpp).  Always so for a table distributed by Citus.
+     */
+    bool scoped_ids;
+    /*
+     * Citus (docs/design/citus.md): 0 for a table of this node; 'd' for a
+     * distributed table, whose relation here is a shell (rows live in shards;
+     * functions work on the local shard of a scope: tree_local_shard); 's' for
+     * such a shard, on this node (its triggers keep its scopes numbered).
+     * attached_here: the attachment is a row of chronicle._tree_tables on this
+     * node, not read from the lock trigger's arguments (a shard, a worker's
+     * shell).
+     */
+    char citus;
+    bool attached_here;
     FmgrInfo id_cmp, order_cmp, scope_hash; /* btree comparison, hash */
     SortSupportData id_sort;                /* fast id comparison (int ids skip fmgr) */
     char *qtable;                           /* quoted schema.table */
@@ -97,6 +117,13 @@ TreeInfo *tree_info(Oid relid, bool missing_ok);
 __attribute__((visibility("hidden"))) void tree_meta_init(void);
 SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which);
 Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
+Datum tree_cast_scope(TreeInfo *ti, Datum value, Oid type);
+/* A distributed tree (citus 'd'): the tree of the shard holding scope, which
+ * must be on this node (0A000 naming the node that holds it otherwise). */
+TreeInfo *tree_local_shard(TreeInfo *ti, Datum scope, bool scope_null);
+/* The lock trigger's arguments: the attachment, as a shard gets it. */
+char *tree_trigger_args(const char *id, const char *parent, const char *scope, const char *order,
+                        const char *on_delete, const char *numbering, bool scoped_ids);
 
 /* exec.cpp */
 int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write);
@@ -140,14 +167,25 @@ struct TreeNode
     Datum parent, scope, ord;
     bool parent_null, scope_null, ord_null;
 };
-bool tree_fetch_node(TreeInfo *ti, Datum id, TreeNode *out);
-bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, TreeNode *out);
+/* The row of id (within scope, when the table's ids are scoped_ids). */
+bool tree_fetch_node(TreeInfo *ti, Datum id, Datum scope, bool scope_null, TreeNode *out);
+bool tree_fetch_node_snapshot(TreeInfo *ti, Datum id, Datum scope, bool scope_null, TreeNode *out);
+/*
+ * The node a function names: by id, within the scope when given (a scope
+ * given on a table whose ids are unique in the table filters: a node in
+ * another scope is not found).  With ids unique only within their scope and
+ * no scope given, the one scope holding id; 21000 when several do.  latest:
+ * with the latest snapshot (writers, under their lock), else the statement's.
+ */
+bool tree_locate(TreeInfo *ti, Datum id, bool given, Datum scope, bool latest, TreeNode *out);
+/* TR002 for id (within the scope, when one was given). */
+[[noreturn]] void tree_node_not_found(TreeInfo *ti, Datum id, bool given, Datum scope, const char *role);
 /* TR003 when node (the row of id; role "node" or "parent") has no numbers. */
 void tree_require_numbers(TreeInfo *ti, Datum id, const TreeNode *node, const char *role);
-void tree_place_new_leaf(TreeInfo *ti, Datum id);
+void tree_place_new_leaf(TreeInfo *ti, Datum id, Datum scope, bool scope_null);
 /* placement: 'f'irst_child, 'l'ast_child, 'b'efore, 'a'fter, 'o'rdered child (triggers) */
-void tree_move_node(TreeInfo *ti, Datum node, Datum target, bool target_null, char placement,
-                    bool set_parent);
+void tree_move_node(TreeInfo *ti, Datum node, Datum scope, bool scope_null, Datum target,
+                    bool target_null, char placement, bool set_parent);
 void tree_close_deleted(TreeInfo *ti, TreeNode *gone, char mode);
 int32 tree_ordered_position(TreeInfo *ti, TreeNode *parent, TreeNode *node);
 int32 tree_end_position(TreeInfo *ti, Datum scope, bool scope_null);

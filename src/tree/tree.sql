@@ -21,41 +21,48 @@ CREATE OR REPLACE FUNCTION chronicle.tree_insert(tbl regclass, node jsonb, targe
 COMMENT ON FUNCTION chronicle.tree_insert(regclass, jsonb, anyelement, text) IS
     'Insert a row given as a JSON object at a placement relative to a target node (first_child, last_child, before, after); returns the stored row.';
 
+-- in_scope (of any type, taken as the scope column's): the scope the node is
+-- looked up in.  Needed where ids are unique only within their scope (a key
+-- on (scope, id)) and an id is in several, and on a table distributed by
+-- Citus (the function then works on the scope's shard, on the node holding it).
 CREATE OR REPLACE FUNCTION chronicle.tree_move(tbl regclass, node anyelement, target anyelement,
-                                    placement text DEFAULT 'last_child') RETURNS void
+                                    placement text DEFAULT 'last_child', in_scope "any" DEFAULT NULL)
+    RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_move';
-COMMENT ON FUNCTION chronicle.tree_move(regclass, anyelement, anyelement, text) IS
-    'Move a node with its subtree relative to a target (first_child, last_child, before, after; NULL target: last root) in one bounded update.';
+COMMENT ON FUNCTION chronicle.tree_move(regclass, anyelement, anyelement, text, "any") IS
+    'Move a node with its subtree relative to a target in its scope (first_child, last_child, before, after; NULL target: last root) in one bounded update.';
 
-CREATE OR REPLACE FUNCTION chronicle.tree_delete(tbl regclass, node anyelement, mode text DEFAULT 'cascade')
+CREATE OR REPLACE FUNCTION chronicle.tree_delete(tbl regclass, node anyelement, mode text DEFAULT 'cascade',
+                                      in_scope "any" DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_delete';
-COMMENT ON FUNCTION chronicle.tree_delete(regclass, anyelement, text) IS
+COMMENT ON FUNCTION chronicle.tree_delete(regclass, anyelement, text, "any") IS
     'Delete a node: cascade (with its subtree), promote (children take its place) or restrict (only a leaf); returns the rows deleted.';
 
-CREATE OR REPLACE FUNCTION chronicle.tree_subtree(rows anyelement, node anycompatible, max_depth int DEFAULT NULL)
+CREATE OR REPLACE FUNCTION chronicle.tree_subtree(rows anyelement, node anycompatible, max_depth int DEFAULT NULL,
+                                       in_scope "any" DEFAULT NULL)
     RETURNS SETOF anyelement
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chronicle_tree_subtree';
-COMMENT ON FUNCTION chronicle.tree_subtree(anyelement, anycompatible, int) IS
+COMMENT ON FUNCTION chronicle.tree_subtree(anyelement, anycompatible, int, "any") IS
     'The node and its descendants (up to max_depth levels below it), in lft order, as rows of the table: tree_subtree(NULL::tbl, id).';
 
-CREATE OR REPLACE FUNCTION chronicle.tree_ancestors(rows anyelement, node anycompatible)
+CREATE OR REPLACE FUNCTION chronicle.tree_ancestors(rows anyelement, node anycompatible, in_scope "any" DEFAULT NULL)
     RETURNS SETOF anyelement
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chronicle_tree_ancestors';
-COMMENT ON FUNCTION chronicle.tree_ancestors(anyelement, anycompatible) IS
+COMMENT ON FUNCTION chronicle.tree_ancestors(anyelement, anycompatible, "any") IS
     'The ancestors of a node, root first, without the node: tree_ancestors(NULL::tbl, id).';
 
-CREATE OR REPLACE FUNCTION chronicle.tree_children(rows anyelement, node anycompatible)
+CREATE OR REPLACE FUNCTION chronicle.tree_children(rows anyelement, node anycompatible, in_scope "any" DEFAULT NULL)
     RETURNS SETOF anyelement
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chronicle_tree_children';
-COMMENT ON FUNCTION chronicle.tree_children(anyelement, anycompatible) IS
+COMMENT ON FUNCTION chronicle.tree_children(anyelement, anycompatible, "any") IS
     'The children of a node in sibling order: tree_children(NULL::tbl, id).';
 
-CREATE OR REPLACE FUNCTION chronicle.tree_validate(tbl regclass)
+CREATE OR REPLACE FUNCTION chronicle.tree_validate(tbl regclass, in_scope "any" DEFAULT NULL)
     RETURNS TABLE(scope text, node text, problem text)
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chronicle_tree_validate';
-COMMENT ON FUNCTION chronicle.tree_validate(regclass) IS
-    'One row per numbering problem (gap, overlap, lft >= rgt, parent/range disagreement, wrong depth); no rows means valid.';
+COMMENT ON FUNCTION chronicle.tree_validate(regclass, "any") IS
+    'One row per numbering problem (gap, overlap, lft >= rgt, parent/range disagreement, wrong depth) of every scope, or of in_scope; no rows means valid.';
 
 CREATE OR REPLACE FUNCTION chronicle.tree_rebuild(tbl regclass) RETURNS bigint
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'chronicle_tree_rebuild';

@@ -106,6 +106,8 @@ struct Captured
     char *scope_text;
     uint32 key;
     bool new_tree; /* per_root: the tree of a root this INSERT adds */
+    Datum moved_to; /* an UPDATE's row that left its scope: the scope it joined */
+    bool moved_to_null;
 };
 
 /* An INSERT that sets lft, rgt or depth on some of its rows but not all three
@@ -351,7 +353,7 @@ void resolve_roots(TreeInfo *ti, Captured *rows, int n)
                 continue;
             }
             TreeNode parent;
-            if (!tree_fetch_node(ti, c->parent, &parent) || parent.scope_null)
+            if (!tree_fetch_node(ti, c->parent, (Datum) 0, true, &parent) || parent.scope_null)
             {
                 const char *parent_text = tree_id_text(ti, c->parent), *node_text = tree_id_text(ti, c->id);
                 throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
@@ -405,7 +407,11 @@ TreeInfo *tree_for_trigger(TriggerData *td)
     /* A trigger function runs one level below the statement that fired it. */
     if (tree_busy(tree_trigger_depth() - 1))
         return NULL;
-    return tree_info(RelationGetRelid(td->tg_relation), true);
+    TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
+    /* A Citus shell holds no rows: the triggers of its shards keep them. */
+    if (ti && ti->citus == 'd')
+        return NULL;
+    return ti;
 }
 
 } // namespace
@@ -511,7 +517,7 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
             return PointerGetDatum(NULL);
         }
         if (single)
-            tree_place_new_leaf(ti, rows[0].id);
+            tree_place_new_leaf(ti, rows[0].id, rows[0].scope, rows[0].scope_null);
         else if (ti->per_root)
         {
             Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
@@ -626,6 +632,8 @@ SQL_FUNCTION(chronicle_tree_update_trigger)
                                            : DatumGetUInt32(FunctionCall1Coll(
                                                  &ti->scope_hash, ti->scope_coll, o->scope));
                     o->lft = 0; /* left this scope */
+                    o->moved_to = c->scope;
+                    o->moved_to_null = c->scope_null;
                 }
             }
             else
@@ -637,8 +645,8 @@ SQL_FUNCTION(chronicle_tree_update_trigger)
         if (single)
         {
             TreeNode node;
-            if (tree_fetch_node(ti, rows[0].id, &node))
-                tree_move_node(ti, node.id, node.parent, node.parent_null,
+            if (tree_fetch_node(ti, rows[0].id, rows[0].scope, rows[0].scope_null, &node))
+                tree_move_node(ti, node.id, node.scope, node.scope_null, node.parent, node.parent_null,
                                ti->order_att ? 'o' : 'l', false);
         }
         else if (ti->per_root)
@@ -658,8 +666,8 @@ SQL_FUNCTION(chronicle_tree_update_trigger)
                 if (!rows[i].scope_null)
                     keys[nk++] = rows[i].scope;
                 TreeNode node, parent;
-                if (tree_fetch_node(ti, rows[i].id, &node) && !node.parent_null &&
-                    tree_fetch_node(ti, node.parent, &parent) && !parent.scope_null)
+                if (tree_fetch_node(ti, rows[i].id, (Datum) 0, true, &node) && !node.parent_null &&
+                    tree_fetch_node(ti, node.parent, (Datum) 0, true, &parent) && !parent.scope_null)
                     keys[nk++] = parent.scope;
             }
             tree_renumber_roots(ti, keys, nk, false, false, ids, k);
@@ -674,7 +682,9 @@ SQL_FUNCTION(chronicle_tree_update_trigger)
                     if (rows[i].lft != 0)
                         continue;
                     TreeNode node;
-                    if (!tree_fetch_node(ti, rows[i].id, &node) || node.lft_null)
+                    /* Its row is in the scope it joined (its numbers still the old scope's). */
+                    if (!tree_fetch_node(ti, rows[i].id, rows[i].moved_to, rows[i].moved_to_null, &node) ||
+                        node.lft_null)
                         continue;
                     Datum args[4] = {Int32GetDatum(node.lft), Int32GetDatum(node.rgt), node.scope,
                                      rows[i].scope};
@@ -738,7 +748,8 @@ SQL_FUNCTION(chronicle_tree_delete_trigger)
             get_typlenbyvalalign(ti->id_type, &idlen, &idbyval, &align);
             per_scope(rows, n, [&](Captured *first, Datum *ids, int m) {
                 ArrayType *arr = construct_array(ids, m, ti->id_type, idlen, idbyval, align);
-                Datum args[1] = {PointerGetDatum(arr)};
+                /* scoped_ids: parents are looked for in this scope ($2). */
+                Datum args[2] = {PointerGetDatum(arr), first->scope};
                 if (ti->on_delete == DEL_RESTRICT)
                 {
                     tree_run(tree_plan(ti, P_COUNT_CHILDREN), args, NULL, false);
@@ -773,8 +784,8 @@ SQL_FUNCTION(chronicle_tree_delete_trigger)
                             up = first[at].parent;
                             up_null = first[at].parent_null;
                         }
-                        Datum rp[2] = {c->id, up};
-                        char rn[2] = {' ', up_null ? 'n' : ' '};
+                        Datum rp[3] = {c->id, up, first->scope};
+                        char rn[3] = {' ', up_null ? 'n' : ' ', first->scope_null ? 'n' : ' '};
                         tree_run(tree_plan(ti, P_REPARENT), rp, rn, true);
                     }
                 }

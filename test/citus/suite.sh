@@ -5,7 +5,7 @@
 # streams on both workers through the coordinator (delegated calls), expected
 # versions, batches, idempotent event_ids, concurrent writers, reads,
 # replays, snapshots, verify (and a tampered shard), immutability on shards,
-# and each node's own log.
+# each node's own log, and trees distributed by their scope (trees.sh).
 #
 # Citus has no Debian package: when its files are not installed in the
 # server of pg_config, this suite prints that it was skipped and exits 77,
@@ -226,15 +226,8 @@ check "the last row's cursor reads nothing more" "0" "$(q coord -c "SELECT count
 # Subscriptions keep one checkpoint, not one per node: poll refuses (not done).
 check "poll on a distributed store is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.poll('no-such-subscription')")"
 
-# Trees stay on the coordinator (not distributed): they work as on one node.
-q coord -c "CREATE TABLE cats (id int PRIMARY KEY, parent_id int, shop text NOT NULL, name text)" >/dev/null
-q coord -c "SELECT chronicle.tree_attach('cats', scope_column => 'shop')" >/dev/null || fail "tree_attach on the coordinator"
-q coord -c "INSERT INTO cats VALUES (1, NULL, 'a', 'root'), (2, 1, 'a', 'kid'), (3, NULL, 'b', 'root'), (4, 3, 'b', 'kid'), (5, 4, 'b', 'grandkid')" >/dev/null ||
-    fail "INSERT into a tree on the coordinator"
-check "tree numbering by scope on the coordinator" "a:1:1-4 a:2:2-3 b:3:1-6 b:4:2-5 b:5:3-4" \
-    "$(q coord -c "SELECT string_agg(shop || ':' || id || ':' || lft || '-' || rgt, ' ' ORDER BY shop, lft) FROM cats")"
-check "distributing a tree table by its scope is refused by Citus (id is unique alone)" "ERROR:  cannot create constraint on \"cats\"" \
-    "$(q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats', 'shop')" 2>&1 | head -1)"
+# ---- trees by scope: test/citus/trees.sh --------------------------------------
+source test/citus/trees.sh
 
 # ---- verify, immutability -----------------------------------------------
 check "verify of each stream: intact" "0|0" \

@@ -34,6 +34,10 @@ INSERT INTO t_text VALUES ('a', NULL, 'a'), ('b', 'a', 'b');
 CREATE TABLE t_scope (id int PRIMARY KEY, parent_id int, s int);
 SELECT chronicle.tree_attach('t_scope', scope_column => 's');
 INSERT INTO t_scope VALUES (1, NULL, 1), (2, 1, 1), (3, NULL, 2);
+-- Ids unique within their scope only: id 1 is in both scopes, 3 in scope 2.
+CREATE TABLE t_sid (s int, id int, parent_id int, PRIMARY KEY (s, id));
+SELECT chronicle.tree_attach('t_sid', scope_column => 's');
+INSERT INTO t_sid VALUES (1, 1, NULL), (1, 2, 1), (2, 1, NULL), (2, 3, 1);
 
 -- Relations that are not (or cannot be) trees.
 CREATE TABLE plain (id int PRIMARY KEY, parent_id int);

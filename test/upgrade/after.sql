@@ -75,6 +75,11 @@ UPDATE public.aisle SET name = 'b' WHERE id = 2;
 INSERT INTO public.aisle VALUES (4, 1, 's1', 'a2'), (12, 10, 's2', 'a');
 SELECT 'aisle ' || store || ' ' || string_agg(name, ' ' ORDER BY lft) FROM public.aisle GROUP BY store ORDER BY store;
 SELECT 'aisle_validate ' || count(*) FROM chronicle.tree_validate('public.aisle');
+-- Its lock trigger now carries the attachment (what Citus copies to shards),
+-- as tree_attach writes it today.
+SELECT 'aisle_lock ' || replace(pg_catalog.encode(tgargs, 'escape'), '\000', ' ') FROM pg_catalog.pg_trigger
+ WHERE tgrelid = 'public.aisle'::regclass AND tgname = 'chronicle_tree_1_lock';
+SELECT 'aisle_ids ' || ids_unique_in FROM chronicle._tree_tables WHERE tbl = 'public.aisle'::regclass;
 -- The projection in another schema follows appends.
 SELECT 'reports ' || stream_id || ' ' || version || ' ' || balance FROM reports.balances ORDER BY 1;
 -- The group of three keeps its checkpoints.

@@ -1,0 +1,219 @@
+# trees.sh: trees by scope on Citus (SPEC sections 7 and 8, docs/design/citus.md,
+# docs/reference/tree.md).  Sourced by test/citus/suite.sh after distribute(),
+# with its q, err, check, port[] and work; uses only the tables it creates.
+#
+# A tree attached with a scope column, whose key is (scope, id), is
+# distributed by its scope: each scope's rows live in one shard, the tree
+# triggers fire on that shard (finding the attachment in their own
+# arguments), and plain SQL through the coordinator keeps every scope's
+# numbering right.  The tree functions work where the scope's shard is.
+
+# A table of this node stays a tree as on a single server (and a key on the
+# id alone is what Citus refuses to distribute by the scope).
+q coord -c "CREATE TABLE cats_local (id int PRIMARY KEY, parent_id int, shop text NOT NULL, name text)" >/dev/null
+q coord -c "SELECT chronicle.tree_attach('cats_local', scope_column => 'shop')" >/dev/null || fail "tree_attach on the coordinator"
+q coord -c "INSERT INTO cats_local VALUES (1, NULL, 'a', 'root'), (2, 1, 'a', 'kid'), (3, NULL, 'b', 'root'), (4, 3, 'b', 'kid'), (5, 4, 'b', 'grandkid')" >/dev/null ||
+    fail "INSERT into a tree on the coordinator"
+check "tree numbering by scope on the coordinator (a table of its own)" "a:1:1-4 a:2:2-3 b:3:1-6 b:4:2-5 b:5:3-4" \
+    "$(q coord -c "SELECT string_agg(shop || ':' || id || ':' || lft || '-' || rgt, ' ' ORDER BY shop, lft) FROM cats_local")"
+check "a tree whose key is the id alone cannot be distributed by its scope (Citus: every unique key holds it)" \
+    "ERROR:  cannot create constraint on \"cats_local\"" \
+    "$(q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats_local', 'shop')" 2>&1 | head -1)"
+
+# ---- attach, then distribute by the scope ----------------------------------
+q coord -c "CREATE TABLE cats (shop text NOT NULL, id int NOT NULL, parent_id int, name text, PRIMARY KEY (shop, id))" >/dev/null
+q coord -c "SELECT chronicle.tree_attach('cats', scope_column => 'shop')" >/dev/null || fail "tree_attach with a key on (scope, id)"
+q coord -c "INSERT INTO cats VALUES ('before', 1, NULL, 'r'), ('before', 2, 1, 'x'), ('before', 3, 2, 'y')" >/dev/null
+check "Citus refuses a table with triggers unless told they are wanted" "ERROR:  cannot distribute relation \"cats\" because it has triggers" \
+    "$(q coord -c "SELECT create_distributed_table('cats', 'shop')" 2>&1 | head -1)"
+q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats', 'shop', shard_count => 4)" \
+    -c "SELECT truncate_local_data_after_distributing_table('cats')" >/dev/null 2>&1 ||
+    fail "create_distributed_table('cats', 'shop')"
+check "cats is hash-distributed by shop" "h|shop" \
+    "$(q coord -c "SELECT partmethod::text || '|' || column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition WHERE logicalrelid = 'cats'::regclass")"
+check "the rows numbered before distribution kept their numbers in their shard" "1:1-6 2:2-5 3:3-4" \
+    "$(q coord -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM cats WHERE shop = 'before'")"
+check "each shard has the six tree triggers, the lock trigger with the attachment in its arguments" "4|6|6|1" \
+    "$(q coord -c "SELECT count(*) || '|' || min(r.n) || '|' || max(r.n) || '|' || count(DISTINCT r.a) FROM (SELECT split_part(result, ',', 1)::int AS n, split_part(result, ',', 2) AS a
+                   FROM run_command_on_shards('cats', \$\$SELECT count(*) || ',' || max(CASE WHEN tgname LIKE 'chronicle_tree_1_lock%%' THEN encode(tgargs, 'escape') END)
+                                                       FROM pg_trigger WHERE tgrelid = '%s'::regclass\$\$)) r")"
+check "the coordinator keeps the attachment; the workers hold none (their shards carry it)" "1|0|0" \
+    "$(q coord -c "SELECT count(*) FROM chronicle._tree_tables WHERE tbl = 'cats'::regclass")|$(q w1 -c "SELECT count(*) FROM chronicle._tree_tables")|$(q w2 -c "SELECT count(*) FROM chronicle._tree_tables")"
+
+# Two scopes whose shards are on different workers.
+cat_node() {
+    q coord -c "SELECT p.nodeport FROM pg_dist_shard_placement p WHERE p.shardid = get_shard_id_for_distribution_column('cats', '$1')"
+}
+sa= sb=
+for i in $(seq 1 40); do
+    s="shop-$i"
+    case $(cat_node "$s") in
+    "${port[w1]}") [[ -z $sa ]] && sa=$s ;;
+    "${port[w2]}") [[ -z $sb ]] && sb=$s ;;
+    esac
+    [[ -n $sa && -n $sb ]] && break
+done
+[[ -n $sa && -n $sb ]] || { fail "no scopes on both workers"; return; }
+echo "scopes: $sa on w1 (${port[w1]}), $sb on w2 (${port[w2]})"
+numbering() { # scope: "id:lft-rgt ..." in lft order, read through the coordinator
+    q coord -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM cats WHERE shop = '$1'"
+}
+depths() {
+    q coord -c "SELECT string_agg(id || ':' || depth, ' ' ORDER BY lft) FROM cats WHERE shop = '$1'"
+}
+
+# ---- plain SQL through the coordinator -------------------------------------
+q coord -c "INSERT INTO cats VALUES ('$sa', 1, NULL, 'root'), ('$sa', 2, 1, 'a'), ('$sa', 3, 1, 'b'), ('$sa', 4, 2, 'c'),
+                                    ('$sb', 1, NULL, 'root'), ('$sb', 2, 1, 'a'), ('$sb', 3, 2, 'b')" >/dev/null ||
+    fail "INSERT of two scopes in one statement"
+check "one INSERT into scopes on both workers: $sa numbered on w1" "1:1-8 2:2-5 4:3-4 3:6-7" "$(numbering "$sa")"
+check "... and $sb on w2, the same ids numbered apart" "1:1-6 2:2-5 3:3-4" "$(numbering "$sb")"
+check "depths" "1:0 2:1 4:2 3:1" "$(depths "$sa")"
+q coord -c "INSERT INTO cats VALUES ('$sb', 4, 1, 'd')" >/dev/null || fail "single-row INSERT"
+check "a single-row INSERT: the last child of its parent in its scope" "1:1-8 2:2-5 3:3-4 4:6-7" "$(numbering "$sb")"
+check "a parent only in another scope is TR002 (raised on the shard)" "TR002" \
+    "$(err coord "INSERT INTO cats VALUES ('$sa', 9, 7, 'orphan')")"
+q coord -c "INSERT INTO cats VALUES ('$sb', 7, NULL, 'tmp')" >/dev/null
+check "... an id of another scope too" "TR002" "$(err coord "INSERT INTO cats VALUES ('$sa', 9, 7, 'orphan')")"
+q coord -c "DELETE FROM cats WHERE shop = '$sb' AND id = 7" >/dev/null
+
+q coord -c "UPDATE cats SET parent_id = 3 WHERE shop = '$sa' AND id = 2" >/dev/null || fail "UPDATE of the parent"
+check "UPDATE of the parent moves the subtree (one shard)" "1:1-8 3:2-7 2:3-6 4:4-5" "$(numbering "$sa")"
+check "depths after the move" "1:0 3:1 2:2 4:3" "$(depths "$sa")"
+q coord -c "UPDATE cats SET parent_id = 1 WHERE id = 3 AND shop IN ('$sa', '$sb')" >/dev/null || fail "multi-shard UPDATE"
+check "an UPDATE over both workers: $sa's node 3 kept its parent, nothing moved" "1:1-8 3:2-7 2:3-6 4:4-5" "$(numbering "$sa")"
+check "... $sb's node 3 moved under 1" "1:1-8 2:2-3 4:4-5 3:6-7" "$(numbering "$sb")"
+q coord -c "DELETE FROM cats WHERE shop = '$sb' AND id = 2" >/dev/null || fail "DELETE"
+check "DELETE closes the gap in its scope only" "1:1-6 4:2-3 3:4-5|1:1-8 3:2-7 2:3-6 4:4-5" "$(numbering "$sb")|$(numbering "$sa")"
+check "writing lft through the coordinator is TR005 (raised on the shard)" "TR005" \
+    "$(err coord "UPDATE cats SET lft = 40 WHERE shop = '$sa' AND id = 1")"
+# A move to another scope changes the distribution column: Citus refuses it.
+check "moving a node to another scope (UPDATE of the scope) is refused by Citus: 0A000" "0A000" \
+    "$(err coord "UPDATE cats SET shop = '$sb', parent_id = 1 WHERE shop = '$sa' AND id = 2")"
+check "... and both scopes are as they were" "1:1-8 3:2-7 2:3-6 4:4-5|1:1-6 4:2-3 3:4-5" "$(numbering "$sa")|$(numbering "$sb")"
+# Plain SQL on a worker is routed too (here to the other worker's shard).
+q w2 -c "INSERT INTO cats VALUES ('$sa', 5, 4, 'e')" >/dev/null || fail "INSERT on w2 into a scope of w1"
+check "an INSERT on a worker for a scope held by the other" "1:1-10 3:2-9 2:3-8 4:4-7 5:5-6" "$(numbering "$sa")"
+
+# ---- tree_validate, per scope and per shard ---------------------------------
+check "tree_validate of $sa on w1 (in_scope): no problems" "0" \
+    "$(q w1 -c "SELECT count(*) FROM chronicle.tree_validate('cats', in_scope => '$sa')")"
+check "tree_validate of $sb on w2 (in_scope): no problems" "0" \
+    "$(q w2 -c "SELECT count(*) FROM chronicle.tree_validate('cats', '$sb')")"
+check "tree_validate without a scope on a worker: every scope of its shards" "0" \
+    "$(q w1 -c "SELECT count(*) FROM chronicle.tree_validate('cats')")"
+check "tree_validate of every shard from the coordinator (run_command_on_shards)" "4|0" \
+    "$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM chronicle.tree_validate('%s')\$\$) WHERE success")"
+check "tree_validate of a scope held elsewhere (the coordinator holds none): 0A000" "0A000" \
+    "$(err coord "SELECT * FROM chronicle.tree_validate('cats', in_scope => '$sa')")"
+check "tree_validate of a distributed tree on a node without its shards: 0A000" "0A000" \
+    "$(err coord "SELECT * FROM chronicle.tree_validate('cats')")"
+check "tree_validate on w2 finds a broken numbering in its scope" "$sb|1" \
+    "$(q w2 -c "SET session_replication_role = replica" -c "SET citus.enable_manual_changes_to_shards = on" \
+         -c "UPDATE $(q coord -c "SELECT shard_name('cats', get_shard_id_for_distribution_column('cats', '$sb'), false)") SET lft = 40 WHERE shop = '$sb' AND id = 3" \
+         -c "RESET session_replication_role" \
+         -c "SELECT scope || '|' || count(DISTINCT node) FROM chronicle.tree_validate('cats', '$sb') GROUP BY scope")"
+check "tree_rebuild of that shard renumbers the row (on w2)" "1|0" \
+    "$(q w2 -c "SELECT chronicle.tree_rebuild('cats')")|$(q w2 -c "SELECT count(*) FROM chronicle.tree_validate('cats', '$sb')")"
+check "... back to its numbering" "1:1-6 4:2-3 3:4-5" "$(numbering "$sb")"
+
+# ---- the tree functions: where the scope's shard is ----------------------------
+check "tree_move on the coordinator (the shard is elsewhere): 0A000" "0A000" \
+    "$(err coord "SELECT chronicle.tree_move('cats', 4, 1, 'first_child', in_scope => '$sa')")"
+check "tree_move of a distributed tree without in_scope: 22004" "22004" \
+    "$(err w1 "SELECT chronicle.tree_move('cats', 4, 1, 'first_child')")"
+q w1 -c "SELECT chronicle.tree_move('cats', 4, 1, 'first_child', in_scope => '$sa')" >/dev/null || fail "tree_move on w1"
+check "tree_move on the worker holding the scope works on its shard" "1:1-10 4:2-5 5:3-4 3:6-9 2:7-8" "$(numbering "$sa")"
+check "tree_subtree on the worker" "4 5" \
+    "$(q w1 -c "SELECT string_agg(id::text, ' ' ORDER BY lft) FROM chronicle.tree_subtree(NULL::cats, 4, in_scope => '$sa')")"
+check "tree_ancestors on the worker" "1 3" \
+    "$(q w1 -c "SELECT string_agg(id::text, ' ') FROM chronicle.tree_ancestors(NULL::cats, 2, in_scope => '$sa')")"
+check "tree_insert on the worker (the row gives its scope)" "6|11|12" \
+    "$(q w1 -c "SELECT r->>'id' || '|' || (r->>'lft') || '|' || (r->>'rgt') FROM chronicle.tree_insert('cats', '{\"shop\": \"$sa\", \"id\": 6, \"name\": \"f\"}', 1, 'after') r")"
+check "tree_insert of a distributed tree without the row's scope: 22004" "22004" \
+    "$(err w1 "SELECT chronicle.tree_insert('cats', '{\"id\": 8}', 1)")"
+check "tree_delete on the worker" "1|1:1-10 4:2-5 5:3-4 3:6-9 2:7-8" \
+    "$(q w1 -c "SELECT chronicle.tree_delete('cats', 6, in_scope => '$sa')")|$(numbering "$sa")"
+# Delegation: a function of the user's, distributed by the scope and
+# colocated with the table, runs where the scope is.
+# (PL/pgSQL: Citus does not delegate a SQL function, which the planner inlines.)
+q coord -c "CREATE FUNCTION move_cat(shop text, node int, target int) RETURNS void LANGUAGE plpgsql
+            AS \$\$ BEGIN PERFORM chronicle.tree_move('public.cats', node, target, in_scope => shop); END \$\$" >/dev/null &&
+q coord -c "SELECT create_distributed_function('move_cat(text, int, int)', 'shop', colocate_with => 'cats')" >/dev/null ||
+    fail "create_distributed_function(move_cat)"
+q coord -c "SELECT move_cat('$sb', 3, 4)" >/dev/null || fail "move_cat through the coordinator"
+check "a function delegated by scope runs tree_move on $sb's worker" "1:1-6 4:2-5 3:3-4" "$(numbering "$sb")"
+q coord -c "SELECT move_cat('$sa', 2, 4)" >/dev/null || fail "move_cat for $sa"
+check "... and on $sa's" "1:1-10 4:2-7 5:3-4 2:5-6 3:8-9" "$(numbering "$sa")"
+
+# ---- a role that may only write the table's rows ------------------------------
+q coord -c "CREATE ROLE tree_clerk LOGIN" -c "GRANT SELECT, INSERT, DELETE, UPDATE (parent_id, name) ON cats TO tree_clerk" >/dev/null ||
+    fail "CREATE ROLE tree_clerk LOGIN"
+q coord -c "SET ROLE tree_clerk" -c "INSERT INTO cats VALUES ('$sb', 12, 1, 'clerk')" >/dev/null || fail "tree_clerk's INSERT"
+check "a role with row rights only: its INSERT is numbered on the shard (the maintenance runs as the owner)" \
+    "1:1-8 4:2-5 3:3-4 12:6-7" "$(numbering "$sb")"
+q coord -c "SET ROLE tree_clerk" -c "DELETE FROM cats WHERE shop = '$sb' AND id = 12" >/dev/null || fail "tree_clerk's DELETE"
+check "... its DELETE closes the gap" "1:1-6 4:2-5 3:3-4" "$(numbering "$sb")"
+check "... it may not write lft (42501, its own lack of privilege)" "42501" \
+    "$(err coord "SET ROLE tree_clerk; UPDATE cats SET lft = 1 WHERE shop = '$sb'")"
+check "... nor run tree_move on the worker without chronicle_writer (42501)" "42501" \
+    "$(err w2 "SET ROLE tree_clerk; SELECT chronicle.tree_move('cats', 3, 1, in_scope => '$sb')")"
+
+# ---- writers of scopes on different workers do not wait for each other ------
+# A transaction holds $sa's tree lock on w1 (an INSERT through the
+# coordinator, left open); writers of $sb on w2 go through, a writer of $sa
+# waits (lock_timeout turns that wait into 55P03, so the check can fail).
+rm -f "$work/tree-hold" "$work/tree-hold.ready"
+mkfifo "$work/tree-hold"
+chmod a+rw "$work/tree-hold"
+q coord <"$work/tree-hold" >"$work/tree-hold.out" 2>&1 &
+tree_hold_pid=$!
+exec 9>"$work/tree-hold"
+echo "BEGIN; INSERT INTO cats VALUES ('$sa', 10, 1, 'held');" >&9
+echo "\\! touch $work/tree-hold.ready" >&9
+while [[ ! -e $work/tree-hold.ready ]]; do sleep 0.1; done
+check "while $sa's writer is open: an INSERT into $sb (w2) goes through" "" \
+    "$(err w2 "SET lock_timeout = '10s'; INSERT INTO cats VALUES ('$sb', 10, 1, 'free')")"
+check "... an UPDATE (move) in $sb too" "" \
+    "$(err w2 "SET lock_timeout = '10s'; UPDATE cats SET parent_id = 4 WHERE shop = '$sb' AND id = 10")"
+check "... through the coordinator too" "" \
+    "$(err coord "SET lock_timeout = '10s'; INSERT INTO cats VALUES ('$sb', 11, 4, 'free')")"
+check "... a writer of $sa itself waits for it (55P03 after lock_timeout)" "55P03" \
+    "$(err w1 "SET lock_timeout = '1s'; INSERT INTO cats VALUES ('$sa', 11, 1, 'waits')")"
+echo "COMMIT;" >&9
+exec 9>&-
+wait "$tree_hold_pid"
+check "after the commit: $sa has the held row, $sb the free ones" "1:1-12 4:2-7 5:3-4 2:5-6 3:8-9 10:10-11|1:1-10 4:2-9 3:3-4 10:5-6 11:7-8" \
+    "$(numbering "$sa")|$(numbering "$sb")"
+# Concurrent writers of both scopes through the coordinator.
+for s in "$sa" "$sb"; do
+    (for i in $(seq 100 119); do
+        q coord -c "INSERT INTO cats VALUES ('$s', $i, $((i % 2 == 0 ? 1 : 4)), 'c')" >/dev/null || echo "writer of $s failed"
+    done) &
+done
+wait
+span() { # scope: rows, lowest and highest number
+    q coord -c "SELECT count(*) || ':' || min(lft) || '-' || max(rgt) FROM cats WHERE shop = '$1'"
+}
+check "concurrent writers of two scopes: every row numbered, 1..2n in each scope" "26:1-52|25:1-50" \
+    "$(span "$sa")|$(span "$sb")"
+check "... and valid on every shard" "4|0" \
+    "$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM chronicle.tree_validate('%s')\$\$) WHERE success")"
+
+# ---- what is refused ----------------------------------------------------------
+q coord -c "CREATE TABLE dist_plain (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
+    -c "SELECT create_distributed_table('dist_plain', 'shop')" >/dev/null
+check "tree_attach on a table already distributed: 0A000 (attach first)" "0A000" \
+    "$(err coord "SELECT chronicle.tree_attach('dist_plain', scope_column => 'shop')")"
+q coord -c "CREATE TABLE by_id (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
+    -c "SELECT chronicle.tree_attach('by_id', scope_column => 'shop')" \
+    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('by_id', 'id')" >/dev/null
+check "a tree distributed by another column than its scope: its shards' triggers refuse, TR004" "TR004" \
+    "$(err coord "INSERT INTO by_id VALUES ('a', 1, NULL)")"
+
+# ---- detach on the coordinator removes the triggers from every shard ----------
+q coord -c "SELECT chronicle.tree_detach('cats')" >/dev/null || fail "tree_detach of a distributed tree"
+check "tree_detach: no tree trigger left on any shard" "4|0" \
+    "$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'chronicle_tree%%'\$\$) WHERE success")"
+check "... and plain SQL no longer numbers" "t" \
+    "$(q coord -c "INSERT INTO cats VALUES ('$sa', 200, 1, 'free')" -c "SELECT lft IS NULL FROM cats WHERE shop = '$sa' AND id = 200")"
