@@ -10,11 +10,12 @@
  *      "x-personal": true (from data), or all of data and metadata when the
  *      type has no schema;
  *   2. nothing to remove: the event is left alone (not counted);
- *   3. the digest of the event's content as appended is kept in
- *      chronicle.erasures (computed now at its first redaction), so that its
- *      chain link still verifies;
- *   4. the row is updated under a one-row permit (events_permit_set), the
- *      only update the immutability trigger lets through.
+ *   3. the row is updated under a one-row permit (events_permit_set), the
+ *      only update the immutability trigger lets through: data and metadata
+ *      become the redacted ones, and at the event's first redaction
+ *      original_digest becomes the digest of its content as appended, which
+ *      its chain link commits to (so the link still verifies, from the row
+ *      alone); chronicle.erasures records the paths removed.
  * Then, in the same transaction: the streams' snapshots are deleted, their
  * projection rows recomputed (the append observers, as for an append of the
  * whole stream), every backend's remembered reducer states dropped (a
@@ -60,9 +61,7 @@ SPIPlanPtr tagged_streams_plan;
 SPIPlanPtr events_plan;
 SPIPlanPtr tagged_events_plan;
 SPIPlanPtr schema_plan;
-SPIPlanPtr kept_plan_;
-SPIPlanPtr keep_insert_plan;
-SPIPlanPtr keep_update_plan;
+SPIPlanPtr keep_plan;
 SPIPlanPtr update_plan;
 SPIPlanPtr snapshots_plan;
 SPIPlanPtr receipt_plan;
@@ -73,29 +72,25 @@ const char *const TAGGED_STREAMS_SQL =
     "SELECT DISTINCT e.stream_id FROM chronicle.events e "
     "WHERE e.tags OPERATOR(pg_catalog.@>) ARRAY[$1]::pg_catalog.text[] ORDER BY 1";
 const char *const EVENTS_SQL =
-    "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata FROM chronicle.events e "
-    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
+    "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, e.original_digest "
+    "FROM chronicle.events e WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
     "AND ($2 IS NULL OR e.version OPERATOR(pg_catalog.=) $2) ORDER BY e.version";
 const char *const TAGGED_EVENTS_SQL =
-    "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata FROM chronicle.events e "
-    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
+    "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, e.original_digest "
+    "FROM chronicle.events e WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
     "AND e.tags OPERATOR(pg_catalog.@>) ARRAY[$2]::pg_catalog.text[] ORDER BY e.version";
 const char *const SCHEMA_SQL =
     "SELECT t.schema FROM chronicle.event_types t WHERE t.type OPERATOR(pg_catalog.=) $1 "
     "AND t.type_version OPERATOR(pg_catalog.=) $2";
-const char *const KEPT_SQL =
-    "SELECT r.content_digest FROM chronicle.erasures r WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
-    "AND r.version OPERATOR(pg_catalog.=) $2";
-const char *const KEEP_INSERT_SQL =
-    "INSERT INTO chronicle.erasures (stream_id, version, event_id, content_digest, paths, redacted_at) "
-    "VALUES ($1, $2, $3, $4, $5, pg_catalog.statement_timestamp())";
-const char *const KEEP_UPDATE_SQL =
-    "UPDATE chronicle.erasures r SET paths = CASE WHEN r.paths IS NULL OR $3 IS NULL THEN NULL "
-    "ELSE r.paths OPERATOR(pg_catalog.||) $3 END, redacted_at = pg_catalog.statement_timestamp(), "
-    "redactions = r.redactions OPERATOR(pg_catalog.+) 1 "
-    "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 AND r.version OPERATOR(pg_catalog.=) $2";
+/* The register: one row per redacted event, the paths removed so far (NULL: all). */
+const char *const KEEP_SQL =
+    "INSERT INTO chronicle.erasures AS r (stream_id, version, event_id, paths, redacted_at) "
+    "VALUES ($1, $2, $3, $4, pg_catalog.statement_timestamp()) "
+    "ON CONFLICT (stream_id, version) DO UPDATE SET paths = CASE WHEN r.paths IS NULL OR excluded.paths IS NULL "
+    "THEN NULL ELSE r.paths OPERATOR(pg_catalog.||) excluded.paths END, redacted_at = excluded.redacted_at, "
+    "redactions = r.redactions OPERATOR(pg_catalog.+) 1";
 const char *const UPDATE_SQL =
-    "UPDATE chronicle.events e SET data = $3, metadata = $4 "
+    "UPDATE chronicle.events e SET data = $3, metadata = $4, original_digest = $5 "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";
 const char *const SNAPSHOTS_SQL =
     "DELETE FROM chronicle.snapshots s WHERE s.stream_id OPERATOR(pg_catalog.=) $1";
@@ -359,6 +354,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     Datum type_version = SPI_getbinval(row, desc, 4, &isnull);
     Jsonb *data = DatumGetJsonbP(SPI_getbinval(row, desc, 5, &isnull));
     Jsonb *metadata = DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull));
+    bytea *original = DatumGetByteaPP(SPI_getbinval(row, desc, 7, &isnull));
 
     Jsonb *new_data = data;
     Jsonb *new_metadata = metadata;
@@ -412,13 +408,6 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     if (removed == NIL)
         return;
 
-    /* The content digest the chain commits to: kept from the first redaction. */
-    static const Oid kept_types[2] = {TEXTOID, INT8OID};
-    Datum kept_args[2] = {PointerGetDatum(stream), Int64GetDatum(version)};
-    if (pg::spi::execute_plan(pg::spi::kept_plan(&kept_plan_, KEPT_SQL, 2, kept_types), kept_args, NULL, false, 1) !=
-        SPI_OK_SELECT)
-        elog(ERROR, "chronicle: reading chronicle.erasures failed");
-    bool first = SPI_processed == 0;
     Datum removed_array = (Datum)0;
     {
         int n = list_length(removed);
@@ -428,34 +417,30 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
         removed_array = PointerGetDatum(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
     }
     bool all = strcmp(rule, "all") == 0;
-    if (first)
     {
-        uint8 content[EVENTS_HASH_LEN];
-        events_content_digest(data, metadata, content);
-        static const Oid types[5] = {TEXTOID, INT8OID, UUIDOID, BYTEAOID, TEXTARRAYOID};
-        Datum args[5] = {PointerGetDatum(stream), Int64GetDatum(version), event_id,
-                         PointerGetDatum(to_bytea(content)), removed_array};
-        char nulls[5] = {' ', ' ', ' ', ' ', all ? 'n' : ' '};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_insert_plan, KEEP_INSERT_SQL, 5, types), args, nulls, false, 0) !=
+        static const Oid types[4] = {TEXTOID, INT8OID, UUIDOID, TEXTARRAYOID};
+        Datum args[4] = {PointerGetDatum(stream), Int64GetDatum(version), event_id, removed_array};
+        char nulls[4] = {' ', ' ', ' ', all ? 'n' : ' '};
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_plan, KEEP_SQL, 4, types), args, nulls, false, 0) !=
             SPI_OK_INSERT)
             elog(ERROR, "chronicle: writing chronicle.erasures failed");
     }
-    else
-    {
-        static const Oid types[3] = {TEXTOID, INT8OID, TEXTARRAYOID};
-        Datum args[3] = {PointerGetDatum(stream), Int64GetDatum(version), removed_array};
-        char nulls[3] = {' ', ' ', all ? 'n' : ' '};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_update_plan, KEEP_UPDATE_SQL, 3, types), args, nulls, false, 0) !=
-            SPI_OK_UPDATE)
-            elog(ERROR, "chronicle: writing chronicle.erasures failed");
-    }
 
+    /* The content digest the chain commits to: the event's as appended,
+     * computed at its first redaction and kept by the later ones (the
+     * immutability trigger checks both from the old row). */
+    if (VARSIZE_ANY_EXHDR(original) == 0)
+    {
+        uint8 content[EVENTS_HASH_LEN];
+        events_content_digest(data, metadata, content);
+        original = to_bytea(content);
+    }
     events_permit_set(EVENTS_PERMIT_REDACT, VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream), version, new_data,
                       new_metadata, NULL);
-    static const Oid types[4] = {TEXTOID, INT8OID, JSONBOID, JSONBOID};
-    Datum args[4] = {PointerGetDatum(stream), Int64GetDatum(version), JsonbPGetDatum(new_data),
-                     JsonbPGetDatum(new_metadata)};
-    int rc = pg::spi::execute_plan(pg::spi::kept_plan(&update_plan, UPDATE_SQL, 4, types), args, NULL, false, 0);
+    static const Oid types[5] = {TEXTOID, INT8OID, JSONBOID, JSONBOID, BYTEAOID};
+    Datum args[5] = {PointerGetDatum(stream), Int64GetDatum(version), JsonbPGetDatum(new_data),
+                     JsonbPGetDatum(new_metadata), PointerGetDatum(original)};
+    int rc = pg::spi::execute_plan(pg::spi::kept_plan(&update_plan, UPDATE_SQL, 5, types), args, NULL, false, 0);
     events_permit_clear();
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "chronicle: redacting event %lld of stream \"%s\" failed", (long long)version,
