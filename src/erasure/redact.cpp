@@ -5,10 +5,11 @@
  * For each chosen event, under the lock of its stream's row (the lock an
  * append takes, so a redaction and an append to the same stream serialise):
  *   1. the paths to remove: the caller's ("a.b": key a, then key b; removed
- *      from data and from metadata), or with none given the properties the
- *      event type's schema (of the event's stored type_version) marks
- *      "x-personal": true (from data), or all of data and metadata when the
- *      type has no schema;
+ *      from data and from metadata), or with none given the values of data
+ *      the event type's schema (of the event's stored type_version) marks
+ *      "x-personal": true, through properties, items, allOf, anyOf, oneOf
+ *      and $ref (types_personal_paths), or all of data and metadata when
+ *      the type has no schema;
  *   2. nothing to remove: the event is left alone (not counted);
  *   3. the row is updated under a one-row permit (events_permit_set), the
  *      only update the immutability trigger lets through: data and metadata
@@ -31,6 +32,7 @@
 #include "pg/boundary.h"
 #include "pg/owner.h"
 #include "pg/spi.h"
+#include "types/types.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -60,7 +62,6 @@ SPIPlanPtr lock_plan;
 SPIPlanPtr tagged_streams_plan;
 SPIPlanPtr events_plan;
 SPIPlanPtr tagged_events_plan;
-SPIPlanPtr schema_plan;
 SPIPlanPtr keep_plan;
 SPIPlanPtr update_plan;
 SPIPlanPtr snapshots_plan;
@@ -79,9 +80,6 @@ const char *const TAGGED_EVENTS_SQL =
     "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, e.original_digest "
     "FROM chronicle.events e WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
     "AND e.tags OPERATOR(pg_catalog.@>) ARRAY[$2]::pg_catalog.text[] ORDER BY e.version";
-const char *const SCHEMA_SQL =
-    "SELECT t.schema FROM chronicle.event_types t WHERE t.type OPERATOR(pg_catalog.=) $1 "
-    "AND t.type_version OPERATOR(pg_catalog.=) $2";
 /* The register: one row per redacted event, the paths removed so far (NULL: all). */
 const char *const KEEP_SQL =
     "INSERT INTO chronicle.erasures AS r (stream_id, version, event_id, paths, redacted_at) "
@@ -172,127 +170,39 @@ void parse_paths(ArrayType *array, Request *req)
     req->npaths = n;
 }
 
-JsonbValue *object_member(JsonbContainer *c, const char *key)
-{
-    JsonbValue k;
-    k.type = jbvString;
-    k.val.string.val = (char *)key;
-    k.val.string.len = (int)strlen(key);
-    return findJsonbValueFromContainer(c, JB_FOBJECT, &k);
-}
-
-/*
- * The properties a schema marks "x-personal": true, each as a List of keys
- * (char *; NULL stands for every element of an array), so that a key holding
- * a dot is one key.  Followed: "properties" (objects) and "items" (arrays;
- * an array whose items are personal is removed whole).
- */
-bool personal_mark(JsonbContainer *schema)
-{
-    JsonbValue *mark = object_member(schema, "x-personal");
-    return mark && mark->type == jbvBool && mark->val.boolean;
-}
-
-void personal_paths(JsonbContainer *schema, List *prefix, List **out, int depth)
-{
-    check_stack_depth();
-    if (depth > 32 || !JsonContainerIsObject(schema))
-        return;
-    JsonbValue *items = object_member(schema, "items");
-    if (prefix != NIL && items && items->type == jbvBinary && JsonContainerIsObject(items->val.binary.data))
-    {
-        if (personal_mark(items->val.binary.data))
-            *out = lappend(*out, prefix);
-        else
-            personal_paths(items->val.binary.data, lappend(list_copy(prefix), NULL), out, depth + 1);
-    }
-    JsonbValue *props = object_member(schema, "properties");
-    if (props == NULL || props->type != jbvBinary || !JsonContainerIsObject(props->val.binary.data))
-        return;
-    JsonbIterator *it = JsonbIteratorInit(props->val.binary.data);
-    JsonbValue v;
-    JsonbIteratorToken tok;
-    char *key = NULL;
-    int level = 0;
-    while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-    {
-        if (tok == WJB_BEGIN_OBJECT)
-            level++;
-        else if (tok == WJB_END_OBJECT)
-            level--;
-        else if (tok == WJB_KEY && level == 1)
-            key = pnstrdup(v.val.string.val, v.val.string.len);
-        else if (tok == WJB_VALUE && level == 1 && key && v.type == jbvBinary)
-        {
-            List *path = lappend(list_copy(prefix), key);
-            if (personal_mark(v.val.binary.data))
-                *out = lappend(*out, path);
-            else
-                personal_paths(v.val.binary.data, path, out, depth + 1);
-        }
-    }
-}
-
-/* A personal path for the receipt: keys joined by dots, "*" for every element. */
-char *personal_path_text(List *path)
+/* A personal path for the receipt: keys joined by dots, "*" for an array's element. */
+char *personal_path_text(const TypesPersonalPath *path)
 {
     StringInfoData buf;
     initStringInfo(&buf);
-    ListCell *lc;
-    foreach (lc, path)
+    if (path->nsteps == 0)
+        appendStringInfoChar(&buf, '*');
+    for (int i = 0; i < path->nsteps; i++)
     {
-        if (buf.len > 0)
+        if (i > 0)
             appendStringInfoChar(&buf, '.');
-        appendStringInfoString(&buf, lfirst(lc) ? (const char *)lfirst(lc) : "*");
+        if (path->steps[i].key)
+            appendBinaryStringInfo(&buf, path->steps[i].key, path->steps[i].key_len);
+        else
+            appendStringInfoChar(&buf, '*');
     }
     return buf.data;
 }
 
-Datum keys_array(List *path)
+/* A personal path as the text[] of jsonb's #- (an array's element by its index). */
+Datum steps_array(const TypesPersonalPath *path)
 {
-    int n = list_length(path);
-    Datum *parts = (Datum *)palloc(sizeof(Datum) * Max(n, 1));
-    for (int i = 0; i < n; i++)
-        parts[i] = CStringGetTextDatum((const char *)list_nth(path, i));
-    return PointerGetDatum(construct_array(parts, n, TEXTOID, -1, false, TYPALIGN_INT));
+    Datum *parts = (Datum *)palloc(sizeof(Datum) * Max(path->nsteps, 1));
+    for (int i = 0; i < path->nsteps; i++)
+        parts[i] = path->steps[i].key
+                       ? PointerGetDatum(cstring_to_text_with_len(path->steps[i].key, path->steps[i].key_len))
+                       : CStringGetTextDatum(psprintf("%d", path->steps[i].index));
+    return PointerGetDatum(construct_array(parts, path->nsteps, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-Jsonb *remove_path(Jsonb *value, Datum path);
-
-/* Remove one personal path from value, every element where it says so. */
-Jsonb *remove_personal(Jsonb *value, List *path, int depth)
+Jsonb *empty_object(void)
 {
-    check_stack_depth();
-    int at = -1;
-    for (int i = 0; i < list_length(path); i++)
-        if (list_nth(path, i) == NULL)
-        {
-            at = i;
-            break;
-        }
-    if (at < 0)
-        return remove_path(value, keys_array(path));
-    /* the array at the keys before the first NULL: each of its elements */
-    List *prefix = list_truncate(list_copy(path), at);
-    int n = list_length(prefix);
-    Datum *keys = (Datum *)palloc(sizeof(Datum) * Max(n, 1));
-    for (int i = 0; i < n; i++)
-        keys[i] = CStringGetTextDatum((const char *)list_nth(prefix, i));
-    bool isnull;
-    Datum array = jsonb_get_element(value, keys, n, &isnull, false);
-    if (isnull)
-        return value;
-    Jsonb *a = DatumGetJsonbP(array);
-    if (!JB_ROOT_IS_ARRAY(a) || JB_ROOT_IS_SCALAR(a))
-        return value;
-    int count = JB_ROOT_COUNT(a);
-    for (int k = 0; k < count; k++)
-    {
-        List *each = list_copy(path);
-        list_nth_cell(each, at)->ptr_value = psprintf("%d", k);
-        value = remove_personal(value, each, depth + 1);
-    }
-    return value;
+    return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 }
 
 Jsonb *remove_path(Jsonb *value, Datum path)
@@ -375,30 +285,31 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     }
     else
     {
-        static const Oid types[2] = {TEXTOID, INT4OID};
-        Datum args[2] = {type, type_version};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&schema_plan, SCHEMA_SQL, 2, types), args, NULL, false, 1) !=
-            SPI_OK_SELECT)
-            elog(ERROR, "chronicle: reading the event type failed");
-        if (SPI_processed == 1)
+        TypesPersonalPath *found;
+        int nfound;
+        if (types_personal_paths(TextDatumGetCString(type), DatumGetInt32(type_version), data, &found, &nfound))
         {
             rule = "x-personal";
-            Jsonb *schema = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-            List *paths = NIL;
-            personal_paths(&schema->root, NIL, &paths, 0);
-            ListCell *lc;
-            foreach (lc, paths)
+            /* Removed last first: a path may name an array's element (an
+             * array of personal arrays), and removing it shifts the later
+             * ones; paths are in data order and none inside another. */
+            for (int i = nfound - 1; i >= 0; i--)
+                new_data = found[i].nsteps == 0 ? empty_object() : remove_path(new_data, steps_array(&found[i]));
+            for (int i = 0; i < nfound; i++)
             {
-                Jsonb *d = remove_personal(new_data, (List *)lfirst(lc), 0);
-                if (!same_jsonb(d, new_data))
-                    removed = lappend(removed, personal_path_text((List *)lfirst(lc)));
-                new_data = d;
+                char *text = personal_path_text(&found[i]);
+                ListCell *lc;
+                bool seen = false;
+                foreach (lc, removed)
+                    seen = seen || strcmp((const char *)lfirst(lc), text) == 0;
+                if (!seen)
+                    removed = lappend(removed, text);
             }
         }
         else
         {
             rule = "all";
-            Jsonb *empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+            Jsonb *empty = empty_object();
             if (!same_jsonb(data, empty) || !same_jsonb(metadata, empty))
                 removed = lappend(removed, (void *)"*");
             new_data = empty;
