@@ -1,7 +1,8 @@
 -- chronicle erasure: redactions and ledger digests (docs/design/erasure.md).
 
 -- One row per redacted event: what was removed so far, when, how often.  A
--- register, which nothing checks against: the digest a redacted event's link
+-- register, which no integrity check relies on (snapshot writers read it to
+-- notice a redaction their snapshot cannot see): the digest a redacted event's link
 -- commits to travels with the event (chronicle.events.original_digest), and
 -- what a redaction left is recorded in its chained receipt (stream
 -- chronicle-erasures), which verify() checks each redacted event against.
