@@ -123,12 +123,8 @@ void walk_closed(Walk &w, List *set, const JsonbValue &v)
     {
         JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
         JsonbValue key, value;
-        JsonbIteratorToken tok;
-        while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+        while (pg::jsonb_next_member(&it, &key, &value))
         {
-            if (tok != WJB_KEY)
-                continue;
-            JsonbIteratorNext(&it, &value, true);
             List *children = NIL;
             foreach (lc, set)
             {
@@ -163,15 +159,13 @@ void walk_closed(Walk &w, List *set, const JsonbValue &v)
     {
         JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
         JsonbValue e;
-        JsonbIteratorToken tok;
         int index = 0;
-        while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-            if (tok == WJB_ELEM)
-            {
-                push(w, nullptr, 0, index++);
-                walk_closed(w, element_set, e);
-                w.depth--;
-            }
+        while (pg::jsonb_next_element(&it, &e))
+        {
+            push(w, nullptr, 0, index++);
+            walk_closed(w, element_set, e);
+            w.depth--;
+        }
     }
     list_free(element_set);
     list_free(items);
