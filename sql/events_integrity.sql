@@ -32,8 +32,7 @@ SELECT sha256(coalesce(prev, '')
     || int4send(cardinality(e.tags))
     || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
                    FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
-    || coalesce((SELECT r.content_digest FROM chronicle.erasures r
-                  WHERE r.stream_id = e.stream_id AND r.version = e.version), pg_temp.content(e)))
+    || coalesce(nullif(e.original_digest, '\x'), pg_temp.content(e)))
 $$;
 SELECT e.stream_id, e.version,
        e.hash = pg_temp.link(lag(e.hash) OVER (PARTITION BY e.stream_id ORDER BY e.version), e)
@@ -78,7 +77,7 @@ BEGIN;
 WITH prev AS (SELECT * FROM chronicle.events WHERE stream_id = 'integrity-2' AND version = 1),
      next AS (SELECT (p.stream_id, 2::bigint, nextval('chronicle.global_position_seq'),
                       'c0000000-0000-4000-8000-000000000001'::uuid, 'Closed', 1, '{}'::jsonb,
-                      '{}'::jsonb, now(), pg_current_xact_id(), NULL::bytea, '{}'::text[])::chronicle.events AS e,
+                      '{}'::jsonb, now(), pg_current_xact_id(), NULL::bytea, '{}'::text[], '\x'::bytea)::chronicle.events AS e,
                      p.hash AS prev_hash FROM prev p)
 INSERT INTO chronicle.events
 SELECT (e).stream_id, (e).version, (e).global_position, (e).event_id, (e).type, (e).type_version,

@@ -1,6 +1,6 @@
 -- Event tags (SPEC section 2b): set through append, append_batch and (in
 -- events_tags_append_events) append_events; validated (SE003); returned by every read.
--- tags is the last column of chronicle.events (after hash), text[], '{}' by default.
+-- tags follows hash in chronicle.events, text[], '{}' by default (then original_digest, section 2c).
 SELECT attnum, attname, format_type(atttypid, atttypmod) AS type, attnotnull
 FROM pg_attribute WHERE attrelid = 'chronicle.events'::regclass AND attnum > 9 ORDER BY attnum;
 

@@ -10,7 +10,7 @@ RETURNS chronicle.events LANGUAGE sql AS $$
     SELECT ROW(stream, version, version,
                ('00000000-0000-0000-0000-' || lpad(version::text, 12, '0'))::uuid,
                type, 1, data, '{}'::jsonb, '2026-01-01 00:00:00+00'::timestamptz,
-               '1'::xid8, '\x'::bytea, '{}'::text[])::chronicle.events
+               '1'::xid8, '\x'::bytea, '{}'::text[], '\x'::bytea)::chronicle.events
 $$;
 CREATE FUNCTION run(reducer text, VARIADIC events chronicle.events[]) RETURNS jsonb
 LANGUAGE sql AS $$

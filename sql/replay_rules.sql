@@ -13,7 +13,7 @@ RETURNS chronicle.events LANGUAGE sql AS $$
                ('00000000-0000-0000-0000-' || lpad(version::text, 12, '0'))::uuid,
                type, 1, data, '{}'::jsonb,
                '2026-01-01 00:00:00+00'::timestamptz + version * interval '1 minute',
-               '1'::xid8, '\x'::bytea, '{}'::text[])::chronicle.events
+               '1'::xid8, '\x'::bytea, '{}'::text[], '\x'::bytea)::chronicle.events
 $$;
 -- run(reducer, events...): the reducer's state after the events, in version order.
 CREATE FUNCTION run(reducer text, VARIADIC events chronicle.events[]) RETURNS jsonb

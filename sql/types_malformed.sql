@@ -42,7 +42,7 @@ FROM (VALUES
   ('{"pattern": 1}'), ('{"pattern": "(["}'), ('{"pattern": "a{2,1}"}'), ('{"pattern": "[z-a]"}'),
   ('{"pattern": "x\\"}'), ('{"pattern": "(?<name>x)"}'),
   ('{"format": "ipv4"}'), ('{"format": 1}'),
-  ('{"oneOf": [{}]}'), ('{"minimun": 1}'), ('{"$ref": "#/x"}')
+  ('{"oneOf": []}'), ('{"minimun": 1}'), ('{"$ref": "#/x"}'), ('{"if": {}}')
 ) AS cases(schema);
 
 -- Nothing of the above was stored.

@@ -1,9 +1,9 @@
--- Review of issue 14: the content digest a redaction keeps in
--- chronicle.erasures is not itself chained, so verify() must also check a
--- redacted event's current content against what its (chained) receipt in
--- stream chronicle-erasures says the redaction left.  Otherwise a superuser
--- can set any value in a redacted event, or forge an erasures row for an
--- event never redacted and then rewrite it, and verify() stays empty.
+-- Review of issue 14: a redacted event's link commits to its original_digest,
+-- not to the content it holds, so verify() must also check a redacted
+-- event's current content against what its (chained) receipt in stream
+-- chronicle-erasures says the redaction left.  Otherwise a superuser can set
+-- any value in a redacted event, or set original_digest on an event never
+-- redacted and then rewrite it, and verify() stays empty.
 \set VERBOSITY terse
 CREATE ROLE regress_forgery_admin;
 GRANT chronicle_admin TO regress_forgery_admin;
@@ -23,18 +23,16 @@ UPDATE chronicle.events SET data = '{"amount": 1000000}' WHERE stream_id = 'forg
 SELECT stream_id, version, problem FROM chronicle.verify();
 ROLLBACK;
 
--- b. an erasures row forged for an event never redacted (its digest is the
--- event's own content digest, so the chain still links), then the event
--- rewritten: caught by verify().
+-- b. original_digest set on an event never redacted (to the event's own
+-- content digest, so the chain still links), then the event rewritten:
+-- caught by verify().
 BEGIN;
 SET LOCAL session_replication_role = replica;
-INSERT INTO chronicle.erasures (stream_id, version, event_id, content_digest, paths, redacted_at)
-SELECT stream_id, version, event_id,
-       sha256(int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8') ||
-              int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8')),
-       '{email}', now()
-  FROM chronicle.events WHERE stream_id = 'forgery-ledger-1' AND version = 2;
-SELECT count(*) AS problems_with_forged_row_only FROM chronicle.verify();
+UPDATE chronicle.events
+   SET original_digest = sha256(int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8') ||
+                                int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8'))
+ WHERE stream_id = 'forgery-ledger-1' AND version = 2;
+SELECT stream_id, version, problem FROM chronicle.verify();
 UPDATE chronicle.events SET data = '{"amount": 2000000}' WHERE stream_id = 'forgery-ledger-1' AND version = 2;
 SELECT stream_id, version, problem FROM chronicle.verify();
 ROLLBACK;
@@ -105,6 +103,99 @@ SELECT count(*) AS unedited_problems FROM chronicle.verify_digest(:'d');
 SELECT regexp_replace(problem, '[0-9]+', 'N', 'g') AS problem
   FROM chronicle.verify_digest(jsonb_set(:'d', '{global_position}', to_jsonb((:'d'::jsonb->>'global_position')::bigint + 1000)));
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": 1, "streams": 0, "events": 0, "global_position": -1, "root": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}')$$);
+-- g. a forged "redacted" row inserted with every trigger on, by a direct
+-- INSERT as a restore makes (the owner can; pg_temp.link is the documented
+-- encoding).  The insert check checks the row alone: its version and its
+-- link, from the original_digest it carries.
+CREATE FUNCTION pg_temp.content(data jsonb, metadata jsonb) RETURNS bytea
+LANGUAGE sql AS $$
+SELECT sha256(int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8') ||
+              int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8'))
+$$;
+CREATE FUNCTION pg_temp.link(prev bytea, e chronicle.events) RETURNS bytea
+LANGUAGE sql AS $$
+SELECT sha256(coalesce(prev, '')
+    || int4send(octet_length(e.stream_id)) || convert_to(e.stream_id, 'UTF8')
+    || int8send(e.version) || int8send(e.global_position) || uuid_send(e.event_id)
+    || int4send(octet_length(e.type)) || convert_to(e.type, 'UTF8') || int4send(e.type_version)
+    || int8send((extract(epoch FROM e.recorded_at - '2000-01-01 00:00:00+00') * 1000000)::bigint)
+    || int8send(e.tx_id::text::numeric::bigint) || int4send(cardinality(e.tags))
+    || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
+                   FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
+    || coalesce(nullif(e.original_digest, '\x'), pg_temp.content(e.data, e.metadata)))
+$$;
+-- The next event of a stream with the given content and original_digest,
+-- its hash linking it (or, with link false, the hash of its content alone).
+CREATE FUNCTION pg_temp.forged(p_stream text, p_data jsonb, p_original bytea, p_link boolean) RETURNS chronicle.events
+LANGUAGE sql AS $$
+WITH last AS (SELECT * FROM chronicle.events WHERE stream_id = p_stream ORDER BY version DESC LIMIT 1),
+     e AS (SELECT (l.stream_id, l.version + 1, nextval('chronicle.global_position_seq'), gen_random_uuid(),
+                   'Deposited', 1, p_data, '{}'::jsonb, now(), pg_current_xact_id(), NULL::bytea, '{}'::text[],
+                   p_original)::chronicle.events AS e, l.hash AS prev FROM last l)
+SELECT ((e).stream_id, (e).version, (e).global_position, (e).event_id, (e).type, (e).type_version, (e).data,
+        (e).metadata, (e).recorded_at, (e).tx_id,
+        CASE WHEN p_link THEN pg_temp.link(prev, e)
+             ELSE pg_temp.link(prev, ((e).stream_id, (e).version, (e).global_position, (e).event_id, (e).type,
+                                      (e).type_version, (e).data, (e).metadata, (e).recorded_at, (e).tx_id, NULL,
+                                      (e).tags, '\x')::chronicle.events) END,
+        (e).tags, (e).original_digest)::chronicle.events
+  FROM e
+$$;
+-- g1. its original_digest any 32 bytes, its hash linking them: the insert
+--     check accepts the row (as it must accept a restored redacted event
+--     before the receipts are loaded), and verify() reports it: no receipt.
+BEGIN;
+INSERT INTO chronicle.events SELECT f.* FROM pg_temp.forged('forgery-ledger-1', '{"amount": 5}', sha256('anything'), true) f;
+UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'forgery-ledger-1';
+SELECT stream_id, version, problem FROM chronicle.verify();
+ROLLBACK;
+-- g2. a hash that does not link with the original_digest it carries: SE002;
+--     an original_digest that is no SHA-256: SE003.
+SELECT regress.error_of($$INSERT INTO chronicle.events
+  SELECT f.* FROM pg_temp.forged('forgery-ledger-1', '{"amount": 5}', sha256('anything'), false) f$$);
+SELECT regress.error_of($$INSERT INTO chronicle.events
+  SELECT f.* FROM pg_temp.forged('forgery-ledger-1', '{"amount": 5}', '\x00', true) f$$);
+-- g3. an update that sets original_digest is SE002 (only redact's permitted
+--     update may, and only to the digest of the row's content before it).
+SELECT regress.error_of($$UPDATE chronicle.events SET original_digest = sha256('x') WHERE stream_id = 'forgery-ledger-1' AND version = 3$$);
+-- g4. The limit (docs/design/erasure.md, "What keeps a redaction honest"):
+--     receipts are events, and the owner may insert the next event of any
+--     stream, chronicle-erasures included (a restore does).  A forged row
+--     with a forged receipt naming what it holds verifies: the receipt is
+--     what a redacted row's content is checked against, and a digest taken
+--     before verifies too (the forgery only appends).  It stays visible: a
+--     receipt nobody issued, in the log, and a digest taken after it
+--     includes it.
+SELECT chronicle.digest() AS before_forgery \gset
+BEGIN;
+INSERT INTO chronicle.events SELECT f.* FROM pg_temp.forged('forgery-ledger-1', '{"amount": 5}', sha256('anything'), true) f;
+UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'forgery-ledger-1';
+INSERT INTO chronicle.events
+  SELECT f.* FROM pg_temp.forged('chronicle-erasures', jsonb_build_object('events', jsonb_build_array(jsonb_build_object(
+            'stream_id', 'forgery-ledger-1', 'version', 4,
+            'content_digest', encode(pg_temp.content('{"amount": 5}', '{}'), 'hex')))), '\x', true) f;
+UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'chronicle-erasures';
+SELECT count(*) AS verify_problems FROM chronicle.verify();
+SELECT count(*) AS verify_digest_problems FROM chronicle.verify_digest(:'before_forgery');
+ROLLBACK;
+-- g5. The same limit with the triggers off: an old event's data rewritten,
+--     its original_digest set to the digest of its content as appended (so
+--     its link holds), and a forged receipt naming the new content.  Neither
+--     verify() nor verify_digest() can tell this from a redaction: a receipt
+--     says what a redacted event holds, not that it is part of what it held.
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE chronicle.events SET original_digest = pg_temp.content(data, metadata), data = '{"amount": 7}'
+ WHERE stream_id = 'forgery-ledger-1' AND version = 3;
+SELECT count(*) AS verify_problems_before_receipt FROM chronicle.verify();
+INSERT INTO chronicle.events
+  SELECT f.* FROM pg_temp.forged('chronicle-erasures', jsonb_build_object('events', jsonb_build_array(jsonb_build_object(
+            'stream_id', 'forgery-ledger-1', 'version', 3,
+            'content_digest', encode(pg_temp.content('{"amount": 7}', '{}'), 'hex')))), '\x', true) f;
+UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'chronicle-erasures';
+SELECT count(*) AS verify_problems FROM chronicle.verify();
+SELECT count(*) AS verify_digest_problems FROM chronicle.verify_digest(:'before_forgery');
+ROLLBACK;
 DROP OWNED BY regress_forgery_writer;
 DROP ROLE regress_forgery_writer;
 DROP OWNED BY regress_forgery_admin;

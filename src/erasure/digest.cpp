@@ -60,10 +60,8 @@ const char *const RECORD_SQL =
 /* verify()'s columns (events.h, EVENTS_SCAN_*), every event. */
 const char *const SCAN_SQL =
     "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, "
-    "e.recorded_at, e.hash, e.global_position, e.tx_id, r.content_digest, " EVENTS_SCAN_TAGS
-    " FROM chronicle.events e LEFT JOIN chronicle.erasures r "
-    "ON r.stream_id OPERATOR(pg_catalog.=) e.stream_id AND r.version OPERATOR(pg_catalog.=) e.version "
-    "ORDER BY e.stream_id, e.version";
+    "e.recorded_at, e.hash, e.global_position, e.tx_id, e.original_digest, " EVENTS_SCAN_TAGS
+    " FROM chronicle.events e ORDER BY e.stream_id, e.version";
 const char *const STORED_SQL =
     "SELECT d.heads FROM chronicle.digests d WHERE d.root OPERATOR(pg_catalog.=) $1 "
     "AND d.position OPERATOR(pg_catalog.=) $2 ORDER BY d.digest_id DESC LIMIT 1";

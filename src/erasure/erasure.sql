@@ -35,8 +35,9 @@ COMMENT ON FUNCTION chronicle.verify_digest(jsonb) IS
     'Recompute a digest''s root from the log as of its position; one row per stream whose history up to there was changed, shortened or removed. No rows: the log still extends the digest.';
 
 -- verify() with the redacted events listed: a redacted event verifies as
--- intact (its link commits to the content digest kept in chronicle.erasures),
--- so on request it is named, with what was removed.
+-- intact (its link commits to its original_digest, and its content is what
+-- its receipt says the redaction left), so on request it is named, with what
+-- was removed (chronicle.erasures).
 CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text, list_redacted boolean)
     RETURNS TABLE(stream_id text, version bigint, problem text)
     LANGUAGE sql STABLE
@@ -45,10 +46,11 @@ CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text, list_redacted boolea
     SELECT v.stream_id, v.version, v.problem FROM chronicle.verify($1) v
     UNION ALL
     SELECT e.stream_id, e.version,
-           'redacted (not a problem): ' || coalesce('removed ' || array_to_string(e.paths, ', '),
-                                                   'all of data and metadata removed')
-      FROM chronicle.erasures e
-     WHERE $2 AND ($1 IS NULL OR e.stream_id = $1)
+           'redacted (not a problem): ' || CASE WHEN r.stream_id IS NULL THEN 'no row in chronicle.erasures'
+                                                ELSE coalesce('removed ' || array_to_string(r.paths, ', '),
+                                                              'all of data and metadata removed') END
+      FROM chronicle.events e LEFT JOIN chronicle.erasures r ON r.stream_id = e.stream_id AND r.version = e.version
+     WHERE $2 AND e.original_digest <> '\x'::bytea AND ($1 IS NULL OR e.stream_id = $1)
      ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION chronicle.verify(text, boolean) IS

@@ -5,16 +5,18 @@
  * For each chosen event, under the lock of its stream's row (the lock an
  * append takes, so a redaction and an append to the same stream serialise):
  *   1. the paths to remove: the caller's ("a.b": key a, then key b; removed
- *      from data and from metadata), or with none given the properties the
- *      event type's schema (of the event's stored type_version) marks
- *      "x-personal": true (from data), or all of data and metadata when the
- *      type has no schema;
+ *      from data and from metadata), or with none given the values of data
+ *      the event type's schema (of the event's stored type_version) marks
+ *      "x-personal": true, through properties, items, allOf, anyOf, oneOf
+ *      and $ref (types_personal_paths), or all of data and metadata when
+ *      the type has no schema;
  *   2. nothing to remove: the event is left alone (not counted);
- *   3. the digest of the event's content as appended is kept in
- *      chronicle.erasures (computed now at its first redaction), so that its
- *      chain link still verifies;
- *   4. the row is updated under a one-row permit (events_permit_set), the
- *      only update the immutability trigger lets through.
+ *   3. the row is updated under a one-row permit (events_permit_set), the
+ *      only update the immutability trigger lets through: data and metadata
+ *      become the redacted ones, and at the event's first redaction
+ *      original_digest becomes the digest of its content as appended, which
+ *      its chain link commits to (so the link still verifies, from the row
+ *      alone); chronicle.erasures records the paths removed.
  * Then, in the same transaction: the streams' snapshots are deleted, their
  * projection rows recomputed (the append observers, as for an append of the
  * whole stream), every backend's remembered reducer states dropped (a
@@ -30,6 +32,7 @@
 #include "pg/boundary.h"
 #include "pg/owner.h"
 #include "pg/spi.h"
+#include "types/types.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -59,10 +62,7 @@ SPIPlanPtr lock_plan;
 SPIPlanPtr tagged_streams_plan;
 SPIPlanPtr events_plan;
 SPIPlanPtr tagged_events_plan;
-SPIPlanPtr schema_plan;
-SPIPlanPtr kept_plan_;
-SPIPlanPtr keep_insert_plan;
-SPIPlanPtr keep_update_plan;
+SPIPlanPtr keep_plan;
 SPIPlanPtr update_plan;
 SPIPlanPtr snapshots_plan;
 SPIPlanPtr receipt_plan;
@@ -73,29 +73,22 @@ const char *const TAGGED_STREAMS_SQL =
     "SELECT DISTINCT e.stream_id FROM chronicle.events e "
     "WHERE e.tags OPERATOR(pg_catalog.@>) ARRAY[$1]::pg_catalog.text[] ORDER BY 1";
 const char *const EVENTS_SQL =
-    "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata FROM chronicle.events e "
-    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
+    "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, e.original_digest "
+    "FROM chronicle.events e WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
     "AND ($2 IS NULL OR e.version OPERATOR(pg_catalog.=) $2) ORDER BY e.version";
 const char *const TAGGED_EVENTS_SQL =
-    "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata FROM chronicle.events e "
-    "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
+    "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, e.original_digest "
+    "FROM chronicle.events e WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
     "AND e.tags OPERATOR(pg_catalog.@>) ARRAY[$2]::pg_catalog.text[] ORDER BY e.version";
-const char *const SCHEMA_SQL =
-    "SELECT t.schema FROM chronicle.event_types t WHERE t.type OPERATOR(pg_catalog.=) $1 "
-    "AND t.type_version OPERATOR(pg_catalog.=) $2";
-const char *const KEPT_SQL =
-    "SELECT r.content_digest FROM chronicle.erasures r WHERE r.stream_id OPERATOR(pg_catalog.=) $1 "
-    "AND r.version OPERATOR(pg_catalog.=) $2";
-const char *const KEEP_INSERT_SQL =
-    "INSERT INTO chronicle.erasures (stream_id, version, event_id, content_digest, paths, redacted_at) "
-    "VALUES ($1, $2, $3, $4, $5, pg_catalog.statement_timestamp())";
-const char *const KEEP_UPDATE_SQL =
-    "UPDATE chronicle.erasures r SET paths = CASE WHEN r.paths IS NULL OR $3 IS NULL THEN NULL "
-    "ELSE r.paths OPERATOR(pg_catalog.||) $3 END, redacted_at = pg_catalog.statement_timestamp(), "
-    "redactions = r.redactions OPERATOR(pg_catalog.+) 1 "
-    "WHERE r.stream_id OPERATOR(pg_catalog.=) $1 AND r.version OPERATOR(pg_catalog.=) $2";
+/* The register: one row per redacted event, the paths removed so far (NULL: all). */
+const char *const KEEP_SQL =
+    "INSERT INTO chronicle.erasures AS r (stream_id, version, event_id, paths, redacted_at) "
+    "VALUES ($1, $2, $3, $4, pg_catalog.statement_timestamp()) "
+    "ON CONFLICT (stream_id, version) DO UPDATE SET paths = CASE WHEN r.paths IS NULL OR excluded.paths IS NULL "
+    "THEN NULL ELSE r.paths OPERATOR(pg_catalog.||) excluded.paths END, redacted_at = excluded.redacted_at, "
+    "redactions = r.redactions OPERATOR(pg_catalog.+) 1";
 const char *const UPDATE_SQL =
-    "UPDATE chronicle.events e SET data = $3, metadata = $4 "
+    "UPDATE chronicle.events e SET data = $3, metadata = $4, original_digest = $5 "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";
 const char *const SNAPSHOTS_SQL =
     "DELETE FROM chronicle.snapshots s WHERE s.stream_id OPERATOR(pg_catalog.=) $1";
@@ -177,127 +170,39 @@ void parse_paths(ArrayType *array, Request *req)
     req->npaths = n;
 }
 
-JsonbValue *object_member(JsonbContainer *c, const char *key)
-{
-    JsonbValue k;
-    k.type = jbvString;
-    k.val.string.val = (char *)key;
-    k.val.string.len = (int)strlen(key);
-    return findJsonbValueFromContainer(c, JB_FOBJECT, &k);
-}
-
-/*
- * The properties a schema marks "x-personal": true, each as a List of keys
- * (char *; NULL stands for every element of an array), so that a key holding
- * a dot is one key.  Followed: "properties" (objects) and "items" (arrays;
- * an array whose items are personal is removed whole).
- */
-bool personal_mark(JsonbContainer *schema)
-{
-    JsonbValue *mark = object_member(schema, "x-personal");
-    return mark && mark->type == jbvBool && mark->val.boolean;
-}
-
-void personal_paths(JsonbContainer *schema, List *prefix, List **out, int depth)
-{
-    check_stack_depth();
-    if (depth > 32 || !JsonContainerIsObject(schema))
-        return;
-    JsonbValue *items = object_member(schema, "items");
-    if (prefix != NIL && items && items->type == jbvBinary && JsonContainerIsObject(items->val.binary.data))
-    {
-        if (personal_mark(items->val.binary.data))
-            *out = lappend(*out, prefix);
-        else
-            personal_paths(items->val.binary.data, lappend(list_copy(prefix), NULL), out, depth + 1);
-    }
-    JsonbValue *props = object_member(schema, "properties");
-    if (props == NULL || props->type != jbvBinary || !JsonContainerIsObject(props->val.binary.data))
-        return;
-    JsonbIterator *it = JsonbIteratorInit(props->val.binary.data);
-    JsonbValue v;
-    JsonbIteratorToken tok;
-    char *key = NULL;
-    int level = 0;
-    while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-    {
-        if (tok == WJB_BEGIN_OBJECT)
-            level++;
-        else if (tok == WJB_END_OBJECT)
-            level--;
-        else if (tok == WJB_KEY && level == 1)
-            key = pnstrdup(v.val.string.val, v.val.string.len);
-        else if (tok == WJB_VALUE && level == 1 && key && v.type == jbvBinary)
-        {
-            List *path = lappend(list_copy(prefix), key);
-            if (personal_mark(v.val.binary.data))
-                *out = lappend(*out, path);
-            else
-                personal_paths(v.val.binary.data, path, out, depth + 1);
-        }
-    }
-}
-
-/* A personal path for the receipt: keys joined by dots, "*" for every element. */
-char *personal_path_text(List *path)
+/* A personal path for the receipt: keys joined by dots, "*" for an array's element. */
+char *personal_path_text(const TypesPersonalPath *path)
 {
     StringInfoData buf;
     initStringInfo(&buf);
-    ListCell *lc;
-    foreach (lc, path)
+    if (path->nsteps == 0)
+        appendStringInfoChar(&buf, '*');
+    for (int i = 0; i < path->nsteps; i++)
     {
-        if (buf.len > 0)
+        if (i > 0)
             appendStringInfoChar(&buf, '.');
-        appendStringInfoString(&buf, lfirst(lc) ? (const char *)lfirst(lc) : "*");
+        if (path->steps[i].key)
+            appendBinaryStringInfo(&buf, path->steps[i].key, path->steps[i].key_len);
+        else
+            appendStringInfoChar(&buf, '*');
     }
     return buf.data;
 }
 
-Datum keys_array(List *path)
+/* A personal path as the text[] of jsonb's #- (an array's element by its index). */
+Datum steps_array(const TypesPersonalPath *path)
 {
-    int n = list_length(path);
-    Datum *parts = (Datum *)palloc(sizeof(Datum) * Max(n, 1));
-    for (int i = 0; i < n; i++)
-        parts[i] = CStringGetTextDatum((const char *)list_nth(path, i));
-    return PointerGetDatum(construct_array(parts, n, TEXTOID, -1, false, TYPALIGN_INT));
+    Datum *parts = (Datum *)palloc(sizeof(Datum) * Max(path->nsteps, 1));
+    for (int i = 0; i < path->nsteps; i++)
+        parts[i] = path->steps[i].key
+                       ? PointerGetDatum(cstring_to_text_with_len(path->steps[i].key, path->steps[i].key_len))
+                       : CStringGetTextDatum(psprintf("%d", path->steps[i].index));
+    return PointerGetDatum(construct_array(parts, path->nsteps, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-Jsonb *remove_path(Jsonb *value, Datum path);
-
-/* Remove one personal path from value, every element where it says so. */
-Jsonb *remove_personal(Jsonb *value, List *path, int depth)
+Jsonb *empty_object(void)
 {
-    check_stack_depth();
-    int at = -1;
-    for (int i = 0; i < list_length(path); i++)
-        if (list_nth(path, i) == NULL)
-        {
-            at = i;
-            break;
-        }
-    if (at < 0)
-        return remove_path(value, keys_array(path));
-    /* the array at the keys before the first NULL: each of its elements */
-    List *prefix = list_truncate(list_copy(path), at);
-    int n = list_length(prefix);
-    Datum *keys = (Datum *)palloc(sizeof(Datum) * Max(n, 1));
-    for (int i = 0; i < n; i++)
-        keys[i] = CStringGetTextDatum((const char *)list_nth(prefix, i));
-    bool isnull;
-    Datum array = jsonb_get_element(value, keys, n, &isnull, false);
-    if (isnull)
-        return value;
-    Jsonb *a = DatumGetJsonbP(array);
-    if (!JB_ROOT_IS_ARRAY(a) || JB_ROOT_IS_SCALAR(a))
-        return value;
-    int count = JB_ROOT_COUNT(a);
-    for (int k = 0; k < count; k++)
-    {
-        List *each = list_copy(path);
-        list_nth_cell(each, at)->ptr_value = psprintf("%d", k);
-        value = remove_personal(value, each, depth + 1);
-    }
-    return value;
+    return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 }
 
 Jsonb *remove_path(Jsonb *value, Datum path)
@@ -359,6 +264,7 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     Datum type_version = SPI_getbinval(row, desc, 4, &isnull);
     Jsonb *data = DatumGetJsonbP(SPI_getbinval(row, desc, 5, &isnull));
     Jsonb *metadata = DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull));
+    bytea *original = DatumGetByteaPP(SPI_getbinval(row, desc, 7, &isnull));
 
     Jsonb *new_data = data;
     Jsonb *new_metadata = metadata;
@@ -379,30 +285,31 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     }
     else
     {
-        static const Oid types[2] = {TEXTOID, INT4OID};
-        Datum args[2] = {type, type_version};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&schema_plan, SCHEMA_SQL, 2, types), args, NULL, false, 1) !=
-            SPI_OK_SELECT)
-            elog(ERROR, "chronicle: reading the event type failed");
-        if (SPI_processed == 1)
+        TypesPersonalPath *found;
+        int nfound;
+        if (types_personal_paths(TextDatumGetCString(type), DatumGetInt32(type_version), data, &found, &nfound))
         {
             rule = "x-personal";
-            Jsonb *schema = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-            List *paths = NIL;
-            personal_paths(&schema->root, NIL, &paths, 0);
-            ListCell *lc;
-            foreach (lc, paths)
+            /* Removed last first: a path may name an array's element (an
+             * array of personal arrays), and removing it shifts the later
+             * ones; paths are in data order and none inside another. */
+            for (int i = nfound - 1; i >= 0; i--)
+                new_data = found[i].nsteps == 0 ? empty_object() : remove_path(new_data, steps_array(&found[i]));
+            for (int i = 0; i < nfound; i++)
             {
-                Jsonb *d = remove_personal(new_data, (List *)lfirst(lc), 0);
-                if (!same_jsonb(d, new_data))
-                    removed = lappend(removed, personal_path_text((List *)lfirst(lc)));
-                new_data = d;
+                char *text = personal_path_text(&found[i]);
+                ListCell *lc;
+                bool seen = false;
+                foreach (lc, removed)
+                    seen = seen || strcmp((const char *)lfirst(lc), text) == 0;
+                if (!seen)
+                    removed = lappend(removed, text);
             }
         }
         else
         {
             rule = "all";
-            Jsonb *empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+            Jsonb *empty = empty_object();
             if (!same_jsonb(data, empty) || !same_jsonb(metadata, empty))
                 removed = lappend(removed, (void *)"*");
             new_data = empty;
@@ -412,13 +319,6 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     if (removed == NIL)
         return;
 
-    /* The content digest the chain commits to: kept from the first redaction. */
-    static const Oid kept_types[2] = {TEXTOID, INT8OID};
-    Datum kept_args[2] = {PointerGetDatum(stream), Int64GetDatum(version)};
-    if (pg::spi::execute_plan(pg::spi::kept_plan(&kept_plan_, KEPT_SQL, 2, kept_types), kept_args, NULL, false, 1) !=
-        SPI_OK_SELECT)
-        elog(ERROR, "chronicle: reading chronicle.erasures failed");
-    bool first = SPI_processed == 0;
     Datum removed_array = (Datum)0;
     {
         int n = list_length(removed);
@@ -428,34 +328,30 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
         removed_array = PointerGetDatum(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
     }
     bool all = strcmp(rule, "all") == 0;
-    if (first)
     {
-        uint8 content[EVENTS_HASH_LEN];
-        events_content_digest(data, metadata, content);
-        static const Oid types[5] = {TEXTOID, INT8OID, UUIDOID, BYTEAOID, TEXTARRAYOID};
-        Datum args[5] = {PointerGetDatum(stream), Int64GetDatum(version), event_id,
-                         PointerGetDatum(to_bytea(content)), removed_array};
-        char nulls[5] = {' ', ' ', ' ', ' ', all ? 'n' : ' '};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_insert_plan, KEEP_INSERT_SQL, 5, types), args, nulls, false, 0) !=
+        static const Oid types[4] = {TEXTOID, INT8OID, UUIDOID, TEXTARRAYOID};
+        Datum args[4] = {PointerGetDatum(stream), Int64GetDatum(version), event_id, removed_array};
+        char nulls[4] = {' ', ' ', ' ', all ? 'n' : ' '};
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_plan, KEEP_SQL, 4, types), args, nulls, false, 0) !=
             SPI_OK_INSERT)
             elog(ERROR, "chronicle: writing chronicle.erasures failed");
     }
-    else
-    {
-        static const Oid types[3] = {TEXTOID, INT8OID, TEXTARRAYOID};
-        Datum args[3] = {PointerGetDatum(stream), Int64GetDatum(version), removed_array};
-        char nulls[3] = {' ', ' ', all ? 'n' : ' '};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_update_plan, KEEP_UPDATE_SQL, 3, types), args, nulls, false, 0) !=
-            SPI_OK_UPDATE)
-            elog(ERROR, "chronicle: writing chronicle.erasures failed");
-    }
 
+    /* The content digest the chain commits to: the event's as appended,
+     * computed at its first redaction and kept by the later ones (the
+     * immutability trigger checks both from the old row). */
+    if (VARSIZE_ANY_EXHDR(original) == 0)
+    {
+        uint8 content[EVENTS_HASH_LEN];
+        events_content_digest(data, metadata, content);
+        original = to_bytea(content);
+    }
     events_permit_set(EVENTS_PERMIT_REDACT, VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream), version, new_data,
                       new_metadata, NULL);
-    static const Oid types[4] = {TEXTOID, INT8OID, JSONBOID, JSONBOID};
-    Datum args[4] = {PointerGetDatum(stream), Int64GetDatum(version), JsonbPGetDatum(new_data),
-                     JsonbPGetDatum(new_metadata)};
-    int rc = pg::spi::execute_plan(pg::spi::kept_plan(&update_plan, UPDATE_SQL, 4, types), args, NULL, false, 0);
+    static const Oid types[5] = {TEXTOID, INT8OID, JSONBOID, JSONBOID, BYTEAOID};
+    Datum args[5] = {PointerGetDatum(stream), Int64GetDatum(version), JsonbPGetDatum(new_data),
+                     JsonbPGetDatum(new_metadata), PointerGetDatum(original)};
+    int rc = pg::spi::execute_plan(pg::spi::kept_plan(&update_plan, UPDATE_SQL, 5, types), args, NULL, false, 0);
     events_permit_clear();
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "chronicle: redacting event %lld of stream \"%s\" failed", (long long)version,

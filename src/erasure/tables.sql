@@ -1,25 +1,25 @@
 -- chronicle erasure: redactions and ledger digests (docs/design/erasure.md).
 
--- One row per redacted event: the content digest of the event as appended,
--- which the hash chain (v2) commits to, so that the event's link still
--- verifies once its data is gone.  Written only by chronicle.redact and
--- chronicle.redact_tagged; an edit or a deletion here breaks verify().
--- A restore must load it before chronicle.events, whose insert check needs a
--- redacted event's kept digest: pg_dump loads extension tables' data in name
--- order within the foreign keys' order, and "erasures" sorts before "events"
--- (test/restore checks a dump and restore of a redacted log).
+-- One row per redacted event: what was removed so far, when, how often.  A
+-- register, which no integrity check relies on (snapshot writers read it to
+-- notice a redaction their snapshot cannot see): the digest a redacted event's link
+-- commits to travels with the event (chronicle.events.original_digest), and
+-- what a redaction left is recorded in its chained receipt (stream
+-- chronicle-erasures), which verify() checks each redacted event against.
+-- So a restore may load this table before, after or while it loads
+-- chronicle.events (test/restore_redacted).  Written only by chronicle.redact
+-- and chronicle.redact_tagged.
 CREATE TABLE chronicle.erasures (
     stream_id      text        NOT NULL,
     version        bigint      NOT NULL,
     event_id       uuid        NOT NULL,
-    content_digest bytea       NOT NULL,
     paths          text[],     -- removed so far (NULL: all of data and metadata)
     redacted_at    timestamptz NOT NULL,
     redactions     int         NOT NULL DEFAULT 1,
     PRIMARY KEY (stream_id, version)
 );
 COMMENT ON TABLE chronicle.erasures IS
-    'Redacted events: the digest of each one''s original content, which its hash chain link commits to. Written only by chronicle.redact / redact_tagged.';
+    'Redacted events: the paths removed so far, when, how many redactions. Written only by chronicle.redact / redact_tagged.';
 SELECT pg_catalog.pg_extension_config_dump('chronicle.erasures', '');
 
 -- Every digest chronicle.digest() took on a primary.  heads is the exact

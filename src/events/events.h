@@ -108,7 +108,7 @@ void events_catalog(EventsCatalog *out, text *stream_id);
  * machinery (no INSERT statement).  begin() returns NULL when the table has
  * something that path would skip (an extra trigger, a rule, ...): then use
  * an INSERT.  put() writes the global_position given in values[] (taken before hashing) and returns it; values[] holds
- * every column.
+ * every column but original_digest, which put() leaves empty (an append's event is not redacted).
  */
 struct EventsStore;
 EventsStore *events_store_begin(const EventsCatalog *catalog);
@@ -230,8 +230,8 @@ ArrayType *events_row_tags(HeapTuple row, TupleDesc desc);
  * verify.cpp: the chain walk.  A verify scan row holds, by column: 1
  * stream_id, 2 version, 3 event_id, 4 type, 5 type_version, 6 data, 7
  * metadata, 8 recorded_at, 9 hash, then the EVENTS_SCAN_* columns below;
- * events_scan_hash computes its chain-v2 link from prev (the content digest
- * a redaction kept, when there is one, else the digest of data and metadata).
+ * events_scan_hash computes its chain-v2 link from prev (the row's
+ * original_digest when it is redacted, else the digest of data and metadata).
  * events_verify_into runs verify() (SPI connected) into out; v1 checks chain
  * v1 (the 0.1.0 log before the upgrade re-chains it).
  */

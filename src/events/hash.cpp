@@ -25,7 +25,7 @@
  * deduplicated by jsonb, ", " and ": " separators); it does not depend on the
  * server's binary layout, so a chain can be checked anywhere.  The chain
  * reaches data and metadata only through the content digest: a redacted event
- * keeps the digest of its original content (chronicle.erasures), so its link
+ * keeps the digest of its original content (column original_digest), so its link
  * still verifies while the erased values are gone.
  *
  * Chain v1 (0.1.0), kept to check a 0.1.0 log before the upgrade re-chains it:

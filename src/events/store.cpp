@@ -57,6 +57,7 @@ struct EventsStore
     DirectTarget target;
     TupleTableSlot *slot;
     Oid position_seq;
+    Datum no_digest; /* an empty bytea: original_digest of an event not redacted */
 };
 
 namespace {
@@ -144,6 +145,9 @@ EventsStore *events_store_begin(const EventsCatalog *catalog)
     store->target = target;
     store->slot = MakeSingleTupleTableSlot(RelationGetDescr(target.rel), &TTSOpsVirtual);
     store->position_seq = catalog->position_seq;
+    bytea *empty = (bytea *)palloc(VARHDRSZ);
+    SET_VARSIZE(empty, VARHDRSZ);
+    store->no_digest = PointerGetDatum(empty);
     return store;
 }
 
@@ -156,6 +160,8 @@ int64 events_store_put(EventsStore *store, const Datum *values)
         slot->tts_values[i] = values[i];
         slot->tts_isnull[i] = false;
     }
+    /* An append's event is not redacted: an empty original_digest. */
+    slot->tts_values[EV_ORIGINAL_DIGEST - 1] = store->no_digest;
     /* values[] carries global_position: append took it before hashing (chain v2). */
     int64 position = DatumGetInt64(values[EV_GLOBAL_POSITION - 1]);
     ExecStoreVirtualTuple(slot);

@@ -1,10 +1,11 @@
 -- chronicle events: the stream and event tables (SPEC section 2).
 -- Column order is part of the contract: chronicle.events is also the row type
 -- that read functions return and that fold() and SQL reducers receive.
--- tags (0.2.0) is the last column, after hash, in fresh and upgraded
--- databases alike: 0.1.0 -> 0.2.0 adds it with ALTER TABLE ... ADD COLUMN,
--- which appends it and, with a constant default, does not rewrite the log
--- (docs/design/dcb.md, "Where the tags column goes").
+-- tags and original_digest (0.2.0) are the last columns, after hash, in
+-- fresh and upgraded databases alike: 0.1.0 -> 0.2.0 adds them with ALTER
+-- TABLE ... ADD COLUMN, which appends them and, with a constant default (or
+-- none), does not rewrite the log (docs/design/dcb.md, "Where the tags column
+-- goes").
 
 CREATE TABLE chronicle.streams (
     stream_id  text        PRIMARY KEY,
@@ -35,6 +36,13 @@ CREATE TABLE chronicle.events (
     tx_id           xid8        NOT NULL,
     hash            bytea       NOT NULL,
     tags            text[]      NOT NULL DEFAULT '{}',
+    -- Empty, or for a redacted event the SHA-256 content digest of its data
+    -- and metadata as appended, which its hash commits to: a redacted row
+    -- carries what its link needs, so the insert check (a restore's too)
+    -- checks it from the row alone (docs/design/erasure.md).  Not NULL: a
+    -- row of chronicle.events has no NULL field (so "e IS NOT NULL" holds
+    -- for every event a reducer receives).
+    original_digest bytea       NOT NULL DEFAULT '\x',
     PRIMARY KEY (stream_id, version)
 );
 COMMENT ON TABLE chronicle.events IS

@@ -65,12 +65,11 @@ struct Redacted
 };
 
 /* Columns 1..9 are chain v1's; v2 adds global_position, tx_id, the content
- * digest a redaction kept, and tags (EVENTS_SCAN_*, events.h). */
+ * digest a redacted event carries, and tags (EVENTS_SCAN_*, events.h). */
 #define SCAN_COLUMNS                                                                        \
     "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
-    "e.recorded_at, e.hash, e.global_position, e.tx_id, r.content_digest, " EVENTS_SCAN_TAGS  \
-    " FROM chronicle.events e LEFT JOIN chronicle.erasures r "                              \
-    "ON r.stream_id OPERATOR(pg_catalog.=) e.stream_id AND r.version OPERATOR(pg_catalog.=) e.version "
+    "e.recorded_at, e.hash, e.global_position, e.tx_id, e.original_digest, " EVENTS_SCAN_TAGS \
+    " FROM chronicle.events e "
 
 const char *const SCAN_ALL_SQL = SCAN_COLUMNS "ORDER BY e.stream_id, e.version";
 const char *const SCAN_ONE_SQL =
@@ -166,14 +165,18 @@ void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryC
             events_scan_hash(w->prev, w->prev_len, row, desc, expected);
         if (!hash_ok_size || memcmp(VARDATA_ANY(hash), expected, EVENTS_HASH_LEN) != 0)
             report(out, sid, slen, version, "hash mismatch: the row or the chain before it was altered");
-        bool unredacted = true;
+        bool redacted = false;
         if (!v1)
-            (void)SPI_getbinval(row, desc, EVENTS_SCAN_CONTENT, &unredacted);
-        if (!unredacted)
         {
-            /* The link commits to the kept digest, not to the row's content:
-             * the content must be what the chained receipt says was left
-             * (checked after the walk, check_receipts). */
+            bool original_null;
+            Datum original = SPI_getbinval(row, desc, EVENTS_SCAN_CONTENT, &original_null);
+            redacted = !original_null && VARSIZE_ANY_EXHDR(DatumGetByteaPP(original)) != 0;
+        }
+        if (redacted)
+        {
+            /* The link commits to the row's original_digest, not to its
+             * content: the content must be what the chained receipt says was
+             * left (checked after the walk, check_receipts). */
             uint8 now[EVENTS_HASH_LEN];
             events_content_digest(DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
                                   DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)), now);
@@ -212,7 +215,7 @@ void check_receipts(EventsReport *out, List *redacted)
                                         : (Datum)0;
         if (SPI_processed == 0)
             report(out, r->stream, r->stream_len, r->version,
-                   "redacted without a receipt in stream chronicle-erasures: chronicle.erasures was written directly");
+                   "redacted without a receipt in stream chronicle-erasures: original_digest was set without chronicle.redact");
         else if (isnull || strcmp(TextDatumGetCString(want), r->hex) != 0)
             report(out, r->stream, r->stream_len, r->version,
                    "content differs from what its redaction left (receipt in stream chronicle-erasures)");
@@ -255,10 +258,11 @@ void events_scan_hash(const uint8 *prev, size_t prev_len, HeapTuple row, TupleDe
     text *type = DatumGetTextPP(SPI_getbinval(row, desc, 4, &isnull));
     uint8 content[EVENTS_HASH_LEN];
     Datum kept = SPI_getbinval(row, desc, EVENTS_SCAN_CONTENT, &isnull);
-    if (!isnull && VARSIZE_ANY_EXHDR(DatumGetByteaPP(kept)) == EVENTS_HASH_LEN)
+    size_t kept_len = isnull ? 0 : VARSIZE_ANY_EXHDR(DatumGetByteaPP(kept));
+    if (kept_len == EVENTS_HASH_LEN)
         memcpy(content, VARDATA_ANY(DatumGetByteaPP(kept)), EVENTS_HASH_LEN);
-    else if (!isnull)
-        memset(content, 0, EVENTS_HASH_LEN); /* a malformed kept digest links nothing */
+    else if (kept_len != 0)
+        memset(content, 0, EVENTS_HASH_LEN); /* a malformed original_digest links nothing */
     else
         events_content_digest(DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
                               DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)), content);

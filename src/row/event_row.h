@@ -46,7 +46,8 @@ enum EventStoredAs : uint8
     X(RECORDED_AT, recorded_at, TIMESTAMPTZOID, INT8)          \
     X(TX_ID, tx_id, XID8OID, INT8)                             \
     X(HASH, hash, BYTEAOID, VARLENA)                           \
-    X(TAGS, tags, TEXTARRAYOID, VARLENA) /* 0.2.0: after hash */
+    X(TAGS, tags, TEXTARRAYOID, VARLENA) /* 0.2.0: after hash */ \
+    X(ORIGINAL_DIGEST, original_digest, BYTEAOID, VARLENA) /* 0.2.0: empty unless redacted */
 
 /* Column numbers (1-based, as heap_getattr and SPI take them); EV_NCOLUMNS columns. */
 enum EventsColumn
@@ -87,7 +88,7 @@ static constexpr Oid event_row_types[EV_NCOLUMNS] = {
  */
 #define EVENTS_COLUMNS                                                                        \
     "e.stream_id, e.version, e.global_position, e.event_id, e.type, e.type_version, e.data, " \
-    "e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags"
+    "e.metadata, e.recorded_at, e.tx_id, e.hash, e.tags, e.original_digest"
 
 namespace event_row_detail {
 constexpr bool same_prefix(const char *s, const char *name, int *pos)

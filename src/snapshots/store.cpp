@@ -84,6 +84,16 @@ int64 snapshot_store(text *stream_id, const char *reducer, int64 upto, ReducerRi
      * redaction has committed before that redaction deletes the stream's
      * snapshots, and one started during it waits and, in READ COMMITTED,
      * replays the redacted data (isolation erasure_redact_snapshot).
+     *
+     * In REPEATABLE READ and SERIALIZABLE the replay reads the events as of
+     * the transaction's snapshot, which may predate a redaction that has
+     * committed since (before this call, or while it waited for the lock):
+     * it would store the erased values, after the redaction deleted the
+     * stream's snapshots.  So, once the lock is held, a redaction of the
+     * stream that the latest snapshot sees and the transaction's does not
+     * (every redaction writes chronicle.erasures rows of the stream in its
+     * own transaction) is 40001, as a concurrent update of a row would be
+     * (isolation erasure_redact_snapshot_rr).
      */
     {
         if (SPI_connect() != SPI_OK_CONNECT)
@@ -101,6 +111,39 @@ int64 snapshot_store(text *stream_id, const char *reducer, int64 upto, ReducerRi
                                "FOR KEY SHARE",
                                1, types),
             args, nullptr, false, 0);
+        if (rc == SPI_OK_SELECT && IsolationUsesXactSnapshot())
+        {
+            static SPIPlanPtr redactions_plan = nullptr;
+            SPIPlanPtr plan = pg::spi::kept_plan(
+                &redactions_plan,
+                "SELECT pg_catalog.count(*), pg_catalog.sum(r.redactions) FROM chronicle.erasures r "
+                "WHERE r.stream_id OPERATOR(pg_catalog.=) $1",
+                1, types);
+            int64 mine[2], latest[2];
+            for (int pass = 0; pass < 2 && rc == SPI_OK_SELECT; pass++)
+            {
+                rc = pass == 0 ? pg::spi::execute_plan(plan, args, nullptr, true, 1)
+                               : pg::spi::execute_snapshot(plan, args, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                                           true, false, 1);
+                bool isnull;
+                int64 *out = pass == 0 ? mine : latest;
+                out[0] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+                Datum sum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+                out[1] = isnull ? 0 : DatumGetInt64(sum);
+            }
+            if (rc == SPI_OK_SELECT && (mine[0] != latest[0] || mine[1] != latest[1]))
+            {
+                SetUserIdAndSecContext(save_user, save_sec);
+                ereport(ERROR,
+                        (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                         errmsg("could not serialize access: stream \"%s\" was redacted after this transaction's "
+                                "snapshot was taken",
+                                text_to_cstring(stream_id)),
+                         errdetail("A snapshot computed from the events as this transaction sees them would keep "
+                                   "erased values."),
+                         errhint("Retry the transaction.")));
+            }
+        }
         SetUserIdAndSecContext(save_user, save_sec);
         if (rc != SPI_OK_SELECT)
             elog(ERROR, "chronicle: locking the stream failed: %s", SPI_result_code_string(rc));

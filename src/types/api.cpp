@@ -171,6 +171,22 @@ void types_check_event(const char *type, int32 type_version, Jsonb *data)
     pg::c_entry([&] { check_event(type, type_version, data); });
 }
 
+bool types_personal_paths(const char *type, int32 type_version, Jsonb *data, TypesPersonalPath **paths,
+                          int *npaths)
+{
+    return pg::c_entry([&] {
+        types::cache_ensure();
+        types::TypeEntry *entry = types::cache_find(type);
+        const types::SchemaNode *schema = entry ? types::cache_schema(entry, type_version) : nullptr;
+        if (!schema)
+            return false;
+        types::PersonalPaths found = types::personal_paths(schema, data);
+        *paths = found.paths;
+        *npaths = found.npaths;
+        return true;
+    });
+}
+
 bool types_has_upcasters(const char *type)
 {
     return pg::c_entry([&] {

@@ -2,7 +2,10 @@
  * check.cpp: checking event data against a compiled schema (schema.h).
  * check_data() runs the walk under one pg::guard(): below it, frames hold
  * only plain values and palloc'd memory, and a failed rule is thrown as
- * pg::Error (SE003) naming the JSON path and the rule.
+ * pg::Error (SE003) naming the JSON path and the rule.  Every check returns
+ * whether the value passed: while a branch of anyOf / oneOf is tried
+ * (Checker::quiet), a failed rule returns false instead of throwing, and no
+ * message is built.
  */
 #include "types/schema_util.h"
 
@@ -27,6 +30,11 @@ struct Checker
 {
     const char *what;
     StringInfoData path;
+    /* Schemas checked so far, and the bound (check_data): with $ref and
+     * anyOf/oneOf a schema may apply to a value many times over. */
+    int64 steps;
+    int64 max_steps;
+    int quiet; /* > 0: trying a branch; a failure is `false`, not an error */
 };
 
 [[noreturn]] void data_error(Checker &c, const char *rule, const char *fmt, const char *arg = nullptr)
@@ -37,6 +45,10 @@ struct Checker
     appendStringInfo(&msg, fmt, arg);
     throw_invalid(msg.data);
 }
+
+/* A failed rule: false while quiet (the message's arguments are not even
+ * evaluated), else the SE003 error. */
+#define FAIL(...) return c.quiet ? false : (data_error(c, __VA_ARGS__), false)
 
 /* The JSON type of v for messages; numbers say "integer" when they are one. */
 uint16 value_bit(const JsonbValue &v)
@@ -77,34 +89,39 @@ const char *type_list(uint16 mask)
     return out.data;
 }
 
-void check_node(Checker &c, const SchemaNode *n, const JsonbValue &v);
+bool check_node(Checker &c, const SchemaNode *n, const JsonbValue &v);
 
-void check_child(Checker &c, const SchemaNode *n, const JsonbValue &v, const char *key, int keylen,
+bool check_child(Checker &c, const SchemaNode *n, const JsonbValue &v, const char *key, int keylen,
                  int index)
 {
     int saved = c.path.len;
-    if (key)
-        append_key(&c.path, key, keylen);
-    else
-        appendStringInfo(&c.path, "[%d]", index);
-    check_node(c, n, v);
+    if (!c.quiet)
+    {
+        if (key)
+            append_key(&c.path, key, keylen);
+        else
+            appendStringInfo(&c.path, "[%d]", index);
+    }
+    bool ok = check_node(c, n, v);
     c.path.len = saved;
     c.path.data[saved] = '\0';
+    return ok;
 }
 
-void check_number(Checker &c, const SchemaNode *n, Numeric x)
+bool check_number(Checker &c, const SchemaNode *n, Numeric x)
 {
     if (n->minimum && numeric_compare(x, n->minimum) < 0)
-        data_error(c, "minimum", "must be >= %s", numeric_text(n->minimum));
+        FAIL("minimum", "must be >= %s", numeric_text(n->minimum));
     if (n->maximum && numeric_compare(x, n->maximum) > 0)
-        data_error(c, "maximum", "must be <= %s", numeric_text(n->maximum));
+        FAIL("maximum", "must be <= %s", numeric_text(n->maximum));
     if (n->exclusive_minimum && numeric_compare(x, n->exclusive_minimum) <= 0)
-        data_error(c, "exclusiveMinimum", "must be > %s", numeric_text(n->exclusive_minimum));
+        FAIL("exclusiveMinimum", "must be > %s", numeric_text(n->exclusive_minimum));
     if (n->exclusive_maximum && numeric_compare(x, n->exclusive_maximum) >= 0)
-        data_error(c, "exclusiveMaximum", "must be < %s", numeric_text(n->exclusive_maximum));
+        FAIL("exclusiveMaximum", "must be < %s", numeric_text(n->exclusive_maximum));
+    return true;
 }
 
-void check_string(Checker &c, const SchemaNode *n, const char *s, int len)
+bool check_string(Checker &c, const SchemaNode *n, const char *s, int len)
 {
     if (n->min_length >= 0 || n->max_length >= 0)
     {
@@ -113,12 +130,12 @@ void check_string(Checker &c, const SchemaNode *n, const char *s, int len)
         if (n->min_length >= 0 && chars < n->min_length)
         {
             snprintf(limit, sizeof(limit), "%d character%s", n->min_length, n->min_length == 1 ? "" : "s");
-            data_error(c, "minLength", "must be at least %s long", limit);
+            FAIL("minLength", "must be at least %s long", limit);
         }
         if (n->max_length >= 0 && chars > n->max_length)
         {
             snprintf(limit, sizeof(limit), "%d character%s", n->max_length, n->max_length == 1 ? "" : "s");
-            data_error(c, "maxLength", "must be at most %s long", limit);
+            FAIL("maxLength", "must be at most %s long", limit);
         }
     }
     if (n->pattern)
@@ -130,7 +147,7 @@ void check_string(Checker &c, const SchemaNode *n, const char *s, int len)
         int rc = pg_regexec(const_cast<regex_t *>(n->pattern), wide, wlen, 0, nullptr, 0, nullptr, 0);
         pfree(wide);
         if (rc == REG_NOMATCH)
-            data_error(c, "pattern", "does not match \"%s\"", n->pattern_source);
+            FAIL("pattern", "does not match \"%s\"", n->pattern_source);
         if (rc != REG_OKAY)
         {
             char reason[256];
@@ -147,41 +164,25 @@ void check_string(Checker &c, const SchemaNode *n, const char *s, int len)
         break;
     case F_DATE:
         if (!is_date(s, len))
-            data_error(c, "format", "not a valid date (YYYY-MM-DD)");
+            FAIL("format", "not a valid date (YYYY-MM-DD)");
         break;
     case F_DATE_TIME:
         if (!is_date_time(s, len))
-            data_error(c, "format", "not a valid date-time (RFC 3339)");
+            FAIL("format", "not a valid date-time (RFC 3339)");
         break;
     case F_UUID:
         if (!is_uuid(s, len))
-            data_error(c, "format", "not a valid uuid");
+            FAIL("format", "not a valid uuid");
         break;
     case F_EMAIL:
         if (!is_email(s, len))
-            data_error(c, "format", "not a valid email address");
+            FAIL("format", "not a valid email address");
         break;
     }
+    return true;
 }
 
-const Property *find_property(const SchemaNode *n, const char *key, int len)
-{
-    int lo = 0, hi = n->nproperties - 1;
-    while (lo <= hi)
-    {
-        int mid = (lo + hi) / 2;
-        int cmp = key_compare(n->properties[mid].name, n->properties[mid].name_len, key, len);
-        if (cmp == 0)
-            return &n->properties[mid];
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return nullptr;
-}
-
-void check_object(Checker &c, const SchemaNode *n, JsonbContainer *obj)
+bool check_object(Checker &c, const SchemaNode *n, JsonbContainer *obj)
 {
     JsonbValue found;
     for (int i = 0; i < n->nrequired; i++)
@@ -189,6 +190,8 @@ void check_object(Checker &c, const SchemaNode *n, JsonbContainer *obj)
         const Property &r = n->required[i];
         if (!getKeyJsonValueFromContainer(obj, r.name, r.name_len, &found))
         {
+            if (c.quiet)
+                return false;
             append_key(&c.path, r.name, r.name_len);
             data_error(c, "required", "property is missing");
         }
@@ -196,8 +199,9 @@ void check_object(Checker &c, const SchemaNode *n, JsonbContainer *obj)
     for (int i = 0; i < n->nproperties; i++)
     {
         const Property &p = n->properties[i];
-        if (getKeyJsonValueFromContainer(obj, p.name, p.name_len, &found))
-            check_child(c, p.schema, found, p.name, p.name_len, -1);
+        if (getKeyJsonValueFromContainer(obj, p.name, p.name_len, &found) &&
+            !check_child(c, p.schema, found, p.name, p.name_len, -1))
+            return false;
     }
     if (n->no_additional)
     {
@@ -207,22 +211,68 @@ void check_object(Checker &c, const SchemaNode *n, JsonbContainer *obj)
         while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
             if (tok == WJB_KEY && !find_property(n, key.val.string.val, key.val.string.len))
             {
+                if (c.quiet)
+                    return false;
                 append_key(&c.path, key.val.string.val, key.val.string.len);
                 data_error(c, "additionalProperties", "property is not allowed");
             }
     }
+    return true;
 }
 
-void check_node(Checker &c, const SchemaNode *n, const JsonbValue &v)
+/* Does v pass n?  Tried quietly: a failure is false, and leaves no message. */
+bool passes(Checker &c, const SchemaNode *n, const JsonbValue &v)
 {
+    c.quiet++;
+    bool ok = check_node(c, n, v);
+    c.quiet--;
+    return ok;
+}
+
+/* allOf, $ref, anyOf, oneOf: the same value against more schemas. */
+bool check_applicators(Checker &c, const SchemaNode *n, const JsonbValue &v)
+{
+    for (int i = 0; i < n->nall_of; i++)
+        if (!check_node(c, n->all_of[i], v))
+            return false;
+    if (n->ref && !check_node(c, n->ref, v))
+        return false;
+    if (n->nany_of)
+    {
+        bool any = false;
+        for (int i = 0; i < n->nany_of && !any; i++)
+            any = passes(c, n->any_of[i], v);
+        if (!any)
+            FAIL("anyOf", "matches none of its %s schemas", psprintf("%d", n->nany_of));
+    }
+    if (n->none_of)
+    {
+        int matched = 0;
+        for (int i = 0; i < n->none_of && matched < 2; i++)
+            matched += passes(c, n->one_of[i], v);
+        if (matched != 1)
+            FAIL("oneOf", "%s", matched == 0 ? psprintf("matches none of its %d schemas", n->none_of)
+                                             : "matches more than one of its schemas");
+    }
+    return true;
+}
+
+bool check_node(Checker &c, const SchemaNode *n, const JsonbValue &v)
+{
+    /* The bound is an error even while quiet: no anyOf or oneOf may take it for a mismatch. */
+    if (++c.steps > c.max_steps)
+        data_error(c, "schema", "checking this value needs more than %s schema applications (allOf, anyOf, oneOf, $ref)",
+                   psprintf(INT64_FORMAT, c.max_steps));
+    if ((c.steps & 4095) == 0)
+        CHECK_FOR_INTERRUPTS();
     if (n->reject_all)
-        data_error(c, "false", "no value is allowed here");
+        FAIL("false", "no value is allowed here");
 
     if (n->type_mask && !type_matches(n->type_mask, v))
     {
         uint16 bit = value_bit(v);
-        data_error(c, "type", "expected %s", psprintf("%s, got %s", type_list(n->type_mask),
-                                                      type_list(bit & ~T_NUMBER ? bit & ~T_NUMBER : bit)));
+        FAIL("type", "expected %s", psprintf("%s, got %s", type_list(n->type_mask),
+                                             type_list(bit & ~T_NUMBER ? bit & ~T_NUMBER : bit)));
     }
 
     if (n->nenum)
@@ -242,20 +292,25 @@ void check_node(Checker &c, const SchemaNode *n, const JsonbValue &v)
                 lo = mid + 1;
         }
         if (!matched)
-            data_error(c, "enum", "value is not one of the allowed values");
+            FAIL("enum", "value is not one of the allowed values");
     }
 
     switch (v.type)
     {
     case jbvNumeric:
-        check_number(c, n, v.val.numeric);
+        if (!check_number(c, n, v.val.numeric))
+            return false;
         break;
     case jbvString:
-        check_string(c, n, v.val.string.val, v.val.string.len);
+        if (!check_string(c, n, v.val.string.val, v.val.string.len))
+            return false;
         break;
     case jbvBinary:
         if (JsonContainerIsObject(v.val.binary.data))
-            check_object(c, n, v.val.binary.data);
+        {
+            if (!check_object(c, n, v.val.binary.data))
+                return false;
+        }
         else if (n->items)
         {
             int index = 0;
@@ -265,13 +320,15 @@ void check_node(Checker &c, const SchemaNode *n, const JsonbValue &v)
             {
                 if ((index & 1023) == 0)
                     CHECK_FOR_INTERRUPTS();
-                check_child(c, n->items, e, nullptr, 0, index++);
+                if (!check_child(c, n->items, e, nullptr, 0, index++))
+                    return false;
             }
         }
         break;
     default:
         break;
     }
+    return check_applicators(c, n, v);
 }
 
 } // namespace
@@ -283,6 +340,11 @@ void check_data(const SchemaNode *root, Jsonb *data, const char *what)
         c.what = what;
         initStringInfo(&c.path);
         appendStringInfoChar(&c.path, '$');
+        /* Without applicators a schema applies at most once to each value,
+         * and a value takes at least a byte: never near the bound. */
+        c.steps = 0;
+        c.max_steps = check_steps_base + check_steps_per_byte * (int64)VARSIZE(data);
+        c.quiet = 0;
         check_node(c, root, pg::jsonb_root_value(data));
     });
 }

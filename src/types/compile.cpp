@@ -25,11 +25,24 @@ using namespace detail;
 
 namespace {
 
+/* A definition of the root's "$defs" or "definitions", compiled once. */
+struct Definition
+{
+    const char *which; /* "$defs" or "definitions" */
+    const char *name;
+    int name_len;
+    SchemaNode *node;
+};
+
 struct Compiler
 {
     const char *what;
     StringInfo path; /* JSON path into the schema, for error messages */
     RegexHolder *regexes;
+    JsonbContainer *root;   /* the root schema (an object), which "$ref"s point into; NULL: a boolean */
+    SchemaNode *root_node;  /* "#" */
+    Definition *defs;       /* compiled so far */
+    int ndefs, maxdefs;
 };
 
 [[noreturn]] void schema_error(Compiler &c, const char *fmt, const char *arg = nullptr)
@@ -126,6 +139,102 @@ void compile_pattern(Compiler &c, SchemaNode *node, const JsonbValue &v)
 }
 
 SchemaNode *compile_node(Compiler &c, const JsonbValue &v, int depth);
+void compile_into(Compiler &c, SchemaNode *node, const JsonbValue &v, int depth);
+
+/*
+ * The root's definition `name` of "$defs" or "definitions" (which),
+ * compiled once, at depth 1 whatever refers to it, with its own path in
+ * messages.  The node is registered before it is compiled, so a definition
+ * may refer to itself (a recursive schema).
+ */
+SchemaNode *definition(Compiler &c, const char *which, const char *name, int name_len)
+{
+    for (int i = 0; i < c.ndefs; i++)
+        if (strcmp(c.defs[i].which, which) == 0 && key_compare(c.defs[i].name, c.defs[i].name_len, name, name_len) == 0)
+            return c.defs[i].node;
+    JsonbValue defs, member;
+    if (!c.root || !getKeyJsonValueFromContainer(c.root, which, strlen(which), &defs) || !is_container(defs, true))
+        schema_error(c, "refers to \"%s\", which the schema's root does not have as an object of schemas", which);
+    if (!getKeyJsonValueFromContainer(defs.val.binary.data, name, name_len, &member))
+        schema_error(c, "refers to a definition the schema does not have: \"%s\"", pnstrdup(name, name_len));
+    if (c.ndefs == c.maxdefs)
+    {
+        c.maxdefs = Max(8, c.maxdefs * 2);
+        c.defs = c.defs ? static_cast<Definition *>(repalloc(c.defs, sizeof(Definition) * c.maxdefs))
+                        : static_cast<Definition *>(palloc(sizeof(Definition) * c.maxdefs));
+    }
+    SchemaNode *node = static_cast<SchemaNode *>(palloc0(sizeof(SchemaNode)));
+    c.defs[c.ndefs++] = Definition{which, pnstrdup(name, name_len), name_len, node};
+
+    char *saved = pstrdup(c.path->data);
+    resetStringInfo(c.path);
+    appendStringInfoChar(c.path, '$');
+    append_key(c.path, which, strlen(which));
+    append_key(c.path, name, name_len);
+    compile_into(c, node, member, 1);
+    resetStringInfo(c.path);
+    appendStringInfoString(c.path, saved);
+    return node;
+}
+
+/*
+ * A local "$ref": "#" (the root), "#/$defs/name" or "#/definitions/name"
+ * (name a JSON Pointer token: "~1" is "/", "~0" is "~").
+ */
+SchemaNode *resolve_ref(Compiler &c, const char *ref, int len)
+{
+    if (len == 1 && ref[0] == '#')
+        return c.root_node;
+    static const char *const prefixes[2] = {"#/$defs/", "#/definitions/"};
+    static const char *const names[2] = {"$defs", "definitions"};
+    for (int p = 0; p < 2; p++)
+    {
+        int plen = strlen(prefixes[p]);
+        if (len < plen || memcmp(ref, prefixes[p], plen) != 0)
+            continue;
+        StringInfoData name;
+        initStringInfo(&name);
+        for (int i = plen; i < len; i++)
+        {
+            char ch = ref[i];
+            if (ch == '/')
+                schema_error(c, "\"%s\": only a definition of the root can be referred to (no deeper pointer)",
+                             pnstrdup(ref, len));
+            if (ch == '~')
+            {
+                if (i + 1 < len && (ref[i + 1] == '0' || ref[i + 1] == '1'))
+                    ch = ref[++i] == '0' ? '~' : '/';
+                else
+                    schema_error(c, "\"%s\": \"~\" must be followed by 0 or 1", pnstrdup(ref, len));
+            }
+            appendStringInfoChar(&name, ch);
+        }
+        return definition(c, names[p], name.data, name.len);
+    }
+    schema_error(c, "\"%s\" is not supported: only \"#\", \"#/$defs/name\" and \"#/definitions/name\" (local references)",
+                 pnstrdup(ref, len));
+}
+
+/* The schemas of allOf / anyOf / oneOf: a non-empty array of schemas. */
+SchemaNode **compile_list(Compiler &c, const JsonbValue &v, int depth, int *n)
+{
+    if (!is_container(v, false) || JsonContainerSize(v.val.binary.data) == 0)
+        schema_error(c, "must be a non-empty array of schemas");
+    SchemaNode **list = static_cast<SchemaNode **>(palloc(sizeof(SchemaNode *) * JsonContainerSize(v.val.binary.data)));
+    *n = 0;
+    JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
+    JsonbValue e;
+    int index = 0;
+    while (pg::jsonb_next_element(&it, &e))
+    {
+        int saved = c.path->len;
+        appendStringInfo(c.path, "[%d]", index++);
+        list[(*n)++] = compile_node(c, e, depth + 1);
+        c.path->len = saved;
+        c.path->data[saved] = '\0';
+    }
+    return list;
+}
 
 /* Compile sub-schema v found under path suffix (key, or index when key is NULL). */
 SchemaNode *compile_child(Compiler &c, const JsonbValue &v, int depth, const char *key, int keylen,
@@ -271,6 +380,34 @@ void compile_keyword(Compiler &c, SchemaNode *node, const JsonbValue &key, const
          * chronicle.redact removes when given no paths (SPEC section 2c). */
         if (v.type != jbvBool)
             schema_error(c, "must be a boolean");
+        node->personal = v.val.boolean;
+    }
+    else if (is("allOf"))
+        node->all_of = compile_list(c, v, depth, &node->nall_of);
+    else if (is("anyOf"))
+        node->any_of = compile_list(c, v, depth, &node->nany_of);
+    else if (is("oneOf"))
+        node->one_of = compile_list(c, v, depth, &node->none_of);
+    else if (is("$ref"))
+    {
+        if (!is_string(v))
+            schema_error(c, "must be a string");
+        node->ref_text = pnstrdup(v.val.string.val, v.val.string.len);
+        node->ref = resolve_ref(c, v.val.string.val, v.val.string.len);
+    }
+    else if (is("$defs") || is("definitions"))
+    {
+        /* Every definition is compiled (a malformed one is an error even
+         * when nothing refers to it); "$ref"s reach them by name. */
+        if (depth != 0)
+            schema_error(c, "is supported at the schema's root only");
+        if (!is_container(v, true))
+            schema_error(c, "must be an object of schemas");
+        const char *which = is("$defs") ? "$defs" : "definitions";
+        JsonbIterator *it = JsonbIteratorInit(v.val.binary.data);
+        JsonbValue dk, dv;
+        while (pg::jsonb_next_member(&it, &dk, &dv))
+            (void)definition(c, which, dk.val.string.val, dk.val.string.len);
     }
     else if (is("title") || is("description") || is("$schema") || is("$id") || is("$comment") ||
              is("default") || is("examples") || is("deprecated") || is("readOnly") || is("writeOnly"))
@@ -287,13 +424,19 @@ void compile_keyword(Compiler &c, SchemaNode *node, const JsonbValue &key, const
 
 SchemaNode *compile_node(Compiler &c, const JsonbValue &v, int depth)
 {
-    check_stack_depth();
     SchemaNode *node = static_cast<SchemaNode *>(palloc0(sizeof(SchemaNode)));
+    compile_into(c, node, v, depth);
+    return node;
+}
+
+void compile_into(Compiler &c, SchemaNode *node, const JsonbValue &v, int depth)
+{
+    check_stack_depth();
     node->min_length = node->max_length = -1;
     if (v.type == jbvBool)
     {
         node->reject_all = !v.val.boolean;
-        return node;
+        return;
     }
     if (!is_container(v, true))
         schema_error(c, "a schema must be a JSON object or a boolean");
@@ -314,21 +457,84 @@ SchemaNode *compile_node(Compiler &c, const JsonbValue &v, int depth)
         c.path->len = saved;
         c.path->data[saved] = '\0';
     }
-    return node;
+}
+
+/*
+ * Applicators (allOf, anyOf, oneOf, $ref) check the same value again: a
+ * cycle of them alone ("$ref": "#" at the root, two definitions referring
+ * to each other) would never end.  Every node is visited (through
+ * properties and items too); from each, a depth-first walk over applicator
+ * edges finds any such cycle.  mark: 1 visited, 2 on the walk's stack, 4
+ * its walk is done (no cycle from it).
+ */
+void check_applicator_cycles(Compiler &c, SchemaNode *node, const char *via);
+
+void applicator_walk(Compiler &c, SchemaNode *node, const char *via)
+{
+    check_stack_depth();
+    if (node->mark & 4)
+        return;
+    if (node->mark & 2)
+    {
+        StringInfoData msg;
+        initStringInfo(&msg);
+        appendStringInfo(&msg, "invalid schema for %s: %s refers back to itself without descending into a property "
+                         "or an array item (the check would never end)",
+                         c.what, via ? psprintf("\"$ref\": \"%s\"", via) : "an allOf, anyOf or oneOf");
+        throw_invalid(msg.data);
+    }
+    node->mark |= 2;
+    for (int i = 0; i < node->nall_of; i++)
+        applicator_walk(c, node->all_of[i], nullptr);
+    for (int i = 0; i < node->nany_of; i++)
+        applicator_walk(c, node->any_of[i], nullptr);
+    for (int i = 0; i < node->none_of; i++)
+        applicator_walk(c, node->one_of[i], nullptr);
+    if (node->ref)
+        applicator_walk(c, node->ref, node->ref_text);
+    node->mark = (node->mark & ~2) | 4;
+}
+
+void check_applicator_cycles(Compiler &c, SchemaNode *node, const char *via)
+{
+    check_stack_depth();
+    if (node->mark & 1)
+        return;
+    node->mark |= 1;
+    applicator_walk(c, node, via);
+    for (int i = 0; i < node->nproperties; i++)
+        check_applicator_cycles(c, node->properties[i].schema, nullptr);
+    if (node->items)
+        check_applicator_cycles(c, node->items, nullptr);
+    for (int i = 0; i < node->nall_of; i++)
+        check_applicator_cycles(c, node->all_of[i], nullptr);
+    for (int i = 0; i < node->nany_of; i++)
+        check_applicator_cycles(c, node->any_of[i], nullptr);
+    for (int i = 0; i < node->none_of; i++)
+        check_applicator_cycles(c, node->one_of[i], nullptr);
+    if (node->ref)
+        check_applicator_cycles(c, node->ref, node->ref_text);
 }
 
 } // namespace
 
 CompiledSchema compile_schema(Jsonb *schema, const char *what)
 {
-    Compiler c{what, nullptr, nullptr};
+    Compiler c{what, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0};
     SchemaNode *root = nullptr;
     try
     {
         root = pg::guard([&] {
             c.path = makeStringInfo();
             appendStringInfoChar(c.path, '$');
-            return compile_node(c, pg::jsonb_root_value(schema), 0);
+            JsonbValue v = pg::jsonb_root_value(schema);
+            c.root = is_container(v, true) ? v.val.binary.data : nullptr;
+            c.root_node = static_cast<SchemaNode *>(palloc0(sizeof(SchemaNode)));
+            compile_into(c, c.root_node, v, 0);
+            check_applicator_cycles(c, c.root_node, nullptr);
+            for (int i = 0; i < c.ndefs; i++)
+                check_applicator_cycles(c, c.defs[i].node, nullptr);
+            return c.root_node;
         });
     }
     catch (...)

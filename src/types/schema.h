@@ -10,6 +10,7 @@
 #pragma once
 
 #include "pg/boundary.h"
+#include "types/types.h"
 
 extern "C" {
 #include "regex/regex.h"
@@ -21,6 +22,14 @@ namespace types {
 
 /* Sub-schemas nest at most this deep (hostile input: a 10,000-level schema). */
 constexpr int max_schema_depth = 64;
+
+/*
+ * A check applies at most check_steps_base + check_steps_per_byte * (bytes
+ * of the data) schemas to values (SE003 beyond): nested anyOf / oneOf over
+ * shared "$ref"s could otherwise take exponential time.
+ */
+constexpr int64 check_steps_base = 1000000;
+constexpr int64 check_steps_per_byte = 16;
 
 /* Bits of SchemaNode::type_mask; 0 means "any type". */
 enum TypeBit : uint16
@@ -80,6 +89,25 @@ struct SchemaNode
     regex_t *pattern;
     const char *pattern_source;
     Format format;
+
+    /*
+     * Applicators: schemas the same value is also checked against (JSON
+     * Schema's allOf, anyOf, oneOf, and a local $ref: "#", "#/$defs/name" or
+     * "#/definitions/name" of the root schema).  They may form a graph with
+     * cycles through properties and items (a recursive schema); a cycle of
+     * applicators alone is rejected when the schema is compiled.
+     */
+    SchemaNode **all_of;
+    int nall_of;
+    SchemaNode **any_of;
+    int nany_of;
+    SchemaNode **one_of;
+    int none_of;
+    SchemaNode *ref;
+    const char *ref_text; /* the $ref as written, for messages */
+
+    bool personal; /* "x-personal": true (chronicle.redact, SPEC section 2c) */
+    uint8 mark;    /* compile time only: the applicator cycle check */
 };
 
 struct CompiledSchema
@@ -104,6 +132,25 @@ void free_regexes(RegexHolder *list);
  * `what`, the JSON path in data and the failed rule.
  */
 void check_data(const SchemaNode *root, Jsonb *data, const char *what);
+
+/*
+ * The values of data that root marks "x-personal": true, found by walking
+ * data and the schema together through properties, items, allOf, anyOf,
+ * oneOf and $ref (every branch of anyOf and oneOf, whether or not the value
+ * matches it: erasure errs on the side of removing).  A value is personal
+ * when any schema that applies to it is; an array whose items are personal
+ * is one personal value.  Each result is a PersonalPath palloc'd in
+ * CurrentMemoryContext; the list is in data order, and a value is listed
+ * once, never inside another listed one.
+ */
+using PersonalStep = ::TypesPersonalStep;
+using PersonalPath = ::TypesPersonalPath;
+struct PersonalPaths
+{
+    PersonalPath *paths;
+    int npaths;
+};
+PersonalPaths personal_paths(const SchemaNode *root, Jsonb *data);
 
 /* Format checkers (RFC 3339 full-date / date-time, RFC 4122 text form, an
  * address per RFC 5321 without quoted local parts or address literals). */

@@ -45,6 +45,24 @@ int key_compare(const char *a, int alen, const char *b, int blen)
     return memcmp(a, b, alen);
 }
 
+/* n's schema for property key (binary search: properties are in key_compare order), or NULL. */
+const Property *find_property(const SchemaNode *n, const char *key, int len)
+{
+    int lo = 0, hi = n->nproperties - 1;
+    while (lo <= hi)
+    {
+        int mid = (lo + hi) / 2;
+        int cmp = key_compare(n->properties[mid].name, n->properties[mid].name_len, key, len);
+        if (cmp == 0)
+            return &n->properties[mid];
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return nullptr;
+}
+
 /* Append a key to a JSON path: `.key` for identifiers, `["k e y"]` otherwise. */
 void append_key(StringInfo path, const char *key, int len)
 {

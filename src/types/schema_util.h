@@ -21,6 +21,9 @@ Numeric numeric_copy(Numeric n);
 /* Jsonb orders object keys by length, then bytes; compiled properties follow suit. */
 int key_compare(const char *a, int alen, const char *b, int blen);
 
+/* n's property named key, or NULL. */
+const Property *find_property(const SchemaNode *n, const char *key, int len);
+
 /* Append a key to a JSON path: `.key` for identifiers, `["k e y"]` otherwise. */
 void append_key(StringInfo path, const char *key, int len);
 

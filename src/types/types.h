@@ -40,6 +40,28 @@ void types_check_event(const char *type, int32 type_version, Jsonb *data);
 Jsonb *types_upcast(const char *type, int32 *type_version, Jsonb *data);
 
 /*
+ * The values of data (stored as type at type_version) that the type's schema
+ * for that version marks "x-personal": true, through properties, items,
+ * allOf, anyOf, oneOf and local $ref (schema.h, personal_paths, says how).
+ * Returns false when there is no such schema; else sets *paths (palloc'd in
+ * CurrentMemoryContext, in data order, none inside another) and *npaths.
+ * A path of no steps is data itself.  For chronicle.redact.
+ */
+struct TypesPersonalStep
+{
+    const char *key; /* an object key (key_len bytes), or NULL: element `index` of an array */
+    int key_len;
+    int index;
+};
+struct TypesPersonalPath
+{
+    int nsteps;
+    TypesPersonalStep *steps;
+};
+bool types_personal_paths(const char *type, int32 type_version, Jsonb *data, TypesPersonalPath **paths,
+                          int *npaths);
+
+/*
  * Whether any upcaster is defined for type: false means types_upcast would
  * return every event of that type unchanged.  A reader of many events of
  * one type (a replay) asks once per run of that type instead of per event.

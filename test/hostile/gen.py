@@ -226,8 +226,8 @@ case("replay.fn_dropped", f"SELECT {rp}('acct-1', 'fn_dropped')")
 case("fold.null_reducer", "SELECT chronicle.fold(NULL, e ORDER BY version) FROM chronicle.events e WHERE stream_id = 'acct-1'")
 case("fold.unknown_reducer", "SELECT chronicle.fold('nope', e ORDER BY version) FROM chronicle.events e WHERE stream_id = 'acct-1'")
 case("fold.null_row", "SELECT chronicle.fold('acct', NULL::chronicle.events)")
-case("fold.null_fields", "SELECT chronicle.fold('acct', ROW(NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL)::chronicle.events)")
-case("fold.data_array", "SELECT chronicle.fold('acct', ROW('x-1',1,1,gen_random_uuid(),'DepositMade',1,'[1]','{}',now(),'1','','{}')::chronicle.events)")
+case("fold.null_fields", "SELECT chronicle.fold('acct', ROW(NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL)::chronicle.events)")
+case("fold.data_array", "SELECT chronicle.fold('acct', ROW('x-1',1,1,gen_random_uuid(),'DepositMade',1,'[1]','{}',now(),'1','','{}','')::chronicle.events)")
 case("fold.reducer_changes", "SELECT chronicle.fold(CASE WHEN version = 1 THEN 'acct' ELSE 'fn_array' END, e ORDER BY version) FROM chronicle.events e WHERE stream_id = 'acct-1'")
 case("fold.add_string", "SELECT chronicle.fold('acct', e ORDER BY version) FROM chronicle.events e WHERE stream_id = 'bad-1'")
 case("merge.scalars", "SELECT chronicle.merge_agg(d) FROM (VALUES ('1'::jsonb), ('[2]'), ('null'), (NULL), ('{\"a\":1}')) v(d)")
@@ -468,7 +468,7 @@ case("skip.validate", "SELECT check_that(count(*) = 0) FROM chronicle.tree_valid
 # Long messages naming multibyte user strings are cut at a character boundary.
 for k in range(3):
     case(f"messages.long_reducer_name_{k}", f"SELECT message_is_valid($q$SELECT chronicle.replay('acct-1', repeat('a', {k}) || repeat(chr(233), 1100))$q$)")
-case("messages.long_stream_in_rule_error", "SELECT message_is_valid($q$SELECT chronicle.fold('acct', ROW('a' || repeat(chr(233), 600),1,1,gen_random_uuid(),'DepositMade',1,'{\"Amount\":\"x\"}','{}',now(),'1','','{}')::chronicle.events)$q$)")
+case("messages.long_stream_in_rule_error", "SELECT message_is_valid($q$SELECT chronicle.fold('acct', ROW('a' || repeat(chr(233), 600),1,1,gen_random_uuid(),'DepositMade',1,'{\"Amount\":\"x\"}','{}',now(),'1','','{}','')::chronicle.events)$q$)")
 
 # --- snapshots ------------------------------------------------------------------
 ts = "chronicle.take_snapshot"

@@ -4,7 +4,9 @@
 import json, random, sys
 random.seed(int(sys.argv[1]))
 KEYS = ["type","properties","required","additionalProperties","items","enum","minimum","maximum",
-        "exclusiveMinimum","exclusiveMaximum","minLength","maxLength","pattern","format","title","oneOf"]
+        "exclusiveMinimum","exclusiveMaximum","minLength","maxLength","pattern","format","title","oneOf",
+        "allOf","anyOf","$ref","$defs","x-personal"]
+REFS = ["#", "#/$defs/a", "#/$defs/b", "#/definitions/a", "#/$defs/a~1b", "#/$defs/a/b", "#/x", "x.json#/a", "#/$defs/~2", 1]
 TYPES = ["object","array","string","number","integer","boolean","null","strnig"]
 PATTERNS = ["^a+$","(", "[z-a]", "a{2,1}", "\\d+", "(a|b)*c", "^(a+)-\\1$", "[[:alpha:]]", "\\", "", ".*", "x{1000}"]
 FORMATS = ["date","date-time","uuid","email","ipv4", 3]
@@ -30,6 +32,12 @@ def rnd_schema(d=0):
         elif k in ("minLength","maxLength"): v = random.choice([0, 1, 3, -1, 1.5, 2**40, "2"])
         elif k == "pattern": v = random.choice(PATTERNS)
         elif k == "format": v = random.choice(FORMATS)
+        elif k in ("allOf", "anyOf", "oneOf"):
+            v = [rnd_schema(d+1) for _ in range(random.randint(0, 3))] if d < 6 and random.random() < .85 else rnd_value()
+        elif k == "$ref": v = random.choice(REFS)
+        elif k == "$defs":
+            v = {n: rnd_schema(d+1) for n in random.sample(["a", "b", "a/b"], random.randint(0, 3))} if d < 6 else {}
+        elif k == "x-personal": v = random.choice([True, False, "yes"])
         else: v = rnd_value()
         s[k] = v
     return s
