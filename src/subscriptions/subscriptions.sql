@@ -267,11 +267,12 @@ BEGIN
     IF _ack_as.tx_id IS NULL OR _ack_as.global_position IS NULL THEN
         RAISE EXCEPTION 'tx_id and global_position must not be NULL' USING ERRCODE = '22004';
     END IF;
-    -- FOR SHARE: a concurrent change of the group size or of the owner, or an
-    -- unsubscribe, waits for this ack; one that committed first is seen (READ
-    -- COMMITTED re-reads the row) or is 40001 (REPEATABLE READ).
+    -- KEY SHARE: a concurrent change of the group size or of the owner, or an
+    -- unsubscribe, waits for this ack (each locks the row FOR UPDATE first);
+    -- one that committed first is seen (READ COMMITTED re-reads the row) or
+    -- is 40001 (REPEATABLE READ).
     SELECT s.members, s.start_tx_id, s.start_position, s.owner INTO sub
-    FROM chronicle.subscriptions s WHERE s.name = sub_name FOR SHARE;
+    FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
@@ -323,7 +324,7 @@ BEGIN
         RAISE EXCEPTION 'event_id and error must not be NULL' USING ERRCODE = '22004';
     END IF;
     SELECT s.category, s.types, s.owner INTO sub
-    FROM chronicle.subscriptions s WHERE s.name = sub_name FOR SHARE;
+    FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
@@ -362,7 +363,7 @@ DECLARE
     sub_name text := chronicle._subscription_name(_replay_parked_as.name);
     sub_owner regrole;
 BEGIN
-    SELECT s.owner INTO sub_owner FROM chronicle.subscriptions s WHERE s.name = sub_name FOR SHARE;
+    SELECT s.owner INTO sub_owner FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
@@ -404,7 +405,7 @@ DECLARE
     sub_name text := chronicle._subscription_name(_unsubscribe_as.name);
     sub_owner regrole;
 BEGIN
-    -- The row lock first: a concurrent ack or park (FOR SHARE) finishes before.
+    -- The row lock first: a concurrent ack or park (KEY SHARE) finishes before.
     SELECT s.owner INTO sub_owner FROM chronicle.subscriptions s WHERE s.name = sub_name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
@@ -448,8 +449,10 @@ BEGIN
         RAISE EXCEPTION 'role with OID % does not exist', _alter_subscription_owner_as.new_owner::oid
             USING ERRCODE = '42704';
     END IF;
-    -- FOR UPDATE: acks, parks and replays in flight (FOR SHARE) finish first,
-    -- and those that follow see the new owner.
+    -- FOR UPDATE, not only the UPDATE below: acks, parks and replays in
+    -- flight (KEY SHARE, which an UPDATE of a non-key column alone would not
+    -- wait for) finish first, and those that follow wait and see the new
+    -- owner (subscriptions_owner.spec).
     SELECT s.owner INTO sub_owner FROM chronicle.subscriptions s WHERE s.name = sub_name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';

@@ -24,7 +24,7 @@ COMMENT ON COLUMN chronicle.subscriptions.owner IS
 
 -- Checkpoints and parked events name their subscription without a foreign
 -- key, so that pg_restore -j may load the three tables in any order (issue 12):
--- ack, park and replay_parked lock the subscription row (FOR SHARE) before
+-- ack, park and replay_parked lock the subscription row (KEY SHARE) before
 -- they write, and unsubscribe deletes a subscription's rows with it.
 CREATE TABLE chronicle.subscription_checkpoints (
     subscription    text        NOT NULL,
