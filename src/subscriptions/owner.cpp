@@ -120,7 +120,7 @@ void subscription_check_owner(text *name, const char *action)
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("subscription \"%s\" is owned by role %s", text_to_cstring(name),
                                who ? quote_identifier(who) : psprintf("with OID %u", owner)),
-                        errdetail("Only the subscription's owner or a member of the owning role may %s it.",
+                        errdetail("Only the subscription's owner or a member of the owning role may %s.",
                                   action)));
     }
 }

@@ -227,7 +227,7 @@ SQL_FUNCTION(chronicle_poll)
         if (name_chars < 1 || name_chars > 255)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             pg::format("subscription name must have 1 to 255 characters (got %d)", name_chars));
-        subscription_check_owner(name, "poll");
+        subscription_check_owner(name, "poll it");
         if (!poll_into_result(fcinfo, name, max_count, member, members))
         {
             char *shown = text_to_cstring(name);

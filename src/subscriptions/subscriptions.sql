@@ -65,7 +65,7 @@ BEGIN
                         coalesce((SELECT quote_ident(r.rolname) FROM pg_roles r WHERE r.oid = owner::oid),
                                  'with OID ' || owner::oid)
             USING ERRCODE = '42501',
-                  DETAIL = format('Only the subscription''s owner or a member of the owning role may %s it.', action);
+                  DETAIL = format('Only the subscription''s owner or a member of the owning role may %s.', action);
     END IF;
 END
 $$;
@@ -118,7 +118,7 @@ BEGIN
         FROM chronicle.subscriptions s WHERE s.name = sub_name;
         IF FOUND THEN
             -- Another role's name is not taken over, not even with its filters.
-            PERFORM chronicle._subscription_check_owner(caller, sub_name, existing.owner, 'subscribe to');
+            PERFORM chronicle._subscription_check_owner(caller, sub_name, existing.owner, 'subscribe to it again');
             -- Consumers subscribe at start-up: the same definition again is a no-op.
             IF existing.category IS NOT DISTINCT FROM _subscribe_as.category
                AND existing.types IS NOT DISTINCT FROM sub_types THEN
@@ -210,7 +210,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', _subscription_resize_as.name USING ERRCODE = 'SE006';
     END IF;
-    PERFORM chronicle._subscription_check_owner(caller, _subscription_resize_as.name, sub.owner, 'resize');
+    PERFORM chronicle._subscription_check_owner(caller, _subscription_resize_as.name, sub.owner, 'resize it');
     IF sub.members = _subscription_resize_as.members THEN
         RETURN;
     END IF;
@@ -276,7 +276,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
-    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub.owner, 'ack');
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub.owner, 'ack it');
     IF m < 0 OR m >= sub.members THEN
         RAISE EXCEPTION 'member % is out of range for subscription "%" (members: %)', m, sub_name, sub.members
             USING ERRCODE = '22023';
@@ -328,7 +328,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
-    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub.owner, 'park events of');
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub.owner, 'park its events');
     SELECT e.stream_id, e.type INTO ev FROM chronicle.events e WHERE e.event_id = _park_as.event_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'event % does not exist', _park_as.event_id USING ERRCODE = '22023';
@@ -367,7 +367,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
-    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'replay parked events of');
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'replay its parked events');
     -- read_stream upcasts, as every read does.  A concurrent replay_parked
     -- waits on the deleted rows and then returns none of them.
     RETURN QUERY
@@ -410,7 +410,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
-    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'unsubscribe');
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'remove it');
     DELETE FROM chronicle.subscriptions s WHERE s.name = sub_name;
     -- Then its checkpoints and parked rows, read with the latest snapshot: under
     -- REPEATABLE READ an ack or park that committed after this transaction's
@@ -457,7 +457,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
-    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'give away');
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'give it away');
     IF NOT pg_has_role(caller, _alter_subscription_owner_as.new_owner::oid, 'MEMBER') THEN
         RAISE EXCEPTION 'must be a member of role % to give it subscription "%"',
                         _alter_subscription_owner_as.new_owner, sub_name
