@@ -4,6 +4,8 @@
 -- ack, park, replay_parked and unsubscribe; chronicle_writer is a member of
 -- it.  chronicle_reader may only look (tables and subscription_status).
 -- Nobody writes the tables directly: the functions write with the owner's rights.
+-- Each subscription is owned by the role that subscribed: other roles get
+-- 42501 from every function (sql/subscriptions_owner.sql).
 SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = 'chronicle_subscriber';
 SELECT pg_has_role('chronicle_subscriber', 'chronicle_reader', 'MEMBER') AS subscriber_is_reader,
        pg_has_role('chronicle_writer', 'chronicle_subscriber', 'MEMBER') AS writer_is_subscriber,
@@ -32,9 +34,12 @@ SELECT regress.error_of($$DELETE FROM chronicle.subscriptions$$);
 SELECT regress.error_of($$INSERT INTO chronicle.parked VALUES ('priv', gen_random_uuid(), 'x', 1, now())$$);
 RESET ROLE;
 
--- A writer is a subscriber too.
+-- A writer is a subscriber too (of its own subscriptions).
 SET ROLE regress_subs_writer;
-SELECT count(*) AS writer_polls FROM chronicle.poll('priv');
+SELECT chronicle.subscribe('priv_writer', category => 'subpriv');
+SELECT count(*) AS writer_polls FROM chronicle.poll('priv_writer');
+SELECT chronicle.unsubscribe('priv_writer');
+SELECT regress.error_of($$SELECT chronicle.poll('priv')$$) AS not_the_consumers;
 RESET ROLE;
 
 -- A reader sees subscription state but cannot change it (poll included:
@@ -58,13 +63,16 @@ SELECT regress.error_of($$SELECT * FROM chronicle.subscription_status$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.parked$$);
 RESET ROLE;
 
--- The internal name check is granted to nobody; the stream hash to readers.
+-- The internal name and owner checks and the bodies behind the functions
+-- (called with the caller by owner.cpp's gate) are granted to nobody; the
+-- stream hash to readers; the gate of poll's resize to subscribers.
 SELECT p.oid::regprocedure AS function, r.rolname, has_function_privilege(r.rolname, p.oid, 'EXECUTE')
 FROM pg_proc p, pg_roles r
 WHERE p.pronamespace = 'chronicle'::regnamespace
-  AND p.proname IN ('_subscription_name', '_stream_member', '_subscription_resize')
+  AND (p.proname IN ('_subscription_name', '_subscription_check_owner', '_stream_member', '_subscription_resize')
+       OR p.proname LIKE '\_%\_as')
   AND r.rolname IN ('chronicle_reader', 'chronicle_subscriber')
-ORDER BY 1, 2;
+ORDER BY p.oid::regprocedure::text, r.rolname;
 
 SELECT chronicle.unsubscribe('priv');
 DROP ROLE regress_subs_consumer, regress_subs_reader, regress_subs_writer, regress_subs_nobody;

@@ -113,7 +113,8 @@ GRANT EXECUTE ON FUNCTION chronicle.define_projection(text, text, text, jsonb) T
 GRANT EXECUTE ON FUNCTION chronicle.rebuild_projection(text) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.drop_projection(text, boolean) TO chronicle_writer;
 
--- subscriptions
+-- subscriptions: each is owned; the functions check that the caller is a
+-- member of the owning role (src/subscriptions/owner.cpp).
 GRANT SELECT ON chronicle.subscriptions, chronicle.subscription_checkpoints, chronicle.parked
     TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle._stream_member(text, int) TO chronicle_reader;
@@ -124,6 +125,9 @@ GRANT EXECUTE ON FUNCTION chronicle.ack(text, xid8, bigint, int) TO chronicle_su
 GRANT EXECUTE ON FUNCTION chronicle.park(text, uuid, text) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.replay_parked(text) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.unsubscribe(text) TO chronicle_subscriber;
+GRANT EXECUTE ON FUNCTION chronicle.alter_subscription_owner(text, regrole) TO chronicle_subscriber;
+-- The bodies behind the gates (chronicle._<function>_as, called through fmgr
+-- with the caller) and _subscription_check_owner are granted to nobody.
 GRANT SELECT ON chronicle.subscription_status TO chronicle_reader;
 
 -- erasure

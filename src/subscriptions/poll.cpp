@@ -15,7 +15,10 @@
  * so it works on a hot standby, except when it is given a new group size:
  * then it calls chronicle._subscription_resize (a write, 25006 there).
  *
- * src/subscriptions (this file and member.cpp, no header of its own) is
+ * Only a member of the subscription's owning role (or a superuser) may poll
+ * it (owner.cpp), checked first; a resize checks again on the locked row.
+ *
+ * src/subscriptions (this file, member.cpp, owner.cpp and forget.cpp) is
  * C-style (pg/boundary.h).
  */
 #include "errors.h"
@@ -25,6 +28,7 @@
 #include "pg/citus.h"
 #include "pg/result_memory.h"
 #include "row/event_row.h"
+#include "subscriptions/owner.h"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -223,6 +227,7 @@ SQL_FUNCTION(chronicle_poll)
         if (name_chars < 1 || name_chars > 255)
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             pg::format("subscription name must have 1 to 255 characters (got %d)", name_chars));
+        subscription_check_owner(name, "poll it");
         if (!poll_into_result(fcinfo, name, max_count, member, members))
         {
             char *shown = text_to_cstring(name);

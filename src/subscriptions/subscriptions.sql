@@ -3,8 +3,19 @@
 -- checkpoint per consumer-group member, in read_all order (tx_id,
 -- global_position).  poll (C++, src/subscriptions/poll.cpp) reads after a
 -- checkpoint under read_all's horizon; ack, park and the rest write here with
--- the owner's rights (SECURITY DEFINER): nobody else has any write privilege
--- on these tables.
+-- the owner's rights: nobody else has any write privilege on these tables.
+--
+-- A subscription is owned (SPEC section 0): by the role that subscribed, or
+-- the one alter_subscription_owner gave it to.  Every function that uses or
+-- changes one requires the caller to be a member of the owning role
+-- (pg_has_role USAGE, i.e. has_privs_of_role; a superuser is) or else raises
+-- 42501, so that one consumer role cannot ack past, park, resize, unsubscribe
+-- or take over another's subscription.  A SECURITY DEFINER function cannot
+-- see who called it, so each of them is a C gate (src/subscriptions/owner.cpp)
+-- that calls its PL/pgSQL body chronicle._<function>_as(caller oid, <the same
+-- arguments>) with current_user; the body (SECURITY DEFINER, granted to
+-- nobody) checks the owner on the subscription row it has locked, before it
+-- writes anything.  poll (C, reading as the caller) checks when it starts.
 
 -- Consumers manage subscription state but need not append: they have a role
 -- of their own, chronicle_subscriber (src/base.sql, src/privileges.sql).
@@ -40,46 +51,76 @@ $$;
 COMMENT ON FUNCTION chronicle._subscription_name(text) IS
     'Internal: checks a subscription name (22004 NULL, 22023 empty, longer than 255 characters or with control characters).';
 
+-- 42501 unless caller is a member of the subscription's owner or a superuser
+-- (pg_has_role USAGE is has_privs_of_role).  poll raises the same message
+-- (owner.cpp).
+CREATE OR REPLACE FUNCTION chronicle._subscription_check_owner(caller oid, name text, owner regrole, action text)
+    RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT pg_has_role(caller, owner::oid, 'USAGE') THEN
+        RAISE EXCEPTION 'subscription "%" is owned by role %', name,
+                        coalesce((SELECT quote_ident(r.rolname) FROM pg_roles r WHERE r.oid = owner::oid),
+                                 'with OID ' || owner::oid)
+            USING ERRCODE = '42501',
+                  DETAIL = format('Only the subscription''s owner or a member of the owning role may %s.', action);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION chronicle._subscription_check_owner(oid, text, regrole, text) IS
+    'Internal: 42501 unless the caller is a member of the subscription''s owning role (or a superuser).';
+
 CREATE OR REPLACE FUNCTION chronicle.subscribe(name text, category text DEFAULT NULL, types text[] DEFAULT NULL,
                                     from_start boolean DEFAULT true) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle.subscribe(text, text, text[], boolean) IS
+    'Creates a durable subscription over read_all order, owned by current_user, from the start of the log or from its current end; the same definition again by a member of the owner is a no-op, another one 42710, anyone else gets 42501.';
+
+CREATE OR REPLACE FUNCTION chronicle._subscribe_as(caller oid, name text, category text, types text[],
+                                    from_start boolean) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE
-    sub_name text := chronicle._subscription_name(subscribe.name);
+    sub_name text := chronicle._subscription_name(_subscribe_as.name);
     sub_types text[];
     existing record;
     start chronicle.log_position := ROW('0', 0);
 BEGIN
-    IF subscribe.from_start IS NULL THEN
+    IF _subscribe_as.from_start IS NULL THEN
         RAISE EXCEPTION 'from_start must not be NULL' USING ERRCODE = '22004';
     END IF;
     -- A subscription that could never deliver anything is a mistake, not a wish.
-    IF strpos(subscribe.category, '-') > 0 THEN
+    IF strpos(_subscribe_as.category, '-') > 0 THEN
         RAISE EXCEPTION 'category "%" contains ''-'': a category is the part of a stream id before its first ''-''',
-                        subscribe.category
+                        _subscribe_as.category
             USING ERRCODE = '22023';
     END IF;
-    IF subscribe.types IS NOT NULL THEN
-        IF array_ndims(subscribe.types) > 1 THEN
+    IF _subscribe_as.types IS NOT NULL THEN
+        IF array_ndims(_subscribe_as.types) > 1 THEN
             RAISE EXCEPTION 'types must be a one-dimensional array' USING ERRCODE = '22023';
         END IF;
-        IF cardinality(subscribe.types) = 0 THEN
+        IF cardinality(_subscribe_as.types) = 0 THEN
             RAISE EXCEPTION 'types must not be empty (NULL means every type)' USING ERRCODE = '22023';
         END IF;
-        IF array_position(subscribe.types, NULL) IS NOT NULL THEN
+        IF array_position(_subscribe_as.types, NULL) IS NOT NULL THEN
             RAISE EXCEPTION 'types must not contain NULL' USING ERRCODE = '22004';
         END IF;
-        sub_types := ARRAY(SELECT DISTINCT t FROM unnest(subscribe.types) AS t ORDER BY t);
+        sub_types := ARRAY(SELECT DISTINCT t FROM unnest(_subscribe_as.types) AS t ORDER BY t);
     END IF;
 
     FOR attempt IN 1 .. 2 LOOP
-        SELECT s.category, s.types INTO existing
+        SELECT s.category, s.types, s.owner INTO existing
         FROM chronicle.subscriptions s WHERE s.name = sub_name;
         IF FOUND THEN
+            -- Another role's name is not taken over, not even with its filters.
+            PERFORM chronicle._subscription_check_owner(caller, sub_name, existing.owner, 'subscribe to it again');
             -- Consumers subscribe at start-up: the same definition again is a no-op.
-            IF existing.category IS NOT DISTINCT FROM subscribe.category
+            IF existing.category IS NOT DISTINCT FROM _subscribe_as.category
                AND existing.types IS NOT DISTINCT FROM sub_types THEN
                 RETURN;
             END IF;
@@ -95,7 +136,7 @@ BEGIN
                 USING ERRCODE = '40001';
         END IF;
 
-        IF NOT subscribe.from_start THEN
+        IF NOT _subscribe_as.from_start THEN
             -- The end of what read_all can return now: events below the
             -- snapshot's xmin are final, so nothing can appear behind this
             -- position later; committed events above it are delivered.
@@ -109,8 +150,9 @@ BEGIN
         END IF;
 
         INSERT INTO chronicle.subscriptions AS s
-            (name, category, types, members, start_tx_id, start_position, created_at)
-        VALUES (sub_name, subscribe.category, sub_types, 1, start.tx_id, start.global_position, now())
+            (name, category, types, members, start_tx_id, start_position, created_at, owner)
+        VALUES (sub_name, _subscribe_as.category, sub_types, 1, start.tx_id, start.global_position, now(),
+                caller::regrole)
         ON CONFLICT (name) DO NOTHING;
         IF FOUND THEN
             -- Checkpoints or parked rows under this name belong to no
@@ -124,8 +166,8 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION chronicle.subscribe(text, text, text[], boolean) IS
-    'Creates a durable subscription over read_all order, from the start of the log or from its current end; the same definition again is a no-op, another one 42710.';
+COMMENT ON FUNCTION chronicle._subscribe_as(oid, text, text, text[], boolean) IS
+    'Internal (called by subscribe with the caller): creates the subscription, owned by the caller.';
 
 CREATE OR REPLACE FUNCTION chronicle.poll(name text, max_count int DEFAULT 100, member int DEFAULT 0,
                                members int DEFAULT 1) RETURNS SETOF chronicle.events
@@ -136,8 +178,15 @@ COMMENT ON FUNCTION chronicle.poll(text, int, int, int) IS
 
 -- Called by poll when the group size it is given is not the subscription's:
 -- every member of the new group starts at the lowest checkpoint of the old
--- one (some events come again, none is lost).
+-- one (some events come again, none is lost).  A gate like the functions
+-- below: poll runs as its caller, and calls this as that caller.
 CREATE OR REPLACE FUNCTION chronicle._subscription_resize(name text, members int) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle._subscription_resize(text, int) IS
+    'Internal (called by poll): changes a subscription''s group size; every member restarts at the lowest checkpoint of the old group.';
+
+CREATE OR REPLACE FUNCTION chronicle._subscription_resize_as(caller oid, name text, members int) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -149,19 +198,20 @@ DECLARE
 BEGIN
     -- poll checks members before calling this; a direct call (the function is
     -- granted to chronicle_subscriber) gets poll's codes, not a constraint's.
-    IF _subscription_resize.members IS NULL THEN
+    IF _subscription_resize_as.members IS NULL THEN
         RAISE EXCEPTION 'members must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF _subscription_resize.members NOT BETWEEN 1 AND 1024 THEN
-        RAISE EXCEPTION 'members must be between 1 and 1024 (got %)', _subscription_resize.members
+    IF _subscription_resize_as.members NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'members must be between 1 and 1024 (got %)', _subscription_resize_as.members
             USING ERRCODE = '22023';
     END IF;
-    SELECT s.members, s.start_tx_id, s.start_position INTO sub
-    FROM chronicle.subscriptions s WHERE s.name = _subscription_resize.name FOR UPDATE;
+    SELECT s.members, s.start_tx_id, s.start_position, s.owner INTO sub
+    FROM chronicle.subscriptions s WHERE s.name = _subscription_resize_as.name FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'subscription "%" does not exist', _subscription_resize.name USING ERRCODE = 'SE006';
+        RAISE EXCEPTION 'subscription "%" does not exist', _subscription_resize_as.name USING ERRCODE = 'SE006';
     END IF;
-    IF sub.members = _subscription_resize.members THEN
+    PERFORM chronicle._subscription_check_owner(caller, _subscription_resize_as.name, sub.owner, 'resize it');
+    IF sub.members = _subscription_resize_as.members THEN
         RETURN;
     END IF;
     -- The lock above waited for acks in flight, but under REPEATABLE READ or
@@ -175,123 +225,149 @@ BEGIN
     -- The rows it adds stand at the start position, which is where a member
     -- without a row stands, and the DELETE removes them again.
     INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, tx_id, global_position, acked_at)
-    SELECT _subscription_resize.name, m.m, sub.start_tx_id, sub.start_position, now()
+    SELECT _subscription_resize_as.name, m.m, sub.start_tx_id, sub.start_position, now()
     FROM generate_series(0, sub.members - 1) AS m(m)
     ON CONFLICT (subscription, member) DO NOTHING;
     SELECT count(*) INTO acked
-    FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize.name;
+    FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize_as.name;
     SELECT c.tx_id, c.global_position INTO lowest
-    FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize.name
+    FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize_as.name
     ORDER BY c.tx_id, c.global_position LIMIT 1;
     -- A member without a row still stands at the start position.
     IF acked < sub.members THEN
         lowest := ROW(sub.start_tx_id, sub.start_position);
     END IF;
-    DELETE FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize.name;
+    DELETE FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize_as.name;
     UPDATE chronicle.subscriptions s
-    SET members = _subscription_resize.members, start_tx_id = lowest.tx_id, start_position = lowest.global_position
-    WHERE s.name = _subscription_resize.name;
+    SET members = _subscription_resize_as.members, start_tx_id = lowest.tx_id, start_position = lowest.global_position
+    WHERE s.name = _subscription_resize_as.name;
 END
 $$;
-COMMENT ON FUNCTION chronicle._subscription_resize(text, int) IS
-    'Internal (called by poll): changes a subscription''s group size; every member restarts at the lowest checkpoint of the old group.';
+COMMENT ON FUNCTION chronicle._subscription_resize_as(oid, text, int) IS
+    'Internal (called by _subscription_resize with the caller): the resize.';
 
 CREATE OR REPLACE FUNCTION chronicle.ack(name text, tx_id xid8, global_position bigint, member int DEFAULT 0)
+    RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle.ack(text, xid8, bigint, int) IS
+    'Moves a member''s checkpoint forward to (tx_id, global_position); an ack behind the checkpoint changes nothing; SE006 for an unknown subscription, 42501 for another role''s.';
+
+CREATE OR REPLACE FUNCTION chronicle._ack_as(caller oid, name text, tx_id xid8, global_position bigint, member int)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE
-    sub_name text := chronicle._subscription_name(ack.name);
-    m int := coalesce(ack.member, 0);
+    sub_name text := chronicle._subscription_name(_ack_as.name);
+    m int := coalesce(_ack_as.member, 0);
     sub record;
 BEGIN
-    IF ack.tx_id IS NULL OR ack.global_position IS NULL THEN
+    IF _ack_as.tx_id IS NULL OR _ack_as.global_position IS NULL THEN
         RAISE EXCEPTION 'tx_id and global_position must not be NULL' USING ERRCODE = '22004';
     END IF;
-    -- KEY SHARE: a concurrent change of the group size or unsubscribe waits for this ack.
-    SELECT s.members, s.start_tx_id, s.start_position INTO sub
+    -- KEY SHARE: a concurrent change of the group size or of the owner, or an
+    -- unsubscribe, waits for this ack (each locks the row FOR UPDATE first);
+    -- one that committed first is seen (READ COMMITTED re-reads the row) or
+    -- is 40001 (REPEATABLE READ).
+    SELECT s.members, s.start_tx_id, s.start_position, s.owner INTO sub
     FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub.owner, 'ack it');
     IF m < 0 OR m >= sub.members THEN
         RAISE EXCEPTION 'member % is out of range for subscription "%" (members: %)', m, sub_name, sub.members
             USING ERRCODE = '22023';
     END IF;
     -- poll never returns an event at or above the horizon: an ack there
     -- would pass over events that may still be committed.
-    IF ack.tx_id >= pg_snapshot_xmin(pg_current_snapshot()) THEN
+    IF _ack_as.tx_id >= pg_snapshot_xmin(pg_current_snapshot()) THEN
         RAISE EXCEPTION 'cannot ack subscription "%" past what poll can return yet', sub_name
             USING ERRCODE = '22023',
                   DETAIL = format('Position (%s, %s); events of transactions from %s on may still be committed.',
-                                  ack.tx_id, ack.global_position, pg_snapshot_xmin(pg_current_snapshot()));
+                                  _ack_as.tx_id, _ack_as.global_position, pg_snapshot_xmin(pg_current_snapshot()));
     END IF;
-    IF (ack.tx_id, ack.global_position) <= (sub.start_tx_id, sub.start_position) THEN
+    IF (_ack_as.tx_id, _ack_as.global_position) <= (sub.start_tx_id, sub.start_position) THEN
         RETURN;  -- behind the checkpoint: never moves it back
     END IF;
     -- ON CONFLICT locks the member's row: concurrent acks of one member queue,
     -- and the later one re-reads the checkpoint the earlier one left.
     INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, tx_id, global_position, acked_at)
-    VALUES (sub_name, m, ack.tx_id, ack.global_position, now())
+    VALUES (sub_name, m, _ack_as.tx_id, _ack_as.global_position, now())
     ON CONFLICT (subscription, member) DO UPDATE
         SET tx_id = excluded.tx_id, global_position = excluded.global_position, acked_at = excluded.acked_at
         WHERE (c.tx_id, c.global_position) < (excluded.tx_id, excluded.global_position);
 END
 $$;
-COMMENT ON FUNCTION chronicle.ack(text, xid8, bigint, int) IS
-    'Moves a member''s checkpoint forward to (tx_id, global_position); an ack behind the checkpoint changes nothing; SE006 for an unknown subscription.';
+COMMENT ON FUNCTION chronicle._ack_as(oid, text, xid8, bigint, int) IS
+    'Internal (called by ack with the caller): the ack.';
 
 CREATE OR REPLACE FUNCTION chronicle.park(name text, event_id uuid, error text) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle.park(text, uuid, text) IS
+    'Parks an event for a subscription: later polls skip it; parking it again keeps one row, with the new error and attempts + 1.';
+
+CREATE OR REPLACE FUNCTION chronicle._park_as(caller oid, name text, event_id uuid, error text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE
-    sub_name text := chronicle._subscription_name(park.name);
+    sub_name text := chronicle._subscription_name(_park_as.name);
     sub record;
     ev record;
 BEGIN
-    IF park.event_id IS NULL OR park.error IS NULL THEN
+    IF _park_as.event_id IS NULL OR _park_as.error IS NULL THEN
         RAISE EXCEPTION 'event_id and error must not be NULL' USING ERRCODE = '22004';
     END IF;
-    SELECT s.category, s.types INTO sub
+    SELECT s.category, s.types, s.owner INTO sub
     FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
-    SELECT e.stream_id, e.type INTO ev FROM chronicle.events e WHERE e.event_id = park.event_id;
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub.owner, 'park its events');
+    SELECT e.stream_id, e.type INTO ev FROM chronicle.events e WHERE e.event_id = _park_as.event_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'event % does not exist', park.event_id USING ERRCODE = '22023';
+        RAISE EXCEPTION 'event % does not exist', _park_as.event_id USING ERRCODE = '22023';
     END IF;
     IF (sub.category IS NOT NULL AND split_part(ev.stream_id, '-', 1) <> sub.category)
        OR (sub.types IS NOT NULL AND NOT ev.type = ANY (sub.types)) THEN
         RAISE EXCEPTION 'event % (stream "%", type "%") is not delivered by subscription "%"',
-                        park.event_id, ev.stream_id, ev.type, sub_name
+                        _park_as.event_id, ev.stream_id, ev.type, sub_name
             USING ERRCODE = '22023';
     END IF;
     INSERT INTO chronicle.parked AS p (subscription, event_id, error, attempts, parked_at)
-    VALUES (sub_name, park.event_id, park.error, 1, now())
+    VALUES (sub_name, _park_as.event_id, _park_as.error, 1, now())
     ON CONFLICT (subscription, event_id) DO UPDATE
         SET error = excluded.error, attempts = p.attempts + 1, parked_at = excluded.parked_at;
 END
 $$;
-COMMENT ON FUNCTION chronicle.park(text, uuid, text) IS
-    'Parks an event for a subscription: later polls skip it; parking it again keeps one row, with the new error and attempts + 1.';
+COMMENT ON FUNCTION chronicle._park_as(oid, text, uuid, text) IS
+    'Internal (called by park with the caller): the park.';
 
 CREATE OR REPLACE FUNCTION chronicle.replay_parked(name text) RETURNS SETOF chronicle.events
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle.replay_parked(text) IS
+    'Returns a subscription''s parked events in read_all order and un-parks them (their parked rows are deleted).';
+
+CREATE OR REPLACE FUNCTION chronicle._replay_parked_as(caller oid, name text) RETURNS SETOF chronicle.events
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE
-    sub_name text := chronicle._subscription_name(replay_parked.name);
+    sub_name text := chronicle._subscription_name(_replay_parked_as.name);
+    sub_owner regrole;
 BEGIN
-    PERFORM FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
+    SELECT s.owner INTO sub_owner FROM chronicle.subscriptions s WHERE s.name = sub_name FOR KEY SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'replay its parked events');
     -- read_stream upcasts, as every read does.  A concurrent replay_parked
     -- waits on the deleted rows and then returns none of them.
     RETURN QUERY
@@ -304,8 +380,8 @@ BEGIN
         ORDER BY r.tx_id, r.global_position;
 END
 $$;
-COMMENT ON FUNCTION chronicle.replay_parked(text) IS
-    'Returns a subscription''s parked events in read_all order and un-parks them (their parked rows are deleted).';
+COMMENT ON FUNCTION chronicle._replay_parked_as(oid, text) IS
+    'Internal (called by replay_parked with the caller): the replay.';
 
 -- Internal (called by unsubscribe, granted to nobody).
 CREATE OR REPLACE FUNCTION chronicle._subscription_forget(name text) RETURNS void
@@ -315,26 +391,83 @@ COMMENT ON FUNCTION chronicle._subscription_forget(text) IS
     'Internal (called by unsubscribe): deletes a subscription''s checkpoints and parked rows, read with the latest snapshot.';
 
 CREATE OR REPLACE FUNCTION chronicle.unsubscribe(name text) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle.unsubscribe(text) IS
+    'Removes a subscription with its checkpoints and parked events; SE006 if it does not exist, 42501 if it is another role''s.';
+
+CREATE OR REPLACE FUNCTION chronicle._unsubscribe_as(caller oid, name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 #variable_conflict use_column
 DECLARE
-    sub_name text := chronicle._subscription_name(unsubscribe.name);
+    sub_name text := chronicle._subscription_name(_unsubscribe_as.name);
+    sub_owner regrole;
 BEGIN
     -- The row lock first: a concurrent ack or park (KEY SHARE) finishes before.
-    DELETE FROM chronicle.subscriptions s WHERE s.name = sub_name;
+    SELECT s.owner INTO sub_owner FROM chronicle.subscriptions s WHERE s.name = sub_name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'remove it');
+    DELETE FROM chronicle.subscriptions s WHERE s.name = sub_name;
     -- Then its checkpoints and parked rows, read with the latest snapshot: under
     -- REPEATABLE READ an ack or park that committed after this transaction's
     -- snapshot would otherwise survive as an orphan (forget.cpp).
     PERFORM chronicle._subscription_forget(sub_name);
 END
 $$;
-COMMENT ON FUNCTION chronicle.unsubscribe(text) IS
-    'Removes a subscription with its checkpoints and parked events; SE006 if it does not exist.';
+COMMENT ON FUNCTION chronicle._unsubscribe_as(oid, text) IS
+    'Internal (called by unsubscribe with the caller): the unsubscribe.';
+
+-- Gives a subscription to another role, with ALTER ... OWNER TO's rule: the
+-- caller must be a member of the current owner (USAGE) and of the new one
+-- (MEMBER), or a superuser.  Subscriptions of an upgraded 0.1.0 installation
+-- belong to the extension's owner until it gives them away.
+CREATE OR REPLACE FUNCTION chronicle.alter_subscription_owner(name text, new_owner regrole) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle.alter_subscription_owner(text, regrole) IS
+    'Gives a subscription to another role; the caller must be a member of its owner and of the new owner (or a superuser), else 42501.';
+
+CREATE OR REPLACE FUNCTION chronicle._alter_subscription_owner_as(caller oid, name text, new_owner regrole)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    sub_name text := chronicle._subscription_name(_alter_subscription_owner_as.name);
+    sub_owner regrole;
+BEGIN
+    IF _alter_subscription_owner_as.new_owner IS NULL THEN
+        RAISE EXCEPTION 'new_owner must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- A regrole made from a bare OID need not name a role.
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = _alter_subscription_owner_as.new_owner::oid) THEN
+        RAISE EXCEPTION 'role with OID % does not exist', _alter_subscription_owner_as.new_owner::oid
+            USING ERRCODE = '42704';
+    END IF;
+    -- FOR UPDATE, not only the UPDATE below: acks, parks and replays in
+    -- flight (KEY SHARE, which an UPDATE of a non-key column alone would not
+    -- wait for) finish first, and those that follow wait and see the new
+    -- owner (subscriptions_owner.spec).
+    SELECT s.owner INTO sub_owner FROM chronicle.subscriptions s WHERE s.name = sub_name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
+    END IF;
+    PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'give it away');
+    IF NOT pg_has_role(caller, _alter_subscription_owner_as.new_owner::oid, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be a member of role % to give it subscription "%"',
+                        _alter_subscription_owner_as.new_owner, sub_name
+            USING ERRCODE = '42501';
+    END IF;
+    UPDATE chronicle.subscriptions s SET owner = _alter_subscription_owner_as.new_owner WHERE s.name = sub_name;
+END
+$$;
+COMMENT ON FUNCTION chronicle._alter_subscription_owner_as(oid, text, regrole) IS
+    'Internal (called by alter_subscription_owner with the caller): the change of owner.';
 
 -- One row per member of each subscription's group.  lag counts the committed
 -- events after the checkpoint that the member will receive (filters, its

@@ -14,10 +14,13 @@ CREATE TABLE chronicle.subscriptions (
     -- of the group size.
     start_tx_id    xid8        NOT NULL,
     start_position bigint      NOT NULL,
-    created_at     timestamptz NOT NULL
+    created_at     timestamptz NOT NULL,
+    owner          regrole     NOT NULL
 );
 COMMENT ON TABLE chronicle.subscriptions IS
     'Subscriptions: filters, consumer-group size and start position (written by subscribe, poll on a new group size, unsubscribe).';
+COMMENT ON COLUMN chronicle.subscriptions.owner IS
+    'The role that subscribed; only it or a member of it (or a superuser) may poll, ack, park, replay, resize, unsubscribe or give it away (SPEC section 0).';
 
 -- Checkpoints and parked events name their subscription without a foreign
 -- key, so that pg_restore -j may load the three tables in any order (issue 12):

@@ -9,6 +9,9 @@ SELECT 'batch ' || chronicle.append_batch('account-3', '[{"type": "AccountOpened
 SELECT 'replay ' || chronicle.replay('account-1', 'account')::text;
 SELECT 'projection ' || stream_id || ' ' || version || ' ' || owner || ' ' || balance FROM public.balances ORDER BY 1;
 SELECT 'poll ' || stream_id || ' ' || version FROM chronicle.poll('mailer', 10) ORDER BY global_position;
+-- Nobody recorded who subscribed under 0.1.0: the extension's owner owns them.
+SELECT 'subscription_owner ' || s.name || ' ' || (s.owner::oid = e.extowner)
+  FROM chronicle.subscriptions s, pg_extension e WHERE e.extname = 'chronicle' ORDER BY s.name;
 SELECT 'snapshot_replay ' || chronicle.replay('account-2', 'counter')::text;
 INSERT INTO public.category VALUES (7, 3, 'Tablets');
 SELECT 'tree ' || id || ' ' || lft || ' ' || rgt FROM public.category ORDER BY lft;
