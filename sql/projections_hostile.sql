@@ -1,4 +1,4 @@
--- Review of the projections module: what broke it once (each case fails
+-- Projections against hostile writers: what broke them once (each case fails
 -- without its fix) and hostile input that holds (kept so that it keeps
 -- holding).  SQLSTATEs are the point here.
 \set VERBOSITY sqlstate

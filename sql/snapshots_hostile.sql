@@ -1,8 +1,8 @@
--- Snapshots under review: what a hostile writer, a DBA and hostile input
+-- Snapshots against attack: what a hostile writer, a DBA and hostile input
 -- could do to SPEC section 5, and what stops them.
 \set VERBOSITY sqlstate
-CREATE SCHEMA snapshots_review;
-SET search_path = snapshots_review, public;
+CREATE SCHEMA snapshots_attack;
+SET search_path = snapshots_attack, public;
 
 -- 1. Automatic snapshots must not run a writer's code with the appender's
 -- rights.  Any chronicle_writer may define a function reducer with a
@@ -64,7 +64,7 @@ COMMIT;
 \set VERBOSITY sqlstate
 RESET search_path;
 RESET ROLE;
-SET search_path = snapshots_review, public;
+SET search_path = snapshots_attack, public;
 SELECT version, state FROM chronicle.snapshots WHERE stream_id = 'revvic-1';
 -- A function whose owner may not read chronicle.events still gets its
 -- automatic snapshot: the events are read with the appender's rights, only
@@ -167,16 +167,16 @@ FROM chronicle.snapshots WHERE reducer = 'rev_probe';
 -- owns shadowing pg_catalog's are never called by the snapshot functions.
 CREATE FUNCTION rev_mal_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'shadowing operator called'; END $$;
-CREATE OPERATOR snapshots_review.= (LEFTARG = text, RIGHTARG = text, FUNCTION = rev_mal_eq);
+CREATE OPERATOR snapshots_attack.= (LEFTARG = text, RIGHTARG = text, FUNCTION = rev_mal_eq);
 CREATE FUNCTION max(bigint) RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'shadowing function called'; END $$;
-SET search_path = snapshots_review, pg_catalog, public;
+SET search_path = snapshots_attack, pg_catalog, public;
 SELECT chronicle.take_snapshot('revcnt-1', 'rev_cnt');
 CALL chronicle.snapshot_all('rev_cnt', 1);
 SELECT chronicle.prune_snapshots('rev_cnt', 1);
 SELECT chronicle.replay('revcnt-1', 'rev_cnt');
 SELECT chronicle.define_upcaster('Nothing', 1, '{"set": {"x": 1}}');
-SET search_path = snapshots_review, public;
+SET search_path = snapshots_attack, public;
 
 -- 5. Hostile arguments: clear errors, never XX000, nothing written.
 SELECT chronicle.take_snapshot(repeat('x', 1000000), 'rev_cnt');        -- no such stream: 0

@@ -1,4 +1,4 @@
--- Review of subscriptions: the cases an adversarial review tried, the
+-- Subscriptions under attack: the cases an adversarial reading tried, the
 -- problems it fixed (each marked "Fixed"), and hostile inputs that already
 -- behaved, kept here so that they keep behaving.  Categories subrev*.
 \set VERBOSITY sqlstate

@@ -25,14 +25,13 @@ SPIPlanPtr find_ids_plan;
 /* The same statement for a Citus cluster (EventsCatalog.distributed). */
 SPIPlanPtr find_ids_stream_plan;
 
-const char *const FIND_IDS_SQL =
-    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data, e.global_position FROM chronicle.events e "
-    "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1)";
-
-/* On Citus an event_id is unique within its stream (SPEC section 8): one shard is asked. */
-const char *const FIND_IDS_STREAM_SQL =
-    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data FROM chronicle.events e "
-    "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1) AND e.stream_id OPERATOR(pg_catalog.=) $2";
+/* Both statements return these columns, in this order (append_mark_stored reads them by number). */
+#define FIND_IDS_SELECT                                                                               \
+    "SELECT e.event_id, e.stream_id, e.version, e.type, e.data, e.global_position FROM chronicle.events e " \
+    "WHERE e.event_id OPERATOR(pg_catalog.=) ANY ($1)"
+const char *const FIND_IDS_SQL = FIND_IDS_SELECT;
+/* On Citus an event_id is unique within its stream (docs/design/citus.md): one shard is asked. */
+const char *const FIND_IDS_STREAM_SQL = FIND_IDS_SELECT " AND e.stream_id OPERATOR(pg_catalog.=) $2";
 
 char *uuid_text(const pg_uuid_t *uuid)
 {

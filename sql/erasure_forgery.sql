@@ -1,4 +1,4 @@
--- Review of issue 14: a redacted event's link commits to its original_digest,
+-- Forged redactions: a redacted event's link commits to its original_digest,
 -- not to the content it holds, so verify() must also check a redacted
 -- event's current content against what its (chained) receipt in stream
 -- chronicle-erasures says the redaction left.  Otherwise a superuser can set
