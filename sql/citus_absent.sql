@@ -1,4 +1,4 @@
--- chronicle.distribute() (SPEC section 8) without Citus: this cluster has no
+-- chronicle.distribute() (docs/design/citus.md) without Citus: this cluster has no
 -- citus extension, so distribute() refuses with 0A000 and a hint, and leaves
 -- the single-node store exactly as it was.
 \set VERBOSITY default

@@ -1,4 +1,4 @@
--- Erasure and ledger digests (SPEC section 2c; docs/reference/erasure.md,
+-- Erasure and ledger digests (docs/reference/erasure.md,
 -- docs/design/erasure.md): redaction of a path, an event, a stream; the
 -- x-personal rule; verify() after each; reads, replays, snapshots,
 -- projections and subscriptions after it; privileges; the attacks that

@@ -1,5 +1,5 @@
 -- The event store's write path: chronicle.append and chronicle.append_batch
--- (SPEC section 2).  Errors are shown as "SQLSTATE: message" through a small
+-- (docs/reference/events.md).  Errors are shown as "SQLSTATE: message" through a small
 -- helper, because the code is what a client catches.
 -- A first append creates the stream and returns its new version.
 SELECT chronicle.append('account-123456', 'AccountOpened',

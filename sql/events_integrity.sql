@@ -1,4 +1,4 @@
--- Immutability and the hash chain (SPEC section 2): triggers in C++ reject
+-- Immutability and the hash chain (docs/reference/events.md): triggers in C++ reject
 -- UPDATE, DELETE and TRUNCATE for every role, a direct INSERT must continue the
 -- version and hash chain, and chronicle.verify() finds what a superuser changed
 -- with the triggers switched off.

@@ -1,4 +1,4 @@
--- Who may do what (SPEC section 0 and 2): chronicle_writer appends,
+-- Who may do what (docs/design/security.md, docs/reference/events.md): chronicle_writer appends,
 -- chronicle_reader reads, a role with neither can do nothing, and nobody
 -- writes the tables directly.
 CREATE ROLE regress_events_writer IN ROLE chronicle_writer;

@@ -1,5 +1,5 @@
 -- The event store's read path: stream_version, read_stream and read_all
--- (SPEC section 2).
+-- (docs/reference/events.md).
 SELECT chronicle.append_batch('reader-1', '[
   {"type": "Opened", "data": {"owner": "ann"}},
   {"type": "Deposited", "data": {"amount": 10}},

@@ -43,7 +43,7 @@ SELECT chronicle.append('self-1', 'Happened', '{}') FROM touched;
 SELECT version FROM chronicle.streams WHERE stream_id = 'self-1';
 SELECT * FROM chronicle.verify('self-1');
 
--- The owner may replace a primary key SPEC 2 defines.  The direct bump and
+-- The owner may replace the documented primary key.  The direct bump and
 -- the previous-hash look-up build their scan keys for (stream_id) and
 -- (stream_id, version); on any other key, append uses SQL statements, which
 -- find the rows whatever the indexes.

@@ -1,4 +1,4 @@
--- Event tags (SPEC section 2b): set through append, append_batch and (in
+-- Event tags (docs/reference/dcb.md): set through append, append_batch and (in
 -- events_tags_append_events) append_events; validated (SE003); returned by every read.
 -- tags follows hash in chronicle.events, text[], '{}' by default (then original_digest, section 2c).
 SELECT attnum, attname, format_type(atttypid, atttypmod) AS type, attnotnull

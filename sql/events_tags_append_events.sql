@@ -1,10 +1,10 @@
--- chronicle.append_events and chronicle.read_query (SPEC section 2b):
+-- chronicle.append_events and chronicle.read_query (docs/reference/dcb.md):
 -- the DCB example, multi-stream appends, expected_version per stream,
 -- idempotency, the condition's position, and every validation error.
 -- Positions are not stable across runs: show them relative to the first one.
 CREATE TEMP TABLE base AS SELECT coalesce(max(global_position), 0) AS p FROM chronicle.events;
 
--- The unique username of SPEC section 2b: the second registration fails.
+-- The unique username (docs/reference/dcb.md): the second registration fails.
 SELECT stream_id, version, global_position > (SELECT p FROM base) AS positioned
 FROM chronicle.append_events(
   '[{"stream_id": "user-1", "type": "UserRegistered", "data": {"username": "alice"}, "tags": ["username:alice"]}]',

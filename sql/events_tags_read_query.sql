@@ -1,4 +1,4 @@
--- chronicle.read_query (SPEC section 2b): read_all's order, horizon and
+-- chronicle.read_query (docs/reference/dcb.md): read_all's order, horizon and
 -- paging, filtered by a query; the tag index serves it.
 SELECT chronicle.append_batch('rq-' || i, jsonb_build_array(
     jsonb_build_object('type', CASE WHEN i % 2 = 0 THEN 'Even' ELSE 'Odd' END,

@@ -1,4 +1,4 @@
--- The shape of the installation (SPEC section 0).
+-- The shape of the installation.
 
 -- The extension is not relocatable and owns schema chronicle (a member of the
 -- extension, created by its script).

@@ -1,4 +1,4 @@
--- Inline projections (SPEC section 6): a table per projection, one row per
+-- Inline projections (docs/reference/projections.md): a table per projection, one row per
 -- stream, kept current inside every append.
 -- The seed's bank account, with a category: the projection covers its streams.
 SELECT chronicle.define_reducer('proj_account', '{

@@ -157,7 +157,7 @@ DELETE FROM chronicle.reducers WHERE name IN ('rev_sum', 'rev_odd');
 -- 6. A writer who redefines someone else's reducer must not run code as the
 -- projection's owner either.  Here a superuser owns a projection of a rules
 -- reducer; a writer tries to redefine that reducer to a function of its own.
--- Since 0.2.0 reducers are owned (SPEC section 0): the writer is refused
+-- Since 0.2.0 reducers are owned (docs/design/security.md): the writer is refused
 -- (42501) and the projection keeps the superuser's rules.  (Before, any
 -- writer could redefine any reducer; the function then ran as its owner,
 -- the writer, restricted, not as the table's owner.)  Either way the writer

@@ -1,4 +1,4 @@
--- Defining reducers (SPEC section 3): revisions, the function form, bad
+-- Defining reducers (docs/reference/replay.md): revisions, the function form, bad
 -- arguments, the per-backend cache, and whose rights a reducer runs with.
 \set VERBOSITY sqlstate
 -- Helpers live in a schema of this test's own, dropped at the end.

@@ -1,4 +1,4 @@
--- The rules language of chronicle reducers (SPEC section 3), exercised
+-- The rules language of chronicle reducers (docs/reference/replay.md), exercised
 -- through the fold aggregate over event rows built by hand, so that every
 -- operation is shown on exactly the events it sees.
 \set VERBOSITY sqlstate

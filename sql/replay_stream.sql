@@ -1,11 +1,11 @@
 -- chronicle.replay(stream_id, reducer, as_of_version, as_of_time) over
--- appended streams (SPEC section 3): the seed's bank account, as-of bounds,
+-- appended streams (docs/reference/replay.md): the seed's bank account, as-of bounds,
 -- function reducers, errors, and fold over read_stream.
 \set VERBOSITY sqlstate
 CREATE SCHEMA replay_stream;
 SET search_path = replay_stream, public;
 
--- The seed's bank account, exactly as the SPEC gives it.
+-- The seed's bank account, exactly as README.md gives it.
 SELECT chronicle.define_reducer('account', '{
   "AccountOpened":  {"set": {"number": "$.AccountNumber", "owner": "$.Owner", "balance": "$.InitialBalance"}},
   "DepositMade":    {"add": {"balance": "$.Amount"}},
@@ -99,7 +99,7 @@ SELECT chronicle.replay('ledger-1', 'ledger', as_of_version => 3);
 SELECT chronicle.replay('ledger-1', 'no_such_reducer');
 \set VERBOSITY sqlstate
 
--- Every event is upcast (SPEC section 4) before the rules see it: stored
+-- Every event is upcast (docs/reference/types.md) before the rules see it: stored
 -- rows of version 1 and 2 replay as version 3, through a two-step chain.
 SELECT chronicle.define_upcaster('ReplayPaid', 1, '{"rename": {"amt": "amount"}}');
 SELECT chronicle.define_upcaster('ReplayPaid', 2, '{"set": {"currency": "EUR"}}');

@@ -1,4 +1,4 @@
--- Code runs with the rights of the role that chose it (SPEC section 0).  A
+-- Code runs with the rights of the role that chose it (docs/design/security.md).  A
 -- function reducer whose function another role owns runs as that role,
 -- restricted, when a superuser asks for it: a superuser's replay,
 -- take_snapshot, snapshot_all, fold or projection fill of a writer's reducer

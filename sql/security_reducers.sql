@@ -1,4 +1,4 @@
--- Reducers are owned (SPEC section 0, issue 10): the defining role owns a
+-- Reducers are owned (docs/design/security.md, issue 10): the defining role owns a
 -- reducer; only it or a member of the owning role may redefine it, in
 -- either form; the function is stored as its qualified signature and
 -- resolved when used; no replay runs a function that another role chose.

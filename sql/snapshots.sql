@@ -1,11 +1,11 @@
--- Snapshots (SPEC section 5): chronicle.snapshots, take_snapshot, replay
+-- Snapshots (docs/reference/snapshots.md): chronicle.snapshots, take_snapshot, replay
 -- starting from the newest usable snapshot, automatic snapshots in the
 -- appending transaction, snapshot_all and prune_snapshots.
 \set VERBOSITY sqlstate
 CREATE SCHEMA snapshots;
 SET search_path = snapshots, public;
 
--- The table, as the SPEC gives it.  It is a cache derived from the log, not
+-- The table, as docs/reference/snapshots.md gives it.  It is a cache derived from the log, not
 -- an extension configuration table: pg_dump does not carry it.
 SELECT column_name, data_type, is_nullable FROM information_schema.columns
 WHERE table_schema = 'chronicle' AND table_name = 'snapshots' ORDER BY ordinal_position;

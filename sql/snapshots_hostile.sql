@@ -1,5 +1,5 @@
 -- Snapshots against attack: what a hostile writer, a DBA and hostile input
--- could do to SPEC section 5, and what stops them.
+-- could do to snapshots, and what stops them.
 \set VERBOSITY sqlstate
 CREATE SCHEMA snapshots_attack;
 SET search_path = snapshots_attack, public;

@@ -1,4 +1,4 @@
--- Durable subscriptions (SPEC section 6): subscribe, poll, ack, park,
+-- Durable subscriptions (docs/reference/subscriptions.md): subscribe, poll, ack, park,
 -- replay_parked, unsubscribe, chronicle.parked, chronicle.subscription_status.
 -- Other tests append to the same log, so this file uses its own categories
 -- (subacc, subord, subgrp, subup) or starts at the end of the log.

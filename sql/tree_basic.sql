@@ -1,4 +1,4 @@
--- Nested sets on the user's own tables (SPEC section 7): the seed example,
+-- Nested sets on the user's own tables (docs/reference/tree.md): the seed example,
 -- placements, delete modes, queries, scopes, id types, odd names, attach over
 -- existing rows, rebuild.  Errors are shown as "SQLSTATE: message" by
 -- regress.error_of (sql/setup.sql).

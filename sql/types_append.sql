@@ -1,4 +1,4 @@
--- Event types through the event store (SPEC sections 2 and 4): append and
+-- Event types through the event store (docs/reference/events.md and types.md): append and
 -- append_batch check every event against its type's schema (SE003, nothing
 -- written); read_stream and read_all return data upcasted to the newest
 -- version, while the stored rows never change.

@@ -1,4 +1,4 @@
--- Event-type schemas (SPEC section 4).
+-- Event-type schemas (docs/reference/types.md).
 -- chronicle.define_event_type(type, schema, type_version DEFAULT 1) compiles a
 -- JSON-Schema subset once, in C++; every append of that type and type_version
 -- is then checked against it.  chronicle._check_event(type, type_version, data)

@@ -1,4 +1,4 @@
--- Upcasters (SPEC section 4).
+-- Upcasters (docs/reference/types.md).
 -- chronicle.define_upcaster(type, from_version, rules) turns data of `type`
 -- at from_version into from_version + 1 when it is read.  Rules apply in
 -- this order: rename {"old": "new"}, set {"key": literal}, unset ["key"].

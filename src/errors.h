@@ -1,5 +1,5 @@
 /*
- * errors.h: chronicle's own SQLSTATEs (SPEC section 1).  Every error raised
+ * errors.h: chronicle's own SQLSTATEs (docs/reference/errors.md).  Every error raised
  * on purpose uses one of these or a standard PostgreSQL code.
  */
 #pragma once

@@ -1,4 +1,4 @@
--- chronicle on Citus (SPEC section 8): chronicle.distribute() turns an
+-- chronicle on Citus (docs/design/citus.md): chronicle.distribute() turns an
 -- installed chronicle on a Citus coordinator into a store sharded by stream.
 -- Re-runnable code (no data objects: the tables it changes belong to their
 -- modules); the design is in docs/design/citus.md.
@@ -70,7 +70,7 @@ BEGIN
 
     -- Every unique key of a distributed table holds the distribution column.
     -- chronicle.events' keys on event_id and global_position do not: on a
-    -- cluster an event_id is unique within its stream (SPEC section 8) and a
+    -- cluster an event_id is unique within its stream (docs/design/citus.md) and a
     -- global_position within its node's log (each node has its own
     -- global_position_seq; docs/design/citus.md).  Installs without Citus
     -- keep the single-node keys; this runs once (the new key marks it done).

@@ -20,7 +20,6 @@
  * a few pointer tests.
  *
  * One hook in the planner chain, installed once, calling the previous one.
- * C-style frames only (boundary.h, rule 2).
  */
 #include "citus/guard.h"
 

@@ -1,5 +1,5 @@
 /*
- * digest.cpp: ledger digests (SPEC section 2c; docs/design/erasure.md).
+ * digest.cpp: ledger digests (docs/design/erasure.md).
  *
  *   position   the read_all horizon when the digest was taken:
  *              pg_snapshot_xmin(pg_current_snapshot()).  Every transaction
@@ -57,11 +57,8 @@ const char *const HEADS_SQL =
 const char *const RECORD_SQL =
     "INSERT INTO chronicle.digests (taken_at, position, global_position, streams, events, root, heads) "
     "VALUES (pg_catalog.statement_timestamp(), $1, $2, $3, $4, $5, $6)";
-/* verify()'s columns (events.h, EVENTS_SCAN_*), every event. */
-const char *const SCAN_SQL =
-    "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, "
-    "e.recorded_at, e.hash, e.global_position, e.tx_id, e.original_digest, " EVENTS_SCAN_TAGS
-    " FROM chronicle.events e ORDER BY e.stream_id, e.version";
+/* verify()'s scan rows (events.h, EVENTS_SCAN_*), every event. */
+const char *const SCAN_SQL = EVENTS_SCAN_REDACTED "ORDER BY e.stream_id, e.version";
 const char *const STORED_SQL =
     "SELECT d.heads FROM chronicle.digests d WHERE d.root OPERATOR(pg_catalog.=) $1 "
     "AND d.position OPERATOR(pg_catalog.=) $2 ORDER BY d.digest_id DESC LIMIT 1";

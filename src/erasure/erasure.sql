@@ -1,4 +1,4 @@
--- chronicle erasure: redaction and ledger digests (SPEC section 2c,
+-- chronicle erasure: redaction and ledger digests (docs/design/erasure.md,
 -- docs/design/erasure.md).  Written in C++; every statement they run names
 -- its objects qualified.  redact and redact_tagged write with the
 -- extension owner's rights, like append; only chronicle_admin may call them

@@ -30,10 +30,8 @@ namespace {
 SPIPlanPtr scan_plan;
 SPIPlanPtr update_plan;
 
-const char *const SCAN_SQL =
-    "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, "
-    "e.recorded_at, e.hash, e.global_position, e.tx_id, NULL::pg_catalog.bytea, " EVENTS_SCAN_TAGS
-    " FROM chronicle.events e ORDER BY e.stream_id, e.version";
+/* Verify scan rows (events.h); no redaction exists during the upgrade. */
+const char *const SCAN_SQL = EVENTS_SCAN_SELECT("NULL::pg_catalog.bytea") "ORDER BY e.stream_id, e.version";
 const char *const UPDATE_SQL =
     "UPDATE chronicle.events e SET hash = $3 "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";

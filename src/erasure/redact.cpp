@@ -1,5 +1,5 @@
 /*
- * redact.cpp: chronicle.redact and chronicle.redact_tagged (SPEC section 2c;
+ * redact.cpp: chronicle.redact and chronicle.redact_tagged (docs/design/erasure.md;
  * docs/design/erasure.md).
  *
  * For each chosen event, under the lock of its stream's row (the lock an

@@ -235,23 +235,23 @@ int64 append_stream(FunctionCallInfo fcinfo, AppendRequest *req, bool lock_keys)
 /* chronicle.append(stream_id, type, data, metadata, expected_version, event_id, tags) */
 SQL_FUNCTION(chronicle_append)
 {
-        AppendRequest req;
-        append_read_stream(fcinfo, 4, &req);
-        NewEvent event;
-        append_read_event(fcinfo, &event);
-        req.events = &event;
-        req.count = 1;
-        return Int64GetDatum(append_stream(fcinfo, &req));
+    AppendRequest req;
+    append_read_stream(fcinfo, 4, &req);
+    NewEvent event;
+    append_read_event(fcinfo, &event);
+    req.events = &event;
+    req.count = 1;
+    return Int64GetDatum(append_stream(fcinfo, &req));
 }
 
 /* chronicle.append_batch(stream_id, events, expected_version) */
 SQL_FUNCTION(chronicle_append_batch)
 {
-        AppendRequest req;
-        append_read_stream(fcinfo, 2, &req);
-        int count;
-        Jsonb *events = append_read_array(fcinfo, 1, "A batch appends at least one event.", &count);
-        req.events = append_read_elements(events, count, false);
-        req.count = count;
-        return Int64GetDatum(append_stream(fcinfo, &req));
+    AppendRequest req;
+    append_read_stream(fcinfo, 2, &req);
+    int count;
+    Jsonb *events = append_read_array(fcinfo, 1, "A batch appends at least one event.", &count);
+    req.events = append_read_elements(events, count, false);
+    req.count = count;
+    return Int64GetDatum(append_stream(fcinfo, &req));
 }

@@ -1,5 +1,5 @@
 /*
- * dcb.cpp: queries over types and tags (SPEC section 2b): chronicle.read_query,
+ * dcb.cpp: queries over types and tags (docs/reference/dcb.md): chronicle.read_query,
  * and the condition of chronicle.append_events (append_events.cpp calls
  * events_condition_check).  docs/design/dcb.md explains the locking.
  *

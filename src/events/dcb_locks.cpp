@@ -1,6 +1,6 @@
 /*
  * dcb_locks.cpp: the heavyweight locks that make append_events' condition
- * race-free (SPEC section 2b; the reasoning is in docs/design/dcb.md).
+ * race-free (docs/reference/dcb.md; the reasoning is in docs/design/dcb.md).
  *
  * Keys are advisory locks of the current database whose first two fields are
  * a 64-bit hash of the event type or tag, and whose fourth field tells them

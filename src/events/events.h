@@ -174,7 +174,7 @@ void events_keys_lock(DcbKeySet *set, bool conditional);
 void events_lock_written(const char *type, int type_len, ArrayType *tags);
 
 /*
- * dcb.cpp: a query over types and tags (SPEC section 2b), parsed (22023 for
+ * dcb.cpp: a query over types and tags (docs/reference/dcb.md), parsed (22023 for
  * a malformed one; what names the argument in messages); its condition
  * locks; and the check: the first matching event after (after_tx,
  * after_position) in read_all order among all committed events but those
@@ -239,7 +239,16 @@ ArrayType *events_row_tags(HeapTuple row, TupleDesc desc);
 #define EVENTS_SCAN_TX 11
 #define EVENTS_SCAN_CONTENT 12
 #define EVENTS_SCAN_TAGS_COLUMN 13
-#define EVENTS_SCAN_TAGS "e.tags"
+/* Chain v1's columns (the 0.1.0 upgrade's check), FROM chronicle.events e. */
+#define EVENTS_SCAN_V1_SELECT                                                                 \
+    "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
+    "e.recorded_at, e.hash FROM chronicle.events e "
+/* A verify scan row: the original digest is `content` (a bytea expression, or NULL). */
+#define EVENTS_SCAN_SELECT(content)                                                           \
+    "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
+    "e.recorded_at, e.hash, e.global_position, e.tx_id, " content ", e.tags FROM chronicle.events e "
+/* ... with the original digest a redacted row carries (verify, digest). */
+#define EVENTS_SCAN_REDACTED EVENTS_SCAN_SELECT("e.original_digest")
 struct EventsReport
 {
     Tuplestorestate *store;

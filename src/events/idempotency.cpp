@@ -77,7 +77,6 @@ void append_mark_repeats(AppendRequest *req)
             first = req->events[first].dup_of;
         if (!same_content(&req->events[first], e->type, e->type_len, e->data))
         {
-            /* PostgreSQL calls first: none may longjmp over the Error's strings (rule 2). */
             const char *id = uuid_text(&e->event_id);
             throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,
                             pg::format("event_id %s appears twice in the batch with different content", id),
@@ -149,8 +148,7 @@ void append_mark_stored(AppendRequest *req, bool after_lock, const EventsCatalog
             if (!same_stream ||
                 !same_content(e, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type), data))
             {
-                /* PostgreSQL calls first: none may longjmp over the Error's strings (rule 2). */
-                const char *id = uuid_text(&e->event_id);
+                    const char *id = uuid_text(&e->event_id);
                 const char *stored_stream = text_to_cstring(stream);
                 const char *stored_type = text_to_cstring(type);
                 throw pg::Error(CHRONICLE_DUPLICATE_EVENT_ID,

@@ -1,9 +1,9 @@
 /*
- * read.cpp: chronicle.stream_version, read_stream and read_all (SPEC section 2).
+ * read.cpp: chronicle.stream_version, read_stream and read_all (docs/reference/events.md).
  *
  * The two reads run a kept SPI plan with a DestReceiver that writes each row
  * straight into the function's result tuplestore, passing it through
- * types_upcast on the way (SPEC section 4); a row no upcaster changes is
+ * types_upcast on the way (docs/reference/types.md); a row no upcaster changes is
  * stored as it comes from the scan.  Reads write nothing, so they work on a
  * hot standby.  They run with the caller's rights (chronicle_reader has
  * SELECT on the tables; a role without it gets 42501 from the executor).
@@ -256,55 +256,55 @@ void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Dat
 /* chronicle.stream_version(stream_id) */
 SQL_FUNCTION(chronicle_stream_version)
 {
-        text *stream = stream_arg(fcinfo);
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        static const Oid argtypes[1] = {TEXTOID};
-        SPIPlanPtr plan = pg::spi::kept_plan(&version_plan, VERSION_SQL, 1, argtypes);
-        Datum args[1] = {PointerGetDatum(stream)};
-        if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
-            elog(ERROR, "chronicle: stream_version failed");
-        int64 version = 0;
-        if (SPI_processed == 1)
-        {
-            bool isnull;
-            version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-        }
-        SPI_finish();
-        return Int64GetDatum(version);
+    text *stream = stream_arg(fcinfo);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    static const Oid argtypes[1] = {TEXTOID};
+    SPIPlanPtr plan = pg::spi::kept_plan(&version_plan, VERSION_SQL, 1, argtypes);
+    Datum args[1] = {PointerGetDatum(stream)};
+    if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: stream_version failed");
+    int64 version = 0;
+    if (SPI_processed == 1)
+    {
+        bool isnull;
+        version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    SPI_finish();
+    return Int64GetDatum(version);
 }
 
 /* chronicle.read_stream(stream_id, from_version, max_count, backward) */
 SQL_FUNCTION(chronicle_read_stream)
 {
-        text *stream = stream_arg(fcinfo);
-        bool backward = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
-        int64 from = backward ? PG_INT64_MAX : 1;
-        if (!PG_ARGISNULL(1))
-        {
-            from = PG_GETARG_INT64(1);
-            if (from < 0)
-                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                                pg::format("from_version must not be negative (got %lld)", (long long)from));
-        }
-        char nulls[3] = {' ', ' ', 'n'};
-        Datum limit = 0;
-        if (!PG_ARGISNULL(2))
-        {
-            int32 max_count = PG_GETARG_INT32(2);
-            if (max_count < 0)
-                throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                                pg::format("max_count must not be negative (got %d)", max_count));
-            limit = Int64GetDatum(max_count);
-            nulls[2] = ' ';
-        }
-        static const Oid argtypes[3] = {TEXTOID, INT8OID, INT8OID};
-        Datum args[3] = {PointerGetDatum(stream), Int64GetDatum(from), limit};
-        if (backward)
-            read_into_result(fcinfo, &backward_plan, BACKWARD_SQL, 0, 3, argtypes, args, nulls);
-        else
-            read_into_result(fcinfo, &forward_plan, FORWARD_SQL, 0, 3, argtypes, args, nulls);
-        return (Datum)0;
+    text *stream = stream_arg(fcinfo);
+    bool backward = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+    int64 from = backward ? PG_INT64_MAX : 1;
+    if (!PG_ARGISNULL(1))
+    {
+        from = PG_GETARG_INT64(1);
+        if (from < 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("from_version must not be negative (got %lld)", (long long)from));
+    }
+    char nulls[3] = {' ', ' ', 'n'};
+    Datum limit = 0;
+    if (!PG_ARGISNULL(2))
+    {
+        int32 max_count = PG_GETARG_INT32(2);
+        if (max_count < 0)
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            pg::format("max_count must not be negative (got %d)", max_count));
+        limit = Int64GetDatum(max_count);
+        nulls[2] = ' ';
+    }
+    static const Oid argtypes[3] = {TEXTOID, INT8OID, INT8OID};
+    Datum args[3] = {PointerGetDatum(stream), Int64GetDatum(from), limit};
+    if (backward)
+        read_into_result(fcinfo, &backward_plan, BACKWARD_SQL, 0, 3, argtypes, args, nulls);
+    else
+        read_into_result(fcinfo, &forward_plan, FORWARD_SQL, 0, 3, argtypes, args, nulls);
+    return (Datum)0;
 }
 
 /*
@@ -314,27 +314,27 @@ SQL_FUNCTION(chronicle_read_stream)
  */
 SQL_FUNCTION(chronicle_read_all)
 {
-        int32 max_count = PG_ARGISNULL(2) ? 1000 : PG_GETARG_INT32(2);
-        if (max_count < 0)
-            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                            pg::format("max_count must not be negative (got %d)", max_count));
-        bool by_category = !PG_ARGISNULL(3);
-        bool by_types = !PG_ARGISNULL(4);
-        int shape = (by_category ? ALL_BY_CATEGORY : 0) | (by_types ? ALL_BY_TYPES : 0);
+    int32 max_count = PG_ARGISNULL(2) ? 1000 : PG_GETARG_INT32(2);
+    if (max_count < 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("max_count must not be negative (got %d)", max_count));
+    bool by_category = !PG_ARGISNULL(3);
+    bool by_types = !PG_ARGISNULL(4);
+    int shape = (by_category ? ALL_BY_CATEGORY : 0) | (by_types ? ALL_BY_TYPES : 0);
 
-        static const Oid argtypes[5] = {XID8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID};
-        Datum args[5] = {
-            PG_ARGISNULL(0) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(0),
-            PG_ARGISNULL(1) ? Int64GetDatum(0) : PG_GETARG_DATUM(1),
-            Int64GetDatum(max_count),
-            by_category ? PG_GETARG_DATUM(3) : (Datum)0,
-            by_types ? PG_GETARG_DATUM(4) : (Datum)0,
-        };
-        const char nulls[5] = {' ', ' ', ' ', by_category ? ' ' : 'n', by_types ? ' ' : 'n'};
-        if (events_distributed())
-            read_node_log(fcinfo, ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5, argtypes, args, nulls);
-        else
-            read_into_result(fcinfo, &all_plans[shape], ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5,
-                             argtypes, args, nulls);
-        return (Datum)0;
+    static const Oid argtypes[5] = {XID8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID};
+    Datum args[5] = {
+        PG_ARGISNULL(0) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(0),
+        PG_ARGISNULL(1) ? Int64GetDatum(0) : PG_GETARG_DATUM(1),
+        Int64GetDatum(max_count),
+        by_category ? PG_GETARG_DATUM(3) : (Datum)0,
+        by_types ? PG_GETARG_DATUM(4) : (Datum)0,
+    };
+    const char nulls[5] = {' ', ' ', ' ', by_category ? ' ' : 'n', by_types ? ' ' : 'n'};
+    if (events_distributed())
+        read_node_log(fcinfo, ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5, argtypes, args, nulls);
+    else
+        read_into_result(fcinfo, &all_plans[shape], ALL_SQL[shape], ALL_CURSOR_OPTIONS[shape], 5,
+                         argtypes, args, nulls);
+    return (Datum)0;
 }

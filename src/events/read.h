@@ -16,7 +16,7 @@ extern "C" {
 /*
  * read.cpp: run a read plan whose rows are chronicle.events rows (SPI
  * connected), storing them into store upcast as every read returns them
- * (SPEC section 4).  nulls as SPI takes them ('n' for NULL), or NULL.
+ * (docs/reference/types.md).  nulls as SPI takes them ('n' for NULL), or NULL.
  */
 void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
                       const char *nulls, Tuplestorestate *store);

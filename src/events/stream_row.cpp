@@ -321,7 +321,7 @@ bool events_prev_hash(const EventsCatalog *catalog, text *stream_id, int64 versi
     Relation index = OidIsValid(pk) ? index_open(pk, AccessShareLock) : NULL;
     if (index == NULL || !index_leads_with(index, 2, event_key_types))
     {
-        /* Not the primary key SPEC 2 defines: a SELECT finds the row whatever the indexes. */
+        /* Not the documented primary key: a SELECT finds the row whatever the indexes. */
         if (index != NULL)
             index_close(index, NoLock);
         table_close(rel, NoLock);

@@ -1,4 +1,4 @@
--- chronicle events: the stream and event tables (SPEC section 2).
+-- chronicle events: the stream and event tables (docs/reference/events.md).
 -- Column order is part of the contract: chronicle.events is also the row type
 -- that read functions return and that fold() and SQL reducers receive.
 -- tags and original_digest (0.2.0) are the last columns, after hash, in
@@ -52,16 +52,16 @@ CREATE SEQUENCE chronicle.global_position_seq AS bigint OWNED BY chronicle.event
 COMMENT ON SEQUENCE chronicle.global_position_seq IS
     'Source of chronicle.events.global_position (unique, increasing, may have gaps).';
 
--- Indexes (SPEC "Indexes must serve"): a stream read by version is the
--- primary key; the global log in (tx_id, global_position) order; a category
--- in log order.  The category is the part of stream_id before the first '-',
--- exactly pg_catalog.split_part(stream_id, '-', 1); read_all's category filter
--- uses that same expression so the planner matches this index.
+-- Indexes: a stream read by version is the primary key; the global log in
+-- (tx_id, global_position) order; a category in log order.  The category is
+-- the part of stream_id before the first '-', exactly
+-- pg_catalog.split_part(stream_id, '-', 1); read_all's category filter uses
+-- that same expression so the planner matches this index.
 CREATE INDEX events_log_idx ON chronicle.events (tx_id, global_position);
 CREATE INDEX events_category_log_idx
     ON chronicle.events (pg_catalog.split_part(stream_id, '-', 1), tx_id, global_position);
 CREATE INDEX streams_category_idx ON chronicle.streams (category);
--- Tags (SPEC section 2b): read_query and append_events' condition find a
+-- Tags (docs/reference/dcb.md): read_query and append_events' condition find a
 -- tag's events through this index (docs/design/dcb.md, "The tag index").
 -- Partial: an untagged event costs no index entry, and upgrading a 0.1.0 log
 -- (every row untagged) builds an empty index.  Queries repeat the predicate.

@@ -1,5 +1,5 @@
 /*
- * triggers.cpp: the database enforces the log's history (SPEC section 2,
+ * triggers.cpp: the database enforces the log's history (docs/reference/events.md,
  * "Immutability").
  *
  *  - chronicle._events_immutable(): UPDATE and DELETE (row level) and
@@ -303,7 +303,6 @@ SQL_FUNCTION(chronicle_streams_version_grows)
     };
     if (new_version < old_version || !same(old_id, new_id) || !same(old_category, new_category))
     {
-        /* PostgreSQL call first: it must not longjmp over the Error's strings (rule 2). */
         const char *stream = text_to_cstring(old_id);
         throw pg::Error(CHRONICLE_IMMUTABLE_HISTORY,
                         pg::format("stream \"%s\": a stream keeps its id and category and its version only grows",

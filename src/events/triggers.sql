@@ -1,5 +1,5 @@
--- chronicle events: triggers that keep the log's history intact (SPEC section
--- 2, "Immutability"); see src/events/triggers.cpp.  Triggers of one timing
+-- chronicle events: triggers that keep the log's history intact (docs/reference/events.md,
+-- "Immutability"); see src/events/triggers.cpp.  Triggers of one timing
 -- fire in name order: modules that add BEFORE INSERT triggers to
 -- chronicle.events should name them so that events_insert_check comes first.
 

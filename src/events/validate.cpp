@@ -1,5 +1,5 @@
 /*
- * validate.cpp: the argument rules of SPEC section 2, in one place, for
+ * validate.cpp: the argument rules of docs/reference/events.md, in one place, for
  * append, append_batch and the INSERT trigger.
  */
 #include "events/events.h"

@@ -1,4 +1,4 @@
--- chronicle events: the public functions of the event store (SPEC section 2).
+-- chronicle events: the public functions of the event store (docs/reference/events.md).
 -- (File order in the install script is alphabetical: tables, triggers, verbs.)
 -- They are written in C++ and never resolve unqualified names (the SQL they
 -- run qualifies every function and operator), so they need no pinned
@@ -14,7 +14,7 @@ CREATE OR REPLACE FUNCTION chronicle.append(stream_id text, type text, data json
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'chronicle_append';
 COMMENT ON FUNCTION chronicle.append(text, text, jsonb, jsonb, bigint, uuid, text[]) IS
-    'Append one event to a stream; returns the stream''s new version. expected_version: NULL any, 0 new stream, N exactly N (else SE001). A repeated event_id with the same content is a no-op. tags: 0..64 tags of 1..255 characters (SPEC section 2b).';
+    'Append one event to a stream; returns the stream''s new version. expected_version: NULL any, 0 new stream, N exactly N (else SE001). A repeated event_id with the same content is a no-op. tags: 0..64 tags of 1..255 characters (docs/reference/dcb.md).';
 
 CREATE OR REPLACE FUNCTION chronicle.append_batch(stream_id text, events jsonb,
                                        expected_version bigint DEFAULT NULL)
@@ -58,7 +58,7 @@ CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text DEFAULT NULL)
 COMMENT ON FUNCTION chronicle.verify(text) IS
     'Recompute the SHA-256 hash chain of one stream (or all when NULL); one row per problem (altered row, missing version, duplicate, stream row disagreeing with its events). No rows: intact.';
 
--- Cross-stream consistency (SPEC section 2b, docs/design/dcb.md).
+-- Cross-stream consistency (docs/reference/dcb.md, docs/design/dcb.md).
 CREATE OR REPLACE FUNCTION chronicle.read_query(query jsonb, after_tx xid8 DEFAULT '0',
                                      after_position bigint DEFAULT 0, max_count int DEFAULT 1000)
     RETURNS SETOF chronicle.events

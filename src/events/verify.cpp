@@ -1,6 +1,6 @@
 /*
  * verify.cpp: chronicle.verify(stream_id) recomputes the hash chain of one
- * stream or of all, and reports one row per problem (SPEC section 2):
+ * stream or of all, and reports one row per problem (docs/reference/events.md):
  *
  *   hash mismatch      the row's stored hash is not sha256(previous stored
  *                      hash || canonical row): the row was edited (or its
@@ -64,21 +64,12 @@ struct Redacted
     char hex[EVENTS_HASH_LEN * 2 + 1];
 };
 
-/* Columns 1..9 are chain v1's; v2 adds global_position, tx_id, the content
- * digest a redacted event carries, and tags (EVENTS_SCAN_*, events.h). */
-#define SCAN_COLUMNS                                                                        \
-    "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
-    "e.recorded_at, e.hash, e.global_position, e.tx_id, e.original_digest, " EVENTS_SCAN_TAGS \
-    " FROM chronicle.events e "
-
-const char *const SCAN_ALL_SQL = SCAN_COLUMNS "ORDER BY e.stream_id, e.version";
+/* Verify scan rows (events.h): chain v1's columns 1..9, then v2's. */
+const char *const SCAN_ALL_SQL = EVENTS_SCAN_REDACTED "ORDER BY e.stream_id, e.version";
 const char *const SCAN_ONE_SQL =
-    SCAN_COLUMNS "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 ORDER BY e.stream_id, e.version";
+    EVENTS_SCAN_REDACTED "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 ORDER BY e.stream_id, e.version";
 /* 0.1.0's chain, for the upgrade: no redactions existed. */
-#define SCAN_V1_COLUMNS                                                                     \
-    "SELECT e.stream_id, e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, " \
-    "e.recorded_at, e.hash FROM chronicle.events e "
-const char *const SCAN_V1_SQL = SCAN_V1_COLUMNS "ORDER BY e.stream_id, e.version";
+const char *const SCAN_V1_SQL = EVENTS_SCAN_V1_SELECT "ORDER BY e.stream_id, e.version";
 
 /* (stream_id, version in chronicle.streams, last event's version), mismatches only. */
 const char *const STREAMS_ALL_SQL =

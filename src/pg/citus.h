@@ -14,7 +14,7 @@
  * extension in pg_extension) nothing is looked up and the answer is the
  * relation itself.
  *
- * C-style: may ereport (boundary.h, rule 2).  SPI need not be connected.
+ * C-style (pg/boundary.h): may ereport.  SPI need not be connected.
  */
 #pragma once
 

@@ -1,5 +1,5 @@
 /*
- * projections.h: what the projection files share (SPEC section 6, inline
+ * projections.h: what the projection files share (docs/reference/projections.md, inline
  * projections).  A projection is a row of chronicle.projections naming a
  * reducer, a table of the definer's and the columns it fills from the
  * reducer's state; the append observer (observer.cpp) keeps the table

@@ -1,5 +1,5 @@
 -- chronicle projections: inline read models kept current by every append
--- (SPEC section 6, first half).
+-- (docs/reference/projections.md).
 
 CREATE TABLE chronicle.projections (
     name       text        PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 255),

@@ -152,7 +152,7 @@ SQL_FUNCTION(chronicle_fold_step)
     if (data && !nulls[EV_TYPE - 1])
     {
         int32 upcast_version = type_version;
-        /* Types are at most 255 bytes (SPEC 2): name them without a palloc. */
+        /* Types are at most 255 bytes (docs/reference/events.md): name them without a palloc. */
         text *t = DatumGetTextPP(values[EV_TYPE - 1]);
         int len = VARSIZE_ANY_EXHDR(t);
         char buf[256];

@@ -424,25 +424,25 @@ static int32 store(FunctionCallInfo fcinfo, Datum rules, bool rules_null, Datum 
 /* define_reducer(name text, rules jsonb, category text, snapshot_every int) */
 SQL_FUNCTION(chronicle_define_reducer_rules)
 {
-        check_common_args(fcinfo);
-        char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-        Jsonb *rules = PG_GETARG_JSONB_P(1);
-        /* Malformed rules are rejected here, not at the first replay. */
-        MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle rules check",
-                                                      ALLOCSET_SMALL_SIZES);
-        rules_compile(name, rules, scratch);
-        MemoryContextDelete(scratch);
-        PG_RETURN_INT32(store(fcinfo, PointerGetDatum(rules), false, (Datum) 0, true));
+    check_common_args(fcinfo);
+    char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    Jsonb *rules = PG_GETARG_JSONB_P(1);
+    /* Malformed rules are rejected here, not at the first replay. */
+    MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle rules check",
+                                                  ALLOCSET_SMALL_SIZES);
+    rules_compile(name, rules, scratch);
+    MemoryContextDelete(scratch);
+    PG_RETURN_INT32(store(fcinfo, PointerGetDatum(rules), false, (Datum) 0, true));
 }
 
 /* define_reducer(name text, fn regprocedure, category text, snapshot_every int) */
 SQL_FUNCTION(chronicle_define_reducer_fn)
 {
-        check_common_args(fcinfo);
-        char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-        Oid fn = PG_GETARG_OID(1);
-        check_function(name, fn);
-        /* Qualified, so that resolving it again never depends on a search_path. */
-        char *signature = format_procedure_qualified(fn);
-        PG_RETURN_INT32(store(fcinfo, (Datum) 0, true, CStringGetTextDatum(signature), false));
+    check_common_args(fcinfo);
+    char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    Oid fn = PG_GETARG_OID(1);
+    check_function(name, fn);
+    /* Qualified, so that resolving it again never depends on a search_path. */
+    char *signature = format_procedure_qualified(fn);
+    PG_RETURN_INT32(store(fcinfo, (Datum) 0, true, CStringGetTextDatum(signature), false));
 }

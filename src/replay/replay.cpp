@@ -65,8 +65,9 @@ struct Run
     Size buf_size;
     /*
      * The last event type, as a C string (types are at most 255 bytes,
-     * SPEC 2), and its rules: events of one type come in runs, and a byte
-     * comparison is cheaper than a copy and a search per event.
+     * docs/reference/events.md), and its rules: events of one type come in
+     * runs, and a byte comparison is cheaper than a copy and a search per
+     * event.
      */
     char type_name[256];
     int typelen; /* -1 before the first event */

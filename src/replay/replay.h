@@ -40,7 +40,7 @@ typedef bool (*replay_start_hook_type)(text *stream_id, const char *reducer, int
 extern replay_start_hook_type replay_start_hook;
 
 /*
- * Whose rights a function reducer's function runs with.  SPEC section 3:
+ * Whose rights a function reducer's function runs with (docs/design/security.md):
  * the caller's, when someone calls replay (or take_snapshot...).  A replay
  * nobody asked for, run by an append observer for a snapshot or a
  * projection, has no caller who chose the reducer: the appender did not,

@@ -184,7 +184,7 @@ static Rule *grow(const Compiler *cc, RuleList *list, int n)
     return fresh;
 }
 
-/* One operation object: its operations in the fixed order of SPEC section 3. */
+/* One operation object: its operations in the fixed order of docs/reference/replay.md. */
 static void compile_object(const Compiler *cc, const char *type, JsonbContainer *obj, RuleList *list)
 {
     JsonbValue ops[OP_COUNT];

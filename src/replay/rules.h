@@ -1,5 +1,5 @@
 /*
- * rules.h: the rules language of SPEC section 3, compiled once per reducer
+ * rules.h: the rules language of docs/reference/replay.md, compiled once per reducer
  * revision and applied to a node.h state tree event by event.
  *
  * Malformed rules and rules that cannot apply throw pg::Error(SE004).

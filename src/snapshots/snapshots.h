@@ -1,5 +1,5 @@
 /*
- * snapshots.h: the snapshots module (SPEC section 5) as the rest of chronicle
+ * snapshots.h: the snapshots module (docs/reference/snapshots.md) as the rest of chronicle
  * sees it: its load-time setup, which hooks it into replay (a replay starts
  * from the latest usable snapshot) and into append (automatic snapshots by
  * policy).  catalog.h, store.h and stale.h are what its files share.

@@ -4,8 +4,9 @@
  *
  * The replay runs with the caller's rights (an automatic snapshot runs a
  * function reducer's function as its owner, observer.cpp): a function
- * reducer is user code and must never run as chronicle's owner (SPEC
- * section 3).  The INSERT into chronicle.snapshots runs as that owner.
+ * reducer is user code and must never run as chronicle's owner
+ * (docs/design/security.md).  The INSERT into chronicle.snapshots runs as
+ * that owner.
  */
 #include "snapshots/store.h"
 

@@ -1,4 +1,4 @@
--- chronicle snapshots: stored reducer states that replay starts from (SPEC section 5).
+-- chronicle snapshots: stored reducer states that replay starts from (docs/reference/snapshots.md).
 
 -- Not an extension configuration table: a snapshot is a cache derived from
 -- the log, the reducers and the upcasters, which pg_dump keeps.  A restored

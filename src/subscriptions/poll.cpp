@@ -1,5 +1,5 @@
 /*
- * poll.cpp: chronicle.poll(name, max_count, member, members) (SPEC section 6).
+ * poll.cpp: chronicle.poll(name, max_count, member, members) (docs/reference/subscriptions.md).
  *
  * poll returns the events after the member's checkpoint in read_all order,
  * (tx_id, global_position), under read_all's horizon: only events whose

@@ -1,4 +1,4 @@
--- chronicle: durable subscriptions over the global log (SPEC section 6, second half).
+-- chronicle: durable subscriptions over the global log (docs/reference/subscriptions.md).
 -- A subscription is a name, optional category and types filters, and one
 -- checkpoint per consumer-group member, in read_all order (tx_id,
 -- global_position).  poll (C++, src/subscriptions/poll.cpp) reads after a

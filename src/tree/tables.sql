@@ -1,4 +1,4 @@
--- Nested sets on the user's own tables (SPEC section 7).
+-- Nested sets on the user's own tables (docs/reference/tree.md).
 
 -- Which tables are attached, and how.  Written only by tree_attach/tree_detach
 -- (as this table's owner); read by the tree functions and triggers.

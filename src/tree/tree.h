@@ -1,5 +1,5 @@
 /*
- * tree.h: nested sets on the user's own tables (SPEC section 7).
+ * tree.h: nested sets on the user's own tables (docs/reference/tree.md).
  *
  * src/tree is C-style (pg/boundary.h): palloc'd arrays, no C++ containers.
  * Domain errors are thrown as pg::Error only from frames reached from an

@@ -377,7 +377,7 @@ void compile_keyword(Compiler &c, SchemaNode *node, const JsonbValue &key, const
     else if (is("x-personal"))
     {
         /* chronicle's annotation: the property is personal data, which
-         * chronicle.redact removes when given no paths (SPEC section 2c). */
+         * chronicle.redact removes when given no paths (docs/design/erasure.md). */
         if (v.type != jbvBool)
             schema_error(c, "must be a boolean");
         node->personal = v.val.boolean;

@@ -1,5 +1,5 @@
 /*
- * schema.h: the JSON-Schema subset of SPEC section 4, compiled once into a
+ * schema.h: the JSON-Schema subset of docs/reference/types.md, compiled once into a
  * tree of plain structs and checked against event data.
  *
  * Compiled schemas live in a PostgreSQL memory context (the types cache); the

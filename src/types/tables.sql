@@ -1,4 +1,4 @@
--- chronicle types: event-type schemas and upcasters (SPEC section 4).
+-- chronicle types: event-type schemas and upcasters (docs/reference/types.md).
 -- Definitions live in two tables; each backend keeps them compiled in a cache
 -- that a trigger on the tables invalidates everywhere (src/types/cache.h).
 

@@ -1,5 +1,5 @@
 /*
- * types.h: event-type integrity rules and upcasters (SPEC section 4), as the
+ * types.h: event-type integrity rules and upcasters (docs/reference/types.md), as the
  * events and replay modules see them.
  *
  * src/types is C++-style (pg/boundary.h): inside it, errors travel as C++

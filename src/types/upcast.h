@@ -1,5 +1,5 @@
 /*
- * upcast.h: upcaster rules (SPEC section 4), compiled once and applied to
+ * upcast.h: upcaster rules (docs/reference/types.md), compiled once and applied to
  * stored event data on the way out of every read.
  *
  * Rules are a JSON object with up to three operations, applied in this order:

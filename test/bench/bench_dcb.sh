@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_dcb: tags, read_query and conditional appends (SPEC 2b) against the
+# bench_dcb: tags, read_query and conditional appends (docs/reference/dcb.md) against the
 # plain operations of the same run (BENCH=dcb make bench).
 #   1. append_events of one event with a one-item condition (2 clients, each
 #      its own tags) vs plain append of one event;                target >= 0.6x

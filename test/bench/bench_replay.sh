@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replay and fold (SPEC section 3) against plain SQL over the same rows:
+# Replay and fold (docs/reference/replay.md) against plain SQL over the same rows:
 #   1. replay of a 100,000-event stream with a one-rule reducer
 #      vs SELECT sum((data->>'x')::numeric) over that stream     (target <= 1.4x)
 #   2. the same replay vs a straightforward PL/pgSQL loop folding the events

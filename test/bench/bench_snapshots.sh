@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Snapshots (SPEC section 5): replay of a 100,000-event stream that has a
+# Snapshots (docs/reference/snapshots.md): replay of a 100,000-event stream that has a
 # snapshot at version 99,900 (the newest of the reducer's revision: replay
 # reads it and applies 100 events) vs the full replay of the same stream by
 # a reducer with the same rules and no snapshot.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Subscriptions (SPEC section 6): poll against read_all of the same page.
+# Subscriptions (docs/reference/subscriptions.md): poll against read_all of the same page.
 #   1. poll of 1000 events from the middle of a 100,000-event log
 #      vs read_all of the same page (the same rows)                (target <= 1.2x)
 #   2. the same with a category filter (half the log)             (target <= 1.2x)

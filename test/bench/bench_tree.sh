@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Nested sets (SPEC section 7) on a 100,000-node tree, against the usual
+# Nested sets (docs/reference/tree.md) on a 100,000-node tree, against the usual
 # alternatives measured in the same run:
 #   subtree     chronicle.tree_subtree and the plain lft range query vs a
 #               recursive CTE on the parent column (target >= 10x faster) and vs
@@ -56,7 +56,7 @@ settle ns ns10k adj adj10k lt
 sql -c "CREATE TABLE adj_noidx AS SELECT * FROM adj; ALTER TABLE adj_noidx ADD PRIMARY KEY (id); ANALYZE adj_noidx" >/dev/null
 # Two ways to read a subtree from the nested set: chronicle.tree_subtree (a C
 # set-returning function, materialised by the function scan), and the plain
-# nested-set query users write (the SPEC's seed example: one lft range, in lft
+# nested-set query users write (the README's category tree: one lft range, in lft
 # order), here joined to the node so it starts from an id like the CTE does.
 # Every contender returns the same rows; the medians of the contenders are
 # measured in alternating rounds (3 rounds), and the spread of the rounds is printed.

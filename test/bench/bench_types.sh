@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_types: what event-type schemas and upcasters cost (SPEC section 4).
+# bench_types: what event-type schemas and upcasters cost (docs/reference/types.md).
 #  1. checking documents: the C++ schema check vs the same rules written as a
 #     SQL expression over jsonb operators (what a CHECK constraint would do);
 #  2. appending typed events vs the same events with no schema;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Citus suite (run by `make test`; SPEC section 8, docs/design/citus.md):
+# Citus suite (run by `make test`; docs/design/citus.md):
 # a coordinator and two workers on loopback, each a throwaway cluster with
 # shared_preload_libraries = 'citus'; chronicle.distribute(); then appends to
 # streams on both workers through the coordinator (delegated calls), expected
@@ -241,7 +241,7 @@ q w1 -c "SET session_replication_role = replica" -c "SET citus.enable_manual_cha
 check "verify finds the superuser's edit on the shard" "$a|2" \
     "$(q coord -c "SELECT stream_id || '|' || version FROM chronicle.verify('$a') ORDER BY version LIMIT 1")"
 
-# ---- DCB (SPEC 2b) on a cluster: read_query per node, append_events refused
+# ---- DCB (docs/reference/dcb.md) on a cluster: read_query per node, append_events refused
 check "append with tags (delegated)" "57" \
     "$(q coord -c "SELECT chronicle.append('$b', 'Tagged', '{}', NULL, NULL, NULL, ARRAY['tag:x'])")"
 check "read_query on the worker holding it: its own log" "1|0" \

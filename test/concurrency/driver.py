@@ -160,7 +160,7 @@ def op_append_batch(rng, w):
 
 
 def op_append_events(rng, w):
-    # append_events (SPEC 2b) over two streams, without a condition or with
+    # append_events (docs/reference/dcb.md) over two streams, without a condition or with
     # one over the same few tags and types the sessions write, so that
     # conditions meet each other's writes (crossing conditions included),
     # after the position of the newest event its transaction sees.

@@ -1,4 +1,4 @@
--- The seed's bank account (SPEC section 3): three events, one reducer, replay.
+-- The seed's bank account (docs/reference/replay.md): three events, one reducer, replay.
 \set QUIET on
 \pset footer off
 \echo 'Define the reducer and append three events:'

@@ -1,4 +1,4 @@
--- The seed's category tree (SPEC section 7): a nested set kept by plain SQL.
+-- The seed's category tree (docs/reference/tree.md): a nested set kept by plain SQL.
 \set QUIET on
 \pset footer off
 CREATE TABLE nested_set (id int PRIMARY KEY, parent_id int REFERENCES nested_set, name text);

@@ -36,9 +36,9 @@ run_example() {
     psql -X -v ON_ERROR_STOP=1 -f "$file"
 }
 
-run_example "SPEC section 3: the bank account, an event-sourced aggregate" \
+run_example "The bank account, an event-sourced aggregate (docs/reference/replay.md)" \
     chronicle.replay test/demo/bank_account.sql
-run_example "SPEC section 7: the category tree, a nested set on a plain table" \
+run_example "The category tree, a nested set on a plain table (docs/reference/tree.md)" \
     chronicle.tree_attach test/demo/category_tree.sql
-run_example "SPEC section 2b: a unique username across streams, a conditional append" \
+run_example "A unique username across streams, a conditional append (docs/reference/dcb.md)" \
     chronicle.append_events test/demo/unique_username.sql

@@ -1,4 +1,4 @@
--- SPEC section 2b: a username unique across all users, a rule that crosses
+-- A username unique across all users, a rule that crosses
 -- streams, kept by a conditional append (Dynamic Consistency Boundary).
 \set QUIET on
 \pset footer off

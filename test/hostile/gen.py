@@ -121,7 +121,7 @@ case("verify.null", "SELECT count(*) FROM chronicle.verify(NULL)")
 case("verify.missing", "SELECT count(*) FROM chronicle.verify('no-such')")
 case("verify.huge", f"SELECT count(*) FROM chronicle.verify({BIG})")
 
-# --- tags, read_query, append_events (SPEC 2b) ----------------------------------
+# --- tags, read_query, append_events (docs/reference/dcb.md) -----------------
 ae = "chronicle.append_events"
 rq = "chronicle.read_query"
 EV = "'[{\"stream_id\":\"h-dcb\",\"type\":\"T\",\"data\":{}}]'"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile input against every public function (SPEC section 1): NULLs, empty
+# Hostile input against every public function (docs/reference/errors.md): NULLs, empty
 # and 1 MB strings, control characters, bad JSON shapes, 10,000-deep jsonb,
 # extreme numbers, relations that are not trees, tables changed after attach,
 # broken numbering.  Each case (test/hostile/gen.py) records its SQLSTATE;

@@ -286,7 +286,7 @@ RECIPES = [
      "SELECT chronicle.fold('low_fn', r ORDER BY r.version)::text AS v FROM chronicle.read_stream('acct-2') r",
      "read", None, None),
     # the superuser's function reducer (written unqualified) called explicitly:
-    # it runs as the caller (SPEC section 3), so what its body resolves through
+    # it runs as the caller (docs/design/security.md), so what its body resolves through
     # the caller's path runs with the caller's rights only (noted, not failed)
     (["chronicle.replay(text,text,bigint,timestamp with time zone)"], "replay:superusers-function",
      "SELECT chronicle.replay('acct-123456', 'su_fn')::text AS v", "read", None, None),
@@ -614,7 +614,7 @@ def plan(role, cat):
         for sigs, path, sql, kind, expect in run:
             P.append((pname(role, "es", path), sql, kind, expect or {"00000"}, None))
     if role == "mallory":
-        # The SPEC's seed example, by plain INSERT as a role in no chronicle role.
+        # The README's category tree, by plain INSERT as a role in no chronicle role.
         P.append(("mallory:seed:insert", "INSERT INTO shop.seed VALUES (1, NULL, 'Home'), (2, 1, 'About'), "
                   "(3, 1, 'Products'), (4, 3, 'Laptops'), (5, 3, 'Smartphones'), (6, 1, 'Contact')",
                   "stmt", {"00000"}, None))

@@ -55,12 +55,12 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
--- The SPEC's seed example, for mallory (plain INSERTs only).
+-- The README's category tree, for mallory (plain INSERTs only).
 CREATE TABLE shop.seed (id int PRIMARY KEY, parent_id int REFERENCES shop.seed, name text);
 SELECT chronicle.tree_attach('shop.seed');
 GRANT SELECT, INSERT ON shop.seed TO sec_mallory;
 
--- Event store: types with schemas, an upcaster, the SPEC's bank account as a
+-- Event store: types with schemas, an upcaster, the README's bank account as a
 -- rules reducer with snapshot_every on category acct, a function reducer
 -- (written unqualified, as a careless superuser would) with snapshot_every,
 -- projections on both and a subscription on the category.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Security regression suite (issue 10, SPEC section 0 "Security model"): no
+# Security regression suite (issue 10, docs/design/security.md): no
 # role gains another role's rights through chronicle.
 #
 # A low-privileged writer (sec_low) and a role in no chronicle role

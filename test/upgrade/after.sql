@@ -48,7 +48,7 @@ SELECT 'redefine ' || chronicle.define_reducer('counter', 'public.count_events(j
 UPDATE public.shelf SET name = 'z' WHERE id = 2;
 SELECT 'shelf ' || string_agg(name, ' ' ORDER BY lft) FROM public.shelf WHERE parent_id = 1;
 SELECT 'shelf_validate ' || count(*) FROM chronicle.tree_validate('public.shelf');
--- Tags (SPEC 2b): old events read back untagged; new ones are tagged, found
+-- Tags (docs/reference/dcb.md): old events read back untagged; new ones are tagged, found
 -- by read_query, and a conditional append sees them.
 SELECT 'old_tags ' || count(*) FILTER (WHERE tags = '{}') || ' of ' || count(*) FROM chronicle.read_all(max_count => 100000);
 SELECT 'tagged ' || chronicle.append('user-1', 'UserRegistered', '{"username": "alice"}', tags => ARRAY['username:alice']);

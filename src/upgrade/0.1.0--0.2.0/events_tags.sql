@@ -1,4 +1,4 @@
--- Event tags (SPEC section 2b).  ADD COLUMN appends the column after hash; a
+-- Event tags (docs/reference/dcb.md).  ADD COLUMN appends the column after hash; a
 -- constant default makes it a catalog-only change (no rewrite of the log,
 -- however long).  src/events/tables.sql creates the same column order.
 ALTER TABLE chronicle.events ADD COLUMN tags text[] NOT NULL DEFAULT '{}';

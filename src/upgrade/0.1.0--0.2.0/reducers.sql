@@ -38,4 +38,4 @@ UPDATE chronicle.reducers
                  WHERE e.extname OPERATOR(pg_catalog.=) 'chronicle')::pg_catalog.regrole;
 ALTER TABLE chronicle.reducers ALTER COLUMN owner SET NOT NULL;
 COMMENT ON COLUMN chronicle.reducers.owner IS
-    'The role that defined the reducer; only it or a member of it may redefine it (SPEC section 0).';
+    'The role that defined the reducer; only it or a member of it may redefine it (docs/design/security.md).';

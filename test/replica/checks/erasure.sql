@@ -1,4 +1,4 @@
--- Erasure and digests (SPEC section 2c), on primary and standby: the
+-- Erasure and digests (docs/design/erasure.md), on primary and standby: the
 -- redacted event reads redacted, verify() and every recorded digest verify,
 -- a digest with a forged root does not, and digest() runs (recording nothing
 -- on the standby) and verifies at once.  Only setup's digest is read back:

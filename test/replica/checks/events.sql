@@ -1,4 +1,4 @@
--- Every read function of the event store (SPEC section 2), on primary and standby.
+-- Every read function of the event store (docs/reference/events.md), on primary and standby.
 SELECT chronicle.stream_version('account-1'), chronicle.stream_version('account-2'),
        chronicle.stream_version('nobody');
 SELECT * FROM chronicle.read_stream('account-1');

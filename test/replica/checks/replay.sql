@@ -1,4 +1,4 @@
--- Replay and aggregates (SPEC section 3) on primary and standby: they only
+-- Replay and aggregates (docs/reference/replay.md) on primary and standby: they only
 -- read (no snapshot, cache table or catalog row is written), so the standby
 -- must return exactly what the primary returns.
 SELECT chronicle.replay('replica_account-1', 'replica_account');

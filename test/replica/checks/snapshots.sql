@@ -1,4 +1,4 @@
--- Snapshots (SPEC section 5) on primary and standby: replay reads them
+-- Snapshots (docs/reference/snapshots.md) on primary and standby: replay reads them
 -- (and writes nothing), so the standby returns what the primary returns.
 SELECT stream_id, reducer, version, state FROM chronicle.snapshots
 WHERE reducer = 'replica_snap' ORDER BY stream_id, version;

@@ -1,4 +1,4 @@
--- Event types on primary and standby (SPEC section 4): reads return the same
+-- Event types on primary and standby (docs/reference/types.md): reads return the same
 -- upcasted rows, and schemas check the same way (the checks only read).
 SELECT * FROM chronicle.read_stream('shipment-1');
 SELECT * FROM chronicle.read_all(category => 'shipment');
