@@ -138,7 +138,7 @@ SELECT stream_id, category FROM chronicle.streams
 WHERE stream_id IN ('multi-part-id', '-leading-dash') ORDER BY stream_id;
 
 -- Append writes its rows through the table access method (no INSERT
--- statement; README "How append writes"), which must not skip anything the
+-- statement; docs/design/event-store.md, "How append writes"), which must not skip anything the
 -- owner added to chronicle.events: a CHECK constraint still applies, with no
 -- partial write ...  (All of this in a transaction rolled back at the end, so
 -- that the tests after this file see the log and the table as before.)

@@ -159,7 +159,7 @@ REVOKE ALL ON FUNCTION regress.error_of(text) FROM regress_read_all_caller;
 DROP ROLE regress_read_all_caller;
 
 -- The rows of a read are written into memory of the backend that later reads
--- reuse (README.md, "read_all: a C function with warm result memory"): each
+-- reuse (docs/design/event-store.md, "read_all: a C function with warm result memory"): each
 -- call site takes a context from a small pool and gives it back when its
 -- query's memory is freed.  A read made while a cursor still holds an earlier
 -- result leaves that result intact, and a holdable cursor keeps its rows

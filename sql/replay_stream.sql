@@ -116,7 +116,7 @@ SELECT chronicle.replay('upcast-1', 'paid_fn');
 -- The stored rows are unchanged.
 SELECT version, type_version, data FROM chronicle.events WHERE stream_id = 'upcast-1' ORDER BY version;
 
--- A long stream replays in one pass (and is cancellable: see README.md, "Memory").
+-- A long stream replays in one pass (and is cancellable: see docs/design/replay.md, "Memory").
 SELECT chronicle.append_batch('ledger-2', (SELECT jsonb_agg(jsonb_build_object('type', 'Posted',
     'data', jsonb_build_object('amount', i * 0.01))) FROM generate_series(1, 20000) i));
 SELECT chronicle.replay('ledger-2', 'ledger');

@@ -127,7 +127,7 @@ SELECT count(*) AS left_after_truncate FROM chronicle.snapshots;
 ROLLBACK;
 SELECT count(*) AS still_there FROM chronicle.snapshots WHERE reducer = 'rev_cnt';
 
--- What a revision cannot see (README): a function reducer's function
+-- What a revision cannot see (docs/reference/snapshots.md): a function reducer's function
 -- replaced in place keeps the revision, so its snapshots still hold the old
 -- body's states; prune_snapshots(keep => 0) is the remedy.
 CREATE FUNCTION rev_body(state jsonb, e chronicle.events) RETURNS jsonb LANGUAGE sql AS $$

@@ -119,7 +119,7 @@ DROP ROLE regress_subrev_consumer;
 SELECT chronicle.unsubscribe('rev');
 
 -- Fixed: the stream hash is SHA-256 of the id's UTF-8 bytes in every
--- database, as the README's SQL form says.  A LATIN1 database hashed its
+-- database, as the SQL form of docs/reference/subscriptions.md says.  A LATIN1 database hashed its
 -- own bytes, so a non-ASCII stream went to another member than in a UTF-8
 -- database (or after a dump restored into one).  'café-1', written as
 -- UTF-8 bytes so that the client encoding plays no part:

@@ -54,7 +54,7 @@ const char *const BACKWARD_SQL =
 /*
  * read_all: the log strictly after ($1, $2) in (tx_id, global_position)
  * order, and only below the snapshot's xmin: every transaction under it has
- * ended, so no event can still appear there (README.md, "Why `read_all` never
+ * ended, so no event can still appear there (docs/design/event-store.md, "Why `read_all` never
  * skips an event").  One statement per filter shape, so that each is a plain
  * indexed query: the category test is exactly the expression of
  * events_category_log_idx, and a shape without a filter has no test at all.

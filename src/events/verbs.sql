@@ -41,7 +41,7 @@ COMMENT ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) IS
 
 -- read_all runs one kept plan per filter shape (src/events/read.cpp): the
 -- log strictly after the given pair, only below the snapshot's xmin
--- (README.md, "Why `read_all` never skips an event"), upcast on the way.
+-- (docs/design/event-store.md, "Why `read_all` never skips an event"), upcast on the way.
 CREATE OR REPLACE FUNCTION chronicle.read_all(after_tx xid8 DEFAULT '0', after_position bigint DEFAULT 0,
                                    max_count int DEFAULT 1000, category text DEFAULT NULL,
                                    types text[] DEFAULT NULL)

@@ -14,7 +14,7 @@ extern "C" {
 /*
  * Why (result_memory.h): a page of 1000 events, or a subtree of a few
  * thousand rows, is a few hundred kilobytes, and fresh pages for it cost more
- * than the scan that fills them (README.md, "read_all: a C function with warm
+ * than the scan that fills them (docs/design/event-store.md, "read_all: a C function with warm
  * result memory").  So each call site gets a memory context of its
  * own from a small pool of this backend, and gives it back when its
  * per-query memory goes away: the caller's scan has freed the rows by then,

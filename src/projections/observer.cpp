@@ -13,7 +13,7 @@
  * then upserts the stream's row; both run as the table's owner, restricted.
  * replay_stream starts from the newest snapshot when the snapshots module
  * provides one (replay_start_hook), so the cost per append is that of the
- * events since it (README).
+ * events since it (docs/design/projections.md).
  */
 #include "projections/projections.h"
 #include "pg/callbacks.h"

@@ -10,7 +10,7 @@
  * without its modifier; the column's own modifier is then applied by the
  * INSERT's assignment, exactly as for a plain INSERT (varchar(3) rejects a
  * longer string instead of truncating it).  A value the type does not
- * accept raises the type's own error, which fails the append (see README).
+ * accept raises the type's own error, which fails the append (docs/design/projections.md, "Conversion").
  */
 #include "pg/jsonb_root.h"
 #include "pg/spi.h"
@@ -231,7 +231,7 @@ int64 projection_fill(const char *name, const char *reducer, const char *categor
     }
 
     /* The table owner's rights, restricted: the definer's types and
-     * triggers never run with anyone else's (README, privileges). */
+     * triggers never run with anyone else's (docs/design/projections.md, "Privileges"). */
     AsOwner saved;
     as_owner_begin(&saved, t->owner, true);
     if (delete_first)

@@ -4,7 +4,7 @@
  * poll returns the events after the member's checkpoint in read_all order,
  * (tx_id, global_position), under read_all's horizon: only events whose
  * transaction id is below pg_snapshot_xmin(pg_current_snapshot()), the set
- * that no transaction can still add to (README.md, "Why `read_all` never
+ * that no transaction can still add to (docs/design/event-store.md, "Why `read_all` never
  * skips an event").  A consumer that acks the last event it processed thus
  * never passes over an event that commits later.  Filters of the
  * subscription, the member's share of the streams and the parked events are
