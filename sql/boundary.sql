@@ -50,13 +50,10 @@ BEGIN
     RETURN NEXT;
 END $$;
 
-CREATE FUNCTION pg_temp.context_bytes() RETURNS bigint
-LANGUAGE sql AS $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;
-
 -- Warm up caches (plpgsql, catalog) so what follows measures only the errors.
 SELECT * FROM pg_temp.fail_many('pg_error', 200);
 SELECT * FROM pg_temp.fail_many('domain_error', 200);
-SELECT pg_temp.context_bytes() AS before \gset
+SELECT regress.context_bytes() AS before \gset
 SELECT destroyed AS destroyed_before FROM chronicle._boundary_counters() \gset
 
 SELECT * FROM pg_temp.fail_many('pg_error', 5000);
@@ -67,7 +64,7 @@ SELECT * FROM pg_temp.fail_many('bad_alloc', 5000);
 SELECT live, destroyed - :destroyed_before AS destroyed_during_loops
 FROM chronicle._boundary_counters();
 -- A leak of even 100 bytes per error would be 1.5 MB here.
-SELECT pg_temp.context_bytes() - :before < 256 * 1024 AS memory_flat;
+SELECT regress.context_bytes() - :before < 256 * 1024 AS memory_flat;
 
 -- The backend is alive and well.
 SELECT chronicle._boundary_selftest('ok') AS still_working;

@@ -1,13 +1,5 @@
 -- chronicle.strict_types, definitions in transactions, and privileges.
-
-CREATE FUNCTION pg_temp.check(type text, data jsonb, version int DEFAULT 1) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM chronicle._check_event(type, version, data);
-    RETURN 'valid';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- regress.check (sql/setup.sql) runs append's check: 'valid', or the error.
 
 -- chronicle.strict_types (a user-settable boolean, default off) rejects
 -- events whose type has no schema for their type_version.  Like every
@@ -18,16 +10,16 @@ SHOW chronicle.strict_types;
 SELECT name, setting, context, vartype FROM pg_settings WHERE name = 'chronicle.strict_types';
 SELECT chronicle.define_event_type('s_typed', '{"required": ["id"]}');
 
-SELECT pg_temp.check('s_untyped', '{}') AS untyped, pg_temp.check('s_typed', '{"id": 1}', 2) AS other_version;
+SELECT regress.check('s_untyped', '{}') AS untyped, regress.check('s_typed', '{"id": 1}', 2) AS other_version;
 SET chronicle.strict_types = on;
-SELECT pg_temp.check('s_untyped', '{}') AS untyped, pg_temp.check('s_typed', '{"id": 1}', 2) AS other_version,
-       pg_temp.check('s_typed', '{"id": 1}') AS typed, pg_temp.check('s_typed', '{}') AS typed_bad;
+SELECT regress.check('s_untyped', '{}') AS untyped, regress.check('s_typed', '{"id": 1}', 2) AS other_version,
+       regress.check('s_typed', '{"id": 1}') AS typed, regress.check('s_typed', '{}') AS typed_bad;
 \set SHOW_CONTEXT never
 SELECT chronicle._check_event('s_untyped', 1, '{}');
 \set VERBOSITY default
 -- Defining the schema is enough.
 SELECT chronicle.define_event_type('s_untyped', '{}');
-SELECT pg_temp.check('s_untyped', '{"x": 1}');
+SELECT regress.check('s_untyped', '{"x": 1}');
 RESET chronicle.strict_types;
 SET chronicle.strict_types = 'perhaps';
 
@@ -35,42 +27,42 @@ SET chronicle.strict_types = 'perhaps';
 -- also by this session's cache, which had already used it.
 BEGIN;
 SELECT chronicle.define_event_type('s_tx', '{"required": ["a"]}');
-SELECT pg_temp.check('s_tx', '{}') AS inside;
+SELECT regress.check('s_tx', '{}') AS inside;
 ROLLBACK;
-SELECT pg_temp.check('s_tx', '{}') AS after_rollback,
+SELECT regress.check('s_tx', '{}') AS after_rollback,
        (SELECT count(*) FROM chronicle.event_types WHERE type = 's_tx') AS stored;
 
 BEGIN;
 SELECT chronicle.define_event_type('s_tx', '{"required": ["a"]}');
 SAVEPOINT sp;
 SELECT chronicle.define_event_type('s_tx', '{"required": ["b"]}');
-SELECT pg_temp.check('s_tx', '{"a": 1}') AS redefined_in_savepoint;
+SELECT regress.check('s_tx', '{"a": 1}') AS redefined_in_savepoint;
 ROLLBACK TO SAVEPOINT sp;
-SELECT pg_temp.check('s_tx', '{"a": 1}') AS after_rollback_to_savepoint;
+SELECT regress.check('s_tx', '{"a": 1}') AS after_rollback_to_savepoint;
 COMMIT;
-SELECT pg_temp.check('s_tx', '{}') AS committed;
+SELECT regress.check('s_tx', '{}') AS committed;
 
 -- A prepared definition is not in force until COMMIT PREPARED, and never
 -- after ROLLBACK PREPARED.
 BEGIN;
 SELECT chronicle.define_event_type('s_tx', '{"required": ["p"]}');
-SELECT pg_temp.check('s_tx', '{"a": 1}') AS before_prepare;
+SELECT regress.check('s_tx', '{"a": 1}') AS before_prepare;
 PREPARE TRANSACTION 'types_strict_p1';
-SELECT pg_temp.check('s_tx', '{"a": 1}') AS prepared;
+SELECT regress.check('s_tx', '{"a": 1}') AS prepared;
 ROLLBACK PREPARED 'types_strict_p1';
-SELECT pg_temp.check('s_tx', '{"a": 1}') AS rolled_back;
+SELECT regress.check('s_tx', '{"a": 1}') AS rolled_back;
 BEGIN;
 SELECT chronicle.define_event_type('s_tx', '{"required": ["p"]}');
 PREPARE TRANSACTION 'types_strict_p2';
 COMMIT PREPARED 'types_strict_p2';
-SELECT pg_temp.check('s_tx', '{"a": 1}') AS committed_prepared;
+SELECT regress.check('s_tx', '{"a": 1}') AS committed_prepared;
 
 -- The owner editing the table directly is noticed as well (a trigger on the
 -- tables invalidates every session's cache).
 DELETE FROM chronicle.event_types WHERE type = 's_tx';
-SELECT pg_temp.check('s_tx', '{}') AS after_delete;
+SELECT regress.check('s_tx', '{}') AS after_delete;
 INSERT INTO chronicle.event_types (type, type_version, schema) VALUES ('s_tx', 1, '{"type": "array"}');
-SELECT pg_temp.check('s_tx', '{}') AS after_insert;
+SELECT regress.check('s_tx', '{}') AS after_insert;
 
 -- Privileges: define functions are for chronicle_writer, and run with the
 -- owner's rights: the writer needs (and has) no write access to the tables.

@@ -103,11 +103,9 @@ SELECT * FROM chronicle._upcast('u_edited', 1, '{}');
 
 -- Upcasting 200,000 values does not grow the session's memory:
 -- each call's scratch memory is reset by the next.
-CREATE FUNCTION pg_temp.context_bytes() RETURNS bigint
-LANGUAGE sql AS $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;
 SELECT count(*) FROM (SELECT (chronicle._upcast('PaymentReceived', 1, '{"cust": "x", "amount": 1}')).data
                       FROM generate_series(1, 1000) ) s;
-SELECT pg_temp.context_bytes() AS before \gset
+SELECT regress.context_bytes() AS before \gset
 SELECT count(DISTINCT u.data) FROM generate_series(1, 200000) i,
        LATERAL chronicle._upcast('PaymentReceived', 1, jsonb_build_object('cust', 'x', 'amount', i % 7)) u;
-SELECT pg_temp.context_bytes() - :before < 256 * 1024 AS memory_flat;
+SELECT regress.context_bytes() - :before < 256 * 1024 AS memory_flat;
