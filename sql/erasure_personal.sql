@@ -1,6 +1,6 @@
 -- redact with no paths removes what the event type's schema marks
 -- "x-personal": true, found through properties, items, allOf, anyOf, oneOf
--- and local $ref (SPEC section 2c; docs/reference/erasure.md).  Every
+-- and local $ref (docs/reference/erasure.md).  Every
 -- branch of anyOf / oneOf counts, whether or not the event matches it.
 \set VERBOSITY terse
 CREATE ROLE regress_personal_admin;

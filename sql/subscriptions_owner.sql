@@ -1,4 +1,4 @@
--- Subscriptions are owned (SPEC section 0, docs/design/security.md): the
+-- Subscriptions are owned (docs/design/security.md): the
 -- role that subscribed, or the one alter_subscription_owner gave it to.
 -- Every function that uses or changes a subscription is for members of the
 -- owning role and superusers only; anyone else gets 42501 and nothing is

@@ -1,6 +1,6 @@
 -- Nested sets whose ids are unique within their scope only (a key on
--- (scope, id), as on a table Citus distributes by its scope: SPEC sections 7
--- and 8, docs/design/citus.md).  Each scope is a tree of its own, the same id
+-- (scope, id), as on a table Citus distributes by its scope:
+-- docs/design/citus.md).  Each scope is a tree of its own, the same id
 -- names a different node in each, and every look-up by id, parent or move
 -- target stays in the row's scope.  Errors are shown as "SQLSTATE: message".
 CREATE FUNCTION try_scoped(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,4 +1,4 @@
--- Schema applicators (SPEC section 4, docs/reference/types.md): allOf, anyOf,
+-- Schema applicators (docs/reference/types.md): allOf, anyOf,
 -- oneOf, and local "$ref" to the root ("#") or to a definition of the root's
 -- "$defs" / "definitions".  A recursive schema (a tree) works; a cycle of
 -- applicators alone is rejected at definition; a check that would apply

@@ -1,5 +1,5 @@
 /*
- * owner.h: subscriptions are owned (SPEC section 0, docs/design/security.md).
+ * owner.h: subscriptions are owned (docs/design/security.md).
  * C-style (pg/boundary.h): may ereport.
  */
 #pragma once

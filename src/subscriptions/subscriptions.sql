@@ -5,7 +5,7 @@
 -- checkpoint under read_all's horizon; ack, park and the rest write here with
 -- the owner's rights: nobody else has any write privilege on these tables.
 --
--- A subscription is owned (SPEC section 0): by the role that subscribed, or
+-- A subscription is owned (docs/design/security.md): by the role that subscribed, or
 -- the one alter_subscription_owner gave it to.  Every function that uses or
 -- changes one requires the caller to be a member of the owning role
 -- (pg_has_role USAGE, i.e. has_privs_of_role; a superuser is) or else raises

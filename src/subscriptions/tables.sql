@@ -20,7 +20,7 @@ CREATE TABLE chronicle.subscriptions (
 COMMENT ON TABLE chronicle.subscriptions IS
     'Subscriptions: filters, consumer-group size and start position (written by subscribe, poll on a new group size, unsubscribe).';
 COMMENT ON COLUMN chronicle.subscriptions.owner IS
-    'The role that subscribed; only it or a member of it (or a superuser) may poll, ack, park, replay, resize, unsubscribe or give it away (SPEC section 0).';
+    'The role that subscribed; only it or a member of it (or a superuser) may poll, ack, park, replay, resize, unsubscribe or give it away (docs/design/security.md).';
 
 -- Checkpoints and parked events name their subscription without a foreign
 -- key, so that pg_restore -j may load the three tables in any order (issue 12):

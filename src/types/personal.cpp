@@ -1,7 +1,7 @@
 /*
  * personal.cpp: the values of a document its schema marks "x-personal"
- * (schema.h, personal_paths), for chronicle.redact with no paths (SPEC
- * section 2c).  personal_paths() runs the walk under one pg::guard(): below
+ * (schema.h, personal_paths), for chronicle.redact with no paths
+ * (docs/design/erasure.md).  personal_paths() runs the walk under one pg::guard(): below
  * it, frames hold only plain values and palloc'd memory.
  *
  * The walk goes down the data and the schema together.  At each value it

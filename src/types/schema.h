@@ -106,7 +106,7 @@ struct SchemaNode
     SchemaNode *ref;
     const char *ref_text; /* the $ref as written, for messages */
 
-    bool personal; /* "x-personal": true (chronicle.redact, SPEC section 2c) */
+    bool personal; /* "x-personal": true (chronicle.redact, docs/design/erasure.md) */
     uint8 mark;    /* compile time only: the applicator cycle check */
 };
 

@@ -1,4 +1,4 @@
-# trees.sh: trees by scope on Citus (SPEC sections 7 and 8, docs/design/citus.md,
+# trees.sh: trees by scope on Citus (docs/design/citus.md,
 # docs/reference/tree.md).  Sourced by test/citus/suite.sh after distribute(),
 # with its q, err, check, port[] and work; uses only the tables it creates.
 #

@@ -1,4 +1,4 @@
--- Erasure (SPEC section 2c): a redacted event carries the content digest of
+-- Erasure (docs/design/erasure.md): a redacted event carries the content digest of
 -- its data and metadata as appended, which its hash commits to, so that the
 -- insert check (a restore's) checks it from the row alone.  After tags (this
 -- file sorts after events_tags.sql), as src/events/tables.sql has it; no

@@ -1,4 +1,4 @@
--- chronicle 0.1.0 -> 0.2.0: subscriptions are owned (SPEC section 0).
+-- chronicle 0.1.0 -> 0.2.0: subscriptions are owned (docs/design/security.md).
 --
 -- owner: nobody recorded who subscribed under 0.1.0, so existing
 -- subscriptions belong to the role that owns the extension, the safe choice:
@@ -12,4 +12,4 @@ UPDATE chronicle.subscriptions
                  WHERE e.extname OPERATOR(pg_catalog.=) 'chronicle')::pg_catalog.regrole;
 ALTER TABLE chronicle.subscriptions ALTER COLUMN owner SET NOT NULL;
 COMMENT ON COLUMN chronicle.subscriptions.owner IS
-    'The role that subscribed; only it or a member of it (or a superuser) may poll, ack, park, replay, resize, unsubscribe or give it away (SPEC section 0).';
+    'The role that subscribed; only it or a member of it (or a superuser) may poll, ack, park, replay, resize, unsubscribe or give it away (docs/design/security.md).';
