@@ -3,60 +3,43 @@
 -- "$defs" / "definitions".  A recursive schema (a tree) works; a cycle of
 -- applicators alone is rejected at definition; a check that would apply
 -- schemas without end (nested anyOf over shared definitions) hits a bound.
-CREATE FUNCTION pg_temp.check(type text, data jsonb, version int DEFAULT 1) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM chronicle._check_event(type, version, data);
-    RETURN 'valid';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-CREATE FUNCTION pg_temp.define(type text, schema jsonb, version int DEFAULT 1) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM chronicle.define_event_type(type, schema, version);
-    RETURN 'defined';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 -- allOf: every schema.
-SELECT pg_temp.define('ap_all', '{"allOf": [{"type": "object", "required": ["a"]},
+SELECT regress.define('ap_all', '{"allOf": [{"type": "object", "required": ["a"]},
                                             {"properties": {"a": {"type": "integer"}}}]}');
-SELECT data, pg_temp.check('ap_all', data) FROM (VALUES
+SELECT data, regress.check('ap_all', data) FROM (VALUES
   ('{"a": 1}'::jsonb), ('{}'), ('{"a": "x"}'), ('{"a": 1, "b": 2}')) AS t(data);
 
 -- anyOf: at least one.
-SELECT pg_temp.define('ap_any', '{"properties": {"id": {"anyOf": [{"type": "integer"},
+SELECT regress.define('ap_any', '{"properties": {"id": {"anyOf": [{"type": "integer"},
                                                                   {"type": "string", "format": "uuid"}]}}}');
-SELECT data, pg_temp.check('ap_any', data) FROM (VALUES
+SELECT data, regress.check('ap_any', data) FROM (VALUES
   ('{"id": 5}'::jsonb), ('{"id": "0b6f8e2c-3a51-4d5e-9c1e-2f9a7b8c6d10"}'), ('{"id": "x"}'), ('{"id": 1.5}'), ('{}')) AS t(data);
 
 -- oneOf: exactly one.
-SELECT pg_temp.define('ap_one', '{"properties": {"n": {"oneOf": [{"type": "integer"},
+SELECT regress.define('ap_one', '{"properties": {"n": {"oneOf": [{"type": "integer"},
                                                                  {"type": "number", "minimum": 10}]}}}');
-SELECT data, pg_temp.check('ap_one', data) FROM (VALUES
+SELECT data, regress.check('ap_one', data) FROM (VALUES
   ('{"n": 5}'::jsonb), ('{"n": 10.5}'), ('{"n": 12}'), ('{"n": 2.5}')) AS t(data);
 -- A failed branch leaves no trace in the path of a later error.
-SELECT pg_temp.check('ap_one', '{"n": 2.5}') = pg_temp.check('ap_one', '{"n": 3.5}') AS same_message;
+SELECT regress.check('ap_one', '{"n": 2.5}') = regress.check('ap_one', '{"n": 3.5}') AS same_message;
 
 -- $ref into "$defs": a tree, recursive through items; errors name the path.
-SELECT pg_temp.define('ap_tree', '{"$ref": "#/$defs/node", "$defs": {"node": {
+SELECT regress.define('ap_tree', '{"$ref": "#/$defs/node", "$defs": {"node": {
   "type": "object", "required": ["name"],
   "properties": {"name": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}}}');
-SELECT data, pg_temp.check('ap_tree', data) FROM (VALUES
+SELECT data, regress.check('ap_tree', data) FROM (VALUES
   ('{"name": "root", "children": [{"name": "a"}, {"name": "b", "children": [{"name": "c"}]}]}'::jsonb),
   ('{"name": "root", "children": [{"name": "a", "children": [{"name": "x"}, {"name": 7}]}]}'),
   ('{"name": "root", "children": [{}]}')) AS t(data);
 -- "#": the root itself, through a property; "definitions" and a "~1"-escaped name.
-SELECT pg_temp.define('ap_root', '{"type": "object", "properties": {"next": {"$ref": "#"}, "v": {"type": "integer"}}}');
-SELECT pg_temp.check('ap_root', '{"v": 1, "next": {"v": 2, "next": {"v": "three"}}}');
-SELECT pg_temp.define('ap_defs', '{"definitions": {"a/b": {"type": "string"}}, "properties": {"x": {"$ref": "#/definitions/a~1b"}}}');
-SELECT pg_temp.check('ap_defs', '{"x": "s"}') AS valid, pg_temp.check('ap_defs', '{"x": 1}') AS invalid;
+SELECT regress.define('ap_root', '{"type": "object", "properties": {"next": {"$ref": "#"}, "v": {"type": "integer"}}}');
+SELECT regress.check('ap_root', '{"v": 1, "next": {"v": 2, "next": {"v": "three"}}}');
+SELECT regress.define('ap_defs', '{"definitions": {"a/b": {"type": "string"}}, "properties": {"x": {"$ref": "#/definitions/a~1b"}}}');
+SELECT regress.check('ap_defs', '{"x": "s"}') AS valid, regress.check('ap_defs', '{"x": 1}') AS invalid;
 -- $ref beside other keywords: both apply.
-SELECT pg_temp.define('ap_beside', '{"$defs": {"s": {"type": "string"}}, "properties": {"x": {"$ref": "#/$defs/s", "maxLength": 2}}}');
-SELECT pg_temp.check('ap_beside', '{"x": "ab"}') AS valid, pg_temp.check('ap_beside', '{"x": "abc"}') AS too_long,
-       pg_temp.check('ap_beside', '{"x": 1}') AS not_string;
+SELECT regress.define('ap_beside', '{"$defs": {"s": {"type": "string"}}, "properties": {"x": {"$ref": "#/$defs/s", "maxLength": 2}}}');
+SELECT regress.check('ap_beside', '{"x": "ab"}') AS valid, regress.check('ap_beside', '{"x": "abc"}') AS too_long,
+       regress.check('ap_beside', '{"x": 1}') AS not_string;
 -- Appends are checked the same way.
 SELECT chronicle.append('ap-1', 'ap_tree', '{"name": "r", "children": [{"name": "a"}]}') AS appended;
 SELECT regress.error_of($$SELECT chronicle.append('ap-1', 'ap_tree', '{"name": "r", "children": [{"name": 1}]}')$$);
@@ -65,7 +48,7 @@ SELECT regress.error_of($$SELECT chronicle.append('ap-1', 'ap_tree', '{"name": "
 -- references that are not local or name nothing, deeper pointers, "$defs"
 -- below the root, empty or non-array lists, a bad definition nobody uses.
 \set VERBOSITY terse
-SELECT schema, pg_temp.define('ap_bad', schema)
+SELECT schema, regress.define('ap_bad', schema)
 FROM (VALUES
   ('{"$ref": "#"}'::jsonb),
   ('{"allOf": [{"$ref": "#"}]}'),
@@ -88,10 +71,10 @@ SELECT count(*) AS stored FROM chronicle.event_types WHERE type = 'ap_bad';
 -- The bound: 24 levels of "anyOf": [d(k-1), d(k-1)] over a string schema,
 -- checked against a number, would apply 2^24 schemas.  A string passes at
 -- once (the first branch of each level).
-SELECT pg_temp.define('ap_exp', jsonb_build_object('properties', jsonb_build_object('v', jsonb_build_object('$ref', '#/$defs/d24')),
+SELECT regress.define('ap_exp', jsonb_build_object('properties', jsonb_build_object('v', jsonb_build_object('$ref', '#/$defs/d24')),
   '$defs', (SELECT jsonb_object_agg('d' || k, CASE WHEN k = 0 THEN '{"type": "string"}'::jsonb
               ELSE jsonb_build_object('anyOf', jsonb_build_array(jsonb_build_object('$ref', '#/$defs/d' || (k - 1)),
                                                                  jsonb_build_object('$ref', '#/$defs/d' || (k - 1)))) END)
               FROM generate_series(0, 24) k)));
-SELECT pg_temp.check('ap_exp', '{"v": "s"}') AS string_passes;
-SELECT regexp_replace(pg_temp.check('ap_exp', '{"v": 1}'), '[0-9]{4,}', 'N') AS number_hits_the_bound;
+SELECT regress.check('ap_exp', '{"v": "s"}') AS string_passes;
+SELECT regexp_replace(regress.check('ap_exp', '{"v": 1}'), '[0-9]{4,}', 'N') AS number_hits_the_bound;
