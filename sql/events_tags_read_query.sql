@@ -44,6 +44,13 @@ SELECT regress.error_of($$SELECT * FROM chronicle.read_query(NULL)$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": ["a"]}]}', max_count => -1)$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('"x"')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": [""]}]}')$$);
+-- A query tag no event can carry: 22023, not an empty result.
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query(jsonb_build_object('items',
+    jsonb_build_array(jsonb_build_object('tags', jsonb_build_array('ok', 'a' || chr(9) || 'b')))))$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query(jsonb_build_object('items',
+    jsonb_build_array(jsonb_build_object('tags', jsonb_build_array(repeat('é', 256))))))$$);
+SELECT count(*) AS tag_of_255 FROM chronicle.read_query(jsonb_build_object('items',
+    jsonb_build_array(jsonb_build_object('tags', jsonb_build_array(repeat('ü', 255))))));
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"types": []}]}')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [1]}')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query(
