@@ -258,9 +258,10 @@ bool sorting_receive(TupleTableSlot *slot, DestReceiver *self)
         if (!row_less(row, sink->rows[0]))
             return true; /* after every kept row */
     }
-    if (sink->desc == NULL)
-        sink->desc = slot->tts_tupleDescriptor;
     MemoryContext old = MemoryContextSwitchTo(sink->keep);
+    /* A copy: the plan's descriptor goes with the executor's memory, before the rows are stored. */
+    if (sink->desc == NULL)
+        sink->desc = CreateTupleDescCopy(slot->tts_tupleDescriptor);
     row.tuple = ExecCopySlotHeapTuple(slot);
     MemoryContextSwitchTo(old);
     if (sink->heap)
