@@ -109,12 +109,11 @@ bool all_tagged(const EventQuery *q)
 
 /*
  * The statement for a query's shape.  Parameters, unless `unordered`: $1
- * after_tx, $2 after_position, $3 the row limit, $4 the horizon (read_query:
- * read_all's, pg_snapshot_xmin(pg_current_snapshot()) computed once,
- * events_horizon) or the event_ids to leave out (the condition check, which
- * reads every committed event instead, and leaves out the events of the
- * append's own event_ids: a retry of an append that committed is a no-op, as
- * in append_batch); then each item's types and tags.
+ * after_tx, $2 after_position, $3 the row limit, and without `horizon` $4
+ * the event_ids to leave out (the condition check, which reads every
+ * committed event instead of read_all's horizon, and leaves out the events of
+ * the append's own event_ids: a retry of an append that committed is a
+ * no-op, as in append_batch); then each item's types and tags.
  *
  * When every item names tags, the matches are found through the tag index,
  * whatever the planner guesses about the tags (a guess it would otherwise
@@ -151,17 +150,19 @@ char *query_sql(const EventQuery *q, bool horizon, bool unordered, const char *c
         argtypes[0] = XID8OID;
         argtypes[1] = INT8OID;
         argtypes[2] = INT8OID;
+        n = 3;
+        /*
+         * The horizon as read_all writes it: a parameter here would let a
+         * generic plan AND the tag index with a range of events_log_idx.
+         */
         if (horizon)
-        {
-            argtypes[3] = XID8OID;
-            appendStringInfoString(&sql, "AND e.tx_id OPERATOR(pg_catalog.<) $4 ");
-        }
+            appendStringInfoString(&sql, "AND e.tx_id OPERATOR(pg_catalog.<) "
+                                         "pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) ");
         else
         {
-            argtypes[3] = UUIDARRAYOID;
+            argtypes[n++] = UUIDARRAYOID;
             appendStringInfoString(&sql, "AND e.event_id OPERATOR(pg_catalog.<>) ALL ($4) ");
         }
-        n = 4;
         appendStringInfoString(&sql, "AND (");
     }
     for (int i = 0; i < q->nitems; i++)
@@ -225,20 +226,20 @@ SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, int curso
 
 /*
  * Arguments for query_sql's parameters: first, unless `unordered`, the
- * position, the limit and `fourth` (the horizon or the event_ids to leave
- * out); then the items'.
+ * position, the limit and the event_ids to leave out (own_ids, the condition
+ * check's); then the items'.
  */
 void query_args(const EventQuery *q, bool unordered, Datum after_tx, int64 after_position, int64 limit,
-                Datum fourth, Datum *args)
+                ArrayType *own_ids, Datum *args)
 {
     int n = 0;
     if (!unordered)
     {
-        args[0] = after_tx;
-        args[1] = Int64GetDatum(after_position);
-        args[2] = Int64GetDatum(limit);
-        args[3] = fourth;
-        n = 4;
+        args[n++] = after_tx;
+        args[n++] = Int64GetDatum(after_position);
+        args[n++] = Int64GetDatum(limit);
+        if (own_ids != NULL)
+            args[n++] = PointerGetDatum(own_ids);
     }
     for (int i = 0; i < q->nitems; i++)
     {
@@ -357,7 +358,7 @@ bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_pos
     Datum args[4 + 2 * QUERY_MAX_ITEMS];
     char *sql = query_sql(q, false, false, "e.stream_id, e.version, e.global_position, e.tx_id",
                           "e.stream_id, e.version, e.global_position", &nargs, argtypes);
-    query_args(q, false, after_tx, after_position, 1, PointerGetDatum(own_ids), args);
+    query_args(q, false, after_tx, after_position, 1, own_ids, args);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -449,7 +450,7 @@ SQL_FUNCTION(chronicle_read_query)
             elog(ERROR, "chronicle: SPI_connect failed");
         /* After SPI_connect: the snapshot the read-only plan runs with is the active one. */
         FullTransactionId horizon = events_horizon();
-        query_args(q, unordered, after_tx, after_position, max_count, FullTransactionIdGetDatum(horizon), args);
+        query_args(q, unordered, after_tx, after_position, max_count, NULL, args);
         /* One generic plan per shape (see query_sql), as read_all's log and types shapes. */
         bool transient;
         SPIPlanPtr plan;
