@@ -33,6 +33,9 @@ SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags =>
 SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['ok', NULL])$$);
 SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['a' || chr(10) || 'b'])$$);
 SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY[repeat('é', 256)])$$);
+-- A tag given twice in one event (the log keeps tags as given: a repeat is refused, not dropped).
+SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => ARRAY['a', 'b', 'a'])$$);
+SELECT regress.error_of($$SELECT chronicle.append_batch('tagged-9', '[{"type": "X", "data": {}, "tags": ["a", "a"]}]')$$);
 SELECT regress.error_of($$SELECT chronicle.append('tagged-11', 'X', '{}', tags => ARRAY[repeat('é', 255)])$$);
 -- A SQL array's subscripts start at 1 in the log (a stored '[0:1]={a,b}' reads back with its bounds).
 SELECT regress.error_of($$SELECT chronicle.append('tagged-9', 'X', '{}', tags => '[0:1]={a,b}'::text[])$$);
@@ -58,7 +61,8 @@ SELECT CASE objsubid WHEN 17473 THEN 'type' WHEN 17474 THEN 'tag' WHEN 17475 THE
 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid IN (17473, 17474, 17475)
 GROUP BY 1, 2 ORDER BY 1, 2;
 BEGIN;
-SELECT chronicle.append('keys-1', 'K', '{}', tags => ARRAY['k:1', 'k:2', 'k:1']);
+SELECT chronicle.append_batch('keys-1', '[{"type": "K", "data": {}, "tags": ["k:1", "k:2"]},
+                                          {"type": "K", "data": {}, "tags": ["k:1"]}]');
 SELECT * FROM my_keys;
 SELECT stream_id, version FROM chronicle.append_events('[{"stream_id": "keys-2", "type": "K", "data": {}, "tags": ["k:3"]}]',
     '{"items": [{"tags": ["k:3", "k:4"]}, {"types": ["K2", "K3"]}]}');

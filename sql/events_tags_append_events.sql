@@ -119,6 +119,9 @@ SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": 
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{}]}')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": []}]}')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a", 1]}]}')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]',
+    jsonb_build_object('items', jsonb_build_array(jsonb_build_object('tags', jsonb_build_array(chr(1))))))$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}, "tags": ["a", "a"]}]')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"types": "X"}]}')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"type": ["X"]}]}')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a"]}], "limit": 1}')$$);
@@ -126,3 +129,9 @@ SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": 
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', NULL, '5')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "bad-1", "type": "X", "data": {}}]', '{"items": [{"tags": ["a"]}]}', NULL, 5)$$);
 SELECT count(*) AS bad_events FROM chronicle.events WHERE stream_id = 'bad-1';
+-- "tags": null is an absent key (no tags), as in append_batch and as event_id and
+-- expected_version null are; the hash chain covers the same empty tags.
+SELECT stream_id, version FROM chronicle.append_events('[{"stream_id": "nulltags-1", "type": "X", "data": {}, "tags": null},
+                                                        {"stream_id": "nulltags-1", "type": "X", "data": {}}]');
+SELECT version, tags FROM chronicle.read_stream('nulltags-1');
+SELECT * FROM chronicle.verify('nulltags-1');

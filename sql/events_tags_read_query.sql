@@ -29,6 +29,18 @@ WITH RECURSIVE pages(n, tx, pos, got) AS (
     WHERE l.c > 0)
 SELECT max(n) AS pages, max(got) AS events FROM pages;
 
+-- A page of more than 10,000 rows is ordered by the statement instead of in memory:
+-- the same rows in the same order; and a page of 5 is the first 5 of them.
+SELECT (SELECT array_agg(r.event_id ORDER BY r.ordinality)
+        FROM chronicle.read_query('{"items": [{"tags": ["rqall"]}]}', max_count => 20000) WITH ORDINALITY r) =
+       (SELECT array_agg(r.event_id ORDER BY r.ordinality)
+        FROM chronicle.read_query('{"items": [{"tags": ["rqall"]}]}') WITH ORDINALITY r) AS same_rows,
+       (SELECT (array_agg(r.event_id ORDER BY r.ordinality))[1:5]
+        FROM chronicle.read_query('{"items": [{"tags": ["rqall"]}]}') WITH ORDINALITY r) =
+       (SELECT array_agg(r.event_id ORDER BY r.ordinality)
+        FROM chronicle.read_query('{"items": [{"tags": ["rqall"]}]}', max_count => 5) WITH ORDINALITY r) AS first_five,
+       (SELECT count(*) FROM chronicle.read_query('{"items": [{"tags": ["rqall"]}]}', max_count => 0)) AS none;
+
 -- Upcast as every read is.
 SELECT chronicle.define_upcaster('Odd', 1, '{"set": {"upcast": true}}');
 SELECT type, type_version, data FROM chronicle.read_query('{"items": [{"tags": ["rq:1"], "types": ["Odd"]}]}', max_count => 1);
@@ -44,6 +56,13 @@ SELECT regress.error_of($$SELECT * FROM chronicle.read_query(NULL)$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": ["a"]}]}', max_count => -1)$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('"x"')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"tags": [""]}]}')$$);
+-- A query tag no event can carry: 22023, not an empty result.
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query(jsonb_build_object('items',
+    jsonb_build_array(jsonb_build_object('tags', jsonb_build_array('ok', 'a' || chr(9) || 'b')))))$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.read_query(jsonb_build_object('items',
+    jsonb_build_array(jsonb_build_object('tags', jsonb_build_array(repeat('é', 256))))))$$);
+SELECT count(*) AS tag_of_255 FROM chronicle.read_query(jsonb_build_object('items',
+    jsonb_build_array(jsonb_build_object('tags', jsonb_build_array(repeat('ü', 255))))));
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [{"types": []}]}')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query('{"items": [1]}')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.read_query(

@@ -57,6 +57,7 @@ void init_event(NewEvent *e)
 /* "tags" of an event object: a JSON array of strings, checked as append checks tags. */
 ArrayType *parse_tags(JsonbValue *value, const char *what)
 {
+    /* null is an absent key, as for event_id and expected_version (and tags => NULL in append). */
     if (value->type == jbvNull)
         return empty_tags();
     if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))

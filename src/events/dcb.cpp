@@ -33,6 +33,8 @@ extern "C" {
 
 #define QUERY_MAX_ITEMS 64
 #define ITEM_MAX_VALUES 64
+/* read_query keeps a page of up to this many rows in memory to order it (events_read_sorted_into). */
+#define SORTED_IN_MEMORY_MAX 10000
 
 struct QueryItem
 {
@@ -71,6 +73,8 @@ ArrayType *parse_values(JsonbValue *value, const char *what, int item, const cha
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             pg::format("%s: items[%d].%s[%d] must be a non-empty string", what, item,
                                        key, i));
+        if (strcmp(key, "tags") == 0)
+            events_check_query_tag(v->val.string.val, v->val.string.len, what, item, i);
         values[i] = PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
     }
     return construct_array(values, n, TEXTOID, -1, false, TYPALIGN_INT);
@@ -104,49 +108,63 @@ bool all_tagged(const EventQuery *q)
 }
 
 /*
- * The statement for a query's shape.  Parameters: $1 after_tx, $2
- * after_position, $3 the row limit, [$4 event_ids to leave out,] then each
- * item's types and tags.  horizon: only below the snapshot's xmin, as
- * read_all (read_query); the condition check reads every committed event
- * instead, and leaves out the events of the append's own event_ids (a retry
- * of an append that committed is a no-op, as in append_batch).
+ * The statement for a query's shape.  Parameters, unless `unordered`: $1
+ * after_tx, $2 after_position, $3 the row limit, and without `horizon` $4
+ * the event_ids to leave out (the condition check, which reads every
+ * committed event instead of read_all's horizon, and leaves out the events of
+ * the append's own event_ids: a retry of an append that committed is a
+ * no-op, as in append_batch); then each item's types and tags.
  *
- * When every item names tags, the search sits under OFFSET 0 and only its
- * rows are sorted: the matches are found through the tag index, whatever the
- * planner guesses about the tags (a guess it would otherwise make at every
- * call: estimating a tag from the index's statistics costs more than reading
- * a hundred events), and it can never prefer reading the log in order hoping
- * for an early match, which for a condition that matches nothing (the usual
- * case) means reading the whole log after the position.  The price: a page
- * of a tag with very many events sorts all of them (docs/design/dcb.md).  A
- * query with an item of types only reads the log in order, as read_all does.
- * Returns the columns `outer` names (of the inner `columns`).
+ * When every item names tags, the matches are found through the tag index,
+ * whatever the planner guesses about the tags (a guess it would otherwise
+ * make at every call: estimating a tag from the index's statistics costs more
+ * than reading a hundred events), and it can never prefer reading the log in
+ * order hoping for an early match, which for a condition that matches
+ * nothing (the usual case) means reading the whole log after the position,
+ * nor AND the tag index with a range of the log index.  Either the statement
+ * is the search alone (`unordered`: no position, horizon, order or limit, all
+ * of which the caller applies to the rows, events_read_sorted_into), or the
+ * search sits under OFFSET 0 and only its rows are filtered and sorted.  The
+ * price: a page of a tag with very many events reads all of them
+ * (docs/design/dcb.md).  A query with an item of types only reads the log in
+ * order, as read_all does.  Returns the columns `outer` names (of the inner
+ * `columns`).
  */
-char *query_sql(const EventQuery *q, bool horizon, const char *columns, const char *outer, int *nargs,
-                Oid *argtypes)
+char *query_sql(const EventQuery *q, bool horizon, bool unordered, const char *columns, const char *outer,
+                int *nargs, Oid *argtypes)
 {
-    bool fenced = all_tagged(q);
+    bool fenced = all_tagged(q) && !unordered;
     StringInfoData sql;
     initStringInfo(&sql);
-    if (fenced)
-        appendStringInfo(&sql, "SELECT %s FROM (", outer);
-    appendStringInfo(&sql,
-                     "SELECT %s FROM chronicle.events e "
-                     "WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>) ($1, $2) ",
-                     fenced ? columns : outer);
-    if (horizon)
-        appendStringInfoString(&sql, "AND e.tx_id OPERATOR(pg_catalog.<) "
-                                     "pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) ");
-    argtypes[0] = XID8OID;
-    argtypes[1] = INT8OID;
-    argtypes[2] = INT8OID;
-    int n = 3;
-    if (!horizon)
+    int n = 0;
+    if (unordered)
+        appendStringInfo(&sql, "SELECT %s FROM chronicle.events e WHERE (", outer);
+    else
     {
-        argtypes[n++] = UUIDARRAYOID;
-        appendStringInfoString(&sql, "AND e.event_id OPERATOR(pg_catalog.<>) ALL ($4) ");
+        if (fenced)
+            appendStringInfo(&sql, "SELECT %s FROM (", outer);
+        appendStringInfo(&sql,
+                         "SELECT %s FROM chronicle.events e "
+                         "WHERE (e.tx_id, e.global_position) OPERATOR(pg_catalog.>) ($1, $2) ",
+                         fenced ? columns : outer);
+        argtypes[0] = XID8OID;
+        argtypes[1] = INT8OID;
+        argtypes[2] = INT8OID;
+        n = 3;
+        /*
+         * The horizon as read_all writes it: a parameter here would let a
+         * generic plan AND the tag index with a range of events_log_idx.
+         */
+        if (horizon)
+            appendStringInfoString(&sql, "AND e.tx_id OPERATOR(pg_catalog.<) "
+                                         "pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) ");
+        else
+        {
+            argtypes[n++] = UUIDARRAYOID;
+            appendStringInfoString(&sql, "AND e.event_id OPERATOR(pg_catalog.<>) ALL ($4) ");
+        }
+        appendStringInfoString(&sql, "AND (");
     }
-    appendStringInfoString(&sql, "AND (");
     for (int i = 0; i < q->nitems; i++)
     {
         const QueryItem *item = &q->items[i];
@@ -166,7 +184,9 @@ char *query_sql(const EventQuery *q, bool horizon, const char *columns, const ch
         }
         appendStringInfoChar(&sql, ')');
     }
-    if (fenced)
+    if (unordered)
+        appendStringInfoChar(&sql, ')');
+    else if (fenced)
         appendStringInfoString(&sql, ") OFFSET 0) e ORDER BY e.tx_id, e.global_position LIMIT $3");
     else
         appendStringInfoString(&sql, ") ORDER BY e.tx_id, e.global_position LIMIT $3");
@@ -204,16 +224,23 @@ SPIPlanPtr shape_plan(const char *sql, int nargs, const Oid *argtypes, int curso
     return plan;
 }
 
-/* Arguments for query_sql's parameters. */
-void query_args(const EventQuery *q, Datum after_tx, int64 after_position, int64 limit, ArrayType *own_ids,
-                Datum *args)
+/*
+ * Arguments for query_sql's parameters: first, unless `unordered`, the
+ * position, the limit and the event_ids to leave out (own_ids, the condition
+ * check's); then the items'.
+ */
+void query_args(const EventQuery *q, bool unordered, Datum after_tx, int64 after_position, int64 limit,
+                ArrayType *own_ids, Datum *args)
 {
-    args[0] = after_tx;
-    args[1] = Int64GetDatum(after_position);
-    args[2] = Int64GetDatum(limit);
-    int n = 3;
-    if (own_ids != NULL)
-        args[n++] = PointerGetDatum(own_ids);
+    int n = 0;
+    if (!unordered)
+    {
+        args[n++] = after_tx;
+        args[n++] = Int64GetDatum(after_position);
+        args[n++] = Int64GetDatum(limit);
+        if (own_ids != NULL)
+            args[n++] = PointerGetDatum(own_ids);
+    }
     for (int i = 0; i < q->nitems; i++)
     {
         if (q->items[i].types != NULL)
@@ -329,9 +356,9 @@ bool events_condition_check(const EventQuery *q, Datum after_tx, int64 after_pos
     int nargs;
     Oid argtypes[4 + 2 * QUERY_MAX_ITEMS];
     Datum args[4 + 2 * QUERY_MAX_ITEMS];
-    char *sql = query_sql(q, false, "e.stream_id, e.version, e.global_position, e.tx_id",
+    char *sql = query_sql(q, false, false, "e.stream_id, e.version, e.global_position, e.tx_id",
                           "e.stream_id, e.version, e.global_position", &nargs, argtypes);
-    query_args(q, after_tx, after_position, 1, own_ids, args);
+    query_args(q, false, after_tx, after_position, 1, own_ids, args);
 
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
@@ -405,15 +432,25 @@ SQL_FUNCTION(chronicle_read_query)
         Datum after_tx = PG_ARGISNULL(1) ? FullTransactionIdGetDatum(FullTransactionIdFromU64(0)) : PG_GETARG_DATUM(1);
         int64 after_position = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
 
+        /*
+         * When every item names tags, the tag index finds the matches, in no
+         * order: those after the position and below the horizon, and of
+         * those the first max_count in log order, are kept here (a bounded
+         * heap) rather than by a Filter and a Sort node.  A page too large to
+         * keep in memory is sorted by the statement instead (it may spill).
+         */
+        bool unordered = all_tagged(q) && max_count <= SORTED_IN_MEMORY_MAX;
         int nargs;
-        Oid argtypes[3 + 2 * QUERY_MAX_ITEMS];
-        Datum args[3 + 2 * QUERY_MAX_ITEMS];
-        char *sql = query_sql(q, true, EVENTS_COLUMNS, EVENTS_COLUMNS, &nargs, argtypes);
-        query_args(q, after_tx, after_position, max_count, NULL, args);
+        Oid argtypes[4 + 2 * QUERY_MAX_ITEMS];
+        Datum args[4 + 2 * QUERY_MAX_ITEMS];
+        char *sql = query_sql(q, true, unordered, EVENTS_COLUMNS, EVENTS_COLUMNS, &nargs, argtypes);
 
         Tuplestorestate *store = pg::begin_warm_result(fcinfo);
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "chronicle: SPI_connect failed");
+        /* After SPI_connect: the snapshot the read-only plan runs with is the active one. */
+        FullTransactionId horizon = events_horizon();
+        query_args(q, unordered, after_tx, after_position, max_count, NULL, args);
         /* One generic plan per shape (see query_sql), as read_all's log and types shapes. */
         bool transient;
         SPIPlanPtr plan;
@@ -425,7 +462,14 @@ SQL_FUNCTION(chronicle_read_query)
         }
         else
             plan = shape_plan(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN, &transient);
-        events_read_into(plan, nargs, argtypes, args, NULL, store);
+        if (unordered)
+        {
+            EventsLogRange range = {U64FromFullTransactionId(DatumGetFullTransactionId(after_tx)), after_position,
+                                    U64FromFullTransactionId(horizon)};
+            events_read_sorted_into(plan, nargs, argtypes, args, NULL, &range, max_count, store);
+        }
+        else
+            events_read_into(plan, nargs, argtypes, args, NULL, store);
         if (transient)
             SPI_freeplan(plan);
         SPI_finish();

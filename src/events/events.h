@@ -142,11 +142,17 @@ void events_check_append_stream(const char *stream_id, int len);
 void events_check_object(Jsonb *value, const char *what);    /* SE003 */
 int events_category_len(const char *stream_id, int len);     /* bytes before the first '-' */
 /*
- * tags: a one-dimensional text[] without NULLs, 0..64 elements of 1..255
- * characters without control characters (SE003).  Errors name element
+ * tags: a one-dimensional text[] without NULLs, 0..64 distinct elements of
+ * 1..255 characters without control characters (SE003).  Errors name element
  * what[i + base]: base 1 for a SQL array, 0 for a JSON one.
  */
 void events_check_tags(ArrayType *tags, const char *what, int base);
+/*
+ * A tag of a query item ("what: items[item].tags[index]"): one no event can
+ * carry (over 255 characters, a control character) is 22023, as the rest of
+ * a malformed query.
+ */
+void events_check_query_tag(const char *s, int len, const char *what, int item, int index);
 
 /*
  * dcb_locks.cpp: the locks that make append_events' condition race-free

@@ -29,6 +29,9 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
+#include "access/transam.h"
+#include "utils/snapmgr.h"
+#include "executor/executor.h"
 }
 
 namespace {
@@ -106,19 +109,9 @@ const int ALL_CURSOR_OPTIONS[4] = {
     CURSOR_OPT_CUSTOM_PLAN,
 };
 
-/* Receives the rows of a read plan and stores them, upcast, in the result. */
-struct EventSink
+/* Stores one row of chronicle.events, upcast, in the result (scratch: reset by the caller). */
+void store_upcast(Tuplestorestate *store, TupleTableSlot *slot)
 {
-    DestReceiver pub;
-    Tuplestorestate *store;
-    MemoryContext scratch;
-};
-
-bool sink_receive(TupleTableSlot *slot, DestReceiver *self)
-{
-    EventSink *sink = (EventSink *)self;
-    MemoryContext old = MemoryContextSwitchTo(sink->scratch);
-
     slot_getsomeattrs(slot, EV_DATA);
     int32 stored_version = DatumGetInt32(slot->tts_values[EV_TYPE_VERSION - 1]);
     int32 type_version = stored_version;
@@ -132,7 +125,7 @@ bool sink_receive(TupleTableSlot *slot, DestReceiver *self)
 
     Jsonb *upcast = types_upcast(type_str, &type_version, data);
     if (upcast == data && type_version == stored_version)
-        tuplestore_puttupleslot(sink->store, slot);
+        tuplestore_puttupleslot(store, slot);
     else
     {
         slot_getallattrs(slot);
@@ -142,10 +135,150 @@ bool sink_receive(TupleTableSlot *slot, DestReceiver *self)
         memcpy(nulls, slot->tts_isnull, sizeof(nulls));
         values[EV_TYPE_VERSION - 1] = Int32GetDatum(type_version);
         values[EV_DATA - 1] = JsonbPGetDatum(upcast);
-        tuplestore_putvalues(sink->store, slot->tts_tupleDescriptor, values, nulls);
+        tuplestore_putvalues(store, slot->tts_tupleDescriptor, values, nulls);
     }
+}
+
+/* Receives the rows of a read plan and stores them, upcast, in the result. */
+struct EventSink
+{
+    DestReceiver pub;
+    Tuplestorestate *store;
+    MemoryContext scratch;
+};
+
+bool sink_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+    EventSink *sink = (EventSink *)self;
+    MemoryContext old = MemoryContextSwitchTo(sink->scratch);
+    store_upcast(sink->store, slot);
     MemoryContextSwitchTo(old);
     MemoryContextReset(sink->scratch);
+    return true;
+}
+
+/*
+ * events_read_sorted_into's receiver: keeps the first `limit` rows in
+ * (tx_id, global_position) order, as copies.  Until `limit` rows are kept
+ * they are appended as they come (noting whether they still come in order:
+ * a bitmap scan returns them in heap order, which is mostly log order, and
+ * then there is nothing to sort); from then on the kept rows are a max-heap
+ * on that key (the greatest on top, replaced by any smaller row).  Memory
+ * stays bounded by the limit however many rows the plan returns, as the
+ * bounded sort of ORDER BY ... LIMIT does.
+ */
+struct KeptRow
+{
+    uint64 tx_id;
+    int64 position;
+    HeapTuple tuple;
+};
+
+struct SortingSink
+{
+    DestReceiver pub;
+    KeptRow *rows;
+    int64 n;
+    int64 max; /* allocated */
+    int64 limit;
+    bool in_order; /* rows[0..n) ascending (while not a heap) */
+    bool heap;     /* rows[0..n) is a max-heap */
+    EventsLogRange range;
+    MemoryContext keep; /* the copies */
+    TupleDesc desc;
+};
+
+inline bool row_less(const KeptRow &a, const KeptRow &b)
+{
+    return a.tx_id < b.tx_id || (a.tx_id == b.tx_id && a.position < b.position);
+}
+
+void heap_sift_down(KeptRow *rows, int64 n, int64 i)
+{
+    for (;;)
+    {
+        int64 largest = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && row_less(rows[largest], rows[l]))
+            largest = l;
+        if (r < n && row_less(rows[largest], rows[r]))
+            largest = r;
+        if (largest == i)
+            return;
+        KeptRow t = rows[i];
+        rows[i] = rows[largest];
+        rows[largest] = t;
+        i = largest;
+    }
+}
+
+void heapify(KeptRow *rows, int64 n)
+{
+    for (int64 i = n / 2 - 1; i >= 0; i--)
+        heap_sift_down(rows, n, i);
+}
+
+/* rows[0..n) ascending. */
+void sort_kept(SortingSink *sink)
+{
+    if (!sink->heap)
+    {
+        if (sink->in_order)
+            return;
+        heapify(sink->rows, sink->n);
+    }
+    for (int64 end = sink->n - 1; end > 0; end--)
+    {
+        KeptRow t = sink->rows[0];
+        sink->rows[0] = sink->rows[end];
+        sink->rows[end] = t;
+        heap_sift_down(sink->rows, end, 0);
+    }
+}
+
+bool sorting_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+    SortingSink *sink = (SortingSink *)self;
+    if (sink->limit == 0)
+        return true;
+    slot_getsomeattrs(slot, EV_TX_ID);
+    KeptRow row;
+    row.tx_id = U64FromFullTransactionId(DatumGetFullTransactionId(slot->tts_values[EV_TX_ID - 1]));
+    row.position = DatumGetInt64(slot->tts_values[EV_GLOBAL_POSITION - 1]);
+    const EventsLogRange *range = &sink->range;
+    if (row.tx_id >= range->below_tx ||
+        row.tx_id < range->after_tx || (row.tx_id == range->after_tx && row.position <= range->after_position))
+        return true; /* not (after the position and below the horizon) */
+    if (sink->n == sink->limit)
+    {
+        if (!sink->heap)
+        {
+            heapify(sink->rows, sink->n);
+            sink->heap = true;
+        }
+        if (!row_less(row, sink->rows[0]))
+            return true; /* after every kept row */
+    }
+    MemoryContext old = MemoryContextSwitchTo(sink->keep);
+    /* A copy: the plan's descriptor goes with the executor's memory, before the rows are stored. */
+    if (sink->desc == NULL)
+        sink->desc = CreateTupleDescCopy(slot->tts_tupleDescriptor);
+    row.tuple = ExecCopySlotHeapTuple(slot);
+    MemoryContextSwitchTo(old);
+    if (sink->heap)
+    {
+        heap_freetuple(sink->rows[0].tuple);
+        sink->rows[0] = row;
+        heap_sift_down(sink->rows, sink->n, 0);
+        return true;
+    }
+    if (sink->n == sink->max)
+    {
+        sink->max = Min(sink->max * 2, sink->limit);
+        sink->rows = (KeptRow *)repalloc(sink->rows, sizeof(KeptRow) * sink->max);
+    }
+    if (sink->n > 0 && !row_less(sink->rows[sink->n - 1], row))
+        sink->in_order = false;
+    sink->rows[sink->n++] = row;
     return true;
 }
 
@@ -219,20 +352,12 @@ char *events_node_log_sql(const char *sql)
     return psprintf("%.*sFROM %s e %s", (int)(at - sql), sql, from, at + strlen(table));
 }
 
-void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
-                      const char *nulls, Tuplestorestate *store)
-{
-    EventSink sink;
-    memset(&sink, 0, sizeof(sink));
-    sink.pub.receiveSlot = sink_receive;
-    sink.pub.rStartup = sink_startup;
-    sink.pub.rShutdown = sink_shutdown;
-    sink.pub.rDestroy = sink_destroy;
-    sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
-    sink.store = store;
-    sink.scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle read row",
-                                         ALLOCSET_SMALL_SIZES);
+namespace {
 
+/* Run a read plan (SPI connected, read-only: the active snapshot) into dest. */
+void run_read(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args, const char *nulls,
+              DestReceiver *dest)
+{
     ParamListInfo params = makeParamList(nargs);
     for (int i = 0; i < nargs; i++)
     {
@@ -246,11 +371,90 @@ void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Dat
     memset(&options, 0, sizeof(options));
     options.params = params;
     options.read_only = true;
-    options.dest = &sink.pub;
+    options.dest = dest;
     int rc = pg::spi::execute_plan_extended(plan, &options);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: read failed: %s", SPI_result_code_string(rc));
+}
+
+} // namespace
+
+void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
+                      const char *nulls, Tuplestorestate *store)
+{
+    EventSink sink;
+    memset(&sink, 0, sizeof(sink));
+    sink.pub.receiveSlot = sink_receive;
+    sink.pub.rStartup = sink_startup;
+    sink.pub.rShutdown = sink_shutdown;
+    sink.pub.rDestroy = sink_destroy;
+    sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
+    sink.store = store;
+    sink.scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle read row",
+                                         ALLOCSET_SMALL_SIZES);
+    run_read(plan, nargs, argtypes, args, nulls, &sink.pub);
     MemoryContextDelete(sink.scratch);
+}
+
+void events_read_sorted_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Datum *args,
+                             const char *nulls, const EventsLogRange *range, int64 limit,
+                             Tuplestorestate *store)
+{
+    SortingSink sink;
+    memset(&sink, 0, sizeof(sink));
+    sink.pub.receiveSlot = sorting_receive;
+    sink.pub.rStartup = sink_startup;
+    sink.pub.rShutdown = sink_shutdown;
+    sink.pub.rDestroy = sink_destroy;
+    sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
+    sink.limit = limit;
+    sink.range = *range;
+    sink.in_order = true;
+    sink.max = Max(Min(limit, 64), 1);
+    sink.keep = AllocSetContextCreate(CurrentMemoryContext, "chronicle sorted read", ALLOCSET_DEFAULT_SIZES);
+    sink.rows = (KeptRow *)MemoryContextAlloc(sink.keep, sizeof(KeptRow) * sink.max);
+    run_read(plan, nargs, argtypes, args, nulls, &sink.pub);
+
+    sort_kept(&sink);
+    if (sink.n > 0)
+    {
+        MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle read row",
+                                                      ALLOCSET_SMALL_SIZES);
+        TupleTableSlot *slot = MakeSingleTupleTableSlot(sink.desc, &TTSOpsHeapTuple);
+        for (int64 i = 0; i < sink.n; i++)
+        {
+            ExecStoreHeapTuple(sink.rows[i].tuple, slot, false);
+            MemoryContext old = MemoryContextSwitchTo(scratch);
+            store_upcast(store, slot);
+            MemoryContextSwitchTo(old);
+            MemoryContextReset(scratch);
+            ExecClearTuple(slot);
+        }
+        ExecDropSingleTupleTableSlot(slot);
+        MemoryContextDelete(scratch);
+    }
+    MemoryContextDelete(sink.keep);
+}
+
+FullTransactionId events_horizon(void)
+{
+    /*
+     * pg_snapshot_xmin(pg_current_snapshot()): the active snapshot's xmin,
+     * widened to a full transaction id as xid8funcs.c widens it (relative to
+     * the next full transaction id, whose epoch it shares unless it is
+     * numerically above the next xid, then it is of the epoch before).
+     */
+    Snapshot snapshot = GetActiveSnapshot();
+    if (snapshot == NULL)
+        elog(ERROR, "chronicle: no active snapshot");
+    FullTransactionId next = ReadNextFullTransactionId();
+    TransactionId xid = snapshot->xmin;
+    if (!TransactionIdIsNormal(xid))
+        return FullTransactionIdFromEpochAndXid(0, xid);
+    uint32 epoch = EpochFromFullTransactionId(next);
+    if (xid > XidFromFullTransactionId(next))
+        epoch--;
+    return FullTransactionIdFromEpochAndXid(epoch, xid);
 }
 
 /* chronicle.stream_version(stream_id) */

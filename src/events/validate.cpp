@@ -121,9 +121,39 @@ void events_check_tags(ArrayType *tags, const char *what, int base)
             throw pg::Error(CHRONICLE_INVALID_EVENT,
                             pg::format("%s[%d] must not contain control characters", what, i + base),
                             pg::format("Control character at byte %d.", at + 1));
+        /*
+         * A tag given twice: an event's tags are a set that the log stores as
+         * given (in the order given, covered by the hash chain), so a repeat is
+         * refused rather than silently dropped.
+         */
+        const char *q = ARR_DATA_PTR(tags);
+        for (int j = 0; j < i; j++)
+        {
+            const text *u = (const text *)q;
+            if ((int)VARSIZE_ANY_EXHDR(u) == len && memcmp(VARDATA_ANY(u), s, len) == 0)
+                throw pg::Error(CHRONICLE_INVALID_EVENT,
+                                pg::format("%s[%d] repeats %s[%d]", what, i + base, what, j + base),
+                                "An event carries each tag at most once.");
+            q = att_addlength_pointer(q, -1, q);
+            q = (const char *)att_align_nominal(q, TYPALIGN_INT);
+        }
         p = att_addlength_pointer(p, -1, p);
         p = (const char *)att_align_nominal(p, TYPALIGN_INT);
     }
+}
+
+void events_check_query_tag(const char *s, int len, const char *what, int item, int index)
+{
+    int chars = pg_mbstrlen_with_len(s, len);
+    if (chars > TAG_MAX_CHARS)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("%s: items[%d].tags[%d] is too long (%d characters)", what, item, index, chars),
+                        pg::format("A tag has at most %d characters.", TAG_MAX_CHARS));
+    int at = control_at(s, len);
+    if (at >= 0)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        pg::format("%s: items[%d].tags[%d] must not contain control characters", what, item, index),
+                        pg::format("Control character at byte %d.", at + 1));
 }
 
 namespace {
