@@ -46,4 +46,10 @@ Oid local_placement(Oid relid, text *value, bool *distributed);
  */
 char *local_shards_from_item(Oid relid);
 
+/*
+ * This node's Citus group id (pg_dist_local_group): what names its log on a
+ * cluster (docs/design/citus.md).  0 without Citus, and on the coordinator.
+ */
+int32 local_group();
+
 } // namespace pg::citus

@@ -223,8 +223,9 @@ check "after the out-of-order commits, the same cursor returns all four, each no
 next=$(q coord -c "SELECT \"cursor\" FROM chronicle.read_all_nodes('$cursor', 100) ORDER BY node DESC, tx_id DESC LIMIT 1")
 check "the last row's cursor reads nothing more" "0" "$(q coord -c "SELECT count(*) FROM chronicle.read_all_nodes('$next', 100)")"
 
-# Subscriptions keep one checkpoint, not one per node: poll refuses (not done).
-check "poll on a distributed store is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.poll('no-such-subscription')")"
+# The coordinator holds no shard, so it has no log to poll (poll_nodes:
+# test/citus/subscriptions.sh).
+check "poll on the coordinator of a distributed store is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.poll('no-such-subscription')")"
 
 # Trees stay on the coordinator (not distributed): they work as on one node.
 q coord -c "CREATE TABLE cats (id int PRIMARY KEY, parent_id int, shop text NOT NULL, name text)" >/dev/null
@@ -257,5 +258,8 @@ check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
 check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+
+# ---- subscriptions on the cluster (recreates the extension at its end: last)
+source test/citus/subscriptions.sh
 
 checks_done
