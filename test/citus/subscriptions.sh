@@ -3,37 +3,14 @@
 # poll on a worker, ack with the row's node, and "never skips" under
 # out-of-order commits on both workers while a subscriber polls and acks.
 # Sourced by test/citus/suite.sh after its own checks (q, err, check, port,
-# work and the streams $a/$a2 on w1, $b/$b2 on w2 come from there).  Its last
-# part recreates the extension: keep it the last section of the suite.
+# work and the streams $a/$a2 on w1, $b/$b2 on w2 come from there; hold_open
+# and hold_commit from test/citus/sessions.sh).  Its last part recreates the
+# extension: keep it the last section of the suite.
 
 g1=$(q coord -c "SELECT groupid FROM pg_dist_node WHERE nodeport = ${port[w1]}")
 g2=$(q coord -c "SELECT groupid FROM pg_dist_node WHERE nodeport = ${port[w2]}")
 echo "subscriptions: w1 is node $g1, w2 is node $g2"
 
-# hold_open NODE STREAM TYPE: on NODE, a transaction appends to STREAM and
-# stays open (a fifo-fed psql) until hold_commit NODE.
-declare -A hold_fd hold_pid
-hold_open() {
-    local n=$1 f="$work/subhold-$1" fd
-    rm -f "$f" "$f.ready"
-    mkfifo "$f"
-    chmod a+rw "$f"
-    q "$n" <"$f" >"$f.out" 2>&1 &
-    hold_pid[$n]=$!
-    exec {fd}>"$f"
-    hold_fd[$n]=$fd
-    echo "BEGIN; SELECT chronicle.append('$2', '$3', '{}');" >&"$fd"
-    echo "\\! touch $f.ready" >&"$fd"
-    while [[ ! -e $f.ready ]]; do sleep 0.1; done
-}
-hold_commit() {
-    local n=$1
-    # \q: the fifo's write end may be open in another holder's psql too.
-    printf 'COMMIT;\n\\q\n' >&"${hold_fd[$n]}"
-    eval "exec ${hold_fd[$n]}>&-"
-    wait "${hold_pid[$n]}"
-    grep -q '^ERROR' "$work/subhold-$n.out" && fail "the held transaction on $n: $(cat "$work/subhold-$n.out")"
-}
 # ack_page SUBSCRIPTION ROWS: ack the last row of each node in ROWS
 # (node|tx_id|global_position|... lines, each node's rows in its log order).
 ack_page() {

@@ -152,8 +152,7 @@ check "replay from the snapshot on" '{"balance": 80}' "$(q coord -c "SELECT chro
 
 check "fold over read_stream's rows" '{"balance": 80}' \
     "$(q coord -c "SELECT chronicle.fold('balance', e ORDER BY e.version) FROM chronicle.read_stream('$a') e")"
-check "define_projection on a distributed store is 0A000 (not done)" "0A000" \
-    "$(err coord "SELECT chronicle.define_projection('balances', 'balance', 'public.balances', '{\"balance\": \"numeric\"}')")"
+# Projections on the cluster: test/citus/projections.sh.
 
 # ---- concurrent writers to one stream (through the coordinator) --------
 for w in 1 2; do
@@ -259,7 +258,10 @@ check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
 check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
 
-# ---- subscriptions on the cluster (recreates the extension at its end: last)
+# ---- projections and subscriptions on the cluster (subscriptions.sh
+# recreates the extension at its end: last)
+source test/citus/sessions.sh
+source test/citus/projections.sh
 source test/citus/subscriptions.sh
 
 checks_done
