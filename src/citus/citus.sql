@@ -61,11 +61,14 @@ BEGIN
     END IF;
 
     -- Projections write tables of their own on every append; on a cluster
-    -- they would have to be sharded beside the streams: not built yet.
-    IF EXISTS (SELECT FROM chronicle.projections) THEN
-        RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with projections yet'
+    -- those are sharded beside the streams, which define_projection does
+    -- when the store is already distributed: existing ones are not moved.
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'chronicle.events'::pg_catalog.regclass)
+       AND EXISTS (SELECT FROM chronicle.projections) THEN
+        RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with projections'
             USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Drop the projections (chronicle.drop_projection) first; see docs/design/citus.md.';
+                  HINT = 'Drop the projections (chronicle.drop_projection) first and define them again after distribute(); see docs/design/citus.md.';
     END IF;
 
     -- A subscription's positions are in this server's log; on a cluster each

@@ -68,6 +68,8 @@ check "... each as replay says" "0" \
     "$(for s in $(q coord -c "SELECT stream_id FROM chronicle.streams WHERE category = 'account'"); do
         [[ $(row_of "$s") == "$(replayed "$s")" ]] || echo "$s"; done | wc -l)"
 
+check "distribute() again, with a projection, is still a no-op" "" "$(err coord "SELECT chronicle.distribute()")"
+
 # drop: the table goes on every node, and the old worker session appends on.
 q coord -c "SELECT chronicle.drop_projection('cluster_balances')" >/dev/null || fail "drop_projection on the cluster"
 check "drop_projection drops the distributed table" "" "$(q coord -c "SELECT to_regclass('public.cluster_balances')")"

@@ -204,8 +204,17 @@ check "unsubscribe removes every node's checkpoints" "0" \
     "$(q coord -c "SELECT chronicle.unsubscribe('stress')" >/dev/null
        q coord -c "SELECT count(*) FROM chronicle.subscription_checkpoints WHERE subscription = 'stress'")"
 
-# ---- last: distribute() refuses a store with subscriptions (a new extension)
+# ---- last: distribute() refuses a store with subscriptions or projections
+# (a new extension, not distributed yet)
 q coord -c "SET client_min_messages = warning" -c "DROP EXTENSION chronicle CASCADE" -c "CREATE EXTENSION chronicle" \
     -c "SELECT chronicle.subscribe('before')" >/dev/null || fail "recreating the extension"
-check "distribute() with a subscription on the single-node store is 0A000" "0A000" \
-    "$(err coord "SELECT chronicle.distribute()")"
+check "distribute() with a subscription on the single-node store is 0A000" \
+    "ERROR:  0A000: chronicle.distribute() cannot distribute a store with subscriptions" \
+    "$(q coord -c '\set VERBOSITY verbose' -c "SELECT chronicle.distribute()" 2>&1 | head -1)"
+q coord -c "SELECT chronicle.unsubscribe('before')" \
+    -c "SELECT chronicle.define_reducer('r', '{\"\$init\": {\"n\": 0}}')" \
+    -c "SELECT chronicle.define_projection('p', 'r', 'public.before_p', '{\"n\": \"int\"}')" >/dev/null ||
+    fail "a projection on the single-node store"
+check "distribute() with a projection on the single-node store is 0A000" \
+    "ERROR:  0A000: chronicle.distribute() cannot distribute a store with projections" \
+    "$(q coord -c '\set VERBOSITY verbose' -c "SELECT chronicle.distribute()" 2>&1 | head -1)"
