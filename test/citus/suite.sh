@@ -258,10 +258,11 @@ check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
 check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
 
-# ---- projections and subscriptions on the cluster (subscriptions.sh
+# ---- projections, NOTIFY and subscriptions on the cluster (subscriptions.sh
 # recreates the extension at its end: last)
 source test/citus/sessions.sh
 source test/citus/projections.sh
+source test/citus/notify.sh
 source test/citus/subscriptions.sh
 
 checks_done
