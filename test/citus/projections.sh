@@ -22,6 +22,7 @@ session_open w1
 session_send w1 "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}');"
 hold_open w2 "$b2" Deposited
 define_out="$work/define-projection.out"
+at_exit rm -f "$define_out"
 q coord -c "SELECT chronicle.define_projection('cluster_balances', 'cluster_balance', 'public.cluster_balances',
                                                '{\"balance\": \"numeric\"}')" >"$define_out" 2>&1 &
 define_pid=$!

@@ -1,5 +1,5 @@
 # Sessions that outlive a statement, for test/citus's sections (sourced by
-# test/citus/suite.sh; q, fail and work come from there).
+# test/citus/suite.sh; q, work and test/lib's fail and at_exit come from there).
 #   hold_open NODE STREAM TYPE / hold_commit NODE
 #       a transaction on NODE that appended to STREAM and stays open
 #   session_open NODE / session_send NODE SQL / session_close NODE
@@ -12,6 +12,7 @@ declare -A hold_fd hold_pid
 hold_open() {
     local n=$1 f="$work/subhold-$1" fd
     rm -f "$f" "$f.ready"
+    at_exit rm -f "$f" "$f.ready" "$f.out"
     mkfifo "$f"
     chmod a+rw "$f"
     q "$n" <"$f" >"$f.out" 2>&1 &
@@ -37,6 +38,7 @@ declare -A session_fd session_pid
 session_open() {
     local n=$1 f="$work/session-$1" fd
     rm -f "$f" "$f".ok*
+    at_exit rm -f "$f" "$f.out"
     mkfifo "$f"
     chmod a+rw "$f"
     q "$n" <"$f" >"$f.out" 2>&1 &
@@ -58,4 +60,5 @@ session_close() {
     printf '\\q\n' >&"${session_fd[$n]}"
     eval "exec ${session_fd[$n]}>&-"
     wait "${session_pid[$n]}"
+    rm -f "$work/session-$n".ok*
 }

@@ -102,19 +102,13 @@ check "then nothing more" "0" "$(q coord -c "SELECT count(*) FROM chronicle.poll
 # once, each node's in its log order, whatever the interleaving.
 # The held transactions append to streams of their own ($a3 on w1, $b3 on
 # w2): a writer appending to a held stream would wait for it.
-a3= b3=
-for i in $(seq 121 300); do
-    s="account-$i"
-    case $(node_of "$s") in
-    "${port[w1]}") [[ -z $a3 ]] && a3=$s ;;
-    "${port[w2]}") [[ -z $b3 ]] && b3=$s ;;
-    esac
-    [[ -n $a3 && -n $b3 ]] && break
-done
+a3=$(stream_on w1 121 300)
+b3=$(stream_on w2 121 300)
 q coord -c "SELECT chronicle.subscribe('stress', from_start => false)" >/dev/null
 hold_open w1 "$a3" StressHeld
 hold_open w2 "$b3" StressHeld
 rm -f "$work/stress-writer-"* "$work/stress-delivered"
+at_exit rm -f "$work/stress-writer-1.half" "$work/stress-writer-2.half" "$work/stress-writer-errors" "$work/stress-delivered"
 writer_pids=()
 for w in 1 2; do
     (for i in $(seq 1 16); do
