@@ -11,6 +11,11 @@ g1=$(q coord -c "SELECT groupid FROM pg_dist_node WHERE nodeport = ${port[w1]}")
 g2=$(q coord -c "SELECT groupid FROM pg_dist_node WHERE nodeport = ${port[w2]}")
 echo "subscriptions: w1 is node $g1, w2 is node $g2"
 
+# err_as NODE ROLE SQL: err, logged in as ROLE.
+err_as() {
+    q "$1" -U "$2" -v VERBOSITY=sqlstate -c "$3" 2>&1 >/dev/null | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\).*/\1/p' | head -1
+}
+
 # ack_page SUBSCRIPTION ROWS: ack the last row of each node in ROWS
 # (node|tx_id|global_position|... lines, each node's rows in its log order).
 ack_page() {
@@ -184,9 +189,60 @@ check "... and by poll on its worker" "0" \
 check "replay_parked returns it and un-parks it" "$a:Grouped|0" \
     "$(q coord -c "SELECT string_agg(stream_id || ':' || type, ' ') FROM chronicle.replay_parked('stress')")|$(q coord -c "SELECT count(*) FROM chronicle.parked")"
 
-q coord -c "CREATE ROLE citus_consumer LOGIN" -c "GRANT chronicle_subscriber TO citus_consumer" >/dev/null
+# Subscriptions are owned (docs/design/security.md): 'stress' is the
+# superuser's until it gives it to the consumer's role.
+q coord -c "CREATE ROLE citus_consumer LOGIN" -c "GRANT chronicle_subscriber TO citus_consumer" \
+    -c "CREATE ROLE citus_other LOGIN" -c "GRANT chronicle_subscriber TO citus_other" >/dev/null
+check "the roles reach both workers" "2" \
+    "$(q coord -c "SELECT count(*) FROM run_command_on_workers(\$\$SELECT count(*) FROM pg_roles WHERE rolname IN ('citus_consumer', 'citus_other') AND pg_has_role(rolname, 'chronicle_subscriber', 'USAGE')\$\$) WHERE result = '2'")"
+check "before it is given away, the consumer may not poll the superuser's subscription: 42501" "42501" \
+    "$(err_as coord citus_consumer "SELECT count(*) FROM chronicle.poll_nodes('stress')")"
+q coord -c "SELECT chronicle.alter_subscription_owner('stress', 'citus_consumer')" >/dev/null ||
+    fail "alter_subscription_owner on the cluster"
 page=$(q coord -U citus_consumer -c "SELECT node || '|' || tx_id || '|' || global_position FROM chronicle.poll_nodes('stress')")
 check "a consumer with chronicle_subscriber polls every node" "2" "$(grep -c . <<<"$page")"
+
+# Another consumer role may not: poll_nodes, a resize through it, an ack of
+# either node's row, poll on a worker, and _poll_node (what poll_nodes runs
+# on each node) run directly on a worker, on the coordinator or through
+# master_run_on_worker are all 42501, and nothing is written.
+sub_state() {
+    q coord -c "SELECT (SELECT row(s.*)::text FROM chronicle.subscriptions s WHERE s.name = 'stress')
+                       || ' ' || (SELECT string_agg(row(c.*)::text, ',' ORDER BY c.member, c.node)
+                                  FROM chronicle.subscription_checkpoints c WHERE c.subscription = 'stress')"
+}
+before=$(sub_state)
+check "poll_nodes' connections to the nodes log in as the caller" "citus_other,citus_other" \
+    "$(q coord -U citus_other -c "SELECT string_agg(result, ',') FROM master_run_on_worker(
+           ARRAY['127.0.0.1', '127.0.0.1'], ARRAY[${port[w1]}, ${port[w2]}], ARRAY['SELECT current_user', 'SELECT current_user'], true)")"
+check "a second role: poll_nodes of the consumer's subscription is 42501" "42501" \
+    "$(err_as coord citus_other "SELECT count(*) FROM chronicle.poll_nodes('stress')")"
+check "... poll_nodes with another group size (a resize) is 42501" "42501" \
+    "$(err_as coord citus_other "SELECT count(*) FROM chronicle.poll_nodes('stress', 10, 1, 2)")"
+while IFS='|' read -r node tx pos; do
+    check "... ack of node $node's row (node => $node) is 42501" "42501" \
+        "$(err_as coord citus_other "SELECT chronicle.ack('stress', '$tx', $pos, node => $node)")"
+done <<<"$page"
+w1_row=$(grep "^$g1|" <<<"$page")
+check "... ack on w1 without a node is 42501" "42501" \
+    "$(err_as w1 citus_other "SELECT chronicle.ack('stress', '$(cut -d'|' -f2 <<<"$w1_row")', $(cut -d'|' -f3 <<<"$w1_row"))")"
+check "... poll on w1 is 42501" "42501" "$(err_as w1 citus_other "SELECT count(*) FROM chronicle.poll('stress')")"
+check "... _poll_node on w1, from the start, is 42501" "42501" \
+    "$(err_as w1 citus_other "SELECT count(*) FROM chronicle._poll_node('stress', '0', 0, 100, 0, 1, NULL, NULL)")"
+check "... _poll_node on the coordinator is 42501" "42501" \
+    "$(err_as coord citus_other "SELECT count(*) FROM chronicle._poll_node('stress', '0', 0, 100, 0, 1, NULL, NULL)")"
+check "... _poll_node through master_run_on_worker fails on both workers with the owner's refusal" "2" \
+    "$(q coord -U citus_other -c "SELECT count(*) FROM master_run_on_worker(
+           ARRAY['127.0.0.1', '127.0.0.1'], ARRAY[${port[w1]}, ${port[w2]}],
+           ARRAY['SELECT count(*) FROM chronicle._poll_node(''stress'', ''0'', 0, 100, 0, 1, NULL, NULL)',
+                 'SELECT count(*) FROM chronicle._poll_node(''stress'', ''0'', 0, 100, 0, 1, NULL, NULL)'], true)
+           WHERE NOT success AND result LIKE '%subscription \"stress\" is owned by role citus_consumer%'")"
+check "... and the subscription and its checkpoints are unchanged" "$before" "$(sub_state)"
+w1_checkpoint=$(q coord -F "', " -c "SELECT tx_id, global_position FROM chronicle.subscription_checkpoints
+                                     WHERE subscription = 'stress' AND member = 0 AND node = $g1")
+check "... while the consumer may run _poll_node of its own subscription on w1: w1's part of its page" \
+    "$(grep -c "^$g1|" <<<"$page")" \
+    "$(q w1 -U citus_consumer -c "SELECT count(*) FROM chronicle._poll_node('stress', '$w1_checkpoint, 100, 0, 1, NULL, NULL)")"
 while IFS='|' read -r node tx pos; do
     q coord -U citus_consumer -c "SELECT chronicle.ack('stress', '$tx', $pos, node => $node)" >/dev/null ||
         fail "ack as citus_consumer"
