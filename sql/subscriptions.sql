@@ -194,6 +194,16 @@ SELECT regress.error_of($$SELECT chronicle.ack('accounts', '1', 1, 1)$$);
 -- that may still commit: 22023.
 SELECT regress.error_of(format($$SELECT chronicle.ack('accounts', %L, 0)$$,
                                pg_snapshot_xmin(pg_current_snapshot())));
+-- One server has one log, node 0 (SPEC section 8): checkpoints name it, ack
+-- takes it (or NULL), any other node is 22023; the Citus readers refuse.
+SELECT DISTINCT node FROM chronicle.subscription_checkpoints;
+SELECT node, count(*) FROM chronicle.subscription_status GROUP BY node;
+SELECT regress.error_of($$SELECT chronicle.ack('accounts', '1', 1, 0, 1)$$);
+SELECT regress.error_of($$SELECT chronicle.ack('accounts', '1', 1, 0, 0)$$);
+SELECT regress.error_of($$SELECT chronicle.ack('accounts', '1', 1, node => NULL)$$);
+SELECT regress.error_of($$SELECT * FROM chronicle.poll_nodes('accounts')$$);
+SELECT regress.error_of($$SELECT * FROM chronicle._poll_node('accounts', '0', 0, 10, 0, 1, NULL, NULL)$$);
+SELECT * FROM chronicle._log_nodes();
 -- None of these failures changed anything.
 SELECT count(*) AS subscriptions FROM chronicle.subscriptions WHERE name IN ('x', '', 'nope');
 

@@ -58,19 +58,27 @@ SELECT regress.error_of($$SELECT chronicle.poll('own_a', 100, 1, 3)$$) AS poll_r
 SELECT regress.error_of($$SELECT chronicle._subscription_resize('own_a', 3)$$) AS resize;
 SELECT regress.error_of($$SELECT chronicle.ack('own_a', tx_id, global_position)
                           FROM chronicle.read_stream('subown-4')$$) AS ack;
+SELECT regress.error_of($$SELECT chronicle.ack('own_a', tx_id, global_position, 0, 0)
+                          FROM chronicle.read_stream('subown-4')$$) AS ack_node;
+-- The Citus readers too, before their 0A000 on a store that is not
+-- distributed (test/citus/subscriptions.sh runs them on a cluster).
+SELECT regress.error_of($$SELECT chronicle.poll_nodes('own_a')$$) AS poll_nodes;
+SELECT regress.error_of($$SELECT chronicle.poll_nodes('own_a', 100, 1, 3)$$) AS poll_nodes_resize;
+SELECT regress.error_of($$SELECT chronicle._poll_node('own_a', '0', 0, 10, 0, 1, 'subown', NULL)$$) AS poll_node;
 SELECT regress.error_of($$SELECT chronicle.park('own_a', event_id, 'sabotage')
                           FROM chronicle.read_stream('subown-4')$$) AS park;
 SELECT regress.error_of($$SELECT chronicle.replay_parked('own_a')$$) AS replay_parked;
 SELECT regress.error_of($$SELECT chronicle.unsubscribe('own_a')$$) AS unsubscribe;
 SELECT regress.error_of($$SELECT chronicle.alter_subscription_owner('own_a', 'regress_own_b')$$) AS alter_owner;
 -- Nor through the bodies behind the functions, naming team a as the caller.
-SELECT regress.error_of(format($$SELECT chronicle._ack_as(%s, 'own_a', '1', 1, 0)$$,
+SELECT regress.error_of(format($$SELECT chronicle._ack_as(%s, 'own_a', '1', 1, 0, 0)$$,
                                'regress_own_a'::regrole::oid)) AS ack_body;
 SELECT regress.error_of(format($$SELECT chronicle._unsubscribe_as(%s, 'own_a')$$,
                                'regress_own_a'::regrole::oid)) AS unsubscribe_body;
 SELECT regress.error_of($$SELECT chronicle._subscription_check_owner(0, 'own_a', 'regress_own_b', 'x')$$) AS check_body;
 -- Its own subscription still works; an unknown one is still SE006.
 SELECT count(*) AS own_b_polls FROM chronicle.poll('own_b');
+SELECT regress.error_of($$SELECT chronicle.poll_nodes('own_b')$$) AS own_b_poll_nodes_not_distributed;
 SELECT regress.error_of($$SELECT chronicle.poll('own_nobody')$$) AS unknown;
 SELECT regress.error_of($$SELECT chronicle.ack('own_nobody', '1', 1)$$) AS unknown_ack;
 RESET ROLE;

@@ -82,6 +82,9 @@ GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO
 GRANT EXECUTE ON FUNCTION chronicle.verify(text) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.verify(text, boolean) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) TO chronicle_reader;
+-- The log's nodes (read-only look-ups; _on_node, _node_log_end_sql: nobody).
+GRANT EXECUTE ON FUNCTION chronicle._log_distributed(), chronicle._log_node(), chronicle._log_nodes(),
+    chronicle._stream_node(text) TO chronicle_reader;
 -- chronicle.distribute(int) is granted to no one: it changes the tables' keys
 -- and places them on a Citus cluster, which only the extension's owner (or a
 -- superuser) may do.
@@ -120,8 +123,13 @@ GRANT SELECT ON chronicle.subscriptions, chronicle.subscription_checkpoints, chr
 GRANT EXECUTE ON FUNCTION chronicle._stream_member(text, int) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.subscribe(text, text, text[], boolean) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.poll(text, int, int, int) TO chronicle_subscriber;
+GRANT EXECUTE ON FUNCTION chronicle.poll_nodes(text, int, int, int) TO chronicle_subscriber;
+-- _poll_node runs on each node of a Citus cluster in a connection poll_nodes
+-- opens as its caller, so the caller must be able to run it; it checks the
+-- owner there itself (src/subscriptions/poll.cpp).
+GRANT EXECUTE ON FUNCTION chronicle._poll_node(text, xid8, bigint, int, int, int, text, text[]) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle._subscription_resize(text, int) TO chronicle_subscriber;
-GRANT EXECUTE ON FUNCTION chronicle.ack(text, xid8, bigint, int) TO chronicle_subscriber;
+GRANT EXECUTE ON FUNCTION chronicle.ack(text, xid8, bigint, int, int) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.park(text, uuid, text) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.replay_parked(text) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.unsubscribe(text) TO chronicle_subscriber;
@@ -129,6 +137,7 @@ GRANT EXECUTE ON FUNCTION chronicle.alter_subscription_owner(text, regrole) TO c
 -- The bodies behind the gates (chronicle._<function>_as, called through fmgr
 -- with the caller) and _subscription_check_owner are granted to nobody.
 GRANT SELECT ON chronicle.subscription_status TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle._subscription_lag(text, text, text[], int, int, int, xid8, bigint) TO chronicle_reader;
 
 -- erasure
 -- Redaction is chronicle_admin's alone (granted to nobody by default; a

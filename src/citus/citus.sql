@@ -61,11 +61,27 @@ BEGIN
     END IF;
 
     -- Projections write tables of their own on every append; on a cluster
-    -- they would have to be sharded beside the streams: not built yet.
-    IF EXISTS (SELECT FROM chronicle.projections) THEN
-        RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with projections yet'
+    -- those are sharded beside the streams, which define_projection does
+    -- when the store is already distributed: existing ones are not moved.
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'chronicle.events'::pg_catalog.regclass)
+       AND EXISTS (SELECT FROM chronicle.projections) THEN
+        RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with projections'
             USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Drop the projections (chronicle.drop_projection) first; see docs/design/citus.md.';
+                  HINT = 'Drop the projections (chronicle.drop_projection) first and define them again after distribute(); see docs/design/citus.md.';
+    END IF;
+
+    -- A subscription's positions are in this server's log; on a cluster each
+    -- node has a log of its own, and the events distributed to a worker keep
+    -- this server's transaction ids: a checkpoint here means nothing there.
+    -- (Once distributed, subscriptions are per node and a second call is a
+    -- no-op.)
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'chronicle.events'::pg_catalog.regclass)
+       AND EXISTS (SELECT FROM chronicle.subscriptions) THEN
+        RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with subscriptions'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Let the consumers catch up, unsubscribe, distribute, then subscribe again with from_start => false; see docs/design/citus.md.';
     END IF;
 
     -- Every unique key of a distributed table holds the distribution column.
@@ -210,3 +226,122 @@ END
 $read_all_nodes$;
 COMMENT ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) IS
     'On a Citus coordinator: a page of each node''s own log (read_all on that node), merged node by node; after names each node''s (tx_id, global_position) by group id, and each row carries the cursor standing after it.';
+
+-- A subscription's page on a Citus cluster, read on the coordinator: each
+-- node's page (chronicle._poll_node run on that node: its log after the
+-- member's checkpoint for that node, under its horizon), node after node,
+-- each row with its node.  The position and filters are read here, in this
+-- transaction; the nodes are asked in parallel.  Ack a row with its node.
+CREATE OR REPLACE FUNCTION chronicle.poll_nodes(name text, max_count int DEFAULT 100, member int DEFAULT 0,
+                                                members int DEFAULT 1)
+    RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
+                  type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
+                  tags text[])
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $poll_nodes$
+#variable_conflict use_variable
+DECLARE
+    sub_name text := poll_nodes.name;
+    page_size int := COALESCE(poll_nodes.max_count, 100);
+    m int := COALESCE(poll_nodes.member, 0);
+    group_size int := COALESCE(poll_nodes.members, 1);
+    sub record;
+    sub_found boolean;
+    n record;
+    hosts text[] := '{}';
+    ports int[] := '{}';
+    groups int[] := '{}';
+    commands text[] := '{}';
+    pages record;
+    e record;
+BEGIN
+    IF sub_name IS NULL THEN
+        RAISE EXCEPTION 'subscription name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF page_size OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'max_count must not be negative (got %)', page_size USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF group_size OPERATOR(pg_catalog.<) 1 OR group_size OPERATOR(pg_catalog.>) 1024 THEN
+        RAISE EXCEPTION 'members must be between 1 and 1024 (got %)', group_size USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF m OPERATOR(pg_catalog.<) 0 OR m OPERATOR(pg_catalog.>=) group_size THEN
+        RAISE EXCEPTION 'member must be between 0 and members - 1 = % (got %)', group_size OPERATOR(pg_catalog.-) 1, m
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.length(sub_name) OPERATOR(pg_catalog.<) 1 OR pg_catalog.length(sub_name) OPERATOR(pg_catalog.>) 255 THEN
+        RAISE EXCEPTION 'subscription name must have 1 to 255 characters (got %)', pg_catalog.length(sub_name)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT s.category, s.types, s.members, s.start_tx_id, s.start_position, s.owner INTO sub
+      FROM chronicle.subscriptions s WHERE s.name OPERATOR(pg_catalog.=) sub_name;
+    sub_found := FOUND;
+    -- Only a member of the owning role (or a superuser) may poll it, as poll
+    -- (src/subscriptions/owner.cpp; the same message): this function runs as
+    -- its caller, current_user.  Each node's _poll_node checks again there,
+    -- where it runs as the same role (master_run_on_worker connects as
+    -- current_user), so running _poll_node directly gains nothing.  Before
+    -- the 0A000 below: on any server, another role's subscription is 42501.
+    IF sub_found AND NOT pg_catalog.pg_has_role(sub.owner::pg_catalog.oid, 'USAGE') THEN
+        RAISE EXCEPTION 'subscription "%" is owned by role %', sub_name,
+                        COALESCE((SELECT pg_catalog.quote_ident(r.rolname) FROM pg_catalog.pg_roles r
+                                   WHERE r.oid OPERATOR(pg_catalog.=) sub.owner::pg_catalog.oid),
+                                 'with OID ' OPERATOR(pg_catalog.||) sub.owner::pg_catalog.oid::pg_catalog.text)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only the subscription''s owner or a member of the owning role may poll it.';
+    END IF;
+    IF NOT chronicle._log_distributed() THEN
+        RAISE EXCEPTION 'chronicle.poll_nodes() reads the logs of a Citus cluster''s nodes, and this event store is not distributed'
+            USING ERRCODE = 'feature_not_supported', HINT = 'Use chronicle.poll.';
+    END IF;
+    IF NOT sub_found THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
+    END IF;
+    IF sub.members OPERATOR(pg_catalog.<>) group_size THEN
+        -- A new group size: every member restarts at the old group's lowest checkpoint of each node.
+        PERFORM chronicle._subscription_resize(sub_name, group_size);
+    END IF;
+    FOR n IN
+        SELECT l.node, l.host, l.port, COALESCE(c.tx_id, sub.start_tx_id) AS tx_id,
+               COALESCE(c.global_position, sub.start_position) AS global_position
+          FROM chronicle._log_nodes() l
+          LEFT JOIN chronicle.subscription_checkpoints c
+                 ON c.subscription OPERATOR(pg_catalog.=) sub_name AND c.member OPERATOR(pg_catalog.=) m
+                AND c.node OPERATOR(pg_catalog.=) l.node
+         ORDER BY l.node
+    LOOP
+        groups := groups OPERATOR(pg_catalog.||) n.node;
+        hosts := hosts OPERATOR(pg_catalog.||) n.host;
+        ports := ports OPERATOR(pg_catalog.||) n.port;
+        commands := commands OPERATOR(pg_catalog.||) pg_catalog.format(
+            'SELECT COALESCE(pg_catalog.json_agg(e ORDER BY e.tx_id, e.global_position), ''[]'') '
+            'FROM chronicle._poll_node(%L, %L, %L, %L, %L, %L, %L, %L) e',
+            sub_name, n.tx_id, n.global_position, page_size, m, group_size, sub.category, sub.types);
+    END LOOP;
+    IF pg_catalog.cardinality(groups) OPERATOR(pg_catalog.=) 0 THEN
+        RETURN;
+    END IF;
+    FOR pages IN
+        SELECT r.node_name, r.node_port, r.success, r.result, x.ord
+          FROM pg_catalog.master_run_on_worker(hosts, ports, commands, true) r
+          JOIN ROWS FROM (pg_catalog.unnest(hosts), pg_catalog.unnest(ports)) WITH ORDINALITY AS x(host, port, ord)
+            ON x.host OPERATOR(pg_catalog.=) r.node_name AND x.port OPERATOR(pg_catalog.=) r.node_port
+         ORDER BY x.ord
+    LOOP
+        IF NOT pages.success THEN
+            RAISE EXCEPTION 'polling the log of node %:% (group %) failed: %', pages.node_name, pages.node_port,
+                            groups[pages.ord], pages.result
+                USING ERRCODE = 'connection_failure';
+        END IF;
+        FOR e IN SELECT * FROM pg_catalog.jsonb_populate_recordset(NULL::chronicle.events, pages.result::pg_catalog.jsonb) LOOP
+            node := groups[pages.ord];
+            stream_id := e.stream_id; version := e.version; global_position := e.global_position;
+            event_id := e.event_id; type := e.type; type_version := e.type_version; data := e.data;
+            metadata := e.metadata; recorded_at := e.recorded_at; tx_id := e.tx_id; hash := e.hash; tags := e.tags;
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END
+$poll_nodes$;
+COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
+    'On a Citus coordinator: a subscription''s next events on every node (each node''s log after the member''s checkpoint for that node), node by node, each row with its node; ack each with its node.';

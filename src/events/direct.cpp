@@ -15,6 +15,7 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -65,7 +66,18 @@ void events_catalog(EventsCatalog *out, text *stream_id)
     if (pg::citus::installed())
     {
         bool streams_distributed;
+        Oid shell = out->events;
         out->events = local_shard(out->events, stream_id, &out->distributed);
+        /*
+         * The direct paths write the shard; the lock an append takes on
+         * chronicle.events itself on one server is taken on this node's
+         * shell too, so that what waits for appends there (define and drop
+         * of a projection: LOCK TABLE, which Citus takes on every node's
+         * shell) waits for them on a cluster, and an append begun after
+         * reads the invalidations they sent (docs/design/citus.md).
+         */
+        if (out->distributed)
+            LockRelationOid(shell, RowExclusiveLock);
         out->streams = local_shard(out->streams, stream_id, &streams_distributed);
         if (out->distributed != streams_distributed)
             ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

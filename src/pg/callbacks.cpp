@@ -6,6 +6,8 @@
 
 extern "C" {
 #include "commands/trigger.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 }
@@ -133,8 +135,19 @@ void invalidate_trigger_table(FunctionCallInfo fcinfo, const char *name)
     if (!CALLED_AS_TRIGGER(fcinfo))
         throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, pg::format("%s must be called as a trigger", name));
     TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
-    Oid relid = RelationGetRelid(trigger->tg_relation);
-    pg::guard([&] { CacheInvalidateRelcacheByRelid(relid); });
+    Relation rel = trigger->tg_relation;
+    pg::guard([&] {
+        CacheInvalidateRelcacheByRelid(RelationGetRelid(rel));
+        /* A Citus shard "<table>_<digits>": its table too (the name is all it takes). */
+        const char *relname = RelationGetRelationName(rel);
+        const char *underscore = strrchr(relname, '_');
+        if (underscore == NULL || underscore[1] == '\0' || strspn(underscore + 1, "0123456789") != strlen(underscore + 1))
+            return;
+        char *table = pnstrdup(relname, underscore - relname);
+        Oid shell = get_relname_relid(table, RelationGetNamespace(rel));
+        if (OidIsValid(shell))
+            CacheInvalidateRelcacheByRelid(shell);
+    });
 }
 
 } // namespace pg::callbacks

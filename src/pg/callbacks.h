@@ -39,9 +39,13 @@ void on_subxact(SubXactCallback fn, void *arg);
  * The body of a trigger that tells every backend "this table changed": a
  * relcache invalidation of the trigger's table, which the on_relcache
  * listeners of this backend receive at its next command and those of the
- * others at commit.  name (as "chronicle._types_changed()") is for the 39P01
- * raised when fcinfo is not a trigger call.  C++-style: throws pg::Error.
- * Hidden: not in chronicle.so's dynamic symbols.
+ * others at commit.  On a Citus node the trigger fires on a shard of the
+ * table (a reference table's placement, chronicle.event_types_102040), whose
+ * OID no listener knows: the table it is a shard of (the same name without
+ * "_<shard id>", in the same schema) is invalidated too.  name (as
+ * "chronicle._types_changed()") is for the 39P01 raised when fcinfo is not
+ * a trigger call.  C++-style: throws pg::Error.  Hidden: not in
+ * chronicle.so's dynamic symbols.
  */
 __attribute__((visibility("hidden"))) void invalidate_trigger_table(FunctionCallInfo fcinfo, const char *name);
 

@@ -33,6 +33,7 @@ namespace {
 SPIPlanPtr placement_plan;
 SPIPlanPtr citus_table_plan;
 SPIPlanPtr local_shards_plan;
+SPIPlanPtr local_group_plan;
 
 /* Qualified names: the pinned search_path holds no schema but pg_catalog. */
 const char *const LOCAL_SHARDS_SQL =
@@ -287,6 +288,27 @@ char *placement_node(Oid relid, text *value)
     char *out = strcpy((char *) SPI_palloc(strlen(node) + 1), node);
     SPI_finish();
     return out;
+}
+
+int32 local_group()
+{
+    if (!installed())
+        return 0;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    SPIPlanPtr plan = pg::spi::kept_plan(&local_group_plan, "SELECT g.groupid FROM pg_catalog.pg_dist_local_group g",
+                                         0, NULL);
+    if (pg::spi::execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_local_group failed");
+    int32 group = 0;
+    if (SPI_processed > 0)
+    {
+        bool isnull;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        group = isnull ? 0 : DatumGetInt32(d);
+    }
+    SPI_finish();
+    return group;
 }
 
 } // namespace pg::citus

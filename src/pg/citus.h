@@ -64,4 +64,10 @@ Oid *local_shards(Oid relid, int *n);
 /* "host:port" of the node holding the shard of relid for value (text). */
 char *placement_node(Oid relid, text *value);
 
+/*
+ * This node's Citus group id (pg_dist_local_group): what names its log on a
+ * cluster (docs/design/citus.md).  0 without Citus, and on the coordinator.
+ */
+int32 local_group();
+
 } // namespace pg::citus

@@ -76,6 +76,31 @@ static void hold_appends(void)
     LockRelationOid(chronicle_relid("events"), ShareRowExclusiveLock);
 }
 
+/* Has chronicle.distribute() sharded the store (Citus)? */
+static bool store_distributed(void)
+{
+    return pg::citus::installed() && pg::citus::is_citus_table(chronicle_relid("streams"));
+}
+
+/*
+ * On a Citus cluster (SPI connected): the same lock on every node.  Appends
+ * run on the workers, where they lock their node's shell of chronicle.events
+ * (events/direct.cpp); LOCK TABLE on a distributed table is taken on every
+ * node's shell, in this distributed transaction, so it waits for the appends
+ * in flight everywhere and holds new ones back until we commit.  As the
+ * extension's owner: LOCK checks privileges, which a writer has not on the
+ * table.
+ */
+static void hold_appends_everywhere(Oid owner)
+{
+    AsOwner saved;
+    as_owner_begin(&saved, owner, false);
+    int rc = pg::spi::execute("LOCK TABLE chronicle.events IN SHARE ROW EXCLUSIVE MODE", false, 0);
+    as_owner_end(&saved);
+    if (rc != SPI_OK_UTILITY)
+        elog(ERROR, "chronicle: locking chronicle.events on every node failed: %s", SPI_result_code_string(rc));
+}
+
 /* One row of chronicle.projections, read as chronicle's owner. */
 struct CatalogRow
 {
@@ -144,16 +169,12 @@ static void run_utility(const char *sql)
 static Datum define_projection(FunctionCallInfo fcinfo)
 {
     /*
-     * On a Citus cluster the projection table would have to be sharded
-     * beside the streams and filled shard by shard (fold over the shards'
-     * row types does not resolve): not built yet (docs/design/citus.md).
+     * On a Citus cluster (docs/design/citus.md, "Projections on a cluster")
+     * the table is distributed by stream_id beside chronicle.streams, so each
+     * stream's row is on the node that appends to the stream, where the
+     * observer writes it; the fill replays stream by stream.
      */
-    if (pg::citus::installed() && pg::citus::is_citus_table(chronicle_relid("streams")))
-        throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                        "projections are not supported on a distributed event store yet",
-                        "chronicle.distribute() has sharded the streams; a projection table would have to be "
-                        "sharded beside them.",
-                        "Build read models from chronicle.read_all_nodes() or chronicle.replay() instead.");
+    bool distributed = store_distributed();
     char *name = arg_name(fcinfo);
     char *reducer = arg_text(fcinfo, 1, "reducer");
     char *table_name = arg_text(fcinfo, 2, "table_name");
@@ -180,6 +201,8 @@ static Datum define_projection(FunctionCallInfo fcinfo)
     hold_appends();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
+    if (distributed)
+        hold_appends_everywhere(owner);
 
     /*
      * What committed while hold_appends waited is read with a snapshot
@@ -230,6 +253,17 @@ static Datum define_projection(FunctionCallInfo fcinfo)
                          quote_literal_cstr(psprintf("chronicle projection \"%s\" (reducer \"%s\"): one row per "
                                                      "stream, kept current by every append.", name, reducer))));
     run_utility(psprintf("GRANT SELECT ON %s TO chronicle_reader", qualified));
+    if (distributed)
+    {
+        /* The caller's new table, by the caller: sharded like the streams, colocated. */
+        Oid dtypes[1] = {REGCLASSOID};
+        Datum dvalues[1] = {ObjectIdGetDatum(relid)};
+        rc = pg::spi::execute_with_args("SELECT pg_catalog.create_distributed_table($1, 'stream_id',"
+                                        " colocate_with => 'chronicle.streams')",
+                                        1, dtypes, dvalues, nullptr, false, 0);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "chronicle: distributing table %s failed: %s", qualified, SPI_result_code_string(rc));
+    }
 
     Jsonb *catalog_columns = columns_to_catalog(cols, ncols);
     Oid itypes[5] = {TEXTOID, TEXTOID, TEXTOID, REGCLASSOID, JSONBOID};
@@ -251,7 +285,10 @@ static Datum define_projection(FunctionCallInfo fcinfo)
 
     ProjTarget t;
     target_load(name, relid, catalog_columns, &t);
-    projection_fill(name, reducer, category, &t, false);
+    if (distributed)
+        projection_fill_by_stream(name, reducer, category, &t, false);
+    else
+        projection_fill(name, reducer, category, &t, false);
     SPI_finish();
     return ObjectIdGetDatum(relid);
 }
@@ -274,9 +311,22 @@ static Datum rebuild_projection(FunctionCallInfo fcinfo)
      * (their events are not in our snapshot; their row then replaces ours).
      */
     LockRelationOid(row.relid, ExclusiveLock);
+    bool distributed = store_distributed();
+    if (distributed)
+    {
+        /* On every node's shell (the observers' upserts lock it there); the caller owns the table. */
+        int rc = pg::spi::execute(psprintf("LOCK TABLE %s IN EXCLUSIVE MODE",
+                                           quote_qualified_identifier(get_namespace_name(get_rel_namespace(row.relid)),
+                                                                      get_rel_name(row.relid))),
+                                  false, 0);
+        if (rc != SPI_OK_UTILITY)
+            elog(ERROR, "chronicle: locking the table of projection \"%s\" failed: %s", name,
+                 SPI_result_code_string(rc));
+    }
     ProjTarget t;
     target_load(name, row.relid, row.columns, &t);
-    int64 rows = projection_fill(name, row.reducer, row.category, &t, true);
+    int64 rows = distributed ? projection_fill_by_stream(name, row.reducer, row.category, &t, true)
+                             : projection_fill(name, row.reducer, row.category, &t, true);
     /* Run after an upcaster or a reducer function changed: every backend
      * forgets the states it remembered (states.cpp). */
     CacheInvalidateRelcacheByRelid(chronicle_relid("projections"));
@@ -296,6 +346,8 @@ static Datum drop_projection(FunctionCallInfo fcinfo)
     hold_appends();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
+    if (store_distributed())
+        hold_appends_everywhere(owner);
     CatalogRow row;
     catalog_read(name, "FOR UPDATE", owner, &row, false);
     if (!row.found)

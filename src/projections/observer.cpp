@@ -367,6 +367,19 @@ static void observe(const AppendedEvents *appended)
     PopActiveSnapshot();
 }
 
+/*
+ * Trigger on chronicle.projections: every backend reloads its list.  define
+ * and drop send the same invalidation themselves; on a Citus cluster the
+ * trigger also fires on each node's placement of the reference table, in
+ * that node's part of the transaction, and so reaches the workers' backends
+ * (pg/callbacks.h), where the appends run.
+ */
+SQL_FUNCTION(chronicle_projections_changed)
+{
+    pg::callbacks::invalidate_trigger_table(fcinfo, "chronicle._projections_changed()");
+    return PointerGetDatum(nullptr);
+}
+
 void projections_init(void)
 {
     events_observe_appends(observe);

@@ -84,6 +84,16 @@ int64 projection_fill(const char *name, const char *reducer, const char *categor
                       const ProjTarget *t, bool delete_first);
 
 /*
+ * The same on a Citus cluster (docs/design/citus.md), where fold over the
+ * distributed chronicle.events cannot run (Citus pushes it to the shards,
+ * whose row type is not chronicle.events): stream by stream, each replayed
+ * (replay_stream, through Citus from the coordinator) and upserted (routed
+ * to its shard), as the table's owner.  SPI must be connected.
+ */
+int64 projection_fill_by_stream(const char *name, const char *reducer, const char *category,
+                                const ProjTarget *t, bool delete_first);
+
+/*
  * Rethrow a PostgreSQL error caught while writing a projection, its message
  * prefixed with what was being done (the SQLSTATE, detail and hint stay).
  */

@@ -21,3 +21,18 @@ CREATE OR REPLACE FUNCTION chronicle.drop_projection(name text, drop_table boole
     AS 'MODULE_PATHNAME', 'chronicle_drop_projection';
 COMMENT ON FUNCTION chronicle.drop_projection(text, boolean) IS
     'Stop keeping a projection; drop_table (default) also drops its table. For the table''s owner.';
+
+-- Internal: a change of chronicle.projections reaches every backend's list of
+-- projections (src/projections/observer.cpp).  On one server define and drop
+-- send it themselves; on a Citus cluster this trigger fires on each node's
+-- placement of the reference table, in that node's part of the transaction.
+-- Row triggers, as on chronicle.reducers.
+CREATE OR REPLACE FUNCTION chronicle._projections_changed() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'chronicle_projections_changed';
+COMMENT ON FUNCTION chronicle._projections_changed() IS
+    'Internal trigger: every backend reloads its list of projections.';
+CREATE OR REPLACE TRIGGER projections_changed AFTER INSERT OR UPDATE OR DELETE ON chronicle.projections
+    FOR EACH ROW EXECUTE FUNCTION chronicle._projections_changed();
+CREATE OR REPLACE TRIGGER projections_truncated AFTER TRUNCATE ON chronicle.projections
+    FOR EACH STATEMENT EXECUTE FUNCTION chronicle._projections_changed();

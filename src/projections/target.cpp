@@ -15,6 +15,7 @@
 #include "pg/jsonb_root.h"
 #include "pg/spi.h"
 #include "projections/projections.h"
+#include "replay/replay.h"
 
 #include "errors.h"
 #include "pg/boundary.h"
@@ -28,6 +29,7 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 }
@@ -271,5 +273,95 @@ int64 projection_fill(const char *name, const char *reducer, const char *categor
     if (rc != SPI_OK_INSERT)
         projection_rewritten(name, t, rc);
     int64 rows = static_cast<int64>(SPI_processed);
+    return rows;
+}
+
+int64 projection_fill_by_stream(const char *name, const char *reducer, const char *category,
+                                const ProjTarget *t, bool delete_first)
+{
+    /* The table owner's rights, restricted, as projection_fill. */
+    AsOwner saved;
+    as_owner_begin(&saved, t->owner, true);
+    if (delete_first)
+    {
+        int rc = pg::spi::execute(psprintf("DELETE FROM %s", t->table_sql), false, 0);
+        if (rc != SPI_OK_DELETE)
+        {
+            as_owner_end(&saved);
+            projection_rewritten(name, t, rc);
+        }
+    }
+
+    /* The streams the projection covers (the category is the streams' column). */
+    Oid stypes[1] = {TEXTOID};
+    Datum svalues[1] = {category ? CStringGetTextDatum(category) : (Datum)0};
+    int rc = pg::spi::execute_with_args(category ? "SELECT s.stream_id FROM chronicle.streams s"
+                                                   " WHERE s.category OPERATOR(pg_catalog.=) $1"
+                                                 : "SELECT s.stream_id FROM chronicle.streams s",
+                                        category ? 1 : 0, stypes, svalues, nullptr, true, 0);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading the streams of projection \"%s\" failed: %s", name,
+             SPI_result_code_string(rc));
+    int64 nstreams = static_cast<int64>(SPI_processed);
+    Datum *streams = static_cast<Datum *>(palloc(sizeof(Datum) * Max(nstreams, 1)));
+    for (int64 i = 0; i < nstreams; i++)
+    {
+        bool isnull;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+        streams[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+    }
+    SPI_freetuptable(SPI_tuptable);
+
+    int nargs = 3 + t->ncols;
+    SPIPlanPtr upsert = pg::spi::prepare(target_upsert_sql(t), nargs, target_upsert_types(t));
+    Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * nargs));
+    char *nulls = static_cast<char *>(palloc(nargs));
+    for (int i = 0; i < t->ncols; i++)
+    {
+        values[3 + i] = t->paths[i];
+        nulls[3 + i] = ' ';
+    }
+    MemoryContext per_stream = AllocSetContextCreate(CurrentMemoryContext, "chronicle projection fill",
+                                                     ALLOCSET_DEFAULT_SIZES);
+    int64 rows = 0;
+    for (int64 i = 0; i < nstreams; i++)
+    {
+        CHECK_FOR_INTERRUPTS();
+        MemoryContext old = MemoryContextSwitchTo(per_stream);
+        text *stream = DatumGetTextPP(streams[i]);
+        ReplayBounds all{};
+        ReplayResult state{};
+        /* As the observer replays (observer.cpp): a function reducer runs as its owner. */
+        replay_stream(stream, reducer, &all, &state, REDUCER_AS_FUNCTION_OWNER);
+        values[0] = PointerGetDatum(stream);
+        values[1] = Int64GetDatum(state.version);
+        values[2] = state.state ? JsonbPGetDatum(state.state) : (Datum)0;
+        nulls[0] = nulls[1] = ' ';
+        nulls[2] = state.state ? ' ' : 'n';
+        ErrorData *failed = nullptr;
+        try
+        {
+            rc = pg::guard([&] { return pg::spi::execute_plan(upsert, values, nulls, false, 0); });
+        }
+        catch (const pg::PgError &e)
+        {
+            failed = e.data();
+        }
+        MemoryContextSwitchTo(old);
+        if (failed)
+        {
+            as_owner_end(&saved);
+            projection_error(failed, psprintf("projection \"%s\" cannot be filled", name));
+        }
+        if (rc != SPI_OK_INSERT)
+        {
+            as_owner_end(&saved);
+            projection_rewritten(name, t, rc);
+        }
+        rows++;
+        MemoryContextReset(per_stream);
+    }
+    MemoryContextDelete(per_stream);
+    as_owner_end(&saved);
     return rows;
 }

@@ -90,6 +90,11 @@ DECLARE
     sub_types text[];
     existing record;
     start chronicle.log_position := ROW('0', 0);
+    -- On a Citus cluster: each node's start (from_start => false).
+    node_ends chronicle.log_position[] := '{}';
+    end_nodes int[] := '{}';
+    n record;
+    node_end text;
 BEGIN
     IF _subscribe_as.from_start IS NULL THEN
         RAISE EXCEPTION 'from_start must not be NULL' USING ERRCODE = '22004';
@@ -136,7 +141,19 @@ BEGIN
                 USING ERRCODE = '40001';
         END IF;
 
-        IF NOT _subscribe_as.from_start THEN
+        IF NOT _subscribe_as.from_start AND chronicle._log_distributed() THEN
+            -- A Citus cluster has a log per node: the end of each, under
+            -- that node's horizon, becomes member 0's checkpoint there (the
+            -- subscription's own start stays at the beginning, where a node
+            -- with no checkpoint is read from; docs/design/citus.md).
+            FOR n IN SELECT l.node FROM chronicle._log_nodes() l LOOP
+                node_end := chronicle._on_node(n.node, chronicle._node_log_end_sql(n.node));
+                IF node_end <> '' THEN
+                    end_nodes := end_nodes || n.node;
+                    node_ends := node_ends || node_end::chronicle.log_position;
+                END IF;
+            END LOOP;
+        ELSIF NOT _subscribe_as.from_start THEN
             -- The end of what read_all can return now: events below the
             -- snapshot's xmin are final, so nothing can appear behind this
             -- position later; committed events above it are delivered.
@@ -161,6 +178,10 @@ BEGIN
             -- Nobody can add one now (ack and park find our row only once we
             -- commit), so they go with the latest snapshot.
             PERFORM chronicle._subscription_forget(sub_name);
+            INSERT INTO chronicle.subscription_checkpoints AS c
+                (subscription, member, node, tx_id, global_position, acked_at)
+            SELECT sub_name, 0, x.node, x.tx_id, x.global_position, now()
+            FROM unnest(end_nodes, node_ends) AS x(node, tx_id, global_position);
             RETURN;
         END IF;
     END LOOP;
@@ -175,6 +196,17 @@ CREATE OR REPLACE FUNCTION chronicle.poll(name text, max_count int DEFAULT 100, 
     AS 'MODULE_PATHNAME', 'chronicle_poll';
 COMMENT ON FUNCTION chronicle.poll(text, int, int, int) IS
     'The next events after the member''s checkpoint that match the subscription, in read_all order, without parked events; the same until ack.';
+
+-- One node's page on a Citus cluster (src/subscriptions/poll.cpp), run there
+-- by chronicle.poll_nodes (src/citus/citus.sql) with the member's checkpoint
+-- for that node and the subscription's filters.
+CREATE OR REPLACE FUNCTION chronicle._poll_node(name text, after_tx xid8, after_position bigint, max_count int,
+                                                member int, members int, category text, types text[])
+    RETURNS SETOF chronicle.events
+    LANGUAGE c VOLATILE ROWS 100
+    AS 'MODULE_PATHNAME', 'chronicle_poll_node';
+COMMENT ON FUNCTION chronicle._poll_node(text, xid8, bigint, int, int, int, text, text[]) IS
+    'Internal (run by poll_nodes on each node of a Citus cluster): the node''s log after a position that matches a subscription''s filters, without parked events.';
 
 -- Called by poll when the group size it is given is not the subscription's:
 -- every member of the new group starts at the lowest checkpoint of the old
@@ -224,10 +256,16 @@ BEGIN
     -- (retry).  Under READ COMMITTED every row is visible and nothing fails.
     -- The rows it adds stand at the start position, which is where a member
     -- without a row stands, and the DELETE removes them again.
+    IF chronicle._log_distributed() THEN
+        PERFORM chronicle._subscription_resize_nodes(_subscription_resize_as.name, sub.members,
+                                                    _subscription_resize_as.members,
+                                                    ROW(sub.start_tx_id, sub.start_position));
+        RETURN;
+    END IF;
     INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, tx_id, global_position, acked_at)
     SELECT _subscription_resize_as.name, m.m, sub.start_tx_id, sub.start_position, now()
     FROM generate_series(0, sub.members - 1) AS m(m)
-    ON CONFLICT (subscription, member) DO NOTHING;
+    ON CONFLICT (subscription, member, node) DO NOTHING;
     SELECT count(*) INTO acked
     FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize_as.name;
     SELECT c.tx_id, c.global_position INTO lowest
@@ -246,14 +284,60 @@ $$;
 COMMENT ON FUNCTION chronicle._subscription_resize_as(oid, text, int) IS
     'Internal (called by _subscription_resize with the caller): the resize.';
 
-CREATE OR REPLACE FUNCTION chronicle.ack(name text, tx_id xid8, global_position bigint, member int DEFAULT 0)
+-- The same on a Citus cluster, node by node: the log of each node holding
+-- shards (and of each node a checkpoint names) has its own lowest checkpoint
+-- of the old group, and every member of the new group gets a checkpoint there
+-- (the subscription's start stays where it is: on a cluster, the beginning).
+-- Called by _subscription_resize with the subscription row locked.
+CREATE OR REPLACE FUNCTION chronicle._subscription_resize_nodes(name text, old_members int, new_members int,
+                                                               start chronicle.log_position) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    nodes int[];
+    low_nodes int[];
+    low_positions chronicle.log_position[];
+BEGIN
+    nodes := ARRAY(SELECT l.node FROM chronicle._log_nodes() l
+                   UNION
+                   SELECT c.node FROM chronicle.subscription_checkpoints c
+                    WHERE c.subscription = _subscription_resize_nodes.name);
+    -- As on one server: a row per old member and node, so that an ack
+    -- invisible to this snapshot is 40001 rather than left behind.
+    INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, node, tx_id, global_position, acked_at)
+    SELECT _subscription_resize_nodes.name, m.m, x.node, start.tx_id, start.global_position, now()
+    FROM generate_series(0, old_members - 1) AS m(m), unnest(nodes) AS x(node)
+    ON CONFLICT (subscription, member, node) DO NOTHING;
+    SELECT array_agg(l.node ORDER BY l.node), array_agg(ROW(l.tx_id, l.global_position)::chronicle.log_position ORDER BY l.node)
+      INTO low_nodes, low_positions
+      FROM (SELECT DISTINCT ON (c.node) c.node, c.tx_id, c.global_position
+              FROM chronicle.subscription_checkpoints c
+             WHERE c.subscription = _subscription_resize_nodes.name
+             ORDER BY c.node, c.tx_id, c.global_position) l;
+    DELETE FROM chronicle.subscription_checkpoints c WHERE c.subscription = _subscription_resize_nodes.name;
+    INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, node, tx_id, global_position, acked_at)
+    SELECT _subscription_resize_nodes.name, m.m, x.node, x.tx_id, x.global_position, now()
+    FROM generate_series(0, new_members - 1) AS m(m),
+         unnest(coalesce(low_nodes, '{}'), coalesce(low_positions, '{}')) AS x(node, tx_id, global_position)
+    WHERE (x.tx_id, x.global_position) > (start.tx_id, start.global_position);
+    UPDATE chronicle.subscriptions s SET members = new_members WHERE s.name = _subscription_resize_nodes.name;
+END
+$$;
+COMMENT ON FUNCTION chronicle._subscription_resize_nodes(text, int, int, chronicle.log_position) IS
+    'Internal (called by _subscription_resize on a Citus cluster): the group size change node by node; every member of the new group starts at each node''s lowest checkpoint of the old one.';
+
+CREATE OR REPLACE FUNCTION chronicle.ack(name text, tx_id xid8, global_position bigint, member int DEFAULT 0,
+                                         node int DEFAULT NULL)
     RETURNS void
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
-COMMENT ON FUNCTION chronicle.ack(text, xid8, bigint, int) IS
-    'Moves a member''s checkpoint forward to (tx_id, global_position); an ack behind the checkpoint changes nothing; SE006 for an unknown subscription, 42501 for another role''s.';
+COMMENT ON FUNCTION chronicle.ack(text, xid8, bigint, int, int) IS
+    'Moves a member''s checkpoint on a node of the log (0 on one server) forward to (tx_id, global_position); an ack behind the checkpoint changes nothing; SE006 for an unknown subscription, 42501 for another role''s.';
 
-CREATE OR REPLACE FUNCTION chronicle._ack_as(caller oid, name text, tx_id xid8, global_position bigint, member int)
+CREATE OR REPLACE FUNCTION chronicle._ack_as(caller oid, name text, tx_id xid8, global_position bigint, member int,
+                                            node int)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -262,7 +346,9 @@ CREATE OR REPLACE FUNCTION chronicle._ack_as(caller oid, name text, tx_id xid8, 
 DECLARE
     sub_name text := chronicle._subscription_name(_ack_as.name);
     m int := coalesce(_ack_as.member, 0);
+    n int;
     sub record;
+    horizon xid8;
 BEGIN
     IF _ack_as.tx_id IS NULL OR _ack_as.global_position IS NULL THEN
         RAISE EXCEPTION 'tx_id and global_position must not be NULL' USING ERRCODE = '22004';
@@ -281,27 +367,46 @@ BEGIN
         RAISE EXCEPTION 'member % is out of range for subscription "%" (members: %)', m, sub_name, sub.members
             USING ERRCODE = '22023';
     END IF;
+    -- The node whose log the position is in: on one server the only one, 0;
+    -- on a Citus cluster a node holding shards, by default this one.  Its
+    -- horizon is that node's (docs/design/citus.md).
+    IF chronicle._log_distributed() THEN
+        n := coalesce(_ack_as.node, chronicle._log_node());
+        IF NOT EXISTS (SELECT FROM chronicle._log_nodes() l WHERE l.node = n) THEN
+            RAISE EXCEPTION 'node % holds no part of the log of this Citus cluster', n
+                USING ERRCODE = '22023',
+                      HINT = 'Pass the node of the row chronicle.poll_nodes returned (the Citus group id of the node whose log it is in).';
+        END IF;
+        horizon := chronicle._on_node(n, 'SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())')::xid8;
+    ELSE
+        n := coalesce(_ack_as.node, 0);
+        IF n <> 0 THEN
+            RAISE EXCEPTION 'node must be 0 on an event store that is not distributed (got %)', n
+                USING ERRCODE = '22023';
+        END IF;
+        horizon := pg_snapshot_xmin(pg_current_snapshot());
+    END IF;
     -- poll never returns an event at or above the horizon: an ack there
     -- would pass over events that may still be committed.
-    IF _ack_as.tx_id >= pg_snapshot_xmin(pg_current_snapshot()) THEN
+    IF _ack_as.tx_id >= horizon THEN
         RAISE EXCEPTION 'cannot ack subscription "%" past what poll can return yet', sub_name
             USING ERRCODE = '22023',
                   DETAIL = format('Position (%s, %s); events of transactions from %s on may still be committed.',
-                                  _ack_as.tx_id, _ack_as.global_position, pg_snapshot_xmin(pg_current_snapshot()));
+                                  _ack_as.tx_id, _ack_as.global_position, horizon);
     END IF;
     IF (_ack_as.tx_id, _ack_as.global_position) <= (sub.start_tx_id, sub.start_position) THEN
         RETURN;  -- behind the checkpoint: never moves it back
     END IF;
     -- ON CONFLICT locks the member's row: concurrent acks of one member queue,
     -- and the later one re-reads the checkpoint the earlier one left.
-    INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, tx_id, global_position, acked_at)
-    VALUES (sub_name, m, _ack_as.tx_id, _ack_as.global_position, now())
-    ON CONFLICT (subscription, member) DO UPDATE
+    INSERT INTO chronicle.subscription_checkpoints AS c (subscription, member, node, tx_id, global_position, acked_at)
+    VALUES (sub_name, m, n, _ack_as.tx_id, _ack_as.global_position, now())
+    ON CONFLICT (subscription, member, node) DO UPDATE
         SET tx_id = excluded.tx_id, global_position = excluded.global_position, acked_at = excluded.acked_at
         WHERE (c.tx_id, c.global_position) < (excluded.tx_id, excluded.global_position);
 END
 $$;
-COMMENT ON FUNCTION chronicle._ack_as(oid, text, xid8, bigint, int) IS
+COMMENT ON FUNCTION chronicle._ack_as(oid, text, xid8, bigint, int, int) IS
     'Internal (called by ack with the caller): the ack.';
 
 CREATE OR REPLACE FUNCTION chronicle.park(name text, event_id uuid, error text) RETURNS void
@@ -368,6 +473,10 @@ BEGIN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
     PERFORM chronicle._subscription_check_owner(caller, sub_name, sub_owner, 'replay its parked events');
+    IF chronicle._log_distributed() THEN
+        RETURN QUERY SELECT * FROM chronicle._replay_parked_nodes(sub_name);
+        RETURN;
+    END IF;
     -- read_stream upcasts, as every read does.  A concurrent replay_parked
     -- waits on the deleted rows and then returns none of them.
     RETURN QUERY
@@ -382,6 +491,42 @@ END
 $$;
 COMMENT ON FUNCTION chronicle._replay_parked_as(oid, text) IS
     'Internal (called by replay_parked with the caller): the replay.';
+
+-- replay_parked on a Citus cluster, where Citus cannot run the statement
+-- above (a read_stream per row of a distributed join): the rows are deleted
+-- first (a concurrent call waits on them, then finds none), then each event is
+-- found by its id and read through read_stream, each node's events in that
+-- node's log order, nodes by group id.  Called by replay_parked (SECURITY
+-- DEFINER) with the subscription row locked.
+CREATE OR REPLACE FUNCTION chronicle._replay_parked_nodes(name text) RETURNS SETOF chronicle.events
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    ids uuid[] := '{}';
+    found chronicle.events[] := '{}';
+    u record;
+    e chronicle.events;
+    ev record;
+BEGIN
+    FOR u IN DELETE FROM chronicle.parked p WHERE p.subscription = _replay_parked_nodes.name RETURNING p.event_id LOOP
+        ids := ids || u.event_id;
+    END LOOP;
+    -- (Sorted apart from the distributed read: the node is Citus's metadata.)
+    FOR e IN SELECT * FROM chronicle.events x WHERE x.event_id = ANY (ids) LOOP
+        found := found || e;
+    END LOOP;
+    FOR ev IN
+        SELECT x.stream_id, x.version FROM unnest(found) x
+         ORDER BY chronicle._stream_node(x.stream_id), x.tx_id, x.global_position
+    LOOP
+        RETURN QUERY SELECT * FROM chronicle.read_stream(ev.stream_id, ev.version, 1);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION chronicle._replay_parked_nodes(text) IS
+    'Internal (called by replay_parked on a Citus cluster): un-parks a subscription''s events and returns them, each node''s in its log order.';
 
 -- Internal (called by unsubscribe, granted to nobody).
 CREATE OR REPLACE FUNCTION chronicle._subscription_forget(name text) RETURNS void
@@ -469,29 +614,64 @@ $$;
 COMMENT ON FUNCTION chronicle._alter_subscription_owner_as(oid, text, regrole) IS
     'Internal (called by alter_subscription_owner with the caller): the change of owner.';
 
--- One row per member of each subscription's group.  lag counts the committed
--- events after the checkpoint that the member will receive (filters, its
--- share of the streams, parked ones excluded), including those poll does not
--- return yet because an older transaction is still running.
+-- A member's lag on a node of the log: the committed events after its
+-- checkpoint there that it will receive (filters, its share of the streams,
+-- parked ones excluded), including those poll does not return yet because an
+-- older transaction is still running.  On a Citus cluster the count runs
+-- over the shards of that node only (Citus sums it over the workers), since
+-- positions compare only within one node's log.
+CREATE OR REPLACE FUNCTION chronicle._subscription_lag(name text, category text, types text[], members int,
+                                                       member int, node int, tx_id xid8, global_position bigint)
+    RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_variable
+DECLARE
+    shards bigint[];
+BEGIN
+    IF NOT chronicle._log_distributed() THEN
+        RETURN (SELECT count(*)
+                  FROM chronicle.events e
+                 WHERE (e.tx_id, e.global_position) > (_subscription_lag.tx_id, _subscription_lag.global_position)
+                   AND (category IS NULL OR pg_catalog.split_part(e.stream_id, '-', 1) = category)
+                   AND (types IS NULL OR e.type = ANY (types))
+                   AND (members = 1 OR chronicle._stream_member(e.stream_id, members) = member)
+                   AND NOT EXISTS (SELECT FROM chronicle.parked p
+                                    WHERE p.subscription = _subscription_lag.name AND p.event_id = e.event_id));
+    END IF;
+    shards := ARRAY(SELECT p.shardid FROM pg_catalog.pg_dist_placement p
+                      JOIN pg_catalog.pg_dist_shard s ON s.shardid = p.shardid
+                     WHERE s.logicalrelid = 'chronicle.events'::regclass AND p.groupid = node);
+    RETURN (SELECT count(*)
+              FROM chronicle.events e
+             WHERE (e.tx_id, e.global_position) > (_subscription_lag.tx_id, _subscription_lag.global_position)
+               AND pg_catalog.get_shard_id_for_distribution_column('chronicle.events', e.stream_id) = ANY (shards)
+               AND (category IS NULL OR pg_catalog.split_part(e.stream_id, '-', 1) = category)
+               AND (types IS NULL OR e.type = ANY (types))
+               AND (members = 1 OR chronicle._stream_member(e.stream_id, members) = member)
+               AND NOT EXISTS (SELECT FROM chronicle.parked p
+                                WHERE p.subscription = _subscription_lag.name AND p.event_id = e.event_id));
+END
+$$;
+COMMENT ON FUNCTION chronicle._subscription_lag(text, text, text[], int, int, int, xid8, bigint) IS
+    'Internal (subscription_status): the committed events after a member''s checkpoint on a node of the log that the member will receive.';
+
+-- One row per member of each subscription's group and node of the log (on
+-- one server only node 0): the member's checkpoint there and its lag.
 CREATE OR REPLACE VIEW chronicle.subscription_status AS
 SELECT s.name,
        m.member,
        ROW(cp.tx_id, cp.global_position)::chronicle.log_position AS checkpoint,
-       l.lag
+       chronicle._subscription_lag(s.name, s.category, s.types, s.members, m.member, n.node,
+                                   cp.tx_id, cp.global_position) AS lag,
+       n.node
 FROM chronicle.subscriptions s
 CROSS JOIN LATERAL pg_catalog.generate_series(0, s.members - 1) AS m(member)
+CROSS JOIN chronicle._log_nodes() n
 LEFT JOIN chronicle.subscription_checkpoints c
-       ON c.subscription = s.name AND c.member = m.member
+       ON c.subscription = s.name AND c.member = m.member AND c.node = n.node
 CROSS JOIN LATERAL (SELECT coalesce(c.tx_id, s.start_tx_id) AS tx_id,
-                           coalesce(c.global_position, s.start_position) AS global_position) cp
-CROSS JOIN LATERAL (
-    SELECT count(*) AS lag
-    FROM chronicle.events e
-    WHERE (e.tx_id, e.global_position) > (cp.tx_id, cp.global_position)
-      AND (s.category IS NULL OR pg_catalog.split_part(e.stream_id, '-', 1) = s.category)
-      AND (s.types IS NULL OR e.type = ANY (s.types))
-      AND (s.members = 1 OR chronicle._stream_member(e.stream_id, s.members) = m.member)
-      AND NOT EXISTS (SELECT FROM chronicle.parked p
-                      WHERE p.subscription = s.name AND p.event_id = e.event_id)) l;
+                           coalesce(c.global_position, s.start_position) AS global_position) cp;
 COMMENT ON VIEW chronicle.subscription_status IS
-    'Each subscription member''s checkpoint and lag (committed events after it that the member will receive).';
+    'Each subscription member''s checkpoint and lag (committed events after it that the member will receive), per node of the log (0 on one server).';

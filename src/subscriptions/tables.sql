@@ -26,16 +26,23 @@ COMMENT ON COLUMN chronicle.subscriptions.owner IS
 -- key, so that pg_restore -j may load the three tables in any order (issue 12):
 -- ack, park and replay_parked lock the subscription row (KEY SHARE) before
 -- they write, and unsubscribe deletes a subscription's rows with it.
+-- node: whose log the position is in.  One server has one log, node 0; on a
+-- Citus cluster each node holding shards has a log of its own, named by its
+-- Citus group id (docs/design/citus.md), and a member has a checkpoint per
+-- node.  (Last, as the 0.1.0 -> 0.2.0 migration adds it.)
 CREATE TABLE chronicle.subscription_checkpoints (
     subscription    text        NOT NULL,
     member          int         NOT NULL,
     tx_id           xid8        NOT NULL,
     global_position bigint      NOT NULL,
     acked_at        timestamptz NOT NULL,
-    PRIMARY KEY (subscription, member)
+    node            int         NOT NULL DEFAULT 0,
+    PRIMARY KEY (subscription, member, node)
 );
 COMMENT ON TABLE chronicle.subscription_checkpoints IS
-    'The last acknowledged position of each consumer-group member that has acknowledged anything (written by ack).';
+    'The last acknowledged position of each consumer-group member that has acknowledged anything, per node of the log (written by ack).';
+COMMENT ON COLUMN chronicle.subscription_checkpoints.node IS
+    'The node whose log tx_id and global_position are in: 0 on one server; on a Citus cluster the Citus group id of a node holding shards.';
 
 CREATE TABLE chronicle.parked (
     subscription text        NOT NULL,

@@ -152,8 +152,7 @@ check "replay from the snapshot on" '{"balance": 80}' "$(q coord -c "SELECT chro
 
 check "fold over read_stream's rows" '{"balance": 80}' \
     "$(q coord -c "SELECT chronicle.fold('balance', e ORDER BY e.version) FROM chronicle.read_stream('$a') e")"
-check "define_projection on a distributed store is 0A000 (not done)" "0A000" \
-    "$(err coord "SELECT chronicle.define_projection('balances', 'balance', 'public.balances', '{\"balance\": \"numeric\"}')")"
+# Projections on the cluster: test/citus/projections.sh.
 
 # ---- concurrent writers to one stream (through the coordinator) --------
 for w in 1 2; do
@@ -223,8 +222,9 @@ check "after the out-of-order commits, the same cursor returns all four, each no
 next=$(q coord -c "SELECT \"cursor\" FROM chronicle.read_all_nodes('$cursor', 100) ORDER BY node DESC, tx_id DESC LIMIT 1")
 check "the last row's cursor reads nothing more" "0" "$(q coord -c "SELECT count(*) FROM chronicle.read_all_nodes('$next', 100)")"
 
-# Subscriptions keep one checkpoint, not one per node: poll refuses (not done).
-check "poll on a distributed store is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.poll('no-such-subscription')")"
+# The coordinator holds no shard, so it has no log to poll (poll_nodes:
+# test/citus/subscriptions.sh).
+check "poll on the coordinator of a distributed store is 0A000" "0A000" "$(err coord "SELECT * FROM chronicle.poll('no-such-subscription')")"
 
 # ---- trees by scope: test/citus/trees.sh --------------------------------------
 source test/citus/trees.sh
@@ -250,5 +250,12 @@ check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
 check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+
+# ---- projections, NOTIFY and subscriptions on the cluster (subscriptions.sh
+# recreates the extension at its end: last)
+source test/citus/sessions.sh
+source test/citus/projections.sh
+source test/citus/notify.sh
+source test/citus/subscriptions.sh
 
 checks_done

@@ -12,6 +12,14 @@ SELECT 'poll ' || stream_id || ' ' || version FROM chronicle.poll('mailer', 10) 
 -- Nobody recorded who subscribed under 0.1.0: the extension's owner owns them.
 SELECT 'subscription_owner ' || s.name || ' ' || (s.owner::oid = e.extowner)
   FROM chronicle.subscriptions s, pg_extension e WHERE e.extname = 'chronicle' ORDER BY s.name;
+-- 0.1.0's checkpoints are positions in the one log, node 0 (SPEC section 8):
+-- poll went on from them above; an ack moves them on, with or without a node.
+SELECT 'checkpoint_nodes ' || string_agg(DISTINCT node::text, ',') FROM chronicle.subscription_checkpoints;
+SELECT 'ack ' || count(chronicle.ack('mailer', p.tx_id, p.global_position, node => 0))
+  FROM (SELECT tx_id, global_position FROM chronicle.poll('mailer', 3)
+         ORDER BY tx_id DESC, global_position DESC LIMIT 1) p;
+SELECT 'poll_after_ack ' || stream_id || ' ' || version FROM chronicle.poll('mailer', 10) ORDER BY global_position;
+SELECT 'status ' || name || ' ' || member || ' ' || node || ' ' || lag FROM chronicle.subscription_status ORDER BY 1;
 SELECT 'snapshot_replay ' || chronicle.replay('account-2', 'counter')::text;
 INSERT INTO public.category VALUES (7, 3, 'Tablets');
 SELECT 'tree ' || id || ' ' || lft || ' ' || rgt FROM public.category ORDER BY lft;
