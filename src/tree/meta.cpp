@@ -62,6 +62,7 @@ void tree_init(void)
                              NULL, NULL, NULL);
     pg::callbacks::on_relcache(tree_relcache_callback, (Datum) 0);
     tree_triggers_init();
+    tree_prenumber_init();
 }
 
 static char *cache_strdup(const char *s)

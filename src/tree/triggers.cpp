@@ -472,6 +472,28 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
             return PointerGetDatum(NULL);
         if (numbered > 0 && numbered < n)
             managed_columns_error(ti);
+        if (numbered == n && n > 1 && !ti->per_root)
+        {
+            /* Rows stored with the numbers the INSERT's plan predicted for
+             * them (prenumber.cpp) are new rows like any: numbered below,
+             * where those whose prediction holds are not written again. */
+            Datum *ids = (Datum *) palloc(sizeof(Datum) * n);
+            int32 *l = (int32 *) palloc(sizeof(int32) * n), *r = (int32 *) palloc(sizeof(int32) * n),
+                  *d = (int32 *) palloc(sizeof(int32) * n);
+            for (int i = 0; i < n; i++)
+            {
+                ids[i] = rows[i].id;
+                l[i] = rows[i].lft;
+                r[i] = rows[i].rgt;
+                d[i] = rows[i].depth;
+            }
+            if (tree_prediction_match(ti, n, ids, l, r, d))
+            {
+                for (int i = 0; i < n; i++)
+                    rows[i].lft_null = true;
+                numbered = 0;
+            }
+        }
         bool single = n == 1 && undisturbed();
         AsOwner o = begin_maintenance(ti);
         Datum *stmt_ids = NULL;
@@ -520,7 +542,7 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
         }
         else
             per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
-                tree_renumber(ti, first->scope, first->scope_null, false, ids, k);
+                tree_renumber(ti, first->scope, first->scope_null, false, ids, k, true);
             });
         end_maintenance(o);
         return PointerGetDatum(NULL);

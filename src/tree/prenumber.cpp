@@ -1,0 +1,649 @@
+/*
+ * prenumber.cpp: an INSERT that loads whole new trees stores their rows with
+ * their numbers, instead of storing them without and writing each again.
+ *
+ * A nested set's numbers depend on rows a statement has not produced yet (a
+ * row's rgt on all its descendants), so the AFTER INSERT statement trigger
+ * numbers the rows once they are all stored, and every new row used to be
+ * written twice: stored without numbers, then updated (a non-HOT update: a
+ * new heap version and a new entry in every index).  For the bulk-load shape
+ * the numbers are known before any row is stored, if the statement's rows are
+ * seen first: a planner hook puts a node ("Custom Scan (chronicle tree
+ * numbers)") between an INSERT into a tree table and the rows it inserts.
+ * The node reads all the rows first, and when they form whole new trees
+ * (every parent NULL or a row of the same statement, in the same scope) it
+ * predicts their numbers as the trigger will compute them: new roots after
+ * the tree's current end (read with the latest snapshot, without a lock),
+ * children in statement order or by (order column, id), depth-first.  It then
+ * hands the rows on with those numbers.
+ *
+ * The prediction is only a prediction.  The AFTER INSERT statement trigger
+ * still takes its locks, reads the tree and numbers it exactly as before
+ * (renumber.cpp), treating the predicted rows as rows without numbers placed
+ * in statement order; it writes only the rows whose numbers differ, so a
+ * prediction that holds costs no second write and one that a concurrent
+ * writer made wrong is corrected as any numbering is.  The trigger recognises
+ * the predicted rows by comparing its transition table, row by row, with what
+ * the node registered (tree_prediction_match): rows it did not predict (a
+ * restore that brings its own numbers) are treated as before.
+ *
+ * The node passes rows through unchanged (and predicts nothing) for one row,
+ * for rows that join existing nodes, that give lft/rgt/depth themselves, that
+ * repeat an id or contain a cycle, for per_root numbering, with an order
+ * column when the tree already has rows, while chronicle itself maintains
+ * the tree, and when the insert trigger would not fire
+ * (session_replication_role, a disabled trigger).  It is not added to an
+ * INSERT with RETURNING (which would show the numbers where it shows NULL
+ * today), ON CONFLICT, a BEFORE ROW INSERT trigger (which could change a key
+ * after the prediction) or a stored generated column, nor to a single-row
+ * VALUES.  COPY does not plan its rows and keeps the two writes.
+ *
+ * C-style (tree.h): the executor calls the node's methods directly, so their
+ * chronicle calls run under pg::c_entry().
+ */
+#include "pg/callbacks.h"
+#include "tree/tree.h"
+
+extern "C" {
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/planner.h"
+#include "parser/parsetree.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+}
+
+namespace {
+
+const char *const INSERT_TRIGGER = "chronicle_tree_3_insert";
+
+/* ---- what the node predicted, until the statement's trigger takes it ---- */
+
+struct Prediction
+{
+    Oid relid;
+    SubTransactionId subxact;
+    int n;
+    Datum *ids;
+    int32 *lft, *rgt, *depth; /* in the order the rows were handed on */
+    Prediction *next;
+};
+Prediction *predictions = NULL; /* in TopTransactionContext */
+
+void forget_predictions(XactEvent event, void *arg)
+{
+    predictions = NULL; /* TopTransactionContext goes with the transaction */
+}
+
+void forget_aborted(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+                    void *arg)
+{
+    if (event != SUBXACT_EVENT_ABORT_SUB)
+        return;
+    for (Prediction **p = &predictions; *p;)
+        if ((*p)->subxact == mySubid)
+            *p = (*p)->next;
+        else
+            p = &(*p)->next;
+}
+
+/* ---- the plan node ---- */
+
+struct NumberState
+{
+    CustomScanState css; /* first: the executor sees a CustomScanState */
+    Oid relid;
+    bool loaded, predicted;
+    Tuplestorestate *store;
+    TupleTableSlot *row; /* reads the store */
+    int n, next;
+    int32 *lft, *rgt, *depth;
+    AttrNumber lft_att, rgt_att, depth_att;
+};
+
+Node *create_state(CustomScan *cscan);
+void begin_node(CustomScanState *node, EState *estate, int eflags);
+TupleTableSlot *exec_node(CustomScanState *node);
+void end_node(CustomScanState *node);
+void rescan_node(CustomScanState *node);
+
+const CustomScanMethods scan_methods = {"chronicle tree numbers", create_state};
+const CustomExecMethods exec_methods = {
+    "chronicle tree numbers", begin_node, exec_node, end_node, rescan_node,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+
+Node *create_state(CustomScan *cscan)
+{
+    NumberState *st = (NumberState *) newNode(sizeof(NumberState), T_CustomScanState);
+    st->css.methods = &exec_methods;
+    st->relid = linitial_oid(cscan->custom_private);
+    return (Node *) st;
+}
+
+void begin_node(CustomScanState *node, EState *estate, int eflags)
+{
+    CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+    outerPlanState(node) = ExecInitNode(outerPlan(cscan), estate, eflags);
+}
+
+void end_node(CustomScanState *node)
+{
+    NumberState *st = (NumberState *) node;
+    if (st->store)
+        tuplestore_end(st->store);
+    st->store = NULL;
+    if (st->row)
+        ExecDropSingleTupleTableSlot(st->row);
+    st->row = NULL;
+    ExecEndNode(outerPlanState(node));
+}
+
+void rescan_node(CustomScanState *node)
+{
+    NumberState *st = (NumberState *) node;
+    if (st->store)
+        tuplestore_end(st->store);
+    st->store = NULL;
+    st->loaded = st->predicted = false;
+    if (outerPlanState(node)->chgParam == NULL)
+        ExecReScan(outerPlanState(node));
+}
+
+/* Would the table's insert trigger fire now (tgenabled, session_replication_role)? */
+bool insert_trigger_fires(Relation rel)
+{
+    TriggerDesc *td = rel->trigdesc;
+    for (int i = 0; td && i < td->numtriggers; i++)
+    {
+        Trigger *t = &td->triggers[i];
+        if (strcmp(t->tgname, INSERT_TRIGGER) != 0)
+            continue;
+        if (t->tgenabled == TRIGGER_DISABLED)
+            return false;
+        if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+            return t->tgenabled == TRIGGER_FIRES_ON_REPLICA || t->tgenabled == TRIGGER_FIRES_ALWAYS;
+        return t->tgenabled != TRIGGER_FIRES_ON_REPLICA;
+    }
+    return false;
+}
+
+/* One row handed to the node, as far as the numbering needs it. */
+struct NewRow
+{
+    Datum id, parent, ord;
+    bool parent_null, ord_null;
+    char *scope_text; /* "" without a scope column */
+    Datum scope;
+    int seq;
+    int parent_ix; /* -1: a root */
+    int first_child, next_sibling, last_child;
+};
+
+struct PredictCtx
+{
+    TreeInfo *ti;
+    NewRow *rows;
+};
+
+int by_id_ix(const void *a, const void *b, void *arg)
+{
+    PredictCtx *c = (PredictCtx *) arg;
+    return tree_cmp_id(c->ti, c->rows[*(const int *) a].id, c->rows[*(const int *) b].id);
+}
+
+/* Siblings with an order column: by (order, id), as renumber.cpp places new rows. */
+int by_order_ix(const void *a, const void *b, void *arg)
+{
+    PredictCtx *c = (PredictCtx *) arg;
+    NewRow *x = &c->rows[*(const int *) a], *y = &c->rows[*(const int *) b];
+    int r = tree_cmp_order(c->ti, x->ord, x->ord_null, y->ord, y->ord_null);
+    return r ? r : tree_cmp_id(c->ti, x->id, y->id);
+}
+
+int find_ix(TreeInfo *ti, NewRow *rows, int *idx, int n, Datum id)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi)
+    {
+        int mid = (lo + hi) / 2;
+        int r = tree_cmp_id(ti, rows[idx[mid]].id, id);
+        if (r == 0)
+            return idx[mid];
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/*
+ * The numbers of rows that form whole new trees, as the insert trigger will
+ * give them when nothing changes the tree in between; false (nothing
+ * predicted) for any other statement.  Runs with SPI connected, as the owner.
+ */
+bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *depth)
+{
+    PredictCtx ctx = {ti, rows};
+    int *idx = (int *) palloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++)
+        idx[i] = i;
+    qsort_arg(idx, n, sizeof(int), by_id_ix, &ctx);
+    for (int i = 1; i < n; i++)
+        if (tree_cmp_id(ti, rows[idx[i - 1]].id, rows[idx[i]].id) == 0)
+            return false; /* the primary key will say so */
+    /* Children lists in statement order; each parent a row of the statement. */
+    int nroots = 0;
+    for (int i = 0; i < n; i++)
+    {
+        NewRow *r = &rows[i];
+        r->first_child = r->next_sibling = r->last_child = -1;
+    }
+    int *roots = (int *) palloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++)
+    {
+        NewRow *r = &rows[i];
+        if (r->parent_null)
+        {
+            r->parent_ix = -1;
+            roots[nroots++] = i;
+            continue;
+        }
+        int p = find_ix(ti, rows, idx, n, r->parent);
+        if (p < 0 || strcmp(rows[p].scope_text, r->scope_text) != 0)
+            return false; /* joins an existing node, or an error to come */
+        r->parent_ix = p;
+        if (rows[p].last_child < 0)
+            rows[p].first_child = i;
+        else
+            rows[rows[p].last_child].next_sibling = i;
+        rows[p].last_child = i;
+    }
+    if (nroots == 0)
+        return false;
+    int *kids = (int *) palloc(sizeof(int) * n);
+    if (ti->order_att)
+    {
+        /* Each row's children by (order, id), as the trigger places new siblings. */
+        for (int i = 0; i < n; i++)
+        {
+            if (rows[i].first_child < 0 || rows[rows[i].first_child].next_sibling < 0)
+                continue;
+            int m = 0;
+            for (int x = rows[i].first_child; x >= 0; x = rows[x].next_sibling)
+                kids[m++] = x;
+            qsort_arg(kids, m, sizeof(int), by_order_ix, &ctx);
+            rows[i].first_child = kids[0];
+            for (int x = 0; x < m; x++)
+                rows[kids[x]].next_sibling = x + 1 < m ? kids[x + 1] : -1;
+        }
+    }
+    /*
+     * Per scope: its new roots after the tree's current end (the last of its
+     * existing roots), in statement order; with an order column they would go
+     * among the existing roots by order, so only a scope without rows is
+     * predicted then.  Depth-first over each root, iteratively (the stack
+     * holds the rows entered and not yet closed; first_child is consumed as
+     * the walk goes).
+     */
+    int *stack = (int *) palloc(sizeof(int) * (n + 1));
+    int visited = 0;
+    bool *done = (bool *) palloc0(sizeof(bool) * nroots);
+    for (int s = 0; s < nroots; s++)
+    {
+        if (done[s])
+            continue;
+        NewRow *first = &rows[roots[s]];
+        int k = 0;
+        for (int t = s; t < nroots; t++)
+            if (!done[t] && strcmp(rows[roots[t]].scope_text, first->scope_text) == 0)
+            {
+                done[t] = true;
+                kids[k++] = roots[t];
+            }
+        int32 counter = tree_end_position(ti, first->scope, !ti->scope_att);
+        if (ti->order_att)
+        {
+            if (counter != 1)
+                return false;
+            qsort_arg(kids, k, sizeof(int), by_order_ix, &ctx);
+        }
+        for (int r = 0; r < k; r++)
+        {
+            int top = 0;
+            stack[0] = kids[r];
+            lft[kids[r]] = counter++;
+            depth[kids[r]] = 0;
+            visited++;
+            while (top >= 0)
+            {
+                int at = stack[top];
+                int c = rows[at].first_child;
+                if (c >= 0)
+                {
+                    rows[at].first_child = rows[c].next_sibling;
+                    lft[c] = counter++;
+                    depth[c] = depth[at] + 1;
+                    visited++;
+                    stack[++top] = c;
+                }
+                else
+                {
+                    rgt[at] = counter++;
+                    top--;
+                }
+                if ((counter & 8191) == 0)
+                    CHECK_FOR_INTERRUPTS();
+            }
+        }
+    }
+    /* Rows no root reaches are on a cycle: the trigger reports it. */
+    return visited == n;
+}
+
+/* Read every row the INSERT will store; predict their numbers if it can. */
+void load(NumberState *st)
+{
+    PlanState *child = outerPlanState(&st->css);
+    EState *estate = st->css.ss.ps.state;
+    MemoryContext cxt = estate->es_query_cxt;
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    st->store = tuplestore_begin_heap(false, false, work_mem);
+    TreeInfo *ti = tree_busy(tree_trigger_depth()) ? NULL : tree_info(st->relid, true);
+    bool usable = ti != NULL && !ti->per_root;
+    if (usable)
+    {
+        Relation rel = table_open(st->relid, NoLock);
+        usable = insert_trigger_fires(rel);
+        table_close(rel, NoLock);
+    }
+    int cap = 1024, n = 0;
+    NewRow *rows = usable ? (NewRow *) palloc(sizeof(NewRow) * cap) : NULL;
+    int16 idlen = 0, sclen = 0, ordlen = 0;
+    bool idbyval = true, scbyval = true, ordbyval = true;
+    if (usable)
+    {
+        get_typlenbyval(ti->id_type, &idlen, &idbyval);
+        if (ti->scope_att)
+            get_typlenbyval(ti->scope_type, &sclen, &scbyval);
+        if (ti->order_att)
+            get_typlenbyval(ti->order_type, &ordlen, &ordbyval);
+    }
+    MemoryContextSwitchTo(old);
+    for (;;)
+    {
+        TupleTableSlot *slot = ExecProcNode(child);
+        if (TupIsNull(slot))
+            break;
+        old = MemoryContextSwitchTo(cxt);
+        tuplestore_puttupleslot(st->store, slot);
+        if (usable)
+        {
+            bool isnull;
+            bool given = false;
+            (void) slot_getattr(slot, ti->lft_att, &isnull);
+            given |= !isnull;
+            (void) slot_getattr(slot, ti->rgt_att, &isnull);
+            given |= !isnull;
+            (void) slot_getattr(slot, ti->depth_att, &isnull);
+            given |= !isnull;
+            Datum id = slot_getattr(slot, ti->id_att, &isnull);
+            if (given || isnull)
+                usable = false; /* a restore's numbers, or an error to come */
+            else
+            {
+                if (n == cap)
+                {
+                    cap *= 2;
+                    rows = (NewRow *) repalloc_huge(rows, sizeof(NewRow) * cap);
+                }
+                NewRow *r = &rows[n];
+                r->seq = n;
+                r->id = datumCopy(id, idbyval, idlen);
+                r->parent = slot_getattr(slot, ti->parent_att, &r->parent_null);
+                if (!r->parent_null)
+                    r->parent = datumCopy(r->parent, idbyval, idlen);
+                r->ord_null = true;
+                r->ord = (Datum) 0;
+                if (ti->order_att)
+                {
+                    r->ord = slot_getattr(slot, ti->order_att, &r->ord_null);
+                    if (!r->ord_null)
+                        r->ord = datumCopy(r->ord, ordbyval, ordlen);
+                }
+                r->scope = (Datum) 0;
+                r->scope_text = (char *) "";
+                if (ti->scope_att)
+                {
+                    r->scope = slot_getattr(slot, ti->scope_att, &isnull);
+                    if (isnull)
+                        usable = false; /* the trigger's error */
+                    else
+                    {
+                        r->scope = datumCopy(r->scope, scbyval, sclen);
+                        r->scope_text = tree_scope_text(ti, r->scope, false);
+                    }
+                }
+            }
+        }
+        n++;
+        MemoryContextSwitchTo(old);
+        if ((n & 4095) == 0)
+            CHECK_FOR_INTERRUPTS();
+    }
+    st->n = n;
+    st->next = 0;
+    st->loaded = true;
+    st->predicted = false;
+    if (!usable || n < 2)
+        return;
+    old = MemoryContextSwitchTo(cxt);
+    int32 *lft = (int32 *) palloc0(sizeof(int32) * n);
+    int32 *rgt = (int32 *) palloc0(sizeof(int32) * n);
+    int32 *depth = (int32 *) palloc0(sizeof(int32) * n);
+    MemoryContextSwitchTo(old);
+    /* The tree's end is read as the triggers read the tree: as the owner,
+     * with the latest snapshot (tree_run), here without the tree lock. */
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int save_sec;
+    Oid save_user = tree_switch_to_owner(ti, &save_sec);
+    bool ok = predict(ti, rows, n, lft, rgt, depth);
+    tree_switch_back(save_user, save_sec);
+    SPI_finish();
+    if (!ok)
+        return;
+    /* Registered for the statement's insert trigger, in the order handed on. */
+    old = MemoryContextSwitchTo(TopTransactionContext);
+    Prediction *p = (Prediction *) palloc(sizeof(Prediction));
+    p->relid = st->relid;
+    p->subxact = GetCurrentSubTransactionId();
+    p->n = n;
+    p->ids = (Datum *) palloc(sizeof(Datum) * n);
+    p->lft = (int32 *) palloc(sizeof(int32) * n);
+    p->rgt = (int32 *) palloc(sizeof(int32) * n);
+    p->depth = (int32 *) palloc(sizeof(int32) * n);
+    for (int i = 0; i < n; i++)
+        p->ids[i] = datumCopy(rows[i].id, idbyval, idlen);
+    memcpy(p->lft, lft, sizeof(int32) * n);
+    memcpy(p->rgt, rgt, sizeof(int32) * n);
+    memcpy(p->depth, depth, sizeof(int32) * n);
+    p->next = predictions;
+    predictions = p;
+    MemoryContextSwitchTo(old);
+    st->lft = lft;
+    st->rgt = rgt;
+    st->depth = depth;
+    st->lft_att = ti->lft_att;
+    st->rgt_att = ti->rgt_att;
+    st->depth_att = ti->depth_att;
+    st->predicted = true;
+}
+
+TupleTableSlot *exec_node(CustomScanState *node)
+{
+    NumberState *st = (NumberState *) node;
+    if (!st->loaded)
+    {
+        if (!st->row)
+            st->row = MakeSingleTupleTableSlot(ExecGetResultType(outerPlanState(node)),
+                                               &TTSOpsMinimalTuple);
+        pg::c_entry([&]() -> int {
+            load(st);
+            return 0;
+        });
+    }
+    if (!tuplestore_gettupleslot(st->store, true, false, st->row))
+        return ExecClearTuple(node->ss.ps.ps_ResultTupleSlot);
+    int i = st->next++;
+    if (!st->predicted)
+        return st->row;
+    TupleTableSlot *out = node->ss.ps.ps_ResultTupleSlot;
+    ExecClearTuple(out);
+    slot_getallattrs(st->row);
+    int natts = out->tts_tupleDescriptor->natts;
+    memcpy(out->tts_values, st->row->tts_values, sizeof(Datum) * natts);
+    memcpy(out->tts_isnull, st->row->tts_isnull, sizeof(bool) * natts);
+    out->tts_values[st->lft_att - 1] = Int32GetDatum(st->lft[i]);
+    out->tts_isnull[st->lft_att - 1] = false;
+    out->tts_values[st->rgt_att - 1] = Int32GetDatum(st->rgt[i]);
+    out->tts_isnull[st->rgt_att - 1] = false;
+    out->tts_values[st->depth_att - 1] = Int32GetDatum(st->depth[i]);
+    out->tts_isnull[st->depth_att - 1] = false;
+    return ExecStoreVirtualTuple(out);
+}
+
+/* ---- the planner hook ---- */
+
+planner_hook_type prev_planner_hook = nullptr;
+
+/* Is rel a table whose INSERT the node may serve (its trigger named, no
+ * BEFORE ROW INSERT trigger, no stored generated column)? */
+bool numbered_insert_target(Relation rel, int ncols)
+{
+    bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc != NULL &&
+              !rel->trigdesc->trig_insert_before_row &&
+              RelationGetNumberOfAttributes(rel) == ncols &&
+              !(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
+    bool named = false;
+    for (int i = 0; ok && i < rel->trigdesc->numtriggers; i++)
+        named |= strcmp(rel->trigdesc->triggers[i].tgname, INSERT_TRIGGER) == 0;
+    return ok && named;
+}
+
+void add_node(PlannedStmt *stmt)
+{
+    ModifyTable *mt = (ModifyTable *) stmt->planTree;
+    Plan *child = outerPlan(mt);
+    if (mt->operation != CMD_INSERT || list_length(mt->resultRelations) != 1 ||
+        mt->onConflictAction != ONCONFLICT_NONE || mt->returningLists != NIL || child == NULL ||
+        mt->rootRelation != 0)
+        return;
+    /* A single VALUES row is a Result without input: nothing to predict. */
+    if (IsA(child, Result) && outerPlan(child) == NULL)
+        return;
+    RangeTblEntry *rte = rt_fetch(linitial_int(mt->resultRelations), stmt->rtable);
+    if (rte->rtekind != RTE_RELATION)
+        return;
+    ListCell *lc;
+    int i = 0;
+    foreach (lc, child->targetlist)
+    {
+        TargetEntry *tle = (TargetEntry *) lfirst(lc);
+        if (tle->resjunk || tle->resno != ++i)
+            return;
+    }
+    /* The planner holds the table's lock. */
+    Relation rel = table_open(rte->relid, NoLock);
+    if (!numbered_insert_target(rel, i))
+    {
+        table_close(rel, NoLock);
+        return;
+    }
+    CustomScan *cs = makeNode(CustomScan);
+    cs->scan.plan.startup_cost = child->total_cost;
+    cs->scan.plan.total_cost = child->total_cost;
+    cs->scan.plan.plan_rows = child->plan_rows;
+    cs->scan.plan.plan_width = child->plan_width;
+    cs->scan.plan.parallel_safe = false;
+    cs->scan.plan.lefttree = child;
+    cs->scan.scanrelid = 0;
+    List *tlist = NIL;
+    foreach (lc, child->targetlist)
+    {
+        TargetEntry *tle = (TargetEntry *) lfirst(lc);
+        Expr *expr;
+        /* A dropped column stays the NULL constant the INSERT checks for. */
+        if (TupleDescAttr(RelationGetDescr(rel), tle->resno - 1)->attisdropped)
+            expr = (Expr *) copyObjectImpl(tle->expr);
+        else
+            expr = (Expr *) makeVar(OUTER_VAR, tle->resno, exprType((Node *) tle->expr),
+                                    exprTypmod((Node *) tle->expr),
+                                    exprCollation((Node *) tle->expr), 0);
+        tlist = lappend(tlist, makeTargetEntry(expr, tle->resno, tle->resname, false));
+    }
+    table_close(rel, NoLock);
+    cs->scan.plan.targetlist = tlist;
+    cs->custom_private = list_make1_oid(rte->relid);
+    cs->methods = &scan_methods;
+    outerPlan(mt) = (Plan *) cs;
+}
+
+PlannedStmt *number_planner(Query *parse, const char *query_string, int cursor_options,
+                            ParamListInfo params)
+{
+    PlannedStmt *stmt = prev_planner_hook
+                            ? prev_planner_hook(parse, query_string, cursor_options, params)
+                            : standard_planner(parse, query_string, cursor_options, params);
+    if (stmt->commandType == CMD_INSERT && !stmt->hasModifyingCTE && stmt->planTree != NULL &&
+        IsA(stmt->planTree, ModifyTable))
+        add_node(stmt);
+    return stmt;
+}
+
+} // namespace
+
+void tree_prenumber_init(void)
+{
+    RegisterCustomScanMethods(&scan_methods);
+    prev_planner_hook = planner_hook;
+    planner_hook = number_planner;
+    pg::callbacks::on_xact(forget_predictions, nullptr);
+    pg::callbacks::on_subxact(forget_aborted, nullptr);
+}
+
+/*
+ * The insert trigger's question: are these rows (transition-table order) the
+ * ones the node handed on with predicted numbers, unchanged?  A match is
+ * consumed.
+ */
+bool tree_prediction_match(TreeInfo *ti, int n, const Datum *ids, const int32 *lft,
+                           const int32 *rgt, const int32 *depth)
+{
+    for (Prediction **pp = &predictions; *pp; pp = &(*pp)->next)
+    {
+        Prediction *p = *pp;
+        if (p->relid != ti->relid || p->n != n)
+            continue;
+        bool same = true;
+        for (int i = 0; same && i < n; i++)
+            same = p->lft[i] == lft[i] && p->rgt[i] == rgt[i] && p->depth[i] == depth[i] &&
+                   tree_cmp_id(ti, p->ids[i], ids[i]) == 0;
+        if (same)
+        {
+            *pp = p->next;
+            return true;
+        }
+    }
+    return false;
+}
