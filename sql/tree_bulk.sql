@@ -105,10 +105,33 @@ WITH s AS (INSERT INTO ts_ref VALUES (5000, NULL, 'a', 5), (5001, 5000, 'a', 1),
 SELECT differ('ts', 'ts_ref') AS differ, (SELECT count(*) FROM chronicle.tree_validate('ts')) AS problems;
 SELECT site, id, pos, lft, rgt, depth FROM ts WHERE id >= 5000 OR depth = 0 ORDER BY site, lft;
 
+-- per_root: each new root tree from 1, tree_root its root's id; rows that
+-- join an existing tree are numbered after they are stored.
+CREATE TABLE tr (id int PRIMARY KEY, parent_id int, pos int);
+SELECT chronicle.tree_attach('tr', order_column => 'pos', numbering => 'per_root');
+CREATE TABLE tr_ref (id int PRIMARY KEY, parent_id int, pos int);
+SELECT chronicle.tree_attach('tr_ref', order_column => 'pos', numbering => 'per_root');
+BEGIN;
+INSERT INTO tr SELECT g, CASE WHEN g % 10 > 0 THEN g - g % 10 + (g % 10 - 1) / 2 END, (g * 31) % 7
+  FROM generate_series(0, 299) g;
+SELECT rewritten('tr') AS rewritten;
+COMMIT;
+WITH s AS (INSERT INTO tr_ref SELECT g, CASE WHEN g % 10 > 0 THEN g - g % 10 + (g % 10 - 1) / 2 END, (g * 31) % 7
+             FROM generate_series(0, 299) g RETURNING 1) SELECT count(*) FROM s;
+BEGIN;
+INSERT INTO tr VALUES (1000, 5, 3), (1001, NULL, 1), (1002, 1001, 2);
+SELECT rewritten('tr') > 0 AS rewritten;
+COMMIT;
+WITH s AS (INSERT INTO tr_ref VALUES (1000, 5, 3), (1001, NULL, 1), (1002, 1001, 2) RETURNING 1) SELECT count(*) FROM s;
+SELECT differ('tr', 'tr_ref') AS differ,
+       (SELECT count(*) FROM tr JOIN tr_ref USING (id) WHERE tr.tree_root IS DISTINCT FROM tr_ref.tree_root) AS roots_differ,
+       (SELECT count(*) FROM chronicle.tree_validate('tr')) AS problems;
+SELECT id, parent_id, pos, tree_root, lft, rgt, depth FROM tr WHERE tree_root IN (0, 1001) ORDER BY tree_root, lft;
+
 -- A BEFORE ROW INSERT trigger could change a row after the prediction: no node.
 CREATE FUNCTION rename() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$;
 CREATE TRIGGER rename BEFORE INSERT ON tb FOR EACH ROW EXECUTE FUNCTION rename();
 EXPLAIN (COSTS OFF) INSERT INTO tb SELECT g, NULL, 'x' FROM generate_series(1, 3) g;
-DROP TABLE tb, tb_ref, ts, ts_ref;
+DROP TABLE tb, tb_ref, ts, ts_ref, tr, tr_ref;
 DROP FUNCTION rewritten(regclass), differ(regclass, regclass), rename();

@@ -13,7 +13,8 @@
  * The node reads all the rows first, and when they form whole new trees
  * (every parent NULL or a row of the same statement, in the same scope) it
  * predicts their numbers as the trigger will compute them: new roots after
- * the tree's current end (read with the latest snapshot, without a lock),
+ * the tree's current end (read with the latest snapshot, without a lock; with
+ * per_root numbering each new root tree from 1, its rows' tree_root its id),
  * children in statement order or by (order column, id), depth-first.  It then
  * hands the rows on with those numbers.
  *
@@ -29,8 +30,8 @@
  *
  * The node passes rows through unchanged (and predicts nothing) for one row,
  * for rows that join existing nodes, that give lft/rgt/depth themselves, that
- * repeat an id or contain a cycle, for per_root numbering, with an order
- * column when the tree already has rows, while chronicle itself maintains
+ * repeat an id or contain a cycle, with an order column when the tree
+ * already has rows (per_scope numbering), while chronicle itself maintains
  * the tree, and when the insert trigger would not fire
  * (session_replication_role, a disabled trigger).  It is not added to an
  * INSERT with RETURNING (which would show the numbers where it shows NULL
@@ -74,7 +75,7 @@ struct Prediction
     Oid relid;
     SubTransactionId subxact;
     int n;
-    Datum *ids;
+    Datum *ids, *root;        /* root: per_root's tree_root, else NULL */
     int32 *lft, *rgt, *depth; /* in the order the rows were handed on */
     Prediction *next;
 };
@@ -108,7 +109,8 @@ struct NumberState
     TupleTableSlot *row; /* reads the store */
     int n, next;
     int32 *lft, *rgt, *depth;
-    AttrNumber lft_att, rgt_att, depth_att;
+    Datum *root; /* per_root: the id of each row's root (tree_root) */
+    AttrNumber lft_att, rgt_att, depth_att, root_att;
 };
 
 Node *create_state(CustomScan *cscan);
@@ -232,7 +234,7 @@ int find_ix(TreeInfo *ti, NewRow *rows, int *idx, int n, Datum id)
  * give them when nothing changes the tree in between; false (nothing
  * predicted) for any other statement.  Runs with SPI connected, as the owner.
  */
-bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *depth)
+bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *depth, Datum *root)
 {
     PredictCtx ctx = {ti, rows};
     int *idx = (int *) palloc(sizeof(int) * n);
@@ -311,8 +313,9 @@ bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *d
                 done[t] = true;
                 kids[k++] = roots[t];
             }
-        int32 counter = tree_end_position(ti, first->scope, !ti->scope_att);
-        if (ti->order_att)
+        /* per_root: every root tree from 1, wherever it goes among the others. */
+        int32 counter = ti->per_root ? 1 : tree_end_position(ti, first->scope, !ti->scope_att);
+        if (ti->order_att && !ti->per_root)
         {
             if (counter != 1)
                 return false;
@@ -320,8 +323,12 @@ bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *d
         }
         for (int r = 0; r < k; r++)
         {
+            if (ti->per_root)
+                counter = 1;
             int top = 0;
             stack[0] = kids[r];
+            if (root)
+                root[kids[r]] = rows[kids[r]].id;
             lft[kids[r]] = counter++;
             depth[kids[r]] = 0;
             visited++;
@@ -331,6 +338,8 @@ bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *d
                 int c = rows[at].first_child;
                 if (c >= 0)
                 {
+                    if (root)
+                        root[c] = rows[kids[r]].id;
                     rows[at].first_child = rows[c].next_sibling;
                     lft[c] = counter++;
                     depth[c] = depth[at] + 1;
@@ -360,7 +369,7 @@ void load(NumberState *st)
     MemoryContext old = MemoryContextSwitchTo(cxt);
     st->store = tuplestore_begin_heap(false, false, work_mem);
     TreeInfo *ti = tree_busy(tree_trigger_depth()) ? NULL : tree_info(st->relid, true);
-    bool usable = ti != NULL && !ti->per_root;
+    bool usable = ti != NULL;
     if (usable)
     {
         Relation rel = table_open(st->relid, NoLock);
@@ -374,7 +383,7 @@ void load(NumberState *st)
     if (usable)
     {
         get_typlenbyval(ti->id_type, &idlen, &idbyval);
-        if (ti->scope_att)
+        if (ti->scope_att && !ti->per_root)
             get_typlenbyval(ti->scope_type, &sclen, &scbyval);
         if (ti->order_att)
             get_typlenbyval(ti->order_type, &ordlen, &ordbyval);
@@ -397,6 +406,11 @@ void load(NumberState *st)
             given |= !isnull;
             (void) slot_getattr(slot, ti->depth_att, &isnull);
             given |= !isnull;
+            if (ti->per_root)
+            {
+                (void) slot_getattr(slot, ti->scope_att, &isnull); /* tree_root */
+                given |= !isnull;
+            }
             Datum id = slot_getattr(slot, ti->id_att, &isnull);
             if (given || isnull)
                 usable = false; /* a restore's numbers, or an error to come */
@@ -423,7 +437,7 @@ void load(NumberState *st)
                 }
                 r->scope = (Datum) 0;
                 r->scope_text = (char *) "";
-                if (ti->scope_att)
+                if (ti->scope_att && !ti->per_root)
                 {
                     r->scope = slot_getattr(slot, ti->scope_att, &isnull);
                     if (isnull)
@@ -451,6 +465,7 @@ void load(NumberState *st)
     int32 *lft = (int32 *) palloc0(sizeof(int32) * n);
     int32 *rgt = (int32 *) palloc0(sizeof(int32) * n);
     int32 *depth = (int32 *) palloc0(sizeof(int32) * n);
+    Datum *root = ti->per_root ? (Datum *) palloc0(sizeof(Datum) * n) : NULL;
     MemoryContextSwitchTo(old);
     /* The tree's end is read as the triggers read the tree: as the owner,
      * with the latest snapshot (tree_run), here without the tree lock. */
@@ -458,7 +473,7 @@ void load(NumberState *st)
         elog(ERROR, "SPI_connect failed");
     int save_sec;
     Oid save_user = tree_switch_to_owner(ti, &save_sec);
-    bool ok = predict(ti, rows, n, lft, rgt, depth);
+    bool ok = predict(ti, rows, n, lft, rgt, depth, root);
     tree_switch_back(save_user, save_sec);
     SPI_finish();
     if (!ok)
@@ -473,8 +488,13 @@ void load(NumberState *st)
     p->lft = (int32 *) palloc(sizeof(int32) * n);
     p->rgt = (int32 *) palloc(sizeof(int32) * n);
     p->depth = (int32 *) palloc(sizeof(int32) * n);
+    p->root = root ? (Datum *) palloc(sizeof(Datum) * n) : NULL;
     for (int i = 0; i < n; i++)
+    {
         p->ids[i] = datumCopy(rows[i].id, idbyval, idlen);
+        if (root)
+            p->root[i] = datumCopy(root[i], idbyval, idlen);
+    }
     memcpy(p->lft, lft, sizeof(int32) * n);
     memcpy(p->rgt, rgt, sizeof(int32) * n);
     memcpy(p->depth, depth, sizeof(int32) * n);
@@ -487,6 +507,8 @@ void load(NumberState *st)
     st->lft_att = ti->lft_att;
     st->rgt_att = ti->rgt_att;
     st->depth_att = ti->depth_att;
+    st->root = root;
+    st->root_att = ti->per_root ? ti->scope_att : 0;
     st->predicted = true;
 }
 
@@ -520,6 +542,11 @@ TupleTableSlot *exec_node(CustomScanState *node)
     out->tts_isnull[st->rgt_att - 1] = false;
     out->tts_values[st->depth_att - 1] = Int32GetDatum(st->depth[i]);
     out->tts_isnull[st->depth_att - 1] = false;
+    if (st->root_att)
+    {
+        out->tts_values[st->root_att - 1] = st->root[i];
+        out->tts_isnull[st->root_att - 1] = false;
+    }
     return ExecStoreVirtualTuple(out);
 }
 
@@ -627,8 +654,8 @@ void tree_prenumber_init(void)
  * ones the node handed on with predicted numbers, unchanged?  A match is
  * consumed.
  */
-bool tree_prediction_match(TreeInfo *ti, int n, const Datum *ids, const int32 *lft,
-                           const int32 *rgt, const int32 *depth)
+bool tree_prediction_match(TreeInfo *ti, int n, const Datum *ids, const Datum *root,
+                           const int32 *lft, const int32 *rgt, const int32 *depth)
 {
     for (Prediction **pp = &predictions; *pp; pp = &(*pp)->next)
     {
@@ -638,7 +665,8 @@ bool tree_prediction_match(TreeInfo *ti, int n, const Datum *ids, const int32 *l
         bool same = true;
         for (int i = 0; same && i < n; i++)
             same = p->lft[i] == lft[i] && p->rgt[i] == rgt[i] && p->depth[i] == depth[i] &&
-                   tree_cmp_id(ti, p->ids[i], ids[i]) == 0;
+                   tree_cmp_id(ti, p->ids[i], ids[i]) == 0 &&
+                   (!p->root || tree_cmp_id(ti, p->root[i], root[i]) == 0);
         if (same)
         {
             *pp = p->next;

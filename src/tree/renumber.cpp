@@ -260,7 +260,7 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
 }
 
 uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool rebuild,
-                           Datum *moved, int nmoved)
+                           Datum *moved, int nmoved, bool inserted)
 {
     int n;
     Row *rows;
@@ -277,7 +277,7 @@ uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool 
             PointerGetDatum(construct_array(moved, nmoved, ti->id_type, len, byval, align))};
         rows = read_rows(ti, P_ROOT_ROWS, args, NULL, &n);
     }
-    return renumber_rows(ti, rows, n, moved, nmoved, false);
+    return renumber_rows(ti, rows, n, moved, nmoved, inserted);
 }
 
 namespace {

@@ -124,14 +124,14 @@ uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, D
 /* per_root: renumber the root trees keys[] plus the rows ids[] (new or moved;
  * NULL keys: the whole table), each root tree from 1, setting tree_root. */
 uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool rebuild,
-                           Datum *moved, int nmoved);
+                           Datum *moved, int nmoved, bool inserted = false);
 
 /* prenumber.cpp: the INSERT plan node that stores whole new trees with their
  * numbers (from tree_init), and the insert trigger's test of whether these
  * rows, in transition-table order, are the ones it predicted (consumed). */
 void tree_prenumber_init(void);
-bool tree_prediction_match(TreeInfo *ti, int n, const Datum *ids, const int32 *lft,
-                           const int32 *rgt, const int32 *depth);
+bool tree_prediction_match(TreeInfo *ti, int n, const Datum *ids, const Datum *root,
+                           const int32 *lft, const int32 *rgt, const int32 *depth);
 
 /* query.cpp: tree_validate's problems of one tree, counted; *first describes one. */
 int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **first);

@@ -472,25 +472,36 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
             return PointerGetDatum(NULL);
         if (numbered > 0 && numbered < n)
             managed_columns_error(ti);
-        if (numbered == n && n > 1 && !ti->per_root)
+        if (numbered == n && n > 1)
         {
             /* Rows stored with the numbers the INSERT's plan predicted for
              * them (prenumber.cpp) are new rows like any: numbered below,
              * where those whose prediction holds are not written again. */
-            Datum *ids = (Datum *) palloc(sizeof(Datum) * n);
+            Datum *ids = (Datum *) palloc(sizeof(Datum) * n), *k = (Datum *) palloc(sizeof(Datum) * n);
             int32 *l = (int32 *) palloc(sizeof(int32) * n), *r = (int32 *) palloc(sizeof(int32) * n),
                   *d = (int32 *) palloc(sizeof(int32) * n);
             for (int i = 0; i < n; i++)
             {
                 ids[i] = rows[i].id;
+                k[i] = rows[i].scope; /* per_root: tree_root */
                 l[i] = rows[i].lft;
                 r[i] = rows[i].rgt;
                 d[i] = rows[i].depth;
             }
-            if (tree_prediction_match(ti, n, ids, l, r, d))
+            if (tree_prediction_match(ti, n, ids, ti->per_root ? k : NULL, l, r, d))
             {
                 for (int i = 0; i < n; i++)
+                {
                     rows[i].lft_null = true;
+                    if (ti->per_root)
+                    {
+                        /* As captured without a tree_root: resolve_roots finds it. */
+                        rows[i].scope_null = true;
+                        rows[i].scope = (Datum) 0;
+                        rows[i].key = 0;
+                        rows[i].scope_text = (char *) "";
+                    }
+                }
                 numbered = 0;
             }
         }
@@ -538,7 +549,7 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
         {
             Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
             int nk = distinct_keys(ti, rows, n, keys);
-            tree_renumber_roots(ti, keys, nk, false, false, stmt_ids, n);
+            tree_renumber_roots(ti, keys, nk, false, false, stmt_ids, n, true);
         }
         else
             per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
