@@ -397,6 +397,20 @@ void end_maintenance(AsOwner o)
     SPI_finish();
 }
 
+/*
+ * The end of an INSERT's maintenance.  The lock trigger of an UPDATE knows
+ * the INSERT of its own statement (ON CONFLICT DO UPDATE) by transaction,
+ * command id and depth (exec.cpp, tree_lock_table_upgrade), so the next
+ * statement must run under a new command id.  A write here used to make sure
+ * of that; an INSERT that writes nothing more (rows stored with their
+ * predicted numbers, or a restore's own numbers) marks the command id used,
+ * so that the statement's end advances it as before.
+ */
+void statement_done(void)
+{
+    (void) GetCurrentCommandId(true);
+}
+
 /* The tree a trigger must maintain, or NULL when there is nothing to do:
  * chronicle's own maintenance statements are running, or the table is no
  * longer attached. */
@@ -541,6 +555,7 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
                                     "Leave lft, rgt and depth NULL and chronicle numbers the rows.");
             });
             end_maintenance(o);
+            statement_done();
             return PointerGetDatum(NULL);
         }
         if (single)
@@ -556,6 +571,7 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
                 tree_renumber(ti, first->scope, first->scope_null, false, ids, k, true);
             });
         end_maintenance(o);
+        statement_done();
         return PointerGetDatum(NULL);
 }
 
