@@ -1,0 +1,121 @@
+-- tree_bulk_hostile: the bulk-load plan node (prenumber.cpp, "chronicle tree
+-- numbers") against hostile tables, roles and sessions.  The node may only
+-- save writes: whatever it does must be what the statement did without it
+-- (no crash, no value a role could not read before, no leak).
+\set regress_db :DBNAME
+
+-- 1. lft of another type than integer.  The guard trigger's WHEN clause keeps
+-- ALTER COLUMN ... TYPE away, but the table's owner may drop the guard first.
+-- The node writes int4 numbers into lft, rgt and depth: into a numeric column
+-- that was a pointer the server followed (signal 11, every session of the
+-- cluster lost).  It must stand aside; the trigger numbers the rows as before.
+CREATE TABLE thb_type (id int PRIMARY KEY, parent_id int);
+SELECT chronicle.tree_attach('thb_type');
+DROP TRIGGER chronicle_tree_2_guard ON thb_type;
+ALTER TABLE thb_type ALTER COLUMN lft TYPE numeric;
+EXPLAIN (COSTS OFF) INSERT INTO thb_type VALUES (1, NULL), (2, 1), (3, NULL);
+INSERT INTO thb_type VALUES (1, NULL), (2, 1), (3, NULL);
+SELECT id, lft, rgt, depth FROM thb_type ORDER BY id;
+DROP TABLE thb_type;
+
+-- 2. A role that may INSERT into a tree table but not SELECT from it.  The
+-- numbers the node predicts for its rows say where the tree ends, i.e. how
+-- many rows the scope holds, including rows of scopes the role cannot read;
+-- an error's "Failing row contains" shows the values of every column the
+-- INSERT named, readable or not.  The node must not give such a role's rows
+-- numbers before the trigger (which runs as the owner and shows nothing).
+CREATE ROLE regress_tree_bulk_inserter;
+CREATE TABLE thb_priv (id int PRIMARY KEY, parent_id int, site text NOT NULL, name text NOT NULL);
+SELECT chronicle.tree_attach('thb_priv', scope_column => 'site');
+INSERT INTO thb_priv SELECT g, NULL, 'secret', 'n' FROM generate_series(1, 50) g;
+GRANT INSERT ON thb_priv TO regress_tree_bulk_inserter;
+SET ROLE regress_tree_bulk_inserter;
+-- The detail must show NULL for lft and rgt, not 102 and 103.
+INSERT INTO thb_priv VALUES (1000, NULL, 'secret', 'a', NULL, NULL, NULL),
+                            (1001, 1000, 'secret', NULL, NULL, NULL, NULL);
+-- Its rows are numbered all the same (the trigger, as the owner).
+INSERT INTO thb_priv VALUES (1000, NULL, 'secret', 'a', NULL, NULL, NULL),
+                            (1001, 1000, 'secret', 'b', NULL, NULL, NULL);
+RESET ROLE;
+SELECT id, lft, rgt, depth FROM thb_priv WHERE id >= 1000 ORDER BY id;
+-- A role that may read lft and rgt learns nothing new from them: its rows are
+-- predicted (written once), and the error shows what it could SELECT anyway.
+-- (A table of its own: pg_stat_get_xact_tuples_updated also counts updates
+-- of earlier transactions that the backend has not reported yet.)
+CREATE TABLE thb_read (id int PRIMARY KEY, parent_id int, site text NOT NULL, name text NOT NULL);
+SELECT chronicle.tree_attach('thb_read', scope_column => 'site');
+INSERT INTO thb_read SELECT g, NULL, 'secret', 'n' FROM generate_series(1, 50) g;
+GRANT INSERT, SELECT (lft, rgt) ON thb_read TO regress_tree_bulk_inserter;
+SET ROLE regress_tree_bulk_inserter;
+INSERT INTO thb_read VALUES (2000, NULL, 'secret', 'a', NULL, NULL, NULL),
+                            (2001, 2000, 'secret', NULL, NULL, NULL, NULL);
+BEGIN;
+INSERT INTO thb_read VALUES (2000, NULL, 'secret', 'a', NULL, NULL, NULL),
+                            (2001, 2000, 'secret', 'b', NULL, NULL, NULL);
+SELECT pg_catalog.pg_stat_get_xact_tuples_updated('thb_read'::regclass) AS rewritten;
+COMMIT;
+RESET ROLE;
+SELECT id, lft, rgt, depth FROM thb_read WHERE id >= 2000 ORDER BY id;
+SELECT (SELECT count(*) FROM chronicle.tree_validate('thb_priv'))
+     + (SELECT count(*) FROM chronicle.tree_validate('thb_read')) AS problems;
+DROP TABLE thb_priv, thb_read;
+DROP ROLE regress_tree_bulk_inserter;
+
+-- 3. A long transaction of many bulk INSERTs.  What the node registers for
+-- the trigger must go when the trigger has taken it, not stay in the
+-- transaction's memory until commit (it grew by some 400 bytes a statement:
+-- 4 MB here, 400 MB for a million statements).
+CREATE TABLE thb_long (id int PRIMARY KEY, parent_id int);
+SELECT chronicle.tree_attach('thb_long', numbering => 'per_root');
+BEGIN;
+DO $$ BEGIN
+    FOR i IN 1..10000 LOOP
+        INSERT INTO thb_long VALUES (2 * i, NULL), (2 * i + 1, 2 * i);
+    END LOOP;
+END $$;
+SELECT total_bytes < 1048576 AS bounded
+  FROM pg_backend_memory_contexts WHERE name = 'TopTransactionContext';
+COMMIT;
+SELECT count(*) AS rows, count(*) FILTER (WHERE lft IS NULL) AS unnumbered,
+       (SELECT count(*) FROM chronicle.tree_validate('thb_long')) AS problems
+  FROM thb_long;
+DROP TABLE thb_long;
+
+-- 4. The insert trigger switched off while the rows are read (a superuser's
+-- volatile function sets session_replication_role): the trigger will not
+-- number the rows, so the node must not either; they stay unnumbered, as
+-- without the node (and tree_rebuild numbers them).
+CREATE TABLE thb_role (id int PRIMARY KEY, parent_id int, note text);
+SELECT chronicle.tree_attach('thb_role');
+INSERT INTO thb_role
+  SELECT g, NULL, set_config('session_replication_role', CASE WHEN g = 2 THEN 'replica' ELSE 'origin' END, false)
+  FROM generate_series(1, 2) g;
+RESET session_replication_role;
+SELECT id, lft, rgt, depth FROM thb_role ORDER BY id;
+DROP TABLE thb_role;
+
+-- 5. A trigger merely named like chronicle's, on a table that is not attached:
+-- no node (it would only copy the rows), and in a database without chronicle,
+-- where the library is loaded all the same (session_preload_libraries, or a
+-- LOAD), an INSERT must not fail looking for chronicle's catalog.
+CREATE TABLE thb_name (id int PRIMARY KEY, parent_id int);
+CREATE FUNCTION thb_nothing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON thb_name
+    FOR EACH STATEMENT EXECUTE FUNCTION thb_nothing();
+EXPLAIN (COSTS OFF) INSERT INTO thb_name VALUES (1, NULL), (2, 1);
+DROP TABLE thb_name;
+DROP FUNCTION thb_nothing();
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS regress_tree_bulk_noext;
+CREATE DATABASE regress_tree_bulk_noext;
+\c regress_tree_bulk_noext
+LOAD 'chronicle';
+CREATE TABLE thb_name (id int PRIMARY KEY, parent_id int);
+CREATE FUNCTION thb_nothing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON thb_name
+    FOR EACH STATEMENT EXECUTE FUNCTION thb_nothing();
+INSERT INTO thb_name VALUES (1, NULL), (2, 1);
+SELECT count(*) FROM thb_name;
+\c :regress_db
+SET client_min_messages = warning;
+DROP DATABASE regress_tree_bulk_noext;
