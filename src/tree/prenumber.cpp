@@ -46,9 +46,13 @@
 #include "tree/tree.h"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
@@ -58,9 +62,13 @@ extern "C" {
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 }
 
@@ -72,6 +80,7 @@ const char *const INSERT_TRIGGER = "chronicle_tree_3_insert";
 
 struct Prediction
 {
+    MemoryContext cxt; /* holds this struct and its arrays, under TopTransactionContext */
     Oid relid;
     SubTransactionId subxact;
     int n;
@@ -79,21 +88,35 @@ struct Prediction
     int32 *lft, *rgt, *depth; /* in the order the rows were handed on */
     Prediction *next;
 };
-Prediction *predictions = NULL; /* in TopTransactionContext */
+Prediction *predictions = NULL;
+
+/*
+ * Each registration has a memory context of its own, deleted as soon as the
+ * trigger takes it or its subtransaction aborts: a transaction of many bulk
+ * INSERTs must not keep every statement's ids and numbers until it ends.
+ */
+void drop_prediction(Prediction **at)
+{
+    Prediction *p = *at;
+    *at = p->next;
+    MemoryContextDelete(p->cxt);
+}
 
 void forget_predictions(XactEvent event, void *arg)
 {
-    predictions = NULL; /* TopTransactionContext goes with the transaction */
+    predictions = NULL; /* their contexts go with TopTransactionContext */
 }
 
+/* A subtransaction that aborts takes what it, or any subtransaction begun
+ * inside it (a later id), registered. */
 void forget_aborted(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
                     void *arg)
 {
     if (event != SUBXACT_EVENT_ABORT_SUB)
         return;
     for (Prediction **p = &predictions; *p;)
-        if ((*p)->subxact == mySubid)
-            *p = (*p)->next;
+        if ((*p)->subxact >= mySubid)
+            drop_prediction(p);
         else
             p = &(*p)->next;
 }
@@ -153,6 +176,8 @@ void end_node(CustomScanState *node)
 void rescan_node(CustomScanState *node)
 {
     NumberState *st = (NumberState *) node;
+    if (st->row)
+        ExecClearTuple(st->row);
     if (st->store)
         tuplestore_end(st->store);
     st->store = NULL;
@@ -360,6 +385,41 @@ bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *d
     return visited == n;
 }
 
+/*
+ * May the node give this statement's rows numbers before its trigger does?
+ * Read where the table is open (the executor holds its lock).
+ */
+bool may_predict(TreeInfo *ti)
+{
+    Relation rel = table_open(ti->relid, NoLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    /*
+     * The numbers go into the slot as int4 Datums: a managed column of any
+     * other type (its owner may drop the guard trigger, then change the
+     * type) would take them for a pointer, or a domain check be skipped.
+     */
+    bool ok = insert_trigger_fires(rel) &&
+              TupleDescAttr(desc, ti->lft_att - 1)->atttypid == INT4OID &&
+              TupleDescAttr(desc, ti->rgt_att - 1)->atttypid == INT4OID &&
+              TupleDescAttr(desc, ti->depth_att - 1)->atttypid == INT4OID;
+    table_close(rel, NoLock);
+    if (!ok || ti->per_root)
+        return ok;
+    /*
+     * Numbers after the tree's end tell how many rows the tree (the scope)
+     * holds, and an error's "Failing row contains" shows the values of the
+     * columns an INSERT named, whether its role may read them or not.  The
+     * trigger numbers the rows as the owner and shows nothing; so a role
+     * that may not read lft and rgt gets no predicted numbers.  (per_root
+     * numbers start at 1 in a new tree: they tell nothing.)
+     */
+    Oid user = GetUserId();
+    if (pg_class_aclcheck(ti->relid, user, ACL_SELECT) == ACLCHECK_OK)
+        return true;
+    return pg_attribute_aclcheck(ti->relid, ti->lft_att, user, ACL_SELECT) == ACLCHECK_OK &&
+           pg_attribute_aclcheck(ti->relid, ti->rgt_att, user, ACL_SELECT) == ACLCHECK_OK;
+}
+
 /* Read every row the INSERT will store; predict their numbers if it can. */
 void load(NumberState *st)
 {
@@ -369,15 +429,17 @@ void load(NumberState *st)
     MemoryContext old = MemoryContextSwitchTo(cxt);
     st->store = tuplestore_begin_heap(false, false, work_mem);
     TreeInfo *ti = tree_busy(tree_trigger_depth()) ? NULL : tree_info(st->relid, true);
-    bool usable = ti != NULL;
-    if (usable)
-    {
-        Relation rel = table_open(st->relid, NoLock);
-        usable = insert_trigger_fires(rel);
-        table_close(rel, NoLock);
-    }
+    bool usable = ti != NULL && may_predict(ti);
+    /*
+     * What the prediction reads of each row lives in a context of its own,
+     * deleted once the numbers are known: a bulk load's rows are held by the
+     * tuplestore (which spills past work_mem), and only their numbers stay
+     * in memory while the trigger renumbers.
+     */
+    MemoryContext scratch =
+        usable ? AllocSetContextCreate(cxt, "chronicle tree prediction", ALLOCSET_DEFAULT_SIZES) : NULL;
     int cap = 1024, n = 0;
-    NewRow *rows = usable ? (NewRow *) palloc(sizeof(NewRow) * cap) : NULL;
+    NewRow *rows = usable ? (NewRow *) MemoryContextAllocHuge(scratch, sizeof(NewRow) * cap) : NULL;
     int16 idlen = 0, sclen = 0, ordlen = 0;
     bool idbyval = true, scbyval = true, ordbyval = true;
     if (usable)
@@ -396,6 +458,7 @@ void load(NumberState *st)
             break;
         old = MemoryContextSwitchTo(cxt);
         tuplestore_puttupleslot(st->store, slot);
+        MemoryContextSwitchTo(usable ? scratch : cxt);
         if (usable)
         {
             bool isnull;
@@ -459,8 +522,22 @@ void load(NumberState *st)
     st->next = 0;
     st->loaded = true;
     st->predicted = false;
+    /*
+     * Asked again now that the rows are read: a volatile function among them
+     * may have switched the trigger off (session_replication_role), and rows
+     * it will not number must not be numbered here either.
+     */
+    if (usable && n >= 2)
+    {
+        ti = tree_busy(tree_trigger_depth()) ? NULL : tree_info(st->relid, true);
+        usable = ti != NULL && may_predict(ti);
+    }
     if (!usable || n < 2)
+    {
+        if (scratch)
+            MemoryContextDelete(scratch);
         return;
+    }
     old = MemoryContextSwitchTo(cxt);
     int32 *lft = (int32 *) palloc0(sizeof(int32) * n);
     int32 *rgt = (int32 *) palloc0(sizeof(int32) * n);
@@ -477,18 +554,24 @@ void load(NumberState *st)
     tree_switch_back(save_user, save_sec);
     SPI_finish();
     if (!ok)
+    {
+        MemoryContextDelete(scratch);
         return;
+    }
     /* Registered for the statement's insert trigger, in the order handed on. */
-    old = MemoryContextSwitchTo(TopTransactionContext);
+    MemoryContext pcxt =
+        AllocSetContextCreate(TopTransactionContext, "chronicle tree prediction", ALLOCSET_SMALL_SIZES);
+    old = MemoryContextSwitchTo(pcxt);
     Prediction *p = (Prediction *) palloc(sizeof(Prediction));
+    p->cxt = pcxt;
     p->relid = st->relid;
     p->subxact = GetCurrentSubTransactionId();
     p->n = n;
-    p->ids = (Datum *) palloc(sizeof(Datum) * n);
-    p->lft = (int32 *) palloc(sizeof(int32) * n);
-    p->rgt = (int32 *) palloc(sizeof(int32) * n);
-    p->depth = (int32 *) palloc(sizeof(int32) * n);
-    p->root = root ? (Datum *) palloc(sizeof(Datum) * n) : NULL;
+    p->ids = (Datum *) MemoryContextAllocHuge(pcxt, sizeof(Datum) * n);
+    p->lft = (int32 *) MemoryContextAllocHuge(pcxt, sizeof(int32) * n);
+    p->rgt = (int32 *) MemoryContextAllocHuge(pcxt, sizeof(int32) * n);
+    p->depth = (int32 *) MemoryContextAllocHuge(pcxt, sizeof(int32) * n);
+    p->root = root ? (Datum *) MemoryContextAllocHuge(pcxt, sizeof(Datum) * n) : NULL;
     for (int i = 0; i < n; i++)
     {
         p->ids[i] = datumCopy(rows[i].id, idbyval, idlen);
@@ -500,7 +583,13 @@ void load(NumberState *st)
     memcpy(p->depth, depth, sizeof(int32) * n);
     p->next = predictions;
     predictions = p;
+    /* The node's tree_root values outlive the scratch rows they point into. */
+    MemoryContextSwitchTo(cxt);
+    if (root && !idbyval)
+        for (int i = 0; i < n; i++)
+            root[i] = datumCopy(root[i], idbyval, idlen);
     MemoryContextSwitchTo(old);
+    MemoryContextDelete(scratch);
     st->lft = lft;
     st->rgt = rgt;
     st->depth = depth;
@@ -525,8 +614,17 @@ TupleTableSlot *exec_node(CustomScanState *node)
             return 0;
         });
     }
-    if (!tuplestore_gettupleslot(st->store, true, false, st->row))
+    if (st->store == NULL)
         return ExecClearTuple(node->ss.ps.ps_ResultTupleSlot);
+    if (!tuplestore_gettupleslot(st->store, true, false, st->row))
+    {
+        /* Every row handed on: its memory and temporary files can go before
+         * the statement's triggers run. */
+        ExecClearTuple(st->row);
+        tuplestore_end(st->store);
+        st->store = NULL;
+        return ExecClearTuple(node->ss.ps.ps_ResultTupleSlot);
+    }
     int i = st->next++;
     if (!st->predicted)
         return st->row;
@@ -554,18 +652,48 @@ TupleTableSlot *exec_node(CustomScanState *node)
 
 planner_hook_type prev_planner_hook = nullptr;
 
-/* Is rel a table whose INSERT the node may serve (its trigger named, no
- * BEFORE ROW INSERT trigger, no stored generated column)? */
+/*
+ * Is t chronicle's insert trigger, not merely a trigger of that name (which
+ * anyone may create on a table of theirs, also in a database without
+ * chronicle, where the node would fail looking for chronicle's catalog)?
+ * Its function is chronicle's C function; only a superuser creates those.
+ */
+bool chronicle_insert_trigger(const Trigger *t)
+{
+    if (strcmp(t->tgname, INSERT_TRIGGER) != 0 || !TRIGGER_FOR_AFTER(t->tgtype) ||
+        TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_INSERT(t->tgtype) || t->tgnewtable == NULL)
+        return false;
+    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(t->tgfoid));
+    if (!HeapTupleIsValid(tup))
+        return false;
+    bool ours = false;
+    if (((Form_pg_proc) GETSTRUCT(tup))->prolang == ClanguageId)
+    {
+        bool isnull;
+        Datum src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+        if (!isnull)
+        {
+            char *symbol = TextDatumGetCString(src);
+            ours = strcmp(symbol, "chronicle_tree_insert_trigger") == 0;
+            pfree(symbol);
+        }
+    }
+    ReleaseSysCache(tup);
+    return ours;
+}
+
+/* Is rel a table whose INSERT the node may serve (chronicle's insert
+ * trigger, no BEFORE ROW INSERT trigger, no stored generated column)? */
 bool numbered_insert_target(Relation rel, int ncols)
 {
     bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc != NULL &&
               !rel->trigdesc->trig_insert_before_row &&
               RelationGetNumberOfAttributes(rel) == ncols &&
               !(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
-    bool named = false;
-    for (int i = 0; ok && i < rel->trigdesc->numtriggers; i++)
-        named |= strcmp(rel->trigdesc->triggers[i].tgname, INSERT_TRIGGER) == 0;
-    return ok && named;
+    bool ours = false;
+    for (int i = 0; ok && !ours && i < rel->trigdesc->numtriggers; i++)
+        ours = chronicle_insert_trigger(&rel->trigdesc->triggers[i]);
+    return ok && ours;
 }
 
 void add_node(PlannedStmt *stmt)
@@ -669,7 +797,7 @@ bool tree_prediction_match(TreeInfo *ti, int n, const Datum *ids, const Datum *r
                    (!p->root || tree_cmp_id(ti, p->root[i], root[i]) == 0);
         if (same)
         {
-            *pp = p->next;
+            drop_prediction(pp);
             return true;
         }
     }
