@@ -119,3 +119,20 @@ SELECT count(*) FROM thb_name;
 \c :regress_db
 SET client_min_messages = warning;
 DROP DATABASE regress_tree_bulk_noext;
+
+-- 6. Not a fix, a difference to know: a user's AFTER ROW INSERT trigger sees a
+-- predicted row's numbers, where without the node (a single row, here) it
+-- sees NULL.  chronicle's statement trigger, which fires after it, may still
+-- correct them (a concurrent writer of the same tree: isolation spec
+-- tree_bulk_predict).
+CREATE TABLE thb_seen (id int PRIMARY KEY, parent_id int);
+SELECT chronicle.tree_attach('thb_seen');
+CREATE TABLE thb_seen_log (id int, lft int, rgt int, depth int);
+CREATE FUNCTION thb_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO thb_seen_log VALUES (NEW.id, NEW.lft, NEW.rgt, NEW.depth); RETURN NULL; END $$;
+CREATE TRIGGER a_log AFTER INSERT ON thb_seen FOR EACH ROW EXECUTE FUNCTION thb_log();
+INSERT INTO thb_seen VALUES (1, NULL), (2, 1);
+INSERT INTO thb_seen VALUES (3, 1);
+SELECT * FROM thb_seen_log ORDER BY id;
+DROP TABLE thb_seen, thb_seen_log;
+DROP FUNCTION thb_log();

@@ -32,12 +32,20 @@
  * for rows that join existing nodes, that give lft/rgt/depth themselves, that
  * repeat an id or contain a cycle, with an order column when the tree
  * already has rows (per_scope numbering), while chronicle itself maintains
- * the tree, and when the insert trigger would not fire
- * (session_replication_role, a disabled trigger).  It is not added to an
- * INSERT with RETURNING (which would show the numbers where it shows NULL
- * today), ON CONFLICT, a BEFORE ROW INSERT trigger (which could change a key
- * after the prediction) or a stored generated column, nor to a single-row
- * VALUES.  COPY does not plan its rows and keeps the two writes.
+ * the tree, when the insert trigger would not fire (session_replication_role,
+ * a disabled trigger; asked again once the rows are read), when lft, rgt or
+ * depth is not an int4 column (an owner may retype them once the guard
+ * trigger is dropped), and, with per_scope numbering, when the role running
+ * the INSERT may not SELECT lft and rgt: numbers after the tree's end tell
+ * how many rows it holds, and an error's "Failing row contains" shows the
+ * values of every column the INSERT named.  It is not added to an INSERT
+ * with RETURNING (which would show the numbers where it shows NULL today),
+ * ON CONFLICT, a BEFORE ROW INSERT trigger (which could change a key after
+ * the prediction) or a stored generated column, nor to a single-row VALUES,
+ * nor to a table whose trigger of that name is not chronicle's.  COPY does
+ * not plan its rows and keeps the two writes.  AFTER ROW triggers and
+ * transition tables read before chronicle's trigger see the predicted
+ * numbers (NULL without the node), which that trigger may still correct.
  *
  * C-style (tree.h): the executor calls the node's methods directly, so their
  * chronicle calls run under pg::c_entry().
