@@ -79,6 +79,24 @@ COMMIT;
 SELECT count(*) AS rows, count(*) FILTER (WHERE lft IS NULL) AS unnumbered,
        (SELECT count(*) FROM chronicle.tree_validate('thb_long')) AS problems
   FROM thb_long;
+-- The same with every INSERT failing after the node registered its
+-- prediction (a row's id is taken: the primary key refuses it as it is
+-- stored), each caught by a PL/pgSQL exception block: the aborted
+-- subtransaction takes the registration with it.
+BEGIN;
+DO $$ BEGIN
+    FOR i IN 1..10000 LOOP
+        BEGIN
+            INSERT INTO thb_long VALUES (100000 + i, NULL), (2, 100000 + i);
+        EXCEPTION WHEN unique_violation THEN NULL;
+        END;
+    END LOOP;
+END $$;
+SELECT total_bytes < 1048576 AS bounded
+  FROM pg_backend_memory_contexts WHERE name = 'TopTransactionContext';
+COMMIT;
+SELECT count(*) AS rows, (SELECT count(*) FROM chronicle.tree_validate('thb_long')) AS problems
+  FROM thb_long;
 DROP TABLE thb_long;
 
 -- 4. The insert trigger switched off while the rows are read (a superuser's
@@ -136,3 +154,19 @@ INSERT INTO thb_seen VALUES (3, 1);
 SELECT * FROM thb_seen_log ORDER BY id;
 DROP TABLE thb_seen, thb_seen_log;
 DROP FUNCTION thb_log();
+
+-- 7. Another difference to know: the node reads every row before storing the
+-- first, so a volatile function in the SELECT sees none of the statement's
+-- rows in the table (without the node, those stored before its call).  It is
+-- called as often as before.
+CREATE TABLE thb_vol (id int PRIMARY KEY, parent_id int, seen bigint);
+SELECT chronicle.tree_attach('thb_vol');
+CREATE TABLE thb_calls (n int);
+CREATE FUNCTION thb_count(int) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+BEGIN INSERT INTO thb_calls VALUES ($1); RETURN (SELECT count(*) FROM thb_vol); END $$;
+EXPLAIN (COSTS OFF) INSERT INTO thb_vol SELECT g, NULL, thb_count(g) FROM generate_series(1, 3) g;
+INSERT INTO thb_vol SELECT g, NULL, thb_count(g) FROM generate_series(1, 3) g;
+SELECT id, seen, lft FROM thb_vol ORDER BY id;
+SELECT count(*) AS calls FROM thb_calls;
+DROP TABLE thb_vol, thb_calls;
+DROP FUNCTION thb_count(int);
