@@ -57,6 +57,8 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/sysattr.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
@@ -68,6 +70,7 @@ extern "C" {
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
@@ -704,6 +707,89 @@ bool numbered_insert_target(Relation rel, int ncols)
     return ok && ours;
 }
 
+/* The attribute number of rel's column name (not dropped), or 0. */
+AttrNumber column_number(Relation rel, const char *name)
+{
+    TupleDesc desc = RelationGetDescr(rel);
+    for (int i = 0; i < desc->natts; i++)
+    {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+            return a->attnum;
+    }
+    return 0;
+}
+
+/* Does cols (pull_varattnos' offsets) name any of atts[], or the whole row? */
+bool names_any(Bitmapset *cols, const AttrNumber *atts, int n)
+{
+    if (bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, cols))
+        return true;
+    for (int i = 0; i < n; i++)
+        if (atts[i] != 0 && bms_is_member(atts[i] - FirstLowInvalidHeapAttributeNumber, cols))
+            return true;
+    return false;
+}
+
+/*
+ * Does the INSERT check its new rows, before chronicle's trigger has
+ * numbered them, with something that reads their numbers?  Without the node
+ * those checks saw NULL; with it they would see predictions, and pass or
+ * refuse rows differently:
+ *   - a view's WITH CHECK OPTION or a row-level security policy's WITH CHECK
+ *     (the trigger's renumbering runs as the owner, through neither) that
+ *     reads lft, rgt, depth or tree_root;
+ *   - a unique or exclusion constraint over lft or rgt (DEFERRABLE, the only
+ *     kind renumbering lives with, is still checked before chronicle's
+ *     statement trigger runs): a prediction that a concurrent writer of the
+ *     tree made wrong would collide with that writer's rows (isolation spec
+ *     tree_bulk_unique).  depth and tree_root of a whole new tree are never
+ *     mispredicted.
+ * Read from the catalog as stored: no user expression is evaluated here.
+ */
+bool checks_read_numbers(ModifyTable *mt, Index rti, Relation rel)
+{
+    AttrNumber managed[4] = {column_number(rel, "lft"), column_number(rel, "rgt"),
+                             column_number(rel, "depth"), column_number(rel, "tree_root")};
+    Bitmapset *read = NULL;
+    ListCell *l1, *l2;
+    foreach (l1, mt->withCheckOptionLists)
+        foreach (l2, (List *) lfirst(l1))
+            pull_varattnos(((WithCheckOption *) lfirst(l2))->qual, rti, &read);
+    if (names_any(read, managed, 4))
+        return true;
+    List *indexes = RelationGetIndexList(rel);
+    bool found = false;
+    foreach (l1, indexes)
+    {
+        HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(l1)));
+        if (!HeapTupleIsValid(tup))
+            continue;
+        Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
+        if (ix->indisunique || ix->indisexclusion)
+        {
+            Bitmapset *cols = NULL;
+            for (int k = 0; k < ix->indnkeyatts; k++)
+                if (ix->indkey.values[k] != 0)
+                    cols = bms_add_member(cols, ix->indkey.values[k] - FirstLowInvalidHeapAttributeNumber);
+            const AttrNumber attnums[2] = {Anum_pg_index_indexprs, Anum_pg_index_indpred};
+            for (AttrNumber a : attnums)
+            {
+                bool isnull;
+                Datum stored = SysCacheGetAttr(INDEXRELID, tup, a, &isnull);
+                if (!isnull)
+                    pull_varattnos((Node *) stringToNode(TextDatumGetCString(stored)), 1, &cols);
+            }
+            found = names_any(cols, managed, 2);
+        }
+        ReleaseSysCache(tup);
+        if (found)
+            break;
+    }
+    list_free(indexes);
+    return found;
+}
+
 void add_node(PlannedStmt *stmt)
 {
     ModifyTable *mt = (ModifyTable *) stmt->planTree;
@@ -728,7 +814,8 @@ void add_node(PlannedStmt *stmt)
     }
     /* The planner holds the table's lock. */
     Relation rel = table_open(rte->relid, NoLock);
-    if (!numbered_insert_target(rel, i))
+    if (!numbered_insert_target(rel, i) ||
+        checks_read_numbers(mt, linitial_int(mt->resultRelations), rel))
     {
         table_close(rel, NoLock);
         return;
