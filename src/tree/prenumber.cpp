@@ -42,7 +42,10 @@
  * with RETURNING (which would show the numbers where it shows NULL today),
  * ON CONFLICT, a BEFORE ROW INSERT trigger (which could change a key after
  * the prediction) or a stored generated column, nor to a single-row VALUES,
- * nor to a table whose trigger of that name is not chronicle's.  COPY does
+ * nor to a table whose trigger of that name is not chronicle's, nor when a
+ * check the INSERT makes per row reads the numbers: a WITH CHECK OPTION or a
+ * policy's WITH CHECK reading lft, rgt, depth or tree_root, a unique or
+ * exclusion constraint over lft or rgt (checks_read_numbers).  COPY does
  * not plan its rows and keeps the two writes.  AFTER ROW triggers and
  * transition tables read before chronicle's trigger see the predicted
  * numbers (NULL without the node), which that trigger may still correct.
