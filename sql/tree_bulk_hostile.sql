@@ -38,14 +38,21 @@ INSERT INTO thb_priv VALUES (1000, NULL, 'secret', 'a', NULL, NULL, NULL),
                             (1001, 1000, 'secret', 'b', NULL, NULL, NULL);
 RESET ROLE;
 SELECT id, lft, rgt, depth FROM thb_priv WHERE id >= 1000 ORDER BY id;
--- A role that may read lft and rgt learns nothing new from them: its rows are
+-- A role that may read lft and rgt but not the scope they number cannot tell
+-- how many rows a scope holds: its rows are not predicted either.
+GRANT SELECT (lft, rgt) ON thb_priv TO regress_tree_bulk_inserter;
+SET ROLE regress_tree_bulk_inserter;
+INSERT INTO thb_priv VALUES (1002, NULL, 'secret', 'a', NULL, NULL, NULL),
+                            (1003, 1002, 'secret', NULL, NULL, NULL, NULL);
+RESET ROLE;
+-- A role that may read lft, rgt and site learns nothing new from them: its rows are
 -- predicted (written once), and the error shows what it could SELECT anyway.
 -- (A table of its own: pg_stat_get_xact_tuples_updated also counts updates
 -- of earlier transactions that the backend has not reported yet.)
 CREATE TABLE thb_read (id int PRIMARY KEY, parent_id int, site text NOT NULL, name text NOT NULL);
 SELECT chronicle.tree_attach('thb_read', scope_column => 'site');
 INSERT INTO thb_read SELECT g, NULL, 'secret', 'n' FROM generate_series(1, 50) g;
-GRANT INSERT, SELECT (lft, rgt) ON thb_read TO regress_tree_bulk_inserter;
+GRANT INSERT, SELECT (lft, rgt, site) ON thb_read TO regress_tree_bulk_inserter;
 SET ROLE regress_tree_bulk_inserter;
 INSERT INTO thb_read VALUES (2000, NULL, 'secret', 'a', NULL, NULL, NULL),
                             (2001, 2000, 'secret', NULL, NULL, NULL, NULL);

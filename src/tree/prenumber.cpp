@@ -424,14 +424,17 @@ bool may_predict(TreeInfo *ti)
      * holds, and an error's "Failing row contains" shows the values of the
      * columns an INSERT named, whether its role may read them or not.  The
      * trigger numbers the rows as the owner and shows nothing; so a role
-     * that may not read lft and rgt gets no predicted numbers.  (per_root
-     * numbers start at 1 in a new tree: they tell nothing.)
+     * that may not read lft and rgt, and the scope they belong to, gets no
+     * predicted numbers.  (per_root numbers start at 1 in a new tree: they
+     * tell nothing.)
      */
     Oid user = GetUserId();
     if (pg_class_aclcheck(ti->relid, user, ACL_SELECT) == ACLCHECK_OK)
         return true;
     return pg_attribute_aclcheck(ti->relid, ti->lft_att, user, ACL_SELECT) == ACLCHECK_OK &&
-           pg_attribute_aclcheck(ti->relid, ti->rgt_att, user, ACL_SELECT) == ACLCHECK_OK;
+           pg_attribute_aclcheck(ti->relid, ti->rgt_att, user, ACL_SELECT) == ACLCHECK_OK &&
+           (!ti->scope_att ||
+            pg_attribute_aclcheck(ti->relid, ti->scope_att, user, ACL_SELECT) == ACLCHECK_OK);
 }
 
 /* Read every row the INSERT will store; predict their numbers if it can. */
