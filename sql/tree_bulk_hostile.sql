@@ -203,3 +203,29 @@ RESET ROLE;
 SELECT id, parent_id, lft, rgt, depth FROM thb_wco ORDER BY lft;
 DROP TABLE thb_wco CASCADE;
 DROP ROLE regress_tree_bulk_policy;
+
+-- 9. A cached plan follows the table: the node comes and goes with
+-- chronicle's trigger (detach, attach), a BEFORE ROW trigger, a new column,
+-- and the rows are numbered exactly when the trigger is there to do it.
+CREATE TABLE thb_plan (id int PRIMARY KEY, parent_id int);
+SELECT chronicle.tree_attach('thb_plan');
+PREPARE thb_load(int) AS
+    INSERT INTO thb_plan SELECT g, CASE WHEN g > $1 THEN $1 END FROM generate_series($1, $1 + 2) g;
+EXPLAIN (COSTS OFF) EXECUTE thb_load(10);
+EXECUTE thb_load(10);
+SELECT chronicle.tree_detach('thb_plan');
+EXPLAIN (COSTS OFF) EXECUTE thb_load(20);
+EXECUTE thb_load(20);
+SELECT chronicle.tree_attach('thb_plan');
+EXECUTE thb_load(30);
+ALTER TABLE thb_plan ADD COLUMN note text DEFAULT 'n';
+EXECUTE thb_load(40);
+CREATE FUNCTION thb_before() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'b'; RETURN NEW; END $$;
+CREATE TRIGGER thb_before BEFORE INSERT ON thb_plan FOR EACH ROW EXECUTE FUNCTION thb_before();
+EXPLAIN (COSTS OFF) EXECUTE thb_load(50);
+EXECUTE thb_load(50);
+SELECT id, parent_id, lft, rgt, depth, note FROM thb_plan ORDER BY lft, id;
+SELECT count(*) AS problems FROM chronicle.tree_validate('thb_plan');
+DEALLOCATE thb_load;
+DROP TABLE thb_plan;
+DROP FUNCTION thb_before();
