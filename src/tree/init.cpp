@@ -23,4 +23,5 @@ void tree_init(void)
                              NULL, NULL, NULL);
     tree_meta_init();
     tree_triggers_init();
+    tree_prenumber_init();
 }

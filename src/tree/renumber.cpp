@@ -34,6 +34,7 @@ struct Row
 {
     Datum id, parent, ord, root;
     bool parent_null, ord_null, lft_null, root_null, fresh; /* fresh: new or moved */
+    bool by_seq; /* new in this INSERT: placed in statement order even if it has numbers */
     int32 lft, rgt, depth;
     int64 seq;
     int parent_ix, first_child, next, nl, nr, nd, nroot;
@@ -76,9 +77,10 @@ int by_position(const void *a, const void *b, void *arg)
     Row *x = &c->rows[*(const int *) a], *y = &c->rows[*(const int *) b];
     if (x->fresh != y->fresh)
         return x->fresh ? 1 : -1;
-    if (x->lft_null != y->lft_null)
-        return x->lft_null ? 1 : -1;
-    int64 kx = x->lft_null ? x->seq : x->lft, ky = y->lft_null ? y->seq : y->lft;
+    bool nx = x->lft_null || x->by_seq, ny = y->lft_null || y->by_seq;
+    if (nx != ny)
+        return nx ? 1 : -1;
+    int64 kx = nx ? x->seq : x->lft, ky = ny ? y->seq : y->lft;
     if (kx != ky)
         return kx < ky ? -1 : 1;
     return tree_cmp_id(c->ti, x->id, y->id);
@@ -223,7 +225,8 @@ void read_nothing(DestReceiver *self) {}
 
 namespace {
 /* scope: the tree's scope, which the write-back qualifies its ids by (scoped_ids). */
-uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, Datum scope);
+uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, Datum scope,
+                     bool inserted);
 }
 
 /* Read the rows of a tree plan into Row structs. */
@@ -249,17 +252,17 @@ static Row *read_rows(TreeInfo *ti, TreePlan which, Datum *args, const char *nul
 }
 
 uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
-                     int nmoved)
+                     int nmoved, bool inserted)
 {
     Datum args[1] = {scope};
     char nulls[1] = {scope_null ? 'n' : ' '};
     int n;
     Row *rows = read_rows(ti, P_SCOPE_ROWS, args, nulls, &n);
-    return renumber_rows(ti, rows, n, moved, nmoved, scope);
+    return renumber_rows(ti, rows, n, moved, nmoved, scope, inserted);
 }
 
 uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool rebuild,
-                           Datum *moved, int nmoved)
+                           Datum *moved, int nmoved, bool inserted)
 {
     int n;
     Row *rows;
@@ -276,12 +279,20 @@ uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool 
             PointerGetDatum(construct_array(moved, nmoved, ti->id_type, len, byval, align))};
         rows = read_rows(ti, P_ROOT_ROWS, args, NULL, &n);
     }
-    return renumber_rows(ti, rows, n, moved, nmoved, (Datum) 0);
+    return renumber_rows(ti, rows, n, moved, nmoved, (Datum) 0, inserted);
 }
 
 namespace {
 
-uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, Datum scope)
+/*
+ * scope: the tree's scope, which the write-back qualifies its ids by
+ * (scoped_ids).  inserted: the rows of moved[] are an INSERT's new rows.  They
+ * are placed in statement order like rows without numbers, also when the
+ * INSERT stored them with the numbers predicted for them (prenumber.cpp); the
+ * rows whose prediction holds are then not written again.
+ */
+uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, Datum scope,
+                     bool inserted)
 {
     if (n == 0)
         return 0;
@@ -311,6 +322,7 @@ uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, D
         {
             rows[at].fresh = true;
             rows[at].seq = m;
+            rows[at].by_seq = inserted;
         }
     }
     /* New rows not named by the caller: after the named ones, by id. */

@@ -10,6 +10,7 @@
  *   meta.cpp      the attachment of a table (chronicle._tree_tables), cached per
  *                 backend with its prepared plans, invalidated by relcache events
  *   renumber.cpp  numbering a whole tree (table + scope) from its parent column
+ *   prenumber.cpp the numbers of an INSERT's new trees, given before their rows are stored
  *   ops.cpp       bounded single-node operations: insert a leaf, move, delete
  *   query.cpp     tree_subtree/ancestors/children, tree_validate
  *   api.cpp       tree_attach, tree_detach, tree_insert/move/delete/rebuild
@@ -149,11 +150,18 @@ char *tree_scope_text(TreeInfo *ti, Datum scope, bool isnull);
 /* renumber.cpp: renumber one tree; the rows with lft NULL or listed in
  * moved[] (in that order) are placed as last children (or by order column). */
 uint64 tree_renumber(TreeInfo *ti, Datum scope, bool scope_null, bool rebuild, Datum *moved,
-                     int nmoved);
+                     int nmoved, bool inserted = false);
 /* per_root: renumber the root trees keys[] plus the rows ids[] (new or moved;
  * NULL keys: the whole table), each root tree from 1, setting tree_root. */
 uint64 tree_renumber_roots(TreeInfo *ti, Datum *keys, int nkeys, bool all, bool rebuild,
-                           Datum *moved, int nmoved);
+                           Datum *moved, int nmoved, bool inserted = false);
+
+/* prenumber.cpp: the INSERT plan node that stores whole new trees with their
+ * numbers (from tree_init), and the insert trigger's test of whether these
+ * rows, in transition-table order, are the ones it predicted (consumed). */
+void tree_prenumber_init(void);
+bool tree_prediction_match(TreeInfo *ti, int n, const Datum *ids, const Datum *root,
+                           const int32 *lft, const int32 *rgt, const int32 *depth);
 
 /* query.cpp: tree_validate's problems of one tree, counted; *first describes one. */
 int64 tree_scope_problems(TreeInfo *ti, Datum scope, bool scope_null, char **first);

@@ -399,6 +399,20 @@ void end_maintenance(AsOwner o)
     SPI_finish();
 }
 
+/*
+ * The end of an INSERT's maintenance.  The lock trigger of an UPDATE knows
+ * the INSERT of its own statement (ON CONFLICT DO UPDATE) by transaction,
+ * command id and depth (exec.cpp, tree_lock_table_upgrade), so the next
+ * statement must run under a new command id.  A write here used to make sure
+ * of that; an INSERT that writes nothing more (rows stored with their
+ * predicted numbers, or a restore's own numbers) marks the command id used,
+ * so that the statement's end advances it as before.
+ */
+void statement_done(void)
+{
+    (void) GetCurrentCommandId(true);
+}
+
 /* The tree a trigger must maintain, or NULL when there is nothing to do:
  * chronicle's own maintenance statements are running, or the table is no
  * longer attached. */
@@ -478,6 +492,39 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
             return PointerGetDatum(NULL);
         if (numbered > 0 && numbered < n)
             managed_columns_error(ti);
+        if (numbered == n && n > 1)
+        {
+            /* Rows stored with the numbers the INSERT's plan predicted for
+             * them (prenumber.cpp) are new rows like any: numbered below,
+             * where those whose prediction holds are not written again. */
+            Datum *ids = (Datum *) palloc(sizeof(Datum) * n), *k = (Datum *) palloc(sizeof(Datum) * n);
+            int32 *l = (int32 *) palloc(sizeof(int32) * n), *r = (int32 *) palloc(sizeof(int32) * n),
+                  *d = (int32 *) palloc(sizeof(int32) * n);
+            for (int i = 0; i < n; i++)
+            {
+                ids[i] = rows[i].id;
+                k[i] = rows[i].scope; /* per_root: tree_root */
+                l[i] = rows[i].lft;
+                r[i] = rows[i].rgt;
+                d[i] = rows[i].depth;
+            }
+            if (tree_prediction_match(ti, n, ids, ti->per_root ? k : NULL, l, r, d))
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    rows[i].lft_null = true;
+                    if (ti->per_root)
+                    {
+                        /* As captured without a tree_root: resolve_roots finds it. */
+                        rows[i].scope_null = true;
+                        rows[i].scope = (Datum) 0;
+                        rows[i].key = 0;
+                        rows[i].scope_text = (char *) "";
+                    }
+                }
+                numbered = 0;
+            }
+        }
         bool single = n == 1 && undisturbed();
         AsOwner o = begin_maintenance(ti);
         Datum *stmt_ids = NULL;
@@ -514,6 +561,7 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
                                     "Leave lft, rgt and depth NULL and chronicle numbers the rows.");
             });
             end_maintenance(o);
+            statement_done();
             return PointerGetDatum(NULL);
         }
         if (single)
@@ -522,13 +570,14 @@ SQL_FUNCTION(chronicle_tree_insert_trigger)
         {
             Datum *keys = (Datum *) palloc(sizeof(Datum) * n);
             int nk = distinct_keys(ti, rows, n, keys);
-            tree_renumber_roots(ti, keys, nk, false, false, stmt_ids, n);
+            tree_renumber_roots(ti, keys, nk, false, false, stmt_ids, n, true);
         }
         else
             per_scope(rows, n, [&](Captured *first, Datum *ids, int k) {
-                tree_renumber(ti, first->scope, first->scope_null, false, ids, k);
+                tree_renumber(ti, first->scope, first->scope_null, false, ids, k, true);
             });
         end_maintenance(o);
+        statement_done();
         return PointerGetDatum(NULL);
 }
 

@@ -6,7 +6,8 @@
 #   append of one event vs the raw INSERT of bench_append (same columns and
 #   indexes): the pgbench target >= 0.75x in throughput is <= 1.33x here;
 #   a bulk load of 20,000 nodes in one INSERT ... SELECT into an attached
-#   table vs the same INSERT into a plain one (bench_tree's target <= 4x).
+#   table vs the same INSERT into a plain one (bench_tree's target <= 4x),
+#   chronicle's library loaded first in both.
 # Skipped (with a note) when valgrind is missing; run.sh installs it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -35,6 +36,10 @@ statements() {
     local i
     case $1 in
     load_ns | load_plain)
+        # As in any backend that has used chronicle: its planner hook (whole
+        # new trees stored already numbered) exists once the library is
+        # loaded, and a fresh backend has not loaded it yet.
+        echo "LOAD 'chronicle'"
         echo "TRUNCATE $1"
         echo "INSERT INTO $1 SELECT g, CASE WHEN g > 1 THEN (g + 6) / 8 END, 'n' || g FROM generate_series(1, $2) g"
         return ;;

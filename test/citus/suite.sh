@@ -229,6 +229,34 @@ check "poll on the coordinator of a distributed store is 0A000" "0A000" "$(err c
 # ---- trees by scope: test/citus/trees.sh --------------------------------------
 source test/citus/trees.sh
 
+# A tree that stays on the coordinator (not distributed) works as on one node.
+q coord -c "CREATE TABLE bulk_cats (id int PRIMARY KEY, parent_id int, shop text NOT NULL, name text)" >/dev/null
+q coord -c "SELECT chronicle.tree_attach('bulk_cats', scope_column => 'shop')" >/dev/null || fail "tree_attach on the coordinator"
+# The trees' bulk-load plan node (src/tree/prenumber.cpp) under Citus's
+# planner hook.  A backend plans it once chronicle's library is loaded there
+# (LOAD: the INSERT above was its connection's first statement, planned
+# without it).  New trees are stored with their numbers, also when their rows
+# come from a distributed table (Citus pulls them to the coordinator).
+check "bulk INSERT into a tree on the coordinator is planned with chronicle's node beside Citus's" \
+    "Custom Scan (chronicle tree numbers)" \
+    "$(q coord -c "LOAD 'chronicle'" -c "EXPLAIN (COSTS OFF) INSERT INTO bulk_cats VALUES (10, NULL, 'c', 'r'), (11, 10, 'c', 'k')" |
+        grep -o 'Custom Scan (chronicle tree numbers)')"
+q coord -c "LOAD 'chronicle'" -c "INSERT INTO bulk_cats VALUES (10, NULL, 'c', 'r'), (11, 10, 'c', 'k')" \
+    -c "INSERT INTO bulk_cats SELECT 100 + v, CASE WHEN v > 1 THEN 101 END, 'd', type
+          FROM (SELECT row_number() OVER (ORDER BY global_position) AS v, type
+                  FROM chronicle.events ORDER BY global_position LIMIT 4) e" >/dev/null ||
+    fail "bulk INSERT of new trees into a tree on the coordinator"
+check "an INSERT of new trees from a distributed table: chronicle's node over Citus's scan" \
+    "Custom Scan (chronicle tree numbers)|Custom Scan (Citus Adaptive)" \
+    "$(q coord -c "LOAD 'chronicle'" -c "EXPLAIN (COSTS OFF) INSERT INTO bulk_cats SELECT 200 + v, NULL, 'e', type
+          FROM (SELECT row_number() OVER (ORDER BY global_position) AS v, type
+                  FROM chronicle.events ORDER BY global_position LIMIT 4) e" |
+        grep -o 'Custom Scan ([A-Za-z ]*)' | head -2 | paste -sd'|')"
+check "new trees on the coordinator, from a VALUES list and from a distributed table: numbered, valid" \
+    "c:10:1-4 c:11:2-3 d:101:1-8 d:102:2-3 d:103:4-5 d:104:6-7|0" \
+    "$(q coord -c "SELECT string_agg(shop || ':' || id || ':' || lft || '-' || rgt, ' ' ORDER BY shop, lft) FROM bulk_cats WHERE shop IN ('c', 'd')" |
+        tr -d '\n')|$(q coord -c "SELECT count(*) FROM chronicle.tree_validate('bulk_cats')")"
+
 # ---- verify, immutability -----------------------------------------------
 check "verify of each stream: intact" "0|0" \
     "$(q coord -c "SELECT (SELECT count(*) FROM chronicle.verify('$a')) || '|' || (SELECT count(*) FROM chronicle.verify('$b'))")"
