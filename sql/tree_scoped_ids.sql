@@ -118,6 +118,12 @@ SELECT store, count(*) AS nodes, max(rgt) AS max_rgt FROM shelves GROUP BY store
 SELECT id FROM chronicle.tree_children(NULL::shelves, 2, in_scope => 2);
 SELECT id FROM chronicle.tree_children(NULL::shelves, 3, in_scope => '2');
 SELECT try_scoped($$SELECT * FROM chronicle.tree_children(NULL::shelves, 3, in_scope => 'x')$$) AS bad_scope;
+-- tree_insert into an integer scope (a scope type passed by value), without
+-- a target and with one: the stored row.
+SELECT chronicle.tree_insert('shelves', '{"store": 2, "id": 20}') AS inserted;
+SELECT chronicle.tree_insert('shelves', '{"store": 2, "id": 21}', 20, 'before') AS inserted;
+SELECT chronicle.tree_insert('shelves', '{"store": 1, "id": 21}', 1) AS inserted;
+SELECT store, id, parent_id, lft, rgt, depth FROM shelves WHERE id >= 20 ORDER BY store, lft;
 -- A table without a scope column has no scope to give.
 CREATE TABLE plain_tree (id int PRIMARY KEY, parent_id int);
 SELECT chronicle.tree_attach('plain_tree');

@@ -26,6 +26,7 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -738,8 +739,14 @@ SQL_FUNCTION(chronicle_tree_insert)
         if (SPI_processed > 0 && ti->scoped_ids)
         {
             fresh_scope = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &scope_null);
+            /* Of the scope column's type (an integer scope is passed by value). */
             if (!scope_null)
-                fresh_scope = SPI_datumTransfer(fresh_scope, false, -1);
+            {
+                int16 len;
+                bool byval;
+                get_typlenbyval(ti->scope_type, &len, &byval);
+                fresh_scope = datumCopy(fresh_scope, byval, len);
+            }
         }
         if (SPI_processed == 0 ||
             !tree_fetch_node(ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
