@@ -200,6 +200,39 @@ check "concurrent writers of two scopes: every row numbered, 1..2n in each scope
 check "... and valid on every shard" "4|0" \
     "$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM chronicle.tree_validate('%s')\$\$) WHERE success")"
 
+# ---- a table named like a shard is no shard --------------------------------------
+# A role that may create tables in the tree's schema creates, on the
+# coordinator (which holds no placement of cats), a table named like the shard
+# of $sa, with a lock trigger naming an attachment and a trigger of its own.
+# The tree functions there must still refuse (the scope is on another node),
+# never work on that table, and never run its owner's trigger as the caller.
+fake=$(q coord -c "SELECT shard_name('cats', get_shard_id_for_distribution_column('cats', '$sa'), false)")
+q coord -c "CREATE ROLE shard_forger LOGIN" -c "GRANT chronicle_writer TO shard_forger" \
+    -c "GRANT CREATE ON SCHEMA public TO shard_forger" -c "CREATE TABLE forged_seen (who text)" \
+    -c "GRANT INSERT ON forged_seen TO PUBLIC" -c "GRANT SELECT, INSERT ON cats TO shard_forger" >/dev/null ||
+    fail "CREATE ROLE shard_forger"
+q coord -c "SET ROLE shard_forger" \
+    -c "CREATE TABLE $fake (shop text NOT NULL, id int NOT NULL, parent_id int, name text, lft int, rgt int, depth int, PRIMARY KEY (shop, id))" \
+    -c "INSERT INTO $fake VALUES ('$sa', 1, NULL, 'forged', 1, 2, 0)" \
+    -c "CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE ON $fake FOR EACH STATEMENT
+        EXECUTE FUNCTION chronicle._tree_lock_trigger('id=id', 'parent=parent_id', 'scope=shop', 'on_delete=cascade', 'numbering=per_scope', 'ids=scope')" \
+    -c "CREATE FUNCTION forged_seen() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN INSERT INTO public.forged_seen VALUES (current_user); RETURN NULL; END \$\$" \
+    -c "CREATE TRIGGER forged_seen AFTER INSERT OR UPDATE OR DELETE ON $fake FOR EACH STATEMENT EXECUTE FUNCTION forged_seen()" \
+    -c "GRANT ALL ON $fake TO PUBLIC" >/dev/null || fail "creating $fake on the coordinator"
+check "a table named like $sa's shard on the coordinator: tree_subtree there still refuses (0A000)" "0A000" \
+    "$(err coord "SELECT * FROM chronicle.tree_subtree(NULL::cats, 1, in_scope => '$sa')")"
+check "... tree_insert too" "0A000" \
+    "$(err coord "SELECT chronicle.tree_insert('cats', '{\"shop\": \"$sa\", \"id\": 90}', 1)")"
+check "... tree_move and tree_delete too" "0A000|0A000" \
+    "$(err coord "SELECT chronicle.tree_move('cats', 3, 1, in_scope => '$sa')")|$(err coord "SELECT chronicle.tree_delete('cats', 1, in_scope => '$sa')")"
+check "... tree_validate and tree_rebuild find no shard of cats there (0A000)" "0A000|0A000" \
+    "$(err coord "SELECT * FROM chronicle.tree_validate('cats')")|$(err coord "SELECT chronicle.tree_rebuild('cats')")"
+check "... the forger's trigger never ran, the table is as it made it" "0|forged:1-2" \
+    "$(q coord -c "SELECT count(*) FROM forged_seen")|$(q coord -c "SELECT string_agg(name || ':' || lft || '-' || rgt, ' ') FROM $fake")"
+q coord -c "SET citus.enable_manual_changes_to_shards = on" -c "DROP TABLE $fake" -c "DROP FUNCTION forged_seen()" -c "DROP TABLE forged_seen" \
+    -c "REVOKE ALL ON cats FROM shard_forger" -c "REVOKE CREATE ON SCHEMA public FROM shard_forger" -c "DROP ROLE shard_forger" >/dev/null ||
+    fail "dropping $fake"
+
 # ---- what is refused ----------------------------------------------------------
 q coord -c "CREATE TABLE dist_plain (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
     -c "SELECT create_distributed_table('dist_plain', 'shop')" >/dev/null
