@@ -243,6 +243,55 @@ q coord -c "CREATE TABLE by_id (shop text NOT NULL, id int NOT NULL, parent_id i
     -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('by_id', 'id')" >/dev/null
 check "a tree distributed by another column than its scope: its shards' triggers refuse, TR004" "TR004" \
     "$(err coord "INSERT INTO by_id VALUES ('a', 1, NULL)")"
+check "... tree_detach of it on the coordinator removes the triggers from every shard" "|32|0" \
+    "$(err coord "SELECT chronicle.tree_detach('by_id')")|$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('by_id', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'chronicle_tree%%'\$\$) WHERE success")"
+check "... and its catalog row" "0" "$(q coord -c "SELECT count(*) FROM chronicle._tree_tables WHERE tbl::text = 'by_id'")"
+
+# ---- Citus re-creates a table: alter_distributed_table, undistribute_table -------
+# Both build a new table (a new oid, the triggers with their arguments copied)
+# and drop the old one, whose catalog row goes with it.
+q coord -c "CREATE TABLE regrown (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
+    -c "SELECT chronicle.tree_attach('regrown', scope_column => 'shop')" \
+    -c "INSERT INTO regrown VALUES ('x', 1, NULL), ('x', 2, 1), ('y', 1, NULL)" \
+    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('regrown', 'shop', shard_count => 2)" \
+    -c "SELECT truncate_local_data_after_distributing_table('regrown')" \
+    -c "SELECT alter_distributed_table('regrown', shard_count => 3)" >/dev/null 2>&1 ||
+    fail "alter_distributed_table of a distributed tree"
+q coord -c "INSERT INTO regrown VALUES ('x', 3, 1)" >/dev/null || fail "INSERT after alter_distributed_table"
+check "alter_distributed_table: the shards' triggers still number (from their arguments)" "1:1-6 2:2-3 3:4-5" \
+    "$(q coord -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM regrown WHERE shop = 'x'")"
+check "... tree_detach on the coordinator (no catalog row left) removes every shard's triggers" "|3|0" \
+    "$(err coord "SELECT chronicle.tree_detach('regrown')")|$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('regrown', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'chronicle_tree%%'\$\$) WHERE success")"
+q coord -c "CREATE TABLE unspread (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
+    -c "SELECT chronicle.tree_attach('unspread', scope_column => 'shop')" \
+    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('unspread', 'shop')" \
+    -c "INSERT INTO unspread VALUES ('x', 1, NULL), ('x', 2, 1)" -c "SELECT undistribute_table('unspread')" >/dev/null 2>&1 ||
+    fail "undistribute_table of a distributed tree"
+check "undistribute_table: a write to the table left with the triggers and no attachment is TR004, never unnumbered" "TR004|0" \
+    "$(err coord "INSERT INTO unspread VALUES ('x', 3, 1)")|$(q coord -c "SELECT count(*) FROM unspread WHERE lft IS NULL")"
+check "... tree_detach removes the triggers, tree_attach numbers it again" "|1:1-6 2:2-3 3:4-5" \
+    "$(err coord "SELECT chronicle.tree_detach('unspread')")|$(q coord -c "SELECT chronicle.tree_attach('unspread', scope_column => 'shop')" -c "INSERT INTO unspread VALUES ('x', 3, 1)" -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM unspread")"
+
+# ---- a tree Citus adds to its metadata (a foreign key to a reference table) -----
+# The table becomes a Citus local table: its rows move to a shard on the
+# coordinator (the table itself, renamed, with its catalog row), behind a shell.
+q coord -c "CREATE TABLE tree_shops (name text PRIMARY KEY)" -c "SELECT create_reference_table('tree_shops')" \
+    -c "INSERT INTO tree_shops VALUES ('x'), ('y')" \
+    -c "CREATE TABLE shop_local (id int PRIMARY KEY, parent_id int, shop text NOT NULL)" \
+    -c "SELECT chronicle.tree_attach('shop_local', scope_column => 'shop')" \
+    -c "INSERT INTO shop_local VALUES (1, NULL, 'x'), (2, 1, 'x'), (3, NULL, 'y')" \
+    -c "ALTER TABLE shop_local ADD FOREIGN KEY (shop) REFERENCES tree_shops (name)" >/dev/null 2>&1 ||
+    fail "a foreign key from a tree to a reference table"
+check "the tree is a Citus local table now" "n|s" "$(q coord -c "SELECT partmethod::text || '|' || repmodel::text FROM pg_dist_partition WHERE logicalrelid = 'shop_local'::regclass")"
+q coord -c "INSERT INTO shop_local VALUES (4, 1, 'x')" >/dev/null || fail "INSERT into a Citus local tree"
+check "... plain SQL keeps numbering it" "1:1-6 2:2-3 4:4-5" \
+    "$(q coord -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM shop_local WHERE shop = 'x'")"
+check "... the tree functions work on the coordinator (its one shard is there)" "1 2 4" \
+    "$(q coord -c "SELECT string_agg(id::text, ' ') FROM chronicle.tree_subtree(NULL::shop_local, 1)")"
+check "... tree_move, tree_validate" "1:1-6 4:2-3 2:4-5|0" \
+    "$(q coord -c "SELECT chronicle.tree_move('shop_local', 4, 2, 'before')" -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM shop_local WHERE shop = 'x'")|$(q coord -c "SELECT count(*) FROM chronicle.tree_validate('shop_local')")"
+check "... tree_detach" "|0|t" \
+    "$(err coord "SELECT chronicle.tree_detach('shop_local')")|$(q coord -c "SELECT count(*) FROM chronicle._tree_tables WHERE tbl::text LIKE 'shop_local%'")|$(q coord -c "INSERT INTO shop_local VALUES (5, 1, 'x')" -c "SELECT lft IS NULL FROM shop_local WHERE id = 5")"
 
 # ---- detach on the coordinator removes the triggers from every shard ----------
 q coord -c "SELECT chronicle.tree_detach('cats')" >/dev/null || fail "tree_detach of a distributed tree"
