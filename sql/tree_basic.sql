@@ -316,6 +316,20 @@ SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'existing'::regclass
 SELECT count(*) AS attachments FROM chronicle._tree_tables WHERE tbl = 'existing'::regclass;
 SELECT regress.error_of($$SELECT chronicle.tree_detach('existing')$$) AS detached_twice;
 
+-- A column of the attachment dropped (its trigger with it, CASCADE): writes
+-- are TR004, and detach still works, so that the table can be attached again.
+CREATE TABLE lost_parent (id int PRIMARY KEY, parent_id int, up int);
+SELECT chronicle.tree_attach('lost_parent');
+ALTER TABLE lost_parent DROP COLUMN parent_id CASCADE;
+SELECT regress.error_of($$INSERT INTO lost_parent VALUES (1, NULL)$$) AS write_without_parent;
+SELECT chronicle.tree_detach('lost_parent');
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'lost_parent'::regclass AND tgname LIKE 'chronicle_tree_%';
+SELECT count(*) AS attachments FROM chronicle._tree_tables WHERE tbl = 'lost_parent'::regclass;
+SELECT chronicle.tree_attach('lost_parent', parent_column => 'up');
+INSERT INTO lost_parent VALUES (1, NULL), (2, 1);
+SELECT id, up, lft, rgt, depth FROM lost_parent ORDER BY lft;
+DROP TABLE lost_parent;
+
 -- Dropping an attached table removes its attachment.
 SELECT chronicle.tree_attach('existing');
 DROP TABLE existing;

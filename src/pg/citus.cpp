@@ -82,8 +82,11 @@ const char *const SHARD_PARENT_SQL =
 
 const char *const TABLE_METHOD_SQL =
     "SELECT p.partmethod, CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' "
-    "THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END "
+    "THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END, p.repmodel "
     "FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
+
+const char *const IS_COORDINATOR_SQL =
+    "SELECT g.groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group g";
 
 const char *const LOCAL_SHARD_OIDS_SQL =
     "SELECT x.r FROM (SELECT pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid, false))"
@@ -102,6 +105,7 @@ SPIPlanPtr shard_parent_plan;
 SPIPlanPtr table_method_plan;
 SPIPlanPtr local_shard_oids_plan;
 SPIPlanPtr placement_node_plan;
+SPIPlanPtr is_coordinator_plan;
 
 const char *const CITUS_TABLE_SQL =
     "SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
@@ -243,9 +247,11 @@ Oid shard_parent(Oid relid, char *method, char **column)
     return parent;
 }
 
-char table_method(Oid relid, char **column)
+char table_method(Oid relid, char **column, char *repmodel)
 {
     *column = NULL;
+    if (repmodel)
+        *repmodel = 0;
     if (!installed())
         return 0;
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -263,9 +269,27 @@ char table_method(Oid relid, char **column)
         char *c = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
         if (c)
             *column = strcpy((char *) SPI_palloc(strlen(c) + 1), c);
+        if (repmodel)
+            *repmodel = DatumGetChar(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
     }
     SPI_finish();
     return method;
+}
+
+bool is_coordinator()
+{
+    if (!installed())
+        return false;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    SPIPlanPtr plan = pg::spi::kept_plan(&is_coordinator_plan, IS_COORDINATOR_SQL, 0, NULL);
+    if (pg::spi::execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_local_group failed");
+    bool isnull = true;
+    bool result = SPI_processed > 0 &&
+                  DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+    SPI_finish();
+    return result;
 }
 
 Oid *local_shards(Oid relid, int *n)

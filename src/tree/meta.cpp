@@ -167,7 +167,7 @@ static bool attachment_from_trigger(Oid relid, char **names, char **on_delete, c
         found = true;
         if (t->tgnargs == 0)
             *bare = true;
-        MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+        /* In the caller's memory: load() copies what it keeps. */
         for (int a = 0; a < t->tgnargs; a++)
         {
             const char *arg = t->tgargs[a], *eq = strchr(arg, '=');
@@ -191,7 +191,6 @@ static bool attachment_from_trigger(Oid relid, char **names, char **on_delete, c
             else if (key("ids"))
                 *ids = pstrdup(v);
         }
-        MemoryContextSwitchTo(old);
     }
     relation_close(rel, AccessShareLock);
     if (found && !*bare && (names[0] == NULL || names[1] == NULL || *on_delete == NULL))
@@ -208,18 +207,23 @@ static char citus_kind(Oid relid, const char *scope, bool per_root, bool attache
 {
     if (!pg::citus::installed())
         return 0;
-    char method = 0;
+    char method = 0, repmodel = 0;
     char *column = NULL;
     char kind = 0;
     if (!attached_here && OidIsValid(pg::citus::shard_parent(relid, &method, &column)))
         kind = 's';
     else
     {
-        method = pg::citus::table_method(relid, &column);
+        method = pg::citus::table_method(relid, &column, &repmodel);
         kind = method ? 'd' : 0;
     }
     if (kind == 0)
         return 0;
+    /* A Citus local table (a tree Citus added to its metadata, for a foreign
+     * key to a reference table): one shard, on the coordinator, which keeps
+     * the table's own catalog row (Citus renamed the table into it). */
+    if (kind == 'd' && method == 'n' && repmodel == 's')
+        return 'l';
     if (method != 'h' || per_root || scope == NULL || column == NULL || strcmp(column, scope) != 0)
     {
         /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
@@ -230,7 +234,8 @@ static char citus_kind(Oid relid, const char *scope, bool per_root, bool attache
                                    name),
                         "Each scope's numbering must live on one node: a tree with a scope column may be "
                         "distributed by that column, and no other Citus table can be a tree.",
-                        "Undistribute it (undistribute_table), or detach the tree.");
+                        "Detach the tree (chronicle.tree_detach, on the coordinator) and undistribute the "
+                        "table; attach it again, then distribute it by its scope column.");
     }
     return kind;
 }
@@ -268,7 +273,11 @@ static bool load(TreeInfo *ti, Oid relid)
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading chronicle._tree_tables failed: %s", SPI_result_code_string(rc));
     SetUserIdAndSecContext(save_user, save_sec);
-    /* Kept past SPI_finish (in CacheMemoryContext). */
+    /* Kept past SPI_finish, in the caller's memory (SPI_palloc), which an
+     * error frees too: the entry keeps copies (cache_strdup). */
+    auto keep = [](const char *v) -> char * {
+        return v ? strcpy((char *) SPI_palloc(strlen(v) + 1), v) : NULL;
+    };
     char *names[4] = {NULL, NULL, NULL, NULL};
     char *del = NULL, *numbering = NULL, *ids = NULL;
     bool attached_here = SPI_processed > 0;
@@ -276,17 +285,11 @@ static bool load(TreeInfo *ti, Oid relid)
     {
         HeapTuple tup = SPI_tuptable->vals[0];
         TupleDesc desc = SPI_tuptable->tupdesc;
-        MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
         for (int i = 0; i < 4; i++)
-        {
-            char *v = SPI_getvalue(tup, desc, i + 1);
-            names[i] = v ? pstrdup(v) : NULL;
-        }
-        del = pstrdup(SPI_getvalue(tup, desc, 5));
-        char *n = SPI_getvalue(tup, desc, 6), *u = SPI_getvalue(tup, desc, 7);
-        numbering = n ? pstrdup(n) : NULL;
-        ids = u ? pstrdup(u) : NULL;
-        MemoryContextSwitchTo(old);
+            names[i] = keep(SPI_getvalue(tup, desc, i + 1));
+        del = keep(SPI_getvalue(tup, desc, 5));
+        numbering = keep(SPI_getvalue(tup, desc, 6));
+        ids = keep(SPI_getvalue(tup, desc, 7));
     }
     SPI_finish();
     if (!attached_here)
@@ -301,7 +304,18 @@ static bool load(TreeInfo *ti, Oid relid)
         char *column;
         bool shard = OidIsValid(pg::citus::shard_parent(relid, &method, &column));
         if (!shard && pg::citus::table_method(relid, &column) == 0)
-            return false; /* a table of this node: only its catalog row attaches it */
+        {
+            /*
+             * A table of this node: only its catalog row attaches it.  (Its
+             * lock trigger names an attachment all the same while Citus fills
+             * a new shard, which the worker's metadata does not show yet, and
+             * when Citus made the table out of a distributed tree:
+             * undistribute_table builds a new table, triggers and rows
+             * copied, and drops the old one, whose row goes with it.  Then
+             * tree_detach removes the triggers and tree_attach numbers it.)
+             */
+            return false;
+        }
         if (bare)
         {
             const char *name = get_rel_name(relid);
@@ -761,6 +775,20 @@ Datum tree_cast_scope(TreeInfo *ti, Datum value, Oid type)
 
 TreeInfo *tree_local_shard(TreeInfo *ti, Datum scope, bool scope_null)
 {
+    if (ti->citus == 'l')
+    {
+        /* A Citus local table: its one shard, on the coordinator. */
+        int n;
+        Oid *shards = pg::citus::local_shards(ti->relid, &n);
+        if (n != 1)
+        {
+            const char *name = get_rel_name(ti->relid);
+            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            pg::format("tree table %s is a Citus local table, stored on the coordinator", name),
+                            "", "Call the tree functions on the coordinator.");
+        }
+        return tree_info(shards[0], false);
+    }
     if (ti->citus != 'd')
         return ti;
     if (scope_null)

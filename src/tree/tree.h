@@ -99,7 +99,7 @@ struct TreeInfo
      * node, not read from the lock trigger's arguments (a shard, a worker's
      * shell).
      */
-    char citus;
+    char citus; /* 'l': the shell of a Citus local table (one shard, on the coordinator) */
     bool attached_here;
     FmgrInfo id_cmp, order_cmp, scope_hash; /* btree comparison, hash */
     SortSupportData id_sort;                /* fast id comparison (int ids skip fmgr) */
@@ -119,8 +119,14 @@ SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which);
 Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
 Datum tree_cast_scope(TreeInfo *ti, Datum value, Oid type);
 /* A distributed tree (citus 'd'): the tree of the shard holding scope, which
- * must be on this node (0A000 naming the node that holds it otherwise). */
+ * must be on this node (0A000 naming the node that holds it otherwise); a
+ * Citus local table's (citus 'l'): its one shard.  Others: ti itself. */
 TreeInfo *tree_local_shard(TreeInfo *ti, Datum scope, bool scope_null);
+/* A Citus shell (rows in shards; its own triggers stand aside). */
+inline bool tree_is_shell(const TreeInfo *ti)
+{
+    return ti->citus == 'd' || ti->citus == 'l';
+}
 /* The lock trigger's arguments: the attachment, as a shard gets it. */
 char *tree_trigger_args(const char *id, const char *parent, const char *scope, const char *order,
                         const char *on_delete, const char *numbering, bool scoped_ids);
@@ -133,6 +139,8 @@ bool tree_busy(int statement_depth);
 extern bool tree_maintenance_setting; /* the GUC chronicle.tree_maintenance */
 uint64 tree_generation(void);
 void tree_lock_table(TreeInfo *ti, bool exclusive);
+/* The same, by the table's oid (tree_detach, which needs no attachment). */
+void tree_lock_relation(Oid relid, bool exclusive);
 /* The lock trigger's: a scoped INSERT's share, and the UPDATE's exclusive
  * lock that replaces a share its own statement's INSERT trigger took (exec.cpp). */
 void tree_lock_table_for_insert(TreeInfo *ti);

@@ -409,7 +409,7 @@ TreeInfo *tree_for_trigger(TriggerData *td)
         return NULL;
     TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
     /* A Citus shell holds no rows: the triggers of its shards keep them. */
-    if (ti && ti->citus == 'd')
+    if (ti && tree_is_shell(ti))
         return NULL;
     return ti;
 }
