@@ -859,8 +859,8 @@ SQL_FUNCTION(chronicle_tree_move)
         {
             TreeNode dest;
             if (tree_fetch_node(ti, target, (Datum) 0, true, &dest) &&
-                strcmp(tree_scope_text(ti, dest.scope, dest.scope_null),
-                       tree_scope_text(ti, node.scope, node.scope_null)) != 0)
+                (dest.scope_null != node.scope_null ||
+                 (!dest.scope_null && tree_cmp_scope(ti, dest.scope, node.scope) != 0)))
                 deny(relid);
         }
         tree_move_node(ti, id, node.scope, node.scope_null, target, PG_ARGISNULL(2), placement, true);

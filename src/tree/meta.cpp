@@ -378,6 +378,8 @@ static bool load(TreeInfo *ti, Oid relid)
     if (ti->order_att)
         cmp_proc(ti->order_type, &ti->order_cmp, "order");
     if (ti->scope_att)
+        cmp_proc(ti->scope_type, &ti->scope_cmp, "scope");
+    if (ti->scope_att)
     {
         TypeCacheEntry *tc = lookup_type_cache(ti->scope_type, TYPECACHE_HASH_PROC_FINFO);
         if (!OidIsValid(tc->hash_proc_finfo.fn_oid))
@@ -835,6 +837,14 @@ char *tree_trigger_args(const char *id, const char *parent, const char *scope, c
 int tree_cmp_id(TreeInfo *ti, Datum a, Datum b)
 {
     return ApplySortComparator(a, false, b, false, &ti->id_sort);
+}
+
+/* Scopes compare as the tree's statements compare them (eq_scope: the
+ * type's default btree opclass, the column's collation), not by their text:
+ * numeric 1.0 and 1.00 are one scope. */
+int tree_cmp_scope(TreeInfo *ti, Datum a, Datum b)
+{
+    return DatumGetInt32(FunctionCall2Coll(&ti->scope_cmp, ti->scope_coll, a, b));
 }
 
 /* Order values compare NULLS LAST, as ORDER BY does. */

@@ -101,7 +101,7 @@ struct TreeInfo
      */
     char citus; /* 'l': the shell of a Citus local table (one shard, on the coordinator) */
     bool attached_here;
-    FmgrInfo id_cmp, order_cmp, scope_hash; /* btree comparison, hash */
+    FmgrInfo id_cmp, order_cmp, scope_cmp, scope_hash; /* btree comparison, hash */
     SortSupportData id_sort;                /* fast id comparison (int ids skip fmgr) */
     char *qtable;                           /* quoted schema.table */
     char *qid, *qparent, *qscope, *qorder;  /* quoted column names (qscope, qorder may be NULL) */
@@ -201,6 +201,7 @@ int32 tree_end_position(TreeInfo *ti, Datum scope, bool scope_null);
 /* triggers.cpp: from tree_init */
 void tree_triggers_init(void);
 
-/* The btree comparison of two ids / order values. */
+/* The btree comparison of two ids / order values / scopes (not NULL). */
 int tree_cmp_id(TreeInfo *ti, Datum a, Datum b);
+int tree_cmp_scope(TreeInfo *ti, Datum a, Datum b);
 int tree_cmp_order(TreeInfo *ti, Datum a, bool a_null, Datum b, bool b_null);
