@@ -887,9 +887,12 @@ SQL_FUNCTION(chronicle_tree_delete)
         ScopeArg sa = scope_arg(fcinfo, ti, 3);
         ti = working_tree(ti, sa);
         relid = ti->relid;
+        /* As the caller, as scope_arg's: the id type's input (a domain's
+         * CHECK) is code of the type's owner's choosing, run as a plain
+         * statement would run it, never as the table's owner. */
+        Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
         int sec;
         Oid user = tree_switch_to_owner(ti, &sec);
-        Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
         /* On a scoped table with a foreign key to itself (parent column
          * REFERENCES the id), the table's tree lock EXCLUSIVE (as a plain
          * DELETE's statement trigger takes it), not SHARE: a plain INSERT of
