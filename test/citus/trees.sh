@@ -26,7 +26,7 @@ q coord -c "SELECT chronicle.tree_attach('cats', scope_column => 'shop')" >/dev/
 q coord -c "INSERT INTO cats VALUES ('before', 1, NULL, 'r'), ('before', 2, 1, 'x'), ('before', 3, 2, 'y')" >/dev/null
 check "Citus refuses a table with triggers unless told they are wanted" "ERROR:  cannot distribute relation \"cats\" because it has triggers" \
     "$(q coord -c "SELECT create_distributed_table('cats', 'shop')" 2>&1 | head -1)"
-q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats', 'shop', shard_count => 4)" \
+q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats', 'shop', shard_count => 4, colocate_with => 'none')" \
     -c "SELECT truncate_local_data_after_distributing_table('cats')" >/dev/null 2>&1 ||
     fail "create_distributed_table('cats', 'shop')"
 check "cats is hash-distributed by shop" "h|shop" \
@@ -200,6 +200,27 @@ check "concurrent writers of two scopes: every row numbered, 1..2n in each scope
 check "... and valid on every shard" "4|0" \
     "$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM chronicle.tree_validate('%s')\$\$) WHERE success")"
 
+# ---- shards moved and split: the triggers go with them ------------------------
+# Citus copies a shard's triggers, arguments included, to the new placement
+# (cats is colocated with nothing: moving its shards moves no other table's);
+# the rows keep their numbers (the triggers stand aside while Citus fills it).
+sid=$(q coord -c "SELECT get_shard_id_for_distribution_column('cats', '$sa')")
+q coord -c "SELECT citus_move_shard_placement($sid, '127.0.0.1', ${port[w1]}, '127.0.0.1', ${port[w2]}, shard_transfer_mode => 'block_writes')" >/dev/null ||
+    fail "citus_move_shard_placement of $sa's shard"
+check "after moving $sa's shard to w2: its numbering as it was" "26:1-52" "$(span "$sa")"
+q coord -c "INSERT INTO cats VALUES ('$sa', 300, 4, 'after the move')" >/dev/null || fail "INSERT after the move"
+check "... a write is numbered on w2 (tree_validate there: 0), the tree functions follow it" "27:1-54|0|0A000" \
+    "$(span "$sa")|$(q w2 -c "SELECT count(*) FROM chronicle.tree_validate('cats', in_scope => '$sa')")|$(err w1 "SELECT * FROM chronicle.tree_subtree(NULL::cats, 1, in_scope => '$sa')")"
+sid=$(q coord -c "SELECT get_shard_id_for_distribution_column('cats', '$sb')")
+q coord -c "SELECT citus_split_shard_by_split_points($sid,
+              ARRAY[((shardminvalue::bigint + shardmaxvalue::bigint) / 2)::text],
+              ARRAY[(SELECT nodeid FROM pg_dist_node WHERE nodeport = ${port[w1]}), (SELECT nodeid FROM pg_dist_node WHERE nodeport = ${port[w2]})],
+              shard_transfer_mode => 'block_writes') FROM pg_dist_shard WHERE shardid = $sid" >/dev/null ||
+    fail "citus_split_shard_by_split_points of $sb's shard"
+q coord -c "INSERT INTO cats VALUES ('$sb', 300, 1, 'after the split')" >/dev/null || fail "INSERT after the split"
+check "after splitting $sb's shard: numbered, 1..2n, and every shard valid" "26:1-52|5|0" \
+    "$(span "$sb")|$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM chronicle.tree_validate('%s')\$\$) WHERE success")"
+
 # ---- a table named like a shard is no shard --------------------------------------
 # A role that may create tables in the tree's schema creates, on the
 # coordinator (which holds no placement of cats), a table named like the shard
@@ -299,7 +320,7 @@ check "... tree_detach: no catalog row, no trigger on the table or its shard, pl
 
 # ---- detach on the coordinator removes the triggers from every shard ----------
 q coord -c "SELECT chronicle.tree_detach('cats')" >/dev/null || fail "tree_detach of a distributed tree"
-check "tree_detach: no tree trigger left on any shard" "4|0" \
+check "tree_detach: no tree trigger left on any shard (five, after the split)" "5|0" \
     "$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'chronicle_tree%%'\$\$) WHERE success")"
 check "... and plain SQL no longer numbers" "t" \
     "$(q coord -c "INSERT INTO cats VALUES ('$sa', 200, 1, 'free')" -c "SELECT lft IS NULL FROM cats WHERE shop = '$sa' AND id = 200")"
