@@ -328,6 +328,20 @@ static bool load(TreeInfo *ti, Oid relid)
             names[2] = NULL;
         if (names[3] && names[3][0] == '\0')
             names[3] = NULL;
+        /* What tree_trigger_args writes, nothing else (a trigger of the
+         * same name with other arguments is no attachment). */
+        auto one_of = [](const char *v, const char *a, const char *b, const char *c) {
+            return v && (strcmp(v, a) == 0 || strcmp(v, b) == 0 || (c && strcmp(v, c) == 0));
+        };
+        if (!one_of(del, "cascade", "promote", "restrict") || !one_of(numbering, "per_scope", "per_root", NULL) ||
+            !one_of(ids, "table", "scope", NULL))
+        {
+            const char *name = get_rel_name(relid);
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("the lock trigger of tree table %s carries a malformed attachment", name),
+                            "Its on_delete, numbering or ids argument is missing or unknown.",
+                            "Detach the table on the coordinator, attach it again, then distribute it.");
+        }
     }
     ti->on_delete = del[0] == 'c' ? DEL_CASCADE : del[0] == 'p' ? DEL_PROMOTE : DEL_RESTRICT;
     ti->per_root = numbering && strcmp(numbering, "per_root") == 0;
@@ -348,6 +362,19 @@ static bool load(TreeInfo *ti, Oid relid)
     ti->citus = citus_kind(relid, names[2], ti->per_root, attached_here);
     ti->id_att = column(relid, names[0], &ti->id_type, &ti->id_coll);
     ti->parent_att = column(relid, names[1], &typ, &coll);
+    /* Checked by tree_attach, but the id column's type can change since (the
+     * parent column's cannot: a trigger names it), and a shard's attachment
+     * comes from its trigger's arguments: every id and parent value is read
+     * as the id type, a mismatch would read one as the other. */
+    if (typ != ti->id_type)
+    {
+        const char *table = get_rel_name(relid), *ptype = format_type_be(typ),
+                   *itype = format_type_be(ti->id_type);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("parent column \"%s\" of tree table %s is of type %s, its id column \"%s\" of type %s",
+                                   names[1], table, ptype, names[0], itype),
+                        "", "Detach the table (chronicle.tree_detach()) and attach it again.");
+    }
     if (ti->per_root)
     {
         /* The tree key is the root's id, kept in tree_root (tree.h). */
@@ -362,8 +389,17 @@ static bool load(TreeInfo *ti, Oid relid)
         ti->scope_att = names[2] ? column(relid, names[2], &ti->scope_type, &ti->scope_coll) : 0;
     ti->order_att = names[3] ? column(relid, names[3], &ti->order_type, &ti->order_coll) : 0;
     ti->lft_att = column(relid, "lft", &typ, NULL);
+    bool numbers_int = typ == INT4OID;
     ti->rgt_att = column(relid, "rgt", &typ, NULL);
+    numbers_int = numbers_int && typ == INT4OID;
     ti->depth_att = column(relid, "depth", &typ, NULL);
+    if (!numbers_int || typ != INT4OID)
+    {
+        const char *table = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("columns lft, rgt and depth of tree table %s must be integers", table), "",
+                        "Detach the table (chronicle.tree_detach()) and attach it again.");
+    }
     cmp_proc(ti->id_type, &ti->id_cmp, "id");
     ti->eq_id = equality_operator(ti->id_type, "id");
     ti->eq_scope = ti->scope_att ? equality_operator(ti->scope_type, "scope") : NULL;

@@ -268,6 +268,26 @@ check "... tree_detach of it on the coordinator removes the triggers from every 
     "$(err coord "SELECT chronicle.tree_detach('by_id')")|$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('by_id', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'chronicle_tree%%'\$\$) WHERE success")"
 check "... and its catalog row" "0" "$(q coord -c "SELECT count(*) FROM chronicle._tree_tables WHERE tbl::text = 'by_id'")"
 
+# A lock trigger written by hand (its owner may): an attachment whose parent
+# and id types differ, or whose arguments are unknown, is TR004 on the shard,
+# never a misread value (a backend crash, before).
+q coord -c "CREATE TABLE forged_args (shop text NOT NULL, id int NOT NULL, parent_id int, name text, lft int, rgt int, depth int, PRIMARY KEY (shop, id))" \
+    -c "CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE ON forged_args FOR EACH STATEMENT
+        EXECUTE FUNCTION chronicle._tree_lock_trigger('id=name', 'parent=parent_id', 'scope=shop', 'on_delete=cascade', 'numbering=per_scope', 'ids=scope')" \
+    -c "CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON forged_args REFERENCING NEW TABLE AS chronicle_new
+        FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_insert_trigger()" \
+    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('forged_args', 'shop', shard_count => 2, colocate_with => 'none')" >/dev/null ||
+    fail "forged_args"
+check "a hand-written attachment with a parent of another type than the id: TR004 on the shard" "TR004" \
+    "$(err coord "INSERT INTO forged_args VALUES ('a', 1, 5, 'x')")"
+q coord -c "SET citus.enable_unsafe_triggers = on" -c "DROP TRIGGER chronicle_tree_1_lock ON forged_args" \
+    -c "CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE ON forged_args FOR EACH STATEMENT
+        EXECUTE FUNCTION chronicle._tree_lock_trigger('id=id', 'parent=parent_id', 'scope=shop', 'on_delete=sometimes')" >/dev/null ||
+    fail "forged_args, second trigger"
+check "... or with an unknown on_delete and no numbering: TR004" "TR004" \
+    "$(err coord "INSERT INTO forged_args VALUES ('a', 1, NULL, 'x')")"
+q coord -c "DROP TABLE forged_args" >/dev/null
+
 # ---- Citus re-creates a table: alter_distributed_table, undistribute_table -------
 # Both build a new table (a new oid, the triggers with their arguments copied)
 # and drop the old one, whose catalog row goes with it.
