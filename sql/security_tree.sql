@@ -186,6 +186,33 @@ SELECT id, parent_id, lft, rgt, depth FROM public.sec_ci ORDER BY lft;
 SELECT chronicle.tree_delete('public.sec_ci', 'ROOT'::regress_ci.citext) AS deleted;
 SELECT count(*) AS problems FROM chronicle.tree_validate('public.sec_ci');
 
+-- A node (or in_scope) argument of another type than the column's goes
+-- through the column type's input, which for a domain runs its CHECK: as the
+-- caller, as a plain statement would, never as the table's owner.  Mallory's
+-- domain, used by the superuser's table, records who checks it (the
+-- superuser's own INSERTs run it as the superuser, as PostgreSQL does: the
+-- record of those is cleared before mallory's calls).
+SET ROLE regress_mallory;
+CREATE FUNCTION regress_hostile.checked(v int4) RETURNS bool LANGUAGE plpgsql AS $f$
+BEGIN
+    INSERT INTO public.hostile_calls VALUES (current_user, 'domain check');
+    RETURN true;
+END $f$;
+CREATE DOMAIN regress_hostile.checked_id AS int4 CHECK (regress_hostile.checked(VALUE));
+RESET ROLE;
+CREATE TABLE public.sec_dom (shop int NOT NULL, id regress_hostile.checked_id PRIMARY KEY, parent_id regress_hostile.checked_id);
+SELECT chronicle.tree_attach('public.sec_dom', scope_column => 'shop');
+INSERT INTO public.sec_dom VALUES (1, 1, NULL), (1, 2, 1), (1, 3, 1);
+GRANT SELECT, INSERT, DELETE, UPDATE (parent_id) ON public.sec_dom TO regress_mallory;
+TRUNCATE public.hostile_calls;
+SET ROLE regress_mallory;
+SELECT chronicle.tree_delete('public.sec_dom', '3'::text, in_scope => '1'::text) AS deleted;
+SELECT chronicle.tree_move('public.sec_dom', '2'::text, NULL::text, in_scope => 1) AS moved;
+RESET ROLE;
+SELECT who, op, count(*) FROM public.hostile_calls GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT id, parent_id, lft, rgt, depth FROM public.sec_dom ORDER BY lft;
+DROP TABLE public.sec_dom;
+
 DROP TABLE public.sec_t4, public.sec_t8, public.sec_tt, public.sec_tn, public.sec_ts, public.sec_ci, public.hostile_calls;
 DROP EXTENSION citext;
 DROP SCHEMA regress_ci;

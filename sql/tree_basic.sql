@@ -316,6 +316,42 @@ SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'existing'::regclass
 SELECT count(*) AS attachments FROM chronicle._tree_tables WHERE tbl = 'existing'::regclass;
 SELECT regress.error_of($$SELECT chronicle.tree_detach('existing')$$) AS detached_twice;
 
+-- A column of the attachment dropped (its trigger with it, CASCADE): writes
+-- are TR004, and detach still works, so that the table can be attached again.
+CREATE TABLE lost_parent (id int PRIMARY KEY, parent_id int, up int);
+SELECT chronicle.tree_attach('lost_parent');
+ALTER TABLE lost_parent DROP COLUMN parent_id CASCADE;
+SELECT regress.error_of($$INSERT INTO lost_parent VALUES (1, NULL)$$) AS write_without_parent;
+SELECT chronicle.tree_detach('lost_parent');
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'lost_parent'::regclass AND tgname LIKE 'chronicle_tree_%';
+SELECT count(*) AS attachments FROM chronicle._tree_tables WHERE tbl = 'lost_parent'::regclass;
+SELECT chronicle.tree_attach('lost_parent', parent_column => 'up');
+INSERT INTO lost_parent VALUES (1, NULL), (2, 1);
+SELECT id, up, lft, rgt, depth FROM lost_parent ORDER BY lft;
+DROP TABLE lost_parent;
+
+-- The id column's type changed after attach (the parent column's cannot be:
+-- a trigger names it): writes are TR004, never a crash.
+CREATE TABLE retyped (id int PRIMARY KEY, parent_id int);
+SELECT chronicle.tree_attach('retyped');
+INSERT INTO retyped VALUES (1, NULL);
+ALTER TABLE retyped ALTER COLUMN id TYPE text;
+SELECT regress.error_of($$INSERT INTO retyped VALUES ('2', 1)$$) AS retyped_id;
+SELECT chronicle.tree_detach('retyped');
+DROP TABLE retyped;
+-- A NULL id (its key and NOT NULL dropped after attach) names no node: 23502,
+-- never a crash, whatever the statement.
+CREATE TABLE null_ids (id text PRIMARY KEY, parent_id text);
+SELECT chronicle.tree_attach('null_ids');
+INSERT INTO null_ids VALUES ('a', NULL), ('b', 'a');
+ALTER TABLE null_ids DROP CONSTRAINT null_ids_pkey, ALTER COLUMN id DROP NOT NULL;
+SELECT regress.error_of($$INSERT INTO null_ids VALUES (NULL, NULL)$$) AS null_id;
+SELECT regress.error_of($$INSERT INTO null_ids VALUES ('c', NULL), (NULL, 'a')$$) AS null_id_bulk;
+SELECT regress.error_of($$UPDATE null_ids SET id = NULL, parent_id = NULL WHERE id = 'b'$$) AS null_id_move;
+SELECT regress.error_of($$UPDATE null_ids SET id = NULL, parent_id = NULL$$) AS null_id_move_bulk;
+SELECT id, parent_id, lft, rgt, depth FROM null_ids ORDER BY lft;
+DROP TABLE null_ids;
+
 -- Dropping an attached table removes its attachment.
 SELECT chronicle.tree_attach('existing');
 DROP TABLE existing;

@@ -118,6 +118,12 @@ SELECT store, count(*) AS nodes, max(rgt) AS max_rgt FROM shelves GROUP BY store
 SELECT id FROM chronicle.tree_children(NULL::shelves, 2, in_scope => 2);
 SELECT id FROM chronicle.tree_children(NULL::shelves, 3, in_scope => '2');
 SELECT try_scoped($$SELECT * FROM chronicle.tree_children(NULL::shelves, 3, in_scope => 'x')$$) AS bad_scope;
+-- tree_insert into an integer scope (a scope type passed by value), without
+-- a target and with one: the stored row.
+SELECT chronicle.tree_insert('shelves', '{"store": 2, "id": 20}') AS inserted;
+SELECT chronicle.tree_insert('shelves', '{"store": 2, "id": 21}', 20, 'before') AS inserted;
+SELECT chronicle.tree_insert('shelves', '{"store": 1, "id": 21}', 1) AS inserted;
+SELECT store, id, parent_id, lft, rgt, depth FROM shelves WHERE id >= 20 ORDER BY store, lft;
 -- A table without a scope column has no scope to give.
 CREATE TABLE plain_tree (id int PRIMARY KEY, parent_id int);
 SELECT chronicle.tree_attach('plain_tree');
@@ -138,6 +144,20 @@ INSERT INTO global_cats VALUES ('x', 1, NULL), ('x', 2, 1), ('y', 3, NULL);
 SELECT id FROM chronicle.tree_subtree(NULL::global_cats, 1, in_scope => 'x');
 SELECT try_scoped($$SELECT * FROM chronicle.tree_subtree(NULL::global_cats, 1, in_scope => 'y')$$) AS filtered;
 SELECT id FROM chronicle.tree_subtree(NULL::global_cats, 1);
+
+-- Scopes compare with the scope column's own equality, as the tree's
+-- statements compare them: in_scope => 1 names the scope 1.0 of a numeric
+-- column, and 1.0 and 1.00 are one tree (numbered together), so a node of
+-- one may move under a node of the other.
+CREATE TABLE num_scoped (shop numeric NOT NULL, id int PRIMARY KEY, parent_id int);
+SELECT chronicle.tree_attach('num_scoped', scope_column => 'shop');
+INSERT INTO num_scoped VALUES (1.0, 1, NULL), (1.0, 2, 1), (1.00, 3, NULL);
+SELECT id, shop, lft, rgt FROM num_scoped ORDER BY lft;
+SELECT id FROM chronicle.tree_subtree(NULL::num_scoped, 1, in_scope => 1);
+SELECT chronicle.tree_move('num_scoped', 3, 1);
+SELECT id, shop, parent_id, lft, rgt, depth FROM num_scoped ORDER BY lft;
+SELECT count(*) AS problems FROM chronicle.tree_validate('num_scoped');
+DROP TABLE num_scoped;
 
 -- Every scope is valid, each alone too, and a rebuild changes nothing.
 SELECT count(*) AS problems FROM chronicle.tree_validate('shop_cats');

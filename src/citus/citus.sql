@@ -125,8 +125,9 @@ BEGIN
     -- node (reducers, event types, upcasters, projections, subscriptions),
     -- so a reference table, copied to every node.  Except the trees'
     -- catalog: it names the coordinator's own tables (regclass), which
-    -- workers do not have, and trees on distributed tables are not built
-    -- yet; tree tables stay on the coordinator, working as before.
+    -- workers do not have; a tree distributed by its scope carries its
+    -- attachment to its shards in its lock trigger's arguments
+    -- (docs/design/citus.md).
     FOR t IN
         SELECT c.oid::pg_catalog.regclass::pg_catalog.text
           FROM pg_catalog.pg_class c

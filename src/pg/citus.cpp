@@ -3,9 +3,9 @@
  *
  * Citus's own SQL functions answer, through the one SQL door (spi.h):
  * get_shard_id_for_distribution_column() hashes the value as the planner
- * does, shard_name() gives the shard's qualified name, and to_regclass()
- * finds it only where it is placed (a worker; the coordinator when it holds
- * shards).  Reference tables have one shard placed everywhere but are only
+ * does, shard_name() gives the shard's qualified name, pg_dist_placement
+ * says whether this node holds it (a worker; the coordinator when it holds
+ * shards), and to_regclass() finds it there.  Reference tables have one shard placed everywhere but are only
  * ever written through SQL, so they are reported as "not distributed" by
  * local_placement and as Citus tables by is_citus_table.
  */
@@ -30,6 +30,17 @@ namespace pg::citus {
 
 namespace {
 
+/*
+ * "Shard $id has a placement on this node": pg_dist_placement, by this node's
+ * group (pg_dist_local_group).  A relation of a shard's name proves nothing:
+ * a role that may create tables in the distributed table's schema can create
+ * one on a node that holds no placement of that shard (the coordinator), and
+ * chronicle would then work on, and run the triggers of, that role's table.
+ */
+#define LOCAL_PLACEMENT(id)                                                                         \
+    "EXISTS (SELECT FROM pg_catalog.pg_dist_placement pl WHERE pl.shardid OPERATOR(pg_catalog.=) " id \
+    " AND pl.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g))"
+
 SPIPlanPtr placement_plan;
 SPIPlanPtr citus_table_plan;
 SPIPlanPtr local_shards_plan;
@@ -39,7 +50,8 @@ SPIPlanPtr local_group_plan;
 const char *const LOCAL_SHARDS_SQL =
     "SELECT x.r::pg_catalog.text FROM (SELECT pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, "
     "s.shardid)) AS r FROM pg_catalog.pg_dist_shard s "
-    "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1) x WHERE x.r IS NOT NULL ORDER BY 1";
+    "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1 AND " LOCAL_PLACEMENT("s.shardid") ") x "
+    "WHERE x.r IS NOT NULL ORDER BY 1";
 
 /*
  * partmethod 'h' (hash-distributed); for it the local shard or NULL.  No row:
@@ -48,14 +60,16 @@ const char *const LOCAL_SHARDS_SQL =
 const char *const PLACEMENT_SQL =
     "SELECT p.partmethod OPERATOR(pg_catalog.=) 'h', "
     "CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN "
-    "pg_catalog.to_regclass(pg_catalog.shard_name(p.logicalrelid, "
-    "pg_catalog.get_shard_id_for_distribution_column(p.logicalrelid, $2), false))::pg_catalog.oid END "
+    "(SELECT pg_catalog.to_regclass(pg_catalog.shard_name(p.logicalrelid, x.id, false))::pg_catalog.oid "
+    "FROM (SELECT pg_catalog.get_shard_id_for_distribution_column(p.logicalrelid, $2) AS id) x "
+    "WHERE " LOCAL_PLACEMENT("x.id") ") END "
     "FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
 
 /*
  * A shard's name is its table's name and "_<shardid>": the id picks the one
- * row of pg_dist_shard, and the name that row gives must be relid's own (a
- * table that only looks like a shard is none).
+ * row of pg_dist_shard, the name that row gives must be relid's own, and the
+ * shard must be placed on this node (a table that only looks like a shard is
+ * none).
  */
 const char *const SHARD_PARENT_SQL =
     "SELECT p.logicalrelid::pg_catalog.oid, p.partmethod, CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' "
@@ -64,17 +78,21 @@ const char *const SHARD_PARENT_SQL =
     "ON p.logicalrelid OPERATOR(pg_catalog.=) s.logicalrelid "
     "WHERE s.shardid OPERATOR(pg_catalog.=) $1 "
     "AND pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid, false))::pg_catalog.oid "
-    "OPERATOR(pg_catalog.=) $2";
+    "OPERATOR(pg_catalog.=) $2 AND " LOCAL_PLACEMENT("s.shardid");
 
 const char *const TABLE_METHOD_SQL =
     "SELECT p.partmethod, CASE WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' "
-    "THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END "
+    "THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END, p.repmodel "
     "FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
+
+const char *const IS_COORDINATOR_SQL =
+    "SELECT g.groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group g";
 
 const char *const LOCAL_SHARD_OIDS_SQL =
     "SELECT x.r FROM (SELECT pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid, false))"
     "::pg_catalog.oid AS r FROM pg_catalog.pg_dist_shard s "
-    "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1) x WHERE x.r IS NOT NULL ORDER BY 1";
+    "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1 AND " LOCAL_PLACEMENT("s.shardid") ") x "
+    "WHERE x.r IS NOT NULL ORDER BY 1";
 
 const char *const PLACEMENT_NODE_SQL =
     "SELECT n.nodename OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) n.nodeport::pg_catalog.text "
@@ -87,6 +105,7 @@ SPIPlanPtr shard_parent_plan;
 SPIPlanPtr table_method_plan;
 SPIPlanPtr local_shard_oids_plan;
 SPIPlanPtr placement_node_plan;
+SPIPlanPtr is_coordinator_plan;
 
 const char *const CITUS_TABLE_SQL =
     "SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1";
@@ -228,9 +247,11 @@ Oid shard_parent(Oid relid, char *method, char **column)
     return parent;
 }
 
-char table_method(Oid relid, char **column)
+char table_method(Oid relid, char **column, char *repmodel)
 {
     *column = NULL;
+    if (repmodel)
+        *repmodel = 0;
     if (!installed())
         return 0;
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -248,9 +269,27 @@ char table_method(Oid relid, char **column)
         char *c = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
         if (c)
             *column = strcpy((char *) SPI_palloc(strlen(c) + 1), c);
+        if (repmodel)
+            *repmodel = DatumGetChar(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
     }
     SPI_finish();
     return method;
+}
+
+bool is_coordinator()
+{
+    if (!installed())
+        return false;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "chronicle: SPI_connect failed");
+    SPIPlanPtr plan = pg::spi::kept_plan(&is_coordinator_plan, IS_COORDINATOR_SQL, 0, NULL);
+    if (pg::spi::execute_plan(plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading pg_dist_local_group failed");
+    bool isnull = true;
+    bool result = SPI_processed > 0 &&
+                  DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+    SPI_finish();
+    return result;
 }
 
 Oid *local_shards(Oid relid, int *n)

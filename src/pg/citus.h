@@ -55,8 +55,13 @@ char *local_shards_from_item(Oid relid);
 Oid shard_parent(Oid relid, char *method, char **column);
 
 /* relid as a Citus table: its partition method, or 0 when it is none (then
- * *column is NULL); *column as for shard_parent. */
-char table_method(Oid relid, char **column);
+ * *column is NULL); *column as for shard_parent; *repmodel (when not NULL)
+ * its replication model ('t' a reference table, 's' a Citus local table
+ * among the 'n' ones). */
+char table_method(Oid relid, char **column, char *repmodel = nullptr);
+
+/* Is this node the coordinator (group 0)?  false without Citus. */
+bool is_coordinator();
 
 /* The local shards of a distributed table, ascending by OID (palloc'd; *n of them). */
 Oid *local_shards(Oid relid, int *n);

@@ -22,10 +22,13 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/array.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -502,33 +505,82 @@ SQL_FUNCTION(chronicle_tree_attach)
         PG_RETURN_VOID();
 }
 
+/* Does relid carry one of chronicle's tree triggers? */
+static bool has_tree_triggers(Oid relid)
+{
+    Oid nsp = get_namespace_oid("chronicle", false);
+    Relation rel = relation_open(relid, AccessShareLock);
+    bool found = false;
+    for (int i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers && !found; i++)
+    {
+        Trigger *t = &rel->trigdesc->triggers[i];
+        found = strncmp(t->tgname, "chronicle_tree_", strlen("chronicle_tree_")) == 0 &&
+                get_func_namespace(t->tgfoid) == nsp;
+    }
+    relation_close(rel, AccessShareLock);
+    return found;
+}
+
 SQL_FUNCTION(chronicle_tree_detach)
 {
         require(fcinfo, 0, "tbl");
         Oid relid = PG_GETARG_OID(0);
         check_owned_table(relid);
-        TreeInfo *ti = tree_info(relid, false);
-        if (!ti->attached_here)
-        {
-            /* A distributed tree's shell or shard on a worker: its
-             * attachment is the coordinator's. */
-            const char *name = get_rel_name(relid);
-            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                            pg::format("tree table %s was attached on the Citus coordinator", name), "",
-                            "Detach it there: Citus removes the triggers from every shard.");
-        }
         SPI_connect();
+        /*
+         * The attachment is not loaded: a tree whose attachment no longer
+         * loads (a column of it dropped, or distributed by another column
+         * than its scope: TR004) is detached all the same, so that it can be
+         * attached again.  Its rows in chronicle._tree_tables: its own, and
+         * for a Citus table its local shards' (a Citus local table's shard
+         * is the attached table, renamed by Citus, with its row).
+         */
+        char *column, repmodel, shard_method;
+        char method = pg::citus::table_method(relid, &column, &repmodel);
+        bool shard = method == 0 && OidIsValid(pg::citus::shard_parent(relid, &shard_method, &column));
+        int nshards = 0;
+        Oid *shards = method ? pg::citus::local_shards(relid, &nshards) : NULL;
+        Datum *oids = (Datum *) palloc(sizeof(Datum) * (nshards + 1));
+        oids[0] = ObjectIdGetDatum(relid);
+        for (int i = 0; i < nshards; i++)
+            oids[i + 1] = ObjectIdGetDatum(shards[i]);
+        Oid types[1] = {OIDARRAYOID};
+        Datum values[1] = {PointerGetDatum(construct_array(oids, nshards + 1, OIDOID, sizeof(Oid), true, TYPALIGN_INT))};
+        meta_write("SELECT FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)", 1,
+                   types, values, NULL);
+        if (SPI_processed == 0)
+        {
+            if (!has_tree_triggers(relid))
+            {
+                const char *name = get_rel_name(relid);
+                throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("table %s is not attached as a tree", name), "",
+                                "Attach it with chronicle.tree_attach().");
+            }
+            if (shard || (method && !pg::citus::is_coordinator()))
+            {
+                /* A distributed tree's shell or shard on a worker: its
+                 * attachment is the coordinator's. */
+                const char *name = get_rel_name(relid);
+                throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                                pg::format("tree table %s was attached on the Citus coordinator", name), "",
+                                "Detach it there: Citus removes the triggers from every shard.");
+            }
+            /* Its triggers without its row: Citus re-created the table
+             * (alter_distributed_table, undistribute_table), or a copy of
+             * the table took them along.  They go. */
+        }
         /* The table before the tree lock, as every writer takes them: DROP
          * TRIGGER below needs ACCESS EXCLUSIVE, and taking it after the tree
          * lock waited for writers that wait for the tree lock (40P01;
          * docs/design/locking.md, isolation spec locks_tree_detach). */
         LockRelationOid(relid, AccessExclusiveLock);
-        tree_lock_table(ti, true);
-        const char *T = pstrdup(ti->qtable);
-        /* A distributed table's: Citus drops them on its shards too, if told
+        tree_lock_relation(relid, true);
+        const char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                   get_rel_name(relid));
+        /* A Citus table's: Citus drops them on its shards too, if told
          * that triggers on its tables are wanted (for this statement only). */
         int nest = NewGUCNestLevel();
-        if (ti->citus == 'd')
+        if (method)
             set_config_option("citus.enable_unsafe_triggers", "on", PGC_USERSET, PGC_S_SESSION,
                               GUC_ACTION_SAVE, true, 0, false);
         for (const char *trig : {"chronicle_tree_1_lock", "chronicle_tree_2_guard",
@@ -536,11 +588,10 @@ SQL_FUNCTION(chronicle_tree_detach)
                                  "chronicle_tree_5_update", "chronicle_tree_6_delete"})
             run_sql(psprintf("DROP TRIGGER IF EXISTS %s ON %s", trig, T));
         AtEOXact_GUC(true, nest);
-        Oid types[1] = {REGCLASSOID};
-        Datum values[1] = {ObjectIdGetDatum(relid)};
-        meta_write("DELETE FROM chronicle._tree_tables WHERE tbl OPERATOR(pg_catalog.=) $1", 1,
+        meta_write("DELETE FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)", 1,
                    types, values, NULL);
-        CacheInvalidateRelcacheByRelid(relid);
+        for (int i = 0; i <= nshards; i++)
+            CacheInvalidateRelcacheByRelid(DatumGetObjectId(oids[i]));
         SPI_finish();
         PG_RETURN_VOID();
 }
@@ -595,7 +646,7 @@ ScopeArg scope_arg(FunctionCallInfo fcinfo, TreeInfo *ti, int arg)
  */
 TreeInfo *working_tree(TreeInfo *ti, ScopeArg sa)
 {
-    return ti->citus == 'd' ? tree_local_shard(ti, sa.value, !sa.given) : ti;
+    return tree_is_shell(ti) ? tree_local_shard(ti, sa.value, !sa.given) : ti;
 }
 
 /* A structural function's node and its tree's lock, taken before any numbers are read. */
@@ -738,8 +789,14 @@ SQL_FUNCTION(chronicle_tree_insert)
         if (SPI_processed > 0 && ti->scoped_ids)
         {
             fresh_scope = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &scope_null);
+            /* Of the scope column's type (an integer scope is passed by value). */
             if (!scope_null)
-                fresh_scope = SPI_datumTransfer(fresh_scope, false, -1);
+            {
+                int16 len;
+                bool byval;
+                get_typlenbyval(ti->scope_type, &len, &byval);
+                fresh_scope = datumCopy(fresh_scope, byval, len);
+            }
         }
         if (SPI_processed == 0 ||
             !tree_fetch_node(ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
@@ -802,8 +859,8 @@ SQL_FUNCTION(chronicle_tree_move)
         {
             TreeNode dest;
             if (tree_fetch_node(ti, target, (Datum) 0, true, &dest) &&
-                strcmp(tree_scope_text(ti, dest.scope, dest.scope_null),
-                       tree_scope_text(ti, node.scope, node.scope_null)) != 0)
+                (dest.scope_null != node.scope_null ||
+                 (!dest.scope_null && tree_cmp_scope(ti, dest.scope, node.scope) != 0)))
                 deny(relid);
         }
         tree_move_node(ti, id, node.scope, node.scope_null, target, PG_ARGISNULL(2), placement, true);
@@ -830,9 +887,12 @@ SQL_FUNCTION(chronicle_tree_delete)
         ScopeArg sa = scope_arg(fcinfo, ti, 3);
         ti = working_tree(ti, sa);
         relid = ti->relid;
+        /* As the caller, as scope_arg's: the id type's input (a domain's
+         * CHECK) is code of the type's owner's choosing, run as a plain
+         * statement would run it, never as the table's owner. */
+        Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
         int sec;
         Oid user = tree_switch_to_owner(ti, &sec);
-        Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
         /* On a scoped table with a foreign key to itself (parent column
          * REFERENCES the id), the table's tree lock EXCLUSIVE (as a plain
          * DELETE's statement trigger takes it), not SHARE: a plain INSERT of
@@ -920,7 +980,7 @@ SQL_FUNCTION(chronicle_tree_rebuild)
         /* A table distributed by Citus: each of its shards on this node. */
         int nshards = 1;
         Oid *shards = &relid;
-        if (ti->citus == 'd')
+        if (tree_is_shell(ti))
         {
             shards = pg::citus::local_shards(relid, &nshards);
             if (nshards == 0)

@@ -169,9 +169,14 @@ static void table_tag(TreeInfo *ti, LOCKTAG *tag)
 
 void tree_lock_table(TreeInfo *ti, bool exclusive)
 {
+    tree_lock_relation(ti->relid, exclusive);
+}
+
+void tree_lock_relation(Oid relid, bool exclusive)
+{
     /* The table before its tree lock (above); a no-op for a statement's trigger. */
-    LockRelationOid(ti->relid, RowExclusiveLock);
-    advisory(ti->relid, 0, 0x5401, exclusive ? ExclusiveLock : ShareLock);
+    LockRelationOid(relid, RowExclusiveLock);
+    advisory(relid, 0, 0x5401, exclusive ? ExclusiveLock : ShareLock);
 }
 
 /*

@@ -167,7 +167,7 @@ static bool attachment_from_trigger(Oid relid, char **names, char **on_delete, c
         found = true;
         if (t->tgnargs == 0)
             *bare = true;
-        MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+        /* In the caller's memory: load() copies what it keeps. */
         for (int a = 0; a < t->tgnargs; a++)
         {
             const char *arg = t->tgargs[a], *eq = strchr(arg, '=');
@@ -191,7 +191,6 @@ static bool attachment_from_trigger(Oid relid, char **names, char **on_delete, c
             else if (key("ids"))
                 *ids = pstrdup(v);
         }
-        MemoryContextSwitchTo(old);
     }
     relation_close(rel, AccessShareLock);
     if (found && !*bare && (names[0] == NULL || names[1] == NULL || *on_delete == NULL))
@@ -208,18 +207,23 @@ static char citus_kind(Oid relid, const char *scope, bool per_root, bool attache
 {
     if (!pg::citus::installed())
         return 0;
-    char method = 0;
+    char method = 0, repmodel = 0;
     char *column = NULL;
     char kind = 0;
     if (!attached_here && OidIsValid(pg::citus::shard_parent(relid, &method, &column)))
         kind = 's';
     else
     {
-        method = pg::citus::table_method(relid, &column);
+        method = pg::citus::table_method(relid, &column, &repmodel);
         kind = method ? 'd' : 0;
     }
     if (kind == 0)
         return 0;
+    /* A Citus local table (a tree Citus added to its metadata, for a foreign
+     * key to a reference table): one shard, on the coordinator, which keeps
+     * the table's own catalog row (Citus renamed the table into it). */
+    if (kind == 'd' && method == 'n' && repmodel == 's')
+        return 'l';
     if (method != 'h' || per_root || scope == NULL || column == NULL || strcmp(column, scope) != 0)
     {
         /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
@@ -230,7 +234,8 @@ static char citus_kind(Oid relid, const char *scope, bool per_root, bool attache
                                    name),
                         "Each scope's numbering must live on one node: a tree with a scope column may be "
                         "distributed by that column, and no other Citus table can be a tree.",
-                        "Undistribute it (undistribute_table), or detach the tree.");
+                        "Detach the tree (chronicle.tree_detach, on the coordinator) and undistribute the "
+                        "table; attach it again, then distribute it by its scope column.");
     }
     return kind;
 }
@@ -268,7 +273,11 @@ static bool load(TreeInfo *ti, Oid relid)
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading chronicle._tree_tables failed: %s", SPI_result_code_string(rc));
     SetUserIdAndSecContext(save_user, save_sec);
-    /* Kept past SPI_finish (in CacheMemoryContext). */
+    /* Kept past SPI_finish, in the caller's memory (SPI_palloc), which an
+     * error frees too: the entry keeps copies (cache_strdup). */
+    auto keep = [](const char *v) -> char * {
+        return v ? strcpy((char *) SPI_palloc(strlen(v) + 1), v) : NULL;
+    };
     char *names[4] = {NULL, NULL, NULL, NULL};
     char *del = NULL, *numbering = NULL, *ids = NULL;
     bool attached_here = SPI_processed > 0;
@@ -276,17 +285,11 @@ static bool load(TreeInfo *ti, Oid relid)
     {
         HeapTuple tup = SPI_tuptable->vals[0];
         TupleDesc desc = SPI_tuptable->tupdesc;
-        MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
         for (int i = 0; i < 4; i++)
-        {
-            char *v = SPI_getvalue(tup, desc, i + 1);
-            names[i] = v ? pstrdup(v) : NULL;
-        }
-        del = pstrdup(SPI_getvalue(tup, desc, 5));
-        char *n = SPI_getvalue(tup, desc, 6), *u = SPI_getvalue(tup, desc, 7);
-        numbering = n ? pstrdup(n) : NULL;
-        ids = u ? pstrdup(u) : NULL;
-        MemoryContextSwitchTo(old);
+            names[i] = keep(SPI_getvalue(tup, desc, i + 1));
+        del = keep(SPI_getvalue(tup, desc, 5));
+        numbering = keep(SPI_getvalue(tup, desc, 6));
+        ids = keep(SPI_getvalue(tup, desc, 7));
     }
     SPI_finish();
     if (!attached_here)
@@ -301,7 +304,18 @@ static bool load(TreeInfo *ti, Oid relid)
         char *column;
         bool shard = OidIsValid(pg::citus::shard_parent(relid, &method, &column));
         if (!shard && pg::citus::table_method(relid, &column) == 0)
-            return false; /* a table of this node: only its catalog row attaches it */
+        {
+            /*
+             * A table of this node: only its catalog row attaches it.  (Its
+             * lock trigger names an attachment all the same while Citus fills
+             * a new shard, which the worker's metadata does not show yet, and
+             * when Citus made the table out of a distributed tree:
+             * undistribute_table builds a new table, triggers and rows
+             * copied, and drops the old one, whose row goes with it.  Then
+             * tree_detach removes the triggers and tree_attach numbers it.)
+             */
+            return false;
+        }
         if (bare)
         {
             const char *name = get_rel_name(relid);
@@ -314,6 +328,20 @@ static bool load(TreeInfo *ti, Oid relid)
             names[2] = NULL;
         if (names[3] && names[3][0] == '\0')
             names[3] = NULL;
+        /* What tree_trigger_args writes, nothing else (a trigger of the
+         * same name with other arguments is no attachment). */
+        auto one_of = [](const char *v, const char *a, const char *b, const char *c) {
+            return v && (strcmp(v, a) == 0 || strcmp(v, b) == 0 || (c && strcmp(v, c) == 0));
+        };
+        if (!one_of(del, "cascade", "promote", "restrict") || !one_of(numbering, "per_scope", "per_root", NULL) ||
+            !one_of(ids, "table", "scope", NULL))
+        {
+            const char *name = get_rel_name(relid);
+            throw pg::Error(CHRONICLE_NOT_A_TREE,
+                            pg::format("the lock trigger of tree table %s carries a malformed attachment", name),
+                            "Its on_delete, numbering or ids argument is missing or unknown.",
+                            "Detach the table on the coordinator, attach it again, then distribute it.");
+        }
     }
     ti->on_delete = del[0] == 'c' ? DEL_CASCADE : del[0] == 'p' ? DEL_PROMOTE : DEL_RESTRICT;
     ti->per_root = numbering && strcmp(numbering, "per_root") == 0;
@@ -334,6 +362,19 @@ static bool load(TreeInfo *ti, Oid relid)
     ti->citus = citus_kind(relid, names[2], ti->per_root, attached_here);
     ti->id_att = column(relid, names[0], &ti->id_type, &ti->id_coll);
     ti->parent_att = column(relid, names[1], &typ, &coll);
+    /* Checked by tree_attach, but the id column's type can change since (the
+     * parent column's cannot: a trigger names it), and a shard's attachment
+     * comes from its trigger's arguments: every id and parent value is read
+     * as the id type, a mismatch would read one as the other. */
+    if (typ != ti->id_type)
+    {
+        const char *table = get_rel_name(relid), *ptype = format_type_be(typ),
+                   *itype = format_type_be(ti->id_type);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("parent column \"%s\" of tree table %s is of type %s, its id column \"%s\" of type %s",
+                                   names[1], table, ptype, names[0], itype),
+                        "", "Detach the table (chronicle.tree_detach()) and attach it again.");
+    }
     if (ti->per_root)
     {
         /* The tree key is the root's id, kept in tree_root (tree.h). */
@@ -348,8 +389,17 @@ static bool load(TreeInfo *ti, Oid relid)
         ti->scope_att = names[2] ? column(relid, names[2], &ti->scope_type, &ti->scope_coll) : 0;
     ti->order_att = names[3] ? column(relid, names[3], &ti->order_type, &ti->order_coll) : 0;
     ti->lft_att = column(relid, "lft", &typ, NULL);
+    bool numbers_int = typ == INT4OID;
     ti->rgt_att = column(relid, "rgt", &typ, NULL);
+    numbers_int = numbers_int && typ == INT4OID;
     ti->depth_att = column(relid, "depth", &typ, NULL);
+    if (!numbers_int || typ != INT4OID)
+    {
+        const char *table = get_rel_name(relid);
+        throw pg::Error(CHRONICLE_NOT_A_TREE,
+                        pg::format("columns lft, rgt and depth of tree table %s must be integers", table), "",
+                        "Detach the table (chronicle.tree_detach()) and attach it again.");
+    }
     cmp_proc(ti->id_type, &ti->id_cmp, "id");
     ti->eq_id = equality_operator(ti->id_type, "id");
     ti->eq_scope = ti->scope_att ? equality_operator(ti->scope_type, "scope") : NULL;
@@ -363,6 +413,8 @@ static bool load(TreeInfo *ti, Oid relid)
     }
     if (ti->order_att)
         cmp_proc(ti->order_type, &ti->order_cmp, "order");
+    if (ti->scope_att)
+        cmp_proc(ti->scope_type, &ti->scope_cmp, "scope");
     if (ti->scope_att)
     {
         TypeCacheEntry *tc = lookup_type_cache(ti->scope_type, TYPECACHE_HASH_PROC_FINFO);
@@ -761,6 +813,20 @@ Datum tree_cast_scope(TreeInfo *ti, Datum value, Oid type)
 
 TreeInfo *tree_local_shard(TreeInfo *ti, Datum scope, bool scope_null)
 {
+    if (ti->citus == 'l')
+    {
+        /* A Citus local table: its one shard, on the coordinator. */
+        int n;
+        Oid *shards = pg::citus::local_shards(ti->relid, &n);
+        if (n != 1)
+        {
+            const char *name = get_rel_name(ti->relid);
+            throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                            pg::format("tree table %s is a Citus local table, stored on the coordinator", name),
+                            "", "Call the tree functions on the coordinator.");
+        }
+        return tree_info(shards[0], false);
+    }
     if (ti->citus != 'd')
         return ti;
     if (scope_null)
@@ -807,6 +873,14 @@ char *tree_trigger_args(const char *id, const char *parent, const char *scope, c
 int tree_cmp_id(TreeInfo *ti, Datum a, Datum b)
 {
     return ApplySortComparator(a, false, b, false, &ti->id_sort);
+}
+
+/* Scopes compare as the tree's statements compare them (eq_scope: the
+ * type's default btree opclass, the column's collation), not by their text:
+ * numeric 1.0 and 1.00 are one scope. */
+int tree_cmp_scope(TreeInfo *ti, Datum a, Datum b)
+{
+    return DatumGetInt32(FunctionCall2Coll(&ti->scope_cmp, ti->scope_coll, a, b));
 }
 
 /* Order values compare NULLS LAST, as ORDER BY does. */

@@ -116,7 +116,7 @@ bool tree_locate(TreeInfo *ti, Datum id, bool given, Datum scope, bool latest, T
     {
         if (out->scope_null)
             return false;
-        return strcmp(tree_scope_text(ti, out->scope, false), tree_scope_text(ti, scope, false)) == 0;
+        return tree_cmp_scope(ti, out->scope, scope) == 0;
     }
     return true;
 }
@@ -146,7 +146,7 @@ static bool same_scope(TreeInfo *ti, TreeNode *a, TreeNode *b)
     }
     if (a->scope_null || b->scope_null)
         return a->scope_null && b->scope_null;
-    return strcmp(tree_scope_text(ti, a->scope, false), tree_scope_text(ti, b->scope, false)) == 0;
+    return tree_cmp_scope(ti, a->scope, b->scope) == 0;
 }
 
 /* One past the last number of the tree: where a last root goes. */

@@ -75,7 +75,7 @@ Datum rows_of(FunctionCallInfo fcinfo, TreePlan which, bool with_depth, int scop
     Datum scope = (Datum) 0;
     bool given = scope_given(fcinfo, ti, scope_arg, &scope);
     /* A table distributed by Citus: its shard holding the scope, here. */
-    if (ti->citus == 'd')
+    if (tree_is_shell(ti))
         ti = tree_local_shard(ti, scope, !given);
     Datum id = tree_cast_id(ti, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
     /*
@@ -384,9 +384,9 @@ SQL_FUNCTION(chronicle_tree_validate)
     Datum scope = (Datum) 0;
     bool given = scope_given(fcinfo, ti, 1, &scope);
     Problems p = {rsi->setResult, rsi->setDesc, "", 0, NULL, (Datum) 0};
-    if (ti->citus == 'd' && given)
+    if (tree_is_shell(ti) && given)
         validate_table(tree_local_shard(ti, scope, false), &p, true, scope);
-    else if (ti->citus == 'd')
+    else if (tree_is_shell(ti))
     {
         /* Every scope of the table's shards on this node. */
         int n;

@@ -100,9 +100,9 @@ struct TreeInfo
      * node, not read from the lock trigger's arguments (a shard, a worker's
      * shell).
      */
-    char citus;
+    char citus; /* 'l': the shell of a Citus local table (one shard, on the coordinator) */
     bool attached_here;
-    FmgrInfo id_cmp, order_cmp, scope_hash; /* btree comparison, hash */
+    FmgrInfo id_cmp, order_cmp, scope_cmp, scope_hash; /* btree comparison, hash */
     SortSupportData id_sort;                /* fast id comparison (int ids skip fmgr) */
     char *qtable;                           /* quoted schema.table */
     char *qid, *qparent, *qscope, *qorder;  /* quoted column names (qscope, qorder may be NULL) */
@@ -120,8 +120,14 @@ SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which);
 Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
 Datum tree_cast_scope(TreeInfo *ti, Datum value, Oid type);
 /* A distributed tree (citus 'd'): the tree of the shard holding scope, which
- * must be on this node (0A000 naming the node that holds it otherwise). */
+ * must be on this node (0A000 naming the node that holds it otherwise); a
+ * Citus local table's (citus 'l'): its one shard.  Others: ti itself. */
 TreeInfo *tree_local_shard(TreeInfo *ti, Datum scope, bool scope_null);
+/* A Citus shell (rows in shards; its own triggers stand aside). */
+inline bool tree_is_shell(const TreeInfo *ti)
+{
+    return ti->citus == 'd' || ti->citus == 'l';
+}
 /* The lock trigger's arguments: the attachment, as a shard gets it. */
 char *tree_trigger_args(const char *id, const char *parent, const char *scope, const char *order,
                         const char *on_delete, const char *numbering, bool scoped_ids);
@@ -134,6 +140,8 @@ bool tree_busy(int statement_depth);
 extern bool tree_maintenance_setting; /* the GUC chronicle.tree_maintenance */
 uint64 tree_generation(void);
 void tree_lock_table(TreeInfo *ti, bool exclusive);
+/* The same, by the table's oid (tree_detach, which needs no attachment). */
+void tree_lock_relation(Oid relid, bool exclusive);
 /* The lock trigger's: a scoped INSERT's share, and the UPDATE's exclusive
  * lock that replaces a share its own statement's INSERT trigger took (exec.cpp). */
 void tree_lock_table_for_insert(TreeInfo *ti);
@@ -201,6 +209,7 @@ int32 tree_end_position(TreeInfo *ti, Datum scope, bool scope_null);
 /* triggers.cpp: from tree_init */
 void tree_triggers_init(void);
 
-/* The btree comparison of two ids / order values. */
+/* The btree comparison of two ids / order values / scopes (not NULL). */
 int tree_cmp_id(TreeInfo *ti, Datum a, Datum b);
+int tree_cmp_scope(TreeInfo *ti, Datum a, Datum b);
 int tree_cmp_order(TreeInfo *ti, Datum a, bool a_null, Datum b, bool b_null);

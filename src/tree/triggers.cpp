@@ -122,6 +122,15 @@ void managed_columns_error(TreeInfo *ti)
                     "Use chronicle.tree_insert() to place a node.");
 }
 
+/* A row without an id names no node (tree_attach wants the id column NOT
+ * NULL; the table's owner may drop that since). */
+[[noreturn]] void null_id_error(TreeInfo *ti)
+{
+    throw pg::Error(ERRCODE_NOT_NULL_VIOLATION,
+                    pg::format("the id column of tree table %s must not be NULL", ti->qtable), "",
+                    "Declare it NOT NULL again (a primary key is).");
+}
+
 /* numbered (for an INSERT): how many rows came with all of lft, rgt and depth. */
 Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count, bool insert,
                   int *numbered = NULL)
@@ -147,7 +156,10 @@ Captured *capture(TreeInfo *ti, Relation rel, Tuplestorestate *store, int *count
         Captured *c = &rows[n];
         bool isnull, rn, dn;
         c->seq = n;
-        c->id = datumCopy(slot_getattr(slot, ti->id_att, &isnull), idbyval, idlen);
+        Datum id = slot_getattr(slot, ti->id_att, &isnull);
+        if (isnull)
+            null_id_error(ti);
+        c->id = datumCopy(id, idbyval, idlen);
         c->parent = slot_getattr(slot, ti->parent_att, &c->parent_null);
         if (!c->parent_null)
             c->parent = datumCopy(c->parent, idbyval, idlen);
@@ -423,7 +435,7 @@ TreeInfo *tree_for_trigger(TriggerData *td)
         return NULL;
     TreeInfo *ti = tree_info(RelationGetRelid(td->tg_relation), true);
     /* A Citus shell holds no rows: the triggers of its shards keep them. */
-    if (ti && ti->citus == 'd')
+    if (ti && tree_is_shell(ti))
         return NULL;
     return ti;
 }
@@ -607,8 +619,13 @@ SQL_FUNCTION(chronicle_tree_moved_trigger)
         bool byval;
         bool isnull;
         get_typlenbyval(ti->id_type, &len, &byval);
-        p->ids[p->n] =
-            datumCopy(heap_getattr(td->tg_newtuple, ti->id_att, desc, &isnull), byval, len);
+        Datum id = heap_getattr(td->tg_newtuple, ti->id_att, desc, &isnull);
+        if (isnull)
+        {
+            MemoryContextSwitchTo(old);
+            null_id_error(ti);
+        }
+        p->ids[p->n] = datumCopy(id, byval, len);
         p->old_scope_null[p->n] = p->new_scope_null[p->n] = true;
         p->old_scope[p->n] = p->new_scope[p->n] = (Datum) 0;
         if (ti->scope_att)

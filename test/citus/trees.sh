@@ -26,7 +26,7 @@ q coord -c "SELECT chronicle.tree_attach('cats', scope_column => 'shop')" >/dev/
 q coord -c "INSERT INTO cats VALUES ('before', 1, NULL, 'r'), ('before', 2, 1, 'x'), ('before', 3, 2, 'y')" >/dev/null
 check "Citus refuses a table with triggers unless told they are wanted" "ERROR:  cannot distribute relation \"cats\" because it has triggers" \
     "$(q coord -c "SELECT create_distributed_table('cats', 'shop')" 2>&1 | head -1)"
-q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats', 'shop', shard_count => 4)" \
+q coord -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('cats', 'shop', shard_count => 4, colocate_with => 'none')" \
     -c "SELECT truncate_local_data_after_distributing_table('cats')" >/dev/null 2>&1 ||
     fail "create_distributed_table('cats', 'shop')"
 check "cats is hash-distributed by shop" "h|shop" \
@@ -200,6 +200,60 @@ check "concurrent writers of two scopes: every row numbered, 1..2n in each scope
 check "... and valid on every shard" "4|0" \
     "$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM chronicle.tree_validate('%s')\$\$) WHERE success")"
 
+# ---- shards moved and split: the triggers go with them ------------------------
+# Citus copies a shard's triggers, arguments included, to the new placement
+# (cats is colocated with nothing: moving its shards moves no other table's);
+# the rows keep their numbers (the triggers stand aside while Citus fills it).
+sid=$(q coord -c "SELECT get_shard_id_for_distribution_column('cats', '$sa')")
+q coord -c "SELECT citus_move_shard_placement($sid, '127.0.0.1', ${port[w1]}, '127.0.0.1', ${port[w2]}, shard_transfer_mode => 'block_writes')" >/dev/null ||
+    fail "citus_move_shard_placement of $sa's shard"
+check "after moving $sa's shard to w2: its numbering as it was" "26:1-52" "$(span "$sa")"
+q coord -c "INSERT INTO cats VALUES ('$sa', 300, 4, 'after the move')" >/dev/null || fail "INSERT after the move"
+check "... a write is numbered on w2 (tree_validate there: 0), the tree functions follow it" "27:1-54|0|0A000" \
+    "$(span "$sa")|$(q w2 -c "SELECT count(*) FROM chronicle.tree_validate('cats', in_scope => '$sa')")|$(err w1 "SELECT * FROM chronicle.tree_subtree(NULL::cats, 1, in_scope => '$sa')")"
+sid=$(q coord -c "SELECT get_shard_id_for_distribution_column('cats', '$sb')")
+q coord -c "SELECT citus_split_shard_by_split_points($sid,
+              ARRAY[((shardminvalue::bigint + shardmaxvalue::bigint) / 2)::text],
+              ARRAY[(SELECT nodeid FROM pg_dist_node WHERE nodeport = ${port[w1]}), (SELECT nodeid FROM pg_dist_node WHERE nodeport = ${port[w2]})],
+              shard_transfer_mode => 'block_writes') FROM pg_dist_shard WHERE shardid = $sid" >/dev/null ||
+    fail "citus_split_shard_by_split_points of $sb's shard"
+q coord -c "INSERT INTO cats VALUES ('$sb', 300, 1, 'after the split')" >/dev/null || fail "INSERT after the split"
+check "after splitting $sb's shard: numbered, 1..2n, and every shard valid" "26:1-52|5|0" \
+    "$(span "$sb")|$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM chronicle.tree_validate('%s')\$\$) WHERE success")"
+
+# ---- a table named like a shard is no shard --------------------------------------
+# A role that may create tables in the tree's schema creates, on the
+# coordinator (which holds no placement of cats), a table named like the shard
+# of $sa, with a lock trigger naming an attachment and a trigger of its own.
+# The tree functions there must still refuse (the scope is on another node),
+# never work on that table, and never run its owner's trigger as the caller.
+fake=$(q coord -c "SELECT shard_name('cats', get_shard_id_for_distribution_column('cats', '$sa'), false)")
+q coord -c "CREATE ROLE shard_forger LOGIN" -c "GRANT chronicle_writer TO shard_forger" \
+    -c "GRANT CREATE ON SCHEMA public TO shard_forger" -c "CREATE TABLE forged_seen (who text)" \
+    -c "GRANT INSERT ON forged_seen TO PUBLIC" -c "GRANT SELECT, INSERT ON cats TO shard_forger" >/dev/null ||
+    fail "CREATE ROLE shard_forger"
+q coord -c "SET ROLE shard_forger" \
+    -c "CREATE TABLE $fake (shop text NOT NULL, id int NOT NULL, parent_id int, name text, lft int, rgt int, depth int, PRIMARY KEY (shop, id))" \
+    -c "INSERT INTO $fake VALUES ('$sa', 1, NULL, 'forged', 1, 2, 0)" \
+    -c "CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE ON $fake FOR EACH STATEMENT
+        EXECUTE FUNCTION chronicle._tree_lock_trigger('id=id', 'parent=parent_id', 'scope=shop', 'on_delete=cascade', 'numbering=per_scope', 'ids=scope')" \
+    -c "CREATE FUNCTION forged_seen() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN INSERT INTO public.forged_seen VALUES (current_user); RETURN NULL; END \$\$" \
+    -c "CREATE TRIGGER forged_seen AFTER INSERT OR UPDATE OR DELETE ON $fake FOR EACH STATEMENT EXECUTE FUNCTION forged_seen()" \
+    -c "GRANT ALL ON $fake TO PUBLIC" >/dev/null || fail "creating $fake on the coordinator"
+check "a table named like $sa's shard on the coordinator: tree_subtree there still refuses (0A000)" "0A000" \
+    "$(err coord "SELECT * FROM chronicle.tree_subtree(NULL::cats, 1, in_scope => '$sa')")"
+check "... tree_insert too" "0A000" \
+    "$(err coord "SELECT chronicle.tree_insert('cats', '{\"shop\": \"$sa\", \"id\": 90}', 1)")"
+check "... tree_move and tree_delete too" "0A000|0A000" \
+    "$(err coord "SELECT chronicle.tree_move('cats', 3, 1, in_scope => '$sa')")|$(err coord "SELECT chronicle.tree_delete('cats', 1, in_scope => '$sa')")"
+check "... tree_validate and tree_rebuild find no shard of cats there (0A000)" "0A000|0A000" \
+    "$(err coord "SELECT * FROM chronicle.tree_validate('cats')")|$(err coord "SELECT chronicle.tree_rebuild('cats')")"
+check "... the forger's trigger never ran, the table is as it made it" "0|forged:1-2" \
+    "$(q coord -c "SELECT count(*) FROM forged_seen")|$(q coord -c "SELECT string_agg(name || ':' || lft || '-' || rgt, ' ') FROM $fake")"
+q coord -c "SET citus.enable_manual_changes_to_shards = on" -c "DROP TABLE $fake" -c "DROP FUNCTION forged_seen()" -c "DROP TABLE forged_seen" \
+    -c "REVOKE ALL ON cats FROM shard_forger" -c "REVOKE CREATE ON SCHEMA public FROM shard_forger" -c "DROP ROLE shard_forger" >/dev/null ||
+    fail "dropping $fake"
+
 # ---- what is refused ----------------------------------------------------------
 q coord -c "CREATE TABLE dist_plain (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
     -c "SELECT create_distributed_table('dist_plain', 'shop')" >/dev/null
@@ -207,13 +261,86 @@ check "tree_attach on a table already distributed: 0A000 (attach first)" "0A000"
     "$(err coord "SELECT chronicle.tree_attach('dist_plain', scope_column => 'shop')")"
 q coord -c "CREATE TABLE by_id (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
     -c "SELECT chronicle.tree_attach('by_id', scope_column => 'shop')" \
-    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('by_id', 'id')" >/dev/null
+    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('by_id', 'id', shard_count => 4)" >/dev/null
 check "a tree distributed by another column than its scope: its shards' triggers refuse, TR004" "TR004" \
     "$(err coord "INSERT INTO by_id VALUES ('a', 1, NULL)")"
+check "... tree_detach of it on the coordinator removes the triggers from every shard" "|4|0" \
+    "$(err coord "SELECT chronicle.tree_detach('by_id')")|$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('by_id', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'chronicle_tree%%'\$\$) WHERE success")"
+check "... and its catalog row" "0" "$(q coord -c "SELECT count(*) FROM chronicle._tree_tables WHERE tbl::text = 'by_id'")"
+
+# A lock trigger written by hand (its owner may): an attachment whose parent
+# and id types differ, or whose arguments are unknown, is TR004 on the shard,
+# never a misread value (a backend crash, before).
+q coord -c "CREATE TABLE forged_args (shop text NOT NULL, id int NOT NULL, parent_id int, name text, lft int, rgt int, depth int, PRIMARY KEY (shop, id))" \
+    -c "CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE ON forged_args FOR EACH STATEMENT
+        EXECUTE FUNCTION chronicle._tree_lock_trigger('id=name', 'parent=parent_id', 'scope=shop', 'on_delete=cascade', 'numbering=per_scope', 'ids=scope')" \
+    -c "CREATE TRIGGER chronicle_tree_3_insert AFTER INSERT ON forged_args REFERENCING NEW TABLE AS chronicle_new
+        FOR EACH STATEMENT EXECUTE FUNCTION chronicle._tree_insert_trigger()" \
+    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('forged_args', 'shop', shard_count => 2, colocate_with => 'none')" >/dev/null ||
+    fail "forged_args"
+check "a hand-written attachment with a parent of another type than the id: TR004 on the shard" "TR004" \
+    "$(err coord "INSERT INTO forged_args VALUES ('a', 1, 5, 'x')")"
+q coord -c "SET citus.enable_unsafe_triggers = on" -c "DROP TRIGGER chronicle_tree_1_lock ON forged_args" \
+    -c "CREATE TRIGGER chronicle_tree_1_lock BEFORE INSERT OR UPDATE OR DELETE ON forged_args FOR EACH STATEMENT
+        EXECUTE FUNCTION chronicle._tree_lock_trigger('id=id', 'parent=parent_id', 'scope=shop', 'on_delete=sometimes')" >/dev/null ||
+    fail "forged_args, second trigger"
+check "... or with an unknown on_delete and no numbering: TR004" "TR004" \
+    "$(err coord "INSERT INTO forged_args VALUES ('a', 1, NULL, 'x')")"
+q coord -c "DROP TABLE forged_args" >/dev/null
+
+# ---- Citus re-creates a table: alter_distributed_table, undistribute_table -------
+# Both build a new table (a new oid, the triggers with their arguments copied)
+# and drop the old one, whose catalog row goes with it.
+q coord -c "CREATE TABLE regrown (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
+    -c "SELECT chronicle.tree_attach('regrown', scope_column => 'shop')" \
+    -c "INSERT INTO regrown VALUES ('x', 1, NULL), ('x', 2, 1), ('y', 1, NULL)" \
+    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('regrown', 'shop', shard_count => 2)" \
+    -c "SELECT truncate_local_data_after_distributing_table('regrown')" \
+    -c "SELECT alter_distributed_table('regrown', shard_count => 3)" >/dev/null 2>&1 ||
+    fail "alter_distributed_table of a distributed tree"
+q coord -c "INSERT INTO regrown VALUES ('x', 3, 1)" >/dev/null || fail "INSERT after alter_distributed_table"
+check "alter_distributed_table: the shards' triggers still number (from their arguments)" "1:1-6 2:2-3 3:4-5" \
+    "$(q coord -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM regrown WHERE shop = 'x'")"
+check "... tree_detach on the coordinator (no catalog row left) removes every shard's triggers" "|3|0" \
+    "$(err coord "SELECT chronicle.tree_detach('regrown')")|$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('regrown', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'chronicle_tree%%'\$\$) WHERE success")"
+q coord -c "CREATE TABLE unspread (shop text NOT NULL, id int NOT NULL, parent_id int, PRIMARY KEY (shop, id))" \
+    -c "SELECT chronicle.tree_attach('unspread', scope_column => 'shop')" \
+    -c "SET citus.enable_unsafe_triggers = on" -c "SELECT create_distributed_table('unspread', 'shop')" \
+    -c "INSERT INTO unspread VALUES ('x', 1, NULL), ('x', 2, 1)" -c "SELECT undistribute_table('unspread')" >/dev/null 2>&1 ||
+    fail "undistribute_table of a distributed tree"
+# The new table has the triggers but no catalog row: they stand aside (while
+# Citus fills a new shard its triggers cannot tell it from such a table), so
+# rows written now are not numbered until the tree is attached again.
+q coord -c "INSERT INTO unspread VALUES ('x', 3, 1)" >/dev/null || fail "INSERT after undistribute_table"
+check "undistribute_table: tree_detach removes the triggers Citus copied (no catalog row left)" "|0" \
+    "$(err coord "SELECT chronicle.tree_detach('unspread')")|$(q coord -c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'unspread'::regclass AND tgname LIKE 'chronicle_tree%'")"
+check "... and tree_attach numbers it again, the row written meanwhile too" "1:1-6 2:2-3 3:4-5" \
+    "$(q coord -c "SELECT chronicle.tree_attach('unspread', scope_column => 'shop')" >/dev/null; q coord -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM unspread")"
+
+# ---- a tree Citus adds to its metadata (a foreign key to a reference table) -----
+# The table becomes a Citus local table: its rows move to a shard on the
+# coordinator (the table itself, renamed, with its catalog row), behind a shell.
+q coord -c "CREATE TABLE tree_shops (name text PRIMARY KEY)" -c "SELECT create_reference_table('tree_shops')" \
+    -c "INSERT INTO tree_shops VALUES ('x'), ('y')" \
+    -c "CREATE TABLE shop_local (id int PRIMARY KEY, parent_id int, shop text NOT NULL)" \
+    -c "SELECT chronicle.tree_attach('shop_local', scope_column => 'shop')" \
+    -c "INSERT INTO shop_local VALUES (1, NULL, 'x'), (2, 1, 'x'), (3, NULL, 'y')" \
+    -c "ALTER TABLE shop_local ADD FOREIGN KEY (shop) REFERENCES tree_shops (name)" >/dev/null 2>&1 ||
+    fail "a foreign key from a tree to a reference table"
+check "the tree is a Citus local table now" "n|s" "$(q coord -c "SELECT partmethod::text || '|' || repmodel::text FROM pg_dist_partition WHERE logicalrelid = 'shop_local'::regclass")"
+q coord -c "INSERT INTO shop_local VALUES (4, 1, 'x')" >/dev/null || fail "INSERT into a Citus local tree"
+check "... plain SQL keeps numbering it" "1:1-6 2:2-3 4:4-5" \
+    "$(q coord -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM shop_local WHERE shop = 'x'")"
+check "... the tree functions work on the coordinator (its one shard is there)" "1 2 4" \
+    "$(q coord -c "SELECT string_agg(id::text, ' ') FROM chronicle.tree_subtree(NULL::shop_local, 1)")"
+check "... tree_move, tree_validate" "1:1-6 4:2-3 2:4-5|0" \
+    "$(q coord -c "SELECT chronicle.tree_move('shop_local', 4, 2, 'before')" >/dev/null; q coord -c "SELECT string_agg(id || ':' || lft || '-' || rgt, ' ' ORDER BY lft) FROM shop_local WHERE shop = 'x'")|$(q coord -c "SELECT count(*) FROM chronicle.tree_validate('shop_local')")"
+check "... tree_detach: no catalog row, no trigger on the table or its shard, plain SQL no longer numbers" "|0|0|t" \
+    "$(err coord "SELECT chronicle.tree_detach('shop_local')")|$(q coord -c "SELECT count(*) FROM chronicle._tree_tables WHERE tbl::text LIKE 'shop_local%'")|$(q coord -c "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'chronicle_tree%' AND tgrelid IN (SELECT 'shop_local'::regclass UNION ALL SELECT shard_name(logicalrelid, shardid, false)::regclass FROM pg_dist_shard WHERE logicalrelid = 'shop_local'::regclass)")|$(q coord -c "INSERT INTO shop_local VALUES (5, 1, 'x')" -c "SELECT lft IS NULL FROM shop_local WHERE id = 5")"
 
 # ---- detach on the coordinator removes the triggers from every shard ----------
 q coord -c "SELECT chronicle.tree_detach('cats')" >/dev/null || fail "tree_detach of a distributed tree"
-check "tree_detach: no tree trigger left on any shard" "4|0" \
+check "tree_detach: no tree trigger left on any shard (five, after the split)" "5|0" \
     "$(q coord -c "SELECT count(*) || '|' || sum(result::int) FROM run_command_on_shards('cats', \$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'chronicle_tree%%'\$\$) WHERE success")"
 check "... and plain SQL no longer numbers" "t" \
     "$(q coord -c "INSERT INTO cats VALUES ('$sa', 200, 1, 'free')" -c "SELECT lft IS NULL FROM cats WHERE shop = '$sa' AND id = 200")"
