@@ -8,7 +8,8 @@
 -- ALTER COLUMN ... TYPE away, but the table's owner may drop the guard first.
 -- The node writes int4 numbers into lft, rgt and depth: into a numeric column
 -- that was a pointer the server followed (signal 11, every session of the
--- cluster lost).  It must stand aside; the trigger numbers the rows as before.
+-- cluster lost).  It must stand aside; the trigger then refuses the table
+-- (TR004: the attachment no longer fits it) instead of numbering it.
 CREATE TABLE thb_type (id int PRIMARY KEY, parent_id int);
 SELECT chronicle.tree_attach('thb_type');
 DROP TRIGGER chronicle_tree_2_guard ON thb_type;
