@@ -41,6 +41,7 @@ struct Walk
 /* Add n, and every schema its applicators reach, to set (once each); is any personal? */
 bool close_over(List **set, const SchemaNode *n)
 {
+    check_stack_depth();
     if (list_member_ptr(*set, n))
         return false;
     *set = lappend(*set, const_cast<SchemaNode *>(n));
