@@ -196,6 +196,45 @@ UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'chronicle-
 SELECT count(*) AS verify_problems FROM chronicle.verify();
 SELECT count(*) AS verify_digest_problems FROM chronicle.verify_digest(:'before_forgery');
 ROLLBACK;
+-- h. The receipts are chronicle's own events, and a writer's event-type
+--    definitions do not apply to them: a schema for "EventsRedacted" that no
+--    receipt satisfies, or chronicle.strict_types on, made every redaction
+--    fail (SE003: erasure blocked by any writer, or by a documented
+--    setting); an upcaster for "EventsRedacted" made every read of the
+--    receipts (read_stream, read_all, subscriptions) show what the writer
+--    chose, e.g. no events to erase.  Neither applies to stream
+--    chronicle-erasures; the writer's own streams of that type keep both.
+CREATE ROLE regress_forgery_writer2;
+GRANT chronicle_writer TO regress_forgery_writer2;
+SELECT chronicle.append('forgery-h-1', 'Deposited', '{"amount": 1, "email": "h@example.org", "phone": "555"}');
+SET ROLE regress_forgery_writer2;
+SELECT chronicle.define_event_type('EventsRedacted', '{"type": "object", "required": ["forged"]}');
+SELECT chronicle.define_upcaster('EventsRedacted', 1, '{"set": {"events": [], "by": "nobody"}}');
+RESET ROLE;
+SET ROLE regress_forgery_admin;
+SELECT chronicle.redact('forgery-h-1', 1, ARRAY['email'], 'h') AS redacted;
+SET chronicle.strict_types = on;
+SELECT chronicle.redact('forgery-h-1', 1, ARRAY['phone'], 'h strict') AS redacted;
+RESET chronicle.strict_types;
+RESET ROLE;
+SELECT data->>'reason' AS reason, data->>'by' AS by, jsonb_array_length(data->'events') AS events, type_version
+  FROM chronicle.read_stream('chronicle-erasures') WHERE data->>'reason' LIKE 'h%' ORDER BY version;
+SELECT count(*) FILTER (WHERE data->>'by' = 'nobody') AS upcast_in_read_all
+  FROM chronicle.read_all(max_count => 100000) WHERE stream_id = 'chronicle-erasures';
+SELECT chronicle.define_reducer('regress_receipts', '{"EventsRedacted": {"set": {"by": "$.by"}}}');
+SELECT chronicle.replay('chronicle-erasures', 'regress_receipts')->>'by' AS replayed_by,
+       (SELECT chronicle.fold('regress_receipts', e ORDER BY e.version)->>'by'
+          FROM chronicle.events e WHERE e.stream_id = 'chronicle-erasures') AS folded_by;
+SET ROLE regress_forgery_writer2;
+SELECT regress.error_of($$SELECT chronicle.append('forgery-h-2', 'EventsRedacted', '{}')$$);
+SELECT chronicle.append('forgery-h-2', 'EventsRedacted', '{"forged": 1}');
+SELECT data FROM chronicle.read_stream('forgery-h-2');
+RESET ROLE;
+DELETE FROM chronicle.upcasters WHERE type = 'EventsRedacted';
+DELETE FROM chronicle.event_types WHERE type = 'EventsRedacted';
+SELECT count(*) AS problems FROM chronicle.verify();
+DROP OWNED BY regress_forgery_writer2;
+DROP ROLE regress_forgery_writer2;
 DROP OWNED BY regress_forgery_writer;
 DROP ROLE regress_forgery_writer;
 DROP OWNED BY regress_forgery_admin;
