@@ -196,6 +196,27 @@ UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'chronicle-
 SELECT count(*) AS verify_problems FROM chronicle.verify();
 SELECT count(*) AS verify_digest_problems FROM chronicle.verify_digest(:'before_forgery');
 ROLLBACK;
+-- i. verify(stream_id) checks a redacted event against its receipt, which
+--    lives in another stream: a receipt edited with triggers off, together
+--    with the event it describes, must not pass because only the event's
+--    stream was walked.  verify() of everything reports the receipt's link.
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE chronicle.events SET data = '{"amount": 99}' WHERE stream_id = 'forgery-ledger-1' AND version = 1;
+UPDATE chronicle.events c
+   SET data = jsonb_set(c.data, ARRAY['events', (t.idx - 1)::text, 'content_digest'],
+                        to_jsonb(encode(pg_temp.content('{"amount": 99}', '{}'), 'hex')))
+  FROM (SELECT c2.version, o.idx FROM chronicle.events c2,
+               jsonb_array_elements(c2.data->'events') WITH ORDINALITY AS o(x, idx)
+         WHERE c2.stream_id = 'chronicle-erasures' AND o.x->>'stream_id' = 'forgery-ledger-1'
+           AND (o.x->>'version')::int = 1
+         ORDER BY c2.version DESC LIMIT 1) t
+ WHERE c.stream_id = 'chronicle-erasures' AND c.version = t.version;
+SELECT stream_id, version, problem FROM chronicle.verify('forgery-ledger-1');
+SELECT stream_id, version, problem FROM chronicle.verify();
+ROLLBACK;
+SELECT count(*) AS problems FROM chronicle.verify('forgery-ledger-1');
+
 -- h. The receipts are chronicle's own events, and a writer's event-type
 --    definitions do not apply to them: a schema for "EventsRedacted" that no
 --    receipt satisfies, or chronicle.strict_types on, made every redaction
