@@ -217,6 +217,24 @@ SELECT stream_id, version, problem FROM chronicle.verify();
 ROLLBACK;
 SELECT count(*) AS problems FROM chronicle.verify('forgery-ledger-1');
 
+-- j. An event put back as it was before its redaction (triggers off: its
+--    content as appended, from a backup, say, and original_digest emptied):
+--    its link holds again, since it commits to the digest of that content.
+--    Its receipt still says it was redacted: verify() reports it, with the
+--    stream or without.
+SELECT chronicle.append('forgery-j-1', 'Deposited', '{"amount": 3, "email": "j@example.org"}');
+SET ROLE regress_forgery_admin;
+SELECT chronicle.redact('forgery-j-1', 1, ARRAY['email'], 'j');
+RESET ROLE;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE chronicle.events SET data = '{"amount": 3, "email": "j@example.org"}', original_digest = '\x'
+ WHERE stream_id = 'forgery-j-1' AND version = 1;
+SELECT stream_id, version, problem FROM chronicle.verify('forgery-j-1');
+SELECT stream_id, version, problem FROM chronicle.verify();
+ROLLBACK;
+SELECT count(*) AS problems FROM chronicle.verify();
+
 -- h. The receipts are chronicle's own events, and a writer's event-type
 --    definitions do not apply to them: a schema for "EventsRedacted" that no
 --    receipt satisfies, or chronicle.strict_types on, made every redaction

@@ -55,6 +55,24 @@ const char *const RECEIPT_DIGEST_SQL =
     "ORDER BY c.version DESC LIMIT 1";
 SPIPlanPtr receipt_digest_plan;
 
+/*
+ * Events a receipt names that carry no original_digest: put back as they
+ * were before their redaction (their link holds again, since it commits to
+ * the digest of that content), which only the receipt remembers.  $1: one
+ * stream, or NULL for all.
+ */
+const char *const UNREDACTED_SQL =
+    "SELECT e.stream_id, e.version FROM (SELECT DISTINCT x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, "
+    "x OPERATOR(pg_catalog.->) 'version' AS ver FROM chronicle.events c, "
+    "pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(c.data OPERATOR(pg_catalog.->) 'events') "
+    "WHEN 'array' THEN c.data OPERATOR(pg_catalog.->) 'events' ELSE '[]'::pg_catalog.jsonb END) x "
+    "WHERE c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "' "
+    "AND ($1 IS NULL OR x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1))) r "
+    "JOIN chronicle.events e ON e.stream_id OPERATOR(pg_catalog.=) r.sid "
+    "AND pg_catalog.to_jsonb(e.version) OPERATOR(pg_catalog.=) r.ver "
+    "WHERE e.original_digest OPERATOR(pg_catalog.=) '\\x'::pg_catalog.bytea ORDER BY 1, 2";
+SPIPlanPtr unredacted_plan;
+
 /* A redacted row seen by the walk, checked against its receipt after it. */
 struct Redacted
 {
@@ -213,6 +231,25 @@ void check_receipts(EventsReport *out, List *redacted)
     }
 }
 
+void check_unredacted(EventsReport *out, text *stream_id)
+{
+    static const Oid types[1] = {TEXTOID};
+    Datum args[1] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0};
+    char nulls[1] = {stream_id ? ' ' : 'n'};
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&unredacted_plan, UNREDACTED_SQL, 1, types), args, nulls, true,
+                              0) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading the erasure receipts failed");
+    SPITupleTable *table = SPI_tuptable;
+    for (uint64 i = 0; i < SPI_processed; i++)
+    {
+        bool isnull;
+        text *stream = DatumGetTextPP(SPI_getbinval(table->vals[i], table->tupdesc, 1, &isnull));
+        report(out, VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream),
+               DatumGetInt64(SPI_getbinval(table->vals[i], table->tupdesc, 2, &isnull)),
+               "no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)");
+    }
+}
+
 void check_stream_rows(EventsReport *out, SPIPlanPtr plan, Datum *args)
 {
     if (pg::spi::execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -317,6 +354,8 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
         memset(&walk, 0, sizeof(walk));
         walk_scan(out, scan, args, keep, v1, &walk);
         check_receipts(out, walk.redacted);
+        if (!v1)
+            check_unredacted(out, stream_id);
         /*
          * One stream's redacted events were checked against receipts of
          * another stream, chronicle-erasures: their chain is walked too (its
