@@ -196,6 +196,64 @@ UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'chronicle-
 SELECT count(*) AS verify_problems FROM chronicle.verify();
 SELECT count(*) AS verify_digest_problems FROM chronicle.verify_digest(:'before_forgery');
 ROLLBACK;
+-- g6. The limit of digests (docs/design/erasure.md): the latest receipt,
+--     appended after a digest, rewritten with its hash recomputed, together
+--     with the event it describes.  Neither verify() nor verify_digest() of
+--     that digest sees it; a digest taken after the receipt does.
+SELECT chronicle.append('forgery-g6-1', 'Deposited', '{"amount": 6, "email": "g6@example.org"}');
+SELECT chronicle.digest() AS before_receipt \gset
+SET ROLE regress_forgery_admin;
+SELECT chronicle.redact('forgery-g6-1', 1, ARRAY['email'], 'g6');
+RESET ROLE;
+SELECT chronicle.digest() AS after_receipt \gset
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE chronicle.events SET data = '{"amount": 600}' WHERE stream_id = 'forgery-g6-1' AND version = 1;
+UPDATE chronicle.events c
+   SET data = jsonb_set(c.data, '{events,0,content_digest}', to_jsonb(encode(pg_temp.content('{"amount": 600}', '{}'), 'hex')))
+ WHERE c.stream_id = 'chronicle-erasures' AND c.version = (SELECT max(version) FROM chronicle.events WHERE stream_id = 'chronicle-erasures');
+UPDATE chronicle.events c
+   SET hash = pg_temp.link((SELECT p.hash FROM chronicle.events p WHERE p.stream_id = c.stream_id AND p.version = c.version - 1), c)
+ WHERE c.stream_id = 'chronicle-erasures' AND c.version = (SELECT max(version) FROM chronicle.events WHERE stream_id = 'chronicle-erasures');
+SELECT count(*) AS verify_problems FROM chronicle.verify();
+SELECT count(*) AS digest_before_problems FROM chronicle.verify_digest(:'before_receipt');
+SELECT stream_id, regexp_replace(problem, '[0-9a-f]{64}', 'H', 'g') AS problem FROM chronicle.verify_digest(:'after_receipt');
+ROLLBACK;
+-- g7. An event inserted directly as the next version of a stream (triggers
+--     on, as a restore inserts) with a back-dated tx_id: that of a
+--     transaction after the digest, before a reader's cursor.  Its link holds
+--     (verify() is silent), the digest does not cover it, and read_all from
+--     the cursor never returns it.  With a tx_id below the digest's position,
+--     verify_digest() reports the stream lengthened.
+SELECT chronicle.digest() AS before_backdated \gset
+SELECT chronicle.append('forgery-g7-1', 'Deposited', '{"amount": 1}');
+SELECT chronicle.append('forgery-g7-2', 'Deposited', '{"amount": 2}');
+SELECT tx_id AS t1 FROM chronicle.events WHERE stream_id = 'forgery-g7-1' \gset
+SELECT tx_id AS t2, global_position AS p2 FROM chronicle.events WHERE stream_id = 'forgery-g7-2' \gset
+CREATE FUNCTION pg_temp.backdated(p_stream text, p_tx xid8) RETURNS chronicle.events
+LANGUAGE sql AS $$
+WITH f AS (SELECT (pg_temp.forged(p_stream, '{"amount": 9}', '\x', true)).*)
+SELECT (f.stream_id, f.version, f.global_position, f.event_id, f.type, f.type_version, f.data, f.metadata,
+        f.recorded_at, p_tx,
+        pg_temp.link((SELECT l.hash FROM chronicle.events l WHERE l.stream_id = p_stream AND l.version = f.version - 1),
+                     (f.stream_id, f.version, f.global_position, f.event_id, f.type, f.type_version, f.data, f.metadata,
+                      f.recorded_at, p_tx, NULL, f.tags, f.original_digest)::chronicle.events),
+        f.tags, f.original_digest)::chronicle.events
+  FROM f
+$$;
+BEGIN;
+INSERT INTO chronicle.events SELECT b.* FROM pg_temp.backdated('forgery-g7-1', :'t1') b;
+UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'forgery-g7-1';
+SELECT count(*) AS verify_problems FROM chronicle.verify();
+SELECT count(*) AS digest_problems FROM chronicle.verify_digest(:'before_backdated');
+SELECT count(*) AS seen_after_cursor FROM chronicle.read_all(:'t2', :p2, 100000) WHERE stream_id = 'forgery-g7-1';
+ROLLBACK;
+BEGIN;
+INSERT INTO chronicle.events SELECT b.* FROM pg_temp.backdated('forgery-g7-1',
+  (SELECT min(tx_id) FROM chronicle.events WHERE stream_id = 'forgery-ledger-1')) b;
+UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'forgery-g7-1';
+SELECT stream_id, problem FROM chronicle.verify_digest(:'before_backdated');
+ROLLBACK;
 -- i. verify(stream_id) checks a redacted event against its receipt, which
 --    lives in another stream: a receipt edited with triggers off, together
 --    with the event it describes, must not pass because only the event's
