@@ -310,6 +310,17 @@ SELECT stream_id, version, problem FROM chronicle.verify();
 SELECT stream_id, version, problem FROM chronicle.verify('forgery-k-1');
 ROLLBACK;
 
+-- l. original_digest moved between two redacted events, content with it:
+--    each link commits to its own row's digest, so both are reported.
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE chronicle.events e SET original_digest = o.original_digest, data = o.data, metadata = o.metadata
+  FROM chronicle.events o
+ WHERE e.stream_id = 'forgery-ledger-1' AND o.stream_id = 'forgery-ledger-1' AND e.version + o.version = 3
+   AND e.version IN (1, 2);
+SELECT stream_id, version, problem FROM chronicle.verify('forgery-ledger-1');
+ROLLBACK;
+
 -- h. The receipts are chronicle's own events, and a writer's event-type
 --    definitions do not apply to them: a schema for "EventsRedacted" that no
 --    receipt satisfies, or chronicle.strict_types on, made every redaction
