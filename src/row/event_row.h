@@ -172,8 +172,8 @@ static inline void event_row_take_columns(const char *tp, uint32 off, int natts,
 }
 
 /*
- * Stream chronicle-erasures holds chronicle.redact's receipts (SPEC section
- * 2c), which verify() checks redacted events against.  They are chronicle's
+ * Stream chronicle-erasures holds chronicle.redact's receipts
+ * (docs/design/erasure.md), which verify() checks redacted events against.  They are chronicle's
  * own events: only redact appends to the stream (events/validate.cpp), and
  * no event-type definition applies to them, whoever made it (a writer's
  * schema for their type could refuse every receipt, and so block every

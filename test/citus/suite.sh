@@ -251,7 +251,7 @@ check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
 check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
 
-# ---- erasure and ledger digests (SPEC 2c): not on a distributed store yet.
+# ---- erasure and ledger digests (docs/design/citus.md): not on a distributed store yet.
 # The log is per node and redact's receipts go to one stream (on one node):
 # redact refuses with 0A000 instead of failing SE002 on the shard (a shard's
 # immutability trigger never saw the coordinator's permit); a digest covers
