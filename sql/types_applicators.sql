@@ -78,3 +78,42 @@ SELECT regress.define('ap_exp', jsonb_build_object('properties', jsonb_build_obj
               FROM generate_series(0, 24) k)));
 SELECT regress.check('ap_exp', '{"v": "s"}') AS string_passes;
 SELECT regexp_replace(regress.check('ap_exp', '{"v": 1}'), '[0-9]{4,}', 'N') AS number_hits_the_bound;
+
+-- Stack depth (review of issue 14).  A chain of definitions, each only a
+-- "$ref" to the next, nests one level per link without the schema's JSON
+-- nesting any deeper: 20,000 of them crashed the server at the first check
+-- (a tiny event, a recursion per link).  Chains of applicators are held to
+-- the nesting limit, 64, at definition (SE003); 64 links still work.
+SELECT n, regexp_replace(regress.define('ap_chain', jsonb_build_object('properties',
+         jsonb_build_object('a', jsonb_build_object('$ref', '#/$defs/d' || lpad(n::text, 6, '0'))),
+         '$defs', (SELECT jsonb_object_agg('d' || lpad(i::text, 6, '0'),
+                     CASE WHEN i = 1 THEN '{"type": "integer"}'::jsonb
+                          ELSE jsonb_build_object('$ref', '#/$defs/d' || lpad((i - 1)::text, 6, '0')) END)
+                     FROM generate_series(1, n) i))), '"#/\$defs/d[0-9]+"', '"#/$defs/dN"') AS defined,
+       regress.check('ap_chain', '{"a": 1}') AS valid, regress.check('ap_chain', '{"a": "x"}') AS invalid
+  FROM (VALUES (20000), (65), (64)) AS v(n);
+-- The same through allOf in a definition reached from a property.
+SELECT regexp_replace(regress.define('ap_chain_all', jsonb_build_object('properties',
+         jsonb_build_object('a', jsonb_build_object('$ref', '#/$defs/d' || lpad(n::text, 6, '0'))),
+         '$defs', (SELECT jsonb_object_agg('d' || lpad(i::text, 6, '0'),
+                     CASE WHEN i = 1 THEN '{"type": "integer"}'::jsonb
+                          ELSE jsonb_build_object('allOf', jsonb_build_array(jsonb_build_object('$ref', '#/$defs/d' || lpad((i - 1)::text, 6, '0')))) END)
+                     FROM generate_series(1, n) i))), '"#/\$defs/d[0-9]+"', '"#/$defs/dN"') AS defined
+  FROM (VALUES (5000)) AS v(n);
+-- Data nested as deep as jsonb allows (10,000 arrays), checked against a
+-- schema that recurses through items: the check follows the data and
+-- stops at PostgreSQL's stack limit (54001), as jsonb's own parser does.
+SELECT regress.define('ap_nest', '{"properties": {"a": {"$ref": "#/$defs/n"}}, "$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}}}');
+SELECT regress.check('ap_nest', jsonb_build_object('a', (repeat('[', 100) || repeat(']', 100))::jsonb)) AS shallow;
+SELECT left(regress.check('ap_nest', jsonb_build_object('a', (repeat('[', 10000) || repeat(']', 10000))::jsonb)), 38) AS deep;
+-- Size: 100,000 definitions, each referred to by a property, and 100,000
+-- required names (each was found by a scan of the ones before it: minutes
+-- of compiling that nothing could cancel, in every backend using the type).
+SELECT regress.define('ap_wide', jsonb_build_object('type', 'object',
+  'properties', (SELECT jsonb_object_agg('p' || i, jsonb_build_object('$ref', '#/$defs/d' || i)) FROM generate_series(1, 100000) i),
+  'required', (SELECT jsonb_agg('p' || i) FROM generate_series(1, 100000) i),
+  '$defs', (SELECT jsonb_object_agg('d' || i, jsonb_build_object('type', 'integer', 'minimum', i)) FROM generate_series(1, 100000) i)));
+SELECT regress.check('ap_wide', (SELECT jsonb_object_agg('p' || i, i) FROM generate_series(1, 100000) i)) AS valid,
+       regress.check('ap_wide', (SELECT jsonb_object_agg('p' || i, CASE WHEN i = 77777 THEN 1 ELSE i END) FROM generate_series(1, 100000) i)) AS invalid,
+       regress.check('ap_wide', '{"p1": 1}') AS missing;
+SELECT regress.define('ap_wide_twice', jsonb_build_object('required', (SELECT jsonb_agg('p' || (i % 99999)) FROM generate_series(1, 100000) i)));

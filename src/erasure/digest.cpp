@@ -213,6 +213,16 @@ JsonbValue *member(Jsonb *d, const char *key)
     return findJsonbValueFromContainer(&d->root, JB_FOBJECT, &k);
 }
 
+/* A digest covers one log's horizon: on Citus each node has its own (docs/design/citus.md). */
+void refuse_distributed(const char *function)
+{
+    if (events_distributed())
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("%s is not supported on a distributed event store yet", function),
+                        errdetail("On a Citus cluster each node has a log of its own, ordered by that node's "
+                                  "transaction ids; a digest covers one log's horizon.")));
+}
+
 pg_attribute_noreturn() void bad_digest(const char *why)
 {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -319,6 +329,7 @@ void report(Tuplestorestate *store, TupleDesc desc, const Head *h, int64 version
 
 SQL_FUNCTION(chronicle_digest)
 {
+    refuse_distributed("chronicle.digest()");
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
     if (pg::spi::execute_plan(pg::spi::kept_plan(&horizon_plan, HORIZON_SQL, 0, NULL), NULL, NULL, true, 1) !=
@@ -409,6 +420,7 @@ SQL_FUNCTION(chronicle_verify_digest)
 {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("digest must not be NULL")));
+    refuse_distributed("chronicle.verify_digest()");
     Jsonb *d = PG_GETARG_JSONB_P(0);
     if (!JB_ROOT_IS_OBJECT(d) || JB_ROOT_IS_SCALAR(d))
         bad_digest("it must be a JSON object");

@@ -54,6 +54,7 @@ struct AppendRequest
     int count;
     bool has_expected;
     int64 expected;
+    bool receipt; /* redact's receipt (stream chronicle-erasures): no schema check */
 };
 
 /*

@@ -235,7 +235,7 @@ void append_read_stream(FunctionCallInfo fcinfo, int expected_arg, AppendRequest
     req->stream_len = VARSIZE_ANY_EXHDR(stream);
     req->stream_id = text_to_cstring(stream);
     events_check_stream_id(req->stream_id, req->stream_len);
-    events_check_append_stream(req->stream_id, req->stream_len);
+    req->receipt = events_check_append_stream(req->stream_id, req->stream_len);
 
     req->has_expected = !PG_ARGISNULL(expected_arg);
     if (req->has_expected)

@@ -148,6 +148,7 @@ SQL_FUNCTION(chronicle_append_events)
         req.stream_len = first->stream_len;
         req.has_expected = first->has_expected;
         req.expected = first->expected;
+        req.receipt = false; /* redact appends its receipt with chronicle.append */
         req.count = end - start;
         req.events = group;
         for (int k = start; k < end; k++)

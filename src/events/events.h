@@ -136,9 +136,11 @@ void events_check_type(const char *type, int len);           /* SE003 */
  * Stream chronicle-erasures holds redact's receipts, which verify() trusts:
  * an append to it is refused (42501) unless redact announced it just before
  * (events_allow_receipt, spent by that append, tied to the (sub)transaction).
+ * events_check_append_stream returns true for that receipt's append (whose
+ * events no schema applies to: row/event_row.h), false for any other stream.
  */
 void events_allow_receipt(void);
-void events_check_append_stream(const char *stream_id, int len);
+bool events_check_append_stream(const char *stream_id, int len);
 void events_check_object(Jsonb *value, const char *what);    /* SE003 */
 int events_category_len(const char *stream_id, int len);     /* bytes before the first '-' */
 /*

@@ -122,8 +122,12 @@ void store_upcast(Tuplestorestate *store, TupleTableSlot *slot)
     memcpy(type_str, VARDATA_ANY(type), type_len);
     type_str[type_len] = '\0';
     Jsonb *data = DatumGetJsonbP(slot->tts_values[EV_DATA - 1]);
+    text *stream = DatumGetTextPP(slot->tts_values[EV_STREAM_ID - 1]);
 
-    Jsonb *upcast = types_upcast(type_str, &type_version, data);
+    /* Receipts are read as stored (row/event_row.h). */
+    Jsonb *upcast = event_row_is_receipt(VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream))
+                        ? data
+                        : types_upcast(type_str, &type_version, data);
     if (upcast == data && type_version == stored_version)
         tuplestore_puttupleslot(store, slot);
     else

@@ -173,11 +173,10 @@ void events_allow_receipt(void)
     receipt_permit.active = true;
 }
 
-void events_check_append_stream(const char *stream_id, int len)
+bool events_check_append_stream(const char *stream_id, int len)
 {
-    static const char receipts[] = "chronicle-erasures";
-    if (len != (int)sizeof(receipts) - 1 || memcmp(stream_id, receipts, len) != 0)
-        return;
+    if (!event_row_is_receipt(stream_id, len))
+        return false;
     bool allowed = receipt_permit.active && receipt_permit.lxid == MyProc->lxid &&
                    receipt_permit.subxid == GetCurrentSubTransactionId();
     receipt_permit.active = false; /* one append */
@@ -185,4 +184,5 @@ void events_check_append_stream(const char *stream_id, int len)
         throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
                         "only chronicle.redact and chronicle.redact_tagged append to stream \"chronicle-erasures\"",
                         "Its events are the erasure receipts verify() checks redacted events against.");
+    return true;
 }

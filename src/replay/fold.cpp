@@ -149,7 +149,10 @@ SQL_FUNCTION(chronicle_fold_step)
     Jsonb *data = nulls[EV_DATA - 1] ? nullptr : DatumGetJsonbP(values[EV_DATA - 1]);
     int32 type_version = nulls[EV_TYPE_VERSION - 1] ? 1 : DatumGetInt32(values[EV_TYPE_VERSION - 1]);
     bool changed = false;
-    if (data && !nulls[EV_TYPE - 1])
+    bool receipt = !nulls[EV_STREAM_ID - 1] &&
+                   event_row_is_receipt(VARDATA_ANY(DatumGetTextPP(values[EV_STREAM_ID - 1])),
+                                        VARSIZE_ANY_EXHDR(DatumGetTextPP(values[EV_STREAM_ID - 1])));
+    if (data && !nulls[EV_TYPE - 1] && !receipt) /* receipts: as stored (row/event_row.h) */
     {
         int32 upcast_version = type_version;
         /* Types are at most 255 bytes (docs/reference/events.md): name them without a palloc. */

@@ -54,6 +54,7 @@ struct Run
 {
     Reducer *r;
     text *stream_id;   /* every row's, byte for byte (= is deterministic) */
+    bool receipts;     /* stream chronicle-erasures: never upcast (row/event_row.h) */
     MemoryContext cxt; /* the state lives here */
     JNode *state;       /* rules reducers */
     Jsonb *fnstate;    /* function reducers; NULL is SQL NULL */
@@ -196,7 +197,8 @@ static bool apply_row(Run *run, Datum *values, bool *nulls, int natts, const Rep
     int32 type_version = DatumGetInt32(values[EV_TYPE_VERSION - 1]);
     Jsonb *stored = row_jsonb(run, values[EV_DATA - 1]);
     int32 upcast_version = type_version;
-    Jsonb *data = type_upcasts || !compiled ? types_upcast(type_name, &upcast_version, stored) : stored;
+    Jsonb *data = (type_upcasts || !compiled) && !run->receipts ? types_upcast(type_name, &upcast_version, stored)
+                                                                : stored;
 
     if (compiled)
     {
@@ -389,6 +391,7 @@ void replay_stream(text *stream_id, const char *reducer, const ReplayBounds *bou
     MemoryContext caller = CurrentMemoryContext;
     Run run{};
     run.stream_id = stream_id;
+    run.receipts = event_row_is_receipt(VARDATA_ANY(stream_id), VARSIZE_ANY_EXHDR(stream_id));
     run.typelen = -1;
     run.cxt = AllocSetContextCreate(caller, "chronicle replay", ALLOCSET_DEFAULT_SIZES);
 

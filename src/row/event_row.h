@@ -172,6 +172,21 @@ static inline void event_row_take_columns(const char *tp, uint32 off, int natts,
 }
 
 /*
+ * Stream chronicle-erasures holds chronicle.redact's receipts
+ * (docs/design/erasure.md), which verify() checks redacted events against.  They are chronicle's
+ * own events: only redact appends to the stream (events/validate.cpp), and
+ * no event-type definition applies to them, whoever made it (a writer's
+ * schema for their type could refuse every receipt, and so block every
+ * redaction; an upcaster could make every read of them say something else):
+ * their append checks no schema and reads return them as stored.
+ */
+#define EVENT_RECEIPTS_STREAM "chronicle-erasures"
+static inline bool event_row_is_receipt(const char *stream_id, int len)
+{
+    return len == (int)sizeof(EVENT_RECEIPTS_STREAM) - 1 && memcmp(stream_id, EVENT_RECEIPTS_STREAM, len) == 0;
+}
+
+/*
  * heap_deform_tuple for the first natts columns (1..EV_NCOLUMNS) of a
  * chronicle.events tuple WITHOUT NULLs (HeapTupleHasNulls false; every row
  * of the table: its columns are NOT NULL) and with at least natts

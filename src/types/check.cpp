@@ -259,6 +259,8 @@ bool check_applicators(Checker &c, const SchemaNode *n, const JsonbValue &v)
 
 bool check_node(Checker &c, const SchemaNode *n, const JsonbValue &v)
 {
+    /* A recursive schema follows the data as deep as it goes (54001 past the stack's limit). */
+    check_stack_depth();
     /* The bound is an error even while quiet: no anyOf or oneOf may take it for a mismatch. */
     if (++c.steps > c.max_steps)
         data_error(c, "schema", "checking this value needs more than %s schema applications (allOf, anyOf, oneOf, $ref)",

@@ -13,7 +13,9 @@
  * those are personal the array is listed whole).  Every branch of anyOf and
  * oneOf applies, whether or not the value matches it: a redaction removes
  * rather than keeps when in doubt.  Work is bounded by the data's size times
- * the schema's: each value is visited once, with each schema at most once.
+ * the schema's: each value is visited once, with each schema at most once
+ * (sets of schemas are kept with a hash of the nodes, Walk::seen: a List's
+ * membership test made a schema of n applicators cost n^2 per value).
  */
 #include "types/schema_util.h"
 
@@ -22,6 +24,7 @@
 extern "C" {
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "utils/hsearch.h"
 }
 
 namespace types {
@@ -36,35 +39,74 @@ struct Walk
     int depth, cap;
     PersonalPath *out;
     int nout, maxout;
+    /* Membership of the set being built: a node is in it when its entry
+     * holds the current stamp (each new set takes a new one). */
+    HTAB *seen;
+    uint64 stamp;
 };
 
-/* Add n, and every schema its applicators reach, to set (once each); is any personal? */
-bool close_over(List **set, const SchemaNode *n)
+struct Seen
 {
-    if (list_member_ptr(*set, n))
+    const SchemaNode *node; /* the key */
+    uint64 stamp;
+};
+
+/* Start a new set. */
+void new_set(Walk &w)
+{
+    if (!w.seen)
+    {
+        HASHCTL ctl;
+        memset(&ctl, 0, sizeof(ctl));
+        ctl.keysize = sizeof(const SchemaNode *);
+        ctl.entrysize = sizeof(Seen);
+        ctl.hcxt = CurrentMemoryContext;
+        w.seen = hash_create("chronicle personal walk", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    }
+    w.stamp++;
+}
+
+/* Add n to the current set; false when it was there already. */
+bool add_to_set(Walk &w, const SchemaNode *n)
+{
+    bool found;
+    Seen *e = static_cast<Seen *>(hash_search(w.seen, &n, HASH_ENTER, &found));
+    if (found && e->stamp == w.stamp)
+        return false;
+    e->stamp = w.stamp;
+    return true;
+}
+
+/* Add n, and every schema its applicators reach, to set (once each); is any personal? */
+bool close_over(Walk &w, List **set, const SchemaNode *n)
+{
+    check_stack_depth();
+    if (!add_to_set(w, n))
         return false;
     *set = lappend(*set, const_cast<SchemaNode *>(n));
     bool personal = n->personal;
     for (int i = 0; i < n->nall_of; i++)
-        personal |= close_over(set, n->all_of[i]);
+        personal |= close_over(w, set, n->all_of[i]);
     for (int i = 0; i < n->nany_of; i++)
-        personal |= close_over(set, n->any_of[i]);
+        personal |= close_over(w, set, n->any_of[i]);
     for (int i = 0; i < n->none_of; i++)
-        personal |= close_over(set, n->one_of[i]);
+        personal |= close_over(w, set, n->one_of[i]);
     if (n->ref)
-        personal |= close_over(set, n->ref);
+        personal |= close_over(w, set, n->ref);
     return personal;
 }
 
 /* The closure of schemas (a List), and whether any of it is personal. */
-List *closure(List *schemas, bool *personal)
+List *closure(Walk &w, List *schemas, bool *personal)
 {
     check_stack_depth();
+    CHECK_FOR_INTERRUPTS();
+    new_set(w);
     List *set = NIL;
     *personal = false;
     ListCell *lc;
     foreach (lc, schemas)
-        *personal |= close_over(&set, static_cast<const SchemaNode *>(lfirst(lc)));
+        *personal |= close_over(w, &set, static_cast<const SchemaNode *>(lfirst(lc)));
     return set;
 }
 
@@ -104,7 +146,7 @@ void walk_closed(Walk &w, List *set, const JsonbValue &v);
 void walk(Walk &w, List *schemas, const JsonbValue &v)
 {
     bool personal;
-    List *set = closure(schemas, &personal);
+    List *set = closure(w, schemas, &personal);
     if (personal)
         emit(w);
     else
@@ -126,11 +168,12 @@ void walk_closed(Walk &w, List *set, const JsonbValue &v)
         while (pg::jsonb_next_member(&it, &key, &value))
         {
             List *children = NIL;
+            new_set(w);
             foreach (lc, set)
             {
                 const Property *p = find_property(static_cast<const SchemaNode *>(lfirst(lc)), key.val.string.val,
                                                   key.val.string.len);
-                if (p && !list_member_ptr(children, p->schema))
+                if (p && add_to_set(w, p->schema))
                     children = lappend(children, p->schema);
             }
             if (children == NIL)
@@ -143,16 +186,17 @@ void walk_closed(Walk &w, List *set, const JsonbValue &v)
         return;
     }
     List *items = NIL;
+    new_set(w);
     foreach (lc, set)
     {
         const SchemaNode *n = static_cast<const SchemaNode *>(lfirst(lc));
-        if (n->items && !list_member_ptr(items, n->items))
+        if (n->items && add_to_set(w, n->items))
             items = lappend(items, n->items);
     }
     if (items == NIL)
         return;
     bool personal;
-    List *element_set = closure(items, &personal);
+    List *element_set = closure(w, items, &personal);
     if (personal)
         emit(w); /* every element is personal: the array goes whole */
     else
@@ -179,6 +223,8 @@ PersonalPaths personal_paths(const SchemaNode *root, Jsonb *data)
     pg::guard([&] {
         List *schemas = list_make1(const_cast<SchemaNode *>(root));
         walk(w, schemas, pg::jsonb_root_value(data));
+        if (w.seen)
+            hash_destroy(w.seen);
     });
     return PersonalPaths{w.out, w.nout};
 }

@@ -108,6 +108,7 @@ struct SchemaNode
 
     bool personal; /* "x-personal": true (chronicle.redact, docs/design/erasure.md) */
     uint8 mark;    /* compile time only: the applicator cycle check */
+    int16 chain;   /* compile time only: the longest run of applicators from here, in nodes */
 };
 
 struct CompiledSchema
