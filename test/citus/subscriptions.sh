@@ -249,6 +249,45 @@ while IFS='|' read -r node tx pos; do
 done <<<"$page"
 check "... and acks on each" "0" "$(q coord -U citus_consumer -c "SELECT count(*) FROM chronicle.poll_nodes('stress')")"
 
+# poll_nodes builds each node's command from the subscription's name and
+# filters (format %L): a name and types with quotes, backslashes, dollar
+# quotes, braces and a statement of their own reach the nodes as values.
+hostile="q'u\\o\$\$te\"'; SELECT 1; --"
+some_type=$(q coord -c "SELECT type FROM chronicle.events ORDER BY type LIMIT 1")
+q coord -U citus_consumer -c "SELECT chronicle.subscribe(\$n\$$hostile\$n\$,
+                                  types => ARRAY[\$t\$x'y\\z{\"},\$t\$, '$some_type'])" >/dev/null ||
+    fail "subscribe with a hostile name"
+check "poll_nodes of a subscription whose name and types hold quotes, backslashes, \$\$: every event of the type" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.events WHERE type = '$some_type'")" \
+    "$(q coord -U citus_consumer -c "SELECT count(*) FROM chronicle.poll_nodes(\$n\$$hostile\$n\$, 100000)
+                                     WHERE type = '$some_type'")"
+check "... and only those" "0" \
+    "$(q coord -U citus_consumer -c "SELECT count(*) FROM chronicle.poll_nodes(\$n\$$hostile\$n\$, 100000)
+                                     WHERE type <> '$some_type'")"
+check "... its name stored as given" "1" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.subscriptions WHERE name = \$n\$$hostile\$n\$")"
+check "... an ack naming a negative node is 22023" "22023" \
+    "$(err_as coord citus_consumer "SELECT chronicle.ack(\$n\$$hostile\$n\$, '3', 1, node => -1)")"
+q coord -U citus_consumer -c "SELECT chronicle.unsubscribe(\$n\$$hostile\$n\$)" >/dev/null || fail "unsubscribe the hostile name"
+# Known limitation (docs/reference/citus.md, poll_nodes): the connections to
+# the nodes log in as current_user, so under SET ROLE to an owning role
+# without LOGIN poll_nodes cannot reach them (08006), while poll on a worker
+# and ack work; a member that inherits the owner's rights polls as itself.
+q coord -c "CREATE ROLE citus_team IN ROLE chronicle_subscriber" -c "CREATE ROLE citus_team_gate NOINHERIT IN ROLE citus_team" \
+    -c "CREATE ROLE citus_team_member LOGIN IN ROLE chronicle_subscriber, citus_team_gate" >/dev/null ||
+    fail "roles citus_team, citus_team_gate, citus_team_member"
+q coord -c "SELECT chronicle.subscribe('team_sub')" -c "SELECT chronicle.alter_subscription_owner('team_sub', 'citus_team')" >/dev/null ||
+    fail "team_sub"
+check "a member of a NOLOGIN owner through a NOINHERIT role: poll_nodes as itself is the owner's 42501" \
+    "ERROR:  subscription \"team_sub\" is owned by role citus_team" \
+    "$(q coord -U citus_team_member -c "SELECT count(*) FROM chronicle.poll_nodes('team_sub')" 2>&1 | head -1)"
+check "... under SET ROLE to the owner, poll_nodes cannot log in to the nodes as it (08006, known limitation)" "08006" \
+    "$(q coord -U citus_team_member -v VERBOSITY=sqlstate -c "SET ROLE citus_team" -c "SELECT count(*) FROM chronicle.poll_nodes('team_sub')" 2>&1 >/dev/null |
+       sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\).*/\1/p')"
+check "... while poll on a worker works there" "" \
+    "$(q w1 -U citus_team_member -v VERBOSITY=sqlstate -c "SET ROLE citus_team" -c "SELECT count(*) FROM chronicle.poll('team_sub')" 2>&1 >/dev/null)"
+q coord -c "SELECT chronicle.unsubscribe('team_sub')" -c "DROP ROLE citus_team_member, citus_team_gate, citus_team" >/dev/null || fail "dropping team_sub"
+
 check "distribute() again, with subscriptions, is still a no-op" "" "$(err coord "SELECT chronicle.distribute()")"
 check "unsubscribe removes every node's checkpoints" "0" \
     "$(q coord -c "SELECT chronicle.unsubscribe('stress')" >/dev/null
