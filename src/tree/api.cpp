@@ -57,7 +57,6 @@ void check_owned_table(Oid relid)
     ReleaseSysCache(tup);
     if (kind != RELKIND_RELATION)
     {
-        /* Catalog look-ups before the throw: none may longjmp over its strings (rule 2). */
         const char *name = get_rel_name(relid);
         throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("\"%s\" is not a table", name),
                         "Only ordinary tables can be attached as trees.");

@@ -112,7 +112,6 @@ static AttrNumber column(Oid relid, const char *name, Oid *type, Oid *coll)
     AttrNumber att = get_attnum(relid, name);
     if (att == InvalidAttrNumber)
     {
-        /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
         const char *table = get_rel_name(relid);
         throw pg::Error(CHRONICLE_NOT_A_TREE,
                         pg::format("column \"%s\" of tree table %s does not exist", name, table),
@@ -226,7 +225,6 @@ static char citus_kind(Oid relid, const char *scope, bool per_root, bool attache
         return 'l';
     if (method != 'h' || per_root || scope == NULL || column == NULL || strcmp(column, scope) != 0)
     {
-        /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
         const char *name = get_rel_name(relid);
         throw pg::Error(CHRONICLE_NOT_A_TREE,
                         pg::format(kind == 's' ? "tree table shard %s is not of a table distributed by its scope column"

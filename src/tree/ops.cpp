@@ -15,9 +15,7 @@ extern "C" {
 }
 
 /*
- * TR003 for a node (role "node", "parent") that has no numbers.  Its id's
- * text is made before the throw: no PostgreSQL call may longjmp over the
- * Error's strings (boundary.h, rule 2).
+ * TR003 for a node (role "node", "parent") that has no numbers.
  */
 void tree_require_numbers(TreeInfo *ti, Datum id, const TreeNode *node, const char *role)
 {
@@ -97,7 +95,6 @@ bool tree_locate(TreeInfo *ti, Datum id, bool given, Datum scope, bool latest, T
             return false;
         if (SPI_processed > 1)
         {
-            /* Output functions before the throw: none may longjmp over its strings (rule 2). */
             const char *node_text = tree_id_text(ti, id);
             throw pg::Error(ERRCODE_CARDINALITY_VIOLATION,
                             pg::format("node %s is in more than one scope of tree table %s", node_text,
@@ -123,7 +120,6 @@ bool tree_locate(TreeInfo *ti, Datum id, bool given, Datum scope, bool latest, T
 
 void tree_node_not_found(TreeInfo *ti, Datum id, bool given, Datum scope, const char *role)
 {
-    /* Output functions before the throw: none may longjmp over its strings (rule 2). */
     const char *id_text = tree_id_text(ti, id);
     const char *scope_text = given && ti->scope_att ? tree_scope_text(ti, scope, false) : NULL;
     if (scope_text)
@@ -220,7 +216,6 @@ void tree_place_new_leaf(TreeInfo *ti, Datum id, Datum scope, bool scope_null)
         }
         if (!found || !same_scope(ti, &node, &parent))
         {
-            /* Output functions before the throw: none may longjmp over its strings (rule 2). */
             const char *parent_text = tree_id_text(ti, node.parent), *node_text = tree_id_text(ti, id);
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                             pg::format("parent %s of node %s does not exist in tree table %s",
@@ -299,7 +294,6 @@ void tree_move_node(TreeInfo *ti, Datum node_id, Datum scope, bool scope_null, D
         if (!tree_fetch_node(ti, target_id, node.scope, node.scope_null, &target) ||
             (!ti->per_root && !same_scope(ti, &node, &target)))
         {
-            /* Output functions before the throw: none may longjmp over its strings (rule 2). */
             const char *target_text = tree_id_text(ti, target_id), *node_text = tree_id_text(ti, node_id);
             throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                             set_parent ? pg::format("target %s does not exist in tree table %s",

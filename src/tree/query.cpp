@@ -35,7 +35,6 @@ TreeInfo *tree_of_rowtype(FunctionCallInfo fcinfo)
     Oid relid = OidIsValid(type) ? typeidTypeRelid(type) : InvalidOid;
     if (!OidIsValid(relid))
     {
-        /* Catalog look-up before the throw: it must not longjmp over its strings (rule 2). */
         const char *type_name = OidIsValid(type) ? format_type_be(type) : "unknown";
         throw pg::Error(CHRONICLE_NOT_A_TREE,
                         pg::format("%s is not the row type of a table", type_name),

@@ -308,7 +308,6 @@ uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, D
     for (int i = 1; i < n; i++)
         if (tree_cmp_id(ti, rows[idx[i - 1]].id, rows[idx[i]].id) == 0)
         {
-            /* PostgreSQL calls before any std::string exists (boundary.h, rule 2). */
             const char *id = id_text(ti, rows[idx[i]].id);
             throw pg::Error(CHRONICLE_TREE_CORRUPT,
                             pg::format("id %s occurs twice in tree table %s", id, ti->qtable), "",

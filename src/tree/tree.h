@@ -3,7 +3,9 @@
  *
  * src/tree is C-style (pg/boundary.h): palloc'd arrays, no C++ containers.
  * Domain errors are thrown as pg::Error only from frames reached from an
- * SQL_FUNCTION body through chronicle code alone.
+ * SQL_FUNCTION body through chronicle code alone, and every PostgreSQL call
+ * that builds an error's text (catalog look-ups, output functions) runs
+ * before the Error exists, so no longjmp can pass over its strings.
  *
  * Layers, each file calling only those above it:
  *   exec.cpp      SPI execution of maintenance statements, tree locks

@@ -821,7 +821,6 @@ SQL_FUNCTION(chronicle_tree_delete_trigger)
                     tree_run(tree_plan(ti, P_COUNT_CHILDREN), args, NULL, false);
                     if (SPI_processed > 0)
                     {
-                        /* PostgreSQL calls before any std::string exists (boundary.h, rule 2). */
                         const char *node = tree_id_text(
                             ti, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
                                               &first->lft_null));
