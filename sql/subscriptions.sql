@@ -194,7 +194,7 @@ SELECT regress.error_of($$SELECT chronicle.ack('accounts', '1', 1, 1)$$);
 -- that may still commit: 22023.
 SELECT regress.error_of(format($$SELECT chronicle.ack('accounts', %L, 0)$$,
                                pg_snapshot_xmin(pg_current_snapshot())));
--- One server has one log, node 0 (SPEC section 8): checkpoints name it, ack
+-- One server has one log, node 0 (docs/design/citus.md): checkpoints name it, ack
 -- takes it (or NULL), any other node is 22023; the Citus readers refuse.
 SELECT DISTINCT node FROM chronicle.subscription_checkpoints;
 SELECT node, count(*) FROM chronicle.subscription_status GROUP BY node;

@@ -158,13 +158,15 @@ COMMENT ON FUNCTION chronicle.distribute(int) IS
 -- node's transaction ids and horizon), merged node after node.  The cursor
 -- names the nodes by Citus group id: {"<groupid>": {"tx_id": "...",
 -- "global_position": n}, ...}; a node it does not name is read from the
--- start.  Each row carries the cursor that stands after it, so a reader feeds
--- the last row's cursor back (docs/design/citus.md: why this never skips).
+-- start.  Each row is the node, the cursor that stands after it (a reader
+-- feeds the last row's cursor back), then the full event row in the column
+-- order of chronicle.events and read_all (docs/design/citus.md: why this
+-- never skips).
 CREATE OR REPLACE FUNCTION chronicle.read_all_nodes(after jsonb DEFAULT '{}', max_count int DEFAULT 1000,
                                                     category text DEFAULT NULL, types text[] DEFAULT NULL)
     RETURNS TABLE(node int, "cursor" jsonb, stream_id text, version bigint, global_position bigint,
                   event_id uuid, type text, type_version int, data jsonb, metadata jsonb,
-                  recorded_at timestamptz, tx_id xid8, hash bytea)
+                  recorded_at timestamptz, tx_id xid8, hash bytea, tags text[], original_digest bytea)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $read_all_nodes$
@@ -220,6 +222,7 @@ BEGIN
             stream_id := e.stream_id; version := e.version; global_position := e.global_position;
             event_id := e.event_id; type := e.type; type_version := e.type_version; data := e.data;
             metadata := e.metadata; recorded_at := e.recorded_at; tx_id := e.tx_id; hash := e.hash;
+            tags := e.tags; original_digest := e.original_digest;
             RETURN NEXT;
         END LOOP;
     END LOOP;

@@ -1,6 +1,11 @@
 /*
- * redact.cpp: chronicle.redact and chronicle.redact_tagged (docs/design/erasure.md;
- * docs/design/erasure.md).
+ * redact.cpp: chronicle.redact and chronicle.redact_tagged
+ * (docs/reference/erasure.md; docs/design/erasure.md).
+ *
+ * src/erasure is C-style (pg/boundary.h): this file, digest.cpp and
+ * rechain.cpp own no C++ object with a destructor, so any PostgreSQL call in
+ * them may ereport.  The module has no header: its files share nothing, and
+ * each is reached only through its SQL functions.
  *
  * For each chosen event, under the lock of its stream's row (the lock an
  * append takes, so a redaction and an append to the same stream serialise):

@@ -86,48 +86,141 @@ bool direct_path_possible(const DirectTarget *target, Oid streams, Oid check_fn)
     return true;
 }
 
-/* The INSERT statements of append_write_events's SQL path; _given: with caller-chosen event_ids. */
-SPIPlanPtr insert_one_plan;
-SPIPlanPtr insert_many_plan;
-SPIPlanPtr insert_one_given_plan;
-SPIPlanPtr insert_many_given_plan;
-/* The same statements for a Citus cluster (EventsCatalog.distributed). */
-SPIPlanPtr insert_one_given_citus_plan;
-SPIPlanPtr insert_many_given_citus_plan;
-
-#define INSERT_ONE_SQL_TEXT \
-    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
-    "type_version, data, metadata, recorded_at, tx_id, hash, tags) " \
-    "VALUES ($1, $2, $12, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-
-#define INSERT_MANY_SQL_TEXT \
-    "INSERT INTO chronicle.events (stream_id, version, global_position, event_id, type, " \
-    "type_version, data, metadata, recorded_at, tx_id, hash, tags) " \
-    "SELECT $1, u.version, u.global_position, u.event_id, " \
-    "u.type, u.type_version, u.data, u.metadata, $2, $3, u.hash, " \
-    "ARRAY(SELECT x.t FROM pg_catalog.jsonb_array_elements_text(u.tags) WITH ORDINALITY AS x(t, n) " \
-    "ORDER BY x.n) " \
-    "FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), " \
-    "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
-    "pg_catalog.unnest($11), pg_catalog.unnest($12)) " \
-    "AS u(version, event_id, type, type_version, data, metadata, hash, tags, global_position)"
-
-/* Every insert reports the positions it assigned (append_events returns them). */
-#define INSERT_RETURNING " RETURNING version, global_position"
-const char *const INSERT_ONE_SQL = INSERT_ONE_SQL_TEXT INSERT_RETURNING;
-const char *const INSERT_MANY_SQL = INSERT_MANY_SQL_TEXT INSERT_RETURNING;
 /*
- * With caller-chosen event_ids, another stream's append may take one of them
- * concurrently (the stream lock does not cover it): skip instead of failing
- * with a unique violation, and report SE005 when a row was skipped.
+ * The INSERT statements, derived from EVENT_ROW (row/event_row.h): they name
+ * every column of chronicle.events in table order, and parameter $n is
+ * column n.  The one-row statement takes each column's value; the many-row
+ * statement takes the columns every event of one append shares (below) as
+ * values and the others as arrays, one element per event, unnested side by
+ * side.  tags travel as a jsonb array per event (an array of text[] of
+ * different lengths is not an SQL array) and are turned back into text[].
  */
-const char *const INSERT_ONE_GIVEN_SQL = INSERT_ONE_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING" INSERT_RETURNING;
-const char *const INSERT_MANY_GIVEN_SQL = INSERT_MANY_SQL_TEXT " ON CONFLICT (event_id) DO NOTHING" INSERT_RETURNING;
-/* chronicle.distribute() replaced the unique key on event_id by (stream_id, event_id). */
-const char *const INSERT_ONE_GIVEN_CITUS_SQL =
-    INSERT_ONE_SQL_TEXT " ON CONFLICT (stream_id, event_id) DO NOTHING" INSERT_RETURNING;
-const char *const INSERT_MANY_GIVEN_CITUS_SQL =
-    INSERT_MANY_SQL_TEXT " ON CONFLICT (stream_id, event_id) DO NOTHING" INSERT_RETURNING;
+bool shared_by_the_append(int column)
+{
+    return column == EV_STREAM_ID || column == EV_RECORDED_AT || column == EV_TX_ID || column == EV_ORIGINAL_DIGEST;
+}
+
+/* The array type of a column's per-event parameter. */
+constexpr Oid per_event_array_type(int column)
+{
+    switch (event_row_columns[column - 1].type)
+    {
+    case INT8OID:
+        return INT8ARRAYOID;
+    case INT4OID:
+        return INT4ARRAYOID;
+    case UUIDOID:
+        return UUIDARRAYOID;
+    case TEXTOID:
+        return TEXTARRAYOID;
+    case JSONBOID:
+        return JSONBARRAYOID;
+    case BYTEAOID:
+        return BYTEAARRAYOID;
+    case TEXTARRAYOID:
+        return JSONBARRAYOID; /* tags: one jsonb array per event */
+    }
+    return InvalidOid;
+}
+static_assert(per_event_array_type(EV_VERSION) == INT8ARRAYOID && per_event_array_type(EV_TAGS) == JSONBARRAYOID,
+              "per_event_array_type covers the column types of EVENT_ROW");
+
+enum InsertShape
+{
+    INSERT_ONE,
+    INSERT_MANY
+};
+
+/* Each conflict clause: none (no caller-chosen event_id), or the unique key on event_id. */
+enum InsertConflict
+{
+    CONFLICT_NONE,
+    /*
+     * With caller-chosen event_ids, another stream's append may take one of
+     * them concurrently (the stream lock does not cover it): skip instead of
+     * failing with a unique violation, and report SE005 when a row was skipped.
+     */
+    CONFLICT_EVENT_ID,
+    /* chronicle.distribute() replaced the unique key on event_id by (stream_id, event_id). */
+    CONFLICT_EVENT_ID_CITUS
+};
+
+/* The text of one statement, built once per backend (kept in TopMemoryContext). */
+const char *insert_sql(InsertShape shape, InsertConflict conflict)
+{
+    static const char *built[2][3];
+    if (built[shape][conflict] != NULL)
+        return built[shape][conflict];
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfoString(&sql, "INSERT INTO chronicle.events (");
+    for (int c = 1; c <= EV_NCOLUMNS; c++)
+        appendStringInfo(&sql, "%s%s", c > 1 ? ", " : "", event_row_columns[c - 1].name);
+    if (shape == INSERT_ONE)
+    {
+        appendStringInfoString(&sql, ") VALUES (");
+        for (int c = 1; c <= EV_NCOLUMNS; c++)
+            appendStringInfo(&sql, "%s$%d", c > 1 ? ", " : "", c);
+        appendStringInfoChar(&sql, ')');
+    }
+    else
+    {
+        appendStringInfoString(&sql, ") SELECT ");
+        for (int c = 1; c <= EV_NCOLUMNS; c++)
+        {
+            const char *name = event_row_columns[c - 1].name;
+            if (c > 1)
+                appendStringInfoString(&sql, ", ");
+            if (shared_by_the_append(c))
+                appendStringInfo(&sql, "$%d", c);
+            else if (c == EV_TAGS)
+                appendStringInfo(&sql,
+                                 "ARRAY(SELECT x.t FROM pg_catalog.jsonb_array_elements_text(u.%s) "
+                                 "WITH ORDINALITY AS x(t, n) ORDER BY x.n)",
+                                 name);
+            else
+                appendStringInfo(&sql, "u.%s", name);
+        }
+        appendStringInfoString(&sql, " FROM ROWS FROM (");
+        bool first = true;
+        for (int c = 1; c <= EV_NCOLUMNS; c++)
+            if (!shared_by_the_append(c))
+            {
+                appendStringInfo(&sql, "%spg_catalog.unnest($%d)", first ? "" : ", ", c);
+                first = false;
+            }
+        appendStringInfoString(&sql, ") AS u(");
+        first = true;
+        for (int c = 1; c <= EV_NCOLUMNS; c++)
+            if (!shared_by_the_append(c))
+            {
+                appendStringInfo(&sql, "%s%s", first ? "" : ", ", event_row_columns[c - 1].name);
+                first = false;
+            }
+        appendStringInfoChar(&sql, ')');
+    }
+    if (conflict == CONFLICT_EVENT_ID)
+        appendStringInfoString(&sql, " ON CONFLICT (event_id) DO NOTHING");
+    else if (conflict == CONFLICT_EVENT_ID_CITUS)
+        appendStringInfoString(&sql, " ON CONFLICT (stream_id, event_id) DO NOTHING");
+    /* Every insert reports the positions it assigned (append_events returns them). */
+    appendStringInfoString(&sql, " RETURNING version, global_position");
+    built[shape][conflict] = MemoryContextStrdup(TopMemoryContext, sql.data);
+    pfree(sql.data);
+    return built[shape][conflict];
+}
+
+/* The kept plan of one statement. */
+SPIPlanPtr insert_plan(InsertShape shape, bool any_given, bool distributed)
+{
+    static SPIPlanPtr plans[2][3];
+    InsertConflict conflict = !any_given ? CONFLICT_NONE : distributed ? CONFLICT_EVENT_ID_CITUS : CONFLICT_EVENT_ID;
+    Oid argtypes[EV_NCOLUMNS];
+    for (int c = 1; c <= EV_NCOLUMNS; c++)
+        argtypes[c - 1] = shape == INSERT_ONE || shared_by_the_append(c) ? event_row_types[c - 1]
+                                                                         : per_event_array_type(c);
+    return pg::spi::kept_plan(&plans[shape][conflict], insert_sql(shape, conflict), EV_NCOLUMNS, argtypes);
+}
 
 } // namespace
 
@@ -259,42 +352,34 @@ bool store_events(const EventsCatalog *catalog, text *stream, NewEvent **fresh, 
 void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int nfresh, const uint8 *hashes,
                    TimestampTz now, bool any_given, bool distributed)
 {
-    Datum xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
+    /* Parameter n is column n (insert_sql); an append's event is not redacted: an empty original_digest. */
+    Datum args[EV_NCOLUMNS];
+    bytea *no_digest = (bytea *)palloc(VARHDRSZ);
+    SET_VARSIZE(no_digest, VARHDRSZ);
+    args[EV_STREAM_ID - 1] = PointerGetDatum(stream);
+    args[EV_RECORDED_AT - 1] = TimestampTzGetDatum(now);
+    args[EV_TX_ID - 1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+    args[EV_ORIGINAL_DIGEST - 1] = PointerGetDatum(no_digest);
     if (nfresh == 1)
     {
-        static const Oid argtypes[12] = {TEXTOID,  INT8OID,        UUIDOID, TEXTOID,  INT4OID,      JSONBOID,
-                                         JSONBOID, TIMESTAMPTZOID, XID8OID, BYTEAOID, TEXTARRAYOID, INT8OID};
-        SPIPlanPtr plan =
-            !any_given    ? pg::spi::kept_plan(&insert_one_plan, INSERT_ONE_SQL, 12, argtypes)
-            : distributed ? pg::spi::kept_plan(&insert_one_given_citus_plan, INSERT_ONE_GIVEN_CITUS_SQL, 12, argtypes)
-                          : pg::spi::kept_plan(&insert_one_given_plan, INSERT_ONE_GIVEN_SQL, 12, argtypes);
         NewEvent *e = fresh[0];
-        Datum args[12] = {PointerGetDatum(stream),
-                          Int64GetDatum(e->version),
-                          UUIDPGetDatum(&e->event_id),
-                          PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len)),
-                          Int32GetDatum(e->type_version),
-                          JsonbPGetDatum(e->data),
-                          JsonbPGetDatum(e->metadata),
-                          TimestampTzGetDatum(now),
-                          xid,
-                          PointerGetDatum(hash_datum(hashes)),
-                          PointerGetDatum(e->tags),
-                          Int64GetDatum(e->position)};
-        if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+        args[EV_VERSION - 1] = Int64GetDatum(e->version);
+        args[EV_GLOBAL_POSITION - 1] = Int64GetDatum(e->position);
+        args[EV_EVENT_ID - 1] = UUIDPGetDatum(&e->event_id);
+        args[EV_TYPE - 1] = PointerGetDatum(cstring_to_text_with_len(e->type, e->type_len));
+        args[EV_TYPE_VERSION - 1] = Int32GetDatum(e->type_version);
+        args[EV_DATA - 1] = JsonbPGetDatum(e->data);
+        args[EV_METADATA - 1] = JsonbPGetDatum(e->metadata);
+        args[EV_HASH - 1] = PointerGetDatum(hash_datum(hashes));
+        args[EV_TAGS - 1] = PointerGetDatum(e->tags);
+        if (pg::spi::execute_plan(insert_plan(INSERT_ONE, any_given, distributed), args, NULL, false, 0) !=
+            SPI_OK_INSERT_RETURNING)
             elog(ERROR, "chronicle: inserting the event failed");
         check_all_inserted(req, 1);
         take_positions(fresh, nfresh);
         return;
     }
 
-    static const Oid argtypes[12] = {TEXTOID,       TIMESTAMPTZOID, XID8OID,       INT8ARRAYOID,
-                                     UUIDARRAYOID,  TEXTARRAYOID,   INT4ARRAYOID,  JSONBARRAYOID,
-                                     JSONBARRAYOID, BYTEAARRAYOID,  JSONBARRAYOID, INT8ARRAYOID};
-    SPIPlanPtr plan =
-        !any_given    ? pg::spi::kept_plan(&insert_many_plan, INSERT_MANY_SQL, 12, argtypes)
-        : distributed ? pg::spi::kept_plan(&insert_many_given_citus_plan, INSERT_MANY_GIVEN_CITUS_SQL, 12, argtypes)
-                      : pg::spi::kept_plan(&insert_many_given_plan, INSERT_MANY_GIVEN_SQL, 12, argtypes);
     Datum *versions = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *ids = (Datum *)palloc(sizeof(Datum) * nfresh);
     Datum *types = (Datum *)palloc(sizeof(Datum) * nfresh);
@@ -318,20 +403,20 @@ void insert_events(const AppendRequest *req, text *stream, NewEvent **fresh, int
         tag_lists[i] = DirectFunctionCall1(array_to_json, PointerGetDatum(e->tags));
         tag_lists[i] = DirectFunctionCall1(jsonb_in, DirectFunctionCall1(json_out, tag_lists[i]));
     }
-    Datum args[12] = {
-        PointerGetDatum(stream),
-        TimestampTzGetDatum(now),
-        xid,
-        PointerGetDatum(construct_array(versions, nfresh, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-        PointerGetDatum(construct_array(ids, nfresh, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR)),
-        PointerGetDatum(construct_array(types, nfresh, TEXTOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(type_versions, nfresh, INT4OID, 4, true, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(tag_lists, nfresh, JSONBOID, -1, false, TYPALIGN_INT)),
-        PointerGetDatum(construct_array(positions, nfresh, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
-    if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+    args[EV_VERSION - 1] =
+        PointerGetDatum(construct_array(versions, nfresh, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    args[EV_GLOBAL_POSITION - 1] =
+        PointerGetDatum(construct_array(positions, nfresh, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    args[EV_EVENT_ID - 1] = PointerGetDatum(construct_array(ids, nfresh, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+    args[EV_TYPE - 1] = PointerGetDatum(construct_array(types, nfresh, TEXTOID, -1, false, TYPALIGN_INT));
+    args[EV_TYPE_VERSION - 1] =
+        PointerGetDatum(construct_array(type_versions, nfresh, INT4OID, 4, true, TYPALIGN_INT));
+    args[EV_DATA - 1] = PointerGetDatum(construct_array(datas, nfresh, JSONBOID, -1, false, TYPALIGN_INT));
+    args[EV_METADATA - 1] = PointerGetDatum(construct_array(metas, nfresh, JSONBOID, -1, false, TYPALIGN_INT));
+    args[EV_HASH - 1] = PointerGetDatum(construct_array(hash_values, nfresh, BYTEAOID, -1, false, TYPALIGN_INT));
+    args[EV_TAGS - 1] = PointerGetDatum(construct_array(tag_lists, nfresh, JSONBOID, -1, false, TYPALIGN_INT));
+    if (pg::spi::execute_plan(insert_plan(INSERT_MANY, any_given, distributed), args, NULL, false, 0) !=
+        SPI_OK_INSERT_RETURNING)
         elog(ERROR, "chronicle: inserting the events failed");
     check_all_inserted(req, nfresh);
     take_positions(fresh, nfresh);

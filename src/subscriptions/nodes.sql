@@ -1,5 +1,5 @@
--- chronicle's log per node (SPEC section 8; docs/design/citus.md).  One
--- server has one log, node 0.  On a Citus cluster whose chronicle.events is
+-- chronicle's log per node (docs/design/citus.md, "The global log on a
+-- cluster").  One server has one log, node 0.  On a Citus cluster whose chronicle.events is
 -- distributed (chronicle.distribute()), each node holding shards of it has a
 -- log of its own, named by the node's Citus group id.  These helpers answer
 -- for both cases: a subscription keeps a checkpoint per node with them

@@ -274,6 +274,14 @@ check "append with tags (delegated)" "57" \
     "$(q coord -c "SELECT chronicle.append('$b', 'Tagged', '{}', NULL, NULL, NULL, ARRAY['tag:x'])")"
 check "read_query on the worker holding it: its own log" "1|0" \
     "$(q w2 -c "SELECT count(*) FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")|$(q w1 -c "SELECT count(*) FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
+check "read_all_nodes carries the tags and original_digest of the event" "{tag:x}|\\x" \
+    "$(q coord -c "SELECT tags::text || '|' || original_digest::text FROM chronicle.read_all_nodes('{}', 100000) WHERE stream_id = '$b' AND version = 57")"
+check "read_all_nodes: after node and cursor, the columns of chronicle.events (read_all's result) in order" "t" \
+    "$(q coord -c "SELECT (SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute
+                           WHERE attrelid = 'chronicle.events'::regclass AND attnum > 0 AND NOT attisdropped)
+                        = (SELECT string_agg(u.n, ',' ORDER BY u.i) FROM unnest(p.proargnames, p.proargmodes) WITH ORDINALITY u(n, m, i)
+                           WHERE u.m = 't' AND u.n NOT IN ('node', 'cursor'))
+                   FROM pg_proc p WHERE p.oid = 'chronicle.read_all_nodes(jsonb,int,text,text[])'::regprocedure")"
 check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.read_query('{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
 check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \

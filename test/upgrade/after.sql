@@ -12,7 +12,7 @@ SELECT 'poll ' || stream_id || ' ' || version FROM chronicle.poll('mailer', 10) 
 -- Nobody recorded who subscribed under 0.1.0: the extension's owner owns them.
 SELECT 'subscription_owner ' || s.name || ' ' || (s.owner::oid = e.extowner)
   FROM chronicle.subscriptions s, pg_extension e WHERE e.extname = 'chronicle' ORDER BY s.name;
--- 0.1.0's checkpoints are positions in the one log, node 0 (SPEC section 8):
+-- 0.1.0's checkpoints are positions in the one log, node 0 (docs/design/citus.md):
 -- poll went on from them above; an ack moves them on, with or without a node.
 SELECT 'checkpoint_nodes ' || string_agg(DISTINCT node::text, ',') FROM chronicle.subscription_checkpoints;
 SELECT 'ack ' || count(chronicle.ack('mailer', p.tx_id, p.global_position, node => 0))

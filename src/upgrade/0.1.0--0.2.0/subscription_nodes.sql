@@ -1,5 +1,5 @@
 -- 0.1.0 -> 0.2.0: a subscription's checkpoints are per node of the log
--- (SPEC section 8; docs/design/citus.md, "Subscriptions on a cluster").  One
+-- (docs/design/citus.md, "Subscriptions on a cluster").  One
 -- server has one log, node 0: every 0.1.0 checkpoint is a position in it and
 -- stays valid as it is.  ack's signature gains node (dropped here, created
 -- again by the re-runnable scripts).
