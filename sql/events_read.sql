@@ -1,5 +1,6 @@
 -- The event store's read path: stream_version, read_stream and read_all
--- (docs/reference/events.md).
+-- (docs/reference/events.md).  Runs after events_privileges (sql/schedule),
+-- whose streams (acl-1, ...) are part of the log read_all returns here.
 SELECT chronicle.append_batch('reader-1', '[
   {"type": "Opened", "data": {"owner": "ann"}},
   {"type": "Deposited", "data": {"amount": 10}},
