@@ -25,6 +25,7 @@ DECLARE
     t text;
     fn text;
     colocate text := 'none';
+    first_call boolean; -- the store is not distributed yet
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
         RAISE EXCEPTION 'chronicle.distribute() needs Citus, which is not installed in this database'
@@ -60,12 +61,13 @@ BEGIN
                          'which would crash on them.';
     END IF;
 
+    first_call := NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                               WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'chronicle.events'::pg_catalog.regclass);
+
     -- Projections write tables of their own on every append; on a cluster
     -- those are sharded beside the streams, which define_projection does
     -- when the store is already distributed: existing ones are not moved.
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
-                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'chronicle.events'::pg_catalog.regclass)
-       AND EXISTS (SELECT FROM chronicle.projections) THEN
+    IF first_call AND EXISTS (SELECT FROM chronicle.projections) THEN
         RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with projections'
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Drop the projections (chronicle.drop_projection) first and define them again after distribute(); see docs/design/citus.md.';
@@ -76,9 +78,7 @@ BEGIN
     -- this server's transaction ids: a checkpoint here means nothing there.
     -- (Once distributed, subscriptions are per node and a second call is a
     -- no-op.)
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
-                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'chronicle.events'::pg_catalog.regclass)
-       AND EXISTS (SELECT FROM chronicle.subscriptions) THEN
+    IF first_call AND EXISTS (SELECT FROM chronicle.subscriptions) THEN
         RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with subscriptions'
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Let the consumers catch up, unsubscribe, distribute, then subscribe again with from_start => false; see docs/design/citus.md.';
