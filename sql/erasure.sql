@@ -76,7 +76,7 @@ SELECT data - 'at' - 'events' AS receipt, jsonb_array_length(data->'events') AS 
 SELECT position('Hidden' IN data::text) = 0 AND position('192.0.2.44' IN data::text) = 0 AS receipt_has_no_value
   FROM chronicle.events WHERE stream_id = 'chronicle-erasures';
 -- The register, and the row's original_digest (the digest of its content as
--- appended, which its link commits to: checked below, pg_temp.link).
+-- appended, which its link commits to: checked below, regress.link).
 SELECT r.stream_id, r.version, r.paths, r.redactions, length(e.original_digest) AS digest_bytes
   FROM chronicle.erasures r JOIN chronicle.events e USING (stream_id, version);
 SELECT count(*) AS unregistered_with_digest FROM chronicle.events WHERE original_digest <> ''
@@ -215,29 +215,15 @@ SELECT count(*) AS problems_without_register FROM chronicle.verify();
 ROLLBACK;
 -- f. an edit whose chain was recomputed consistently from the row on: verify()
 --    cannot see it (every link matches); verify_digest() can.
-CREATE FUNCTION pg_temp.link(prev bytea, e chronicle.events) RETURNS bytea
-LANGUAGE sql AS $$
-SELECT sha256(coalesce(prev, '')
-    || int4send(octet_length(e.stream_id)) || convert_to(e.stream_id, 'UTF8')
-    || int8send(e.version) || int8send(e.global_position) || uuid_send(e.event_id)
-    || int4send(octet_length(e.type)) || convert_to(e.type, 'UTF8') || int4send(e.type_version)
-    || int8send((extract(epoch FROM e.recorded_at - '2000-01-01 00:00:00+00') * 1000000)::bigint)
-    || int8send(e.tx_id::text::numeric::bigint) || int4send(cardinality(e.tags))
-    || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
-                   FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
-    || coalesce(nullif(e.original_digest, '\x'),
-                sha256(int4send(octet_length(e.data::text)) || convert_to(e.data::text, 'UTF8')
-                    || int4send(octet_length(e.metadata::text)) || convert_to(e.metadata::text, 'UTF8'))))
-$$;
 -- Every link, redacted ones included, is the documented encoding.
 SELECT bool_and(documented) AS every_link_documented, count(*) FILTER (WHERE redacted) AS redacted
-  FROM (SELECT e.hash = pg_temp.link(lag(e.hash) OVER (PARTITION BY e.stream_id ORDER BY e.version), e) AS documented,
+  FROM (SELECT e.hash = regress.link(lag(e.hash) OVER (PARTITION BY e.stream_id ORDER BY e.version), e) AS documented,
                e.original_digest <> '' AS redacted
           FROM chronicle.events e) l;
 BEGIN;
 SET LOCAL session_replication_role = replica;
 UPDATE chronicle.events SET data = '{"plan": "enterprise"}' WHERE stream_id = 'customer-1' AND version = 3;
-UPDATE chronicle.events e SET hash = pg_temp.link(p.hash, e)
+UPDATE chronicle.events e SET hash = regress.link(p.hash, e)
   FROM chronicle.events p
  WHERE e.stream_id = 'customer-1' AND e.version = 3 AND p.stream_id = 'customer-1' AND p.version = 2;
 SELECT count(*) AS verify_problems FROM chronicle.verify();

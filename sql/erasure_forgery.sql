@@ -104,26 +104,9 @@ SELECT regexp_replace(problem, '[0-9]+', 'N', 'g') AS problem
   FROM chronicle.verify_digest(jsonb_set(:'d', '{global_position}', to_jsonb((:'d'::jsonb->>'global_position')::bigint + 1000)));
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": 1, "streams": 0, "events": 0, "global_position": -1, "root": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}')$$);
 -- g. a forged "redacted" row inserted with every trigger on, by a direct
--- INSERT as a restore makes (the owner can; pg_temp.link is the documented
+-- INSERT as a restore makes (the owner can; regress.link is the documented
 -- encoding).  The insert check checks the row alone: its version and its
 -- link, from the original_digest it carries.
-CREATE FUNCTION pg_temp.content(data jsonb, metadata jsonb) RETURNS bytea
-LANGUAGE sql AS $$
-SELECT sha256(int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8') ||
-              int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8'))
-$$;
-CREATE FUNCTION pg_temp.link(prev bytea, e chronicle.events) RETURNS bytea
-LANGUAGE sql AS $$
-SELECT sha256(coalesce(prev, '')
-    || int4send(octet_length(e.stream_id)) || convert_to(e.stream_id, 'UTF8')
-    || int8send(e.version) || int8send(e.global_position) || uuid_send(e.event_id)
-    || int4send(octet_length(e.type)) || convert_to(e.type, 'UTF8') || int4send(e.type_version)
-    || int8send((extract(epoch FROM e.recorded_at - '2000-01-01 00:00:00+00') * 1000000)::bigint)
-    || int8send(e.tx_id::text::numeric::bigint) || int4send(cardinality(e.tags))
-    || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
-                   FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
-    || coalesce(nullif(e.original_digest, '\x'), pg_temp.content(e.data, e.metadata)))
-$$;
 -- The next event of a stream with the given content and original_digest,
 -- its hash linking it (or, with link false, the hash of its content alone).
 CREATE FUNCTION pg_temp.forged(p_stream text, p_data jsonb, p_original bytea, p_link boolean) RETURNS chronicle.events
@@ -134,8 +117,8 @@ WITH last AS (SELECT * FROM chronicle.events WHERE stream_id = p_stream ORDER BY
                    p_original)::chronicle.events AS e, l.hash AS prev FROM last l)
 SELECT ((e).stream_id, (e).version, (e).global_position, (e).event_id, (e).type, (e).type_version, (e).data,
         (e).metadata, (e).recorded_at, (e).tx_id,
-        CASE WHEN p_link THEN pg_temp.link(prev, e)
-             ELSE pg_temp.link(prev, ((e).stream_id, (e).version, (e).global_position, (e).event_id, (e).type,
+        CASE WHEN p_link THEN regress.link(prev, e)
+             ELSE regress.link(prev, ((e).stream_id, (e).version, (e).global_position, (e).event_id, (e).type,
                                       (e).type_version, (e).data, (e).metadata, (e).recorded_at, (e).tx_id, NULL,
                                       (e).tags, '\x')::chronicle.events) END,
         (e).tags, (e).original_digest)::chronicle.events
@@ -173,7 +156,7 @@ UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'forgery-le
 INSERT INTO chronicle.events
   SELECT f.* FROM pg_temp.forged('chronicle-erasures', jsonb_build_object('events', jsonb_build_array(jsonb_build_object(
             'stream_id', 'forgery-ledger-1', 'version', 4,
-            'content_digest', encode(pg_temp.content('{"amount": 5}', '{}'), 'hex')))), '\x', true) f;
+            'content_digest', encode(regress.content('{"amount": 5}', '{}'), 'hex')))), '\x', true) f;
 UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'chronicle-erasures';
 SELECT count(*) AS verify_problems FROM chronicle.verify();
 SELECT count(*) AS verify_digest_problems FROM chronicle.verify_digest(:'before_forgery');
@@ -185,13 +168,13 @@ ROLLBACK;
 --     says what a redacted event holds, not that it is part of what it held.
 BEGIN;
 SET LOCAL session_replication_role = replica;
-UPDATE chronicle.events SET original_digest = pg_temp.content(data, metadata), data = '{"amount": 7}'
+UPDATE chronicle.events SET original_digest = regress.content(data, metadata), data = '{"amount": 7}'
  WHERE stream_id = 'forgery-ledger-1' AND version = 3;
 SELECT count(*) AS verify_problems_before_receipt FROM chronicle.verify();
 INSERT INTO chronicle.events
   SELECT f.* FROM pg_temp.forged('chronicle-erasures', jsonb_build_object('events', jsonb_build_array(jsonb_build_object(
             'stream_id', 'forgery-ledger-1', 'version', 3,
-            'content_digest', encode(pg_temp.content('{"amount": 7}', '{}'), 'hex')))), '\x', true) f;
+            'content_digest', encode(regress.content('{"amount": 7}', '{}'), 'hex')))), '\x', true) f;
 UPDATE chronicle.streams SET version = version + 1 WHERE stream_id = 'chronicle-erasures';
 SELECT count(*) AS verify_problems FROM chronicle.verify();
 SELECT count(*) AS verify_digest_problems FROM chronicle.verify_digest(:'before_forgery');
@@ -210,10 +193,10 @@ BEGIN;
 SET LOCAL session_replication_role = replica;
 UPDATE chronicle.events SET data = '{"amount": 600}' WHERE stream_id = 'forgery-g6-1' AND version = 1;
 UPDATE chronicle.events c
-   SET data = jsonb_set(c.data, '{events,0,content_digest}', to_jsonb(encode(pg_temp.content('{"amount": 600}', '{}'), 'hex')))
+   SET data = jsonb_set(c.data, '{events,0,content_digest}', to_jsonb(encode(regress.content('{"amount": 600}', '{}'), 'hex')))
  WHERE c.stream_id = 'chronicle-erasures' AND c.version = (SELECT max(version) FROM chronicle.events WHERE stream_id = 'chronicle-erasures');
 UPDATE chronicle.events c
-   SET hash = pg_temp.link((SELECT p.hash FROM chronicle.events p WHERE p.stream_id = c.stream_id AND p.version = c.version - 1), c)
+   SET hash = regress.link((SELECT p.hash FROM chronicle.events p WHERE p.stream_id = c.stream_id AND p.version = c.version - 1), c)
  WHERE c.stream_id = 'chronicle-erasures' AND c.version = (SELECT max(version) FROM chronicle.events WHERE stream_id = 'chronicle-erasures');
 SELECT count(*) AS verify_problems FROM chronicle.verify();
 SELECT count(*) AS digest_before_problems FROM chronicle.verify_digest(:'before_receipt');
@@ -235,7 +218,7 @@ LANGUAGE sql AS $$
 WITH f AS (SELECT (pg_temp.forged(p_stream, '{"amount": 9}', '\x', true)).*)
 SELECT (f.stream_id, f.version, f.global_position, f.event_id, f.type, f.type_version, f.data, f.metadata,
         f.recorded_at, p_tx,
-        pg_temp.link((SELECT l.hash FROM chronicle.events l WHERE l.stream_id = p_stream AND l.version = f.version - 1),
+        regress.link((SELECT l.hash FROM chronicle.events l WHERE l.stream_id = p_stream AND l.version = f.version - 1),
                      (f.stream_id, f.version, f.global_position, f.event_id, f.type, f.type_version, f.data, f.metadata,
                       f.recorded_at, p_tx, NULL, f.tags, f.original_digest)::chronicle.events),
         f.tags, f.original_digest)::chronicle.events
@@ -263,7 +246,7 @@ SET LOCAL session_replication_role = replica;
 UPDATE chronicle.events SET data = '{"amount": 99}' WHERE stream_id = 'forgery-ledger-1' AND version = 1;
 UPDATE chronicle.events c
    SET data = jsonb_set(c.data, ARRAY['events', (t.idx - 1)::text, 'content_digest'],
-                        to_jsonb(encode(pg_temp.content('{"amount": 99}', '{}'), 'hex')))
+                        to_jsonb(encode(regress.content('{"amount": 99}', '{}'), 'hex')))
   FROM (SELECT c2.version, o.idx FROM chronicle.events c2,
                jsonb_array_elements(c2.data->'events') WITH ORDINALITY AS o(x, idx)
          WHERE c2.stream_id = 'chronicle-erasures' AND o.x->>'stream_id' = 'forgery-ledger-1'

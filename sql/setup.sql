@@ -44,3 +44,28 @@ CREATE FUNCTION regress.context_bytes() RETURNS bigint
 LANGUAGE sql AS $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;
 
 SELECT regress.error_of('SELECT 1') AS succeeds, regress.error_of('SELECT 1 / 0') AS fails;
+
+-- regress.content(data, metadata) and regress.link(prev, e): the hash chain's
+-- canonical encoding (docs/design/event-store.md), recomputed in SQL so that
+-- the tests hold the C code to the documented bytes.  e is a chronicle.events
+-- row, taken as anyelement because the extension does not exist yet here (and
+-- extension.sql drops it): a SQL function with a polymorphic argument is
+-- parsed at its call, against the row type it is given.
+CREATE FUNCTION regress.content(data jsonb, metadata jsonb) RETURNS bytea
+LANGUAGE sql AS $$
+SELECT sha256(int4send(octet_length(convert_to(data::text, 'UTF8'))) || convert_to(data::text, 'UTF8') ||
+              int4send(octet_length(convert_to(metadata::text, 'UTF8'))) || convert_to(metadata::text, 'UTF8'))
+$$;
+CREATE FUNCTION regress.link(prev bytea, e anyelement) RETURNS bytea
+LANGUAGE sql AS $$
+SELECT sha256(coalesce(prev, '')
+    || int4send(octet_length(e.stream_id)) || convert_to(e.stream_id, 'UTF8')
+    || int8send(e.version) || int8send(e.global_position) || uuid_send(e.event_id)
+    || int4send(octet_length(e.type)) || convert_to(e.type, 'UTF8') || int4send(e.type_version)
+    || int8send((extract(epoch FROM e.recorded_at - '2000-01-01 00:00:00+00') * 1000000)::bigint)
+    || int8send(e.tx_id::text::numeric::bigint) || int4send(cardinality(e.tags))
+    || coalesce((SELECT string_agg(int4send(octet_length(t)) || convert_to(t, 'UTF8'), ''::bytea ORDER BY n)
+                   FROM unnest(e.tags) WITH ORDINALITY AS u(t, n)), ''::bytea)
+    || coalesce(nullif(e.original_digest, '\x'), regress.content(e.data, e.metadata)))
+$$;
+GRANT EXECUTE ON FUNCTION regress.content(jsonb, jsonb), regress.link(bytea, anyelement) TO PUBLIC;
