@@ -20,9 +20,12 @@ SQL_DATA    = src/schema.sql $(foreach m,$(SQL_MODULES),$(wildcard src/$(m)/tabl
 SQL_CODE    = src/base.sql $(foreach m,$(SQL_MODULES),$(sort $(filter-out %/tables.sql,$(wildcard src/$(m)/*.sql))))
 PREVIOUS    = 0.1.0
 UPGRADE_DIR = src/upgrade/$(PREVIOUS)--$(EXTVERSION)
+# Checks that refuse the upgrade before it changes anything (names the new
+# release reserves that the database already uses: docs/design/upgrades.md).
+UPGRADE_CHECK = $(sort $(wildcard $(UPGRADE_DIR)/before/*.sql))
 # Modules new in this release: their data objects are created as a new install does.
 UPGRADE_NEW = src/erasure/tables.sql
-UPGRADE_PRE = $(UPGRADE_NEW) $(sort $(wildcard $(UPGRADE_DIR)/*.sql))
+UPGRADE_PRE = $(UPGRADE_CHECK) $(UPGRADE_NEW) $(sort $(wildcard $(UPGRADE_DIR)/*.sql))
 UPGRADE_POST= $(sort $(wildcard $(UPGRADE_DIR)/after/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
 # Every earlier release's install script, kept as released (test/upgrade installs it).

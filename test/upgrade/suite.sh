@@ -52,6 +52,42 @@ SELECT chronicle.append('account-9', 'DepositMade', '{"Amount": 1}');
 SET session_replication_role = replica;
 UPDATE chronicle.events SET data = '{"Amount": 1000}' WHERE stream_id = 'account-9' AND version = 2;
 SQL
+# Names 0.2.0 reserves (docs/design/upgrades.md): a 0.1.0 user's stream
+# chronicle-erasures (the update must refuse and change nothing), and a table
+# of the extension owner's in schema chronicle named like a new 0.2.0 table
+# (PostgreSQL refuses the update; the table stays as it was).
+psql_q -d postgres -c "CREATE DATABASE reserved" -c "CREATE DATABASE taken"
+psql_q -d reserved >/dev/null <<'SQL'
+CREATE EXTENSION chronicle VERSION '0.1.0';
+CREATE FUNCTION public.count_events(state jsonb, e chronicle.events) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT pg_catalog.jsonb_build_object('n', coalesce((state ->> 'n')::int, 0) + 1) $$;
+SELECT chronicle.define_reducer('counter', 'public.count_events(jsonb, chronicle.events)'::regprocedure);
+SELECT chronicle.append('account-5', 'AccountOpened', '{"Name": "Eve", "InitialBalance": 1}');
+SELECT chronicle.append('chronicle-erasures', 'ErasureRequested', '{"customer": "c-1"}', '{"by": "support"}',
+                        event_id => 'e0000000-0000-4000-8000-000000000001');
+SELECT chronicle.append_batch('chronicle-erasures', '[{"type": "ErasureDone", "data": {"customer": "c-1"}}]');
+SELECT chronicle.append('chronicle-audit', 'Checked', '{}');
+SELECT chronicle.take_snapshot('chronicle-erasures', 'counter');
+SQL
+reserved_state() {
+    psql -X -At -v ON_ERROR_STOP=1 -d reserved -c "SELECT e.* FROM chronicle.events e ORDER BY stream_id, version" \
+        -c "SELECT s.* FROM chronicle.streams s ORDER BY stream_id" \
+        -c "SELECT stream_id, reducer, version, state FROM chronicle.snapshots ORDER BY stream_id"
+}
+reserved_state >"$work/reserved-before.txt"
+# What the move must keep of the user's events (docs/design/upgrades.md).
+reserved_events() {
+    psql -X -At -v ON_ERROR_STOP=1 -d reserved \
+        -c "SELECT version, event_id, type, type_version, data, metadata FROM chronicle.events
+             WHERE stream_id = '$1' ORDER BY version"
+}
+reserved_events chronicle-erasures >"$work/reserved-events-before.txt"
+psql_q -d taken >/dev/null <<'SQL'
+CREATE EXTENSION chronicle VERSION '0.1.0';
+CREATE TABLE chronicle.digests (note text);
+INSERT INTO chronicle.digests VALUES ('the owner''s own table');
+SQL
 as_pg "$old_bin/pg_ctl" -D "$(chronicle_workdir)/upgrade-db/data" -m fast -w stop >/dev/null
 
 # The new package: the same data directory under this checkout's binaries.
@@ -70,6 +106,37 @@ check_files state "$work/state-before.txt" "$work/state-after.txt"
 
 psql_q -d upgraded -f "$here/after.sql" >"$work/after.txt"
 check_files after "$here/after.expected" "$work/after.txt"
+
+# Stream chronicle-erasures is redact's alone: on a fresh install and on an
+# upgraded database (neither has a receipt yet), the superuser's append,
+# append_batch and append_events of it are refused (42501) and create no stream.
+receipts_refused() { # DB
+    psql -X -q -At -d "$1" 2>&1 <<'SQL'
+DO $$
+DECLARE
+    q text;
+BEGIN
+    FOREACH q IN ARRAY ARRAY[
+        $q$SELECT chronicle.append('chronicle-erasures', 'EventsRedacted', '{"events": []}')$q$,
+        $q$SELECT chronicle.append_batch('chronicle-erasures', '[{"type": "EventsRedacted", "data": {}}]')$q$,
+        $q$SELECT * FROM chronicle.append_events('[{"stream_id": "chronicle-erasures", "type": "EventsRedacted", "data": {}}]')$q$]
+    LOOP
+        BEGIN
+            EXECUTE q;
+            RAISE NOTICE 'appended';
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE '%', SQLSTATE;
+        END;
+    END LOOP;
+END
+$$;
+SELECT count(*) FROM chronicle.streams WHERE stream_id = 'chronicle-erasures';
+SQL
+}
+for db in fresh upgraded; do
+    check "$db: append, append_batch, append_events to chronicle-erasures; its stream rows" \
+        "$(printf 'NOTICE:  42501\nNOTICE:  42501\nNOTICE:  42501\n0')" "$(receipts_refused $db)"
+done
 
 # An event appended under 0.1.0 (re-chained by the update) redacted under
 # 0.2.0, then the database dumped and restored with pg_restore -j 4, every
@@ -109,5 +176,61 @@ else
         >"$work/tampered-got.txt"
     check_files tampered "$here/tampered.expected" "$work/tampered-got.txt"
 fi
+
+# A 0.1.0 stream named chronicle-erasures: the update refuses (42939), names
+# the stream and its events, and changes nothing.
+update_refused() { # DB EXPECTED_FILE: ALTER EXTENSION fails with exactly these lines
+    local db=$1 out="$work/$1-update.txt"
+    if psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$db" -c "ALTER EXTENSION chronicle UPDATE" >"$out" 2>&1; then
+        fail "$db: the update succeeded"
+        return
+    fi
+    psql_q -d "$db" -At -c "SELECT 'extversion ' || extversion FROM pg_extension WHERE extname = 'chronicle'" \
+        -c "SELECT 'chronicle.erasures ' || coalesce(to_regclass('chronicle.erasures')::text, 'absent')" >>"$out"
+    { grep -E '^(ERROR|DETAIL|HINT):' "$out"; grep -E '^(extversion|chronicle.erasures) ' "$out"; } >"$work/$db-got.txt"
+    check_files "$db: the update refused, the database at 0.1.0" "$2" "$work/$db-got.txt"
+}
+update_refused reserved "$here/reserved.expected"
+reserved_state >"$work/reserved-after.txt"
+check_files "reserved: events, stream rows and snapshots unchanged by the refused update" \
+    "$work/reserved-before.txt" "$work/reserved-after.txt"
+
+# The way out docs/design/upgrades.md gives, run as written there: the stream
+# moved aside under 0.1.0, the update, the events appended again under
+# another name.  They keep their ids, types, data and metadata; the log
+# verifies; redact's first receipt starts stream chronicle-erasures at 1.
+doc_block() { # NAME: the ```sql norun NAME block of docs/design/upgrades.md
+    awk -v name="$1" '$0 == "```sql norun " name {on = 1; next} on && $0 == "```" {exit} on' docs/design/upgrades.md
+}
+for step in move-reserved-1 move-reserved-2; do
+    [[ -n $(doc_block "$step") ]] || fail "docs/design/upgrades.md has no block $step"
+    if doc_block "$step" | psql -X -q -v ON_ERROR_STOP=1 -d reserved >"$work/reserved-$step.txt" 2>&1; then
+        pass "reserved: docs/design/upgrades.md's $step"
+    else
+        fail "reserved: docs/design/upgrades.md's $step:"; cat "$work/reserved-$step.txt"
+    fi
+done
+reserved_events legacy-erasures >"$work/reserved-events-after.txt"
+check_files "reserved: the moved events (versions, ids, types, data, metadata)" \
+    "$work/reserved-events-before.txt" "$work/reserved-events-after.txt"
+check "reserved: version, verify(), rows left in chronicle-erasures, snapshots, events of account-5 and chronicle-audit" \
+    "0.2.0 0 0 0 1 1" \
+    "$(psql -X -At -d reserved -c "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'chronicle') || ' ' ||
+        (SELECT count(*) FROM chronicle.verify()) || ' ' ||
+        ((SELECT count(*) FROM chronicle.events WHERE stream_id = 'chronicle-erasures') +
+         (SELECT count(*) FROM chronicle.streams WHERE stream_id = 'chronicle-erasures')) || ' ' ||
+        (SELECT count(*) FROM chronicle.snapshots WHERE stream_id = 'chronicle-erasures') || ' ' ||
+        (SELECT count(*) FROM chronicle.events WHERE stream_id = 'account-5') || ' ' ||
+        (SELECT count(*) FROM chronicle.events WHERE stream_id = 'chronicle-audit')")"
+check "reserved: redact, then the receipts stream and verify()" "1 1 EventsRedacted 0" \
+    "$(psql -X -At -d reserved -c "SELECT chronicle.redact('account-5', 1, ARRAY['Name'], 'moved aside first') || ' ' ||
+        (SELECT string_agg(version || ' ' || type, ',') FROM chronicle.events WHERE stream_id = 'chronicle-erasures') || ' ' ||
+        (SELECT count(*) FROM chronicle.verify())")"
+
+# A table of the owner's named like 0.2.0's chronicle.digests: PostgreSQL
+# refuses to create it, the update rolls back, the table keeps its row.
+update_refused taken "$here/taken.expected"
+check "taken: the owner's chronicle.digests" "the owner's own table" \
+    "$(psql -X -At -d taken -c "SELECT note FROM chronicle.digests")"
 
 checks_done
