@@ -62,8 +62,10 @@ src/chronicle.o: chronicle.control
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_DATA) $(SQL_CODE) src/privileges.sql
 	{ printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; cat $^; } > $@
 
-$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPGRADE_PRE) $(SQL_CODE) $(UPGRADE_POST) src/privileges.sql
-	{ printf '%s\n' '\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; cat $^; } > $@
+# The migration folders too: a migration deleted changes only its folder.
+$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPGRADE_PRE) $(SQL_CODE) $(UPGRADE_POST) src/privileges.sql \
+		$(wildcard $(UPGRADE_DIR) $(UPGRADE_DIR)/before $(UPGRADE_DIR)/after)
+	{ printf '%s\n' '\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; cat $(filter %.sql,$^); } > $@
 
 # Suites against an already running server (PGHOST/PGPORT/PGUSER); test/run.sh
 # starts the throwaway cluster and calls these.
