@@ -236,20 +236,38 @@ COMMENT ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) IS
 -- member's checkpoint for that node, under its horizon), node after node,
 -- each row with its node.  The position and filters are read here, in this
 -- transaction; the nodes are asked in parallel.  Ack a row with its node.
+--
+-- poll_nodes is a gate (src/subscriptions/owner.cpp): it calls the body
+-- below with current_user as the caller.  The body checks the caller's right
+-- to the subscription first, then asks the nodes in connections of
+-- chronicle's owner (it is SECURITY DEFINER, and Citus logs in as
+-- current_user): the caller needs no LOGIN of its own on the nodes (a NOLOGIN
+-- group role owning the subscription, under SET ROLE, polls), and _poll_node,
+-- which the nodes run, is granted to nobody (docs/design/citus.md,
+-- "Subscriptions on a cluster").
 CREATE OR REPLACE FUNCTION chronicle.poll_nodes(name text, max_count int DEFAULT 100, member int DEFAULT 0,
                                                 members int DEFAULT 1)
     RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
                   type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
                   tags text[])
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE c VOLATILE ROWS 100
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
+    'On a Citus coordinator: a subscription''s next events on every node (each node''s log after the member''s checkpoint for that node), node by node, each row with its node; ack each with its node.';
+
+CREATE OR REPLACE FUNCTION chronicle._poll_nodes_as(caller oid, name text, max_count int, member int, members int)
+    RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
+                  type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
+                  tags text[])
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $poll_nodes$
 #variable_conflict use_variable
 DECLARE
-    sub_name text := poll_nodes.name;
-    page_size int := COALESCE(poll_nodes.max_count, 100);
-    m int := COALESCE(poll_nodes.member, 0);
-    group_size int := COALESCE(poll_nodes.members, 1);
+    sub_name text := _poll_nodes_as.name;
+    page_size int := COALESCE(_poll_nodes_as.max_count, 100);
+    m int := COALESCE(_poll_nodes_as.member, 0);
+    group_size int := COALESCE(_poll_nodes_as.members, 1);
     sub record;
     sub_found boolean;
     n record;
@@ -281,18 +299,11 @@ BEGIN
       FROM chronicle.subscriptions s WHERE s.name OPERATOR(pg_catalog.=) sub_name;
     sub_found := FOUND;
     -- Only a member of the owning role (or a superuser) may poll it, as poll
-    -- (src/subscriptions/owner.cpp; the same message): this function runs as
-    -- its caller, current_user.  Each node's _poll_node checks again there,
-    -- where it runs as the same role (master_run_on_worker connects as
-    -- current_user), so running _poll_node directly gains nothing.  Before
-    -- the 0A000 below: on any server, another role's subscription is 42501.
-    IF sub_found AND NOT pg_catalog.pg_has_role(sub.owner::pg_catalog.oid, 'USAGE') THEN
-        RAISE EXCEPTION 'subscription "%" is owned by role %', sub_name,
-                        COALESCE((SELECT pg_catalog.quote_ident(r.rolname) FROM pg_catalog.pg_roles r
-                                   WHERE r.oid OPERATOR(pg_catalog.=) sub.owner::pg_catalog.oid),
-                                 'with OID ' OPERATOR(pg_catalog.||) sub.owner::pg_catalog.oid::pg_catalog.text)
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Only the subscription''s owner or a member of the owning role may poll it.';
+    -- (the same message): the caller, not this function's owner, before
+    -- anything else is read, written or asked of a node.  Before the 0A000
+    -- below: on any server, another role's subscription is 42501.
+    IF sub_found THEN
+        PERFORM chronicle._subscription_check_owner(caller, sub_name, sub.owner, 'poll it');
     END IF;
     IF NOT chronicle._log_distributed() THEN
         RAISE EXCEPTION 'chronicle.poll_nodes() reads the logs of a Citus cluster''s nodes, and this event store is not distributed'
@@ -302,8 +313,10 @@ BEGIN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
     IF sub.members OPERATOR(pg_catalog.<>) group_size THEN
-        -- A new group size: every member restarts at the old group's lowest checkpoint of each node.
-        PERFORM chronicle._subscription_resize(sub_name, group_size);
+        -- A new group size: every member restarts at the old group's lowest
+        -- checkpoint of each node.  The body, with the caller: it checks the
+        -- caller again on the row it locks.
+        PERFORM chronicle._subscription_resize_as(caller, sub_name, group_size);
     END IF;
     FOR n IN
         SELECT l.node, l.host, l.port, COALESCE(c.tx_id, sub.start_tx_id) AS tx_id,
@@ -325,6 +338,8 @@ BEGIN
     IF pg_catalog.cardinality(groups) OPERATOR(pg_catalog.=) 0 THEN
         RETURN;
     END IF;
+    -- As chronicle's owner (this function's): Citus opens the connections as
+    -- current_user, and only chronicle's owner may run _poll_node.
     FOR pages IN
         SELECT r.node_name, r.node_port, r.success, r.result, x.ord
           FROM pg_catalog.master_run_on_worker(hosts, ports, commands, true) r
@@ -347,5 +362,5 @@ BEGIN
     END LOOP;
 END
 $poll_nodes$;
-COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
-    'On a Citus coordinator: a subscription''s next events on every node (each node''s log after the member''s checkpoint for that node), node by node, each row with its node; ack each with its node.';
+COMMENT ON FUNCTION chronicle._poll_nodes_as(oid, text, int, int, int) IS
+    'Internal (called by poll_nodes with the caller): checks the caller''s right to the subscription, then asks every node for its page in connections of chronicle''s owner.';
