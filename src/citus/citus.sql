@@ -100,6 +100,19 @@ BEGIN
         CREATE INDEX IF NOT EXISTS events_global_position_idx ON chronicle.events (global_position);
     END IF;
 
+    -- A projection's catalog row names its table by its qualified name on a
+    -- cluster, resolved on each node when read: a regclass would have to
+    -- resolve on every worker when the row is written, in Citus's
+    -- connections of chronicle's owner, which cannot see a table that
+    -- define_projection's caller has just created in its own (42P01 for
+    -- every caller but chronicle's owner).  No projection exists here (above).
+    IF first_call AND (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) 'chronicle.projections'::pg_catalog.regclass
+                          AND a.attname OPERATOR(pg_catalog.=) 'table_name')
+                      OPERATOR(pg_catalog.=) 'pg_catalog.regclass'::pg_catalog.regtype THEN
+        ALTER TABLE chronicle.projections ALTER COLUMN table_name TYPE pg_catalog.text;
+    END IF;
+
     -- chronicle's triggers on these tables keep each row's own rules
     -- (immutability, version and hash chain of the row's stream): they read
     -- and write nothing but the shard they fire on, which is what Citus asks
