@@ -44,6 +44,23 @@ BEGIN
                   HINT = 'Connect to the coordinator (the node where citus_add_node() was called).';
     END IF;
 
+    -- Citus opens its connections to the other nodes as the role in effect,
+    -- and chronicle's functions that write its reference tables or ask
+    -- another node (subscribe, ack, park, poll_nodes, the definitions...)
+    -- run as chronicle's owner after checking their caller: that role must
+    -- be able to log in to every node (docs/design/citus.md, "Who logs in
+    -- to the nodes").  Checked here, before anything is changed.
+    IF NOT (SELECT r.rolcanlogin FROM pg_catalog.pg_roles r
+             WHERE r.oid OPERATOR(pg_catalog.=) (SELECT x.extowner FROM pg_catalog.pg_extension x
+                                                  WHERE x.extname OPERATOR(pg_catalog.=) 'chronicle')) THEN
+        RAISE EXCEPTION 'chronicle''s owner, role %, cannot log in, and on a Citus cluster chronicle''s functions reach the other nodes as that role',
+                        (SELECT pg_catalog.quote_ident(r.rolname) FROM pg_catalog.pg_roles r
+                          WHERE r.oid OPERATOR(pg_catalog.=) (SELECT x.extowner FROM pg_catalog.pg_extension x
+                                                               WHERE x.extname OPERATOR(pg_catalog.=) 'chronicle'))
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Give chronicle''s owner LOGIN (and a way to authenticate from the coordinator and the workers to every node, as Citus needs for its own connections).';
+    END IF;
+
     -- Citus 13 crashes delegating a call whose stream_id is NULL; chronicle's
     -- planner hook keeps such calls local, and must be loaded before any
     -- statement is planned: on every node (src/citus/guard.cpp).
@@ -100,19 +117,6 @@ BEGIN
         CREATE INDEX IF NOT EXISTS events_global_position_idx ON chronicle.events (global_position);
     END IF;
 
-    -- A projection's catalog row names its table by its qualified name on a
-    -- cluster, resolved on each node when read: a regclass would have to
-    -- resolve on every worker when the row is written, in Citus's
-    -- connections of chronicle's owner, which cannot see a table that
-    -- define_projection's caller has just created in its own (42P01 for
-    -- every caller but chronicle's owner).  No projection exists here (above).
-    IF first_call AND (SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                        WHERE a.attrelid OPERATOR(pg_catalog.=) 'chronicle.projections'::pg_catalog.regclass
-                          AND a.attname OPERATOR(pg_catalog.=) 'table_name')
-                      OPERATOR(pg_catalog.=) 'pg_catalog.regclass'::pg_catalog.regtype THEN
-        ALTER TABLE chronicle.projections ALTER COLUMN table_name TYPE pg_catalog.text;
-    END IF;
-
     -- chronicle's triggers on these tables keep each row's own rules
     -- (immutability, version and hash chain of the row's stream): they read
     -- and write nothing but the shard they fire on, which is what Citus asks
@@ -156,6 +160,21 @@ BEGIN
     LOOP
         PERFORM pg_catalog.create_reference_table(t::pg_catalog.regclass);
     END LOOP;
+
+    -- A projection's catalog row names its table by its qualified name on a
+    -- cluster, resolved on each node when read: a regclass would have to
+    -- resolve on every worker when the row is written, in Citus's
+    -- connections of chronicle's owner, which cannot see a table that
+    -- define_projection's caller has just created in its own (42P01 for
+    -- every caller but chronicle's owner).  No projection exists here (above).
+    -- After create_reference_table: Citus then alters the placements and the
+    -- workers' own chronicle.projections with it (in this transaction).
+    IF first_call AND (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) 'chronicle.projections'::pg_catalog.regclass
+                          AND a.attname OPERATOR(pg_catalog.=) 'table_name')
+                      OPERATOR(pg_catalog.=) 'pg_catalog.regclass'::pg_catalog.regtype THEN
+        ALTER TABLE chronicle.projections ALTER COLUMN table_name TYPE pg_catalog.text;
+    END IF;
 
     FOREACH fn IN ARRAY delegated LOOP
         PERFORM pg_catalog.create_distributed_function(fn::pg_catalog.regprocedure, 'stream_id',

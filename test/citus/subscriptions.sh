@@ -68,6 +68,15 @@ check "ack with an unknown node is 22023" "22023" \
     "$(err coord "SELECT chronicle.ack('cluster-all', '1', 1, node => 99)")"
 check "ack past node $g2's horizon is 22023" "22023" \
     "$(err coord "SELECT chronicle.ack('cluster-all', '4000000000', 1, node => $g2)")"
+checkpoints_of() {
+    q coord -c "SELECT string_agg(row(c.*)::text, ',' ORDER BY c.member, c.node) FROM chronicle.subscription_checkpoints c
+                WHERE c.subscription = '$1'"
+}
+before_acks=$(checkpoints_of cluster-all)
+check "on a worker too: an ack naming node 0, an unknown node or a negative one is 22023" "22023|22023|22023" \
+    "$(err w1 "SELECT chronicle.ack('cluster-all', '3', 1, node => 0)")|$(err w1 "SELECT chronicle.ack('cluster-all', '3', 1, node => 99)")|$(err w2 "SELECT chronicle.ack('cluster-all', '3', 1, node => -1)")"
+check "... the refused acks wrote nothing, on any node's placement" "$before_acks|$before_acks|$before_acks" \
+    "$(checkpoints_of cluster-all)|$(q w1 -c "SELECT string_agg(row(c.*)::text, ',' ORDER BY c.member, c.node) FROM chronicle.subscription_checkpoints c WHERE c.subscription = 'cluster-all'")|$(q w2 -c "SELECT string_agg(row(c.*)::text, ',' ORDER BY c.member, c.node) FROM chronicle.subscription_checkpoints c WHERE c.subscription = 'cluster-all'")"
 
 # ---- never skips: out-of-order commits on both workers ----------------------
 q coord -c "SELECT chronicle.subscribe('never-skip', from_start => false)" >/dev/null || fail "subscribe from_start => false"
@@ -330,3 +339,12 @@ q coord -c "SELECT chronicle.unsubscribe('before')" \
 check "distribute() with a projection on the single-node store is 0A000" \
     "ERROR:  0A000: chronicle.distribute() cannot distribute a store with projections" \
     "$(q coord -c '\set VERBOSITY verbose' -c "SELECT chronicle.distribute()" 2>&1 | head -1)"
+
+# chronicle's owner must log in to every node on a cluster (its functions
+# reach the other nodes as it): distribute() refuses up-front when it cannot.
+q coord -c "SET client_min_messages = warning" -c "SELECT chronicle.drop_projection('p')" -c "DROP EXTENSION chronicle CASCADE" \
+    -c "CREATE ROLE citus_chronicle_owner SUPERUSER LOGIN" >/dev/null || fail "dropping the extension again"
+q coord -U citus_chronicle_owner -c "CREATE EXTENSION chronicle" >/dev/null || fail "CREATE EXTENSION as citus_chronicle_owner"
+q coord -c "ALTER ROLE citus_chronicle_owner NOLOGIN" >/dev/null
+check "distribute() when chronicle's owner cannot log in: 0A000, nothing distributed" "0A000|0" \
+    "$(err coord "SELECT chronicle.distribute()")|$(q coord -c "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'chronicle.%'")"
