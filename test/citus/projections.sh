@@ -86,7 +86,7 @@ check "define_projection by a non-superuser on the distributed store, in one tra
          -c "COMMIT" 2>&1)"
 role_row() { q coord -c "SELECT version || ':' || balance FROM citus_proj.\"Role's balances\" WHERE stream_id = '$1'"; }
 check "... owned by the role, distributed beside the streams" "citus_projector|h" \
-    "$(q coord -c "SELECT c.relowner::regrole::text || '|' || p.partmethod FROM pg_class c JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+    "$(q coord -c "SELECT c.relowner::regrole::text || '|' || p.partmethod::text FROM pg_class c JOIN pg_dist_partition p ON p.logicalrelid = c.oid
                    WHERE c.oid = 'citus_proj.\"Role''s balances\"'::regclass")"
 check "... filled: a row per stream of the category, each as replay says" \
     "$(q coord -c "SELECT count(*) FROM chronicle.streams WHERE category = 'account'")|0" \
