@@ -124,10 +124,9 @@ GRANT EXECUTE ON FUNCTION chronicle._stream_member(text, int) TO chronicle_reade
 GRANT EXECUTE ON FUNCTION chronicle.subscribe(text, text, text[], boolean) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.poll(text, int, int, int) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.poll_nodes(text, int, int, int) TO chronicle_subscriber;
--- _poll_node runs on each node of a Citus cluster in a connection poll_nodes
--- opens as its caller, so the caller must be able to run it; it checks the
--- owner there itself (src/subscriptions/poll.cpp).
-GRANT EXECUTE ON FUNCTION chronicle._poll_node(text, xid8, bigint, int, int, int, text, text[]) TO chronicle_subscriber;
+-- _poll_node runs on each node of a Citus cluster in a connection that
+-- poll_nodes' body (_poll_nodes_as, after its check of the caller) opens as
+-- chronicle's owner: it is granted to nobody (src/subscriptions/poll.cpp).
 GRANT EXECUTE ON FUNCTION chronicle._subscription_resize(text, int) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.ack(text, xid8, bigint, int, int) TO chronicle_subscriber;
 GRANT EXECUTE ON FUNCTION chronicle.park(text, uuid, text) TO chronicle_subscriber;

@@ -44,6 +44,23 @@ BEGIN
                   HINT = 'Connect to the coordinator (the node where citus_add_node() was called).';
     END IF;
 
+    -- Citus opens its connections to the other nodes as the role in effect,
+    -- and chronicle's functions that write its reference tables or ask
+    -- another node (subscribe, ack, park, poll_nodes, the definitions...)
+    -- run as chronicle's owner after checking their caller: that role must
+    -- be able to log in to every node (docs/design/citus.md, "Who logs in
+    -- to the nodes").  Checked here, before anything is changed.
+    IF NOT (SELECT r.rolcanlogin FROM pg_catalog.pg_roles r
+             WHERE r.oid OPERATOR(pg_catalog.=) (SELECT x.extowner FROM pg_catalog.pg_extension x
+                                                  WHERE x.extname OPERATOR(pg_catalog.=) 'chronicle')) THEN
+        RAISE EXCEPTION 'chronicle''s owner, role %, cannot log in, and on a Citus cluster chronicle''s functions reach the other nodes as that role',
+                        (SELECT pg_catalog.quote_ident(r.rolname) FROM pg_catalog.pg_roles r
+                          WHERE r.oid OPERATOR(pg_catalog.=) (SELECT x.extowner FROM pg_catalog.pg_extension x
+                                                               WHERE x.extname OPERATOR(pg_catalog.=) 'chronicle'))
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Give chronicle''s owner LOGIN (and a way to authenticate from the coordinator and the workers to every node, as Citus needs for its own connections).';
+    END IF;
+
     -- Citus 13 crashes delegating a call whose stream_id is NULL; chronicle's
     -- planner hook keeps such calls local, and must be loaded before any
     -- statement is planned: on every node (src/citus/guard.cpp).
@@ -144,6 +161,21 @@ BEGIN
         PERFORM pg_catalog.create_reference_table(t::pg_catalog.regclass);
     END LOOP;
 
+    -- A projection's catalog row names its table by its qualified name on a
+    -- cluster, resolved on each node when read: a regclass would have to
+    -- resolve on every worker when the row is written, in Citus's
+    -- connections of chronicle's owner, which cannot see a table that
+    -- define_projection's caller has just created in its own (42P01 for
+    -- every caller but chronicle's owner).  No projection exists here (above).
+    -- After create_reference_table: Citus then alters the placements and the
+    -- workers' own chronicle.projections with it (in this transaction).
+    IF first_call AND (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) 'chronicle.projections'::pg_catalog.regclass
+                          AND a.attname OPERATOR(pg_catalog.=) 'table_name')
+                      OPERATOR(pg_catalog.=) 'pg_catalog.regclass'::pg_catalog.regtype THEN
+        ALTER TABLE chronicle.projections ALTER COLUMN table_name TYPE pg_catalog.text;
+    END IF;
+
     FOREACH fn IN ARRAY delegated LOOP
         PERFORM pg_catalog.create_distributed_function(fn::pg_catalog.regprocedure, 'stream_id',
                                                        colocate_with => 'chronicle.streams');
@@ -236,20 +268,38 @@ COMMENT ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) IS
 -- member's checkpoint for that node, under its horizon), node after node,
 -- each row with its node.  The position and filters are read here, in this
 -- transaction; the nodes are asked in parallel.  Ack a row with its node.
+--
+-- poll_nodes is a gate (src/subscriptions/owner.cpp): it calls the body
+-- below with current_user as the caller.  The body checks the caller's right
+-- to the subscription first, then asks the nodes in connections of
+-- chronicle's owner (it is SECURITY DEFINER, and Citus logs in as
+-- current_user): the caller needs no LOGIN of its own on the nodes (a NOLOGIN
+-- group role owning the subscription, under SET ROLE, polls), and _poll_node,
+-- which the nodes run, is granted to nobody (docs/design/citus.md,
+-- "Subscriptions on a cluster").
 CREATE OR REPLACE FUNCTION chronicle.poll_nodes(name text, max_count int DEFAULT 100, member int DEFAULT 0,
                                                 members int DEFAULT 1)
     RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
                   type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
                   tags text[])
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE c VOLATILE ROWS 100
+    AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
+COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
+    'On a Citus coordinator: a subscription''s next events on every node (each node''s log after the member''s checkpoint for that node), node by node, each row with its node; ack each with its node.';
+
+CREATE OR REPLACE FUNCTION chronicle._poll_nodes_as(caller oid, name text, max_count int, member int, members int)
+    RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
+                  type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
+                  tags text[])
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $poll_nodes$
 #variable_conflict use_variable
 DECLARE
-    sub_name text := poll_nodes.name;
-    page_size int := COALESCE(poll_nodes.max_count, 100);
-    m int := COALESCE(poll_nodes.member, 0);
-    group_size int := COALESCE(poll_nodes.members, 1);
+    sub_name text := _poll_nodes_as.name;
+    page_size int := COALESCE(_poll_nodes_as.max_count, 100);
+    m int := COALESCE(_poll_nodes_as.member, 0);
+    group_size int := COALESCE(_poll_nodes_as.members, 1);
     sub record;
     sub_found boolean;
     n record;
@@ -281,18 +331,11 @@ BEGIN
       FROM chronicle.subscriptions s WHERE s.name OPERATOR(pg_catalog.=) sub_name;
     sub_found := FOUND;
     -- Only a member of the owning role (or a superuser) may poll it, as poll
-    -- (src/subscriptions/owner.cpp; the same message): this function runs as
-    -- its caller, current_user.  Each node's _poll_node checks again there,
-    -- where it runs as the same role (master_run_on_worker connects as
-    -- current_user), so running _poll_node directly gains nothing.  Before
-    -- the 0A000 below: on any server, another role's subscription is 42501.
-    IF sub_found AND NOT pg_catalog.pg_has_role(sub.owner::pg_catalog.oid, 'USAGE') THEN
-        RAISE EXCEPTION 'subscription "%" is owned by role %', sub_name,
-                        COALESCE((SELECT pg_catalog.quote_ident(r.rolname) FROM pg_catalog.pg_roles r
-                                   WHERE r.oid OPERATOR(pg_catalog.=) sub.owner::pg_catalog.oid),
-                                 'with OID ' OPERATOR(pg_catalog.||) sub.owner::pg_catalog.oid::pg_catalog.text)
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Only the subscription''s owner or a member of the owning role may poll it.';
+    -- (the same message): the caller, not this function's owner, before
+    -- anything else is read, written or asked of a node.  Before the 0A000
+    -- below: on any server, another role's subscription is 42501.
+    IF sub_found THEN
+        PERFORM chronicle._subscription_check_owner(caller, sub_name, sub.owner, 'poll it');
     END IF;
     IF NOT chronicle._log_distributed() THEN
         RAISE EXCEPTION 'chronicle.poll_nodes() reads the logs of a Citus cluster''s nodes, and this event store is not distributed'
@@ -302,8 +345,10 @@ BEGIN
         RAISE EXCEPTION 'subscription "%" does not exist', sub_name USING ERRCODE = 'SE006';
     END IF;
     IF sub.members OPERATOR(pg_catalog.<>) group_size THEN
-        -- A new group size: every member restarts at the old group's lowest checkpoint of each node.
-        PERFORM chronicle._subscription_resize(sub_name, group_size);
+        -- A new group size: every member restarts at the old group's lowest
+        -- checkpoint of each node.  The body, with the caller: it checks the
+        -- caller again on the row it locks.
+        PERFORM chronicle._subscription_resize_as(caller, sub_name, group_size);
     END IF;
     FOR n IN
         SELECT l.node, l.host, l.port, COALESCE(c.tx_id, sub.start_tx_id) AS tx_id,
@@ -325,6 +370,8 @@ BEGIN
     IF pg_catalog.cardinality(groups) OPERATOR(pg_catalog.=) 0 THEN
         RETURN;
     END IF;
+    -- As chronicle's owner (this function's): Citus opens the connections as
+    -- current_user, and only chronicle's owner may run _poll_node.
     FOR pages IN
         SELECT r.node_name, r.node_port, r.success, r.result, x.ord
           FROM pg_catalog.master_run_on_worker(hosts, ports, commands, true) r
@@ -347,5 +394,5 @@ BEGIN
     END LOOP;
 END
 $poll_nodes$;
-COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
-    'On a Citus coordinator: a subscription''s next events on every node (each node''s log after the member''s checkpoint for that node), node by node, each row with its node; ack each with its node.';
+COMMENT ON FUNCTION chronicle._poll_nodes_as(oid, text, int, int, int) IS
+    'Internal (called by poll_nodes with the caller): checks the caller''s right to the subscription, then asks every node for its page in connections of chronicle''s owner.';

@@ -45,6 +45,13 @@ static Oid chronicle_relid(const char *relname)
     return relid;
 }
 
+const char *projections_table_oid_sql(Oid catalog_relid)
+{
+    if (get_atttype(catalog_relid, get_attnum(catalog_relid, "table_name")) == TEXTOID)
+        return "pg_catalog.to_regclass(p.table_name)::pg_catalog.oid";
+    return "p.table_name::pg_catalog.oid";
+}
+
 static char *arg_text(FunctionCallInfo fcinfo, int i, const char *what)
 {
     if (PG_ARGISNULL(i))
@@ -114,9 +121,9 @@ struct CatalogRow
 /* newest: read with a snapshot taken now, not the transaction's (below). */
 static void catalog_read(const char *name, const char *lock, Oid owner, CatalogRow *row, bool newest)
 {
-    char *sql = psprintf("SELECT p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
+    char *sql = psprintf("SELECT p.reducer, p.category, %s, p.columns"
                          " FROM chronicle.projections p WHERE p.name OPERATOR(pg_catalog.=) $1 %s",
-                         lock);
+                         projections_table_oid_sql(chronicle_relid("projections")), lock);
     Oid types[1] = {TEXTOID};
     Datum values[1] = {CStringGetTextDatum(name)};
     AsOwner saved;
@@ -265,10 +272,20 @@ static Datum define_projection(FunctionCallInfo fcinfo)
             elog(ERROR, "chronicle: distributing table %s failed: %s", qualified, SPI_result_code_string(rc));
     }
 
+    /*
+     * Recorded as chronicle's owner.  On a cluster the row reaches the
+     * workers' placements through Citus's connections of that role, which do
+     * not see the table the caller's connections created there: the catalog
+     * names the table by its qualified name (text), resolved on each node
+     * when read (projections_table_oid_sql), never on the write.
+     */
     Jsonb *catalog_columns = columns_to_catalog(cols, ncols);
-    Oid itypes[5] = {TEXTOID, TEXTOID, TEXTOID, REGCLASSOID, JSONBOID};
+    bool by_name = get_atttype(chronicle_relid("projections"),
+                               get_attnum(chronicle_relid("projections"), "table_name")) == TEXTOID;
+    Oid itypes[5] = {TEXTOID, TEXTOID, TEXTOID, static_cast<Oid>(by_name ? TEXTOID : REGCLASSOID), JSONBOID};
     Datum ivalues[5] = {CStringGetTextDatum(name), CStringGetTextDatum(reducer),
-                        category ? CStringGetTextDatum(category) : (Datum)0, ObjectIdGetDatum(relid),
+                        category ? CStringGetTextDatum(category) : (Datum)0,
+                        by_name ? CStringGetTextDatum(qualified) : ObjectIdGetDatum(relid),
                         JsonbPGetDatum(catalog_columns)};
     char inulls[5] = {' ', ' ', category ? ' ' : 'n', ' ', ' '};
     as_owner_begin(&saved, owner, false);

@@ -184,9 +184,10 @@ static void load(Oid owner)
     AsOwner saved;
     as_owner_begin(&saved, owner, false);
     PushActiveSnapshot(GetLatestSnapshot());
-    int rc = pg::spi::execute("SELECT p.name, p.reducer, p.category, p.table_name::pg_catalog.oid, p.columns"
-                         " FROM chronicle.projections p ORDER BY p.reducer, p.name",
-                         true, 0);
+    int rc = pg::spi::execute(psprintf("SELECT p.name, p.reducer, p.category, %s, p.columns"
+                                       " FROM chronicle.projections p ORDER BY p.reducer, p.name",
+                                       projections_table_oid_sql(catalog_relid)),
+                              true, 0);
     PopActiveSnapshot();
     as_owner_end(&saved);
     if (rc != SPI_OK_SELECT)

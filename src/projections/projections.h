@@ -115,6 +115,17 @@ struct AsOwner
 void as_owner_begin(AsOwner *s, Oid owner, bool restricted);
 void as_owner_end(AsOwner *s);
 
+/*
+ * chronicle.projections.table_name is a regclass on one server; on a Citus
+ * cluster chronicle.distribute() makes it the table's qualified name (text),
+ * which each node resolves itself (docs/design/citus.md, "Projections on a
+ * cluster": a regclass would have to resolve on every worker when the row is
+ * written, in a connection of chronicle's owner that cannot see a table the
+ * caller created in the same transaction).  The SQL expression that gives
+ * the table's OID (InvalidOid when it no longer exists) from row p.
+ */
+const char *projections_table_oid_sql(Oid catalog_relid);
+
 /* define/drop changed chronicle.projections in this transaction: this
  * backend's list is reloaded now and again at the transaction's end. */
 void projections_changed(void);

@@ -26,9 +26,9 @@
  *
  * Only a member of the subscription's owning role (or a superuser) may poll
  * it (owner.cpp), checked first; a resize checks again on the locked row.
- * _poll_node checks too, on the node it runs on: poll_nodes reaches the
- * nodes through connections of the caller's role, and a caller could run
- * _poll_node there directly with any position.
+ * _poll_node is granted to nobody: poll_nodes' body (SECURITY DEFINER,
+ * after it checked its caller) runs it on the nodes in connections of
+ * chronicle's owner; any other role that runs it gets the same check there.
  *
  * src/subscriptions (this file, member.cpp, owner.cpp and forget.cpp) is
  * C-style (pg/boundary.h).
@@ -39,6 +39,7 @@
 #include "pg/boundary.h"
 #include "pg/spi.h"
 #include "pg/citus.h"
+#include "pg/owner.h"
 #include "pg/result_memory.h"
 #include "row/event_row.h"
 #include "subscriptions/owner.h"
@@ -325,13 +326,16 @@ SQL_FUNCTION(chronicle_poll_node)
         int32 member = PG_GETARG_INT32(4);
         int32 members = PG_GETARG_INT32(5);
         /*
-         * poll's owner check, here on this node and as the caller (the role
-         * poll_nodes' connection logs in as): whoever may run this function
-         * may not read another role's subscription through it.  Against this
-         * node's committed row: a subscription made in the coordinator's
+         * Granted to nobody: poll_nodes' body runs it here in a connection of
+         * chronicle's owner (the owner of this function), after it checked
+         * its own caller.  Anyone else who can run it (a superuser, or a role
+         * someone granted it to) gets poll's owner check, here on this node:
+         * it may not read another role's subscription through it.  Against
+         * this node's committed row: a subscription made in the coordinator's
          * transaction is not here yet, and has no other owner to protect.
          */
-        subscription_check_owner(name, "poll it");
+        if (GetUserId() != pg::function_owner(fcinfo))
+            subscription_check_owner(name, "poll it");
         bool distributed;
         if (distributed_without_log(&distributed) || !distributed)
             throw pg::Error(ERRCODE_FEATURE_NOT_SUPPORTED,

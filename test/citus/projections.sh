@@ -71,6 +71,52 @@ check "... each as replay says" "0" \
 
 check "distribute() again, with a projection, is still a no-op" "" "$(err coord "SELECT chronicle.distribute()")"
 
+# A projection defined by a role that is not chronicle's owner, in one
+# transaction (before: 42P01 on a worker, the catalog row's regclass
+# resolved in a connection of chronicle's owner that could not see the
+# caller's new table; docs/design/citus.md).
+q coord -c "CREATE ROLE citus_projector LOGIN IN ROLE chronicle_writer" \
+    -c "CREATE SCHEMA citus_proj AUTHORIZATION citus_projector" >/dev/null || fail "role citus_projector"
+check "on a cluster the catalog names a projection's table by its qualified name" "text|public.cluster_balances" \
+    "$(q coord -c "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 'chronicle.projections'::regclass AND attname = 'table_name'")|$(q coord -c "SELECT table_name FROM chronicle.projections WHERE name = 'cluster_balances'")"
+check "define_projection by a non-superuser on the distributed store, in one transaction with an append after it" \
+    "citus_proj.\"Role's balances\"" \
+    "$(q coord -U citus_projector -c "BEGIN" \
+         -c "SELECT chronicle.define_projection('by_role', 'cluster_balance', 'citus_proj.\"Role''s balances\"', '{\"balance\": \"numeric\"}')" \
+         -c "COMMIT" 2>&1)"
+role_row() { q coord -c "SELECT version || ':' || balance FROM citus_proj.\"Role's balances\" WHERE stream_id = '$1'"; }
+check "... owned by the role, distributed beside the streams" "citus_projector|h" \
+    "$(q coord -c "SELECT c.relowner::regrole::text || '|' || p.partmethod::text FROM pg_class c JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+                   WHERE c.oid = 'citus_proj.\"Role''s balances\"'::regclass")"
+check "... filled: a row per stream of the category, each as replay says" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.streams WHERE category = 'account'")|0" \
+    "$(q coord -c "SELECT count(*) FROM citus_proj.\"Role's balances\"")|$(for s in $(q coord -c "SELECT stream_id FROM chronicle.streams WHERE category = 'account'"); do
+        [[ $(role_row "$s") == "$(replayed "$s")" ]] || echo "$s"; done | wc -l)"
+for n in w1 w2; do
+    check "... its catalog row resolves to the table on $n" "citus_proj.\"Role's balances\"" \
+        "$(q $n -c "SELECT to_regclass(table_name) FROM chronicle.projections WHERE name = 'by_role'")"
+done
+q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 7}')" >/dev/null
+q coord -c "SELECT chronicle.append('$b', 'Deposited', '{\"amount\": 8}')" >/dev/null
+for s in "$a" "$b"; do
+    check "... kept current by appends on its worker: $s" "$(replayed "$s")" "$(role_row "$s")"
+done
+check "... rebuilt and dropped by the role" "$(q coord -c "SELECT count(*) FROM chronicle.streams WHERE category = 'account'")|" \
+    "$(q coord -U citus_projector -c "SELECT chronicle.rebuild_projection('by_role')")|$(q coord -U citus_projector -c "SELECT chronicle.drop_projection('by_role')")"
+check "... gone from the catalog, its table from every node" "0|||" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.projections WHERE name = 'by_role'")|$(for n in coord w1 w2; do
+        q $n -c "SELECT to_regclass('citus_proj.\"Role''s balances\"')"; echo -n '|'; done | tr -d '\n' | sed 's/|$//')"
+check "a define rolled back leaves nothing on any node" "0|||" \
+    "$(q coord -U citus_projector -c "BEGIN" \
+         -c "SELECT chronicle.define_projection('by_role_rb', 'cluster_balance', 'citus_proj.rb', '{\"balance\": \"numeric\"}')" \
+         -c "ROLLBACK" >/dev/null
+       q coord -c "SELECT count(*) FROM chronicle.projections WHERE name = 'by_role_rb'")|$(for n in coord w1 w2; do
+        q $n -c "SELECT to_regclass('citus_proj.rb')"; echo -n '|'; done | tr -d '\n' | sed 's/|$//')"
+check "a role without CREATE on the schema: 42501, nothing recorded" "42501|0" \
+    "$(err_as_p() { q coord -U "$1" -v VERBOSITY=sqlstate -c "$2" 2>&1 >/dev/null | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\).*/\1/p' | head -1; }
+       q coord -c "CREATE ROLE citus_projector2 LOGIN IN ROLE chronicle_writer" >/dev/null
+       err_as_p citus_projector2 "SELECT chronicle.define_projection('by_role2', 'cluster_balance', 'citus_proj.other', '{\"balance\": \"numeric\"}')")|$(q coord -c "SELECT count(*) FROM chronicle.projections WHERE name = 'by_role2'")"
+
 # drop: the table goes on every node, and the old worker session appends on.
 q coord -c "SELECT chronicle.drop_projection('cluster_balances')" >/dev/null || fail "drop_projection on the cluster"
 check "drop_projection drops the distributed table" "" "$(q coord -c "SELECT to_regclass('public.cluster_balances')")"

@@ -68,6 +68,15 @@ check "ack with an unknown node is 22023" "22023" \
     "$(err coord "SELECT chronicle.ack('cluster-all', '1', 1, node => 99)")"
 check "ack past node $g2's horizon is 22023" "22023" \
     "$(err coord "SELECT chronicle.ack('cluster-all', '4000000000', 1, node => $g2)")"
+checkpoints_of() {
+    q coord -c "SELECT string_agg(row(c.*)::text, ',' ORDER BY c.member, c.node) FROM chronicle.subscription_checkpoints c
+                WHERE c.subscription = '$1'"
+}
+before_acks=$(checkpoints_of cluster-all)
+check "on a worker too: an ack naming node 0, an unknown node or a negative one is 22023" "22023|22023|22023" \
+    "$(err w1 "SELECT chronicle.ack('cluster-all', '3', 1, node => 0)")|$(err w1 "SELECT chronicle.ack('cluster-all', '3', 1, node => 99)")|$(err w2 "SELECT chronicle.ack('cluster-all', '3', 1, node => -1)")"
+check "... the refused acks wrote nothing, on any node's placement" "$before_acks|$before_acks|$before_acks" \
+    "$(checkpoints_of cluster-all)|$(q w1 -c "SELECT string_agg(row(c.*)::text, ',' ORDER BY c.member, c.node) FROM chronicle.subscription_checkpoints c WHERE c.subscription = 'cluster-all'")|$(q w2 -c "SELECT string_agg(row(c.*)::text, ',' ORDER BY c.member, c.node) FROM chronicle.subscription_checkpoints c WHERE c.subscription = 'cluster-all'")"
 
 # ---- never skips: out-of-order commits on both workers ----------------------
 q coord -c "SELECT chronicle.subscribe('never-skip', from_start => false)" >/dev/null || fail "subscribe from_start => false"
@@ -212,7 +221,7 @@ sub_state() {
                                   FROM chronicle.subscription_checkpoints c WHERE c.subscription = 'stress')"
 }
 before=$(sub_state)
-check "poll_nodes' connections to the nodes log in as the caller" "citus_other,citus_other" \
+check "Citus's connections to the nodes log in as current_user (why poll_nodes' body asks them as chronicle's owner)" "citus_other,citus_other" \
     "$(q coord -U citus_other -c "SELECT string_agg(result, ',') FROM master_run_on_worker(
            ARRAY['127.0.0.1', '127.0.0.1'], ARRAY[${port[w1]}, ${port[w2]}], ARRAY['SELECT current_user', 'SELECT current_user'], true)")"
 check "a second role: poll_nodes of the consumer's subscription is 42501" "42501" \
@@ -231,18 +240,27 @@ check "... _poll_node on w1, from the start, is 42501" "42501" \
     "$(err_as w1 citus_other "SELECT count(*) FROM chronicle._poll_node('stress', '0', 0, 100, 0, 1, NULL, NULL)")"
 check "... _poll_node on the coordinator is 42501" "42501" \
     "$(err_as coord citus_other "SELECT count(*) FROM chronicle._poll_node('stress', '0', 0, 100, 0, 1, NULL, NULL)")"
-check "... _poll_node through master_run_on_worker fails on both workers with the owner's refusal" "2" \
+check "... _poll_node through master_run_on_worker fails on both workers: granted to nobody" "2" \
     "$(q coord -U citus_other -c "SELECT count(*) FROM master_run_on_worker(
            ARRAY['127.0.0.1', '127.0.0.1'], ARRAY[${port[w1]}, ${port[w2]}],
            ARRAY['SELECT count(*) FROM chronicle._poll_node(''stress'', ''0'', 0, 100, 0, 1, NULL, NULL)',
                  'SELECT count(*) FROM chronicle._poll_node(''stress'', ''0'', 0, 100, 0, 1, NULL, NULL)'], true)
-           WHERE NOT success AND result LIKE '%subscription \"stress\" is owned by role citus_consumer%'")"
+           WHERE NOT success AND result LIKE '%permission denied for function _poll_node%'")"
 check "... and the subscription and its checkpoints are unchanged" "$before" "$(sub_state)"
 w1_checkpoint=$(q coord -F "', " -c "SELECT tx_id, global_position FROM chronicle.subscription_checkpoints
                                      WHERE subscription = 'stress' AND member = 0 AND node = $g1")
-check "... while the consumer may run _poll_node of its own subscription on w1: w1's part of its page" \
+check "... and the consumer may not run _poll_node of its own subscription on w1 either (chronicle's path only)" "42501" \
+    "$(err_as w1 citus_consumer "SELECT count(*) FROM chronicle._poll_node('stress', '$w1_checkpoint, 100, 0, 1, NULL, NULL)")"
+check "... while a superuser running it gets w1's part of the consumer's page" \
     "$(grep -c "^$g1|" <<<"$page")" \
-    "$(q w1 -U citus_consumer -c "SELECT count(*) FROM chronicle._poll_node('stress', '$w1_checkpoint, 100, 0, 1, NULL, NULL)")"
+    "$(q w1 -c "SELECT count(*) FROM chronicle._poll_node('stress', '$w1_checkpoint, 100, 0, 1, NULL, NULL)")"
+check "... nobody is granted _poll_node or _poll_nodes_as" "0|0" \
+    "$(q coord -c "SELECT count(*) FILTER (WHERE p.proname = '_poll_node') || '|' || count(*) FILTER (WHERE p.proname = '_poll_nodes_as')
+                   FROM pg_proc p, aclexplode(p.proacl) a
+                   WHERE p.pronamespace = 'chronicle'::regnamespace AND p.proname IN ('_poll_node', '_poll_nodes_as')
+                     AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner")"
+check "... and _poll_nodes_as cannot be called directly with a caller of one's choosing" "42501" \
+    "$(err_as coord citus_other "SELECT count(*) FROM chronicle._poll_nodes_as('citus_consumer'::regrole, 'stress', 10, 0, 1)")"
 while IFS='|' read -r node tx pos; do
     q coord -U citus_consumer -c "SELECT chronicle.ack('stress', '$tx', $pos, node => $node)" >/dev/null ||
         fail "ack as citus_consumer"
@@ -269,10 +287,10 @@ check "... its name stored as given" "1" \
 check "... an ack naming a negative node is 22023" "22023" \
     "$(err_as coord citus_consumer "SELECT chronicle.ack(\$n\$$hostile\$n\$, '3', 1, node => -1)")"
 q coord -U citus_consumer -c "SELECT chronicle.unsubscribe(\$n\$$hostile\$n\$)" >/dev/null || fail "unsubscribe the hostile name"
-# Known limitation (docs/reference/citus.md, poll_nodes): the connections to
-# the nodes log in as current_user, so under SET ROLE to an owning role
-# without LOGIN poll_nodes cannot reach them (08006), while poll on a worker
-# and ack work; a member that inherits the owner's rights polls as itself.
+# A subscription owned by a group role without LOGIN, polled under SET ROLE
+# to it (as a member that does not inherit its rights must): poll_nodes asks
+# the nodes in connections of chronicle's owner, after checking the caller,
+# so the group role needs no LOGIN (before: 08006, Citus logging in as it).
 q coord -c "CREATE ROLE citus_team IN ROLE chronicle_subscriber" -c "CREATE ROLE citus_team_gate NOINHERIT IN ROLE citus_team" \
     -c "CREATE ROLE citus_team_member LOGIN IN ROLE chronicle_subscriber, citus_team_gate" >/dev/null ||
     fail "roles citus_team, citus_team_gate, citus_team_member"
@@ -281,11 +299,25 @@ q coord -c "SELECT chronicle.subscribe('team_sub')" -c "SELECT chronicle.alter_s
 check "a member of a NOLOGIN owner through a NOINHERIT role: poll_nodes as itself is the owner's 42501" \
     "ERROR:  subscription \"team_sub\" is owned by role citus_team" \
     "$(q coord -U citus_team_member -c "SELECT count(*) FROM chronicle.poll_nodes('team_sub')" 2>&1 | head -1)"
-check "... under SET ROLE to the owner, poll_nodes cannot log in to the nodes as it (08006, known limitation)" "08006" \
-    "$(q coord -U citus_team_member -v VERBOSITY=sqlstate -c "SET ROLE citus_team" -c "SELECT count(*) FROM chronicle.poll_nodes('team_sub')" 2>&1 >/dev/null |
+check "... under SET ROLE to the NOLOGIN owner, poll_nodes reads every node: every event once" "$(q coord -c "SELECT count(*) FROM chronicle.events")" \
+    "$(q coord -U citus_team_member -c "SET ROLE citus_team" -c "SELECT count(DISTINCT (stream_id, version)) FROM chronicle.poll_nodes('team_sub', 100000)" 2>&1)"
+team_page=$(q coord -U citus_team_member -c "SET ROLE citus_team" \
+    -c "SELECT node || '|' || tx_id || '|' || global_position FROM chronicle.poll_nodes('team_sub', 2)" 2>&1)
+check "... a page of 2 per node" "4" "$(grep -c '^[0-9]*|[0-9]*|[0-9]*$' <<<"$team_page")"
+while IFS='|' read -r node tx pos; do
+    q coord -U citus_team_member -c "SET ROLE citus_team" -c "SELECT chronicle.ack('team_sub', '$tx', $pos, node => $node)" >/dev/null ||
+        fail "ack under SET ROLE citus_team"
+done < <(awk -F'|' '{ last[$1] = $0 } END { for (n in last) print last[n] }' <<<"$team_page")
+check "... its acks under SET ROLE move each node's checkpoint: 2 fewer per node" "$(($(q coord -c "SELECT count(*) FROM chronicle.events") - 4))" \
+    "$(q coord -U citus_team_member -c "SET ROLE citus_team" -c "SELECT count(*) FROM chronicle.poll_nodes('team_sub', 100000)" 2>&1)"
+check "... a resize under SET ROLE (members => 2) too" "0:$g1 0:$g2 1:$g1 1:$g2" \
+    "$(q coord -U citus_team_member -c "SET ROLE citus_team" -c "SELECT count(*) FROM chronicle.poll_nodes('team_sub', 1, 1, 2)" >/dev/null
+       q coord -c "SELECT string_agg(member || ':' || node, ' ' ORDER BY member, node) FROM chronicle.subscription_checkpoints WHERE subscription = 'team_sub'")"
+check "... poll on a worker works there too" "" \
+    "$(q w1 -U citus_team_member -v VERBOSITY=sqlstate -c "SET ROLE citus_team" -c "SELECT count(*) FROM chronicle.poll('team_sub', 10, 0, 2)" 2>&1 >/dev/null)"
+check "... while under SET ROLE citus_team, another role's subscription stays 42501" "42501" \
+    "$(q coord -U citus_team_member -v VERBOSITY=sqlstate -c "SET ROLE citus_team" -c "SELECT count(*) FROM chronicle.poll_nodes('stress')" 2>&1 >/dev/null |
        sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\).*/\1/p')"
-check "... while poll on a worker works there" "" \
-    "$(q w1 -U citus_team_member -v VERBOSITY=sqlstate -c "SET ROLE citus_team" -c "SELECT count(*) FROM chronicle.poll('team_sub')" 2>&1 >/dev/null)"
 q coord -c "SELECT chronicle.unsubscribe('team_sub')" -c "DROP ROLE citus_team_member, citus_team_gate, citus_team" >/dev/null || fail "dropping team_sub"
 
 check "distribute() again, with subscriptions, is still a no-op" "" "$(err coord "SELECT chronicle.distribute()")"
@@ -307,3 +339,12 @@ q coord -c "SELECT chronicle.unsubscribe('before')" \
 check "distribute() with a projection on the single-node store is 0A000" \
     "ERROR:  0A000: chronicle.distribute() cannot distribute a store with projections" \
     "$(q coord -c '\set VERBOSITY verbose' -c "SELECT chronicle.distribute()" 2>&1 | head -1)"
+
+# chronicle's owner must log in to every node on a cluster (its functions
+# reach the other nodes as it): distribute() refuses up-front when it cannot.
+q coord -c "SET client_min_messages = warning" -c "SELECT chronicle.drop_projection('p')" -c "DROP EXTENSION chronicle CASCADE" \
+    -c "CREATE ROLE citus_chronicle_owner SUPERUSER LOGIN" >/dev/null || fail "dropping the extension again"
+q coord -U citus_chronicle_owner -c "CREATE EXTENSION chronicle" >/dev/null || fail "CREATE EXTENSION as citus_chronicle_owner"
+q coord -c "ALTER ROLE citus_chronicle_owner NOLOGIN" >/dev/null
+check "distribute() when chronicle's owner cannot log in: 0A000, nothing distributed" "0A000|0" \
+    "$(err coord "SELECT chronicle.distribute()")|$(q coord -c "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'chronicle.%'")"
