@@ -15,6 +15,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "catalog/index.h"
@@ -34,6 +35,7 @@ extern "C" {
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 }
@@ -129,8 +131,15 @@ void run_sql(const char *sql)
         elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));
 }
 
-/* Write chronicle._tree_tables as its owner: writers have no direct access. */
-void meta_write(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+/*
+ * Write chronicle._tree_tables as its owner: writers have no direct access.
+ * latest: with the latest snapshot instead of the statement's (under
+ * REPEATABLE READ, the transaction's), as catalog lookups read the table's
+ * triggers and tree_info() reads the row (meta.cpp, load): what tree_detach
+ * does with the row must agree with the triggers it finds.
+ */
+void meta_write(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+                bool latest = false)
 {
     Oid meta = get_relname_relid("_tree_tables", get_namespace_oid("chronicle", false));
     HeapTuple ct = SearchSysCache1(RELOID, ObjectIdGetDatum(meta));
@@ -140,7 +149,17 @@ void meta_write(const char *sql, int nargs, Oid *types, Datum *values, const cha
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-    int rc = pg::spi::execute_with_args(sql, nargs, types, values, nulls, false, 0);
+    int rc;
+    if (latest)
+    {
+        /* This transaction's own earlier writes (DROP TRIGGER) are seen too. */
+        CommandCounterIncrement();
+        SPIPlanPtr plan = pg::spi::prepare(sql, nargs, types);
+        rc = pg::spi::execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot, false,
+                                       true, 0);
+    }
+    else
+        rc = pg::spi::execute_with_args(sql, nargs, types, values, nulls, false, 0);
     SetUserIdAndSecContext(save_user, save_sec);
     if (rc < 0)
         elog(ERROR, "chronicle: statement failed: %s", SPI_result_code_string(rc));
@@ -545,8 +564,8 @@ SQL_FUNCTION(chronicle_tree_detach)
             oids[i + 1] = ObjectIdGetDatum(shards[i]);
         Oid types[1] = {OIDARRAYOID};
         Datum values[1] = {PointerGetDatum(construct_array(oids, nshards + 1, OIDOID, sizeof(Oid), true, TYPALIGN_INT))};
-        meta_write("SELECT FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)", 1,
-                   types, values, NULL);
+        const char *find = "SELECT FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)";
+        meta_write(find, 1, types, values, NULL, true);
         if (SPI_processed == 0)
         {
             if (!has_tree_triggers(relid))
@@ -574,6 +593,23 @@ SQL_FUNCTION(chronicle_tree_detach)
          * docs/design/locking.md, isolation spec locks_tree_detach). */
         LockRelationOid(relid, AccessExclusiveLock);
         tree_lock_relation(relid, true);
+        /*
+         * Asked again now that nothing can change it: a tree_attach or
+         * tree_detach that committed while this one waited for the table is
+         * seen, in the row as in the triggers.  The row is read and deleted
+         * with the latest snapshot, not the transaction's: a REPEATABLE READ
+         * detach whose snapshot predates an attach it waited for dropped the
+         * attach's triggers and left its row, a table "attached" (tree_attach
+         * 42710) whose INSERTs nothing numbered (isolation spec
+         * tree_detach_attach).
+         */
+        meta_write(find, 1, types, values, NULL, true);
+        if (SPI_processed == 0 && !has_tree_triggers(relid))
+        {
+            const char *name = get_rel_name(relid);
+            throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("table %s is not attached as a tree", name), "",
+                            "Attach it with chronicle.tree_attach().");
+        }
         const char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                                    get_rel_name(relid));
         /* A Citus table's: Citus drops them on its shards too, if told
@@ -588,7 +624,7 @@ SQL_FUNCTION(chronicle_tree_detach)
             run_sql(psprintf("DROP TRIGGER IF EXISTS %s ON %s", trig, T));
         AtEOXact_GUC(true, nest);
         meta_write("DELETE FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)", 1,
-                   types, values, NULL);
+                   types, values, NULL, true);
         for (int i = 0; i <= nshards; i++)
             CacheInvalidateRelcacheByRelid(DatumGetObjectId(oids[i]));
         SPI_finish();
