@@ -20,7 +20,8 @@ A round fails on:
   - afterwards: an event committed by the driver that is missing, one it did
     not commit that is there, a duplicated one, a gap in a stream's versions
     or a stream version that is not its event count, verify() rows; a tree
-    that tree_validate() faults; a projection row (or a missing or extra one)
+    table attached without chronicle's triggers or with them but not
+    attached; a tree that tree_validate() faults; a projection row (or a missing or extra one)
     that differs from a full fold of the log; a snapshot of a reducer's
     current revision that differs from a full fold up to its version; a
     replay() that differs from the full fold.
@@ -57,6 +58,7 @@ STREAMS = ["acc-1", "acc-2", "acc-3"]
 REDUCERS = ["bal", "tagsum"]
 PROJECTIONS = {"pbal": "pbal", "pbal2": "pbal2"}  # name -> table (in public)
 TREES = ["tr", "tu", "tx"]  # tr scoped by site; tx is attached and detached
+ATTACH_ARGS = {"tr": "'tr', scope_column => 'site'", "tu": "'tu'", "tx": "'tx'"}
 
 # Two spellings of each definition: redefining alternates between them, so
 # every call changes the stored row (and fires its triggers) while what the
@@ -93,10 +95,10 @@ INSERT INTO tr SELECT g, NULL, g FROM generate_series(1, 3) g;
 INSERT INTO tr SELECT g, 1 + g %% 3, 1 + g %% 3 FROM generate_series(4, 30) g;
 INSERT INTO tu SELECT g, NULLIF(g / 2, 0) FROM generate_series(1, 30) g;
 INSERT INTO tx SELECT g, NULLIF(g / 3, 0) FROM generate_series(1, 30) g;
-SELECT chronicle.tree_attach('tr', scope_column => 'site');
-SELECT chronicle.tree_attach('tu');
-SELECT chronicle.tree_attach('tx');
-""" % (BAL_RULES[0], TAGSUM_RULES[0], DEP_SCHEMAS[0])
+SELECT chronicle.tree_attach(%s);
+SELECT chronicle.tree_attach(%s);
+SELECT chronicle.tree_attach(%s);
+""" % (BAL_RULES[0], TAGSUM_RULES[0], DEP_SCHEMAS[0], ATTACH_ARGS["tr"], ATTACH_ARGS["tu"], ATTACH_ARGS["tx"])
 
 
 class World:
@@ -557,6 +559,19 @@ class Runner:
         bad = self.ctl_rows("SELECT * FROM chronicle.verify() LIMIT 3")
         if bad:
             problems.append("verify(): %s" % bad)
+        # Attached (a row in chronicle._tree_tables) exactly when chronicle's
+        # six triggers are there: a row without them is a table whose INSERTs
+        # nothing numbers, and that tree_attach refuses (42710).
+        bad = self.ctl_rows(
+            "SELECT c.oid::regclass::text, (SELECT count(*) FROM chronicle._tree_tables m WHERE m.tbl = c.oid),"
+            "       (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname LIKE 'chronicle_tree_%%')"
+            " FROM pg_class c WHERE c.relname IN (%s) ORDER BY 1" % ", ".join(q(t) for t in TREES))
+        for table, rows, triggers in bad:
+            if (int(rows), int(triggers)) not in ((0, 0), (1, 6)):
+                problems.append("tree %s: %s attachment rows, %s chronicle triggers" % (table, rows, triggers))
+                if int(rows) or int(triggers):
+                    self.ctl_rows("SELECT chronicle.tree_detach(%s)" % q(table))
+                self.ctl_rows("SELECT chronicle.tree_attach(%s)" % ATTACH_ARGS[table])
         for t in self.ctl_rows("SELECT tbl::text FROM chronicle._tree_tables ORDER BY 1"):
             bad = self.ctl_rows("SELECT * FROM chronicle.tree_validate('%s') LIMIT 3" % t[0])
             if bad:
