@@ -34,7 +34,7 @@ fi
 # nearly full list has this many pages.
 pending_max=$(sql -t -A <<'SQL'
 SELECT CASE WHEN coalesce(o.fastupdate, 'on') IN ('off', 'false') THEN 0
-            ELSE coalesce(o.lim, current_setting('gin_pending_list_limit')::int) * 1024 / 8160 END
+            ELSE coalesce(o.lim, (SELECT setting::int FROM pg_settings WHERE name = 'gin_pending_list_limit')) * 1024 / 8160 END
 FROM (SELECT (SELECT split_part(x, '=', 2) FROM unnest(c.reloptions) x WHERE x LIKE 'fastupdate=%') AS fastupdate,
              (SELECT split_part(x, '=', 2)::int FROM unnest(c.reloptions) x WHERE x LIKE 'gin_pending_list_limit=%') AS lim
       FROM pg_class c WHERE c.oid = 'chronicle.events_tags_idx'::regclass) o;
