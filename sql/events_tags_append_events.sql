@@ -135,3 +135,15 @@ SELECT stream_id, version FROM chronicle.append_events('[{"stream_id": "nulltags
                                                         {"stream_id": "nulltags-1", "type": "X", "data": {}}]');
 SELECT version, tags FROM chronicle.read_stream('nulltags-1');
 SELECT * FROM chronicle.verify('nulltags-1');
+-- "metadata": null is an absent key too, stored as {} as metadata => NULL is in
+-- append (before, it was SE003 "must be a JSON object"); "data": null is still SE003.
+SELECT stream_id, version FROM chronicle.append_events('[{"stream_id": "nullmeta-1", "type": "X", "data": {"n": 1}, "metadata": null},
+                                                        {"stream_id": "nullmeta-2", "type": "X", "data": {"n": 2}, "metadata": null, "tags": ["nullmeta"]}]');
+SELECT chronicle.append_batch('nullmeta-1', '[{"type": "X", "data": {"n": 3}, "metadata": null, "event_id": null}]');
+SELECT chronicle.append('nullmeta-1', 'X', '{"n": 4}', metadata => NULL);
+SELECT stream_id, version, data, metadata, tags FROM chronicle.events
+WHERE stream_id LIKE 'nullmeta-%' ORDER BY global_position;
+SELECT * FROM chronicle.verify('nullmeta-1');
+SELECT regress.error_of($$SELECT * FROM chronicle.append_events('[{"stream_id": "nullmeta-3", "type": "X", "data": null}]')$$);
+SELECT regress.error_of($$SELECT chronicle.append_batch('nullmeta-3', '[{"type": "X", "data": {}, "metadata": []}]')$$);
+SELECT count(*) AS nullmeta_3_events FROM chronicle.events WHERE stream_id = 'nullmeta-3';

@@ -135,6 +135,9 @@ void parse_batch_element(JsonbValue *element, int index, NewEvent *e, bool multi
         else if (KEY_IS("data") || KEY_IS("metadata"))
         {
             bool is_data = KEY_IS("data");
+            /* "metadata": null is an absent key, stored as {} (as metadata => NULL in append). */
+            if (!is_data && value.type == jbvNull)
+                continue;
             if (value.type != jbvBinary || !JsonContainerIsObject(value.val.binary.data))
                 throw pg::Error(CHRONICLE_INVALID_EVENT,
                                 pg::format("events[%d].%s must be a JSON object", index,

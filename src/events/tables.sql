@@ -65,8 +65,10 @@ CREATE INDEX streams_category_idx ON chronicle.streams (category);
 -- tag's events through this index (docs/design/dcb.md, "The tag index").
 -- Partial: an untagged event costs no index entry, and upgrading a 0.1.0 log
 -- (every row untagged) builds an empty index.  Queries repeat the predicate.
--- fastupdate off: a pending list makes every search scan it whole until the
--- next vacuum, and append_events' condition searches on every call.
+-- fastupdate off: a pending list makes every search scan it whole until an
+-- insert past gin_pending_list_limit or a vacuum moves it into the index, and
+-- append_events' condition searches on every call (measured with every limit:
+-- docs/design/dcb.md, "What tags cost").
 CREATE INDEX events_tags_idx ON chronicle.events USING gin (tags) WITH (fastupdate = off)
     WHERE tags OPERATOR(pg_catalog.<>) '{}'::text[];
 
