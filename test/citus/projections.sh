@@ -157,9 +157,9 @@ check "drop_projection of the victim's projection by the swapper: 42501, the vic
     "$(err_proj_as citus_swapper "SELECT chronicle.drop_projection('swap_victim')")|$(q coord -c "SELECT count(*) FROM chronicle.projections WHERE name = 'swap_victim'")"
 q coord -U citus_swapper -c "ALTER SCHEMA swap_own RENAME TO swap_tmp" -c "ALTER SCHEMA swap_shared RENAME TO swap_own" \
     -c "ALTER SCHEMA swap_tmp RENAME TO swap_shared" >/dev/null || fail "swapping the schemas back"
+q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}')" >/dev/null || fail "append after swapping back"
 check "swapped back: appends keep both current again" "$(replayed "$a")|666" \
-    "$(q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}')" >/dev/null
-       q coord -c "SELECT version || ':' || balance FROM swap_shared.bal WHERE stream_id = '$a'")|$(q coord -c "SELECT balance FROM swap_own.bal WHERE stream_id = '$a'")"
+    "$(q coord -c "SELECT version || ':' || balance FROM swap_shared.bal WHERE stream_id = '$a'")|$(q coord -c "SELECT balance FROM swap_own.bal WHERE stream_id = '$a'")"
 
 # A table renamed away by its owner: the name resolves to nothing.
 q coord -U citus_swapper -c "ALTER TABLE swap_own.bal RENAME TO bal_away" >/dev/null || fail "renaming the swapper's table away"
