@@ -67,6 +67,23 @@ SELECT chronicle.drop_projection('acl');
 SELECT to_regclass('proj_acl.counts') AS dropped;
 RESET ROLE;
 
+-- A projection whose table its owner dropped by hand: another writer may
+-- neither rebuild nor remove it (no table to own: it is its owner's), the
+-- owner removes it.
+SET ROLE regress_proj_definer;
+SELECT chronicle.define_projection('acl_gone', 'proj_acl', 'proj_acl.gone', '{"n": "int"}');
+DROP TABLE proj_acl.gone;
+RESET ROLE;
+SELECT owner FROM chronicle.projections WHERE name = 'acl_gone';
+SET ROLE regress_proj_appender;
+SELECT regress.error_of($$SELECT chronicle.rebuild_projection('acl_gone')$$);
+SELECT regress.error_of($$SELECT chronicle.drop_projection('acl_gone', false)$$);
+RESET ROLE;
+SET ROLE regress_proj_definer;
+SELECT chronicle.drop_projection('acl_gone', false);
+RESET ROLE;
+SELECT count(*) AS removed FROM chronicle.projections WHERE name = 'acl_gone';
+
 DROP SCHEMA proj_acl CASCADE;
 DELETE FROM chronicle.reducers WHERE name = 'proj_acl';
 DROP FUNCTION public.proj_acl_reduce(jsonb, chronicle.events);

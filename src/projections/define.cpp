@@ -47,8 +47,17 @@ static Oid chronicle_relid(const char *relname)
 
 const char *projections_table_oid_sql(Oid catalog_relid)
 {
+    /*
+     * By name: only a table the projection's owner owns.  A name can come to
+     * mean another table (renamed away, dropped by hand, its schema renamed
+     * by the schema's owner), and the observer writes the table it resolves
+     * to as that table's owner: another role's table must resolve to nothing
+     * (42P01 where it is used), as a table dropped by hand does.
+     */
     if (get_atttype(catalog_relid, get_attnum(catalog_relid, "table_name")) == TEXTOID)
-        return "pg_catalog.to_regclass(p.table_name)::pg_catalog.oid";
+        return "(SELECT c.oid FROM pg_catalog.pg_class c"
+               " WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(p.table_name)::pg_catalog.oid"
+               " AND c.relowner OPERATOR(pg_catalog.=) p.owner::pg_catalog.oid)";
     return "p.table_name::pg_catalog.oid";
 }
 
@@ -114,14 +123,15 @@ struct CatalogRow
     bool found;
     char *reducer;
     char *category; /* NULL: all streams */
-    Oid relid;
+    Oid relid; /* InvalidOid: no table (on a cluster: none of that name owned by owner) */
     Jsonb *columns;
+    Oid owner; /* the role that defined it */
 };
 
 /* newest: read with a snapshot taken now, not the transaction's (below). */
 static void catalog_read(const char *name, const char *lock, Oid owner, CatalogRow *row, bool newest)
 {
-    char *sql = psprintf("SELECT p.reducer, p.category, %s, p.columns"
+    char *sql = psprintf("SELECT p.reducer, p.category, %s, p.columns, p.owner::pg_catalog.oid"
                          " FROM chronicle.projections p WHERE p.name OPERATOR(pg_catalog.=) $1 %s",
                          projections_table_oid_sql(chronicle_relid("projections")), lock);
     Oid types[1] = {TEXTOID};
@@ -149,6 +159,15 @@ static void catalog_read(const char *name, const char *lock, Oid owner, CatalogR
     row->category = SPI_getvalue(tuple, desc, 2);
     row->relid = DatumGetObjectId(SPI_getbinval(tuple, desc, 3, &isnull));
     row->columns = DatumGetJsonbPCopy(SPI_getbinval(tuple, desc, 4, &isnull));
+    row->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 5, &isnull));
+}
+
+/* The same error as target_load's for a table that no longer exists. */
+static void table_gone(const char *name)
+{
+    throw pg::Error(ERRCODE_UNDEFINED_TABLE, pg::format("the table of projection \"%s\" no longer exists", name), "",
+                    pg::format("Remove the projection with chronicle.drop_projection(%s, false), then define it again.",
+                               quote_literal_cstr(name)));
 }
 
 static void unknown_projection(const char *name)
@@ -282,17 +301,19 @@ static Datum define_projection(FunctionCallInfo fcinfo)
     Jsonb *catalog_columns = columns_to_catalog(cols, ncols);
     bool by_name = get_atttype(chronicle_relid("projections"),
                                get_attnum(chronicle_relid("projections"), "table_name")) == TEXTOID;
-    Oid itypes[5] = {TEXTOID, TEXTOID, TEXTOID, static_cast<Oid>(by_name ? TEXTOID : REGCLASSOID), JSONBOID};
-    Datum ivalues[5] = {CStringGetTextDatum(name), CStringGetTextDatum(reducer),
+    /* The projection's owner: the caller, who created the table (it owns it). */
+    Oid itypes[6] = {TEXTOID, TEXTOID, TEXTOID, static_cast<Oid>(by_name ? TEXTOID : REGCLASSOID), JSONBOID,
+                     REGROLEOID};
+    Datum ivalues[6] = {CStringGetTextDatum(name), CStringGetTextDatum(reducer),
                         category ? CStringGetTextDatum(category) : (Datum)0,
                         by_name ? CStringGetTextDatum(qualified) : ObjectIdGetDatum(relid),
-                        JsonbPGetDatum(catalog_columns)};
-    char inulls[5] = {' ', ' ', category ? ' ' : 'n', ' ', ' '};
+                        JsonbPGetDatum(catalog_columns), ObjectIdGetDatum(GetUserId())};
+    char inulls[6] = {' ', ' ', category ? ' ' : 'n', ' ', ' ', ' '};
     as_owner_begin(&saved, owner, false);
     rc = pg::spi::execute_with_args("INSERT INTO chronicle.projections"
-                               " (name, reducer, category, table_name, columns, defined_at)"
-                               " VALUES ($1, $2, $3, $4, $5, pg_catalog.now())",
-                               5, itypes, ivalues, inulls, false, 0);
+                               " (name, reducer, category, table_name, columns, defined_at, owner)"
+                               " VALUES ($1, $2, $3, $4, $5, pg_catalog.now(), $6)",
+                               6, itypes, ivalues, inulls, false, 0);
     as_owner_end(&saved);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "chronicle: recording projection \"%s\" failed: %s", name, SPI_result_code_string(rc));
@@ -320,8 +341,10 @@ static Datum rebuild_projection(FunctionCallInfo fcinfo)
     catalog_read(name, "FOR SHARE", pg::function_owner(fcinfo), &row, false);
     if (!row.found)
         unknown_projection(name);
-    if (get_rel_name(row.relid))
-        check_owner(name, row.relid, "rebuild");
+    /* Before any lock or statement names it: a table that is gone has no name to lock. */
+    if (!get_rel_name(row.relid))
+        table_gone(name);
+    check_owner(name, row.relid, "rebuild");
     /*
      * EXCLUSIVE: readers go on reading the old rows until we commit, while
      * appends to the projection's streams wait to write theirs after ours
@@ -372,6 +395,16 @@ static Datum drop_projection(FunctionCallInfo fcinfo)
     char *relname = get_rel_name(row.relid);
     if (relname)
         check_owner(name, row.relid, "drop");
+    else if (!has_privs_of_role(GetUserId(), row.owner))
+    {
+        /* No table to own: the projection is its owner's to remove. */
+        char *who = GetUserNameFromId(row.owner, true);
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        pg::format("projection \"%s\" is owned by role %s", name,
+                                   who ? quote_identifier(who) : psprintf("with OID %u", row.owner)),
+                        "Its table no longer exists; only a member of the role that defined the projection may "
+                        "remove it.");
+    }
 
     Oid types[1] = {TEXTOID};
     Datum values[1] = {CStringGetTextDatum(name)};

@@ -117,6 +117,64 @@ check "a role without CREATE on the schema: 42501, nothing recorded" "42501|0" \
        q coord -c "CREATE ROLE citus_projector2 LOGIN IN ROLE chronicle_writer" >/dev/null
        err_as_p citus_projector2 "SELECT chronicle.define_projection('by_role2', 'cluster_balance', 'citus_proj.other', '{\"balance\": \"numeric\"}')")|$(q coord -c "SELECT count(*) FROM chronicle.projections WHERE name = 'by_role2'")"
 
+
+# The catalog names a projection's table (text), so a name can come to mean
+# another table: a table renamed away, dropped by hand, or a schema renamed
+# by its owner.  Whatever the name resolves to, chronicle writes only the
+# table of the role that defined the projection, and a missing table is an
+# error (42P01), never a crash.
+err_proj_as() { q coord -U "$1" -v VERBOSITY=sqlstate -c "$2" 2>&1 >/dev/null | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\).*/\1/p' | head -1; }
+q coord -c "CREATE ROLE citus_swapper LOGIN IN ROLE chronicle_writer" -c "CREATE ROLE citus_victim LOGIN IN ROLE chronicle_writer" \
+    -c "CREATE SCHEMA swap_shared AUTHORIZATION citus_swapper" -c "CREATE SCHEMA swap_own AUTHORIZATION citus_swapper" \
+    -c "GRANT USAGE, CREATE ON SCHEMA swap_shared TO citus_victim" \
+    -c "SELECT chronicle.define_reducer('swap_evil', '{\"\$init\": {\"balance\": 666}}', category => 'account')" >/dev/null ||
+    fail "roles and schemas of the swap"
+for n in coord w1 w2; do q $n -c "GRANT CREATE ON DATABASE postgres TO citus_swapper" >/dev/null; done
+q coord -U citus_victim -c "SELECT chronicle.define_projection('swap_victim', 'cluster_balance', 'swap_shared.bal', '{\"balance\": \"numeric\"}')" >/dev/null ||
+    fail "the victim's projection"
+q coord -U citus_swapper -c "SELECT chronicle.define_projection('swap_attacker', 'swap_evil', 'swap_own.bal', '{\"balance\": \"numeric\"}')" >/dev/null ||
+    fail "the swapper's projection"
+victim_rows() { q coord -c "SELECT string_agg(stream_id || ':' || version || ':' || balance, ' ' ORDER BY stream_id) FROM $1"; }
+victim_before=$(victim_rows swap_shared.bal)
+attacker_before=$(victim_rows swap_own.bal)
+check "the swapper cannot write the victim's table itself" "42501" \
+    "$(err_proj_as citus_swapper "UPDATE swap_shared.bal SET balance = 666")"
+# The owner of schema swap_shared swaps it with its own schema: each
+# projection's name now resolves to the other's table, on every node.
+q coord -U citus_swapper -c "ALTER SCHEMA swap_own RENAME TO swap_tmp" -c "ALTER SCHEMA swap_shared RENAME TO swap_own" \
+    -c "ALTER SCHEMA swap_tmp RENAME TO swap_shared" >/dev/null || fail "swapping the schemas"
+check "after the swap, the names resolve to the other role's table on every node" "citus_victim|citus_victim|citus_victim" \
+    "$(for n in coord w1 w2; do q $n -c "SELECT c.relowner::regrole FROM pg_class c WHERE c.oid = to_regclass('swap_own.bal')"; done | paste -sd'|')"
+check "an append covered by the swapped projections: 42P01 (no table of the projection's owner by that name)" "42P01" \
+    "$(err coord "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}')")"
+check "... the victim's table (now swap_own.bal) was not written with the swapper's reducer" "$victim_before" \
+    "$(victim_rows swap_own.bal)"
+check "... nor the swapper's table (now swap_shared.bal) with the victim's rows" "$attacker_before" \
+    "$(victim_rows swap_shared.bal)"
+check "rebuild_projection of the swapped one, by its definer or another writer: 42P01, nothing written" "42P01|42P01|$victim_before" \
+    "$(err_proj_as citus_swapper "SELECT chronicle.rebuild_projection('swap_attacker')")|$(err_proj_as citus_victim "SELECT chronicle.rebuild_projection('swap_attacker')")|$(victim_rows swap_own.bal)"
+check "drop_projection of the victim's projection by the swapper: 42501, the victim's row kept" "42501|1" \
+    "$(err_proj_as citus_swapper "SELECT chronicle.drop_projection('swap_victim')")|$(q coord -c "SELECT count(*) FROM chronicle.projections WHERE name = 'swap_victim'")"
+q coord -U citus_swapper -c "ALTER SCHEMA swap_own RENAME TO swap_tmp" -c "ALTER SCHEMA swap_shared RENAME TO swap_own" \
+    -c "ALTER SCHEMA swap_tmp RENAME TO swap_shared" >/dev/null || fail "swapping the schemas back"
+q coord -c "SELECT chronicle.append('$a', 'Deposited', '{\"amount\": 1}')" >/dev/null || fail "append after swapping back"
+check "swapped back: appends keep both current again" "$(replayed "$a")|666" \
+    "$(q coord -c "SELECT version || ':' || balance FROM swap_shared.bal WHERE stream_id = '$a'")|$(q coord -c "SELECT balance FROM swap_own.bal WHERE stream_id = '$a'")"
+
+# A table renamed away by its owner: the name resolves to nothing.
+q coord -U citus_swapper -c "ALTER TABLE swap_own.bal RENAME TO bal_away" >/dev/null || fail "renaming the swapper's table away"
+check "rebuild_projection whose table no longer resolves, by another writer: 42P01, the coordinator stays up" "42P01|1" \
+    "$(err_proj_as citus_victim "SELECT chronicle.rebuild_projection('swap_attacker')")|$(q coord -c "SELECT 1")"
+check "... by its definer: 42P01" "42P01" "$(err_proj_as citus_swapper "SELECT chronicle.rebuild_projection('swap_attacker')")"
+check "drop_projection of it by another writer: 42501, kept" "42501|1" \
+    "$(err_proj_as citus_victim "SELECT chronicle.drop_projection('swap_attacker')")|$(q coord -c "SELECT count(*) FROM chronicle.projections WHERE name = 'swap_attacker'")"
+check "... by its definer: removed, no table dropped" "|0|swap_own.bal_away" \
+    "$(q coord -U citus_swapper -c "SELECT chronicle.drop_projection('swap_attacker')")|$(q coord -c "SELECT count(*) FROM chronicle.projections WHERE name = 'swap_attacker'")|$(q coord -c "SELECT to_regclass('swap_own.bal_away')")"
+q coord -U citus_victim -c "SELECT chronicle.drop_projection('swap_victim')" >/dev/null || fail "dropping the victim's projection"
+q coord -c "SET client_min_messages = warning" -c "DROP SCHEMA swap_shared, swap_own CASCADE" >/dev/null
+for n in coord w1 w2; do q $n -c "REVOKE CREATE ON DATABASE postgres FROM citus_swapper" >/dev/null; done
+q coord -c "DROP ROLE citus_swapper, citus_victim" >/dev/null || fail "dropping the swap's roles"
+
 # drop: the table goes on every node, and the old worker session appends on.
 q coord -c "SELECT chronicle.drop_projection('cluster_balances')" >/dev/null || fail "drop_projection on the cluster"
 check "drop_projection drops the distributed table" "" "$(q coord -c "SELECT to_regclass('public.cluster_balances')")"

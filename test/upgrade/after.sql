@@ -8,6 +8,8 @@ SELECT 'append ' || chronicle.append('account-1', 'WithdrawalMade', '{"Amount": 
 SELECT 'batch ' || chronicle.append_batch('account-3', '[{"type": "AccountOpened", "data": {"Name": "Cy", "InitialBalance": 1}}]');
 SELECT 'replay ' || chronicle.replay('account-1', 'account')::text;
 SELECT 'projection ' || stream_id || ' ' || version || ' ' || owner || ' ' || balance FROM public.balances ORDER BY 1;
+-- 0.1.0 recorded no projection owner: each one's is its table's owner.
+SELECT 'projection_owner ' || name || ' ' || owner FROM chronicle.projections ORDER BY name;
 SELECT 'poll ' || stream_id || ' ' || version FROM chronicle.poll('mailer', 10) ORDER BY global_position;
 -- Nobody recorded who subscribed under 0.1.0: the extension's owner owns them.
 SELECT 'subscription_owner ' || s.name || ' ' || (s.owner::oid = e.extowner)

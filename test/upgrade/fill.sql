@@ -54,6 +54,10 @@ INSERT INTO public.aisle VALUES (1, NULL, 's1', 'root'), (2, 1, 's1', 'c'), (3, 
 -- A projection whose table lives in another schema.
 CREATE SCHEMA reports;
 SELECT chronicle.define_projection('report_balances', 'account', 'reports.balances', '{"balance": "numeric"}');
+-- ... given to another role (0.2.0 records each projection's owner: its table's).
+CREATE ROLE upgrade_reporter IN ROLE chronicle_writer;
+GRANT USAGE ON SCHEMA reports TO upgrade_reporter;
+ALTER TABLE reports.balances OWNER TO upgrade_reporter;
 -- A consumer group of three, two members with checkpoints.
 SELECT chronicle.subscribe('group3', 'account');
 SELECT m, (SELECT count(*) FROM chronicle.poll('group3', 10, m, 3)) FROM generate_series(0, 2) m;
