@@ -100,8 +100,10 @@ static void invalidate(Datum, Oid relid)
         valid = false;
         return;
     }
+    /* A name that resolved to no table (on a cluster: renamed, or not its
+     * owner's) may resolve after a change to any table: look again. */
     for (int i = 0; current && i < current->n; i++)
-        if (current->items[i].relid == relid)
+        if (current->items[i].relid == relid || current->items[i].relid == InvalidOid)
             valid = false;
 }
 

@@ -18,7 +18,9 @@ BEGIN
     SELECT pg_catalog.count(*) INTO events FROM chronicle.events e
      WHERE e.stream_id OPERATOR(pg_catalog.=) 'chronicle-erasures';
     SELECT EXISTS (SELECT FROM chronicle.streams s
-                    WHERE s.stream_id OPERATOR(pg_catalog.=) 'chronicle-erasures') INTO stream_row;
+                    WHERE s.stream_id OPERATOR(pg_catalog.=) 'chronicle-erasures')
+        OR EXISTS (SELECT FROM chronicle.snapshots n
+                    WHERE n.stream_id OPERATOR(pg_catalog.=) 'chronicle-erasures') INTO stream_row;
     IF events OPERATOR(pg_catalog.>) 0 OR stream_row THEN
         RAISE EXCEPTION 'chronicle 0.2.0 reserves stream "chronicle-erasures" for its erasure receipts, and this database has a stream of that name with % event(s)', events
             USING ERRCODE = 'reserved_name',
