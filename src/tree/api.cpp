@@ -564,7 +564,7 @@ SQL_FUNCTION(chronicle_tree_detach)
             oids[i + 1] = ObjectIdGetDatum(shards[i]);
         Oid types[1] = {OIDARRAYOID};
         Datum values[1] = {PointerGetDatum(construct_array(oids, nshards + 1, OIDOID, sizeof(Oid), true, TYPALIGN_INT))};
-        const char *find = "SELECT FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)";
+        const char *find = "SELECT ctid FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)";
         meta_write(find, 1, types, values, NULL, true);
         if (SPI_processed == 0)
         {
@@ -609,6 +609,47 @@ SQL_FUNCTION(chronicle_tree_detach)
             const char *name = get_rel_name(relid);
             throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("table %s is not attached as a tree", name), "",
                             "Attach it with chronicle.tree_attach().");
+        }
+        /*
+         * Under REPEATABLE READ or SERIALIZABLE, a row its snapshot cannot
+         * see was attached concurrently: deleting it is what snapshot
+         * isolation forbids (a plain DELETE of a row inserted after the
+         * snapshot is 40001), and SSI would not see it either (the latest
+         * snapshot's read registers no conflict with the attach).  A
+         * transaction that had read "not attached" committed a detach of
+         * that attach (isolation spec tree_detach_serializable).
+         */
+        if (SPI_processed > 0 && IsolationUsesXactSnapshot())
+        {
+            uint64 nlatest = SPI_processed;
+            ItemPointerData *latest = (ItemPointerData *) palloc(sizeof(ItemPointerData) * nlatest);
+            for (uint64 i = 0; i < nlatest; i++)
+            {
+                bool isnull;
+                Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+                latest[i] = *(ItemPointer) DatumGetPointer(d);
+            }
+            meta_write(find, 1, types, values, NULL, false);
+            for (uint64 i = 0; i < nlatest; i++)
+            {
+                bool seen = false;
+                for (uint64 j = 0; j < SPI_processed && !seen; j++)
+                {
+                    bool isnull;
+                    Datum d = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull);
+                    seen = ItemPointerEquals(&latest[i], (ItemPointer) DatumGetPointer(d));
+                }
+                if (!seen)
+                {
+                    const char *name = get_rel_name(relid);
+                    throw pg::Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                                    pg::format("could not serialize access due to a concurrent tree_attach of "
+                                               "table %s",
+                                               name),
+                                    "The table was attached after this transaction's snapshot was taken.",
+                                    "Retry the transaction.");
+                }
+            }
         }
         const char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                                    get_rel_name(relid));
