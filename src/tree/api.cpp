@@ -299,6 +299,17 @@ SQL_FUNCTION(chronicle_tree_attach)
                             "Each root tree is numbered on its own; its root's id (tree_root) "
                             "identifies it.");
         check_owned_table(relid);
+        /*
+         * The table before anything else of the attach, and before its row in
+         * chronicle._tree_tables (docs/design/locking.md: level 1, then 4):
+         * an attach that wrote its row and then waited for the table held
+         * what another attach, in a transaction already holding the table,
+         * waited for (40P01; isolation spec tree_attach_order).  Checked
+         * again once held: the owner may have changed (or the table gone)
+         * while we waited.
+         */
+        LockRelationOid(relid, AccessExclusiveLock);
+        check_owned_table(relid);
         /* Its row in chronicle._tree_tables would outlive the session's table. */
         if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
         {
@@ -592,6 +603,7 @@ SQL_FUNCTION(chronicle_tree_detach)
          * lock waited for writers that wait for the tree lock (40P01;
          * docs/design/locking.md, isolation spec locks_tree_detach). */
         LockRelationOid(relid, AccessExclusiveLock);
+        check_owned_table(relid); /* the owner may have changed while we waited */
         tree_lock_relation(relid, true);
         /*
          * Asked again now that nothing can change it: a tree_attach or
