@@ -737,6 +737,24 @@ TreeInfo *working_tree(TreeInfo *ti, ScopeArg sa)
     return tree_is_shell(ti) ? tree_local_shard(ti, sa.value, !sa.given) : ti;
 }
 
+/*
+ * The table (ROW EXCLUSIVE, level 1 of docs/design/locking.md, which every
+ * write takes first anyway) before a structural function reads its
+ * attachment: the attachment then cannot change until the call ends
+ * (tree_attach and tree_detach need ACCESS EXCLUSIVE).  Taken later (by the
+ * function's first statement, or its tree lock), a tree_detach and
+ * tree_attach with other columns committed while the call waited, and the
+ * call went on with arguments converted to the old id column's type, which
+ * the reloaded attachment read as the new one's: an int id read as a text
+ * pointer crashed the server (isolation spec tree_reattach_waiter).
+ */
+static void lock_before_reading(Oid relid)
+{
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+        return; /* tree_info says what it is not */
+    LockRelationOid(relid, RowExclusiveLock);
+}
+
 /* A structural function's node and its tree's lock, taken before any numbers are read. */
 static TreeInfo *lock_tree_of(TreeInfo *ti, Datum id, ScopeArg sa, TreeNode *node, bool must_exist,
                               const char *role = "node")
@@ -766,6 +784,7 @@ SQL_FUNCTION(chronicle_tree_insert)
         if (!JB_ROOT_IS_OBJECT(node) || JB_ROOT_IS_SCALAR(node))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "node must be a JSON object");
         SPI_connect();
+        lock_before_reading(relid);
         TreeInfo *ti = tree_info(relid, false);
         /* INSERT ... RETURNING *: the INSERT itself runs as the caller. */
         if (!any_column_priv(relid, ACL_INSERT) || !any_column_priv(relid, ACL_SELECT))
@@ -924,6 +943,7 @@ SQL_FUNCTION(chronicle_tree_move)
         char placement = placement_code(fcinfo, 3);
         Oid relid = PG_GETARG_OID(0);
         SPI_connect();
+        lock_before_reading(relid);
         TreeInfo *ti = tree_info(relid, false);
         /* UPDATE t SET parent = target WHERE id = node (and the scope, when it changes). */
         if (!column_priv(relid, ti->parent_att, ACL_UPDATE) || !column_priv(relid, ti->id_att, ACL_SELECT))
@@ -965,6 +985,7 @@ SQL_FUNCTION(chronicle_tree_delete)
         char mode = mode_code(text_to_cstring(PG_GETARG_TEXT_PP(2)));
         Oid relid = PG_GETARG_OID(0);
         SPI_connect();
+        lock_before_reading(relid);
         TreeInfo *ti = tree_info(relid, false);
         /* DELETE FROM t WHERE id = node; promote also moves the children up:
          * UPDATE t SET parent = node's parent WHERE parent = node. */
