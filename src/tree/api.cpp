@@ -299,6 +299,17 @@ SQL_FUNCTION(chronicle_tree_attach)
                             "Each root tree is numbered on its own; its root's id (tree_root) "
                             "identifies it.");
         check_owned_table(relid);
+        /*
+         * The table before anything else of the attach, and before its row in
+         * chronicle._tree_tables (docs/design/locking.md: level 1, then 4):
+         * an attach that wrote its row and then waited for the table held
+         * what another attach, in a transaction already holding the table,
+         * waited for (40P01; isolation spec tree_attach_order).  Checked
+         * again once held: the owner may have changed (or the table gone)
+         * while we waited.
+         */
+        LockRelationOid(relid, AccessExclusiveLock);
+        check_owned_table(relid);
         /* Its row in chronicle._tree_tables would outlive the session's table. */
         if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
         {
@@ -564,7 +575,7 @@ SQL_FUNCTION(chronicle_tree_detach)
             oids[i + 1] = ObjectIdGetDatum(shards[i]);
         Oid types[1] = {OIDARRAYOID};
         Datum values[1] = {PointerGetDatum(construct_array(oids, nshards + 1, OIDOID, sizeof(Oid), true, TYPALIGN_INT))};
-        const char *find = "SELECT FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)";
+        const char *find = "SELECT ctid FROM chronicle._tree_tables WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)";
         meta_write(find, 1, types, values, NULL, true);
         if (SPI_processed == 0)
         {
@@ -592,6 +603,7 @@ SQL_FUNCTION(chronicle_tree_detach)
          * lock waited for writers that wait for the tree lock (40P01;
          * docs/design/locking.md, isolation spec locks_tree_detach). */
         LockRelationOid(relid, AccessExclusiveLock);
+        check_owned_table(relid); /* the owner may have changed while we waited */
         tree_lock_relation(relid, true);
         /*
          * Asked again now that nothing can change it: a tree_attach or
@@ -609,6 +621,47 @@ SQL_FUNCTION(chronicle_tree_detach)
             const char *name = get_rel_name(relid);
             throw pg::Error(CHRONICLE_NOT_A_TREE, pg::format("table %s is not attached as a tree", name), "",
                             "Attach it with chronicle.tree_attach().");
+        }
+        /*
+         * Under REPEATABLE READ or SERIALIZABLE, a row its snapshot cannot
+         * see was attached concurrently: deleting it is what snapshot
+         * isolation forbids (a plain DELETE of a row inserted after the
+         * snapshot is 40001), and SSI would not see it either (the latest
+         * snapshot's read registers no conflict with the attach).  A
+         * transaction that had read "not attached" committed a detach of
+         * that attach (isolation spec tree_detach_serializable).
+         */
+        if (SPI_processed > 0 && IsolationUsesXactSnapshot())
+        {
+            uint64 nlatest = SPI_processed;
+            ItemPointerData *latest = (ItemPointerData *) palloc(sizeof(ItemPointerData) * nlatest);
+            for (uint64 i = 0; i < nlatest; i++)
+            {
+                bool isnull;
+                Datum d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+                latest[i] = *(ItemPointer) DatumGetPointer(d);
+            }
+            meta_write(find, 1, types, values, NULL, false);
+            for (uint64 i = 0; i < nlatest; i++)
+            {
+                bool seen = false;
+                for (uint64 j = 0; j < SPI_processed && !seen; j++)
+                {
+                    bool isnull;
+                    Datum d = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull);
+                    seen = ItemPointerEquals(&latest[i], (ItemPointer) DatumGetPointer(d));
+                }
+                if (!seen)
+                {
+                    const char *name = get_rel_name(relid);
+                    throw pg::Error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                                    pg::format("could not serialize access due to a concurrent tree_attach of "
+                                               "table %s",
+                                               name),
+                                    "The table was attached after this transaction's snapshot was taken.",
+                                    "Retry the transaction.");
+                }
+            }
         }
         const char *T = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                                    get_rel_name(relid));
@@ -684,6 +737,24 @@ TreeInfo *working_tree(TreeInfo *ti, ScopeArg sa)
     return tree_is_shell(ti) ? tree_local_shard(ti, sa.value, !sa.given) : ti;
 }
 
+/*
+ * The table (ROW EXCLUSIVE, level 1 of docs/design/locking.md, which every
+ * write takes first anyway) before a structural function reads its
+ * attachment: the attachment then cannot change until the call ends
+ * (tree_attach and tree_detach need ACCESS EXCLUSIVE).  Taken later (by the
+ * function's first statement, or its tree lock), a tree_detach and
+ * tree_attach with other columns committed while the call waited, and the
+ * call went on with arguments converted to the old id column's type, which
+ * the reloaded attachment read as the new one's: an int id read as a text
+ * pointer crashed the server (isolation spec tree_reattach_waiter).
+ */
+static void lock_before_reading(Oid relid)
+{
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+        return; /* tree_info says what it is not */
+    LockRelationOid(relid, RowExclusiveLock);
+}
+
 /* A structural function's node and its tree's lock, taken before any numbers are read. */
 static TreeInfo *lock_tree_of(TreeInfo *ti, Datum id, ScopeArg sa, TreeNode *node, bool must_exist,
                               const char *role = "node")
@@ -713,6 +784,7 @@ SQL_FUNCTION(chronicle_tree_insert)
         if (!JB_ROOT_IS_OBJECT(node) || JB_ROOT_IS_SCALAR(node))
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "node must be a JSON object");
         SPI_connect();
+        lock_before_reading(relid);
         TreeInfo *ti = tree_info(relid, false);
         /* INSERT ... RETURNING *: the INSERT itself runs as the caller. */
         if (!any_column_priv(relid, ACL_INSERT) || !any_column_priv(relid, ACL_SELECT))
@@ -871,6 +943,7 @@ SQL_FUNCTION(chronicle_tree_move)
         char placement = placement_code(fcinfo, 3);
         Oid relid = PG_GETARG_OID(0);
         SPI_connect();
+        lock_before_reading(relid);
         TreeInfo *ti = tree_info(relid, false);
         /* UPDATE t SET parent = target WHERE id = node (and the scope, when it changes). */
         if (!column_priv(relid, ti->parent_att, ACL_UPDATE) || !column_priv(relid, ti->id_att, ACL_SELECT))
@@ -912,6 +985,7 @@ SQL_FUNCTION(chronicle_tree_delete)
         char mode = mode_code(text_to_cstring(PG_GETARG_TEXT_PP(2)));
         Oid relid = PG_GETARG_OID(0);
         SPI_connect();
+        lock_before_reading(relid);
         TreeInfo *ti = tree_info(relid, false);
         /* DELETE FROM t WHERE id = node; promote also moves the children up:
          * UPDATE t SET parent = node's parent WHERE parent = node. */
