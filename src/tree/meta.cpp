@@ -34,6 +34,8 @@ extern "C" {
 }
 
 static HTAB *tree_cache = NULL;
+/* Bumped by every invalidation of an entry: a load it overtook reads again. */
+static uint64 invalidations = 0;
 
 static void tree_relcache_callback(Datum arg, Oid relid)
 {
@@ -46,11 +48,15 @@ static void tree_relcache_callback(Datum arg, Oid relid)
         hash_seq_init(&status, tree_cache);
         while ((ti = (TreeInfo *) hash_seq_search(&status)) != NULL)
             ti->valid = false;
+        invalidations++;
         return;
     }
     TreeInfo *ti = (TreeInfo *) hash_search(tree_cache, &relid, HASH_FIND, NULL);
     if (ti)
+    {
         ti->valid = false;
+        invalidations++;
+    }
 }
 
 void tree_meta_init(void)
@@ -468,18 +474,29 @@ TreeInfo *tree_info(Oid relid, bool missing_ok)
      * are abandoned to CacheMemoryContext.
      */
     TreeInfo fresh;
-    memset(&fresh, 0, sizeof(fresh));
-    fresh.relid = relid;
     bool ok;
-    try
+    uint64 seen;
+    /*
+     * The load reads catalogs, which processes invalidations: one that
+     * arrives meanwhile (an ALTER TABLE, a detach committed by another
+     * session) may find the entry already marked stale and be lost when the
+     * entry is stored valid below.  So the load is repeated until none came.
+     */
+    do
     {
-        ok = load(&fresh, relid);
-    }
-    catch (...)
-    {
-        hash_search(tree_cache, &relid, HASH_REMOVE, NULL);
-        throw;
-    }
+        seen = invalidations;
+        memset(&fresh, 0, sizeof(fresh));
+        fresh.relid = relid;
+        try
+        {
+            ok = load(&fresh, relid);
+        }
+        catch (...)
+        {
+            hash_search(tree_cache, &relid, HASH_REMOVE, NULL);
+            throw;
+        }
+    } while (ok && invalidations != seen);
     if (!ok)
     {
         hash_search(tree_cache, &relid, HASH_REMOVE, NULL);
