@@ -10,8 +10,10 @@ CREATE OR REPLACE FUNCTION chronicle.distribute(shard_count int DEFAULT NULL)
 AS $distribute$
 DECLARE
     -- Sharded by stream_id, colocated: an append, a read of a stream, a
-    -- replay and a snapshot touch one shard group on one node.
-    by_stream constant text[] := ARRAY['chronicle.streams', 'chronicle.events', 'chronicle.snapshots'];
+    -- replay, a snapshot and a redaction (its register rows, and its receipt
+    -- in the shard group's receipt stream) touch one shard group on one node.
+    by_stream constant text[] := ARRAY['chronicle.streams', 'chronicle.events', 'chronicle.snapshots',
+                                       'chronicle.erasures'];
     -- Called with the stream as its first argument: Citus runs the call on
     -- the node holding the stream (one round trip, no lock elsewhere).
     delegated constant text[] := ARRAY[
@@ -21,7 +23,8 @@ DECLARE
         'chronicle.stream_version(text)',
         'chronicle.replay(text, text, bigint, timestamp with time zone)',
         'chronicle.take_snapshot(text, text)',
-        'chronicle.verify(text)'];
+        'chronicle.verify(text)',
+        'chronicle.redact(text, bigint, text[], text)'];
     t text;
     fn text;
     colocate text := 'none';
@@ -99,6 +102,19 @@ BEGIN
         RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with subscriptions'
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Let the consumers catch up, unsubscribe, distribute, then subscribe again with from_start => false; see docs/design/citus.md.';
+    END IF;
+
+    -- On a cluster the erasure receipts of a stream go to the receipt stream
+    -- of its shard group, "chronicle-erasures-<n>", a name reserved there
+    -- (docs/design/citus.md): a store with receipts in chronicle-erasures, or
+    -- with a writer's stream of such a name (one server does not reserve
+    -- them), would have verify() read the wrong receipts.
+    IF first_call AND EXISTS (SELECT FROM chronicle.streams s
+                               WHERE s.stream_id OPERATOR(pg_catalog.=) 'chronicle-erasures'
+                                  OR s.stream_id OPERATOR(pg_catalog.~) '^chronicle-erasures-[0-9]{1,10}$') THEN
+        RAISE EXCEPTION 'chronicle.distribute() cannot distribute a store with erasure receipts (or a stream named chronicle-erasures-<digits>)'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Distribute an empty store (docs/design/citus.md); on a cluster the receipts of a stream live in its shard group''s stream chronicle-erasures-<n>.';
     END IF;
 
     -- Every unique key of a distributed table holds the distribution column.

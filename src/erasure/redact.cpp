@@ -35,6 +35,7 @@
 #include "events/events.h"
 #include "events/observers.h"
 #include "pg/boundary.h"
+#include "pg/citus.h"
 #include "pg/owner.h"
 #include "pg/spi.h"
 #include "types/types.h"
@@ -97,8 +98,8 @@ const char *const UPDATE_SQL =
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";
 const char *const SNAPSHOTS_SQL =
     "DELETE FROM chronicle.snapshots s WHERE s.stream_id OPERATOR(pg_catalog.=) $1";
-const char *const RECEIPT_SQL =
-    "SELECT chronicle.append('" ERASURES_STREAM "', 'EventsRedacted', $1)";
+/* $2: the receipt stream (events_receipts_stream: one per shard group on a cluster). */
+const char *const RECEIPT_SQL = "SELECT chronicle.append($2, 'EventsRedacted', $1)";
 
 /* What the caller asked for, and what was done (for the receipt). */
 struct Request
@@ -108,6 +109,7 @@ struct Request
     int npaths;
     const char *reason;
     const char *tag;
+    const char *receipts; /* the stream the receipt goes to */
     JsonbParseState *events; /* the receipt's "events" array, being built */
     int64 changed;
     int64 snapshots_deleted;
@@ -457,26 +459,60 @@ bool redact_stream(Request *req, text *stream, bool has_version, int64 version, 
 }
 
 /*
- * On a Citus cluster the log is per node, a shard's immutability trigger
- * runs in another backend than the permit, and the receipts go to one
- * stream on one node: not supported yet (docs/design/citus.md).
+ * On a Citus cluster (docs/design/citus.md) a redaction runs on the node
+ * holding the stream's shard group: redact is delegated there by its
+ * stream_id, its statements are local to that node, the shard's
+ * immutability trigger sees this backend's permit, and the receipt goes to
+ * the receipt stream of the same shard group (events_receipts_stream), in
+ * the same local transaction.  Anywhere else (the coordinator inside a
+ * transaction block, where Citus does not delegate; another worker) it is
+ * refused, as append is: a write through Citus from here would stamp the
+ * receipt with this node's transaction id and position, not the holding
+ * node's.
  */
-void refuse_distributed(const char *function)
+void require_local_stream(text *stream)
+{
+    if (!events_distributed())
+        return;
+    bool distributed;
+    Oid events = get_relname_relid("events", get_namespace_oid("chronicle", false));
+    if (OidIsValid(pg::citus::local_placement(events, stream, &distributed)))
+        return;
+    char *node = pg::citus::placement_node(events, stream);
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("stream \"%s\" is not on this node: chronicle.redact() runs on the node holding the "
+                           "stream (%s)", text_to_cstring(stream), node ? node : "unknown"),
+                    errdetail("On a Citus cluster each node has a log of its own; a redaction and its receipt are "
+                              "written on the stream's node, in one local transaction."),
+                    errhint("Call chronicle.redact() as its own statement on the coordinator (outside a "
+                            "transaction block, Citus then runs it on the stream's node), or on that node.")));
+}
+
+/*
+ * redact_tagged chooses its events by a tag, which any stream on any node may
+ * carry: its redactions and receipts would be written on several nodes, and
+ * no local transaction spans them.  Refused on a cluster; redact each stream.
+ */
+void refuse_distributed_tagged(void)
 {
     if (events_distributed())
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("%s is not supported on a distributed event store yet", function),
-                        errdetail("On a Citus cluster each node has a log of its own; a redaction and its receipt "
-                                  "would change more than one node's.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("chronicle.redact_tagged() is not supported on a distributed event store"),
+                 errdetail("A tag's events may be in streams on every node; a redaction and its receipt are written on "
+                           "the stream's node, and no local transaction spans the nodes."),
+                 errhint("Find the streams (SELECT DISTINCT stream_id FROM chronicle.events WHERE tags @> "
+                         "ARRAY['the tag']) and call chronicle.redact(stream_id, ...) for each, as its own "
+                         "statement.")));
 }
 
 void check_stream_arg(text *stream)
 {
     const char *s = VARDATA_ANY(stream);
     int len = VARSIZE_ANY_EXHDR(stream);
-    if (len == (int)strlen(ERASURES_STREAM) && memcmp(s, ERASURES_STREAM, len) == 0)
+    if (event_row_is_receipt(s, len))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("the receipts in stream \"%s\" cannot be redacted", ERASURES_STREAM),
+                        errmsg("the receipts in stream \"%s\" cannot be redacted", text_to_cstring(stream)),
                         errdetail("They hold who erased what and why, never an erased value.")));
 }
 
@@ -494,6 +530,9 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
     Oid owner = pg::function_owner(fcinfo);
     SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
 
+    /* As the owner: the name's look-up reads Citus's metadata of chronicle.events. */
+    if (req->receipts == NULL)
+        req->receipts = events_receipts_stream(streams[0]);
     pushJsonbValue(&req->events, WJB_BEGIN_ARRAY, NULL);
     bool *touched = (bool *)palloc0(sizeof(bool) * Max(nstreams, 1));
     for (int i = 0; i < nstreams; i++)
@@ -537,10 +576,10 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
         push_string(&state, WJB_KEY, "events");
         pushJsonbValue(&state, WJB_VALUE, events);
         JsonbValue *receipt = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-        static const Oid types[1] = {JSONBOID};
-        Datum args[1] = {JsonbPGetDatum(JsonbValueToJsonb(receipt))};
+        static const Oid types[2] = {JSONBOID, TEXTOID};
+        Datum args[2] = {JsonbPGetDatum(JsonbValueToJsonb(receipt)), CStringGetTextDatum(req->receipts)};
         events_allow_receipt();
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&receipt_plan, RECEIPT_SQL, 1, types), args, NULL, false, 0) !=
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&receipt_plan, RECEIPT_SQL, 2, types), args, NULL, false, 0) !=
             SPI_OK_SELECT)
             elog(ERROR, "chronicle: appending the erasure receipt failed");
     }
@@ -587,9 +626,9 @@ SQL_FUNCTION(chronicle_redact)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("stream_id must not be NULL")));
     PreventCommandIfReadOnly("chronicle.redact()");
     PreventCommandIfParallelMode("chronicle.redact()");
-    refuse_distributed("chronicle.redact()");
     text *stream = PG_GETARG_TEXT_PP(0);
     check_stream_arg(stream);
+    require_local_stream(stream);
     bool has_version = !PG_ARGISNULL(1);
     int64 version = has_version ? PG_GETARG_INT64(1) : 0;
     if (has_version && version < 1)
@@ -616,7 +655,7 @@ SQL_FUNCTION(chronicle_redact_tagged)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("tag must not be NULL")));
     PreventCommandIfReadOnly("chronicle.redact_tagged()");
     PreventCommandIfParallelMode("chronicle.redact_tagged()");
-    refuse_distributed("chronicle.redact_tagged()");
+    refuse_distributed_tagged();
     text *tag = PG_GETARG_TEXT_PP(0);
     if (VARSIZE_ANY_EXHDR(tag) == 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("tag must not be empty")));
@@ -626,6 +665,7 @@ SQL_FUNCTION(chronicle_redact_tagged)
         parse_paths(PG_GETARG_ARRAYTYPE_P(1), &req);
     req.reason = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
     req.tag = text_to_cstring(tag);
+    req.receipts = ERASURES_STREAM; /* one server only (refuse_distributed_tagged) */
     MemoryContext outer = CurrentMemoryContext;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");

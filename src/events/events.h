@@ -36,6 +36,13 @@ extern "C" {
  */
 bool events_distributed(void);
 char *events_node_log_sql(const char *sql);
+/*
+ * The stream holding the erasure receipts of stream's redactions
+ * (row/event_row.h): "chronicle-erasures" on one server; on a Citus cluster
+ * "chronicle-erasures-<n>", the first such name in stream's shard group, so
+ * on the node of stream's events.  palloc'd; may use SPI.
+ */
+char *events_receipts_stream(text *stream);
 
 /*
  * hash.cpp: the chain (docs/design/erasure.md, "The canonical encoding").

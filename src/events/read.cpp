@@ -338,6 +338,19 @@ bool events_distributed(void)
            pg::citus::is_citus_table(get_relname_relid("events", get_namespace_oid("chronicle", false)));
 }
 
+bool event_row_distributed_receipts(void)
+{
+    return events_distributed();
+}
+
+char *events_receipts_stream(text *stream)
+{
+    if (!events_distributed())
+        return pstrdup(EVENT_RECEIPTS_STREAM);
+    return pg::citus::colocated_name(get_relname_relid("events", get_namespace_oid("chronicle", false)), stream,
+                                     EVENT_RECEIPTS_PREFIX);
+}
+
 char *events_node_log_sql(const char *sql)
 {
     Oid events = get_relname_relid("events", get_namespace_oid("chronicle", false));

@@ -27,15 +27,18 @@
  */
 #include "events/events.h"
 #include "pg/spi.h"
+#include "pg/citus.h"
 #include "errors.h"
 #include "pg/boundary.h"
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/xid8.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -220,6 +223,25 @@ bool permitted_update(TriggerData *td)
     return true;
 }
 
+/*
+ * chronicle.events, or on a Citus cluster a shard of it placed on this node
+ * (chronicle.events_102013): a redaction delegated to the stream's node
+ * updates the shard, in this backend (docs/design/citus.md).  A table that
+ * only has a shard's name is none (pg::citus::shard_parent).
+ */
+bool events_relation(Relation rel)
+{
+    const char *name = RelationGetRelationName(rel);
+    if (strcmp(name, "events") == 0)
+        return true;
+    if (strncmp(name, "events_", 7) != 0 || !pg::citus::installed())
+        return false;
+    char method;
+    char *column;
+    Oid parent = pg::citus::shard_parent(RelationGetRelid(rel), &method, &column);
+    return OidIsValid(parent) && parent == get_relname_relid("events", get_namespace_oid("chronicle", false));
+}
+
 } // namespace
 
 ArrayType *events_row_tags(HeapTuple row, TupleDesc desc)
@@ -237,7 +259,7 @@ SQL_FUNCTION(chronicle_events_immutable)
                                                                : "TRUNCATE";
     const char *table = RelationGetRelationName(td->tg_relation);
     if (TRIGGER_FIRED_FOR_ROW(td->tg_event) && TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
-        TRIGGER_FIRED_BEFORE(td->tg_event) && strcmp(table, "events") == 0 && permitted_update(td))
+        TRIGGER_FIRED_BEFORE(td->tg_event) && events_relation(td->tg_relation) && permitted_update(td))
         return PointerGetDatum(td->tg_newtuple);
     if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
     {

@@ -182,7 +182,8 @@ bool events_check_append_stream(const char *stream_id, int len)
     receipt_permit.active = false; /* one append */
     if (!allowed)
         throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                        "only chronicle.redact and chronicle.redact_tagged append to stream \"chronicle-erasures\"",
+                        pg::format("only chronicle.redact and chronicle.redact_tagged append to stream \"%.*s\"", len,
+                                   stream_id),
                         "Its events are the erasure receipts verify() checks redacted events against.");
     return true;
 }

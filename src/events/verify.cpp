@@ -51,23 +51,41 @@ SPIPlanPtr streams_one_plan;
  * verify() quadratic (5,000 redacted events: 31 s).  Run apart from the
  * scan, after it (one stream: Citus routes it to one node).
  */
+#define RECEIPT_DIGESTS(FROM, WHERE)                                                                     \
+    "SELECT DISTINCT ON (r.sid, r.ver) r.sid, "                                                          \
+    "CASE WHEN r.ver OPERATOR(pg_catalog.=) pg_catalog.trunc(r.ver) AND r.ver OPERATOR(pg_catalog.>=) 1 " \
+    "AND r.ver OPERATOR(pg_catalog.<=) 9223372036854775807 THEN r.ver::pg_catalog.int8 END, r.digest "   \
+    "FROM (SELECT x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, "                                        \
+    "(x OPERATOR(pg_catalog.->>) 'version')::pg_catalog.numeric AS ver, "                                 \
+    "x OPERATOR(pg_catalog.->>) 'content_digest' AS digest, c.version AS receipt "                        \
+    "FROM " FROM " c, "                                                                                   \
+    "pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(c.data OPERATOR(pg_catalog.->) 'events') " \
+    "WHEN 'array' THEN c.data OPERATOR(pg_catalog.->) 'events' ELSE '[]'::pg_catalog.jsonb END) x "       \
+    "WHERE " WHERE " "                                                                                    \
+    "AND pg_catalog.jsonb_typeof(x) OPERATOR(pg_catalog.=) 'object' "                                     \
+    "AND pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'stream_id') OPERATOR(pg_catalog.=) 'string' " \
+    "AND pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'version') OPERATOR(pg_catalog.=) 'number' "   \
+    "AND ($1 IS NULL OR x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1))) r " \
+    "ORDER BY r.sid, r.ver, r.receipt DESC"
 const char *const RECEIPT_DIGESTS_SQL =
-    "SELECT DISTINCT ON (r.sid, r.ver) r.sid, "
-    "CASE WHEN r.ver OPERATOR(pg_catalog.=) pg_catalog.trunc(r.ver) AND r.ver OPERATOR(pg_catalog.>=) 1 "
-    "AND r.ver OPERATOR(pg_catalog.<=) 9223372036854775807 THEN r.ver::pg_catalog.int8 END, r.digest "
-    "FROM (SELECT x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, "
-    "(x OPERATOR(pg_catalog.->>) 'version')::pg_catalog.numeric AS ver, "
-    "x OPERATOR(pg_catalog.->>) 'content_digest' AS digest, c.version AS receipt "
-    "FROM chronicle.events c, "
-    "pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(c.data OPERATOR(pg_catalog.->) 'events') "
-    "WHEN 'array' THEN c.data OPERATOR(pg_catalog.->) 'events' ELSE '[]'::pg_catalog.jsonb END) x "
-    "WHERE c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "' "
-    "AND pg_catalog.jsonb_typeof(x) OPERATOR(pg_catalog.=) 'object' "
-    "AND pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'stream_id') OPERATOR(pg_catalog.=) 'string' "
-    "AND pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'version') OPERATOR(pg_catalog.=) 'number' "
-    "AND ($1 IS NULL OR x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1))) r "
-    "ORDER BY r.sid, r.ver, r.receipt DESC";
+    RECEIPT_DIGESTS("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "'");
 SPIPlanPtr receipt_digests_plan;
+/*
+ * On a Citus cluster (docs/design/citus.md) the receipts of a stream are in
+ * the receipt stream of its shard group ($2, events_receipts_stream), on
+ * its node; verify() of every stream reads every receipt stream.  The
+ * receipts are read first (a CTE Citus runs apart), the rest runs on their
+ * rows: DISTINCT ON over several shards is not Citus's to plan.
+ */
+#define RECEIPT_ROWS(WHERE)                                                                              \
+    "WITH rc AS MATERIALIZED (SELECT c.version, c.data FROM chronicle.events c WHERE " WHERE ") "
+const char *const RECEIPT_DIGESTS_ONE_CLUSTER_SQL =
+    RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.=) $2") RECEIPT_DIGESTS("rc", "true");
+const char *const RECEIPT_DIGESTS_ALL_CLUSTER_SQL =
+    RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.~) '^" EVENT_RECEIPTS_PREFIX "[0-9]{1,10}$'")
+        RECEIPT_DIGESTS("rc", "true");
+SPIPlanPtr receipt_digests_one_cluster_plan;
+SPIPlanPtr receipt_digests_all_cluster_plan;
 
 /*
  * Events a receipt names that carry no original_digest: put back as they
@@ -75,19 +93,31 @@ SPIPlanPtr receipt_digests_plan;
  * the digest of that content), which only the receipt remembers.  $1: one
  * stream, or NULL for all.
  */
+#define UNREDACTED(FROM, WHERE, EVENTS_WHERE)                                                            \
+    "SELECT e.stream_id, e.version FROM (SELECT DISTINCT x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, " \
+    "CASE WHEN pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'version') OPERATOR(pg_catalog.=) 'number' " \
+    "AND (x OPERATOR(pg_catalog.->>) 'version') OPERATOR(pg_catalog.~) '^[0-9]{1,18}$' "               \
+    "THEN (x OPERATOR(pg_catalog.->>) 'version')::pg_catalog.int8 END AS ver FROM " FROM " c, "           \
+    "pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(c.data OPERATOR(pg_catalog.->) 'events') " \
+    "WHEN 'array' THEN c.data OPERATOR(pg_catalog.->) 'events' ELSE '[]'::pg_catalog.jsonb END) x "       \
+    "WHERE " WHERE " "                                                                                    \
+    "AND pg_catalog.jsonb_typeof(x) OPERATOR(pg_catalog.=) 'object' "                                     \
+    "AND ($1 IS NULL OR x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1))) r " \
+    "JOIN chronicle.events e ON e.stream_id OPERATOR(pg_catalog.=) r.sid "                                \
+    "AND e.version OPERATOR(pg_catalog.=) r.ver "                                                         \
+    "WHERE " EVENTS_WHERE "e.original_digest OPERATOR(pg_catalog.=) '\\x'::pg_catalog.bytea ORDER BY 1, 2"
 const char *const UNREDACTED_SQL =
-    "SELECT e.stream_id, e.version FROM (SELECT DISTINCT x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, "
-    "CASE WHEN pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'version') OPERATOR(pg_catalog.=) 'number' "
-    "AND (x OPERATOR(pg_catalog.->>) 'version') OPERATOR(pg_catalog.~) '^[0-9]{1,18}$' "
-    "THEN (x OPERATOR(pg_catalog.->>) 'version')::pg_catalog.int8 END AS ver FROM chronicle.events c, "
-    "pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(c.data OPERATOR(pg_catalog.->) 'events') "
-    "WHEN 'array' THEN c.data OPERATOR(pg_catalog.->) 'events' ELSE '[]'::pg_catalog.jsonb END) x "
-    "WHERE c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "' "
-    "AND pg_catalog.jsonb_typeof(x) OPERATOR(pg_catalog.=) 'object' "
-    "AND ($1 IS NULL OR x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1))) r "
-    "JOIN chronicle.events e ON e.stream_id OPERATOR(pg_catalog.=) r.sid "
-    "AND e.version OPERATOR(pg_catalog.=) r.ver "
-    "WHERE e.original_digest OPERATOR(pg_catalog.=) '\\x'::pg_catalog.bytea ORDER BY 1, 2";
+    UNREDACTED("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "'", "");
+/* On a cluster: the receipts read first (above); for one stream its events
+ * are named by their distribution column, so Citus asks that shard only. */
+const char *const UNREDACTED_ONE_CLUSTER_SQL =
+    RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.=) $2")
+        UNREDACTED("rc", "true", "e.stream_id OPERATOR(pg_catalog.=) $1 AND ");
+const char *const UNREDACTED_ALL_CLUSTER_SQL =
+    RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.~) '^" EVENT_RECEIPTS_PREFIX "[0-9]{1,10}$'")
+        UNREDACTED("rc", "true", "");
+SPIPlanPtr unredacted_one_cluster_plan;
+SPIPlanPtr unredacted_all_cluster_plan;
 SPIPlanPtr unredacted_plan;
 
 /* A redacted row seen by the walk, checked against its receipt after it. */
@@ -259,6 +289,28 @@ void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryC
         memcpy(w->prev, VARDATA_ANY(hash), EVENTS_HASH_LEN);
 }
 
+/*
+ * The plan reading the receipts: one server's (receipts in
+ * chronicle-erasures), or a cluster's for one stream ($2: its receipt
+ * stream) or for all.  *receipts: $2 (NULL on one server, and for all).
+ */
+SPIPlanPtr receipts_plan(text *stream_id, bool unredacted, Datum *receipts)
+{
+    static const Oid types[2] = {TEXTOID, TEXTOID};
+    *receipts = (Datum)0;
+    if (!events_distributed())
+        return unredacted ? pg::spi::kept_plan(&unredacted_plan, UNREDACTED_SQL, 1, types)
+                          : pg::spi::kept_plan(&receipt_digests_plan, RECEIPT_DIGESTS_SQL, 1, types);
+    if (stream_id == NULL)
+        return unredacted
+                   ? pg::spi::kept_plan(&unredacted_all_cluster_plan, UNREDACTED_ALL_CLUSTER_SQL, 2, types)
+                   : pg::spi::kept_plan(&receipt_digests_all_cluster_plan, RECEIPT_DIGESTS_ALL_CLUSTER_SQL, 2, types);
+    *receipts = CStringGetTextDatum(events_receipts_stream(stream_id));
+    return unredacted ? pg::spi::kept_plan(&unredacted_one_cluster_plan, UNREDACTED_ONE_CLUSTER_SQL, 2, types)
+                      : pg::spi::kept_plan(&receipt_digests_one_cluster_plan, RECEIPT_DIGESTS_ONE_CLUSTER_SQL, 2,
+                                           types);
+}
+
 void check_receipts(EventsReport *out, List *redacted, text *stream_id)
 {
     if (redacted == NIL)
@@ -281,11 +333,10 @@ void check_receipts(EventsReport *out, List *redacted, text *stream_id)
         static_cast<RedactedEntry *>(hash_search(index, &key, HASH_ENTER, NULL))->row = r;
     }
 
-    static const Oid types[1] = {TEXTOID};
-    Datum args[1] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0};
-    char nulls[1] = {stream_id ? ' ' : 'n'};
-    Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&receipt_digests_plan, RECEIPT_DIGESTS_SQL, 1, types),
-                                         args, nulls, true);
+    Datum args[2] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0, (Datum)0};
+    SPIPlanPtr plan = receipts_plan(stream_id, false, &args[1]);
+    char nulls[2] = {stream_id ? ' ' : 'n', args[1] ? ' ' : 'n'};
+    Portal cursor = pg::spi::cursor_open(NULL, plan, args, nulls, true);
     while (pg::spi::fetch_batch(cursor, 1000))
     {
         SPITupleTable *table = SPI_tuptable;
@@ -326,11 +377,10 @@ void check_receipts(EventsReport *out, List *redacted, text *stream_id)
 
 void check_unredacted(EventsReport *out, text *stream_id)
 {
-    static const Oid types[1] = {TEXTOID};
-    Datum args[1] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0};
-    char nulls[1] = {stream_id ? ' ' : 'n'};
-    if (pg::spi::execute_plan(pg::spi::kept_plan(&unredacted_plan, UNREDACTED_SQL, 1, types), args, nulls, true,
-                              0) != SPI_OK_SELECT)
+    Datum args[2] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0, (Datum)0};
+    SPIPlanPtr plan = receipts_plan(stream_id, true, &args[1]);
+    char nulls[2] = {stream_id ? ' ' : 'n', args[1] ? ' ' : 'n'};
+    if (pg::spi::execute_plan(plan, args, nulls, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the erasure receipts failed");
     SPITupleTable *table = SPI_tuptable;
     for (uint64 i = 0; i < SPI_processed; i++)
@@ -458,7 +508,7 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
         if (one && walk.redacted != NIL &&
             !event_row_is_receipt(VARDATA_ANY(stream_id), VARSIZE_ANY_EXHDR(stream_id)))
         {
-            Datum receipts[1] = {CStringGetTextDatum(EVENT_RECEIPTS_STREAM)};
+            Datum receipts[1] = {CStringGetTextDatum(events_receipts_stream(stream_id))};
             Walk receipts_walk;
             memset(&receipts_walk, 0, sizeof(receipts_walk));
             walk_scan(out, scan, receipts, keep, v1, &receipts_walk);

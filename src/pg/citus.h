@@ -60,6 +60,15 @@ Oid shard_parent(Oid relid, char *method, char **column);
  * among the 'n' ones). */
 char table_method(Oid relid, char **column, char *repmodel = nullptr);
 
+/*
+ * The first name "<prefix><n>" (n = 1, 2, ...) whose shard of distributed
+ * table relid is the shard of value (text): a name placed with value, in its
+ * shard group, wherever that group goes.  palloc'd.  Only for a
+ * hash-distributed relid (with one shard per hash range, every name lands in
+ * some shard, so the search ends after about shard_count names).
+ */
+char *colocated_name(Oid relid, text *value, const char *prefix);
+
 /* Is this node the coordinator (group 0)?  false without Citus. */
 bool is_coordinator();
 

@@ -181,9 +181,28 @@ static inline void event_row_take_columns(const char *tp, uint32 off, int natts,
  * their append checks no schema and reads return them as stored.
  */
 #define EVENT_RECEIPTS_STREAM "chronicle-erasures"
+/*
+ * On a Citus cluster the receipts of a redaction go to the receipt stream of
+ * the redacted stream's shard group, "chronicle-erasures-<n>" (the smallest
+ * n >= 1 whose stream hashes into that group: events_receipts_stream), so
+ * that the receipt is written on the node of the events it describes, in
+ * the same local transaction (docs/design/citus.md).  Those names are
+ * reserved on a distributed store only (events_distributed, read.cpp): one
+ * server reserves "chronicle-erasures" alone, as before.
+ */
+#define EVENT_RECEIPTS_PREFIX EVENT_RECEIPTS_STREAM "-"
+bool event_row_distributed_receipts(void);
 static inline bool event_row_is_receipt(const char *stream_id, int len)
 {
-    return len == (int)sizeof(EVENT_RECEIPTS_STREAM) - 1 && memcmp(stream_id, EVENT_RECEIPTS_STREAM, len) == 0;
+    if (len == (int)sizeof(EVENT_RECEIPTS_STREAM) - 1 && memcmp(stream_id, EVENT_RECEIPTS_STREAM, len) == 0)
+        return true;
+    const int plen = (int)sizeof(EVENT_RECEIPTS_PREFIX) - 1;
+    if (len <= plen || len > plen + 10 || memcmp(stream_id, EVENT_RECEIPTS_PREFIX, plen) != 0)
+        return false;
+    for (int i = plen; i < len; i++)
+        if (stream_id[i] < '0' || stream_id[i] > '9')
+            return false;
+    return event_row_distributed_receipts();
 }
 
 /*
