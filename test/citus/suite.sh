@@ -45,7 +45,7 @@ check "reducers, event_types, upcasters, projections, subscriptions, checkpoints
 check "unique keys of chronicle.events all hold stream_id" "events_pkey|events_stream_event_id_key" \
     "$(q coord -c "SELECT string_agg(conname, '|' ORDER BY conname) FROM pg_constraint
                    WHERE conrelid = 'chronicle.events'::regclass AND contype IN ('p', 'u')")"
-check "stream-addressed functions delegated, colocated with chronicle.streams" "7" \
+check "stream-addressed functions delegated, colocated with chronicle.streams" "8" \
     "$(q coord -c "SELECT count(*) FROM pg_dist_object o JOIN pg_dist_partition p ON p.colocationid = o.colocationid
                    WHERE o.classid = 'pg_proc'::regclass AND o.distribution_argument_index = 0
                      AND p.logicalrelid = 'chronicle.streams'::regclass")"
@@ -287,18 +287,8 @@ check "read_query on the coordinator (no shard there) is 0A000" "0A000" \
 check "append_events (conditions over the whole log) is refused on a cluster: 0A000" "0A000" \
     "$(err coord "SELECT * FROM chronicle.append_events('[{\"stream_id\": \"$a\", \"type\": \"X\", \"data\": {}}]', '{\"items\": [{\"tags\": [\"tag:x\"]}]}')")"
 
-# ---- erasure and ledger digests (docs/design/citus.md): not on a distributed store yet.
-# The log is per node and redact's receipts go to one stream (on one node):
-# redact refuses with 0A000 instead of failing SE002 on the shard (a shard's
-# immutability trigger never saw the coordinator's permit); a digest covers
-# one log's horizon (one node's transaction ids), so digest() and
-# verify_digest() refuse too rather than mix the nodes' xid spaces.
-check "redact on a distributed store: 0A000, through the coordinator and on the worker" "0A000|0A000" \
-    "$(err coord "SELECT chronicle.redact('$b', 1, ARRAY['owner'])")|$(err w2 "SELECT chronicle.redact('$b', 1, ARRAY['owner'])")"
-check "redact_tagged, digest, verify_digest: 0A000" "0A000|0A000|0A000" \
-    "$(err coord "SELECT chronicle.redact_tagged('tag:x')")|$(err coord "SELECT chronicle.digest()")|$(err coord "SELECT * FROM chronicle.verify_digest('{\"position\": 1, \"streams\": 0, \"events\": 0, \"root\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}')")"
-check "nothing redacted, nothing recorded" "0|0|0" \
-    "$(q coord -c "SELECT (SELECT count(*) FROM chronicle.erasures) || '|' || (SELECT count(*) FROM chronicle.digests) || '|' || (SELECT count(*) FROM chronicle.verify('$b'))")"
+# ---- erasure on the cluster: test/citus/erasure.sh (ledger digests stay 0A000)
+source test/citus/erasure.sh
 
 # ---- projections, NOTIFY and subscriptions on the cluster (subscriptions.sh
 # recreates the extension at its end: last)

@@ -1,0 +1,112 @@
+# erasure.sh: redaction on a Citus cluster (sourced by test/citus/suite.sh,
+# after distribute(); docs/design/citus.md "Erasure on a cluster").
+# redact is delegated to the node of the stream; the shard's immutability
+# trigger takes the permit there; the receipt goes to the receipt stream of
+# the stream's shard group (chronicle-erasures-<n>), on the same node, in the
+# same local transaction; verify() finds it there, on the node and through
+# the coordinator, and catches a forged redaction on the node.
+
+# gdpr_on NODE: the first of person-1 .. person-200 placed on NODE.
+gdpr_on() {
+    local i
+    for ((i = 1; i <= 200; i++)); do
+        if [[ $(node_of "person-$i") == "${port[$1]}" ]]; then
+            echo "person-$i"
+            return
+        fi
+    done
+}
+x=$(gdpr_on w1)
+y=$(gdpr_on w2)
+[[ -n $x && -n $y ]] || fail "no person streams on both workers"
+echo "erasure streams: $x on w1, $y on w2"
+q coord -c "SELECT chronicle.append('$x', 'Registered', '{\"name\": \"Ann\", \"email\": \"ann@example.org\", \"phone\": \"555\"}', '{\"ip\": \"10.0.0.1\"}')" \
+    -c "SELECT chronicle.append('$x', 'Moved', '{\"city\": \"Oslo\"}')" \
+    -c "SELECT chronicle.append('$y', 'Registered', '{\"name\": \"Bo\", \"email\": \"bo@example.org\"}')" \
+    -c "SELECT chronicle.append('$y', 'Moved', '{\"city\": \"Rome\"}')" >/dev/null || fail "appending the erasure streams"
+
+check "chronicle.erasures is distributed with the streams (the register of a stream lives on its node)" "h|1" \
+    "$(q coord -c "SELECT p.partmethod::text || '|' || (p.colocationid = (SELECT colocationid FROM pg_dist_partition
+                   WHERE logicalrelid = 'chronicle.streams'::regclass))::int FROM pg_dist_partition p WHERE p.logicalrelid = 'chronicle.erasures'::regclass")"
+check "redact is delegated by its stream_id, colocated with chronicle.streams" "0" \
+    "$(q coord -c "SELECT o.distribution_argument_index FROM pg_dist_object o JOIN pg_dist_partition p ON p.colocationid = o.colocationid
+                   WHERE o.objid = 'chronicle.redact(text, bigint, text[], text)'::regprocedure AND p.logicalrelid = 'chronicle.streams'::regclass")"
+
+# ---- redact through the coordinator (delegated) and on the worker -------
+check "redact of one event through the coordinator: 1 changed" "1" \
+    "$(q coord -c "SELECT chronicle.redact('$x', 1, ARRAY['email', 'ip'], 'GDPR art. 17')")"
+check "... its data and metadata lost the paths, nothing else" '{"name": "Ann", "phone": "555"}|{}|true' \
+    "$(q coord -c "SELECT data::text || '|' || metadata::text || '|' || (original_digest <> '\\x') FROM chronicle.events WHERE stream_id = '$x' AND version = 1")"
+check "redact of a whole stream on its own worker (no schema: everything): 2 changed" "2" \
+    "$(q w2 -c "SELECT chronicle.redact('$y')")"
+check "a second redaction of the same event: the register counts it" "1|2|{email,ip,phone}" \
+    "$(q coord -c "SELECT chronicle.redact('$x', 1, ARRAY['phone'])")|$(q coord -c "SELECT redactions || '|' || paths::text FROM chronicle.erasures WHERE stream_id = '$x' AND version = 1")"
+
+# ---- receipts per shard group, on the node of the events they describe --
+receipts_x=$(q coord -c "SELECT stream_id FROM chronicle.events WHERE stream_id ~ '^chronicle-erasures-' AND data->'events'->0->>'stream_id' = '$x' LIMIT 1")
+receipts_y=$(q coord -c "SELECT stream_id FROM chronicle.events WHERE stream_id ~ '^chronicle-erasures-' AND data->'events'->0->>'stream_id' = '$y' LIMIT 1")
+check "each stream's receipts in a chronicle-erasures-<n> stream of its shard group" "true|true|$(node_of "$x")|$(node_of "$y")" \
+    "$(q coord -c "SELECT (get_shard_id_for_distribution_column('chronicle.events', '$receipts_x') = get_shard_id_for_distribution_column('chronicle.events', '$x'))
+                   || '|' || (get_shard_id_for_distribution_column('chronicle.events', '$receipts_y') = get_shard_id_for_distribution_column('chronicle.events', '$y'))")|$(node_of "$receipts_x")|$(node_of "$receipts_y")"
+check "no receipt went to chronicle-erasures (a stream on one node only)" "0" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.events WHERE stream_id = 'chronicle-erasures'")"
+check "the receipts are in their node's log (read_all there), with that node's transaction ids" "2|1" \
+    "$(q w1 -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000) WHERE stream_id = '$receipts_x'")|$(q w2 -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000) WHERE stream_id = '$receipts_y'")"
+check "the receipt names the event, its paths and the reason" "$x|1|[\"email\", \"ip\"]|GDPR art. 17|postgres" \
+    "$(q coord -c "SELECT (data->'events'->0->>'stream_id') || '|' || (data->'events'->0->>'version') || '|' || (data->'events'->0->'paths')::text
+                   || '|' || (data->>'reason') || '|' || (data->>'by') FROM chronicle.events WHERE stream_id = '$receipts_x' AND version = 1")"
+
+# ---- verify: intact on the node and through the coordinator -------------
+check "verify of each redacted stream (delegated), of every stream (these), on the node: intact" "0|0|0|0|0" \
+    "$(q coord -c "SELECT count(*) FROM chronicle.verify('$x')")|$(q coord -c "SELECT count(*) FROM chronicle.verify('$y')")|$(q coord -c "SELECT count(*) FROM chronicle.verify() WHERE stream_id ~ '^(person-|chronicle-erasures)'")|$(q w1 -c "SELECT count(*) FROM chronicle.verify('$x')")|$(q w2 -c "SELECT count(*) FROM chronicle.verify('$y')")"
+
+# ---- refusals -------------------------------------------------------------
+check "redact inside a transaction block on the coordinator (not delegated, no shard here): 0A000, nothing written" "0A000|1" \
+    "$(err coord "BEGIN; SELECT chronicle.redact('$x', 2, ARRAY['city']); COMMIT")|$(q coord -c "SELECT count(*) FROM chronicle.events WHERE stream_id = '$x' AND data ? 'city'")"
+check "redact_tagged on a distributed store: 0A000 (its streams may be on every node)" "0A000" \
+    "$(err coord "SELECT chronicle.redact_tagged('person:1')")"
+check "a receipt stream cannot be redacted: 22023" "22023" "$(err coord "SELECT chronicle.redact('$receipts_x')")"
+check "nobody appends to a receipt stream, through the coordinator or on its node: 42501" "42501|42501" \
+    "$(err coord "SELECT chronicle.append('$receipts_x', 'EventsRedacted', '{}')")|$(err w1 "SELECT chronicle.append('$receipts_x', 'EventsRedacted', '{}')")"
+check "... nor to any chronicle-erasures-<digits> name, not yet used: 42501" "42501" \
+    "$(err coord "SELECT chronicle.append('chronicle-erasures-4000000000', 'EventsRedacted', '{}')")"
+q coord -c "CREATE ROLE citus_eraser LOGIN IN ROLE chronicle_writer" >/dev/null || fail "creating role citus_eraser"
+check "a writer cannot redact, through the coordinator or on the node: 42501" "42501|42501" \
+    "$(err coord "SET ROLE citus_eraser; SELECT chronicle.redact('$x', 2, ARRAY['city'])")|$(err w1 "SET ROLE citus_eraser; SELECT chronicle.redact('$x', 2, ARRAY['city'])")"
+check "an UPDATE of a shard outside redact is still SE002" "SE002" \
+    "$(err w1 "UPDATE chronicle.events SET data = '{}' WHERE stream_id = '$x' AND version = 2")"
+check "digest and verify_digest: still 0A000 on a cluster" "0A000|0A000" \
+    "$(err coord "SELECT chronicle.digest()")|$(err coord "SELECT * FROM chronicle.verify_digest('{\"position\": 1, \"streams\": 0, \"events\": 0, \"root\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}')")"
+
+# ---- forgeries on the node (a superuser with triggers off) ----------------
+shard_of() { q coord -c "SELECT shard_name('chronicle.events'::regclass, get_shard_id_for_distribution_column('chronicle.events', '$1'))"; }
+sx=$(shard_of "$x")
+sy=$(shard_of "$y")
+q w1 -c "SET session_replication_role = replica" \
+    -c "UPDATE $sx SET data = '{\"name\": \"Ann\", \"email\": \"forged@example.org\"}' WHERE stream_id = '$x' AND version = 1" \
+    -c "UPDATE $sx SET data = '{}', original_digest = sha256(int4send(octet_length(data::text)) || convert_to(data::text, 'UTF8')
+        || int4send(octet_length(metadata::text)) || convert_to(metadata::text, 'UTF8')) WHERE stream_id = '$x' AND version = 2" >/dev/null ||
+    fail "forging on w1"
+expected="$x|1|content differs from what its redaction left (receipt in stream chronicle-erasures)
+$x|2|redacted without a receipt in stream chronicle-erasures: original_digest was set without chronicle.redact"
+check "verify on the node catches a redacted event edited and a redaction without a receipt" "$expected" \
+    "$(q w1 -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$x') ORDER BY version")"
+check "... so do verify of the stream and of every stream through the coordinator" "$expected|$expected" \
+    "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$x') ORDER BY version")|$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify() WHERE stream_id ~ '^(person-|chronicle-erasures)' ORDER BY stream_id = '$x' DESC, stream_id, version")"
+# A redacted event put back as appended (its link holds again): its receipt says it was redacted.
+q w2 -c "SET session_replication_role = replica" \
+    -c "UPDATE $sy SET data = '{\"city\": \"Rome\"}', original_digest = '\\x' WHERE stream_id = '$y' AND version = 2" >/dev/null ||
+    fail "putting back on w2"
+check "verify on the node catches a redacted event put back (its receipt names it)" \
+    "$y|2|no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)" \
+    "$(q w2 -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$y')")"
+check "... and verify of every stream through the coordinator" "$expected
+$y|2|no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)" \
+    "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify() WHERE stream_id ~ '^(person-|chronicle-erasures)' ORDER BY stream_id = '$x' DESC, stream_id, version")"
+# A receipt edited (its content digest made to match a forged content): its
+# chain breaks, and verify of the stream walks its receipt stream too.
+q w2 -c "SET session_replication_role = replica" \
+    -c "UPDATE $sy SET data = jsonb_set(data, '{events,0,reason}', '\"edited\"') WHERE stream_id = '$receipts_y' AND version = 1" >/dev/null ||
+    fail "editing a receipt on w2"
+check "verify of the redacted stream reports its edited receipt (the receipt stream's chain)" "$receipts_y|1|hash mismatch" \
+    "$(q w2 -c "SELECT stream_id || '|' || version || '|' || split_part(problem, ':', 1) FROM chronicle.verify('$y') WHERE stream_id = '$receipts_y'")"
