@@ -81,6 +81,7 @@ GRANT EXECUTE ON FUNCTION chronicle.read_stream(text, bigint, int, boolean) TO c
 GRANT EXECUTE ON FUNCTION chronicle.read_all(xid8, bigint, int, text, text[]) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.verify(text) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.verify(text, boolean) TO chronicle_reader;
+GRANT EXECUTE ON FUNCTION chronicle._verify_redacted(text, boolean) TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) TO chronicle_reader;
 -- The log's nodes (read-only look-ups; _on_node, _node_log_end_sql: nobody).
 GRANT EXECUTE ON FUNCTION chronicle._log_distributed(), chronicle._log_node(), chronicle._log_nodes(),

@@ -37,7 +37,31 @@ COMMENT ON FUNCTION chronicle.verify_digest(jsonb) IS
 -- verify() with the redacted events listed: a redacted event verifies as
 -- intact (its link commits to its original_digest, and its content is what
 -- its receipt says the redaction left), so on request it is named, with what
--- was removed (chronicle.erasures).
+-- was removed (chronicle.erasures).  The listing is PL/pgSQL
+-- (_verify_redacted): Citus cannot plan a SQL function's statement over
+-- distributed tables with parameters, and a PL/pgSQL function cannot have an
+-- argument and a result column of one name (stream_id, here).
+CREATE OR REPLACE FUNCTION chronicle._verify_redacted(stream text, list boolean)
+    RETURNS TABLE(sid text, ver bigint, what text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF list IS NOT TRUE THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT e.stream_id, e.version,
+           'redacted (not a problem): ' || CASE WHEN r.stream_id IS NULL THEN 'no row in chronicle.erasures'
+                                                ELSE coalesce('removed ' || array_to_string(r.paths, ', '),
+                                                              'all of data and metadata removed') END
+      FROM chronicle.events e LEFT JOIN chronicle.erasures r ON r.stream_id = e.stream_id AND r.version = e.version
+     WHERE e.original_digest <> '\x'::bytea AND (stream IS NULL OR e.stream_id = stream);
+END
+$$;
+COMMENT ON FUNCTION chronicle._verify_redacted(text, boolean) IS
+    'Internal (verify(stream_id, list_redacted)): the redacted events of a stream (NULL: all), with what was removed.';
+
 CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text, list_redacted boolean)
     RETURNS TABLE(stream_id text, version bigint, problem text)
     LANGUAGE sql STABLE
@@ -45,12 +69,7 @@ CREATE OR REPLACE FUNCTION chronicle.verify(stream_id text, list_redacted boolea
     AS $$
     SELECT v.stream_id, v.version, v.problem FROM chronicle.verify($1) v
     UNION ALL
-    SELECT e.stream_id, e.version,
-           'redacted (not a problem): ' || CASE WHEN r.stream_id IS NULL THEN 'no row in chronicle.erasures'
-                                                ELSE coalesce('removed ' || array_to_string(r.paths, ', '),
-                                                              'all of data and metadata removed') END
-      FROM chronicle.events e LEFT JOIN chronicle.erasures r ON r.stream_id = e.stream_id AND r.version = e.version
-     WHERE $2 AND e.original_digest <> '\x'::bytea AND ($1 IS NULL OR e.stream_id = $1)
+    SELECT r.sid, r.ver, r.what FROM chronicle._verify_redacted($1, $2) r
      ORDER BY 1, 2, 3
 $$;
 COMMENT ON FUNCTION chronicle.verify(text, boolean) IS

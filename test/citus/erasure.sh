@@ -60,6 +60,12 @@ check "the receipt names the event, its paths and the reason" "$x|1|[\"email\", 
 check "verify of each redacted stream (delegated), of every stream (these), on the node: intact" "0|0|0|0|0" \
     "$(q coord -c "SELECT count(*) FROM chronicle.verify('$x')")|$(q coord -c "SELECT count(*) FROM chronicle.verify('$y')")|$(q coord -c "SELECT count(*) FROM chronicle.verify() WHERE stream_id ~ '^(person-|chronicle-erasures)'")|$(q w1 -c "SELECT count(*) FROM chronicle.verify('$x')")|$(q w2 -c "SELECT count(*) FROM chronicle.verify('$y')")"
 
+check "verify(stream, list_redacted => true) on the cluster names the redacted events" "$y|1|redacted (not a problem): all of data and metadata removed
+$y|2|redacted (not a problem): all of data and metadata removed
+$x|1|redacted (not a problem): removed email, ip, phone" \
+    "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$y', list_redacted => true)")
+$(q w1 -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$x', true)")"
+
 # ---- refusals -------------------------------------------------------------
 check "redact inside a transaction block on the coordinator (not delegated, no shard here): 0A000, nothing written" "0A000|1" \
     "$(err coord "BEGIN; SELECT chronicle.redact('$x', 2, ARRAY['city']); COMMIT")|$(q coord -c "SELECT count(*) FROM chronicle.events WHERE stream_id = '$x' AND data ? 'city'")"
