@@ -144,6 +144,13 @@ SELECT regress.error_of($$SELECT chronicle.redact('customer-1', 1, '{}')$$);
 SELECT regress.error_of($$SELECT chronicle.redact('customer-1', 1, ARRAY['a..b'])$$);
 SELECT regress.error_of($$SELECT chronicle.redact('customer-1', 1, ARRAY[NULL])$$);
 SELECT regress.error_of($$SELECT chronicle.redact('chronicle-erasures')$$);
+-- One server reserves chronicle-erasures alone: the names a Citus cluster
+-- gives its shard groups' receipt streams (chronicle-erasures-<n>) are
+-- ordinary streams here (docs/design/citus.md).
+BEGIN;
+SELECT chronicle.append('chronicle-erasures-7', 'Noted', '{"n": 1}') AS appended_to_suffixed_name;
+SELECT chronicle.redact('chronicle-erasures-7', 1, ARRAY['n']) AS redacted_suffixed_name;
+ROLLBACK;
 SELECT regress.error_of($$SELECT chronicle.redact_tagged(NULL)$$);
 SELECT regress.error_of($$SELECT chronicle.redact_tagged('')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest(NULL)$$);
