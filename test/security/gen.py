@@ -245,7 +245,7 @@ RECIPES = [
      "SELECT r::text AS v FROM chronicle.read_all(types => ARRAY['Renamed', 'DepositMade']) r", "read", None, None),
     (["chronicle.verify(text)"], "verify", "SELECT r::text AS v FROM chronicle.verify('acct-123456') r", "read", None, None),
     (["chronicle.verify(text)"], "verify:all", "SELECT r::text AS v FROM chronicle.verify() r", "read", None, None),
-    (["chronicle.verify(text,boolean)"], "verify:redacted", "SELECT r::text AS v FROM chronicle.verify(NULL, true) r", "read", None, None),
+    (["chronicle.verify(text,boolean)", "chronicle._verify_redacted(text,boolean)"], "verify:redacted", "SELECT r::text AS v FROM chronicle.verify(NULL, true) r", "read", None, None),
     # -- definitions of the low role's own
     (["chronicle.define_event_type(text,jsonb,integer)"], "define_event_type",
      """SELECT chronicle.define_event_type('LowThing', '{"type": "object", "properties": {"k": {"type": "integer", "maximum": 10}}}')::text AS v""",
