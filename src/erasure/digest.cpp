@@ -20,6 +20,7 @@
  */
 #include "events/events.h"
 #include "pg/boundary.h"
+#include "pg/citus.h"
 #include "pg/owner.h"
 #include "pg/spi.h"
 
@@ -27,12 +28,14 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/syscache.h"
@@ -57,6 +60,18 @@ const char *const HEADS_SQL =
 const char *const RECORD_SQL =
     "INSERT INTO chronicle.digests (taken_at, position, global_position, streams, events, root, heads) "
     "VALUES (pg_catalog.statement_timestamp(), $1, $2, $3, $4, $5, $6)";
+/*
+ * On a Citus cluster chronicle.digests is a reference table written from the
+ * worker whose log the digest covers, and each node's identity sequence
+ * counts from 1: the id is the node's group in the top 16 bits, then the
+ * node's sequence, so the nodes' ids never collide.
+ */
+const char *const RECORD_NODE_SQL =
+    "INSERT INTO chronicle.digests (digest_id, taken_at, position, global_position, streams, events, root, heads) "
+    "OVERRIDING SYSTEM VALUE VALUES (($7::pg_catalog.int8 OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.+) "
+    "pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('chronicle.digests', 'digest_id')), "
+    "pg_catalog.statement_timestamp(), $1, $2, $3, $4, $5, $6)";
+SPIPlanPtr record_node_plan;
 /* verify()'s scan rows (events.h, EVENTS_SCAN_*), every event. */
 const char *const SCAN_SQL = EVENTS_SCAN_REDACTED "ORDER BY e.stream_id, e.version";
 const char *const STORED_SQL =
@@ -213,14 +228,34 @@ JsonbValue *member(Jsonb *d, const char *key)
     return findJsonbValueFromContainer(&d->root, JB_FOBJECT, &k);
 }
 
-/* A digest covers one log's horizon: on Citus each node has its own (docs/design/citus.md). */
-void refuse_distributed(const char *function)
+/*
+ * A digest covers one log's horizon: on Citus each node has its own
+ * (docs/design/citus.md), so a digest is taken and verified on a node
+ * holding shards, of that node's log, and names the node ("node", its Citus
+ * group id).  Returns whether the store is distributed; 0A000 on a node
+ * holding no shard (the coordinator).
+ */
+bool node_log_here(const char *function)
 {
-    if (events_distributed())
+    if (!events_distributed())
+        return false;
+    Oid events = get_relname_relid("events", get_namespace_oid("chronicle", false));
+    if (pg::citus::local_shards_from_item(events) == NULL)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("%s is not supported on a distributed event store yet", function),
+                        errmsg("%s covers one node's log, and this node holds no shard of chronicle.events", function),
                         errdetail("On a Citus cluster each node has a log of its own, ordered by that node's "
-                                  "transaction ids; a digest covers one log's horizon.")));
+                                  "transaction ids; a digest covers one log's horizon."),
+                        errhint("Take and verify a digest on each node holding shards: SELECT node, host, port "
+                                "FROM chronicle._log_nodes().")));
+    return true;
+}
+
+/* The plan of a log statement: over this node's shards on a cluster (not kept: shards move). */
+SPIPlanPtr log_plan(SPIPlanPtr *kept, const char *sql, int nargs, const Oid *types, bool distributed)
+{
+    if (!distributed)
+        return pg::spi::kept_plan(kept, sql, nargs, types);
+    return pg::spi::prepare(events_node_log_sql(sql), nargs, types);
 }
 
 pg_attribute_noreturn() void bad_digest(const char *why)
@@ -258,9 +293,9 @@ int hexval(char c)
  * Recompute every stream's head as of horizon from the events (chain v2,
  * previous link recomputed too).  SPI connected.
  */
-void recompute_heads(uint64 horizon, Heads *out)
+void recompute_heads(uint64 horizon, Heads *out, bool distributed)
 {
-    SPIPlanPtr plan = pg::spi::kept_plan(&scan_plan, SCAN_SQL, 0, NULL);
+    SPIPlanPtr plan = log_plan(&scan_plan, SCAN_SQL, 0, NULL, distributed);
     Portal cursor = pg::spi::cursor_open(NULL, plan, NULL, NULL, true);
     MemoryContext keep = CurrentMemoryContext;
     MemoryContext rows = AllocSetContextCreate(keep, "chronicle digest rows", ALLOCSET_DEFAULT_SIZES);
@@ -329,7 +364,7 @@ void report(Tuplestorestate *store, TupleDesc desc, const Head *h, int64 version
 
 SQL_FUNCTION(chronicle_digest)
 {
-    refuse_distributed("chronicle.digest()");
+    bool distributed = node_log_here("chronicle.digest()");
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
     if (pg::spi::execute_plan(pg::spi::kept_plan(&horizon_plan, HORIZON_SQL, 0, NULL), NULL, NULL, true, 1) !=
@@ -342,8 +377,8 @@ SQL_FUNCTION(chronicle_digest)
 
     static const Oid heads_types[1] = {XID8OID};
     Datum heads_args[1] = {horizon_datum};
-    Portal cursor = pg::spi::cursor_open(NULL, pg::spi::kept_plan(&heads_plan, HEADS_SQL, 1, heads_types),
-                                    heads_args, NULL, true);
+    Portal cursor = pg::spi::cursor_open(NULL, log_plan(&heads_plan, HEADS_SQL, 1, heads_types, distributed),
+                                         heads_args, NULL, true);
     MemoryContext keep = CurrentMemoryContext;
     Heads heads = {NULL, 0, 0, 0, 0};
     int64 max_position = 0;
@@ -390,12 +425,13 @@ SQL_FUNCTION(chronicle_digest)
         bytea *heads_bytes = (bytea *)palloc_extended(VARHDRSZ + encoded.len, MCXT_ALLOC_HUGE);
         SET_VARSIZE(heads_bytes, VARHDRSZ + encoded.len);
         memcpy(VARDATA(heads_bytes), encoded.data, encoded.len);
-        static const Oid types[6] = {XID8OID, INT8OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
-        Datum args[6] = {horizon_datum, Int64GetDatum(max_position), Int64GetDatum(heads.n),
+        static const Oid types[7] = {XID8OID, INT8OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID, INT4OID};
+        Datum args[7] = {horizon_datum, Int64GetDatum(max_position), Int64GetDatum(heads.n),
                          Int64GetDatum(heads.events), PointerGetDatum(root_bytes),
-                         PointerGetDatum(heads_bytes)};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&record_plan, RECORD_SQL, 6, types), args, NULL, false, 0) !=
-            SPI_OK_INSERT)
+                         PointerGetDatum(heads_bytes), Int32GetDatum(distributed ? pg::citus::local_group() : 0)};
+        SPIPlanPtr plan = distributed ? pg::spi::kept_plan(&record_node_plan, RECORD_NODE_SQL, 7, types)
+                                      : pg::spi::kept_plan(&record_plan, RECORD_SQL, 6, types);
+        if (pg::spi::execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
             elog(ERROR, "chronicle: recording the digest failed");
         SetUserIdAndSecContext(saved_user, saved_context);
     }
@@ -412,6 +448,8 @@ SQL_FUNCTION(chronicle_digest)
     r.val.string.val = hex(root, EVENTS_HASH_LEN);
     r.val.string.len = EVENTS_HASH_LEN * 2;
     jsonb_put(&state, "root", &r);
+    if (distributed)
+        jsonb_put_int(&state, "node", pg::citus::local_group());
     JsonbValue *result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
     PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
 }
@@ -420,10 +458,21 @@ SQL_FUNCTION(chronicle_verify_digest)
 {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("digest must not be NULL")));
-    refuse_distributed("chronicle.verify_digest()");
+    bool distributed = node_log_here("chronicle.verify_digest()");
     Jsonb *d = PG_GETARG_JSONB_P(0);
     if (!JB_ROOT_IS_OBJECT(d) || JB_ROOT_IS_SCALAR(d))
         bad_digest("it must be a JSON object");
+    if (distributed)
+    {
+        if (member(d, "node") == NULL)
+            bad_digest("on a Citus cluster a digest names its node (\"node\": the Citus group id of the log it covers)");
+        uint64 node = member_uint(d, "node");
+        if (node != (uint64)pg::citus::local_group())
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("this digest covers the log of node %llu, and this is node %d",
+                                   (unsigned long long)node, pg::citus::local_group()),
+                            errhint("Verify it on that node (SELECT node, host, port FROM chronicle._log_nodes()).")));
+    }
     uint64 horizon = member_uint(d, "position");
     uint64 want_streams = member_uint(d, "streams");
     uint64 want_events = member_uint(d, "events");
@@ -453,7 +502,7 @@ SQL_FUNCTION(chronicle_verify_digest)
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "chronicle: SPI_connect failed");
     Heads now = {NULL, 0, 0, 0, 0};
-    recompute_heads(horizon, &now);
+    recompute_heads(horizon, &now, distributed);
     StringInfoData encoded;
     heads_encode(&now, &encoded);
     uint8 root[EVENTS_HASH_LEN];

@@ -81,8 +81,24 @@ check "a writer cannot redact, through the coordinator or on the node: 42501" "4
     "$(err coord "SET ROLE citus_eraser; SELECT chronicle.redact('$x', 2, ARRAY['city'])")|$(err w1 "SET ROLE citus_eraser; SELECT chronicle.redact('$x', 2, ARRAY['city'])")"
 check "an UPDATE of a shard outside redact is still SE002" "SE002" \
     "$(err w1 "UPDATE chronicle.events SET data = '{}' WHERE stream_id = '$x' AND version = 2")"
-check "digest and verify_digest: still 0A000 on a cluster" "0A000|0A000" \
-    "$(err coord "SELECT chronicle.digest()")|$(err coord "SELECT * FROM chronicle.verify_digest('{\"position\": 1, \"streams\": 0, \"events\": 0, \"root\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}')")"
+
+# ---- ledger digests per node: each worker's log, its own horizon ----------
+group_of() { q coord -c "SELECT groupid FROM pg_dist_node WHERE nodeport = ${port[$1]}"; }
+d1=$(q w1 -c "SELECT chronicle.digest()")
+d2=$(q w2 -c "SELECT chronicle.digest()")
+check "a worker's digest names its node (group id) and covers its log's streams" \
+    "$(group_of w1)|$(q w1 -c "SELECT count(DISTINCT stream_id) FROM chronicle.read_all('0', 0, 100000)")|$(group_of w2)|$(q w2 -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000)")" \
+    "$(q w1 -c "SELECT '$d1'::jsonb->>'node'")|$(q w1 -c "SELECT '$d1'::jsonb->>'streams'")|$(q w2 -c "SELECT '$d2'::jsonb->>'node'")|$(q w2 -c "SELECT '$d2'::jsonb->>'events'")"
+check "the digests are recorded, with ids that do not collide between nodes" "2|2" \
+    "$(q coord -c "SELECT count(*) || '|' || count(DISTINCT digest_id) FROM chronicle.digests WHERE root IN (decode('$(q w1 -c "SELECT '$d1'::jsonb->>'root'")', 'hex'), decode('$(q w2 -c "SELECT '$d2'::jsonb->>'root'")', 'hex'))")"
+check "verify_digest on w2 of w2's digest: the log extends it" "0" \
+    "$(q w2 -c "SELECT count(*) FROM chronicle.verify_digest('$d2')")"
+check "verify_digest on w1 of w1's digest names the stream the suite tampered with there (the digest took its stored hash)" "$a|changed" \
+    "$(q w1 -c "SELECT stream_id || '|' || split_part(problem, ':', 1) FROM chronicle.verify_digest('$d1')")"
+check "a node's digest on another node, a digest without its node: 22023" "22023|22023" \
+    "$(err w2 "SELECT * FROM chronicle.verify_digest('$d1')")|$(err w2 "SELECT * FROM chronicle.verify_digest('$d2'::jsonb - 'node')")"
+check "digest and verify_digest on the coordinator (no shard, no log): 0A000" "0A000|0A000" \
+    "$(err coord "SELECT chronicle.digest()")|$(err coord "SELECT * FROM chronicle.verify_digest('$d2')")"
 
 # ---- forgeries on the node (a superuser with triggers off) ----------------
 shard_of() { q coord -c "SELECT shard_name('chronicle.events'::regclass, get_shard_id_for_distribution_column('chronicle.events', '$1'))"; }
@@ -116,3 +132,13 @@ q w2 -c "SET session_replication_role = replica" \
     fail "editing a receipt on w2"
 check "verify of the redacted stream reports its edited receipt (the receipt stream's chain)" "$receipts_y|1|hash mismatch" \
     "$(q w2 -c "SELECT stream_id || '|' || version || '|' || split_part(problem, ':', 1) FROM chronicle.verify('$y') WHERE stream_id = '$receipts_y'")"
+# What only a digest sees, on the node: the edited receipt's chain, and a
+# stream's tail deleted with its version lowered (verify sees neither as a
+# problem of the stream itself).
+q w2 -c "SET session_replication_role = replica" \
+    -c "DELETE FROM $sy WHERE stream_id = '$y' AND version = 2" \
+    -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.streams', get_shard_id_for_distribution_column('chronicle.streams', '$y'))") SET version = 1 WHERE stream_id = '$y'" >/dev/null ||
+    fail "cutting $y's tail on w2"
+check "verify_digest on w2 names the edited receipt stream and the shortened stream" "$receipts_y|changed
+$y|shortened" \
+    "$(q w2 -c "SELECT stream_id || '|' || split_part(problem, ':', 1) FROM chronicle.verify_digest('$d2')")"
