@@ -69,6 +69,8 @@ $(q w1 -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.v
 # ---- refusals -------------------------------------------------------------
 check "redact inside a transaction block on the coordinator (not delegated, no shard here): 0A000, nothing written" "0A000|1" \
     "$(err coord "BEGIN; SELECT chronicle.redact('$x', 2, ARRAY['city']); COMMIT")|$(q coord -c "SELECT count(*) FROM chronicle.events WHERE stream_id = '$x' AND data ? 'city'")"
+check "redact(NULL) through the coordinator, now that redact is delegated: 22004, no crash" "22004|22004" \
+    "$(err coord "SELECT chronicle.redact(NULL)")|$(err coord "PREPARE r(text) AS SELECT chronicle.redact(\$1, 1, ARRAY['x']); EXECUTE r(NULL); EXECUTE r(NULL); EXECUTE r(NULL); EXECUTE r(NULL); EXECUTE r(NULL); EXECUTE r(NULL)")"
 check "redact_tagged on a distributed store: 0A000 (its streams may be on every node)" "0A000" \
     "$(err coord "SELECT chronicle.redact_tagged('person:1')")"
 check "a receipt stream cannot be redacted: 22023" "22023" "$(err coord "SELECT chronicle.redact('$receipts_x')")"
