@@ -750,9 +750,7 @@ TreeInfo *working_tree(TreeInfo *ti, ScopeArg sa)
  */
 static void lock_before_reading(Oid relid)
 {
-    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-        return; /* tree_info says what it is not */
-    LockRelationOid(relid, RowExclusiveLock);
+    tree_lock_before_reading(relid, RowExclusiveLock);
 }
 
 /* A structural function's node and its tree's lock, taken before any numbers are read. */

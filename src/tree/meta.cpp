@@ -24,6 +24,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "utils/rel.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -443,6 +444,13 @@ static bool load(TreeInfo *ti, Oid relid)
         throw pg::Error(CHRONICLE_NOT_A_TREE, "ids unique within their scope need a scope column",
                         "", "Re-attach the table with chronicle.tree_attach().");
     return true;
+}
+
+void tree_lock_before_reading(Oid relid, int lockmode)
+{
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+        return;
+    LockRelationOid(relid, (LOCKMODE) lockmode);
 }
 
 TreeInfo *tree_info(Oid relid, bool missing_ok)

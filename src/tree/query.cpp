@@ -16,6 +16,7 @@ extern "C" {
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "parser/parse_type.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -40,6 +41,9 @@ TreeInfo *tree_of_rowtype(FunctionCallInfo fcinfo)
                         pg::format("%s is not the row type of a table", type_name),
                         "", "Pass NULL::your_table as the first argument.");
     }
+    /* ACCESS SHARE, which its statements take anyway, before the attachment
+     * is read (isolation spec tree_reader_reattach). */
+    tree_lock_before_reading(relid, AccessShareLock);
     return tree_info(relid, false);
 }
 
@@ -379,6 +383,8 @@ SQL_FUNCTION(chronicle_tree_validate)
     ReturnSetInfo *rsi = (ReturnSetInfo *) fcinfo->resultinfo;
     SPI_connect();
     Oid relid = PG_GETARG_OID(0);
+    /* As tree_of_rowtype: the table before its attachment. */
+    tree_lock_before_reading(relid, AccessShareLock);
     TreeInfo *ti = tree_info(relid, false);
     Datum scope = (Datum) 0;
     bool given = scope_given(fcinfo, ti, 1, &scope);

@@ -117,6 +117,16 @@ void tree_init(void);
 
 /* meta.cpp (tree_meta_init: from tree_init; hidden, not in chronicle.so's dynamic symbols) */
 TreeInfo *tree_info(Oid relid, bool missing_ok);
+/*
+ * The table's lock (a writer's ROW EXCLUSIVE, a reader's ACCESS SHARE), taken
+ * before a function reads its attachment: a detach, an attach or an ALTER
+ * TABLE (ACCESS EXCLUSIVE) then cannot change it until the call ends.  Read
+ * first and the lock taken later (by the function's first statement), the
+ * call went on with the attachment of before its wait and statements planned
+ * for the table after it (docs/design/locking.md).  Nothing for an oid that
+ * names no relation (tree_info says what it is not).
+ */
+void tree_lock_before_reading(Oid relid, int lockmode);
 __attribute__((visibility("hidden"))) void tree_meta_init(void);
 SPIPlanPtr tree_plan(TreeInfo *ti, TreePlan which);
 Datum tree_cast_id(TreeInfo *ti, Datum value, Oid type);
