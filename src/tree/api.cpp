@@ -1073,6 +1073,11 @@ SQL_FUNCTION(chronicle_tree_rebuild)
         require(fcinfo, 0, "tbl");
         Oid relid = PG_GETARG_OID(0);
         SPI_connect();
+        /* The table before its attachment, as the structural functions: the
+         * privileges are checked on the columns the rebuild writes, not on
+         * those of an attachment replaced while it waited (a detach and
+         * attach with new numbering columns; spec tree_rebuild_reattach). */
+        lock_before_reading(relid);
         TreeInfo *ti = tree_info(relid, false);
         /* Its owner, or a role that may write the numbering itself (it holds
          * the tree's exclusive lock while it works). */
