@@ -32,6 +32,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -48,6 +49,7 @@ struct Projection
     Oid relid;
     Jsonb *columns;
     bool prepared;
+    bool changed; /* a relcache invalidation of its table since it was prepared */
     ProjTarget target;
     SPIPlanPtr upsert;
 };
@@ -58,9 +60,13 @@ struct ProjectionList
     int n;
     Projection *items; /* ordered by reducer, so one replay serves a run of them */
     ProjectionList *older; /* replaced while an observer was still reading them */
+    SPIPlanPtr *retired;   /* statements prepared again (lock_table); freed with the list */
+    int nretired, maxretired;
 };
 
 static ProjectionList *current = nullptr;
+/* The lists current replaced, while load() reads the new one (current is NULL then). */
+static ProjectionList *loading_older = nullptr;
 static bool valid = false;
 static Oid catalog_relid = InvalidOid;
 static Oid upcasters_relid = InvalidOid;
@@ -77,6 +83,8 @@ static void free_list(ProjectionList *list)
         for (int i = 0; i < list->n; i++)
             if (list->items[i].upsert)
                 SPI_freeplan(list->items[i].upsert);
+        for (int i = 0; i < list->nretired; i++)
+            SPI_freeplan(list->retired[i]);
         MemoryContextDelete(list->cxt);
         list = older;
     }
@@ -93,6 +101,13 @@ static void invalidate(Datum, Oid relid)
     if (relid == InvalidOid || relid == catalog_relid || relid == upcasters_relid ||
         relid == reducers_relid || relid == redactions_relid)
         states_reset();
+    /* Every list an observer may still be using: its statement for that
+     * table is prepared again before its next use (lock_table). */
+    for (ProjectionList *chain : {current, loading_older})
+        for (ProjectionList *l = chain; l; l = l->older)
+            for (int i = 0; i < l->n; i++)
+                if (relid == InvalidOid || l->items[i].relid == relid)
+                    l->items[i].changed = true;
     if (!valid)
         return;
     if (relid == InvalidOid || relid == catalog_relid)
@@ -167,6 +182,7 @@ static void load(Oid owner)
         free_list(old);
         old = nullptr;
     }
+    loading_older = old;
 
     MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext, "chronicle projections", ALLOCSET_SMALL_SIZES);
     ProjectionList *list = static_cast<ProjectionList *>(MemoryContextAllocZero(cxt, sizeof(ProjectionList)));
@@ -213,6 +229,7 @@ static void load(Oid owner)
     MemoryContextSwitchTo(old_cxt);
     SPI_finish();
     current = list;
+    loading_older = nullptr;
 }
 
 /* The upsert statement, prepared on first use (SPI connected); kept in the
@@ -298,6 +315,40 @@ static void upsert(Projection *p, const AppendedEvents *appended, const ReplayRe
     SPI_finish();
 }
 
+/*
+ * The projection's table (ROW EXCLUSIVE, level 9 of docs/design/locking.md,
+ * which its upsert takes anyway), by oid, before its statement is used: the
+ * statement names the table, and a statement prepared by an earlier append
+ * and re-planned after a wait for the table named whatever table had that
+ * name then (renamed, and another created under its name: the row went
+ * there; isolation spec projections_table_waiter).  Held, the table cannot
+ * change until we commit; changed before (an invalidation of it arrived),
+ * the statement is prepared again from the table as it is.  The old one is
+ * kept with the list: an outer observer may be running it.
+ */
+static void lock_table(ProjectionList *list, Projection *p)
+{
+    if (!OidIsValid(p->relid))
+        return; /* no table: ensure_prepared says so (42P01) */
+    LockRelationOid(p->relid, RowExclusiveLock);
+    if (p->prepared && p->changed)
+    {
+        if (list->nretired == list->maxretired)
+        {
+            int grown = Max(4, list->maxretired * 2);
+            SPIPlanPtr *more = static_cast<SPIPlanPtr *>(MemoryContextAlloc(list->cxt, sizeof(SPIPlanPtr) * grown));
+            if (list->nretired > 0)
+                memcpy(more, list->retired, sizeof(SPIPlanPtr) * list->nretired);
+            list->retired = more;
+            list->maxretired = grown;
+        }
+        list->retired[list->nretired++] = p->upsert;
+        p->upsert = nullptr;
+        p->prepared = false;
+    }
+    p->changed = false;
+}
+
 static bool covers(const Projection *p, const char *category)
 {
     return !p->category || strcmp(p->category, category) == 0;
@@ -337,6 +388,7 @@ static void observe(const AppendedEvents *appended)
         Projection *p = &list->items[i];
         if (!covers(p, appended->category))
             continue;
+        lock_table(list, p);
         ensure_prepared(list, p);
         /*
          * The replay reads as the table's owner, restricted, like the
