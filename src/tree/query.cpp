@@ -2,7 +2,8 @@
  * query.cpp: tree_subtree, tree_ancestors, tree_children (rows of the user's
  * own type), and tree_validate.
  *
- * Reads take no lock and use the calling statement's snapshot, so they never
+ * Reads take no tree lock, only ACCESS SHARE on the table (before they read
+ * the attachment), and use the calling statement's snapshot, so they never
  * wait for writers and always see one committed numbering.
  */
 #include "tree/tree.h"
