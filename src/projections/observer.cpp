@@ -407,12 +407,13 @@ static void observe(const AppendedEvents *appended)
         {
             AsOwner saved;
             as_owner_begin(&saved, owner, true);
-            states_arm(appended->stream_id, p->reducer, owner, appended->first_version - 1);
+            uint64 since = states_arm(appended->stream_id, p->reducer, owner, appended->first_version - 1);
             /* An error aborts the (sub)transaction, which restores the user. */
             replay_stream(appended->stream_id, p->reducer, &all, &state, REDUCER_AS_FUNCTION_OWNER);
             states_disarm();
             as_owner_end(&saved);
-            states_remember(appended->stream_id, p->reducer, owner, state.revision, state.version, state.state);
+            states_remember(appended->stream_id, p->reducer, owner, state.revision, state.version, state.state,
+                            since);
             replayed = p->reducer;
             replayed_as = owner;
         }

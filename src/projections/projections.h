@@ -133,13 +133,16 @@ void projections_changed(void);
 /*
  * The per-backend states of states.cpp.  states_arm lets the next
  * replay_stream of (stream, reducer) as role `who` start from the state remembered at
- * `version`, if there is one; states_remember keeps a state computed in
- * this transaction (promoted at commit); states_reset forgets them all.
+ * `version`, if there is one, and returns the generation its replay
+ * begins in; states_remember keeps a state computed in this transaction
+ * (promoted at commit) if no states_reset came since that generation (an
+ * invalidation processed during the replay: the state may be computed, in
+ * part, with the definitions it replaced); states_reset forgets them all.
  */
-void states_arm(text *stream, const char *reducer, Oid who, int64 version);
+uint64 states_arm(text *stream, const char *reducer, Oid who, int64 version);
 void states_disarm(void);
 void states_remember(text *stream, const char *reducer, Oid who, int32 revision, int64 version,
-                     const Jsonb *state);
+                     const Jsonb *state, uint64 since);
 void states_reset(void);
 void states_init(void);
 

@@ -134,7 +134,7 @@ static bool start_hook(text *stream_id, const char *reducer, int32 revision, con
     return prev_hook ? prev_hook(stream_id, reducer, revision, bounds, state, version) : false;
 }
 
-void states_arm(text *stream, const char *reducer, Oid who, int64 version)
+uint64 states_arm(text *stream, const char *reducer, Oid who, int64 version)
 {
     armed = nullptr;
     uint32 hash = key_hash(reducer, who, stream);
@@ -143,13 +143,14 @@ void states_arm(text *stream, const char *reducer, Oid who, int64 version)
         {
             if (s->version <= version)
                 armed = s;
-            return; /* the newest pending one is this transaction's view */
+            return generation; /* the newest pending one is this transaction's view */
         }
     const State *s = slots[hash % SLOTS];
     /* Older than the stream (another backend appended since) is fine: the
      * replay applies every event after it. */
     if (s && same_key(s, hash, reducer, who, stream) && s->version <= version)
         armed = s;
+    return generation;
 }
 
 void states_disarm(void)
@@ -158,7 +159,7 @@ void states_disarm(void)
 }
 
 void states_remember(text *stream, const char *reducer, Oid who, int32 revision, int64 version,
-                     const Jsonb *state)
+                     const Jsonb *state, uint64 since)
 {
     if (flush)
     {
@@ -194,6 +195,16 @@ void states_remember(text *stream, const char *reducer, Oid who, int32 revision,
             free_state(old);
             break;
         }
+    /*
+     * A definition changed while the replay ran (its reads processed the
+     * invalidation): the events before it were applied with the old one,
+     * and the start state too.  Remembered with the new generation, it was
+     * the start of every later append of the session (spec
+     * projections_states_upcaster); not remembered, the next replay starts
+     * over (a snapshot, or version 1) with the new definitions.
+     */
+    if (since != generation)
+        return;
     if (state && VARSIZE(state) > MAX_STATE)
         return;
     Size bytes = sizeof(State) + (state ? VARSIZE(state) : 0) + VARSIZE_ANY(stream);
