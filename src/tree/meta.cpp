@@ -501,13 +501,22 @@ TreeInfo *tree_info(Oid relid, bool missing_ok)
         }
         catch (...)
         {
-            hash_search(tree_cache, &relid, HASH_REMOVE, NULL);
+            /* Stale, not removed (below). */
+            ti->valid = false;
             throw;
         }
     } while (ok && invalidations != seen);
     if (!ok)
     {
-        hash_search(tree_cache, &relid, HASH_REMOVE, NULL);
+        /*
+         * Kept, marked stale, never removed: a caller further up may still
+         * hold a pointer to it (a tree function whose statement fired a
+         * trigger that detached the table), and a removed entry's memory
+         * went to the next table entered, whose attachment that caller then
+         * used with its own arguments (isolation spec tree_entry_reused).
+         * One entry per table ever looked up, in CacheMemoryContext.
+         */
+        ti->valid = false;
         if (missing_ok)
             return NULL;
         char *name = get_rel_name(relid);
