@@ -533,6 +533,16 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
     /* As the owner: the name's look-up reads Citus's metadata of chronicle.events. */
     if (req->receipts == NULL)
         req->receipts = events_receipts_stream(streams[0]);
+    if (req->receipts == NULL)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("no receipt stream can be placed with stream \"%s\": its shard is too narrow",
+                               text_to_cstring(streams[0])),
+                        errdetail("On a Citus cluster a redaction's receipt goes to a stream "
+                                  "chronicle-erasures-<n> of the redacted stream's shard; no such name among the "
+                                  "first million lands in this one (a shard isolated for one tenant, or split "
+                                  "that narrow)."),
+                        errhint("Merge the shard back into a wider one (docs/design/citus.md, \"Erasure on a "
+                                "cluster\").")));
     pushJsonbValue(&req->events, WJB_BEGIN_ARRAY, NULL);
     bool *touched = (bool *)palloc0(sizeof(bool) * Max(nstreams, 1));
     for (int i = 0; i < nstreams; i++)
