@@ -52,6 +52,7 @@ extern "C" {
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -653,7 +654,18 @@ SQL_FUNCTION(chronicle_redact)
         elog(ERROR, "chronicle: SPI_connect failed");
     text **streams = (text **)palloc(sizeof(text *));
     streams[0] = stream;
+    /*
+     * On a cluster every statement goes to a local shard, and must run in
+     * this backend (Citus's local execution), where the permit is: a session
+     * with citus.enable_local_execution off would send them through a
+     * connection to this node, whose trigger refuses the UPDATE.
+     */
+    int nest = NewGUCNestLevel();
+    if (events_distributed())
+        set_config_option("citus.enable_local_execution", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                          0, false);
     int64 n = run(fcinfo, &req, streams, 1, has_version, version, true, outer);
+    AtEOXact_GUC(true, nest);
     SPI_finish();
     recompute(&req);
     PG_RETURN_INT64(n);
