@@ -52,6 +52,7 @@ extern "C" {
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -533,6 +534,16 @@ int64 run(FunctionCallInfo fcinfo, Request *req, text **streams, int nstreams, b
     /* As the owner: the name's look-up reads Citus's metadata of chronicle.events. */
     if (req->receipts == NULL)
         req->receipts = events_receipts_stream(streams[0]);
+    if (req->receipts == NULL)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("no receipt stream can be placed with stream \"%s\": its shard is too narrow",
+                               text_to_cstring(streams[0])),
+                        errdetail("On a Citus cluster a redaction's receipt goes to a stream "
+                                  "chronicle-erasures-<n> of the redacted stream's shard; no such name among the "
+                                  "first million lands in this one (a shard isolated for one tenant, or split "
+                                  "that narrow)."),
+                        errhint("Merge the shard back into a wider one (docs/design/citus.md, \"Erasure on a "
+                                "cluster\").")));
     pushJsonbValue(&req->events, WJB_BEGIN_ARRAY, NULL);
     bool *touched = (bool *)palloc0(sizeof(bool) * Max(nstreams, 1));
     for (int i = 0; i < nstreams; i++)
@@ -643,7 +654,18 @@ SQL_FUNCTION(chronicle_redact)
         elog(ERROR, "chronicle: SPI_connect failed");
     text **streams = (text **)palloc(sizeof(text *));
     streams[0] = stream;
+    /*
+     * On a cluster every statement goes to a local shard, and must run in
+     * this backend (Citus's local execution), where the permit is: a session
+     * with citus.enable_local_execution off would send them through a
+     * connection to this node, whose trigger refuses the UPDATE.
+     */
+    int nest = NewGUCNestLevel();
+    if (events_distributed())
+        set_config_option("citus.enable_local_execution", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                          0, false);
     int64 n = run(fcinfo, &req, streams, 1, has_version, version, true, outer);
+    AtEOXact_GUC(true, nest);
     SPI_finish();
     recompute(&req);
     PG_RETURN_INT64(n);

@@ -40,7 +40,9 @@ char *events_node_log_sql(const char *sql);
  * The stream holding the erasure receipts of stream's redactions
  * (row/event_row.h): "chronicle-erasures" on one server; on a Citus cluster
  * "chronicle-erasures-<n>", the first such name in stream's shard group, so
- * on the node of stream's events.  palloc'd; may use SPI.
+ * on the node of stream's events; NULL on a cluster when no such name lands
+ * in that shard (pg::citus::colocated_name: a shard isolated for one
+ * tenant).  palloc'd; may use SPI.
  */
 char *events_receipts_stream(text *stream);
 

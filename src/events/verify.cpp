@@ -51,13 +51,14 @@ SPIPlanPtr streams_one_plan;
  * verify() quadratic (5,000 redacted events: 31 s).  Run apart from the
  * scan, after it (one stream: Citus routes it to one node).
  */
-#define RECEIPT_DIGESTS(FROM, WHERE)                                                                     \
+#define RECEIPT_DIGESTS(FROM, WHERE, LATEST)                                                                     \
     "SELECT DISTINCT ON (r.sid, r.ver) r.sid, "                                                          \
     "CASE WHEN r.ver OPERATOR(pg_catalog.=) pg_catalog.trunc(r.ver) AND r.ver OPERATOR(pg_catalog.>=) 1 " \
     "AND r.ver OPERATOR(pg_catalog.<=) 9223372036854775807 THEN r.ver::pg_catalog.int8 END, r.digest "   \
     "FROM (SELECT x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, "                                        \
     "(x OPERATOR(pg_catalog.->>) 'version')::pg_catalog.numeric AS ver, "                                 \
-    "x OPERATOR(pg_catalog.->>) 'content_digest' AS digest, c.version AS receipt "                        \
+    "x OPERATOR(pg_catalog.->>) 'content_digest' AS digest, c.version AS receipt, c.stream_id AS rs, "    \
+    "c.recorded_at AS at "                                                                                \
     "FROM " FROM " c, "                                                                                   \
     "pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof(c.data OPERATOR(pg_catalog.->) 'events') " \
     "WHEN 'array' THEN c.data OPERATOR(pg_catalog.->) 'events' ELSE '[]'::pg_catalog.jsonb END) x "       \
@@ -66,25 +67,33 @@ SPIPlanPtr streams_one_plan;
     "AND pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'stream_id') OPERATOR(pg_catalog.=) 'string' " \
     "AND pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'version') OPERATOR(pg_catalog.=) 'number' "   \
     "AND ($1 IS NULL OR x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1))) r " \
-    "ORDER BY r.sid, r.ver, r.receipt DESC"
+    "ORDER BY r.sid, r.ver, " LATEST
 const char *const RECEIPT_DIGESTS_SQL =
-    RECEIPT_DIGESTS("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "'");
+    RECEIPT_DIGESTS("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "'",
+                    "r.receipt DESC");
 SPIPlanPtr receipt_digests_plan;
 /*
- * On a Citus cluster (docs/design/citus.md) the receipts of a stream are in
- * the receipt stream of its shard group ($2, events_receipts_stream), on
- * its node; verify() of every stream reads every receipt stream.  The
- * receipts are read first (a CTE Citus runs apart), the rest runs on their
- * rows: DISTINCT ON over several shards is not Citus's to plan.
+ * On a Citus cluster (docs/design/citus.md) a stream's receipts were written
+ * to the receipt stream of its shard group as the shard boundaries were then
+ * (events_receipts_stream); a shard split since may have put that receipt
+ * stream in another shard, on another node.  So verify() of one stream as of
+ * every stream reads every receipt stream ($1 then keeps the stream's
+ * receipts).  The receipts are read first (a CTE Citus runs apart), the rest
+ * runs on their rows: DISTINCT ON over several shards is not Citus's to plan.
+ * An event redacted before and after a split has receipts in two receipt
+ * streams, whose versions do not compare: the latest is the one in the
+ * stream's receipt stream as it is now ($2, events_receipts_stream; NULL
+ * for every stream), then the latest recorded (a transaction's start time:
+ * two redactions of one event within a shard move and the nodes' clock skew
+ * could be misordered, a false "content differs", never a forgery passed).
  */
 #define RECEIPT_ROWS(WHERE)                                                                              \
-    "WITH rc AS MATERIALIZED (SELECT c.version, c.data FROM chronicle.events c WHERE " WHERE ") "
-const char *const RECEIPT_DIGESTS_ONE_CLUSTER_SQL =
-    RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.=) $2") RECEIPT_DIGESTS("rc", "true");
+    "WITH rc AS MATERIALIZED (SELECT c.stream_id, c.version, c.recorded_at, c.data FROM chronicle.events c " \
+    "WHERE " WHERE ") "
 const char *const RECEIPT_DIGESTS_ALL_CLUSTER_SQL =
     RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.~) '^" EVENT_RECEIPTS_PREFIX "[0-9]{1,10}$'")
-        RECEIPT_DIGESTS("rc", "true");
-SPIPlanPtr receipt_digests_one_cluster_plan;
+        RECEIPT_DIGESTS("rc", "true",
+                        "(r.rs OPERATOR(pg_catalog.=) $2) IS TRUE DESC, r.at DESC, r.receipt DESC");
 SPIPlanPtr receipt_digests_all_cluster_plan;
 
 /*
@@ -108,15 +117,10 @@ SPIPlanPtr receipt_digests_all_cluster_plan;
     "WHERE " EVENTS_WHERE "e.original_digest OPERATOR(pg_catalog.=) '\\x'::pg_catalog.bytea ORDER BY 1, 2"
 const char *const UNREDACTED_SQL =
     UNREDACTED("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "'", "");
-/* On a cluster: the receipts read first (above); for one stream its events
- * are named by their distribution column, so Citus asks that shard only. */
-const char *const UNREDACTED_ONE_CLUSTER_SQL =
-    RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.=) $2")
-        UNREDACTED("rc", "true", "e.stream_id OPERATOR(pg_catalog.=) $1 AND ");
+/* On a cluster: the receipts read first (above). */
 const char *const UNREDACTED_ALL_CLUSTER_SQL =
     RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.~) '^" EVENT_RECEIPTS_PREFIX "[0-9]{1,10}$'")
         UNREDACTED("rc", "true", "");
-SPIPlanPtr unredacted_one_cluster_plan;
 SPIPlanPtr unredacted_all_cluster_plan;
 SPIPlanPtr unredacted_plan;
 
@@ -290,24 +294,17 @@ void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryC
 }
 
 /*
- * The plan reading the receipts: one server's (receipts in
- * chronicle-erasures), or a cluster's for one stream ($2: its receipt
- * stream) or for all.  *receipts: $2 (NULL on one server, and for all).
+ * The plan reading the receipts ($1: one stream, or NULL for all): one
+ * server's (in chronicle-erasures), or a cluster's (every receipt stream).
  */
-SPIPlanPtr receipts_plan(text *stream_id, bool unredacted, Datum *receipts)
+SPIPlanPtr receipts_plan(bool unredacted)
 {
     static const Oid types[2] = {TEXTOID, TEXTOID};
-    *receipts = (Datum)0;
     if (!events_distributed())
         return unredacted ? pg::spi::kept_plan(&unredacted_plan, UNREDACTED_SQL, 1, types)
                           : pg::spi::kept_plan(&receipt_digests_plan, RECEIPT_DIGESTS_SQL, 1, types);
-    if (stream_id == NULL)
-        return unredacted
-                   ? pg::spi::kept_plan(&unredacted_all_cluster_plan, UNREDACTED_ALL_CLUSTER_SQL, 2, types)
-                   : pg::spi::kept_plan(&receipt_digests_all_cluster_plan, RECEIPT_DIGESTS_ALL_CLUSTER_SQL, 2, types);
-    *receipts = CStringGetTextDatum(events_receipts_stream(stream_id));
-    return unredacted ? pg::spi::kept_plan(&unredacted_one_cluster_plan, UNREDACTED_ONE_CLUSTER_SQL, 2, types)
-                      : pg::spi::kept_plan(&receipt_digests_one_cluster_plan, RECEIPT_DIGESTS_ONE_CLUSTER_SQL, 2,
+    return unredacted ? pg::spi::kept_plan(&unredacted_all_cluster_plan, UNREDACTED_ALL_CLUSTER_SQL, 1, types)
+                      : pg::spi::kept_plan(&receipt_digests_all_cluster_plan, RECEIPT_DIGESTS_ALL_CLUSTER_SQL, 2,
                                            types);
 }
 
@@ -333,9 +330,12 @@ void check_receipts(EventsReport *out, List *redacted, text *stream_id)
         static_cast<RedactedEntry *>(hash_search(index, &key, HASH_ENTER, NULL))->row = r;
     }
 
-    Datum args[2] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0, (Datum)0};
-    SPIPlanPtr plan = receipts_plan(stream_id, false, &args[1]);
-    char nulls[2] = {stream_id ? ' ' : 'n', args[1] ? ' ' : 'n'};
+    /* $2 (a cluster's digests plan only): the stream's receipt stream now. */
+    char *current = stream_id && events_distributed() ? events_receipts_stream(stream_id) : NULL;
+    Datum args[2] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0,
+                     current ? CStringGetTextDatum(current) : (Datum)0};
+    SPIPlanPtr plan = receipts_plan(false);
+    char nulls[2] = {stream_id ? ' ' : 'n', current ? ' ' : 'n'};
     Portal cursor = pg::spi::cursor_open(NULL, plan, args, nulls, true);
     while (pg::spi::fetch_batch(cursor, 1000))
     {
@@ -377,9 +377,9 @@ void check_receipts(EventsReport *out, List *redacted, text *stream_id)
 
 void check_unredacted(EventsReport *out, text *stream_id)
 {
-    Datum args[2] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0, (Datum)0};
-    SPIPlanPtr plan = receipts_plan(stream_id, true, &args[1]);
-    char nulls[2] = {stream_id ? ' ' : 'n', args[1] ? ' ' : 'n'};
+    Datum args[1] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0};
+    SPIPlanPtr plan = receipts_plan(true);
+    char nulls[1] = {stream_id ? ' ' : 'n'};
     if (pg::spi::execute_plan(plan, args, nulls, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the erasure receipts failed");
     SPITupleTable *table = SPI_tuptable;
@@ -504,14 +504,21 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
          * another stream, chronicle-erasures: their chain is walked too (its
          * problems reported under its name), or a receipt edited with the
          * event it describes would pass where verify() of all reports it.
+         * On a cluster: the receipt stream of the stream's shard group as it
+         * is now (none in a shard isolated for one tenant); a receipt stream
+         * a shard split left elsewhere is walked by verify() of all.
          */
         if (one && walk.redacted != NIL &&
             !event_row_is_receipt(VARDATA_ANY(stream_id), VARSIZE_ANY_EXHDR(stream_id)))
         {
-            Datum receipts[1] = {CStringGetTextDatum(events_receipts_stream(stream_id))};
-            Walk receipts_walk;
-            memset(&receipts_walk, 0, sizeof(receipts_walk));
-            walk_scan(out, scan, receipts, keep, v1, &receipts_walk);
+            char *name = events_receipts_stream(stream_id);
+            if (name != NULL)
+            {
+                Datum receipts[1] = {CStringGetTextDatum(name)};
+                Walk receipts_walk;
+                memset(&receipts_walk, 0, sizeof(receipts_walk));
+                walk_scan(out, scan, receipts, keep, v1, &receipts_walk);
+            }
         }
 
         if (one)

@@ -102,10 +102,12 @@ const char *const PLACEMENT_NODE_SQL =
     "ORDER BY 1 LIMIT 1";
 
 /* Lazily (a set-returning function in the target list is not materialised):
- * the names are tried in order until one lands in value's shard. */
+ * the names are tried in order until one lands in value's shard, at most
+ * COLOCATED_NAME_TRIES of them (citus.h). */
+#define COLOCATED_NAME_TRIES "1000000"
 const char *const COLOCATED_NAME_SQL =
     "SELECT x.name FROM (SELECT $3 OPERATOR(pg_catalog.||) "
-    "pg_catalog.generate_series(1, 2147483647)::pg_catalog.text AS name) x "
+    "pg_catalog.generate_series(1, " COLOCATED_NAME_TRIES ")::pg_catalog.text AS name) x "
     "WHERE pg_catalog.get_shard_id_for_distribution_column($1, x.name) OPERATOR(pg_catalog.=) "
     "(SELECT pg_catalog.get_shard_id_for_distribution_column($1, $2)) LIMIT 1";
 SPIPlanPtr colocated_name_plan;
@@ -166,8 +168,13 @@ char *colocated_name(Oid relid, text *value, const char *prefix)
     static const Oid argtypes[3] = {OIDOID, TEXTOID, TEXTOID};
     SPIPlanPtr plan = pg::spi::kept_plan(&colocated_name_plan, COLOCATED_NAME_SQL, 3, argtypes);
     Datum args[3] = {ObjectIdGetDatum(relid), PointerGetDatum(value), CStringGetTextDatum(prefix)};
-    if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-        elog(ERROR, "chronicle: no name of prefix \"%s\" is placed with \"%s\"", prefix, text_to_cstring(value));
+    if (pg::spi::execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+        elog(ERROR, "chronicle: looking for a name placed with \"%s\" failed", text_to_cstring(value));
+    if (SPI_processed != 1)
+    {
+        SPI_finish();
+        return NULL;
+    }
     char *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
     char *result = (char *)SPI_palloc(strlen(name) + 1);
     strcpy(result, name);

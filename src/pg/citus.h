@@ -61,11 +61,15 @@ Oid shard_parent(Oid relid, char *method, char **column);
 char table_method(Oid relid, char **column, char *repmodel = nullptr);
 
 /*
- * The first name "<prefix><n>" (n = 1, 2, ...) whose shard of distributed
- * table relid is the shard of value (text): a name placed with value, in its
- * shard group, wherever that group goes.  palloc'd.  Only for a
- * hash-distributed relid (with one shard per hash range, every name lands in
- * some shard, so the search ends after about shard_count names).
+ * The first name "<prefix><n>" (n = 1 .. 1,000,000) whose shard of
+ * distributed table relid is the shard of value (text): a name placed with
+ * value, in its shard group, wherever that group goes.  palloc'd.  Only for a
+ * hash-distributed relid.  With shard_count even shards the search ends after
+ * about shard_count names; a shard split narrower, or isolated for one tenant
+ * (isolate_tenant_to_new_shard: one hash value, which no name but a 32-bit
+ * hash collision lands in), may hold none of them: NULL then (the search
+ * would otherwise run for an hour through 2^31 names).  The bound costs about
+ * 1.5 s when no name is found.
  */
 char *colocated_name(Oid relid, text *value, const char *prefix);
 

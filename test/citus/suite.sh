@@ -289,6 +289,7 @@ check "append_events (conditions over the whole log) is refused on a cluster: 0A
 
 # ---- erasure on the cluster: test/citus/erasure.sh (ledger digests stay 0A000)
 source test/citus/erasure.sh
+source test/citus/erasure_splits.sh
 
 # ---- projections, NOTIFY and subscriptions on the cluster (subscriptions.sh
 # recreates the extension at its end: last)

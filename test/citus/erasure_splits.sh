@@ -1,0 +1,48 @@
+# erasure_splits.sh: redaction and verify after Citus changes the shard
+# boundaries (sourced by test/citus/suite.sh after erasure.sh).  A shard
+# split moves a stream and its group's receipt stream into different shards
+# (the stream's receipt stream is then another name); a tenant isolated in a
+# shard of one hash value has no chronicle-erasures-<n> name in its shard at
+# all.  Both stay on their node here (the split's children are placed on the
+# same node), so the suites after this one see the same placements.
+
+# ---- a split between a redacted stream and its receipt stream -----------
+s=split-person-2
+q coord -c "SELECT chronicle.append('$s', 'Registered', '{\"email\": \"s@example.org\", \"phone\": \"555\"}')" \
+    -c "SELECT chronicle.redact('$s', 1, ARRAY['email'], 'before the split')" >/dev/null || fail "redacting $s"
+rs=$(q coord -c "SELECT stream_id FROM chronicle.events WHERE stream_id ~ '^chronicle-erasures-' AND data->'events'->0->>'stream_id' = '$s'")
+sh=$(q coord -c "SELECT get_shard_id_for_distribution_column('chronicle.events', '$s')")
+split_point=$(q coord -c "SELECT least(worker_hash('$s'::text), worker_hash('$rs'::text))")
+node_id=$(q coord -c "SELECT n.nodeid FROM pg_dist_node n JOIN pg_dist_shard_placement p ON p.nodeport = n.nodeport WHERE p.shardid = $sh")
+q coord -c "SELECT citus_split_shard_by_split_points($sh, ARRAY['$split_point'], ARRAY[$node_id, $node_id], 'block_writes')" >/dev/null ||
+    fail "splitting the shard of $s"
+check "after the split, $s and its receipt stream $rs are in different shards" "false" \
+    "$(q coord -c "SELECT (get_shard_id_for_distribution_column('chronicle.events', '$s') = get_shard_id_for_distribution_column('chronicle.events', '$rs'))::text")"
+check "verify of the redacted stream after the split: intact (its receipt is found where it was written)" "" \
+    "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$s')")"
+check "verify() of every stream agrees" "" \
+    "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify() WHERE stream_id = '$s'")"
+check "a second redaction after the split: its receipt goes to a stream of the new shard group; verify intact" "1|true|" \
+    "$(q coord -c "SELECT chronicle.redact('$s', 1, ARRAY['phone'], 'after the split')")|$(q coord -c "SELECT (SELECT bool_and(get_shard_id_for_distribution_column('chronicle.events', stream_id) = get_shard_id_for_distribution_column('chronicle.events', '$s')) FROM chronicle.events WHERE stream_id ~ '^chronicle-erasures-' AND data->>'reason' = 'after the split' AND data->'events'->0->>'stream_id' = '$s')::text")|$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$s')")"
+check "... verify() of every stream too (of its two receipts, the one recorded last)" "" \
+    "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify() WHERE stream_id = '$s'")"
+# A redacted event put back (a superuser with triggers off) is still caught
+# by verify of the stream: its receipt is in the receipt stream of before.
+q "$(for n in w1 w2; do [[ $(node_of "$s") == "${port[$n]}" ]] && echo $n; done)" -c "SET session_replication_role = replica" \
+    -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$s'))") SET data = '{\"email\": \"s@example.org\", \"phone\": \"555\"}', original_digest = '\\x' WHERE stream_id = '$s' AND version = 1" >/dev/null ||
+    fail "putting back $s"
+check "verify of the stream catches a redacted event put back, its receipts in two receipt streams" \
+    "$s|1|no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)" \
+    "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$s')")"
+
+# ---- a tenant isolated in a shard of its own ----------------------------
+t=isolated-person-2
+q coord -c "SELECT chronicle.append('$t', 'Registered', '{\"email\": \"t@example.org\"}')" >/dev/null || fail "appending $t"
+q coord -c "SELECT isolate_tenant_to_new_shard('chronicle.events', '$t', 'CASCADE', shard_transfer_mode => 'block_writes')" >/dev/null ||
+    fail "isolating $t"
+check "$t is alone in its shard (one hash value)" "true" \
+    "$(q coord -c "SELECT (shardminvalue = shardmaxvalue)::text FROM pg_dist_shard WHERE shardid = get_shard_id_for_distribution_column('chronicle.events', '$t')")"
+check "verify of a stream in an isolated shard: intact, at once (no search for a receipt stream name)" "0" \
+    "$(PGOPTIONS='-c statement_timeout=20s' q coord -c "SELECT count(*) FROM chronicle.verify('$t')" 2>&1)"
+check "redact of a stream in an isolated shard: 0A000 at once (no receipt stream can be placed with it), nothing written" "0A000|1|0" \
+    "$(PGOPTIONS='-c statement_timeout=20s' err coord "SELECT chronicle.redact('$t', 1, ARRAY['email'])")|$(q coord -c "SELECT count(*) FROM chronicle.events WHERE stream_id = '$t' AND data ? 'email' AND original_digest = '\\x'")|$(q coord -c "SELECT count(*) FROM chronicle.erasures WHERE stream_id = '$t'")"
