@@ -238,15 +238,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     cur := after;
+    -- No node before distribute() (_log_nodes' node 0 has no address).
     FOR n IN
-        SELECT d.groupid, d.nodename, d.nodeport
-          FROM pg_catalog.pg_dist_node d
-         WHERE d.noderole OPERATOR(pg_catalog.=) 'primary' AND d.isactive
-           AND EXISTS (SELECT FROM pg_catalog.pg_dist_placement p
-                         JOIN pg_catalog.pg_dist_shard s ON s.shardid OPERATOR(pg_catalog.=) p.shardid
-                        WHERE p.groupid OPERATOR(pg_catalog.=) d.groupid
-                          AND s.logicalrelid OPERATOR(pg_catalog.=) 'chronicle.events'::pg_catalog.regclass)
-         ORDER BY d.groupid
+        SELECT l.node AS groupid, l.host AS nodename, l.port AS nodeport
+          FROM chronicle._log_nodes() l
+         WHERE l.host IS NOT NULL
     LOOP
         pos := after OPERATOR(pg_catalog.->) n.groupid::pg_catalog.text;
         SELECT * INTO page FROM pg_catalog.master_run_on_worker(

@@ -290,6 +290,16 @@ void sink_startup(DestReceiver *, int, TupleDesc) {}
 void sink_shutdown(DestReceiver *) {}
 void sink_destroy(DestReceiver *) {}
 
+/* A receiver of the read's rows, whose receiveSlot keeps them. */
+void sink_init(DestReceiver *pub, bool (*receive)(TupleTableSlot *, DestReceiver *))
+{
+    pub->receiveSlot = receive;
+    pub->rStartup = sink_startup;
+    pub->rShutdown = sink_shutdown;
+    pub->rDestroy = sink_destroy;
+    pub->mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
+}
+
 /* Run a read plan into the function's materialized result set. */
 void read_into_result(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql,
                       int cursor_options, int nargs, const Oid *argtypes, Datum *args,
@@ -401,11 +411,7 @@ void events_read_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, const Dat
 {
     EventSink sink;
     memset(&sink, 0, sizeof(sink));
-    sink.pub.receiveSlot = sink_receive;
-    sink.pub.rStartup = sink_startup;
-    sink.pub.rShutdown = sink_shutdown;
-    sink.pub.rDestroy = sink_destroy;
-    sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
+    sink_init(&sink.pub, sink_receive);
     sink.store = store;
     sink.scratch = AllocSetContextCreate(CurrentMemoryContext, "chronicle read row",
                                          ALLOCSET_SMALL_SIZES);
@@ -419,11 +425,7 @@ void events_read_sorted_into(SPIPlanPtr plan, int nargs, const Oid *argtypes, co
 {
     SortingSink sink;
     memset(&sink, 0, sizeof(sink));
-    sink.pub.receiveSlot = sorting_receive;
-    sink.pub.rStartup = sink_startup;
-    sink.pub.rShutdown = sink_shutdown;
-    sink.pub.rDestroy = sink_destroy;
-    sink.pub.mydest = DestTuplestore; /* not DestNone: SPI would report a discarded SELECT */
+    sink_init(&sink.pub, sorting_receive);
     sink.limit = limit;
     sink.range = *range;
     sink.in_order = true;

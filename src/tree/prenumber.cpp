@@ -230,44 +230,6 @@ struct NewRow
     int first_child, next_sibling, last_child;
 };
 
-struct PredictCtx
-{
-    TreeInfo *ti;
-    NewRow *rows;
-};
-
-int by_id_ix(const void *a, const void *b, void *arg)
-{
-    PredictCtx *c = (PredictCtx *) arg;
-    return tree_cmp_id(c->ti, c->rows[*(const int *) a].id, c->rows[*(const int *) b].id);
-}
-
-/* Siblings with an order column: by (order, id), as renumber.cpp places new rows. */
-int by_order_ix(const void *a, const void *b, void *arg)
-{
-    PredictCtx *c = (PredictCtx *) arg;
-    NewRow *x = &c->rows[*(const int *) a], *y = &c->rows[*(const int *) b];
-    int r = tree_cmp_order(c->ti, x->ord, x->ord_null, y->ord, y->ord_null);
-    return r ? r : tree_cmp_id(c->ti, x->id, y->id);
-}
-
-int find_ix(TreeInfo *ti, NewRow *rows, int *idx, int n, Datum id)
-{
-    int lo = 0, hi = n - 1;
-    while (lo <= hi)
-    {
-        int mid = (lo + hi) / 2;
-        int r = tree_cmp_id(ti, rows[idx[mid]].id, id);
-        if (r == 0)
-            return idx[mid];
-        if (r < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
-}
-
 /*
  * The numbers of rows that form whole new trees, as the insert trigger will
  * give them when nothing changes the tree in between; false (nothing
@@ -275,11 +237,11 @@ int find_ix(TreeInfo *ti, NewRow *rows, int *idx, int n, Datum id)
  */
 bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *depth, Datum *root)
 {
-    PredictCtx ctx = {ti, rows};
+    TreeRows<NewRow> ctx = {ti, rows};
     int *idx = (int *) palloc(sizeof(int) * n);
     for (int i = 0; i < n; i++)
         idx[i] = i;
-    qsort_arg(idx, n, sizeof(int), by_id_ix, &ctx);
+    qsort_arg(idx, n, sizeof(int), tree_rows_by_id<NewRow>, &ctx);
     for (int i = 1; i < n; i++)
         if (tree_cmp_id(ti, rows[idx[i - 1]].id, rows[idx[i]].id) == 0)
             return false; /* the primary key will say so */
@@ -300,7 +262,7 @@ bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *d
             roots[nroots++] = i;
             continue;
         }
-        int p = find_ix(ti, rows, idx, n, r->parent);
+        int p = tree_rows_find(ti, rows, idx, n, r->parent);
         if (p < 0 || strcmp(rows[p].scope_text, r->scope_text) != 0)
             return false; /* joins an existing node, or an error to come */
         r->parent_ix = p;
@@ -323,7 +285,7 @@ bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *d
             int m = 0;
             for (int x = rows[i].first_child; x >= 0; x = rows[x].next_sibling)
                 kids[m++] = x;
-            qsort_arg(kids, m, sizeof(int), by_order_ix, &ctx);
+            qsort_arg(kids, m, sizeof(int), tree_rows_by_order_id<NewRow>, &ctx);
             rows[i].first_child = kids[0];
             for (int x = 0; x < m; x++)
                 rows[kids[x]].next_sibling = x + 1 < m ? kids[x + 1] : -1;
@@ -358,7 +320,7 @@ bool predict(TreeInfo *ti, NewRow *rows, int n, int32 *lft, int32 *rgt, int32 *d
         {
             if (counter != 1)
                 return false;
-            qsort_arg(kids, k, sizeof(int), by_order_ix, &ctx);
+            qsort_arg(kids, k, sizeof(int), tree_rows_by_order_id<NewRow>, &ctx);
         }
         for (int r = 0; r < k; r++)
         {

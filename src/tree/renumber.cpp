@@ -40,31 +40,7 @@ struct Row
     int parent_ix, first_child, next, nl, nr, nd, nroot;
 };
 
-struct SortCtx
-{
-    TreeInfo *ti;
-    Row *rows;
-};
-
-int by_id(const void *a, const void *b, void *arg)
-{
-    SortCtx *c = (SortCtx *) arg;
-    return tree_cmp_id(c->ti, c->rows[*(const int *) a].id, c->rows[*(const int *) b].id);
-}
-
-/* Rebuild order, and the order of new siblings among themselves with an order column. */
-int by_order_id(const void *a, const void *b, void *arg)
-{
-    SortCtx *c = (SortCtx *) arg;
-    Row *x = &c->rows[*(const int *) a], *y = &c->rows[*(const int *) b];
-    if (c->ti->order_att)
-    {
-        int r = tree_cmp_order(c->ti, x->ord, x->ord_null, y->ord, y->ord_null);
-        if (r)
-            return r;
-    }
-    return tree_cmp_id(c->ti, x->id, y->id);
-}
+using SortCtx = TreeRows<Row>;
 
 /*
  * Existing siblings by lft; then the moved ones by their previous lft (the
@@ -86,32 +62,6 @@ int by_position(const void *a, const void *b, void *arg)
     return tree_cmp_id(c->ti, x->id, y->id);
 }
 
-/* Index of the row with this id in rows sorted by idx, or -1. */
-int find(TreeInfo *ti, Row *rows, int *idx, int n, Datum id)
-{
-    int lo = 0, hi = n - 1;
-    while (lo <= hi)
-    {
-        int mid = (lo + hi) / 2;
-        int r = tree_cmp_id(ti, rows[idx[mid]].id, id);
-        if (r == 0)
-            return idx[mid];
-        if (r < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
-}
-
-char *id_text(TreeInfo *ti, Datum id)
-{
-    Oid out;
-    bool varlena;
-    getTypeOutputInfo(ti->id_type, &out, &varlena);
-    return OidOutputFunctionCall(out, id);
-}
-
 /* Order one sibling list in place (ids are row indexes). */
 void order_siblings(TreeInfo *ti, Row *rows, int *list, int k)
 {
@@ -129,7 +79,7 @@ void order_siblings(TreeInfo *ti, Row *rows, int *list, int k)
     if (e == k || e == 0)
     {
         if (e == 0)
-            qsort_arg(list, k, sizeof(int), by_order_id, &ctx);
+            qsort_arg(list, k, sizeof(int), tree_rows_by_order_id<Row>, &ctx);
         return;
     }
     int nnew = k - e;
@@ -137,11 +87,11 @@ void order_siblings(TreeInfo *ti, Row *rows, int *list, int k)
     int *old = (int *) palloc(sizeof(int) * e);
     memcpy(old, list, sizeof(int) * e);
     memcpy(fresh, list + e, sizeof(int) * nnew);
-    qsort_arg(fresh, nnew, sizeof(int), by_order_id, &ctx);
+    qsort_arg(fresh, nnew, sizeof(int), tree_rows_by_order_id<Row>, &ctx);
     int o = 0, out = 0;
     for (int f = 0; f < nnew; f++)
     {
-        while (o < e && by_order_id(&old[o], &fresh[f], &ctx) <= 0)
+        while (o < e && tree_rows_by_order_id<Row>(&old[o], &fresh[f], &ctx) <= 0)
             list[out++] = old[o++];
         list[out++] = fresh[f];
     }
@@ -304,11 +254,11 @@ uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, D
     int *idx = (int *) palloc(sizeof(int) * n);
     for (int i = 0; i < n; i++)
         idx[i] = i;
-    qsort_arg(idx, n, sizeof(int), by_id, &ctx);
+    qsort_arg(idx, n, sizeof(int), tree_rows_by_id<Row>, &ctx);
     for (int i = 1; i < n; i++)
         if (tree_cmp_id(ti, rows[idx[i - 1]].id, rows[idx[i]].id) == 0)
         {
-            const char *id = id_text(ti, rows[idx[i]].id);
+            const char *id = tree_id_text(ti, rows[idx[i]].id);
             throw pg::Error(CHRONICLE_TREE_CORRUPT,
                             pg::format("id %s occurs twice in tree table %s", id, ti->qtable), "",
                             "The id column must be unique.");
@@ -316,7 +266,7 @@ uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, D
 
     for (int m = 0; m < nmoved; m++)
     {
-        int at = find(ti, rows, idx, n, moved[m]);
+        int at = tree_rows_find(ti, rows, idx, n, moved[m]);
         if (at >= 0)
         {
             rows[at].fresh = true;
@@ -341,11 +291,11 @@ uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, D
             r->parent_ix = n;
         else
         {
-            r->parent_ix = find(ti, rows, idx, n, r->parent);
+            r->parent_ix = tree_rows_find(ti, rows, idx, n, r->parent);
             if (r->parent_ix < 0)
             {
-                const char *parent = id_text(ti, r->parent);
-                const char *node = id_text(ti, r->id);
+                const char *parent = tree_id_text(ti, r->parent);
+                const char *node = tree_id_text(ti, r->id);
                 throw pg::Error(CHRONICLE_NODE_NOT_FOUND,
                                 pg::format("parent %s of node %s does not exist in tree table %s",
                                            parent, node, ti->qtable),
@@ -424,8 +374,8 @@ uint64 renumber_rows(TreeInfo *ti, Row *rows, int n, Datum *moved, int nmoved, D
             for (int c = rows[at].parent_ix; c != at; c = rows[c].parent_ix)
                 if (tree_cmp_id(ti, rows[c].id, rows[best].id) < 0)
                     best = c;
-            const char *node = id_text(ti, rows[best].id);
-            const char *parent = id_text(ti, rows[best].parent);
+            const char *node = tree_id_text(ti, rows[best].id);
+            const char *parent = tree_id_text(ti, rows[best].parent);
             throw pg::Error(CHRONICLE_INVALID_MOVE,
                             pg::format("node %s would be its own ancestor in tree table %s",
                                        node, ti->qtable),

@@ -225,3 +225,52 @@ void tree_triggers_init(void);
 int tree_cmp_id(TreeInfo *ti, Datum a, Datum b);
 int tree_cmp_scope(TreeInfo *ti, Datum a, Datum b);
 int tree_cmp_order(TreeInfo *ti, Datum a, bool a_null, Datum b, bool b_null);
+
+/*
+ * Rows held in memory (renumber.cpp, prenumber.cpp), ordered through arrays
+ * of their indexes: R is any row type with Datum id, Datum ord and bool
+ * ord_null.  The comparators are for qsort_arg with a TreeRows<R> argument.
+ */
+template <typename R> struct TreeRows
+{
+    TreeInfo *ti;
+    R *rows;
+};
+
+template <typename R> int tree_rows_by_id(const void *a, const void *b, void *arg)
+{
+    auto *c = static_cast<TreeRows<R> *>(arg);
+    return tree_cmp_id(c->ti, c->rows[*(const int *) a].id, c->rows[*(const int *) b].id);
+}
+
+/* By (order, id), as new siblings are placed; by id without an order column. */
+template <typename R> int tree_rows_by_order_id(const void *a, const void *b, void *arg)
+{
+    auto *c = static_cast<TreeRows<R> *>(arg);
+    R *x = &c->rows[*(const int *) a], *y = &c->rows[*(const int *) b];
+    if (c->ti->order_att)
+    {
+        int r = tree_cmp_order(c->ti, x->ord, x->ord_null, y->ord, y->ord_null);
+        if (r)
+            return r;
+    }
+    return tree_cmp_id(c->ti, x->id, y->id);
+}
+
+/* The row with this id among n indexes sorted by tree_rows_by_id, or -1. */
+template <typename R> int tree_rows_find(TreeInfo *ti, R *rows, const int *idx, int n, Datum id)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi)
+    {
+        int mid = (lo + hi) / 2;
+        int r = tree_cmp_id(ti, rows[idx[mid]].id, id);
+        if (r == 0)
+            return idx[mid];
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
