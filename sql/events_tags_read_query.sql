@@ -49,6 +49,15 @@ SELECT type, type_version, data FROM chronicle.read_query('{"items": [{"tags": [
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM chronicle.events e
 WHERE e.tags <> '{}'::text[] AND e.tags @> ARRAY['rq:1'] ORDER BY e.tx_id, e.global_position LIMIT 10;
+-- Tags compare bytewise (COLLATE "C": the index compares no locale rules),
+-- and a query's own text[] (a parameter, in the database's collation) still
+-- meets the index: the column's collation wins over the default one.
+SELECT attcollation::regcollation AS tags_collation FROM pg_attribute
+WHERE attrelid = 'chronicle.events'::regclass AND attname = 'tags';
+PREPARE by_tags(text[]) AS SELECT count(*) FROM chronicle.events e WHERE e.tags <> '{}'::text[] AND e.tags @> $1;
+EXPLAIN (COSTS OFF) EXECUTE by_tags('{rq:1}');
+EXECUTE by_tags('{rq:1}');
+DEALLOCATE by_tags;
 RESET enable_seqscan;
 
 -- Errors.

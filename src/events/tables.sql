@@ -35,7 +35,7 @@ CREATE TABLE chronicle.events (
     recorded_at     timestamptz NOT NULL,
     tx_id           xid8        NOT NULL,
     hash            bytea       NOT NULL,
-    tags            text[]      NOT NULL DEFAULT '{}',
+    tags            text[]      COLLATE "C" NOT NULL DEFAULT '{}',
     -- Empty, or for a redacted event the SHA-256 content digest of its data
     -- and metadata as appended, which its hash commits to: a redacted row
     -- carries what its link needs, so the insert check (a restore's too)
