@@ -153,6 +153,10 @@ SELECT chronicle.redact('chronicle-erasures-7', 1, ARRAY['n']) AS redacted_suffi
 ROLLBACK;
 SELECT regress.error_of($$SELECT chronicle.redact_tagged(NULL)$$);
 SELECT regress.error_of($$SELECT chronicle.redact_tagged('')$$);
+-- A tag no event can carry is 22023, as in read_query, not a search that finds nothing.
+SELECT regress.error_of($$SELECT chronicle.redact_tagged(repeat('t', 256))$$);
+SELECT regress.error_of($$SELECT chronicle.redact_tagged('person:' || chr(10) || '42')$$);
+SELECT chronicle.redact_tagged(repeat('é', 255)) AS tag_of_255;
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest(NULL)$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('[]')$$);
 SELECT regress.error_of($$SELECT * FROM chronicle.verify_digest('{"position": -1, "streams": 0, "events": 0, "root": "00"}')$$);

@@ -681,6 +681,7 @@ SQL_FUNCTION(chronicle_redact_tagged)
     text *tag = PG_GETARG_TEXT_PP(0);
     if (VARSIZE_ANY_EXHDR(tag) == 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("tag must not be empty")));
+    events_check_searched_tag(VARDATA_ANY(tag), VARSIZE_ANY_EXHDR(tag), "tag");
     Request req;
     memset(&req, 0, sizeof(req));
     if (!PG_ARGISNULL(1))

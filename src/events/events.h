@@ -159,10 +159,12 @@ int events_category_len(const char *stream_id, int len);     /* bytes before the
  */
 void events_check_tags(ArrayType *tags, const char *what, int base);
 /*
- * A tag of a query item ("what: items[item].tags[index]"): one no event can
- * carry (over 255 characters, a control character) is 22023, as the rest of
- * a malformed query.
+ * A tag searched for (named by label in the message): one no event can carry
+ * (over 255 characters, a control character) is 22023, rather than a search
+ * that silently finds nothing.  events_check_query_tag names a query item's
+ * tag "what: items[item].tags[index]".
  */
+void events_check_searched_tag(const char *s, int len, const char *label);
 void events_check_query_tag(const char *s, int len, const char *what, int item, int index);
 
 /*

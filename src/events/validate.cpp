@@ -142,18 +142,21 @@ void events_check_tags(ArrayType *tags, const char *what, int base)
     }
 }
 
-void events_check_query_tag(const char *s, int len, const char *what, int item, int index)
+void events_check_searched_tag(const char *s, int len, const char *label)
 {
     int chars = pg_mbstrlen_with_len(s, len);
     if (chars > TAG_MAX_CHARS)
-        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                        pg::format("%s: items[%d].tags[%d] is too long (%d characters)", what, item, index, chars),
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, pg::format("%s is too long (%d characters)", label, chars),
                         pg::format("A tag has at most %d characters.", TAG_MAX_CHARS));
     int at = control_at(s, len);
     if (at >= 0)
-        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                        pg::format("%s: items[%d].tags[%d] must not contain control characters", what, item, index),
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, pg::format("%s must not contain control characters", label),
                         pg::format("Control character at byte %d.", at + 1));
+}
+
+void events_check_query_tag(const char *s, int len, const char *what, int item, int index)
+{
+    events_check_searched_tag(s, len, pg::format("%s: items[%d].tags[%d]", what, item, index).c_str());
 }
 
 namespace {
