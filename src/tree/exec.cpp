@@ -42,6 +42,9 @@ extern "C" {
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "nodes/params.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -82,6 +85,40 @@ uint64 tree_generation(void)
 }
 
 /*
+ * Whose eyes a maintenance statement's errors meet.  Maintenance runs as the
+ * table's owner, and PostgreSQL describes a row or key that fails a
+ * constraint (DETAIL "Failing row contains (...)", "Key (...)=(...)") by the
+ * privileges of the role running the statement: the owner's.  The error goes
+ * to the role whose statement caused the maintenance, which may not read
+ * those rows (a role with INSERT only: a neighbour's columns, shown because
+ * its renumbering failed the owner's CHECK).  tree_switch_to_owner notes
+ * whether that role may read them all: it has the owner's rights, or SELECT
+ * on the whole table and the error concerns that table.  Otherwise tree_run
+ * drops the DETAIL of an integrity (class 23) or check option (44) error,
+ * as PostgreSQL itself leaves it out for a role without SELECT
+ * (sql/security_tree_errors.sql).
+ */
+struct ErrorViewer
+{
+    bool hide;       /* drop the DETAIL of constraint errors... */
+    bool table_only; /* ...unless about this table (schema.rel), which the caller may read */
+    NameData nsp, rel;
+};
+static ErrorViewer viewer = {false, false, {{0}}, {{0}}};
+
+static bool hides_detail(const ErrorViewer *v, const ErrorData *e)
+{
+    if (!v->hide || e->detail == NULL)
+        return false;
+    int cls = ERRCODE_TO_CATEGORY(e->sqlerrcode);
+    if (cls != ERRCODE_TO_CATEGORY(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION) &&
+        cls != ERRCODE_TO_CATEGORY(ERRCODE_WITH_CHECK_OPTION_VIOLATION))
+        return false;
+    return !(v->table_only && e->schema_name && e->table_name && strcmp(e->schema_name, NameStr(v->nsp)) == 0 &&
+             strcmp(e->table_name, NameStr(v->rel)) == 0);
+}
+
+/*
  * Execute a prepared maintenance statement.  While it runs, the tree triggers
  * of every table stand aside (the statement itself keeps the numbering); the
  * level is restored however the statement ends.
@@ -90,6 +127,9 @@ int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
 {
     volatile int rc = 0;
     int saved_depth = busy_depth;
+    /* Nested maintenance (an owner's trigger) notes its own viewer: ours again after it. */
+    ErrorViewer v = viewer;
+    MemoryContext cxt = CurrentMemoryContext;
     if (write)
     {
         generation++;
@@ -110,6 +150,17 @@ int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
             set_busy(busy_level - 1);
             busy_depth = saved_depth;
         }
+        viewer = v;
+        MemoryContextSwitchTo(cxt);
+        ErrorData *e = CopyErrorData();
+        if (hides_detail(&v, e))
+        {
+            FlushErrorState();
+            pfree(e->detail);
+            e->detail = NULL;
+            ReThrowError(e);
+        }
+        FreeErrorData(e);
         PG_RE_THROW();
     }
     PG_END_TRY();
@@ -118,6 +169,7 @@ int tree_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool write)
         set_busy(busy_level - 1);
         busy_depth = saved_depth;
     }
+    viewer = v;
     if (rc < 0)
         elog(ERROR, "chronicle: tree statement failed: %s", SPI_result_code_string(rc));
     return rc;
@@ -252,6 +304,15 @@ Oid tree_switch_to_owner(TreeInfo *ti, int *save_sec)
 {
     Oid save_user;
     GetUserIdAndSecContext(&save_user, save_sec);
+    viewer.hide = !has_privs_of_role(save_user, ti->owner);
+    viewer.table_only = viewer.hide && pg_class_aclcheck(ti->relid, save_user, ACL_SELECT) == ACLCHECK_OK;
+    if (viewer.table_only)
+    {
+        char *nsp = get_namespace_name(get_rel_namespace(ti->relid));
+        char *rel = get_rel_name(ti->relid);
+        namestrcpy(&viewer.nsp, nsp ? nsp : "");
+        namestrcpy(&viewer.rel, rel ? rel : "");
+    }
     SetUserIdAndSecContext(ti->owner,
                            *save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
     return save_user;
@@ -260,6 +321,7 @@ Oid tree_switch_to_owner(TreeInfo *ti, int *save_sec)
 void tree_switch_back(Oid user, int sec)
 {
     SetUserIdAndSecContext(user, sec);
+    viewer.hide = viewer.table_only = false;
 }
 
 int32 tree_get_int(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
