@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Every sql/*.sql is in sql/schedule, once, and every name there has its file:
 # a test missing from the schedule would never run.  Exits non-zero otherwise.
+# A file whose name ends in _known is a failing test of a known, unfixed
+# defect, kept out of the schedule on purpose (run it by name: make test
+# REGRESS="setup <name>"); the schedule must not name it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 scheduled=$(sed -n 's/^test:[[:space:]]*//p' sql/schedule | tr -s ' \t' '\n' | sed '/^$/d' | sort)
-files=$(ls sql/*.sql | sed 's|^sql/||; s|\.sql$||' | sort)
+files=$(ls sql/*.sql | sed 's|^sql/||; s|\.sql$||' | grep -v '_known$' | sort)
 status=0
 for name in $(comm -23 <(echo "$files") <(echo "$scheduled" | sort -u)); do
     echo "sql/$name.sql is not in sql/schedule (add the line: test: $name)"
