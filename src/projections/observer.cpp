@@ -33,6 +33,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -275,6 +276,35 @@ static void ensure_prepared(ProjectionList *list, Projection *p)
     SPI_finish();
 }
 
+/*
+ * The upsert runs as the table's owner, and PostgreSQL describes a row or key
+ * that fails a constraint (DETAIL "Failing row contains (...)", "Key
+ * (...)=(...)") by the owner's privileges; the error goes to the appender
+ * (the current user again), who may not read the table, nor the owner's
+ * columns in it.  Left out, as PostgreSQL leaves it out for a role without
+ * SELECT, unless the appender has the owner's rights, or SELECT on the
+ * projection's table and the error is about that table
+ * (sql/security_projection_errors.sql).  After the error was copied and
+ * flushed (pg::guard), so the catalog may be read.
+ */
+static bool detail_hidden(const ErrorData *e, const ProjTarget *t)
+{
+    if (e->detail == nullptr)
+        return false;
+    int cls = ERRCODE_TO_CATEGORY(e->sqlerrcode);
+    if (cls != ERRCODE_TO_CATEGORY(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION) &&
+        cls != ERRCODE_TO_CATEGORY(ERRCODE_WITH_CHECK_OPTION_VIOLATION))
+        return false;
+    Oid user = GetUserId();
+    if (has_privs_of_role(user, t->owner))
+        return false;
+    if (pg_class_aclcheck(t->relid, user, ACL_SELECT) != ACLCHECK_OK || !e->schema_name || !e->table_name)
+        return true;
+    const char *nsp = get_namespace_name(get_rel_namespace(t->relid));
+    const char *rel = get_rel_name(t->relid);
+    return !nsp || !rel || strcmp(nsp, e->schema_name) != 0 || strcmp(rel, e->table_name) != 0;
+}
+
 static void upsert(Projection *p, const AppendedEvents *appended, const ReplayResult *state)
 {
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -308,8 +338,15 @@ static void upsert(Projection *p, const AppendedEvents *appended, const ReplayRe
     }
     as_owner_end(&saved);
     if (failed)
+    {
+        if (detail_hidden(failed, &p->target))
+        {
+            pfree(failed->detail);
+            failed->detail = nullptr;
+        }
         projection_error(failed, psprintf("projection \"%s\" cannot store stream \"%s\" at version " INT64_FORMAT,
                                           p->name, text_to_cstring(appended->stream_id), state->version));
+    }
     if (rc != SPI_OK_INSERT)
         projection_rewritten(p->name, &p->target, rc);
     SPI_finish();
