@@ -52,6 +52,8 @@ check "no receipt went to chronicle-erasures (a stream on one node only)" "0" \
     "$(q coord -c "SELECT count(*) FROM chronicle.events WHERE stream_id = 'chronicle-erasures'")"
 check "the receipts are in their node's log (read_all there), with that node's transaction ids" "2|1" \
     "$(q w1 -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000) WHERE stream_id = '$receipts_x'")|$(q w2 -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000) WHERE stream_id = '$receipts_y'")"
+check "the register records each redacted event's receipt stream (verify of the stream reads it)" "{$receipts_x}|{$receipts_y}|{$receipts_y}" \
+    "$(q coord -c "SELECT string_agg(receipt_streams::text, '|' ORDER BY stream_id = '$y', version) FROM chronicle.erasures WHERE stream_id IN ('$x', '$y')")"
 check "the receipt names the event, its paths and the reason" "$x|1|[\"email\", \"ip\"]|GDPR art. 17|postgres" \
     "$(q coord -c "SELECT (data->'events'->0->>'stream_id') || '|' || (data->'events'->0->>'version') || '|' || (data->'events'->0->'paths')::text
                    || '|' || (data->>'reason') || '|' || (data->>'by') FROM chronicle.events WHERE stream_id = '$receipts_x' AND version = 1")"
@@ -118,8 +120,8 @@ q w1 -c "SET session_replication_role = replica" \
     -c "UPDATE $sx SET data = '{}', original_digest = sha256(int4send(octet_length(data::text)) || convert_to(data::text, 'UTF8')
         || int4send(octet_length(metadata::text)) || convert_to(metadata::text, 'UTF8')) WHERE stream_id = '$x' AND version = 2" >/dev/null ||
     fail "forging on w1"
-expected="$x|1|content differs from what its redaction left (receipt in stream chronicle-erasures)
-$x|2|redacted without a receipt in stream chronicle-erasures: original_digest was set without chronicle.redact"
+expected="$x|1|content differs from what its redaction left (receipt in stream $receipts_x)
+$x|2|redacted without a receipt in stream $receipts_x: original_digest was set without chronicle.redact"
 check "verify on the node catches a redacted event edited and a redaction without a receipt" "$expected" \
     "$(q w1 -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$x') ORDER BY version")"
 check "... so do verify of the stream and of every stream through the coordinator" "$expected|$expected" \
@@ -129,10 +131,10 @@ q w2 -c "SET session_replication_role = replica" \
     -c "UPDATE $sy SET data = '{\"city\": \"Rome\"}', original_digest = '\\x' WHERE stream_id = '$y' AND version = 2" >/dev/null ||
     fail "putting back on w2"
 check "verify on the node catches a redacted event put back (its receipt names it)" \
-    "$y|2|no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)" \
+    "$y|2|no original_digest, but a receipt in stream $receipts_y says it was redacted (its content put back?)" \
     "$(q w2 -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$y')")"
 check "... and verify of every stream through the coordinator" "$expected
-$y|2|no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)" \
+$y|2|no original_digest, but a receipt in stream $receipts_y says it was redacted (its content put back?)" \
     "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify() WHERE stream_id ~ '^(person-|chronicle-erasures)' ORDER BY stream_id = '$x' DESC, stream_id, version")"
 # A receipt edited (its content digest made to match a forged content): its
 # chain breaks, and verify of the stream walks its receipt stream too.
