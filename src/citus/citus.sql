@@ -278,8 +278,10 @@ COMMENT ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) IS
 -- A subscription's page on a Citus cluster, read on the coordinator: each
 -- node's page (chronicle._poll_node run on that node: its log after the
 -- member's checkpoint for that node, under its horizon), node after node,
--- each row with its node.  The position and filters are read here, in this
--- transaction; the nodes are asked in parallel.  Ack a row with its node.
+-- each row with its node, then the event row in the column order of
+-- chronicle.events (as poll and read_all_nodes).  The position and filters
+-- are read here, in this transaction; the nodes are asked in parallel.  Ack a
+-- row with its node.
 --
 -- poll_nodes is a gate (src/subscriptions/owner.cpp): it calls the body
 -- below with current_user as the caller.  The body checks the caller's right
@@ -293,7 +295,7 @@ CREATE OR REPLACE FUNCTION chronicle.poll_nodes(name text, max_count int DEFAULT
                                                 members int DEFAULT 1)
     RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
                   type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
-                  tags text[])
+                  tags text[], original_digest bytea)
     LANGUAGE c VOLATILE ROWS 100
     AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
 COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
@@ -302,7 +304,7 @@ COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
 CREATE OR REPLACE FUNCTION chronicle._poll_nodes_as(caller oid, name text, max_count int, member int, members int)
     RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
                   type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
-                  tags text[])
+                  tags text[], original_digest bytea)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $poll_nodes$
@@ -401,6 +403,7 @@ BEGIN
             stream_id := e.stream_id; version := e.version; global_position := e.global_position;
             event_id := e.event_id; type := e.type; type_version := e.type_version; data := e.data;
             metadata := e.metadata; recorded_at := e.recorded_at; tx_id := e.tx_id; hash := e.hash; tags := e.tags;
+            original_digest := e.original_digest;
             RETURN NEXT;
         END LOOP;
     END LOOP;
