@@ -437,15 +437,19 @@ ReceiptStreams choose_streams(text *stream_id, HTAB *index)
 }
 
 /*
- * How much a receipt in stream rs counts for redacted event r: a receipt
- * stream its register row records (the later, the more: the latest
- * redaction's is last), above the stream's receipt stream now, above any
- * other.  Within one receipt stream the query took the latest receipt.
+ * How much a receipt in stream rs counts for redacted event r: the stream's
+ * receipt stream now first (a redaction writes there), then a receipt stream
+ * its register row records (the later, the more: the latest redaction's is
+ * last), then any other.  Within one receipt stream the query took the
+ * latest receipt.  The receipt stream now comes first so that the register,
+ * which is not chained, cannot choose an older receipt over one there.
  */
 int receipt_rank(const Redacted *r, const char *rs, const char *current)
 {
-    int i = 0;
-    int found = -1;
+    if (current && strcmp(current, rs) == 0)
+        return INT_MAX;
+    int i = 1;
+    int found = 0;
     ListCell *lc;
     foreach (lc, r->recorded)
     {
@@ -453,9 +457,7 @@ int receipt_rank(const Redacted *r, const char *rs, const char *current)
             found = i;
         i++;
     }
-    if (found >= 0)
-        return 2 + found;
-    return current && strcmp(current, rs) == 0 ? 1 : 0;
+    return found;
 }
 
 /* "stream A" or "streams A, B" (names sorted). */

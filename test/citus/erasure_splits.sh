@@ -40,6 +40,16 @@ check "verify of the stream walks its older receipt stream's chain too (a receip
          -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$rs'))") SET data = jsonb_set(data, '{reason}', '\"edited\"') WHERE stream_id = '$rs' AND version = $rs_v" \
          -c "SELECT stream_id || '|' || version || '|' || split_part(problem, ':', 1) FROM chronicle.verify('$s') WHERE stream_id = '$rs' AND version = $rs_v" \
          -c "ROLLBACK")"
+# The register is not chained: a row naming only the older receipt stream
+# cannot make verify prefer the older receipt to the one in the stream's
+# receipt stream now (the event edited back to what the first redaction left).
+check "a register row striking the later receipt stream: the receipt in the stream's receipt stream now still counts" \
+    "$s|1|content differs from what its redaction left (receipt in stream $rs2)" \
+    "$(q "$(for n in w1 w2; do [[ $(node_of "$s") == "${port[$n]}" ]] && echo $n; done)" -c "BEGIN" -c "SET LOCAL session_replication_role = replica" \
+         -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$s'))") SET data = '{\"phone\": \"555\"}' WHERE stream_id = '$s' AND version = 1" \
+         -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.erasures', get_shard_id_for_distribution_column('chronicle.erasures', '$s'))") SET receipt_streams = ARRAY['$rs'] WHERE stream_id = '$s'" \
+         -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$s') WHERE stream_id = '$s'" \
+         -c "ROLLBACK")"
 # A register row recording no receipt stream (NULL: written before the
 # column existed; or only names no receipt stream has): verify of the stream
 # reads every receipt stream, as before, and finds the receipts.
