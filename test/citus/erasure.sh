@@ -110,6 +110,25 @@ check "a node's digest on another node, a digest without its node: 22023" "22023
     "$(err w2 "SELECT * FROM chronicle.verify_digest('$d1')")|$(err w2 "SELECT * FROM chronicle.verify_digest('$d2'::jsonb - 'node')")"
 check "digest and verify_digest on the coordinator (no shard, no log): 0A000" "0A000|0A000" \
     "$(err coord "SELECT chronicle.digest()")|$(err coord "SELECT * FROM chronicle.verify_digest('$d2')")"
+# digest_nodes on the coordinator: digest() on every node, as the caller
+# there (an admin, and a reader: digest() reads the log as its caller).
+q coord -c "CREATE ROLE citus_auditor LOGIN IN ROLE chronicle_admin, chronicle_reader" \
+    -c "CREATE ROLE citus_admin_only LOGIN IN ROLE chronicle_admin" >/dev/null || fail "creating roles citus_auditor, citus_admin_only"
+before=$(q coord -c "SELECT count(*) FROM chronicle.digests")
+dn=$(q coord -U citus_auditor -c "SELECT node || ' ' || digest::text FROM chronicle.digest_nodes()")
+dn1=$(awk -v g="$(group_of w1)" '$1 == g { sub(/^[^ ]+ /, ""); print }' <<<"$dn")
+dn2=$(awk -v g="$(group_of w2)" '$1 == g { sub(/^[^ ]+ /, ""); print }' <<<"$dn")
+check "digest_nodes, as an admin: a row per node of _log_nodes(), in order, each digest naming its node" \
+    "$(q coord -c "SELECT string_agg(node::text, ',' ORDER BY node) FROM chronicle._log_nodes()")|$(group_of w1)|$(group_of w2)" \
+    "$(awk '{ print $1 }' <<<"$dn" | paste -sd,)|$(q coord -c "SELECT '$dn1'::jsonb->>'node'")|$(q coord -c "SELECT '$dn2'::jsonb->>'node'")"
+check "... recorded (a row each, written on its node)" "$((before + 2))" "$(q coord -c "SELECT count(*) FROM chronicle.digests")"
+check "each is its node's digest now (the root digest() gives there); w2's verifies on w2" \
+    "$(q w1 -c "SELECT chronicle.digest()->>'root'")|$(q w2 -c "SELECT chronicle.digest()->>'root'")|0" \
+    "$(q coord -c "SELECT '$dn1'::jsonb->>'root'")|$(q coord -c "SELECT '$dn2'::jsonb->>'root'")|$(q w2 -c "SELECT count(*) FROM chronicle.verify_digest('$dn2')")"
+check "each node takes and records its digest in its own transaction: a rolled-back call's digests stay recorded" "$((before + 6))" \
+    "$(q coord -U citus_auditor -c "BEGIN" -c "SELECT count(*) FROM chronicle.digest_nodes()" -c "ROLLBACK" >/dev/null; q coord -c "SELECT count(*) FROM chronicle.digests")"
+check "digest_nodes for a writer (digest() on each node is its right, digest_nodes is not), a reader, an admin that cannot read the log (nor run digest() on a node): 42501" "42501|42501|42501|42501" \
+    "$(err coord "SET ROLE citus_eraser; SELECT * FROM chronicle.digest_nodes()")|$(err coord "SET ROLE chronicle_reader; SELECT * FROM chronicle.digest_nodes()")|$(err coord "SET ROLE citus_admin_only; SELECT * FROM chronicle.digest_nodes()")|$(err w1 "SET ROLE citus_admin_only; SELECT chronicle.digest()")"
 
 # ---- forgeries on the node (a superuser with triggers off) ----------------
 shard_of() { q coord -c "SELECT shard_name('chronicle.events'::regclass, get_shard_id_for_distribution_column('chronicle.events', '$1'))"; }
