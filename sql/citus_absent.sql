@@ -35,5 +35,7 @@ ROLLBACK;
 -- The cluster-wide log reader needs Citus too; read_all is the one-node log.
 \set VERBOSITY sqlstate
 SELECT * FROM chronicle.read_all_nodes();
+-- So does taking every node's ledger digest; digest() is the one-node one.
+SELECT * FROM chronicle.digest_nodes();
 \set VERBOSITY default
 SELECT count(*) AS events_in_log FROM chronicle.read_all() WHERE stream_id = 'citus-absent-1';

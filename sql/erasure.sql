@@ -77,7 +77,7 @@ SELECT position('Hidden' IN data::text) = 0 AND position('192.0.2.44' IN data::t
   FROM chronicle.events WHERE stream_id = 'chronicle-erasures';
 -- The register, and the row's original_digest (the digest of its content as
 -- appended, which its link commits to: checked below, regress.link).
-SELECT r.stream_id, r.version, r.paths, r.redactions, length(e.original_digest) AS digest_bytes
+SELECT r.stream_id, r.version, r.paths, r.redactions, r.receipt_streams, length(e.original_digest) AS digest_bytes
   FROM chronicle.erasures r JOIN chronicle.events e USING (stream_id, version);
 SELECT count(*) AS unregistered_with_digest FROM chronicle.events WHERE original_digest <> ''
    AND (stream_id, version) NOT IN (SELECT stream_id, version FROM chronicle.erasures);
@@ -88,7 +88,7 @@ SELECT count(*) AS receipts FROM chronicle.events WHERE stream_id = 'chronicle-e
 -- 2. The schema's x-personal properties (no paths given): name and address.street.
 SELECT chronicle.redact('customer-1', 1) AS redacted;
 SELECT version, data, metadata FROM chronicle.read_stream('customer-1', 1, 1);
-SELECT stream_id, version, paths, redactions FROM chronicle.erasures;
+SELECT stream_id, version, paths, redactions, receipt_streams FROM chronicle.erasures;
 -- Snapshots of the stream were deleted; the projection row was recomputed
 -- (name gone), in the same transaction; replays read the redacted data.
 SELECT count(*) AS snapshots_left FROM chronicle.snapshots WHERE stream_id = 'customer-1';
@@ -223,6 +223,17 @@ ROLLBACK;
 BEGIN;
 DELETE FROM chronicle.erasures;
 SELECT count(*) AS problems_without_register FROM chronicle.verify();
+SELECT count(*) AS problems_of_one_stream_without_register FROM chronicle.verify('customer-1');
+ROLLBACK;
+-- Nor are the receipt streams it records: one server reads its receipts in
+-- chronicle-erasures only, the only stream redact writes there, so a row
+-- naming another stream (chronicle-erasures-7 is a writer's stream on one
+-- server) neither hides the receipts nor makes that stream's rows receipts.
+BEGIN;
+SELECT chronicle.append('chronicle-erasures-7', 'EventsRedacted', jsonb_build_object('events', jsonb_build_array(
+         jsonb_build_object('stream_id', 'customer-1', 'version', 3, 'content_digest', repeat('0', 64))))) AS planted;
+UPDATE chronicle.erasures SET receipt_streams = ARRAY['chronicle-erasures-7'] WHERE stream_id = 'customer-1';
+SELECT * FROM chronicle.verify('customer-1');
 ROLLBACK;
 -- f. an edit whose chain was recomputed consistently from the row on: verify()
 --    cannot see it (every link matches); verify_digest() can.

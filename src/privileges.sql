@@ -147,6 +147,10 @@ GRANT SELECT ON chronicle.erasures, chronicle.digests TO chronicle_reader, chron
 GRANT EXECUTE ON FUNCTION chronicle.redact(text, bigint, text[], text) TO chronicle_admin;
 GRANT EXECUTE ON FUNCTION chronicle.redact_tagged(text, text[], text) TO chronicle_admin;
 GRANT EXECUTE ON FUNCTION chronicle.digest() TO chronicle_writer, chronicle_admin;
+-- Every node's digest from the coordinator: as the caller on each node
+-- (SECURITY INVOKER, Citus's connections of current_user), admins only;
+-- like digest(), which reads the log as its caller, it also takes a reader.
+GRANT EXECUTE ON FUNCTION chronicle.digest_nodes() TO chronicle_admin;
 GRANT EXECUTE ON FUNCTION chronicle.verify_digest(jsonb) TO chronicle_reader, chronicle_admin;
 
 -- tree

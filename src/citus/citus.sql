@@ -275,11 +275,69 @@ $read_all_nodes$;
 COMMENT ON FUNCTION chronicle.read_all_nodes(jsonb, int, text, text[]) IS
     'On a Citus coordinator: a page of each node''s own log (read_all on that node), merged node by node; after names each node''s (tx_id, global_position) by group id, and each row carries the cursor standing after it.';
 
+-- Every node's ledger digest in one call (docs/design/citus.md, "Erasure on a
+-- cluster"): chronicle.digest() run on each node holding shards
+-- (chronicle._log_nodes()), one after the other, each in a connection of the
+-- caller.  SECURITY INVOKER: Citus logs in to the nodes as current_user, and
+-- the nodes check digest()'s grant as on any call there, so nobody runs
+-- anything on a node that it could not run there itself (as read_all_nodes).
+-- Each digest is taken and recorded on its node, in that node's own
+-- transaction, committed there whatever the caller's transaction does.
+CREATE OR REPLACE FUNCTION chronicle.digest_nodes()
+    RETURNS TABLE(node int, digest jsonb)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $digest_nodes$
+DECLARE
+    hosts text[] := '{}';
+    ports int[] := '{}';
+    groups int[] := '{}';
+    commands text[] := '{}';
+    n record;
+    r record;
+BEGIN
+    IF NOT chronicle._log_distributed() THEN
+        RAISE EXCEPTION 'chronicle.digest_nodes() takes the digests of a Citus cluster''s nodes, and this event store is not distributed'
+            USING ERRCODE = 'feature_not_supported', HINT = 'Use chronicle.digest().';
+    END IF;
+    FOR n IN SELECT l.node, l.host, l.port FROM chronicle._log_nodes() l WHERE l.host IS NOT NULL ORDER BY l.node LOOP
+        groups := groups OPERATOR(pg_catalog.||) n.node;
+        hosts := hosts OPERATOR(pg_catalog.||) n.host;
+        ports := ports OPERATOR(pg_catalog.||) n.port;
+        commands := commands OPERATOR(pg_catalog.||) 'SELECT chronicle.digest()'::pg_catalog.text;
+    END LOOP;
+    IF pg_catalog.cardinality(groups) OPERATOR(pg_catalog.=) 0 THEN
+        RETURN;
+    END IF;
+    FOR r IN
+        SELECT w.node_name, w.node_port, w.success, w.result, x.ord
+          FROM pg_catalog.master_run_on_worker(hosts, ports, commands, false) w
+          JOIN ROWS FROM (pg_catalog.unnest(hosts), pg_catalog.unnest(ports)) WITH ORDINALITY AS x(host, port, ord)
+            ON x.host OPERATOR(pg_catalog.=) w.node_name AND x.port OPERATOR(pg_catalog.=) w.node_port
+         ORDER BY x.ord
+    LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'taking the digest of node %:% (group %) failed: %', r.node_name, r.node_port,
+                            groups[r.ord], r.result
+                USING ERRCODE = 'connection_failure',
+                      DETAIL = 'Each node runs digest() in its own transaction: the other nodes'' digests were taken and recorded there.';
+        END IF;
+        node := groups[r.ord];
+        digest := r.result::pg_catalog.jsonb;
+        RETURN NEXT;
+    END LOOP;
+END
+$digest_nodes$;
+COMMENT ON FUNCTION chronicle.digest_nodes() IS
+    'On a Citus coordinator: chronicle.digest() on every node holding shards, one row per node (its group id and its digest, recorded there). chronicle_admin only.';
+
 -- A subscription's page on a Citus cluster, read on the coordinator: each
 -- node's page (chronicle._poll_node run on that node: its log after the
 -- member's checkpoint for that node, under its horizon), node after node,
--- each row with its node.  The position and filters are read here, in this
--- transaction; the nodes are asked in parallel.  Ack a row with its node.
+-- each row with its node, then the event row in the column order of
+-- chronicle.events (as poll and read_all_nodes).  The position and filters
+-- are read here, in this transaction; the nodes are asked in parallel.  Ack a
+-- row with its node.
 --
 -- poll_nodes is a gate (src/subscriptions/owner.cpp): it calls the body
 -- below with current_user as the caller.  The body checks the caller's right
@@ -293,7 +351,7 @@ CREATE OR REPLACE FUNCTION chronicle.poll_nodes(name text, max_count int DEFAULT
                                                 members int DEFAULT 1)
     RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
                   type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
-                  tags text[])
+                  tags text[], original_digest bytea)
     LANGUAGE c VOLATILE ROWS 100
     AS 'MODULE_PATHNAME', 'chronicle_subscription_gate';
 COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
@@ -302,7 +360,7 @@ COMMENT ON FUNCTION chronicle.poll_nodes(text, int, int, int) IS
 CREATE OR REPLACE FUNCTION chronicle._poll_nodes_as(caller oid, name text, max_count int, member int, members int)
     RETURNS TABLE(node int, stream_id text, version bigint, global_position bigint, event_id uuid, type text,
                   type_version int, data jsonb, metadata jsonb, recorded_at timestamptz, tx_id xid8, hash bytea,
-                  tags text[])
+                  tags text[], original_digest bytea)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $poll_nodes$
@@ -401,6 +459,7 @@ BEGIN
             stream_id := e.stream_id; version := e.version; global_position := e.global_position;
             event_id := e.event_id; type := e.type; type_version := e.type_version; data := e.data;
             metadata := e.metadata; recorded_at := e.recorded_at; tx_id := e.tx_id; hash := e.hash; tags := e.tags;
+            original_digest := e.original_digest;
             RETURN NEXT;
         END LOOP;
     END LOOP;

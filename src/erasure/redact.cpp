@@ -87,13 +87,19 @@ const char *const TAGGED_EVENTS_SQL =
     "SELECT e.version, e.event_id, e.type, e.type_version, e.data, e.metadata, e.original_digest "
     "FROM chronicle.events e WHERE e.stream_id OPERATOR(pg_catalog.=) $1 "
     "AND e.tags OPERATOR(pg_catalog.@>) ARRAY[$2]::pg_catalog.text[] ORDER BY e.version";
-/* The register: one row per redacted event, the paths removed so far (NULL: all). */
+/*
+ * The register: one row per redacted event, the paths removed so far (NULL:
+ * all), and the receipt streams holding its receipts, this redaction's ($5)
+ * last (verify(stream) reads those: on a cluster a shard split gives a
+ * stream's later receipts another receipt stream).
+ */
 const char *const KEEP_SQL =
-    "INSERT INTO chronicle.erasures AS r (stream_id, version, event_id, paths, redacted_at) "
-    "VALUES ($1, $2, $3, $4, pg_catalog.statement_timestamp()) "
+    "INSERT INTO chronicle.erasures AS r (stream_id, version, event_id, paths, redacted_at, receipt_streams) "
+    "VALUES ($1, $2, $3, $4, pg_catalog.statement_timestamp(), ARRAY[$5]) "
     "ON CONFLICT (stream_id, version) DO UPDATE SET paths = CASE WHEN r.paths IS NULL OR excluded.paths IS NULL "
     "THEN NULL ELSE r.paths OPERATOR(pg_catalog.||) excluded.paths END, redacted_at = excluded.redacted_at, "
-    "redactions = r.redactions OPERATOR(pg_catalog.+) 1";
+    "redactions = r.redactions OPERATOR(pg_catalog.+) 1, "
+    "receipt_streams = pg_catalog.array_append(pg_catalog.array_remove(r.receipt_streams, $5), $5)";
 const char *const UPDATE_SQL =
     "UPDATE chronicle.events e SET data = $3, metadata = $4, original_digest = $5 "
     "WHERE e.stream_id OPERATOR(pg_catalog.=) $1 AND e.version OPERATOR(pg_catalog.=) $2";
@@ -337,10 +343,11 @@ void redact_row(Request *req, text *stream, HeapTuple row, TupleDesc desc)
     }
     bool all = strcmp(rule, "all") == 0;
     {
-        static const Oid types[4] = {TEXTOID, INT8OID, UUIDOID, TEXTARRAYOID};
-        Datum args[4] = {PointerGetDatum(stream), Int64GetDatum(version), event_id, removed_array};
-        char nulls[4] = {' ', ' ', ' ', all ? 'n' : ' '};
-        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_plan, KEEP_SQL, 4, types), args, nulls, false, 0) !=
+        static const Oid types[5] = {TEXTOID, INT8OID, UUIDOID, TEXTARRAYOID, TEXTOID};
+        Datum args[5] = {PointerGetDatum(stream), Int64GetDatum(version), event_id, removed_array,
+                         CStringGetTextDatum(req->receipts)};
+        char nulls[5] = {' ', ' ', ' ', all ? 'n' : ' ', ' '};
+        if (pg::spi::execute_plan(pg::spi::kept_plan(&keep_plan, KEEP_SQL, 5, types), args, nulls, false, 0) !=
             SPI_OK_INSERT)
             elog(ERROR, "chronicle: writing chronicle.erasures failed");
     }

@@ -16,10 +16,15 @@ CREATE TABLE chronicle.erasures (
     paths          text[],     -- removed so far (NULL: all of data and metadata)
     redacted_at    timestamptz NOT NULL,
     redactions     int         NOT NULL DEFAULT 1,
+    -- the receipt streams holding its receipts, the latest redaction's last
+    -- (one server: chronicle-erasures; a Citus cluster: the chronicle-erasures-<n>
+    -- of the stream's shard group when it was redacted), so that verify(stream)
+    -- reads those streams only (NULL: not recorded, every receipt stream is read)
+    receipt_streams text[],
     PRIMARY KEY (stream_id, version)
 );
 COMMENT ON TABLE chronicle.erasures IS
-    'Redacted events: the paths removed so far, when, how many redactions. Written only by chronicle.redact / redact_tagged.';
+    'Redacted events: the paths removed so far, when, how many redactions, the receipt streams holding their receipts. Written only by chronicle.redact / redact_tagged.';
 SELECT pg_catalog.pg_extension_config_dump('chronicle.erasures', '');
 
 -- Every digest chronicle.digest() took on a primary.  heads is the exact

@@ -43,18 +43,19 @@ SPIPlanPtr streams_all_plan;
 SPIPlanPtr streams_one_plan;
 
 /*
- * The content digest each redacted event's latest receipt (chained, in
- * stream chronicle-erasures) recorded, for every event the receipts name
- * ($1: in one stream, or NULL: all), one row per event: what the walk's
- * redacted rows are checked against (check_receipts).  One pass over the
- * receipts: a look-up per redacted event, each unnesting every receipt, made
- * verify() quadratic (5,000 redacted events: 31 s).  Run apart from the
- * scan, after it (one stream: Citus routes it to one node).
+ * The content digest each redacted event's latest receipt (chained, in a
+ * receipt stream) recorded, for every event the receipts name ($1: in one
+ * stream, or NULL: all), one row per event, with the receipt stream it is
+ * in: what the walk's redacted rows are checked against (check_receipts).
+ * One pass over the receipts: a look-up per redacted event, each unnesting
+ * every receipt, made verify() quadratic (5,000 redacted events: 31 s).  Run
+ * apart from the scan, after it, on one receipt stream ($2: Citus routes it
+ * to that stream's shard) or on a cluster's every receipt stream.
  */
 #define RECEIPT_DIGESTS(FROM, WHERE, LATEST)                                                                     \
     "SELECT DISTINCT ON (r.sid, r.ver) r.sid, "                                                          \
     "CASE WHEN r.ver OPERATOR(pg_catalog.=) pg_catalog.trunc(r.ver) AND r.ver OPERATOR(pg_catalog.>=) 1 " \
-    "AND r.ver OPERATOR(pg_catalog.<=) 9223372036854775807 THEN r.ver::pg_catalog.int8 END, r.digest "   \
+    "AND r.ver OPERATOR(pg_catalog.<=) 9223372036854775807 THEN r.ver::pg_catalog.int8 END, r.digest, r.rs "\
     "FROM (SELECT x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, "                                        \
     "(x OPERATOR(pg_catalog.->>) 'version')::pg_catalog.numeric AS ver, "                                 \
     "x OPERATOR(pg_catalog.->>) 'content_digest' AS digest, c.version AS receipt, c.stream_id AS rs, "    \
@@ -69,16 +70,18 @@ SPIPlanPtr streams_one_plan;
     "AND ($1 IS NULL OR x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1))) r " \
     "ORDER BY r.sid, r.ver, " LATEST
 const char *const RECEIPT_DIGESTS_SQL =
-    RECEIPT_DIGESTS("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "'",
-                    "r.receipt DESC");
+    RECEIPT_DIGESTS("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) $2", "r.receipt DESC");
 SPIPlanPtr receipt_digests_plan;
 /*
  * On a Citus cluster (docs/design/citus.md) a stream's receipts were written
  * to the receipt stream of its shard group as the shard boundaries were then
  * (events_receipts_stream); a shard split since may have put that receipt
- * stream in another shard, on another node.  So verify() of one stream as of
- * every stream reads every receipt stream ($1 then keeps the stream's
- * receipts).  The receipts are read first (a CTE Citus runs apart), the rest
+ * stream in another shard, on another node.  verify() of one stream reads
+ * the receipt streams its chronicle.erasures rows record (receipt_streams)
+ * and its receipt stream now, each apart (RECEIPT_DIGESTS_SQL); verify() of
+ * every stream, or of a stream with a redacted event whose row records none
+ * (a row written before the column, or a forged redaction), reads every
+ * receipt stream ($1 then keeps the stream's receipts).  The receipts are read first (a CTE Citus runs apart), the rest
  * runs on their rows: DISTINCT ON over several shards is not Citus's to plan.
  * An event redacted before and after a split has receipts in two receipt
  * streams, whose versions do not compare: the latest is the one in the
@@ -99,11 +102,13 @@ SPIPlanPtr receipt_digests_all_cluster_plan;
 /*
  * Events a receipt names that carry no original_digest: put back as they
  * were before their redaction (their link holds again, since it commits to
- * the digest of that content), which only the receipt remembers.  $1: one
- * stream, or NULL for all.
+ * the digest of that content), which only the receipt remembers, with the
+ * receipt stream naming them.  $1: one stream, or NULL for all; $2: the
+ * receipt stream read (one server, or a cluster's one stream).
  */
 #define UNREDACTED(FROM, WHERE, EVENTS_WHERE)                                                            \
-    "SELECT e.stream_id, e.version FROM (SELECT DISTINCT x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, " \
+    "SELECT e.stream_id, e.version, r.rs FROM (SELECT DISTINCT c.stream_id AS rs, "                     \
+    "x OPERATOR(pg_catalog.->>) 'stream_id' AS sid, "                                                     \
     "CASE WHEN pg_catalog.jsonb_typeof(x OPERATOR(pg_catalog.->) 'version') OPERATOR(pg_catalog.=) 'number' " \
     "AND (x OPERATOR(pg_catalog.->>) 'version') OPERATOR(pg_catalog.~) '^[0-9]{1,18}$' "               \
     "THEN (x OPERATOR(pg_catalog.->>) 'version')::pg_catalog.int8 END AS ver FROM " FROM " c, "           \
@@ -114,10 +119,14 @@ SPIPlanPtr receipt_digests_all_cluster_plan;
     "AND ($1 IS NULL OR x OPERATOR(pg_catalog.->) 'stream_id' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($1))) r " \
     "JOIN chronicle.events e ON e.stream_id OPERATOR(pg_catalog.=) r.sid "                                \
     "AND e.version OPERATOR(pg_catalog.=) r.ver "                                                         \
-    "WHERE " EVENTS_WHERE "e.original_digest OPERATOR(pg_catalog.=) '\\x'::pg_catalog.bytea ORDER BY 1, 2"
+    "WHERE " EVENTS_WHERE "e.original_digest OPERATOR(pg_catalog.=) '\\x'::pg_catalog.bytea ORDER BY 1, 2, 3"
 const char *const UNREDACTED_SQL =
-    UNREDACTED("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) '" EVENT_RECEIPTS_STREAM "'", "");
-/* On a cluster: the receipts read first (above). */
+    UNREDACTED("chronicle.events", "c.stream_id OPERATOR(pg_catalog.=) $2", "");
+/* On a cluster: the receipts read first (above); one receipt stream, one stream's events. */
+const char *const UNREDACTED_ONE_CLUSTER_SQL =
+    RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.=) $2")
+        UNREDACTED("rc", "true", "e.stream_id OPERATOR(pg_catalog.=) $1 AND ");
+SPIPlanPtr unredacted_one_cluster_plan;
 const char *const UNREDACTED_ALL_CLUSTER_SQL =
     RECEIPT_ROWS("c.stream_id OPERATOR(pg_catalog.~) '^" EVENT_RECEIPTS_PREFIX "[0-9]{1,10}$'")
         UNREDACTED("rc", "true", "");
@@ -132,6 +141,10 @@ struct Redacted
     int64 version;
     char hex[EVENTS_HASH_LEN * 2 + 1];
     bool has_receipt;
+    List *recorded; /* its chronicle.erasures row's receipt streams (char *), latest last */
+    int rank;       /* of the receipt chosen so far (receipt_rank) */
+    char want[EVENTS_HASH_LEN * 2 + 1]; /* that receipt's content digest ("" if malformed) */
+    char *receipt;  /* that receipt's stream */
 };
 
 /* check_receipts' index of the redacted rows. */
@@ -276,7 +289,7 @@ void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryC
             events_content_digest(DatumGetJsonbP(SPI_getbinval(row, desc, 6, &isnull)),
                                   DatumGetJsonbP(SPI_getbinval(row, desc, 7, &isnull)), now);
             MemoryContext old = MemoryContextSwitchTo(keep);
-            Redacted *r = (Redacted *)palloc(sizeof(Redacted));
+            Redacted *r = (Redacted *)palloc0(sizeof(Redacted));
             r->stream = pnstrdup(sid, slen);
             r->stream_len = slen;
             r->version = version;
@@ -294,24 +307,36 @@ void walk_row(Walk *w, EventsReport *out, HeapTuple row, TupleDesc desc, MemoryC
 }
 
 /*
- * The plan reading the receipts ($1: one stream, or NULL for all): one
- * server's (in chronicle-erasures), or a cluster's (every receipt stream).
+ * The receipt streams verify reads (docs/design/citus.md, "Erasure on a
+ * cluster"): one server's chronicle-erasures; on a cluster, for one stream,
+ * the receipt streams its chronicle.erasures rows record and its receipt
+ * stream now, each read apart (a shard each); for every stream, or when a
+ * redacted event of the stream has no recorded receipt stream, every
+ * receipt stream of the cluster in one statement (every).
  */
-SPIPlanPtr receipts_plan(bool unredacted)
+struct ReceiptStreams
 {
-    static const Oid types[2] = {TEXTOID, TEXTOID};
-    if (!events_distributed())
-        return unredacted ? pg::spi::kept_plan(&unredacted_plan, UNREDACTED_SQL, 1, types)
-                          : pg::spi::kept_plan(&receipt_digests_plan, RECEIPT_DIGESTS_SQL, 1, types);
-    return unredacted ? pg::spi::kept_plan(&unredacted_all_cluster_plan, UNREDACTED_ALL_CLUSTER_SQL, 1, types)
-                      : pg::spi::kept_plan(&receipt_digests_all_cluster_plan, RECEIPT_DIGESTS_ALL_CLUSTER_SQL, 2,
-                                           types);
+    bool every;
+    List *names;   /* else: the streams read (char *) */
+    char *current; /* a cluster's one stream: its receipt stream now (NULL: none can be placed) */
+};
+
+/* (X, version) -> receipt_streams of the stream's register rows. */
+const char *const RECORDED_SQL =
+    "SELECT r.version, r.receipt_streams FROM chronicle.erasures r WHERE r.stream_id OPERATOR(pg_catalog.=) $1";
+SPIPlanPtr recorded_plan;
+
+void add_name(List **names, const char *name)
+{
+    ListCell *lc;
+    foreach (lc, *names)
+        if (strcmp((const char *)lfirst(lc), name) == 0)
+            return;
+    *names = lappend(*names, pstrdup(name));
 }
 
-void check_receipts(EventsReport *out, List *redacted, text *stream_id)
+HTAB *index_redacted(List *redacted)
 {
-    if (redacted == NIL)
-        return;
     HASHCTL ctl;
     memset(&ctl, 0, sizeof(ctl));
     ctl.keysize = sizeof(RedactedKey);
@@ -320,7 +345,7 @@ void check_receipts(EventsReport *out, List *redacted, text *stream_id)
     ctl.match = redacted_match;
     ctl.keycopy = redacted_key_copy;
     ctl.hcxt = CurrentMemoryContext;
-    HTAB *index = hash_create("chronicle verify redacted", list_length(redacted), &ctl,
+    HTAB *index = hash_create("chronicle verify redacted", Max(list_length(redacted), 1), &ctl,
                               HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_KEYCOPY | HASH_CONTEXT);
     ListCell *lc;
     foreach (lc, redacted)
@@ -329,67 +354,316 @@ void check_receipts(EventsReport *out, List *redacted, text *stream_id)
         RedactedKey key{r->stream, r->stream_len, r->version};
         static_cast<RedactedEntry *>(hash_search(index, &key, HASH_ENTER, NULL))->row = r;
     }
+    return index;
+}
 
-    /* $2 (a cluster's digests plan only): the stream's receipt stream now. */
-    char *current = stream_id && events_distributed() ? events_receipts_stream(stream_id) : NULL;
-    Datum args[2] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0,
-                     current ? CStringGetTextDatum(current) : (Datum)0};
-    SPIPlanPtr plan = receipts_plan(false);
-    char nulls[2] = {stream_id ? ' ' : 'n', current ? ' ' : 'n'};
+Redacted *find_redacted(HTAB *index, const char *stream, int len, int64 version)
+{
+    RedactedKey key{stream, len, version};
+    RedactedEntry *e = static_cast<RedactedEntry *>(hash_search(index, &key, HASH_FIND, NULL));
+    return e ? e->row : NULL;
+}
+
+/*
+ * Which receipt streams to read (ReceiptStreams).  On a cluster a recorded
+ * name counts only if it is a reserved receipt stream's (only redact
+ * appends to those): a register row naming a writer's stream cannot make
+ * that stream's rows receipts.  One server reads chronicle-erasures alone,
+ * the only stream its redact writes, whatever the register says.
+ */
+ReceiptStreams choose_streams(text *stream_id, HTAB *index)
+{
+    ReceiptStreams set;
+    memset(&set, 0, sizeof(set));
+    if (!events_distributed())
+    {
+        set.names = list_make1(pstrdup(EVENT_RECEIPTS_STREAM));
+        return set;
+    }
+    if (stream_id == NULL)
+    {
+        set.every = true;
+        return set;
+    }
+    set.current = events_receipts_stream(stream_id);
+    static const Oid types[1] = {TEXTOID};
+    Datum args[1] = {PointerGetDatum(stream_id)};
+    if (pg::spi::execute_plan(pg::spi::kept_plan(&recorded_plan, RECORDED_SQL, 1, types), args, NULL, true, 0) !=
+        SPI_OK_SELECT)
+        elog(ERROR, "chronicle: reading chronicle.erasures failed");
+    SPITupleTable *table = SPI_tuptable;
+    for (uint64 i = 0; i < SPI_processed; i++)
+    {
+        bool version_null, names_null;
+        Datum version = SPI_getbinval(table->vals[i], table->tupdesc, 1, &version_null);
+        Datum names = SPI_getbinval(table->vals[i], table->tupdesc, 2, &names_null);
+        if (version_null || names_null)
+            continue;
+        Datum *elems;
+        bool *nulls;
+        int n;
+        ArrayType *array = DatumGetArrayTypeP(names);
+        if (ARR_NDIM(array) > 1)
+            continue;
+        deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+        Redacted *r = index ? find_redacted(index, VARDATA_ANY(stream_id), VARSIZE_ANY_EXHDR(stream_id),
+                                            DatumGetInt64(version))
+                            : NULL;
+        for (int k = 0; k < n; k++)
+        {
+            if (nulls[k])
+                continue;
+            text *name = DatumGetTextPP(elems[k]);
+            if (!event_row_is_receipt(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)))
+                continue;
+            char *s = text_to_cstring(name);
+            add_name(&set.names, s);
+            if (r)
+                r->recorded = lappend(r->recorded, s);
+        }
+    }
+    if (set.current)
+        add_name(&set.names, set.current);
+    if (index)
+    {
+        HASH_SEQ_STATUS seq;
+        hash_seq_init(&seq, index);
+        RedactedEntry *e;
+        while ((e = static_cast<RedactedEntry *>(hash_seq_search(&seq))) != NULL)
+            if (e->row->recorded == NIL)
+                set.every = true; /* keep scanning: hash_seq_search must run to its end */
+    }
+    return set;
+}
+
+/*
+ * How much a receipt in stream rs counts for redacted event r: the stream's
+ * receipt stream now first (a redaction writes there), then a receipt stream
+ * its register row records (the later, the more: the latest redaction's is
+ * last), then any other.  Within one receipt stream the query took the
+ * latest receipt.  The receipt stream now comes first so that the register,
+ * which is not chained, cannot choose an older receipt over one there.
+ */
+int receipt_rank(const Redacted *r, const char *rs, const char *current)
+{
+    if (current && strcmp(current, rs) == 0)
+        return INT_MAX;
+    int i = 1;
+    int found = 0;
+    ListCell *lc;
+    foreach (lc, r->recorded)
+    {
+        if (strcmp((const char *)lfirst(lc), rs) == 0)
+            found = i;
+        i++;
+    }
+    return found;
+}
+
+/* "stream A" or "streams A, B" (names sorted). */
+int cmp_names(const ListCell *a, const ListCell *b)
+{
+    return strcmp((const char *)lfirst(a), (const char *)lfirst(b));
+}
+
+char *streams_phrase(List *names)
+{
+    if (names == NIL)
+        return pstrdup("any stream " EVENT_RECEIPTS_PREFIX "<n>");
+    List *sorted = list_copy(names);
+    list_sort(sorted, cmp_names);
+    StringInfoData buf;
+    initStringInfo(&buf);
+    appendStringInfoString(&buf, list_length(sorted) == 1 ? "stream " : "streams ");
+    ListCell *lc;
+    foreach (lc, sorted)
+    {
+        if (lc != list_head(sorted))
+            appendStringInfoString(&buf, ", ");
+        appendStringInfoString(&buf, (const char *)lfirst(lc));
+    }
+    return buf.data;
+}
+
+void take_receipts(SPIPlanPtr plan, Datum *args, const char *nulls, HTAB *index, const char *current)
+{
     Portal cursor = pg::spi::cursor_open(NULL, plan, args, nulls, true);
     while (pg::spi::fetch_batch(cursor, 1000))
     {
         SPITupleTable *table = SPI_tuptable;
         for (uint64 i = 0; i < SPI_processed; i++)
         {
-            bool stream_null, version_null, digest_null;
+            bool stream_null, version_null, digest_null, rs_null;
             Datum sid = SPI_getbinval(table->vals[i], table->tupdesc, 1, &stream_null);
             Datum version = SPI_getbinval(table->vals[i], table->tupdesc, 2, &version_null);
             Datum digest = SPI_getbinval(table->vals[i], table->tupdesc, 3, &digest_null);
-            if (stream_null || version_null)
+            Datum rs = SPI_getbinval(table->vals[i], table->tupdesc, 4, &rs_null);
+            if (stream_null || version_null || rs_null)
                 continue;
             text *stream = DatumGetTextPP(sid);
-            RedactedKey key{VARDATA_ANY(stream), (int)VARSIZE_ANY_EXHDR(stream), DatumGetInt64(version)};
-            RedactedEntry *e = static_cast<RedactedEntry *>(hash_search(index, &key, HASH_FIND, NULL));
-            if (e == NULL)
+            Redacted *r = find_redacted(index, VARDATA_ANY(stream), (int)VARSIZE_ANY_EXHDR(stream),
+                                        DatumGetInt64(version));
+            if (r == NULL)
                 continue; /* not redacted: check_unredacted's */
-            Redacted *r = e->row;
+            char *name = TextDatumGetCString(rs);
+            int rank = receipt_rank(r, name, current);
+            if (r->has_receipt && rank <= r->rank)
+                continue; /* first of equals: every's statement orders them */
             r->has_receipt = true;
+            r->rank = rank;
+            r->receipt = name;
             text *want = digest_null ? NULL : DatumGetTextPP(digest);
-            if (want == NULL || VARSIZE_ANY_EXHDR(want) != EVENTS_HASH_LEN * 2 ||
-                memcmp(VARDATA_ANY(want), r->hex, EVENTS_HASH_LEN * 2) != 0)
-                report(out, r->stream, r->stream_len, r->version,
-                       "content differs from what its redaction left (receipt in stream chronicle-erasures)");
+            if (want != NULL && VARSIZE_ANY_EXHDR(want) == EVENTS_HASH_LEN * 2)
+            {
+                memcpy(r->want, VARDATA_ANY(want), EVENTS_HASH_LEN * 2);
+                r->want[EVENTS_HASH_LEN * 2] = '\0';
+            }
+            else
+                r->want[0] = '\0';
         }
         SPI_freetuptable(table);
     }
     SPI_cursor_close(cursor);
+}
+
+void check_receipts(EventsReport *out, List *redacted, HTAB *index, text *stream_id, const ReceiptStreams *set)
+{
+    if (redacted == NIL)
+        return;
+    static const Oid types[2] = {TEXTOID, TEXTOID};
+    Datum args[2] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0, (Datum)0};
+    char nulls[2] = {stream_id ? ' ' : 'n', 'n'};
+    if (set->every)
+    {
+        /* $2: the stream's receipt stream now (a cluster's one stream), ordered first. */
+        if (set->current)
+        {
+            args[1] = CStringGetTextDatum(set->current);
+            nulls[1] = ' ';
+        }
+        take_receipts(pg::spi::kept_plan(&receipt_digests_all_cluster_plan, RECEIPT_DIGESTS_ALL_CLUSTER_SQL, 2, types),
+                      args, nulls, index, set->current);
+    }
+    else
+    {
+        ListCell *lc;
+        foreach (lc, set->names)
+        {
+            args[1] = CStringGetTextDatum((const char *)lfirst(lc));
+            nulls[1] = ' ';
+            take_receipts(pg::spi::kept_plan(&receipt_digests_plan, RECEIPT_DIGESTS_SQL, 2, types), args, nulls,
+                          index, set->current);
+        }
+    }
+    ListCell *lc;
     foreach (lc, redacted)
     {
         CHECK_FOR_INTERRUPTS();
         Redacted *r = (Redacted *)lfirst(lc);
-        if (!r->has_receipt)
-            report(out, r->stream, r->stream_len, r->version,
-                   "redacted without a receipt in stream chronicle-erasures: original_digest was set without chronicle.redact");
+        if (r->has_receipt)
+        {
+            if (strcmp(r->want, r->hex) != 0)
+                report(out, r->stream, r->stream_len, r->version,
+                       psprintf("content differs from what its redaction left (receipt in stream %s)", r->receipt));
+            continue;
+        }
+        /* Where its receipt should be: the streams its register row
+         * records, or else its stream's receipt stream now. */
+        List *where = r->recorded;
+        if (where == NIL)
+        {
+            char *now = set->current;
+            if (!events_distributed())
+                now = pstrdup(EVENT_RECEIPTS_STREAM);
+            else if (stream_id == NULL)
+                now = events_receipts_stream(
+                    (text *)cstring_to_text_with_len(r->stream, r->stream_len));
+            if (now)
+                where = list_make1(now);
+        }
+        report(out, r->stream, r->stream_len, r->version,
+               psprintf("redacted without a receipt in %s: original_digest was set without chronicle.redact",
+                        streams_phrase(where)));
     }
-    hash_destroy(index);
 }
 
-void check_unredacted(EventsReport *out, text *stream_id)
+/* A row of the unredacted statements: an event, a receipt stream naming it. */
+struct Unredacted
 {
-    Datum args[1] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0};
-    SPIPlanPtr plan = receipts_plan(true);
-    char nulls[1] = {stream_id ? ' ' : 'n'};
+    char *stream;
+    int64 version;
+    char *receipts;
+};
+
+int cmp_unredacted(const ListCell *a, const ListCell *b)
+{
+    const Unredacted *x = (const Unredacted *)lfirst(a);
+    const Unredacted *y = (const Unredacted *)lfirst(b);
+    int c = strcmp(x->stream, y->stream);
+    if (c != 0)
+        return c;
+    if (x->version != y->version)
+        return x->version < y->version ? -1 : 1;
+    return strcmp(x->receipts, y->receipts);
+}
+
+void take_unredacted(SPIPlanPtr plan, Datum *args, const char *nulls, List **rows)
+{
     if (pg::spi::execute_plan(plan, args, nulls, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "chronicle: reading the erasure receipts failed");
     SPITupleTable *table = SPI_tuptable;
     for (uint64 i = 0; i < SPI_processed; i++)
     {
         bool isnull;
-        text *stream = DatumGetTextPP(SPI_getbinval(table->vals[i], table->tupdesc, 1, &isnull));
-        report(out, VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream),
-               DatumGetInt64(SPI_getbinval(table->vals[i], table->tupdesc, 2, &isnull)),
-               "no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)");
+        Unredacted *u = (Unredacted *)palloc(sizeof(Unredacted));
+        u->stream = TextDatumGetCString(SPI_getbinval(table->vals[i], table->tupdesc, 1, &isnull));
+        u->version = DatumGetInt64(SPI_getbinval(table->vals[i], table->tupdesc, 2, &isnull));
+        u->receipts = TextDatumGetCString(SPI_getbinval(table->vals[i], table->tupdesc, 3, &isnull));
+        *rows = lappend(*rows, u);
+    }
+    SPI_freetuptable(table);
+}
+
+void check_unredacted(EventsReport *out, text *stream_id, const ReceiptStreams *set)
+{
+    List *rows = NIL;
+    static const Oid types[2] = {TEXTOID, TEXTOID};
+    Datum args[2] = {stream_id ? PointerGetDatum(stream_id) : (Datum)0, (Datum)0};
+    char nulls[2] = {stream_id ? ' ' : 'n', 'n'};
+    if (set->every)
+        take_unredacted(pg::spi::kept_plan(&unredacted_all_cluster_plan, UNREDACTED_ALL_CLUSTER_SQL, 1, types), args,
+                        nulls, &rows);
+    else
+    {
+        bool cluster = events_distributed();
+        ListCell *lc;
+        foreach (lc, set->names)
+        {
+            args[1] = CStringGetTextDatum((const char *)lfirst(lc));
+            nulls[1] = ' ';
+            take_unredacted(cluster ? pg::spi::kept_plan(&unredacted_one_cluster_plan, UNREDACTED_ONE_CLUSTER_SQL, 2,
+                                                         types)
+                                    : pg::spi::kept_plan(&unredacted_plan, UNREDACTED_SQL, 2, types),
+                            args, nulls, &rows);
+        }
+    }
+    list_sort(rows, cmp_unredacted);
+    /* One problem per event, naming every receipt stream that says it was redacted. */
+    ListCell *lc;
+    List *names = NIL;
+    foreach (lc, rows)
+    {
+        Unredacted *u = (Unredacted *)lfirst(lc);
+        add_name(&names, u->receipts);
+        ListCell *next = lnext(rows, lc);
+        Unredacted *n = next ? (Unredacted *)lfirst(next) : NULL;
+        if (n && strcmp(n->stream, u->stream) == 0 && n->version == u->version)
+            continue;
+        report(out, u->stream, (int)strlen(u->stream), u->version,
+               psprintf("no original_digest, but %s %s %s it was redacted (its content put back?)",
+                        list_length(names) == 1 ? "a receipt in" : "receipts in", streams_phrase(names),
+                        list_length(names) == 1 ? "says" : "say"));
+        names = NIL;
     }
 }
 
@@ -496,29 +770,36 @@ void events_verify_into(EventsReport *out, text *stream_id, bool v1)
         Walk walk;
         memset(&walk, 0, sizeof(walk));
         walk_scan(out, scan, args, keep, v1, &walk);
-        check_receipts(out, walk.redacted, stream_id);
         if (!v1)
-            check_unredacted(out, stream_id);
-        /*
-         * One stream's redacted events were checked against receipts of
-         * another stream, chronicle-erasures: their chain is walked too (its
-         * problems reported under its name), or a receipt edited with the
-         * event it describes would pass where verify() of all reports it.
-         * On a cluster: the receipt stream of the stream's shard group as it
-         * is now (none in a shard isolated for one tenant); a receipt stream
-         * a shard split left elsewhere is walked by verify() of all.
-         */
-        if (one && walk.redacted != NIL &&
-            !event_row_is_receipt(VARDATA_ANY(stream_id), VARSIZE_ANY_EXHDR(stream_id)))
         {
-            char *name = events_receipts_stream(stream_id);
-            if (name != NULL)
+            HTAB *index = walk.redacted != NIL ? index_redacted(walk.redacted) : NULL;
+            ReceiptStreams set = choose_streams(stream_id, index);
+            check_receipts(out, walk.redacted, index, stream_id, &set);
+            check_unredacted(out, stream_id, &set);
+            /*
+             * One stream's redacted events were checked against receipts of
+             * other streams: their chains are walked too (their problems
+             * reported under their names), or a receipt edited with the
+             * event it describes would pass where verify() of all reports
+             * it.  On a cluster: the receipt streams read for it (recorded
+             * and now; with every one read, the stream's receipt stream now:
+             * one a shard split left elsewhere is walked by verify() of all).
+             */
+            if (one && walk.redacted != NIL &&
+                !event_row_is_receipt(VARDATA_ANY(stream_id), VARSIZE_ANY_EXHDR(stream_id)))
             {
-                Datum receipts[1] = {CStringGetTextDatum(name)};
-                Walk receipts_walk;
-                memset(&receipts_walk, 0, sizeof(receipts_walk));
-                walk_scan(out, scan, receipts, keep, v1, &receipts_walk);
+                List *names = set.every ? (set.current ? list_make1(set.current) : NIL) : set.names;
+                ListCell *lc;
+                foreach (lc, names)
+                {
+                    Datum receipts[1] = {CStringGetTextDatum((const char *)lfirst(lc))};
+                    Walk receipts_walk;
+                    memset(&receipts_walk, 0, sizeof(receipts_walk));
+                    walk_scan(out, scan, receipts, keep, v1, &receipts_walk);
+                }
             }
+            if (index)
+                hash_destroy(index);
         }
 
         if (one)

@@ -69,7 +69,8 @@ char table_method(Oid relid, char **column, char *repmodel = nullptr);
  * (isolate_tenant_to_new_shard: one hash value, which no name but a 32-bit
  * hash collision lands in), may hold none of them: NULL then (the search
  * would otherwise run for an hour through 2^31 names).  The bound costs about
- * 1.5 s when no name is found.
+ * 1.5 s when no name is found; a shard of one hash value is not searched
+ * (NULL at once).
  */
 char *colocated_name(Oid relid, text *value, const char *prefix);
 

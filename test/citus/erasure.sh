@@ -52,6 +52,8 @@ check "no receipt went to chronicle-erasures (a stream on one node only)" "0" \
     "$(q coord -c "SELECT count(*) FROM chronicle.events WHERE stream_id = 'chronicle-erasures'")"
 check "the receipts are in their node's log (read_all there), with that node's transaction ids" "2|1" \
     "$(q w1 -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000) WHERE stream_id = '$receipts_x'")|$(q w2 -c "SELECT count(*) FROM chronicle.read_all('0', 0, 100000) WHERE stream_id = '$receipts_y'")"
+check "the register records each redacted event's receipt stream (verify of the stream reads it)" "{$receipts_x}|{$receipts_y}|{$receipts_y}" \
+    "$(q coord -c "SELECT string_agg(receipt_streams::text, '|' ORDER BY stream_id = '$y', version) FROM chronicle.erasures WHERE stream_id IN ('$x', '$y')")"
 check "the receipt names the event, its paths and the reason" "$x|1|[\"email\", \"ip\"]|GDPR art. 17|postgres" \
     "$(q coord -c "SELECT (data->'events'->0->>'stream_id') || '|' || (data->'events'->0->>'version') || '|' || (data->'events'->0->'paths')::text
                    || '|' || (data->>'reason') || '|' || (data->>'by') FROM chronicle.events WHERE stream_id = '$receipts_x' AND version = 1")"
@@ -108,6 +110,25 @@ check "a node's digest on another node, a digest without its node: 22023" "22023
     "$(err w2 "SELECT * FROM chronicle.verify_digest('$d1')")|$(err w2 "SELECT * FROM chronicle.verify_digest('$d2'::jsonb - 'node')")"
 check "digest and verify_digest on the coordinator (no shard, no log): 0A000" "0A000|0A000" \
     "$(err coord "SELECT chronicle.digest()")|$(err coord "SELECT * FROM chronicle.verify_digest('$d2')")"
+# digest_nodes on the coordinator: digest() on every node, as the caller
+# there (an admin, and a reader: digest() reads the log as its caller).
+q coord -c "CREATE ROLE citus_auditor LOGIN IN ROLE chronicle_admin, chronicle_reader" \
+    -c "CREATE ROLE citus_admin_only LOGIN IN ROLE chronicle_admin" >/dev/null || fail "creating roles citus_auditor, citus_admin_only"
+before=$(q coord -c "SELECT count(*) FROM chronicle.digests")
+dn=$(q coord -U citus_auditor -c "SELECT node || ' ' || digest::text FROM chronicle.digest_nodes()")
+dn1=$(awk -v g="$(group_of w1)" '$1 == g { sub(/^[^ ]+ /, ""); print }' <<<"$dn")
+dn2=$(awk -v g="$(group_of w2)" '$1 == g { sub(/^[^ ]+ /, ""); print }' <<<"$dn")
+check "digest_nodes, as an admin: a row per node of _log_nodes(), in order, each digest naming its node" \
+    "$(q coord -c "SELECT string_agg(node::text, ',' ORDER BY node) FROM chronicle._log_nodes()")|$(group_of w1)|$(group_of w2)" \
+    "$(awk '{ print $1 }' <<<"$dn" | paste -sd,)|$(q coord -c "SELECT '$dn1'::jsonb->>'node'")|$(q coord -c "SELECT '$dn2'::jsonb->>'node'")"
+check "... recorded (a row each, written on its node)" "$((before + 2))" "$(q coord -c "SELECT count(*) FROM chronicle.digests")"
+check "each is its node's digest now (the root digest() gives there); w2's verifies on w2" \
+    "$(q w1 -c "SELECT chronicle.digest()->>'root'")|$(q w2 -c "SELECT chronicle.digest()->>'root'")|0" \
+    "$(q coord -c "SELECT '$dn1'::jsonb->>'root'")|$(q coord -c "SELECT '$dn2'::jsonb->>'root'")|$(q w2 -c "SELECT count(*) FROM chronicle.verify_digest('$dn2')")"
+check "each node takes and records its digest in its own transaction: a rolled-back call's digests stay recorded" "$((before + 6))" \
+    "$(q coord -U citus_auditor -c "BEGIN" -c "SELECT count(*) FROM chronicle.digest_nodes()" -c "ROLLBACK" >/dev/null; q coord -c "SELECT count(*) FROM chronicle.digests")"
+check "digest_nodes for a writer (digest() on each node is its right, digest_nodes is not), a reader, an admin that cannot read the log (nor run digest() on a node): 42501" "42501|42501|42501|42501" \
+    "$(err coord "SET ROLE citus_eraser; SELECT * FROM chronicle.digest_nodes()")|$(err coord "SET ROLE chronicle_reader; SELECT * FROM chronicle.digest_nodes()")|$(err coord "SET ROLE citus_admin_only; SELECT * FROM chronicle.digest_nodes()")|$(err w1 "SET ROLE citus_admin_only; SELECT chronicle.digest()")"
 
 # ---- forgeries on the node (a superuser with triggers off) ----------------
 shard_of() { q coord -c "SELECT shard_name('chronicle.events'::regclass, get_shard_id_for_distribution_column('chronicle.events', '$1'))"; }
@@ -118,8 +139,8 @@ q w1 -c "SET session_replication_role = replica" \
     -c "UPDATE $sx SET data = '{}', original_digest = sha256(int4send(octet_length(data::text)) || convert_to(data::text, 'UTF8')
         || int4send(octet_length(metadata::text)) || convert_to(metadata::text, 'UTF8')) WHERE stream_id = '$x' AND version = 2" >/dev/null ||
     fail "forging on w1"
-expected="$x|1|content differs from what its redaction left (receipt in stream chronicle-erasures)
-$x|2|redacted without a receipt in stream chronicle-erasures: original_digest was set without chronicle.redact"
+expected="$x|1|content differs from what its redaction left (receipt in stream $receipts_x)
+$x|2|redacted without a receipt in stream $receipts_x: original_digest was set without chronicle.redact"
 check "verify on the node catches a redacted event edited and a redaction without a receipt" "$expected" \
     "$(q w1 -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$x') ORDER BY version")"
 check "... so do verify of the stream and of every stream through the coordinator" "$expected|$expected" \
@@ -129,10 +150,10 @@ q w2 -c "SET session_replication_role = replica" \
     -c "UPDATE $sy SET data = '{\"city\": \"Rome\"}', original_digest = '\\x' WHERE stream_id = '$y' AND version = 2" >/dev/null ||
     fail "putting back on w2"
 check "verify on the node catches a redacted event put back (its receipt names it)" \
-    "$y|2|no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)" \
+    "$y|2|no original_digest, but a receipt in stream $receipts_y says it was redacted (its content put back?)" \
     "$(q w2 -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$y')")"
 check "... and verify of every stream through the coordinator" "$expected
-$y|2|no original_digest, but a receipt in stream chronicle-erasures says it was redacted (its content put back?)" \
+$y|2|no original_digest, but a receipt in stream $receipts_y says it was redacted (its content put back?)" \
     "$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify() WHERE stream_id ~ '^(person-|chronicle-erasures)' ORDER BY stream_id = '$x' DESC, stream_id, version")"
 # A receipt edited (its content digest made to match a forged content): its
 # chain breaks, and verify of the stream walks its receipt stream too.

@@ -34,6 +34,17 @@ q coord -c "SELECT chronicle.subscribe('cluster-all')" >/dev/null || fail "subsc
 total=$(q coord -c "SELECT count(*) FROM chronicle.events")
 check "poll_nodes from the start: every event of the cluster once" "$total|$total" \
     "$(q coord -c "SELECT count(*) || '|' || count(DISTINCT (stream_id, version)) FROM chronicle.poll_nodes('cluster-all', 100000)")"
+check "poll_nodes' columns after node are chronicle.events' in its order (original_digest last, as poll and read_all_nodes)" \
+    "$(q coord -c "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'chronicle.events'::regclass AND attnum > 0 AND NOT attisdropped")" \
+    "$(q coord -c "SELECT array_to_string(proargnames[6:], ',') FROM pg_proc WHERE oid = 'chronicle.poll_nodes(text, int, int, int)'::regprocedure")"
+check "each row of poll_nodes is its event's row, redacted ones with their original_digest" "0|true" \
+    "$(q coord -c "WITH p AS MATERIALIZED (SELECT * FROM chronicle.poll_nodes('cluster-all', 100000))
+                   SELECT count(*) FILTER (WHERE (p.global_position, p.event_id, p.type, p.type_version, p.data, p.metadata, p.recorded_at,
+                                                  p.tx_id, p.hash, p.tags, p.original_digest)
+                                           IS DISTINCT FROM (e.global_position, e.event_id, e.type, e.type_version, e.data, e.metadata,
+                                                             e.recorded_at, e.tx_id, e.hash, e.tags, e.original_digest))
+                          || '|' || (count(*) FILTER (WHERE p.original_digest <> '\\x') > 0)
+                     FROM p JOIN chronicle.events e ON e.stream_id = p.stream_id AND e.version = p.version")"
 check "each row's node is the node holding its stream" "0" \
     "$(q coord -c "SELECT count(*) FROM chronicle.poll_nodes('cluster-all', 100000) p
                    WHERE p.node <> (SELECT pl.groupid FROM pg_dist_placement pl

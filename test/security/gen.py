@@ -444,6 +444,8 @@ RECIPES = [
      {"42501", "0A000"}, None),
     (["chronicle.read_all_nodes(jsonb,integer,text,text[])"], "read_all_nodes",
      "SELECT r::text AS v FROM chronicle.read_all_nodes() r", "read", {"0A000"}, None),
+    (["chronicle.digest_nodes()"], "digest_nodes", "SELECT r::text AS v FROM chronicle.digest_nodes() r", "write",
+     NO, None),
     # -- attempts on the superuser's reducers, last (today they succeed and
     # would change what the observers run)
     (["chronicle.define_reducer(text,jsonb,text,integer)"], "define_reducer:superusers-rules",
