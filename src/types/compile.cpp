@@ -175,6 +175,12 @@ void compile_pattern(Compiler &c, SchemaNode *node, const JsonbValue &v)
     int rc = pg_regcomp(&holder->re, wide, wlen, REG_ADVANCED, DEFAULT_COLLATION_OID);
     if (rc != REG_OKAY)
     {
+        /*
+         * REG_CANCEL means an interrupt is pending (a cancel, a timeout): let
+         * PostgreSQL report it (57014) rather than call the pattern malformed,
+         * as its own regexp.c does.  A failed pg_regcomp holds no memory.
+         */
+        CHECK_FOR_INTERRUPTS();
         char reason[256];
         pg_regerror(rc, &holder->re, reason, sizeof(reason));
         schema_error(c, "invalid regular expression: %s", reason);
