@@ -32,6 +32,19 @@ RESET statement_timeout;
 \set VERBOSITY default
 SELECT chronicle.stream_version('c_match-1') AS version_after_cancel;
 
+-- A definition compiled into the session's cache (here one written by hand,
+-- which the cache compiles at its first use) and cancelled there: the cancel
+-- is not remembered as the definition's compile error.  The second use is
+-- cancelled again while it compiles, never answered SE003 from the cache.
+INSERT INTO chronicle.event_types (type, type_version, schema) SELECT 'c_cached', 1, schema FROM cancel_schemas;
+\set VERBOSITY sqlstate
+SET statement_timeout = '20ms';
+SELECT chronicle._check_event('c_cached', 1, '{"s": "a"}');
+SELECT chronicle._check_event('c_cached', 1, '{"s": "a"}');
+RESET statement_timeout;
+\set VERBOSITY default
+DELETE FROM chronicle.event_types WHERE type = 'c_cached';
+
 -- The session goes on: the same definitions work once no cancel is pending.
 SELECT chronicle.append('c_match-1', 'c_match', '{"s": "abab"}');
 SELECT regress.check('c_match', '{"s": "aaaaab"}') AS still_checked;
