@@ -150,6 +150,8 @@ bool check_string(Checker &c, const SchemaNode *n, const char *s, int len)
             FAIL("pattern", "does not match \"%s\"", n->pattern_source);
         if (rc != REG_OKAY)
         {
+            /* REG_CANCEL: report the pending interrupt (57014), as regexp.c does. */
+            CHECK_FOR_INTERRUPTS();
             char reason[256];
             pg_regerror(rc, n->pattern, reason, sizeof(reason));
             StringInfoData msg;
