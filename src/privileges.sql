@@ -93,6 +93,7 @@ GRANT EXECUTE ON FUNCTION chronicle._log_distributed(), chronicle._log_node(), c
 -- types
 GRANT SELECT ON chronicle.event_types TO chronicle_reader;
 GRANT SELECT ON chronicle.upcasters TO chronicle_reader;
+GRANT SELECT ON chronicle.event_type_owners TO chronicle_reader;
 GRANT EXECUTE ON FUNCTION chronicle.define_event_type(text, jsonb, int) TO chronicle_writer;
 GRANT EXECUTE ON FUNCTION chronicle.define_upcaster(text, int, jsonb) TO chronicle_writer;
 

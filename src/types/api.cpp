@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "pg/callbacks.h"
+#include "pg/owner.h"
 #include "types/cache.h"
 
 #include <string>
@@ -17,6 +18,8 @@ extern "C" {
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 }
@@ -127,22 +130,77 @@ const char *type_argument(Datum d)
 }
 
 /*
- * Upsert a definition.  The define functions are SECURITY DEFINER, so this
- * runs with the owner's rights: writers need no privilege on the tables.  An
- * unchanged definition is not rewritten (and so invalidates no cache).
+ * Store a definition of `type`, as the function's owner (the extension's,
+ * who owns the tables: writers have no privilege on them, and
+ * define_event_type and define_upcaster are not SECURITY DEFINER, so that
+ * the caller is known).
+ *
+ * First the type's owner: the upsert on chronicle.event_type_owners inserts
+ * the caller as owner of a type nobody defined yet, or locks the existing
+ * row (its owner unchanged) and returns it.  Either way the row stays
+ * locked until the transaction ends, so no concurrent definition slips
+ * between this check and the write, and two first definitions of one type
+ * queue on its key.  Only the owner or a member of the owning role
+ * (has_privs_of_role: a superuser is one) passes, else 42501 and nothing is
+ * written.  Then the definition: an unchanged one is not rewritten (and so
+ * invalidates no cache).
  */
-void store(SPIPlanPtr *plan, const char *sql, Datum type, Datum version, Datum document)
+void store(FunctionCallInfo fcinfo, SPIPlanPtr *plan, const char *sql, const char *type, Datum version,
+           Datum document)
 {
-    pg::guard([&] {
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "chronicle: SPI_connect failed");
-        static const Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
-        Datum values[3] = {type, version, document};
-        int rc = pg::spi::execute_plan(pg::spi::kept_plan(plan, sql, 3, argtypes), values, nullptr, false, 0);
-        if (rc != SPI_OK_INSERT)
-            elog(ERROR, "chronicle: storing the definition failed: %s", SPI_result_code_string(rc));
-        SPI_finish();
-    });
+    static SPIPlanPtr owner_plan = nullptr;
+    Oid caller;
+    int context;
+    GetUserIdAndSecContext(&caller, &context);
+    Oid table_owner = pg::guard([&] { return pg::function_owner(fcinfo); });
+    Datum type_datum = PG_GETARG_DATUM(0);
+    Oid type_owner = InvalidOid;
+    try
+    {
+        pg::guard([&] {
+            SetUserIdAndSecContext(table_owner, context | SECURITY_LOCAL_USERID_CHANGE);
+            if (SPI_connect() != SPI_OK_CONNECT)
+                elog(ERROR, "chronicle: SPI_connect failed");
+            static const Oid owner_types[2] = {TEXTOID, OIDOID};
+            Datum owner_args[2] = {type_datum, ObjectIdGetDatum(caller)};
+            int rc = pg::spi::execute_plan(
+                pg::spi::kept_plan(&owner_plan,
+                                   "INSERT INTO chronicle.event_type_owners AS o (type, owner) "
+                                   "VALUES ($1, $2::pg_catalog.regrole) "
+                                   "ON CONFLICT ON CONSTRAINT event_type_owners_pkey DO UPDATE "
+                                   "SET owner = o.owner "
+                                   "RETURNING o.owner::pg_catalog.oid",
+                                   2, owner_types),
+                owner_args, nullptr, false, 0);
+            if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+                elog(ERROR, "chronicle: recording the event type's owner failed: %s", SPI_result_code_string(rc));
+            bool isnull;
+            type_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+            if (has_privs_of_role(caller, type_owner))
+            {
+                static const Oid argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
+                Datum values[3] = {type_datum, version, document};
+                rc = pg::spi::execute_plan(pg::spi::kept_plan(plan, sql, 3, argtypes), values, nullptr, false, 0);
+                if (rc != SPI_OK_INSERT)
+                    elog(ERROR, "chronicle: storing the definition failed: %s", SPI_result_code_string(rc));
+            }
+            SPI_finish();
+        });
+    }
+    catch (...)
+    {
+        SetUserIdAndSecContext(caller, context);
+        throw;
+    }
+    SetUserIdAndSecContext(caller, context);
+    if (!pg::guard([&] { return has_privs_of_role(caller, type_owner); }))
+    {
+        const char *who = pg::guard([&] { return GetUserNameFromId(type_owner, true); });
+        throw pg::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        who ? pg::format("event type \"%s\" is owned by role %s", type, who)
+                            : pg::format("event type \"%s\" is owned by a dropped role (OID %u)", type, type_owner),
+                        "Only the type's owner or a member of the owning role may define its schemas and upcasters.");
+    }
 }
 
 SPIPlanPtr store_type_plan = nullptr;
@@ -218,13 +276,13 @@ SQL_FUNCTION(chronicle_define_event_type)
     std::string what = pg::format("event type \"%s\" (type_version %d)", type, version);
     types::CompiledSchema compiled = types::compile_schema(schema, what.c_str());
     types::free_regexes(compiled.regexes);
-    store(&store_type_plan,
+    store(fcinfo, &store_type_plan,
           "INSERT INTO chronicle.event_types AS t (type, type_version, schema, defined_at) "
           "VALUES ($1, $2, $3, pg_catalog.now()) "
           "ON CONFLICT ON CONSTRAINT event_types_pkey DO UPDATE "
           "SET schema = excluded.schema, defined_at = excluded.defined_at "
           "WHERE NOT (t.schema OPERATOR(pg_catalog.=) excluded.schema)",
-          PG_GETARG_DATUM(0), Int32GetDatum(version), JsonbPGetDatum(schema));
+          type, Int32GetDatum(version), JsonbPGetDatum(schema));
     PG_RETURN_VOID();
 }
 
@@ -240,13 +298,13 @@ SQL_FUNCTION(chronicle_define_upcaster)
                         pg::format("from_version must be between 1 and %d, not %d", PG_INT32_MAX - 1, from));
     std::string what = pg::format("\"%s\" from type_version %d", type, from);
     types::compile_upcaster(rules, what.c_str());
-    store(&store_upcaster_plan,
+    store(fcinfo, &store_upcaster_plan,
           "INSERT INTO chronicle.upcasters AS u (type, from_version, rules, defined_at) "
           "VALUES ($1, $2, $3, pg_catalog.now()) "
           "ON CONFLICT ON CONSTRAINT upcasters_pkey DO UPDATE "
           "SET rules = excluded.rules, defined_at = excluded.defined_at "
           "WHERE NOT (u.rules OPERATOR(pg_catalog.=) excluded.rules)",
-          PG_GETARG_DATUM(0), Int32GetDatum(from), JsonbPGetDatum(rules));
+          type, Int32GetDatum(from), JsonbPGetDatum(rules));
     PG_RETURN_VOID();
 }
 

@@ -23,3 +23,16 @@ CREATE TABLE chronicle.upcasters (
 COMMENT ON TABLE chronicle.upcasters IS
     'Upcasters: rules turning data of (type, from_version) into from_version + 1; written by chronicle.define_upcaster.';
 SELECT pg_catalog.pg_extension_config_dump('chronicle.upcasters', '');
+
+-- One row per event type ever defined (schema or upcaster): its owner, the
+-- role whose definition came first.  Only it or a member of it defines the
+-- type's schemas and upcasters (docs/design/security.md).
+CREATE TABLE chronicle.event_type_owners (
+    type  text    NOT NULL,
+    owner regrole NOT NULL,
+    CONSTRAINT event_type_owners_pkey PRIMARY KEY (type)
+);
+COMMENT ON TABLE chronicle.event_type_owners IS
+    'The owner of each event type: the role that first defined a schema or an upcaster of it; only it or a member of it may define its schemas and upcasters.';
+-- User data: pg_dump keeps the owners (owner is dumped as the role''s name).
+SELECT pg_catalog.pg_extension_config_dump('chronicle.event_type_owners', '');
