@@ -7,6 +7,7 @@ SELECT 'streams', count(*), md5(coalesce(string_agg(s::text, ';' ORDER BY stream
 SELECT 'reducers', count(*), md5(coalesce(string_agg(r::text, ';' ORDER BY name), '')) FROM chronicle.reducers r;
 SELECT 'event_types', count(*), md5(coalesce(string_agg(t::text, ';' ORDER BY type, type_version), '')) FROM chronicle.event_types t;
 SELECT 'upcasters', count(*), md5(coalesce(string_agg(u::text, ';' ORDER BY type, from_version), '')) FROM chronicle.upcasters u;
+SELECT 'event_type_owners', count(*), md5(coalesce(string_agg(o::text, ';' ORDER BY type), '')) FROM chronicle.event_type_owners o;
 SELECT 'projections', count(*), md5(coalesce(string_agg(p::text, ';' ORDER BY name), '')) FROM chronicle.projections p;
 SELECT 'projection_rows', count(*), md5(coalesce(string_agg(b::text, ';' ORDER BY stream_id), '')) FROM public.balances b;
 SELECT 'subscriptions', count(*), md5(coalesce(string_agg(s::text, ';' ORDER BY name), '')) FROM chronicle.subscriptions s;

@@ -66,7 +66,7 @@ expect_src() {
         fail "source lacks '$line'"
     fi
 }
-for line in 'events|45' 'streams|13' 'reducers|3' 'event_types|2' 'upcasters|2' 'projections|1' \
+for line in 'events|45' 'streams|13' 'reducers|3' 'event_types|2' 'upcasters|2' 'event_type_owners|3' 'projections|1' \
     'projection_rows|6' 'subscriptions|1' 'checkpoints|1' 'parked|1' 'tree_tables|1' 'tree_rows|7' \
     'replays|23' 'read_all|45' 'verify_problems|0' 'tree_problems|0' 'sequence_ahead|t'; do
     expect_src "$line"

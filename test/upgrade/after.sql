@@ -102,3 +102,19 @@ SELECT 'spy ' || count(*) FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.re
  WHERE c.relnamespace = 'chronicle'::regnamespace AND a.grantee = 'upgrade_spy'::regrole;
 SELECT 'spy_fn ' || count(*) FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
  WHERE p.pronamespace = 'chronicle'::regnamespace AND a.grantee = 'upgrade_spy'::regrole;
+-- Event types (sql/security_event_types.sql): every 0.1.0 type with a schema
+-- or an upcaster belongs to the extension's owner, so a writer may not
+-- redefine it nor give it an upcaster, and may still define a type of its own.
+SELECT 'event_type_owner ' || o.type || ' ' || (o.owner::pg_catalog.oid OPERATOR(pg_catalog.=) e.extowner)::text
+  FROM chronicle.event_type_owners o, pg_catalog.pg_extension e
+ WHERE e.extname OPERATOR(pg_catalog.=) 'chronicle' ORDER BY o.type;
+CREATE ROLE upgrade_type_writer IN ROLE chronicle_writer;
+SET ROLE upgrade_type_writer;
+SELECT 'writer_redefine ' || pg_temp.sqlstate_of($q$SELECT chronicle.define_event_type('DepositMade', '{"type": "object"}')$q$);
+SELECT 'writer_upcaster ' || pg_temp.sqlstate_of($q$SELECT chronicle.define_upcaster('AccountOpened', 1, '{"set": {"Owner": "x"}}')$q$);
+SELECT 'writer_own ' || pg_temp.sqlstate_of($q$SELECT chronicle.define_event_type('UpgradeOwn', '{"type": "object"}')$q$);
+RESET ROLE;
+SELECT 'event_type_owner ' || type || ' ' || owner::text FROM chronicle.event_type_owners WHERE type = 'UpgradeOwn';
+DELETE FROM chronicle.event_types WHERE type = 'UpgradeOwn';
+DELETE FROM chronicle.event_type_owners WHERE type = 'UpgradeOwn';
+DROP ROLE upgrade_type_writer;
