@@ -137,7 +137,10 @@ const char *type_argument(Datum d)
  *
  * First the type's owner: the upsert on chronicle.event_type_owners inserts
  * the caller as owner of a type nobody defined yet, or locks the existing
- * row (its owner unchanged) and returns it.  Either way the row stays
+ * row (its owner unchanged) and returns it.  A type that has definitions but
+ * no owner row (a restore whose COPY of the owners failed: one missing role
+ * fails them all; a hand edit) is not free: it gets the function's owner,
+ * the extension's, as the types of a database upgraded from 0.1.0 do.  Either way the row stays
  * locked until the transaction ends, so no concurrent definition slips
  * between this check and the write, and two first definitions of one type
  * queue on its key.  Only the owner or a member of the owning role
@@ -161,16 +164,20 @@ void store(FunctionCallInfo fcinfo, SPIPlanPtr *plan, const char *sql, const cha
             SetUserIdAndSecContext(table_owner, context | SECURITY_LOCAL_USERID_CHANGE);
             if (SPI_connect() != SPI_OK_CONNECT)
                 elog(ERROR, "chronicle: SPI_connect failed");
-            static const Oid owner_types[2] = {TEXTOID, OIDOID};
-            Datum owner_args[2] = {type_datum, ObjectIdGetDatum(caller)};
+            static const Oid owner_types[3] = {TEXTOID, OIDOID, OIDOID};
+            Datum owner_args[3] = {type_datum, ObjectIdGetDatum(caller), ObjectIdGetDatum(table_owner)};
             int rc = pg::spi::execute_plan(
                 pg::spi::kept_plan(&owner_plan,
                                    "INSERT INTO chronicle.event_type_owners AS o (type, owner) "
-                                   "VALUES ($1, $2::pg_catalog.regrole) "
+                                   "SELECT $1, (CASE WHEN EXISTS (SELECT FROM chronicle.event_types t "
+                                   "WHERE t.type OPERATOR(pg_catalog.=) $1) "
+                                   "OR EXISTS (SELECT FROM chronicle.upcasters u "
+                                   "WHERE u.type OPERATOR(pg_catalog.=) $1) "
+                                   "THEN $3 ELSE $2 END)::pg_catalog.regrole "
                                    "ON CONFLICT ON CONSTRAINT event_type_owners_pkey DO UPDATE "
                                    "SET owner = o.owner "
                                    "RETURNING o.owner::pg_catalog.oid",
-                                   2, owner_types),
+                                   3, owner_types),
                 owner_args, nullptr, false, 0);
             if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
                 elog(ERROR, "chronicle: recording the event type's owner failed: %s", SPI_result_code_string(rc));
