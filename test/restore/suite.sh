@@ -164,4 +164,25 @@ restore_case other_cluster "$PGBIN/pg_restore" -e -j 4 -d other_cluster "$out/du
 cluster_stop "$fresh"
 cluster_env "$name"
 
+# An event type whose owner role was dropped (its regrole OID dangles): a
+# dump does not keep that owner.  pg_dump would write the OID as a number,
+# and regrole input takes a number as it is, so on another cluster the type
+# would belong to whichever role has that OID there.  Restored without an
+# owner row, the type belongs to the extension's owner: a writer may not
+# claim it.
+psql_db src -c "CREATE ROLE restore_gone IN ROLE chronicle_writer" -c "SET ROLE restore_gone" \
+    -c "SELECT chronicle.define_event_type('GoneType', '{\"type\": \"object\"}')" -c "RESET ROLE" \
+    -c "DROP ROLE restore_gone" >/dev/null || fail "defining GoneType as a role then dropped failed"
+"$PGBIN/pg_dump" -d src -f "$out/gone.sql" || fail "pg_dump (a dropped owner) failed"
+# (the owners' row is "GoneType<TAB>owner"; the schema's has more columns)
+check "a type of a dropped role is dumped without its owner row" 0 "$(grep -cE $'^GoneType\t[^\t]*$' "$out/gone.sql")"
+psql_db postgres -c "CREATE DATABASE gone" || exit 1
+psql_db gone -f "$out/gone.sql" >"$out/gone.log" 2>&1 || fail "restoring gone failed: $(tail -5 "$out/gone.log")"
+check "gone: GoneType's schema is restored, without an owner row" "1|0" "$(psql_db gone -At -c "
+    SELECT (SELECT count(*) FROM chronicle.event_types WHERE type = 'GoneType') || '|' ||
+           (SELECT count(*) FROM chronicle.event_type_owners WHERE type = 'GoneType')")"
+claim=$(psql_db gone -c "CREATE ROLE restore_claimer IN ROLE chronicle_writer" -c '\set VERBOSITY sqlstate' \
+    -c "SET ROLE restore_claimer" -c "SELECT chronicle.define_event_type('GoneType', '{}')" 2>&1 >/dev/null)
+check "gone: a writer may not claim GoneType" "ERROR:  42501" "$claim"
+
 checks_done
