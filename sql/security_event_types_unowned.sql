@@ -45,6 +45,16 @@ SELECT chronicle.define_event_type('EtuMallorys', '{"type": "object"}');
 RESET ROLE;
 SELECT type, owner FROM chronicle.event_type_owners WHERE type = 'EtuMallorys';
 
+-- An unchanged definition rewrites nothing, not even the owner's row (it is
+-- locked, not updated).
+SELECT xmin AS owner_xmin FROM chronicle.event_type_owners WHERE type = 'EtuMallorys' \gset
+SELECT xmin AS schema_xmin FROM chronicle.event_types WHERE type = 'EtuMallorys' \gset
+SET ROLE regress_etu_mallory;
+SELECT chronicle.define_event_type('EtuMallorys', '{"type": "object"}');
+RESET ROLE;
+SELECT (SELECT xmin = :'owner_xmin' FROM chronicle.event_type_owners WHERE type = 'EtuMallorys') AS owner_row_unchanged,
+       (SELECT xmin = :'schema_xmin' FROM chronicle.event_types WHERE type = 'EtuMallorys') AS schema_row_unchanged;
+
 DELETE FROM chronicle.upcasters WHERE type LIKE 'Etu%';
 DELETE FROM chronicle.event_types WHERE type LIKE 'Etu%';
 DELETE FROM chronicle.event_type_owners WHERE type LIKE 'Etu%';
