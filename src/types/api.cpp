@@ -137,7 +137,7 @@ const char *type_argument(Datum d)
  *
  * First the type's owner: the upsert on chronicle.event_type_owners inserts
  * the caller as owner of a type nobody defined yet, or locks the existing
- * row (its owner unchanged) and returns it.  A type that has definitions but
+ * row (DO UPDATE ... WHERE false: locked, not rewritten) and reads it.  A type that has definitions but
  * no owner row (a restore whose COPY of the owners failed: one missing role
  * fails them all; a hand edit) is not free: it gets the function's owner,
  * the extension's, as the types of a database upgraded from 0.1.0 do.  Either way the row stays
@@ -175,12 +175,29 @@ void store(FunctionCallInfo fcinfo, SPIPlanPtr *plan, const char *sql, const cha
                                    "WHERE u.type OPERATOR(pg_catalog.=) $1) "
                                    "THEN $3 ELSE $2 END)::pg_catalog.regrole "
                                    "ON CONFLICT ON CONSTRAINT event_type_owners_pkey DO UPDATE "
-                                   "SET owner = o.owner "
+                                   "SET owner = o.owner WHERE false "
                                    "RETURNING o.owner::pg_catalog.oid",
                                    3, owner_types),
                 owner_args, nullptr, false, 0);
-            if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+            if (rc != SPI_OK_INSERT_RETURNING || SPI_processed > 1)
                 elog(ERROR, "chronicle: recording the event type's owner failed: %s", SPI_result_code_string(rc));
+            if (SPI_processed == 0)
+            {
+                /* The row existed: the conflict locked it (WHERE false updates nothing).
+                 * Not read-only, so this statement's snapshot sees it (also when this
+                 * transaction inserted it): under READ COMMITTED a new one,
+                 * under REPEATABLE READ the conflict would have failed (40001) had
+                 * it been invisible. */
+                static SPIPlanPtr owner_of_plan = nullptr;
+                rc = pg::spi::execute_plan(
+                    pg::spi::kept_plan(&owner_of_plan,
+                                       "SELECT o.owner::pg_catalog.oid FROM chronicle.event_type_owners o "
+                                       "WHERE o.type OPERATOR(pg_catalog.=) $1",
+                                       1, owner_types),
+                    owner_args, nullptr, false, 1);
+                if (rc != SPI_OK_SELECT || SPI_processed != 1)
+                    elog(ERROR, "chronicle: reading the event type's owner failed: %s", SPI_result_code_string(rc));
+            }
             bool isnull;
             type_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
             if (has_privs_of_role(caller, type_owner))
