@@ -74,6 +74,8 @@ SELECT chronicle.define_reducer(repeat('x', 256), '{}'::jsonb);
 SELECT chronicle.define_reducer('x', NULL::jsonb);
 SELECT chronicle.define_reducer('x', NULL::regprocedure);
 SELECT chronicle.define_reducer('x', '{}'::jsonb, category => '');
+-- A category never holds a '-': such a reducer would apply to no stream.
+SELECT chronicle.define_reducer('x', '{}'::jsonb, category => 'account-1');
 SELECT chronicle.define_reducer('x', '{}'::jsonb, snapshot_every => 0);
 SELECT chronicle.define_reducer('x', 'count_events(jsonb, chronicle.events)');
 \set VERBOSITY default

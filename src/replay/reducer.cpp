@@ -254,6 +254,12 @@ static void check_common_args(FunctionCallInfo fcinfo)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("reducer \"%s\": category must not be empty", text_to_cstring(name)),
                         errhint("Pass NULL for a reducer of every category.")));
+    /* A category is the part of a stream id before its first '-' (as subscribe checks it). */
+    if (!PG_ARGISNULL(2) && memchr(VARDATA_ANY(PG_GETARG_TEXT_PP(2)), '-', VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(2))))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("reducer \"%s\": category \"%s\" contains '-': a category is the part of a stream id "
+                               "before its first '-', so no stream would match",
+                               text_to_cstring(name), text_to_cstring(PG_GETARG_TEXT_PP(2)))));
     if (!PG_ARGISNULL(3) && PG_GETARG_INT32(3) <= 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("reducer \"%s\": snapshot_every must be positive, not %d",
