@@ -13,18 +13,20 @@ SOURCES     = $(sort $(wildcard src/*.cpp src/*/*.cpp))
 OBJS        = $(SOURCES:.cpp=.o)
 
 # The scripts are assembled from the modules' SQL (src/schema.sql explains how):
-# data objects (tables.sql) are created once; the rest is re-runnable code that
-# both the install script and the upgrade script from the previous release run.
+# data objects (tables.sql, and tables_<topic>.sql for a table an older module
+# gains) are created once; the rest is re-runnable code that both the install
+# script and the upgrade script from the previous release run.
 SQL_MODULES = events types replay snapshots projections subscriptions erasure tree citus
-SQL_DATA    = src/schema.sql $(foreach m,$(SQL_MODULES),$(wildcard src/$(m)/tables.sql))
-SQL_CODE    = src/base.sql $(foreach m,$(SQL_MODULES),$(sort $(filter-out %/tables.sql,$(wildcard src/$(m)/*.sql))))
+SQL_DATA    = src/schema.sql $(foreach m,$(SQL_MODULES),$(wildcard src/$(m)/tables.sql) $(sort $(wildcard src/$(m)/tables_*.sql)))
+SQL_CODE    = src/base.sql $(foreach m,$(SQL_MODULES),$(sort $(filter-out $(SQL_DATA),$(wildcard src/$(m)/*.sql))))
 PREVIOUS    = 0.1.0
 UPGRADE_DIR = src/upgrade/$(PREVIOUS)--$(EXTVERSION)
 # Checks that refuse the upgrade before it changes anything (names the new
 # release reserves that the database already uses: docs/design/upgrades.md).
 UPGRADE_CHECK = $(sort $(wildcard $(UPGRADE_DIR)/before/*.sql))
-# Modules new in this release: their data objects are created as a new install does.
-UPGRADE_NEW = src/erasure/tables.sql
+# Data objects new in this release (a new module's tables.sql, an older
+# module's new tables_<topic>.sql): created as a new install does.
+UPGRADE_NEW = src/erasure/tables.sql src/types/tables_owners.sql
 UPGRADE_PRE = $(UPGRADE_CHECK) $(UPGRADE_NEW) $(sort $(wildcard $(UPGRADE_DIR)/*.sql))
 UPGRADE_POST= $(sort $(wildcard $(UPGRADE_DIR)/after/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
