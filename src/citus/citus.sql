@@ -289,10 +289,6 @@ CREATE OR REPLACE FUNCTION chronicle.digest_nodes()
     SET search_path = pg_catalog, pg_temp
 AS $digest_nodes$
 DECLARE
-    hosts text[] := '{}';
-    ports int[] := '{}';
-    groups int[] := '{}';
-    commands text[] := '{}';
     n record;
     r record;
 BEGIN
@@ -301,28 +297,14 @@ BEGIN
             USING ERRCODE = 'feature_not_supported', HINT = 'Use chronicle.digest().';
     END IF;
     FOR n IN SELECT l.node, l.host, l.port FROM chronicle._log_nodes() l WHERE l.host IS NOT NULL ORDER BY l.node LOOP
-        groups := groups OPERATOR(pg_catalog.||) n.node;
-        hosts := hosts OPERATOR(pg_catalog.||) n.host;
-        ports := ports OPERATOR(pg_catalog.||) n.port;
-        commands := commands OPERATOR(pg_catalog.||) 'SELECT chronicle.digest()'::pg_catalog.text;
-    END LOOP;
-    IF pg_catalog.cardinality(groups) OPERATOR(pg_catalog.=) 0 THEN
-        RETURN;
-    END IF;
-    FOR r IN
-        SELECT w.node_name, w.node_port, w.success, w.result, x.ord
-          FROM pg_catalog.master_run_on_worker(hosts, ports, commands, false) w
-          JOIN ROWS FROM (pg_catalog.unnest(hosts), pg_catalog.unnest(ports)) WITH ORDINALITY AS x(host, port, ord)
-            ON x.host OPERATOR(pg_catalog.=) w.node_name AND x.port OPERATOR(pg_catalog.=) w.node_port
-         ORDER BY x.ord
-    LOOP
+        SELECT * INTO r FROM pg_catalog.master_run_on_worker(ARRAY[n.host], ARRAY[n.port],
+                                                             ARRAY['SELECT chronicle.digest()'::pg_catalog.text], false);
         IF NOT r.success THEN
-            RAISE EXCEPTION 'taking the digest of node %:% (group %) failed: %', r.node_name, r.node_port,
-                            groups[r.ord], r.result
+            RAISE EXCEPTION 'taking the digest of node %:% (group %) failed: %', n.host, n.port, n.node, r.result
                 USING ERRCODE = 'connection_failure',
-                      DETAIL = 'Each node runs digest() in its own transaction: the other nodes'' digests were taken and recorded there.';
+                      DETAIL = 'Each node runs digest() in its own transaction: the digests of the nodes before it were taken and recorded there.';
         END IF;
-        node := groups[r.ord];
+        node := n.node;
         digest := r.result::pg_catalog.jsonb;
         RETURN NEXT;
     END LOOP;

@@ -227,9 +227,10 @@ int tree_cmp_scope(TreeInfo *ti, Datum a, Datum b);
 int tree_cmp_order(TreeInfo *ti, Datum a, bool a_null, Datum b, bool b_null);
 
 /*
- * Rows held in memory (renumber.cpp, prenumber.cpp), ordered through arrays
- * of their indexes: R is any row type with Datum id, Datum ord and bool
- * ord_null.  The comparators are for qsort_arg with a TreeRows<R> argument.
+ * Rows held in memory (renumber.cpp, prenumber.cpp, triggers.cpp), ordered
+ * through arrays of their indexes: R is any row type with Datum id (and, for
+ * tree_rows_by_order_id, Datum ord and bool ord_null).  The comparators are
+ * for qsort_arg with a TreeRows<R> argument.
  */
 template <typename R> struct TreeRows
 {

@@ -290,12 +290,6 @@ void set_key(TreeInfo *ti, Captured *c, Datum key, bool new_tree)
     c->scope_text = tree_id_text(ti, key);
 }
 
-int by_id_of(const void *a, const void *b, void *arg)
-{
-    TreeInfo *ti = (TreeInfo *) arg;
-    return tree_cmp_id(ti, (*(Captured *const *) a)->id, (*(Captured *const *) b)->id);
-}
-
 /*
  * per_root: the root tree each new row joins.  A new root is its own tree; a
  * child joins its parent's, whether the parent is new in the same statement
@@ -305,24 +299,14 @@ int by_id_of(const void *a, const void *b, void *arg)
  */
 void resolve_roots(TreeInfo *ti, Captured *rows, int n)
 {
-    Captured **byid = (Captured **) palloc(sizeof(Captured *) * (n > 0 ? n : 1));
+    int *byid = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
     for (int i = 0; i < n; i++)
-        byid[i] = &rows[i];
-    qsort_arg(byid, n, sizeof(Captured *), by_id_of, ti);
+        byid[i] = i;
+    TreeRows<Captured> sorting = {ti, rows};
+    qsort_arg(byid, n, sizeof(int), tree_rows_by_id<Captured>, &sorting);
     auto find_new = [&](Datum id) -> Captured * {
-        int lo = 0, hi = n - 1;
-        while (lo <= hi)
-        {
-            int mid = (lo + hi) / 2;
-            int r = tree_cmp_id(ti, byid[mid]->id, id);
-            if (r == 0)
-                return byid[mid];
-            if (r < 0)
-                lo = mid + 1;
-            else
-                hi = mid - 1;
-        }
-        return NULL;
+        int i = tree_rows_find(ti, rows, byid, n, id);
+        return i < 0 ? NULL : &rows[i];
     };
     Captured **chain = (Captured **) palloc(sizeof(Captured *) * (n + 1));
     for (int i = 0; i < n; i++)

@@ -89,7 +89,7 @@ check "an UPDATE of a shard outside redact is still SE002" "SE002" \
 # redact's statements on the local shard would go through a connection to
 # this node, another backend, whose trigger has no permit (SE002 before).
 q coord -c "SELECT chronicle.append('local-off-1', 'Registered', '{\"a\": 1, \"b\": 2}')" >/dev/null || fail "appending local-off-1"
-lo_node=$(for n in w1 w2; do [[ $(node_of local-off-1) == "${port[$n]}" ]] && echo $n; done)
+lo_node=$(worker_of local-off-1)
 check "redact on the node with citus.enable_local_execution off: 1 changed, its receipt written, verify intact" "1|1|" \
     "$(q "$lo_node" -c "SET citus.enable_local_execution = off" -c "SELECT chronicle.redact('local-off-1', 1, ARRAY['a'])" 2>&1)|$(q coord -c "SELECT count(*) FROM chronicle.events WHERE stream_id ~ '^chronicle-erasures-' AND data->'events'->0->>'stream_id' = 'local-off-1'")|$(q coord -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('local-off-1')")"
 

@@ -36,8 +36,8 @@ check "the register records both receipt streams of the event, the latest redact
 rs_v=$(q coord -c "SELECT version FROM chronicle.events WHERE stream_id = '$rs' AND data->'events'->0->>'stream_id' = '$s'")
 check "verify of the stream walks its older receipt stream's chain too (a receipt of it edited, in a transaction on the node)" \
     "$rs|$rs_v|hash mismatch" \
-    "$(q "$(for n in w1 w2; do [[ $(node_of "$s") == "${port[$n]}" ]] && echo $n; done)" -c "BEGIN" -c "SET LOCAL session_replication_role = replica" \
-         -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$rs'))") SET data = jsonb_set(data, '{reason}', '\"edited\"') WHERE stream_id = '$rs' AND version = $rs_v" \
+    "$(q "$(worker_of "$s")" -c "BEGIN" -c "SET LOCAL session_replication_role = replica" \
+         -c "UPDATE $(shard_of "$rs") SET data = jsonb_set(data, '{reason}', '\"edited\"') WHERE stream_id = '$rs' AND version = $rs_v" \
          -c "SELECT stream_id || '|' || version || '|' || split_part(problem, ':', 1) FROM chronicle.verify('$s') WHERE stream_id = '$rs' AND version = $rs_v" \
          -c "ROLLBACK")"
 # The register is not chained: a row naming only the older receipt stream
@@ -45,8 +45,8 @@ check "verify of the stream walks its older receipt stream's chain too (a receip
 # receipt stream now (the event edited back to what the first redaction left).
 check "a register row striking the later receipt stream: the receipt in the stream's receipt stream now still counts" \
     "$s|1|content differs from what its redaction left (receipt in stream $rs2)" \
-    "$(q "$(for n in w1 w2; do [[ $(node_of "$s") == "${port[$n]}" ]] && echo $n; done)" -c "BEGIN" -c "SET LOCAL session_replication_role = replica" \
-         -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$s'))") SET data = '{\"phone\": \"555\"}' WHERE stream_id = '$s' AND version = 1" \
+    "$(q "$(worker_of "$s")" -c "BEGIN" -c "SET LOCAL session_replication_role = replica" \
+         -c "UPDATE $(shard_of "$s") SET data = '{\"phone\": \"555\"}' WHERE stream_id = '$s' AND version = 1" \
          -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.erasures', get_shard_id_for_distribution_column('chronicle.erasures', '$s'))") SET receipt_streams = ARRAY['$rs'] WHERE stream_id = '$s'" \
          -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$s') WHERE stream_id = '$s'" \
          -c "ROLLBACK")"
@@ -60,8 +60,8 @@ check "a register row without receipt streams (NULL, or a writer's stream named)
          -c "SELECT stream_id || '|' || version || '|' || problem FROM chronicle.verify('$s') WHERE stream_id = '$s'" -c "ROLLBACK")"
 # A redacted event put back (a superuser with triggers off) is still caught
 # by verify of the stream: its receipt is in the receipt stream of before.
-q "$(for n in w1 w2; do [[ $(node_of "$s") == "${port[$n]}" ]] && echo $n; done)" -c "SET session_replication_role = replica" \
-    -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$s'))") SET data = '{\"email\": \"s@example.org\", \"phone\": \"555\"}', original_digest = '\\x' WHERE stream_id = '$s' AND version = 1" >/dev/null ||
+q "$(worker_of "$s")" -c "SET session_replication_role = replica" \
+    -c "UPDATE $(shard_of "$s") SET data = '{\"email\": \"s@example.org\", \"phone\": \"555\"}', original_digest = '\\x' WHERE stream_id = '$s' AND version = 1" >/dev/null ||
     fail "putting back $s"
 both=$(q coord -c "SELECT string_agg(n, ', ' ORDER BY n COLLATE \"C\") FROM unnest(ARRAY['$rs', '$rs2']) n")
 check "verify of the stream catches a redacted event put back, its receipts in two receipt streams (both named)" \
@@ -74,8 +74,8 @@ check "verify of the stream catches a redacted event put back, its receipts in t
 other=$receipts_y
 [[ $other == "$rs" || $other == "$rs2" ]] && other=$receipts_x
 [[ $other != "$rs" && $other != "$rs2" ]] || fail "no receipt stream apart from $s's"
-q "$(for n in w1 w2; do [[ $(node_of "$other") == "${port[$n]}" ]] && echo $n; done)" -c "SET session_replication_role = replica" \
-    -c "UPDATE $(q coord -c "SELECT shard_name('chronicle.events', get_shard_id_for_distribution_column('chronicle.events', '$other'))") SET data = jsonb_set(data, '{events}', data->'events' || jsonb_build_array(jsonb_build_object('stream_id', '$s', 'version', 1))) WHERE stream_id = '$other' AND version = 1" >/dev/null ||
+q "$(worker_of "$other")" -c "SET session_replication_role = replica" \
+    -c "UPDATE $(shard_of "$other") SET data = jsonb_set(data, '{events}', data->'events' || jsonb_build_array(jsonb_build_object('stream_id', '$s', 'version', 1))) WHERE stream_id = '$other' AND version = 1" >/dev/null ||
     fail "forging a receipt for $s into $other"
 all3=$(q coord -c "SELECT string_agg(n, ', ' ORDER BY n COLLATE \"C\") FROM unnest(ARRAY['$rs', '$rs2', '$other']) n")
 check "verify of the stream reads only its recorded receipt streams; verify() of every stream reads them all" \

@@ -56,6 +56,14 @@ node_of() {
     q coord -c "SELECT p.nodeport FROM pg_dist_shard_placement p
                 WHERE p.shardid = get_shard_id_for_distribution_column('chronicle.events', '$1')"
 }
+# worker_of STREAM: the worker (w1 or w2) holding STREAM's shard.
+worker_of() {
+    local n
+    for n in w1 w2; do
+        [[ $(node_of "$1") == "${port[$n]}" ]] && echo $n
+    done
+    return 0
+}
 # stream_on NODE FIRST LAST: the first of account-FIRST .. account-LAST placed on NODE.
 stream_on() {
     local i
